@@ -1,0 +1,183 @@
+//! Compiling contracts from a `build.rs`.
+
+use std::path::{Path, PathBuf};
+
+use crate::diag::{CompileError, Diagnostic, SourceMap, render_all};
+use crate::output::{self, Mode};
+use crate::{Compilation, LOCK_FILE, Options, Templates};
+
+/// Compiles contracts from a build script: reads them, writes generated files to `OUT_DIR`,
+/// updates the lock file next to the contracts, and prints exact `cargo:rerun-if-changed`
+/// lines so that cargo reruns the script only when a contract, a template in use or the lock
+/// file changes.
+///
+/// ```no_run
+/// // build.rs
+/// fn main() {
+///     cmmv_compiler::Builder::new().contracts_dir("contracts").run();
+/// }
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct Builder {
+    contracts_dir: Option<PathBuf>,
+    out_dir: Option<PathBuf>,
+    templates_dir: Option<PathBuf>,
+    locked: bool,
+    skip_rerun_lines: bool,
+}
+
+/// What a build produced.
+#[derive(Debug)]
+pub struct BuildOutput {
+    /// Where the generated files are.
+    pub out_dir: PathBuf,
+    pub compilation: Compilation,
+}
+
+impl Builder {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The directory of the contracts, relative to the crate root (default `contracts`).
+    ///
+    /// ```no_run
+    /// cmmv_compiler::Builder::new().contracts_dir("../contracts").run();
+    /// ```
+    pub fn contracts_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.contracts_dir = Some(dir.into());
+        self
+    }
+
+    /// Where generated files go (default `$OUT_DIR/cmmv`).
+    ///
+    /// ```no_run
+    /// let out = std::path::PathBuf::from(std::env::var("OUT_DIR").unwrap()).join("api");
+    /// cmmv_compiler::Builder::new().out_dir(out).run();
+    /// ```
+    pub fn out_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.out_dir = Some(dir.into());
+        self
+    }
+
+    /// A directory of templates replacing the built-in ones of the same name.
+    ///
+    /// ```no_run
+    /// cmmv_compiler::Builder::new().templates_dir("templates").run();
+    /// ```
+    pub fn templates_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.templates_dir = Some(dir.into());
+        self
+    }
+
+    /// Fail the build when the lock file would change, instead of updating it (for CI).
+    ///
+    /// ```no_run
+    /// let in_ci = std::env::var_os("CI").is_some();
+    /// cmmv_compiler::Builder::new().locked(in_ci).run();
+    /// ```
+    pub fn locked(mut self, locked: bool) -> Self {
+        self.locked = locked;
+        self
+    }
+
+    /// Do not print `cargo:rerun-if-changed` lines (when calling the builder outside cargo).
+    ///
+    /// ```no_run
+    /// cmmv_compiler::Builder::new().emit_rerun_if_changed(false).run();
+    /// ```
+    pub fn emit_rerun_if_changed(mut self, emit: bool) -> Self {
+        self.skip_rerun_lines = !emit;
+        self
+    }
+
+    /// Compiles and writes; on failure returns every diagnostic.
+    ///
+    /// ```no_run
+    /// match cmmv_compiler::Builder::new().compile() {
+    ///     Ok(output) => println!("cargo:rustc-env=API_DIR={}", output.out_dir.display()),
+    ///     Err(error) => panic!("{error}"),
+    /// }
+    /// ```
+    pub fn compile(&self) -> Result<BuildOutput, CompileError> {
+        let manifest_dir = std::env::var_os("CARGO_MANIFEST_DIR").map(PathBuf::from);
+        let relative_to_crate = |p: &Path| match &manifest_dir {
+            Some(root) if p.is_relative() => root.join(p),
+            _ => p.to_path_buf(),
+        };
+        let dir = relative_to_crate(
+            self.contracts_dir
+                .as_deref()
+                .unwrap_or_else(|| Path::new("contracts")),
+        );
+        let out_dir = match (&self.out_dir, std::env::var_os("OUT_DIR")) {
+            (Some(dir), _) => dir.clone(),
+            (None, Some(out)) => PathBuf::from(out).join("cmmv"),
+            (None, None) => {
+                return Err(simple_error(
+                    "OUT_DIR is not set: run the builder from a build script or set `out_dir`",
+                ));
+            }
+        };
+        let templates = match &self.templates_dir {
+            Some(t) => Templates::with_overrides(&relative_to_crate(t))
+                .map_err(|e| simple_error(&e.to_string()))?,
+            None => Templates::builtin(),
+        };
+        let input = crate::load(&dir)?;
+        if !self.skip_rerun_lines {
+            // The directory itself, so that adding a contract reruns the script; cargo then
+            // also compares every file inside it, which holds only contracts and the lock.
+            let mut lines = vec![dir.clone(), dir.join(LOCK_FILE)];
+            lines.extend(input.files());
+            lines.extend(templates.files_in_use().map(Path::to_path_buf));
+            lines.sort();
+            lines.dedup();
+            for path in lines {
+                println!("cargo:rerun-if-changed={}", path.display());
+            }
+        }
+        let options = Options {
+            templates,
+            locked: self.locked,
+        };
+        let compilation = crate::compile(&input, &options)?;
+        for warning in &compilation.warnings {
+            for line in warning.render(&compilation.sources).lines() {
+                println!("cargo:warning={line}");
+            }
+        }
+        output::write_files(&out_dir, &compilation.files, Mode::Write)
+            .map_err(|e| simple_error(&format!("cannot write generated files: {e}")))?;
+        if let Some(lock_text) = &compilation.lock_update {
+            output::write_if_changed(&dir.join(LOCK_FILE), lock_text.as_bytes())
+                .map_err(|e| simple_error(&format!("cannot write the lock file: {e}")))?;
+        }
+        Ok(BuildOutput {
+            out_dir,
+            compilation,
+        })
+    }
+
+    /// Compiles and writes; on failure prints every diagnostic and fails the build.
+    ///
+    /// ```no_run
+    /// cmmv_compiler::Builder::new().run();
+    /// ```
+    pub fn run(&self) -> BuildOutput {
+        match self.compile() {
+            Ok(output) => output,
+            Err(error) => {
+                eprint!("{}", render_all(&error.diagnostics, &error.sources));
+                std::process::exit(1);
+            }
+        }
+    }
+}
+
+fn simple_error(message: &str) -> CompileError {
+    CompileError {
+        diagnostics: vec![Diagnostic::global(message)],
+        sources: SourceMap::new(),
+    }
+}

@@ -1,0 +1,201 @@
+//! The `cmmv` command line.
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+
+use clap::{Parser, Subcommand};
+
+use crate::diag::{display_path, render_all};
+use crate::output::{self, Mode};
+use crate::{Options, Templates};
+
+#[derive(Debug, Parser)]
+#[command(name = "cmmv", version, about = "Compile API contracts into OpenAPI 3.1 and proto3", long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Check contracts and report every problem; writes nothing.
+    Check {
+        /// The directory holding the contracts (`*.yaml`, `cmmv.yaml`, `cmmv.lock`).
+        #[arg(default_value = "contracts")]
+        dir: PathBuf,
+    },
+    /// Generate OpenAPI documents and proto files, and update the lock file.
+    Gen {
+        /// The directory holding the contracts.
+        #[arg(default_value = "contracts")]
+        dir: PathBuf,
+        /// Where to write generated files.
+        #[arg(long, short, default_value = "generated")]
+        out: PathBuf,
+        /// Write nothing; exit 1 and name each file that is out of date.
+        #[arg(long)]
+        check: bool,
+        /// A directory of templates that replace the built-in ones of the same name.
+        #[arg(long, value_name = "DIR")]
+        templates: Option<PathBuf>,
+        /// Fail instead of updating the lock file.
+        #[arg(long)]
+        locked: bool,
+    },
+}
+
+/// Runs the CLI and returns the process exit code: 0 success, 1 problems found, 2 usage errors.
+pub fn run(args: impl IntoIterator<Item = OsString>) -> i32 {
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(error) => {
+            let _ = error.print();
+            return if error.use_stderr() { 2 } else { 0 };
+        }
+    };
+    let mut stdout = std::io::stdout().lock();
+    let mut stderr = std::io::stderr().lock();
+    match cli.command {
+        Command::Check { dir } => check(&dir, &mut stdout, &mut stderr),
+        Command::Gen {
+            dir,
+            out,
+            check,
+            templates,
+            locked,
+        } => {
+            let request = GenRequest {
+                dir: &dir,
+                out: &out,
+                mode: if check { Mode::Check } else { Mode::Write },
+                templates: templates.as_deref(),
+                locked: locked || check,
+            };
+            generate(&request, &mut stdout, &mut stderr)
+        }
+    }
+}
+
+fn check(dir: &Path, stdout: &mut dyn std::io::Write, stderr: &mut dyn std::io::Write) -> i32 {
+    let input = match crate::load(dir) {
+        Ok(input) => input,
+        Err(error) => {
+            let _ = write!(stderr, "{error}");
+            return 1;
+        }
+    };
+    let (project, diags) = crate::analyze(&input);
+    let failed = diags.has_errors();
+    let diagnostics = diags.into_sorted();
+    if !diagnostics.is_empty() {
+        let _ = write!(stderr, "{}", render_all(&diagnostics, &input.sources));
+    }
+    if failed {
+        return 1;
+    }
+    let operations: usize = project.contracts.values().map(|c| c.operations.len()).sum();
+    let _ = writeln!(
+        stdout,
+        "checked {} contracts ({operations} operations) in {}: no problems",
+        project.contracts.len(),
+        display_path(dir)
+    );
+    0
+}
+
+struct GenRequest<'a> {
+    dir: &'a Path,
+    out: &'a Path,
+    mode: Mode,
+    templates: Option<&'a Path>,
+    locked: bool,
+}
+
+fn generate(
+    request: &GenRequest<'_>,
+    stdout: &mut dyn std::io::Write,
+    stderr: &mut dyn std::io::Write,
+) -> i32 {
+    let templates = match request.templates {
+        Some(dir) => match Templates::with_overrides(dir) {
+            Ok(t) => t,
+            Err(e) => {
+                let _ = writeln!(stderr, "error: {e}");
+                return 1;
+            }
+        },
+        None => Templates::builtin(),
+    };
+    let input = match crate::load(request.dir) {
+        Ok(input) => input,
+        Err(error) => {
+            let _ = write!(stderr, "{error}");
+            return 1;
+        }
+    };
+    let options = Options {
+        templates,
+        locked: request.locked,
+    };
+    let compilation = match crate::compile(&input, &options) {
+        Ok(c) => c,
+        Err(error) => {
+            let _ = write!(stderr, "{error}");
+            return 1;
+        }
+    };
+    if !compilation.warnings.is_empty() {
+        let _ = write!(stderr, "{}", render_all(&compilation.warnings, &compilation.sources));
+    }
+    let report = match output::write_files(request.out, &compilation.files, request.mode) {
+        Ok(report) => report,
+        Err(e) => {
+            let _ = writeln!(stderr, "error: cannot write to `{}`: {e}", display_path(request.out));
+            return 1;
+        }
+    };
+    let out = display_path(request.out);
+    if request.mode == Mode::Check {
+        for path in &report.changed {
+            let _ = writeln!(stderr, "stale: {out}/{}", display_path(path));
+        }
+        for path in &report.obsolete {
+            let _ = writeln!(stderr, "obsolete: {out}/{}", display_path(path));
+        }
+        if !report.is_clean() {
+            let _ = writeln!(
+                stderr,
+                "error: {} generated files are out of date; run `cmmv gen {} --out {out}`",
+                report.changed.len() + report.obsolete.len(),
+                display_path(request.dir)
+            );
+            return 1;
+        }
+        let _ = writeln!(stdout, "{} generated files are up to date", report.unchanged.len());
+        return 0;
+    }
+    if let Some(lock_text) = &compilation.lock_update {
+        let lock_path = request.dir.join(crate::LOCK_FILE);
+        if let Err(e) = output::write_if_changed(&lock_path, lock_text.as_bytes()) {
+            let _ = writeln!(stderr, "error: cannot write `{}`: {e}", display_path(&lock_path));
+            return 1;
+        }
+        let _ = writeln!(stdout, "updated {}", display_path(&lock_path));
+    }
+    for path in &report.changed {
+        let _ = writeln!(stdout, "wrote {out}/{}", display_path(path));
+    }
+    for path in &report.obsolete {
+        let _ = writeln!(stdout, "removed {out}/{}", display_path(path));
+    }
+    let _ = writeln!(
+        stdout,
+        "{} contracts -> {} files in {out} ({} written, {} unchanged, {} removed)",
+        compilation.project.contracts.len(),
+        compilation.files.len(),
+        report.changed.len(),
+        report.unchanged.len(),
+        report.obsolete.len()
+    );
+    0
+}

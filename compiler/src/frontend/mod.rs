@@ -1,0 +1,3 @@
+//! Front ends: each turns one kind of source into the IR, collecting every diagnostic.
+
+pub mod yaml;

@@ -1,0 +1,823 @@
+//! The intermediate representation every front end lowers to and every emitter reads.
+//!
+//! Plain data only: no YAML or `syn` types. Collections whose order is not meaningful in the
+//! source are `BTreeMap`s, so that output never depends on hashing; fields keep the order in
+//! which the contract declares them, because that order is what users expect to see in structs,
+//! schemas and messages.
+
+mod names;
+
+pub use names::*;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+
+use crate::diag::{FileId, Span};
+
+/// Everything one compilation knows: the project settings and all contracts.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Project {
+    pub api: ApiInfo,
+    /// Named rate-limit policies that operations refer to by name.
+    pub rate_limits: BTreeMap<String, RateLimitPolicy>,
+    /// Contracts by name.
+    pub contracts: BTreeMap<String, Contract>,
+}
+
+/// Project-wide settings, from `cmmv.yaml` next to the contracts (all optional).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ApiInfo {
+    pub title: String,
+    pub version: String,
+    pub description: Option<String>,
+    /// The proto package, e.g. `todo.v1`.
+    pub proto_package: String,
+    /// The file `cmmv.yaml` was read from, when there was one.
+    pub file: Option<FileId>,
+}
+
+impl Default for ApiInfo {
+    fn default() -> Self {
+        Self {
+            title: "API".to_owned(),
+            version: "1.0.0".to_owned(),
+            description: None,
+            proto_package: "api".to_owned(),
+            file: None,
+        }
+    }
+}
+
+/// One resource of the API.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Contract {
+    pub name: String,
+    pub span: Span,
+    /// The source file the contract was declared in.
+    pub file: FileId,
+    pub description: Option<String>,
+    /// The collection path, e.g. `/tasks` (leading slash, no trailing slash, no version).
+    pub path: String,
+    /// API versions that serve the contract; operations serve a subset.
+    pub versions: BTreeSet<u32>,
+    pub deprecated: bool,
+    /// The default policy of every operation of the contract.
+    pub auth: AuthPolicy,
+    /// The default rate limit of every operation of the contract.
+    pub rate_limit: RateLimit,
+    pub storage: Storage,
+    /// Page sizes of the list operation.
+    pub pagination: Pagination,
+    /// Fields in declaration order.
+    pub fields: Vec<Field>,
+    /// Request and response messages declared by the contract, by name.
+    pub messages: BTreeMap<String, Message>,
+    /// Enums declared by the contract (named ones and those of inline `type: enum` fields).
+    pub enums: BTreeMap<String, EnumDef>,
+    /// CRUD and custom operations, by operation name (`list`, `get`, ..., or the custom name).
+    pub operations: BTreeMap<String, Operation>,
+}
+
+impl Contract {
+    /// The primary-key field. Lowering guarantees there is exactly one.
+    pub fn primary_key(&self) -> Option<&Field> {
+        self.fields.iter().find(|f| f.primary)
+    }
+
+    pub fn field(&self, name: &str) -> Option<&Field> {
+        self.fields.iter().find(|f| f.name == name)
+    }
+
+    /// Operations in a stable, readable order: CRUD in its canonical order, then custom
+    /// operations by name.
+    pub fn operations_in_order(&self) -> Vec<&Operation> {
+        let mut ops: Vec<&Operation> = self.operations.values().collect();
+        ops.sort_by(|a, b| a.order_key().cmp(&b.order_key()));
+        ops
+    }
+}
+
+/// A named set of fields used as a request or response body.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Message {
+    pub name: String,
+    pub span: Span,
+    pub description: Option<String>,
+    pub fields: Vec<Field>,
+}
+
+/// A closed set of string values.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EnumDef {
+    pub name: String,
+    pub span: Span,
+    pub description: Option<String>,
+    /// Values in declaration order; the wire form is the value itself.
+    pub values: Vec<EnumValue>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct EnumValue {
+    pub name: String,
+    pub span: Span,
+    pub description: Option<String>,
+}
+
+/// One field of a contract or message.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Field {
+    /// The wire name (snake_case), also the Rust field name (escaped if it is a keyword).
+    pub name: String,
+    pub span: Span,
+    pub ty: Type,
+    pub description: Option<String>,
+    /// May be absent from a body; absent from `required`.
+    pub optional: bool,
+    /// May be `null`.
+    pub nullable: bool,
+    pub default: Option<Value>,
+    pub example: Option<Value>,
+    pub constraints: Constraints,
+    /// Constraints on each item of a list or each value of a map.
+    pub item_constraints: Constraints,
+    /// The resource's identity. Server-generated for `uuid` and `int64`, so read-only.
+    pub primary: bool,
+    /// Returned but never accepted in input.
+    pub read_only: bool,
+    /// Accepted in input but never returned (passwords, secrets).
+    pub write_only: bool,
+    pub deprecated: bool,
+    /// Storage: a unique constraint.
+    pub unique: bool,
+    /// Storage: an index.
+    pub index: bool,
+    /// List operations accept `?<field>=value` filters on this field.
+    pub filterable: bool,
+    /// List operations accept `?sort=<field>` / `-<field>` on this field.
+    pub sortable: bool,
+    /// A foreign key to the primary key of another contract.
+    pub references: Option<Reference>,
+    /// An explicit protobuf field number; checked against the lock file.
+    pub number: Option<Spanned<u32>>,
+    /// The field's previous name, so it keeps its protobuf number across a rename.
+    pub renamed_from: Option<Spanned<String>>,
+}
+
+impl Field {
+    /// Whether input DTOs (create, replace, patch) carry the field.
+    pub fn is_input(&self) -> bool {
+        !self.read_only
+    }
+
+    /// Whether the resource as returned carries the field.
+    pub fn is_output(&self) -> bool {
+        !self.write_only
+    }
+
+    /// Whether a create request must send the field.
+    pub fn required_on_create(&self) -> bool {
+        !self.optional && self.default.is_none()
+    }
+}
+
+/// A foreign key: the field holds the primary key of `contract`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reference {
+    pub contract: String,
+    pub span: Span,
+    pub on_delete: OnDelete,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum OnDelete {
+    Restrict,
+    Cascade,
+    SetNull,
+}
+
+impl OnDelete {
+    pub const ALL: [(&'static str, OnDelete); 3] = [
+        ("restrict", OnDelete::Restrict),
+        ("cascade", OnDelete::Cascade),
+        ("set_null", OnDelete::SetNull),
+    ];
+}
+
+/// A value with the span it was written at.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Spanned<T> {
+    pub value: T,
+    pub span: Span,
+}
+
+/// The type of a field.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Type {
+    Scalar(Scalar),
+    List(Box<Type>),
+    /// A map from string keys to values of the inner type.
+    Map(Box<Type>),
+    /// A contract, message or enum, by name. [`Project::resolve`] says which.
+    Named(String),
+}
+
+impl Type {
+    /// The innermost type of a list or map (the type itself otherwise).
+    pub fn element(&self) -> &Type {
+        match self {
+            Type::List(inner) | Type::Map(inner) => inner.element(),
+            other => other,
+        }
+    }
+
+    pub fn as_scalar(&self) -> Option<Scalar> {
+        match self {
+            Type::Scalar(s) => Some(*s),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Type {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Type::Scalar(s) => f.write_str(s.name()),
+            Type::List(inner) => write!(f, "list<{inner}>"),
+            Type::Map(inner) => write!(f, "map<{inner}>"),
+            Type::Named(name) => f.write_str(name),
+        }
+    }
+}
+
+/// Built-in scalar types.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Scalar {
+    String,
+    Bool,
+    Int32,
+    Int64,
+    Float,
+    Double,
+    /// An exact decimal, carried as a string on the wire.
+    Decimal,
+    Uuid,
+    /// A calendar date, `YYYY-MM-DD`.
+    Date,
+    /// An RFC 3339 timestamp.
+    DateTime,
+    /// Base64-encoded bytes.
+    Bytes,
+    /// Any JSON value.
+    Json,
+}
+
+impl Scalar {
+    pub const ALL: [Scalar; 12] = [
+        Scalar::String,
+        Scalar::Bool,
+        Scalar::Int32,
+        Scalar::Int64,
+        Scalar::Float,
+        Scalar::Double,
+        Scalar::Decimal,
+        Scalar::Uuid,
+        Scalar::Date,
+        Scalar::DateTime,
+        Scalar::Bytes,
+        Scalar::Json,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Scalar::String => "string",
+            Scalar::Bool => "bool",
+            Scalar::Int32 => "int32",
+            Scalar::Int64 => "int64",
+            Scalar::Float => "float",
+            Scalar::Double => "double",
+            Scalar::Decimal => "decimal",
+            Scalar::Uuid => "uuid",
+            Scalar::Date => "date",
+            Scalar::DateTime => "datetime",
+            Scalar::Bytes => "bytes",
+            Scalar::Json => "json",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Scalar> {
+        Scalar::ALL.into_iter().find(|s| s.name() == name)
+    }
+
+    pub fn is_integer(self) -> bool {
+        matches!(self, Scalar::Int32 | Scalar::Int64)
+    }
+
+    pub fn is_numeric(self) -> bool {
+        matches!(
+            self,
+            Scalar::Int32 | Scalar::Int64 | Scalar::Float | Scalar::Double | Scalar::Decimal
+        )
+    }
+
+    /// Types whose JSON form is a string (so length, pattern and format apply to some of them).
+    pub fn is_textual(self) -> bool {
+        matches!(self, Scalar::String)
+    }
+}
+
+/// A literal from a contract: a default, an example, an enum value.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    Null,
+    Bool(bool),
+    Int(i64),
+    Float(f64),
+    String(String),
+    List(Vec<Value>),
+    Map(BTreeMap<String, Value>),
+}
+
+impl Value {
+    pub fn to_json(&self) -> serde_json::Value {
+        match self {
+            Value::Null => serde_json::Value::Null,
+            Value::Bool(b) => serde_json::Value::Bool(*b),
+            Value::Int(i) => serde_json::Value::from(*i),
+            Value::Float(x) => serde_json::Number::from_f64(*x)
+                .map_or(serde_json::Value::Null, serde_json::Value::Number),
+            Value::String(s) => serde_json::Value::String(s.clone()),
+            Value::List(items) => items.iter().map(Value::to_json).collect(),
+            Value::Map(map) => serde_json::Value::Object(
+                map.iter().map(|(k, v)| (k.clone(), v.to_json())).collect(),
+            ),
+        }
+    }
+
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Value::Null => "null",
+            Value::Bool(_) => "a boolean",
+            Value::Int(_) => "an integer",
+            Value::Float(_) => "a number",
+            Value::String(_) => "a string",
+            Value::List(_) => "a list",
+            Value::Map(_) => "a map",
+        }
+    }
+}
+
+/// Constraints a value must satisfy; each is enforced by the generated validation and
+/// documented in OpenAPI.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Constraints {
+    /// Strings: length in characters. Bytes: length in bytes.
+    pub min_length: Option<u64>,
+    pub max_length: Option<u64>,
+    /// A regular expression (Rust `regex` syntax, which is what the server runs) that the whole
+    /// string must match somewhere; anchor it with `^...$` to match all of it.
+    pub pattern: Option<String>,
+    pub format: Option<Format>,
+    /// Numbers: inclusive bounds.
+    pub minimum: Option<f64>,
+    pub maximum: Option<f64>,
+    /// Numbers: exclusive bounds.
+    pub exclusive_minimum: Option<f64>,
+    pub exclusive_maximum: Option<f64>,
+    pub multiple_of: Option<f64>,
+    /// Lists and maps: number of items / entries.
+    pub min_items: Option<u64>,
+    pub max_items: Option<u64>,
+    /// Lists: no two items equal.
+    pub unique_items: bool,
+}
+
+impl Constraints {
+    pub fn is_empty(&self) -> bool {
+        *self == Constraints::default()
+    }
+}
+
+/// Well-known string formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Format {
+    Email,
+    Url,
+    Hostname,
+    Ipv4,
+    Ipv6,
+}
+
+impl Format {
+    pub const ALL: [Format; 5] = [
+        Format::Email,
+        Format::Url,
+        Format::Hostname,
+        Format::Ipv4,
+        Format::Ipv6,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Email => "email",
+            Format::Url => "url",
+            Format::Hostname => "hostname",
+            Format::Ipv4 => "ipv4",
+            Format::Ipv6 => "ipv6",
+        }
+    }
+
+    /// The JSON Schema `format` keyword value.
+    pub fn json_schema_name(self) -> &'static str {
+        match self {
+            Format::Url => "uri",
+            other => other.name(),
+        }
+    }
+}
+
+/// Who may call an operation.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum AuthPolicy {
+    /// Anyone, no credentials.
+    Public,
+    /// Any authenticated principal.
+    Authenticated,
+    /// An authenticated principal holding roles.
+    Roles { roles: BTreeSet<String>, mode: RoleMode },
+}
+
+impl AuthPolicy {
+    pub fn requires_credentials(&self) -> bool {
+        !matches!(self, AuthPolicy::Public)
+    }
+
+    pub fn roles(&self) -> impl Iterator<Item = &str> {
+        let roles = match self {
+            AuthPolicy::Roles { roles, .. } => Some(roles),
+            _ => None,
+        };
+        roles.into_iter().flatten().map(String::as_str)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum RoleMode {
+    /// At least one of the roles.
+    Any,
+    /// Every one of the roles.
+    All,
+}
+
+/// The rate limit of an operation.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub enum RateLimit {
+    /// Nothing declared: inherit (the contract's limit for operations; none for contracts).
+    #[default]
+    Inherit,
+    /// Explicitly unlimited.
+    Unlimited,
+    /// Every policy applies; a request must pass all of them.
+    Policies(Vec<RateLimitPolicy>),
+}
+
+/// One GCRA policy: `limit` requests per `period_secs`, with bursts of up to `burst`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RateLimitPolicy {
+    /// The name of a shared policy, when the policy came from `cmmv.yaml`.
+    pub name: Option<String>,
+    pub limit: u32,
+    pub period_secs: u64,
+    /// The largest burst admitted at once; defaults to `limit`.
+    pub burst: u32,
+    pub key: RateKey,
+    pub span: Span,
+}
+
+/// What a rate limit counts requests by.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum RateKey {
+    /// The client IP (from the socket, or trusted proxies' forwarding headers).
+    Ip,
+    /// The authenticated principal (falls back to the IP for anonymous calls).
+    User,
+    /// The API key.
+    ApiKey,
+    /// The value of a request header.
+    Header(String),
+    /// A key function registered in the app under this name.
+    Custom(String),
+}
+
+/// How the contract is stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Storage {
+    pub table: String,
+    /// Adds server-managed `created_at` / `updated_at` fields.
+    pub timestamps: bool,
+    /// Deletes set `deleted_at` instead of removing the row.
+    pub soft_delete: bool,
+}
+
+/// Page sizes of a list operation: `?limit=` defaults to `default_limit` and may not exceed
+/// `max_limit`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Pagination {
+    pub default_limit: u32,
+    pub max_limit: u32,
+}
+
+impl Default for Pagination {
+    fn default() -> Self {
+        Self {
+            default_limit: 20,
+            max_limit: 100,
+        }
+    }
+}
+
+/// The built-in operations every contract may serve.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum CrudKind {
+    List,
+    Get,
+    Create,
+    /// `PUT`: replaces the resource.
+    Update,
+    /// `PATCH`: changes the fields sent, `null` clears a nullable field.
+    Patch,
+    Delete,
+}
+
+impl CrudKind {
+    pub const ALL: [CrudKind; 6] = [
+        CrudKind::List,
+        CrudKind::Get,
+        CrudKind::Create,
+        CrudKind::Update,
+        CrudKind::Patch,
+        CrudKind::Delete,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            CrudKind::List => "list",
+            CrudKind::Get => "get",
+            CrudKind::Create => "create",
+            CrudKind::Update => "update",
+            CrudKind::Patch => "patch",
+            CrudKind::Delete => "delete",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<CrudKind> {
+        CrudKind::ALL.into_iter().find(|k| k.name() == name)
+    }
+
+    pub fn method(self) -> Method {
+        match self {
+            CrudKind::List | CrudKind::Get => Method::Get,
+            CrudKind::Create => Method::Post,
+            CrudKind::Update => Method::Put,
+            CrudKind::Patch => Method::Patch,
+            CrudKind::Delete => Method::Delete,
+        }
+    }
+
+    /// The path relative to the contract's collection path.
+    pub fn path(self) -> &'static str {
+        match self {
+            CrudKind::List | CrudKind::Create => "",
+            _ => "/{id}",
+        }
+    }
+
+    pub fn success_status(self) -> u16 {
+        match self {
+            CrudKind::Create => 201,
+            CrudKind::Delete => 204,
+            _ => 200,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Method {
+    Get,
+    Post,
+    Put,
+    Patch,
+    Delete,
+}
+
+impl Method {
+    pub const ALL: [Method; 5] = [
+        Method::Get,
+        Method::Post,
+        Method::Put,
+        Method::Patch,
+        Method::Delete,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::Get => "GET",
+            Method::Post => "POST",
+            Method::Put => "PUT",
+            Method::Patch => "PATCH",
+            Method::Delete => "DELETE",
+        }
+    }
+
+    pub fn lowercase(self) -> &'static str {
+        match self {
+            Method::Get => "get",
+            Method::Post => "post",
+            Method::Put => "put",
+            Method::Patch => "patch",
+            Method::Delete => "delete",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Method> {
+        Method::ALL
+            .into_iter()
+            .find(|m| m.as_str().eq_ignore_ascii_case(name))
+    }
+
+    /// Whether requests of this method carry a body.
+    pub fn has_body(self) -> bool {
+        matches!(self, Method::Post | Method::Put | Method::Patch)
+    }
+}
+
+/// Whether an operation is one of the built-in CRUD ones or written by the user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum OperationKind {
+    Crud(CrudKind),
+    Custom,
+}
+
+/// One HTTP operation of a contract. CRUD operations are expanded into the same shape as
+/// custom ones, so emitters treat both alike.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Operation {
+    /// `list`, `get`, ... for CRUD; the snake_case name for custom operations.
+    pub name: String,
+    pub span: Span,
+    pub kind: OperationKind,
+    pub method: Method,
+    /// The path relative to the contract's path, e.g. `/{id}/complete` (may be empty).
+    pub path: String,
+    pub summary: Option<String>,
+    pub description: Option<String>,
+    pub deprecated: bool,
+    /// Path parameters in the order they appear in the path. `{id}` is the primary key.
+    pub path_params: Vec<Field>,
+    /// Query parameters (scalar fields only).
+    pub query: Vec<Field>,
+    /// The request body, when the operation takes one.
+    pub request: Option<Body>,
+    /// The success response body; `None` is an empty response (204).
+    pub response: Option<Body>,
+    /// The success status code.
+    pub status: u16,
+    /// Already resolved: the operation's own policy, or the contract's.
+    pub auth: AuthPolicy,
+    /// Already resolved: the operation's own limit, or the contract's; never `Inherit`.
+    pub rate_limit: RateLimit,
+    /// Already resolved: a subset of the contract's versions.
+    pub versions: BTreeSet<u32>,
+    /// Where the operation's own overrides were written, for diagnostics.
+    pub versions_span: Option<Span>,
+}
+
+impl Operation {
+    fn order_key(&self) -> (u8, Option<CrudKind>, &str) {
+        match self.kind {
+            OperationKind::Crud(kind) => (0, Some(kind), ""),
+            OperationKind::Custom => (1, None, &self.name),
+        }
+    }
+
+    pub fn crud(&self) -> Option<CrudKind> {
+        match self.kind {
+            OperationKind::Crud(kind) => Some(kind),
+            OperationKind::Custom => None,
+        }
+    }
+
+    /// The full path served for one version: `/v1/tasks/{id}`.
+    pub fn full_path(&self, contract: &Contract, version: u32) -> String {
+        format!("/v{version}{}{}", contract.path, self.path)
+    }
+}
+
+/// A request or response body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Body {
+    pub ty: BodyType,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BodyType {
+    /// A contract or message by name.
+    Named(String),
+    /// A list of a contract or message.
+    List(String),
+    /// CRUD bodies that are derived from the contract itself.
+    Derived(DerivedBody),
+}
+
+/// Bodies the compiler derives from a contract for its CRUD operations.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum DerivedBody {
+    /// What create (POST) and replace (PUT) requests send: every input field (no read-only
+    /// ones); fields with defaults may be left out.
+    Input,
+    /// What a patch request may send: every input field, each optional; `null` clears a
+    /// nullable field.
+    Patch,
+    /// A page of the resource: `items`, `limit`, `offset` and, when asked for, `total`.
+    Page,
+}
+
+impl DerivedBody {
+    /// The schema / message / struct name of the body for `contract`.
+    pub fn type_name(self, contract: &str) -> String {
+        match self {
+            DerivedBody::Input => format!("{contract}Input"),
+            DerivedBody::Patch => format!("{contract}Patch"),
+            DerivedBody::Page => format!("{contract}Page"),
+        }
+    }
+}
+
+/// Type names the runtime itself puts into every OpenAPI document.
+pub const RUNTIME_TYPE_NAMES: &[&str] = &["Problem", "FieldError"];
+
+impl Contract {
+    /// The proto service of the contract: `TaskService`.
+    pub fn service_name(&self) -> String {
+        format!("{}Service", self.name)
+    }
+
+    /// The proto request message of an operation: `TaskCompleteRequest`.
+    pub fn request_message_name(&self, op: &Operation) -> String {
+        format!("{}{}Request", self.name, to_pascal_case(&op.name))
+    }
+
+    /// Every type name the emitters derive from this contract, so that validation can refuse
+    /// user types that would collide with them.
+    pub fn generated_type_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = [DerivedBody::Input, DerivedBody::Patch, DerivedBody::Page]
+            .into_iter()
+            .map(|d| d.type_name(&self.name))
+            .collect();
+        names.push(self.service_name());
+        names.extend(
+            self.operations
+                .values()
+                .map(|op| self.request_message_name(op)),
+        );
+        names
+    }
+
+    /// The OpenAPI `operationId` of an operation: `task_complete`.
+    pub fn operation_id(&self, op: &Operation) -> String {
+        format!("{}_{}", to_snake_case(&self.name), op.name)
+    }
+}
+
+/// What a type name refers to.
+#[derive(Debug, Clone, Copy)]
+pub enum Definition<'a> {
+    Contract(&'a Contract),
+    Message(&'a Contract, &'a Message),
+    Enum(&'a Contract, &'a EnumDef),
+}
+
+impl Project {
+    /// Looks a type name up among contracts, messages and enums (one global namespace).
+    pub fn resolve(&self, name: &str) -> Option<Definition<'_>> {
+        if let Some(contract) = self.contracts.get(name) {
+            return Some(Definition::Contract(contract));
+        }
+        self.contracts.values().find_map(|contract| {
+            contract
+                .messages
+                .get(name)
+                .map(|m| Definition::Message(contract, m))
+                .or_else(|| contract.enums.get(name).map(|e| Definition::Enum(contract, e)))
+        })
+    }
+
+    /// The API versions any contract serves.
+    pub fn versions(&self) -> BTreeSet<u32> {
+        self.contracts
+            .values()
+            .flat_map(|c| c.operations.values())
+            .flat_map(|o| o.versions.iter().copied())
+            .collect()
+    }
+}

@@ -1,0 +1,265 @@
+//! The CMMV contract compiler.
+//!
+//! Contracts (YAML files, or Rust types with `#[contract]`) are lowered to one IR, checked, and
+//! turned into OpenAPI 3.1 documents and proto3 schemas (and, through the runtime crate `cmmv`,
+//! axum services). Use it three ways:
+//!
+//! - the `cmmv` binary: `cmmv check contracts/`, `cmmv gen contracts/ --out generated/`;
+//! - a build script, through [`Builder`];
+//! - a library call, through [`load`] and [`compile`].
+//!
+//! ```no_run
+//! let input = cmmv_compiler::load("contracts".as_ref()).expect("contracts load");
+//! match cmmv_compiler::compile(&input, &cmmv_compiler::Options::default()) {
+//!     Ok(compilation) => {
+//!         for file in &compilation.files {
+//!             println!("{}", file.path.display());
+//!         }
+//!     }
+//!     Err(error) => eprintln!("{error}"),
+//! }
+//! ```
+
+pub mod cli;
+pub mod diag;
+pub mod emit;
+pub mod frontend;
+pub mod ir;
+pub mod lock;
+pub mod output;
+pub mod templates;
+pub mod validate;
+
+mod builder;
+
+use std::path::{Path, PathBuf};
+
+pub use builder::Builder;
+pub use diag::{CompileError, Diagnostic, SourceMap};
+pub use emit::GeneratedFile;
+pub use lock::Lock;
+pub use templates::Templates;
+
+use diag::{Diagnostics, FileId};
+
+/// The name of the optional project file next to the contracts.
+pub const PROJECT_FILE: &str = "cmmv.yaml";
+/// The name of the field-number lock file next to the contracts.
+pub const LOCK_FILE: &str = "cmmv.lock";
+
+/// The sources of one compilation, read from disk (or built in memory by tests and macros).
+#[derive(Debug, Clone, Default)]
+pub struct Input {
+    pub sources: SourceMap,
+    /// Every contract file, sorted by path.
+    pub contracts: Vec<FileId>,
+    /// `cmmv.yaml`, when present.
+    pub project: Option<FileId>,
+    /// The lock file, when present.
+    pub lock: Option<FileId>,
+    /// The directory the contracts came from, as the user wrote it (for `@generated` markers).
+    pub dir: PathBuf,
+}
+
+impl Input {
+    /// Adds a contract file held in memory.
+    pub fn add_contract(&mut self, name: impl Into<PathBuf>, text: impl Into<String>) -> FileId {
+        let id = self.sources.add(name, text);
+        self.contracts.push(id);
+        id
+    }
+
+    /// Sets the project file held in memory.
+    pub fn set_project(&mut self, name: impl Into<PathBuf>, text: impl Into<String>) -> FileId {
+        let id = self.sources.add(name, text);
+        self.project = Some(id);
+        id
+    }
+
+    /// Sets the lock file held in memory.
+    pub fn set_lock(&mut self, name: impl Into<PathBuf>, text: impl Into<String>) -> FileId {
+        let id = self.sources.add(name, text);
+        self.lock = Some(id);
+        id
+    }
+
+    /// Every file read from disk, for `cargo:rerun-if-changed`.
+    pub fn files(&self) -> Vec<PathBuf> {
+        self.sources.files().map(|(_, f)| f.name.clone()).collect()
+    }
+}
+
+/// Reads every `*.yaml` / `*.yml` contract in `dir`, plus `cmmv.yaml` and `cmmv.lock`.
+pub fn load(dir: &Path) -> Result<Input, CompileError> {
+    let io_error = |what: String| CompileError {
+        diagnostics: vec![Diagnostic::global(what)],
+        sources: SourceMap::new(),
+    };
+    let entries = std::fs::read_dir(dir).map_err(|e| {
+        io_error(format!(
+            "cannot read contract directory `{}`: {e}",
+            diag::display_path(dir)
+        ))
+    })?;
+    let mut paths: Vec<PathBuf> = entries
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.is_file())
+        .collect();
+    paths.sort();
+    let mut input = Input {
+        dir: dir.to_path_buf(),
+        ..Input::default()
+    };
+    for path in paths {
+        let file_name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+        let is_yaml = path
+            .extension()
+            .is_some_and(|ext| ext == "yaml" || ext == "yml");
+        if file_name != LOCK_FILE && !is_yaml {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).map_err(|e| {
+            io_error(format!("cannot read `{}`: {e}", diag::display_path(&path)))
+        })?;
+        if file_name == LOCK_FILE {
+            input.set_lock(path, text);
+        } else if file_name == PROJECT_FILE {
+            input.set_project(path, text);
+        } else {
+            input.add_contract(path, text);
+        }
+    }
+    Ok(input)
+}
+
+/// Options of one compilation.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    pub templates: Templates,
+    /// Fail when the lock file would change instead of updating it (like `cargo --locked`).
+    pub locked: bool,
+}
+
+/// The result of a successful compilation. Nothing has been written yet.
+#[derive(Debug, Clone)]
+pub struct Compilation {
+    pub project: ir::Project,
+    /// The lock file as it must be after this compilation.
+    pub lock: Lock,
+    /// The lock file's new text, when it differs from the one read.
+    pub lock_update: Option<String>,
+    /// Every generated file, sorted by path.
+    pub files: Vec<GeneratedFile>,
+    /// Warnings, with the sources to render them.
+    pub warnings: Vec<Diagnostic>,
+    pub sources: SourceMap,
+}
+
+/// Parses, lowers and validates every contract, collecting every diagnostic. Does no IO.
+pub fn analyze(input: &Input) -> (ir::Project, Diagnostics) {
+    let mut diags = Diagnostics::new();
+    let mut project = match input.project.and_then(|id| Some((id, input.sources.get(id)?))) {
+        Some((id, file)) => frontend::yaml::lower_project_file(id, &file.text, &mut diags),
+        None => ir::Project::default(),
+    };
+    let mut first_spans: std::collections::BTreeMap<String, diag::Span> = Default::default();
+    for &id in &input.contracts {
+        let Some(file) = input.sources.get(id) else {
+            continue;
+        };
+        let Some(contract) =
+            frontend::yaml::lower_file(id, &file.text, &project.rate_limits, &mut diags)
+        else {
+            continue;
+        };
+        if let Some(first) = first_spans.get(&contract.name) {
+            diags.push(
+                Diagnostic::error(contract.span, format!("duplicate contract `{}`", contract.name))
+                    .with_label("declared again here")
+                    .with_secondary(*first, "first declared here")
+                    .with_help("contract names are unique across the project; rename one of them"),
+            );
+            continue;
+        }
+        first_spans.insert(contract.name.clone(), contract.span);
+        project.contracts.insert(contract.name.clone(), contract);
+    }
+    if input.contracts.is_empty() {
+        diags.push(
+            Diagnostic::global(format!(
+                "no contracts found in `{}`",
+                diag::display_path(&input.dir)
+            ))
+            .with_help("contract files end in `.yaml`; each starts with `contract: Name`"),
+        );
+    }
+    validate::validate(&project, &mut diags);
+    (project, diags)
+}
+
+/// Runs the whole pipeline: analyze, number fields through the lock, emit. Does no IO.
+pub fn compile(input: &Input, options: &Options) -> Result<Compilation, CompileError> {
+    let (project, mut diags) = analyze(input);
+    let previous_lock = match input.lock.and_then(|id| Some((id, input.sources.get(id)?))) {
+        Some((id, file)) => match lock::parse(id, &file.text) {
+            Ok(lock) => Some(lock),
+            Err(diagnostic) => {
+                diags.push(diagnostic);
+                None
+            }
+        },
+        None => None,
+    };
+    let failed = |diags: Diagnostics| CompileError {
+        diagnostics: diags.into_sorted(),
+        sources: input.sources.clone(),
+    };
+    if diags.has_errors() {
+        return Err(failed(diags));
+    }
+    let (lock, lock_diags) = lock::assign(&project, previous_lock.as_ref());
+    diags.extend(lock_diags);
+    let lock_text = lock::render(&lock);
+    let lock_changed = input
+        .lock
+        .and_then(|id| input.sources.get(id))
+        .is_none_or(|file| file.text != lock_text);
+    if lock_changed && options.locked {
+        let lock_name = input.dir.join(LOCK_FILE);
+        diags.push(
+            Diagnostic::global(format!(
+                "`{}` needs to be updated but `--locked` was passed",
+                diag::display_path(&lock_name)
+            ))
+            .with_help("run `cmmv gen` without `--locked` and commit the lock file"),
+        );
+    }
+    if diags.has_errors() {
+        return Err(failed(diags));
+    }
+
+    let origin = format!("{}/", diag::display_path(&input.dir).trim_end_matches('/'));
+    let mut files = emit::openapi::emit(
+        &project,
+        &emit::openapi::OpenApiOptions {
+            origin: origin.clone(),
+        },
+    );
+    match emit::proto::emit(&project, &lock, &options.templates, &input.sources) {
+        Ok(protos) => files.extend(protos),
+        Err(diagnostic) => {
+            diags.push(diagnostic);
+            return Err(failed(diags));
+        }
+    }
+    files.sort();
+    Ok(Compilation {
+        project,
+        lock,
+        lock_update: lock_changed.then_some(lock_text),
+        files,
+        warnings: diags.into_sorted(),
+        sources: input.sources.clone(),
+    })
+}

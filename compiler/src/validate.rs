@@ -1,0 +1,485 @@
+//! Checks that cut across contracts: type names in one namespace, references, route clashes,
+//! and defaults / examples that must satisfy their own constraints (which may depend on enums
+//! declared elsewhere). Each check is one function; all of them run, whatever the others found.
+
+use std::collections::BTreeMap;
+
+use crate::diag::{Diagnostic, Diagnostics, Span, suggest};
+use crate::ir::*;
+
+pub fn validate(project: &Project, diags: &mut Diagnostics) {
+    check_type_namespace(project, diags);
+    for contract in project.contracts.values() {
+        check_field_types(project, contract, diags);
+        check_bodies(project, contract, diags);
+        check_values(project, contract, diags);
+    }
+    check_routes(project, diags);
+}
+
+/// Contracts, messages and enums share one namespace: OpenAPI component names and proto
+/// message names are global. Names the emitters derive (`TaskInput`, `TaskService`, ...) are
+/// part of it.
+fn check_type_namespace(project: &Project, diags: &mut Diagnostics) {
+    let mut seen: BTreeMap<String, (Span, &'static str)> = BTreeMap::new();
+    for contract in project.contracts.values() {
+        seen.insert(contract.name.clone(), (contract.span, "contract"));
+    }
+    for contract in project.contracts.values() {
+        let declared = contract
+            .messages
+            .values()
+            .map(|m| (&m.name, m.span, "message"))
+            .chain(contract.enums.values().map(|e| (&e.name, e.span, "enum")));
+        for (name, span, what) in declared {
+            if let Some((first, first_what)) = seen.get(name) {
+                diags.push(
+                    Diagnostic::error(span, format!("duplicate type name `{name}`"))
+                        .with_label(format!("this {what}"))
+                        .with_secondary(*first, format!("a {first_what} of that name"))
+                        .with_help("contracts, messages and enums share one namespace; rename one of them"),
+                );
+            } else {
+                seen.insert(name.clone(), (span, what));
+            }
+        }
+    }
+    for contract in project.contracts.values() {
+        for generated in contract.generated_type_names() {
+            if let Some((span, what)) = seen.get(&generated) {
+                diags.push(
+                    Diagnostic::error(*span, format!("`{generated}` clashes with a generated name"))
+                        .with_label(format!("this {what}"))
+                        .with_secondary(contract.span, format!("`{generated}` is generated for contract `{}`", contract.name))
+                        .with_help("rename the type"),
+                );
+            }
+        }
+    }
+    for name in RUNTIME_TYPE_NAMES {
+        if let Some((span, what)) = seen.get(*name) {
+            diags.push(
+                Diagnostic::error(*span, format!("`{name}` is reserved"))
+                    .with_label(format!("this {what}"))
+                    .with_help(format!("the runtime's error responses use the schema `{name}`; rename the type")),
+            );
+        }
+    }
+}
+
+/// All fields of a contract: its own, its messages', its operations' parameters.
+fn all_fields(contract: &Contract) -> impl Iterator<Item = &Field> {
+    contract
+        .fields
+        .iter()
+        .chain(contract.messages.values().flat_map(|m| m.fields.iter()))
+        .chain(
+            contract
+                .operations
+                .values()
+                .flat_map(|o| o.path_params.iter().chain(o.query.iter())),
+        )
+}
+
+fn unknown_type(project: &Project, name: &str, span: Span, want: &str) -> Diagnostic {
+    let mut names: Vec<&str> = project.contracts.keys().map(String::as_str).collect();
+    for contract in project.contracts.values() {
+        names.extend(contract.messages.keys().map(String::as_str));
+        names.extend(contract.enums.keys().map(String::as_str));
+    }
+    let diagnostic = Diagnostic::error(span, format!("unknown {want} `{name}`"))
+        .with_label("not declared in any contract");
+    match suggest(name, names.iter().copied()) {
+        Some(best) => diagnostic.with_help(format!("did you mean `{best}`?")),
+        None => diagnostic.with_help(format!(
+            "declare it under `messages:` or `enums:` of a contract, or as a contract of its own"
+        )),
+    }
+}
+
+fn check_field_types(project: &Project, contract: &Contract, diags: &mut Diagnostics) {
+    for field in all_fields(contract) {
+        if let Type::Named(name) = field.ty.element() {
+            match project.resolve(name) {
+                None => diags.push(unknown_type(project, name, field.span, "type")),
+                Some(Definition::Enum(..)) => {}
+                Some(_) if field.filterable || field.sortable => diags.push(
+                    Diagnostic::error(field.span, format!("field `{}` of type `{name}` cannot be filtered or sorted", field.name))
+                        .with_help("filters and sorting apply to scalar and enum fields"),
+                ),
+                Some(_) => {}
+            }
+        }
+        if let Some(reference) = &field.references {
+            match project.contracts.get(&reference.contract) {
+                None => diags.push(unknown_type(project, &reference.contract, reference.span, "contract")),
+                Some(target) => {
+                    if let Some(pk) = target.primary_key() {
+                        if pk.ty != field.ty {
+                            diags.push(
+                                Diagnostic::error(field.span, format!(
+                                    "field `{}` references `{}` but its type `{}` differs from that contract's primary key",
+                                    field.name, target.name, field.ty
+                                ))
+                                .with_secondary(pk.span, format!("`{}.{}` is a `{}`", target.name, pk.name, pk.ty))
+                                .with_help(format!("declare the field as `type: {}`", pk.ty)),
+                            );
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn check_bodies(project: &Project, contract: &Contract, diags: &mut Diagnostics) {
+    for op in contract.operations.values() {
+        for body in op.request.iter().chain(op.response.iter()) {
+            let name = match &body.ty {
+                BodyType::Named(name) | BodyType::List(name) => name,
+                BodyType::Derived(_) => continue,
+            };
+            match project.resolve(name) {
+                None => diags.push(unknown_type(project, name, body.span, "contract or message")),
+                Some(Definition::Enum(_, def)) => diags.push(
+                    Diagnostic::error(body.span, format!("a body cannot be the enum `{name}`"))
+                        .with_secondary(def.span, "enum declared here")
+                        .with_help("bodies are contracts or messages; wrap the value in a message"),
+                ),
+                Some(_) => {}
+            }
+        }
+    }
+}
+
+/// The same method on the same path (parameters count as equal whatever their name) in the
+/// same API version is served twice.
+fn check_routes(project: &Project, diags: &mut Diagnostics) {
+    let mut routes: BTreeMap<(u32, Method, String), (&Contract, &Operation)> = BTreeMap::new();
+    for contract in project.contracts.values() {
+        for op in contract.operations_in_order() {
+            for &version in &op.versions {
+                let shape = route_shape(&op.full_path(contract, version));
+                let key = (version, op.method, shape);
+                if let Some((first_contract, first_op)) = routes.get(&key) {
+                    diags.push(
+                        Diagnostic::error(op.span, format!(
+                            "route `{} {}` is served twice",
+                            op.method.as_str(),
+                            op.full_path(contract, version)
+                        ))
+                        .with_label(format!("operation `{}.{}`", contract.name, op.name))
+                        .with_secondary(first_op.span, format!(
+                            "also served by `{}.{}`",
+                            first_contract.name, first_op.name
+                        ))
+                        .with_help("change the path or method of one operation, or serve them in different versions"),
+                    );
+                } else {
+                    routes.insert(key, (contract, op));
+                }
+            }
+        }
+    }
+}
+
+fn route_shape(path: &str) -> String {
+    path.split('/')
+        .map(|seg| if seg.starts_with('{') { "{}" } else { seg })
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+fn check_values(project: &Project, contract: &Contract, diags: &mut Diagnostics) {
+    for field in all_fields(contract) {
+        for (what, value) in [("default", &field.default), ("example", &field.example)] {
+            let Some(value) = value else { continue };
+            if let Err(problem) = check_value(project, field, &field.ty, &field.constraints, value) {
+                diags.push(
+                    Diagnostic::error(field.span, format!("the {what} of `{}` is invalid: {problem}", field.name))
+                        .with_label(format!("{what} violates the field's own type or constraints"))
+                        .with_help(format!("change the {what}, or relax the constraint")),
+                );
+            }
+        }
+    }
+}
+
+/// Whether `value` is a valid instance of `ty` under `constraints`. The message says why not.
+pub fn check_value(
+    project: &Project,
+    field: &Field,
+    ty: &Type,
+    constraints: &Constraints,
+    value: &Value,
+) -> Result<(), String> {
+    if let Value::Null = value {
+        return if field.nullable || field.optional {
+            Ok(())
+        } else {
+            Err("null is not allowed (the field is not nullable)".to_owned())
+        };
+    }
+    match ty {
+        Type::Scalar(scalar) => check_scalar(*scalar, constraints, value),
+        Type::Named(name) => match project.resolve(name) {
+            Some(Definition::Enum(_, def)) => match value {
+                Value::String(s) if def.values.iter().any(|v| &v.name == s) => Ok(()),
+                _ => Err(format!(
+                    "expected one of {}",
+                    def.values.iter().map(|v| format!("`{}`", v.name)).collect::<Vec<_>>().join(", ")
+                )),
+            },
+            Some(_) => match value {
+                Value::Map(_) => Ok(()),
+                other => Err(format!("expected a map, found {}", other.kind())),
+            },
+            // Reported by check_field_types.
+            None => Ok(()),
+        },
+        Type::List(inner) => {
+            let Value::List(items) = value else {
+                return Err(format!("expected a list, found {}", value.kind()));
+            };
+            check_count(items.len(), constraints)?;
+            if constraints.unique_items {
+                for (i, item) in items.iter().enumerate() {
+                    if items[..i].contains(item) {
+                        return Err(format!("item {i} repeats an earlier item (`unique_items`)"));
+                    }
+                }
+            }
+            for (i, item) in items.iter().enumerate() {
+                check_value(project, field, inner, &field.item_constraints, item)
+                    .map_err(|e| format!("item {i}: {e}"))?;
+            }
+            Ok(())
+        }
+        Type::Map(inner) => {
+            let Value::Map(entries) = value else {
+                return Err(format!("expected a map, found {}", value.kind()));
+            };
+            check_count(entries.len(), constraints)?;
+            for (key, item) in entries {
+                check_value(project, field, inner, &field.item_constraints, item)
+                    .map_err(|e| format!("entry `{key}`: {e}"))?;
+            }
+            Ok(())
+        }
+    }
+}
+
+fn check_count(count: usize, c: &Constraints) -> Result<(), String> {
+    let count = count as u64;
+    if c.min_items.is_some_and(|min| count < min) {
+        return Err(format!("{count} items, fewer than `min_items`"));
+    }
+    if c.max_items.is_some_and(|max| count > max) {
+        return Err(format!("{count} items, more than `max_items`"));
+    }
+    Ok(())
+}
+
+fn check_scalar(scalar: Scalar, c: &Constraints, value: &Value) -> Result<(), String> {
+    let expected = |what: &str| Err(format!("expected {what}, found {}", value.kind()));
+    match (scalar, value) {
+        (Scalar::Bool, Value::Bool(_)) | (Scalar::Json, _) => Ok(()),
+        (Scalar::Int32, Value::Int(i)) if i32::try_from(*i).is_err() => {
+            Err(format!("{i} is outside the range of int32"))
+        }
+        (Scalar::Int32 | Scalar::Int64, Value::Int(i)) => check_number(*i as f64, c),
+        (Scalar::Float | Scalar::Double, Value::Int(i)) => check_number(*i as f64, c),
+        (Scalar::Float | Scalar::Double, Value::Float(x)) => check_number(*x, c),
+        (Scalar::Decimal, Value::String(s)) => match s.parse::<f64>() {
+            Ok(x) if is_decimal_text(s) => check_number(x, c),
+            _ => Err(format!("`{s}` is not a decimal number")),
+        },
+        (Scalar::Decimal, Value::Int(i)) => check_number(*i as f64, c),
+        (Scalar::Decimal, Value::Float(x)) => check_number(*x, c),
+        (Scalar::String, Value::String(s)) => check_string(s, c),
+        (Scalar::Uuid, Value::String(s)) if is_uuid(s) => Ok(()),
+        (Scalar::Uuid, Value::String(s)) => Err(format!("`{s}` is not a UUID")),
+        (Scalar::Date, Value::String(s)) if is_date(s) => Ok(()),
+        (Scalar::Date, Value::String(s)) => Err(format!("`{s}` is not a date (YYYY-MM-DD)")),
+        (Scalar::DateTime, Value::String(s)) if is_datetime(s) => Ok(()),
+        (Scalar::DateTime, Value::String(s)) => {
+            Err(format!("`{s}` is not an RFC 3339 date-time"))
+        }
+        (Scalar::Bytes, Value::String(s)) => {
+            let len = base64_len(s).ok_or_else(|| format!("`{s}` is not base64"))?;
+            check_length(len as u64, "bytes", c)
+        }
+        (Scalar::Bool, _) => expected("a boolean"),
+        (Scalar::Int32 | Scalar::Int64, _) => expected("an integer"),
+        (Scalar::Float | Scalar::Double | Scalar::Decimal, _) => expected("a number"),
+        (_, _) => expected("a string"),
+    }
+}
+
+fn check_number(x: f64, c: &Constraints) -> Result<(), String> {
+    if c.minimum.is_some_and(|m| x < m) {
+        return Err(format!("{x} is below `minimum`"));
+    }
+    if c.maximum.is_some_and(|m| x > m) {
+        return Err(format!("{x} is above `maximum`"));
+    }
+    if c.exclusive_minimum.is_some_and(|m| x <= m) {
+        return Err(format!("{x} is not above `exclusive_minimum`"));
+    }
+    if c.exclusive_maximum.is_some_and(|m| x >= m) {
+        return Err(format!("{x} is not below `exclusive_maximum`"));
+    }
+    if let Some(m) = c.multiple_of {
+        let q = x / m;
+        if (q - q.round()).abs() > 1e-9 {
+            return Err(format!("{x} is not a multiple of {m}"));
+        }
+    }
+    Ok(())
+}
+
+fn check_length(len: u64, unit: &str, c: &Constraints) -> Result<(), String> {
+    if c.min_length.is_some_and(|m| len < m) {
+        return Err(format!("{len} {unit}, shorter than `min_length`"));
+    }
+    if c.max_length.is_some_and(|m| len > m) {
+        return Err(format!("{len} {unit}, longer than `max_length`"));
+    }
+    Ok(())
+}
+
+fn check_string(s: &str, c: &Constraints) -> Result<(), String> {
+    check_length(s.chars().count() as u64, "characters", c)?;
+    if let Some(pattern) = &c.pattern {
+        // Lowering only accepts patterns that compile.
+        if let Ok(re) = regex::Regex::new(pattern) {
+            if !re.is_match(s) {
+                return Err(format!("`{s}` does not match `pattern`"));
+            }
+        }
+    }
+    if let Some(format) = c.format {
+        if !matches_format(format, s) {
+            return Err(format!("`{s}` is not a valid {}", format.name()));
+        }
+    }
+    Ok(())
+}
+
+/// The same format rules the runtime enforces (kept deliberately simple and documented).
+pub fn matches_format(format: Format, s: &str) -> bool {
+    match format {
+        Format::Email => s.split_once('@').is_some_and(|(local, domain)| {
+            !local.is_empty()
+                && domain.contains('.')
+                && !domain.starts_with('.')
+                && !domain.ends_with('.')
+                && !s.chars().any(char::is_whitespace)
+        }),
+        Format::Url => s.split_once("://").is_some_and(|(scheme, rest)| {
+            !scheme.is_empty()
+                && scheme.chars().all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
+                && !rest.is_empty()
+                && !s.chars().any(char::is_whitespace)
+        }),
+        Format::Hostname => {
+            !s.is_empty()
+                && s.len() <= 253
+                && s.split('.').all(|label| {
+                    !label.is_empty()
+                        && label.len() <= 63
+                        && !label.starts_with('-')
+                        && !label.ends_with('-')
+                        && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                })
+        }
+        Format::Ipv4 => s.parse::<std::net::Ipv4Addr>().is_ok(),
+        Format::Ipv6 => s.parse::<std::net::Ipv6Addr>().is_ok(),
+    }
+}
+
+fn is_decimal_text(s: &str) -> bool {
+    let digits = s.strip_prefix('-').unwrap_or(s);
+    let (int, frac) = digits.split_once('.').unwrap_or((digits, "0"));
+    !int.is_empty()
+        && !frac.is_empty()
+        && int.bytes().all(|b| b.is_ascii_digit())
+        && frac.bytes().all(|b| b.is_ascii_digit())
+}
+
+fn is_uuid(s: &str) -> bool {
+    let groups: Vec<&str> = s.split('-').collect();
+    groups.len() == 5
+        && groups
+            .iter()
+            .zip([8, 4, 4, 4, 12])
+            .all(|(g, len)| g.len() == len && g.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
+fn is_date(s: &str) -> bool {
+    let b = s.as_bytes();
+    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
+        return false;
+    }
+    let num = |r: std::ops::Range<usize>| s.get(r).and_then(|t| t.parse::<u32>().ok());
+    matches!((num(0..4), num(5..7), num(8..10)), (Some(_), Some(m), Some(d)) if (1..=12).contains(&m) && (1..=31).contains(&d))
+}
+
+fn is_datetime(s: &str) -> bool {
+    let Some((date, time)) = s.split_once(['T', 't']) else {
+        return false;
+    };
+    let zone_ok = time.ends_with(['Z', 'z']) || time.len() > 6 && {
+        let z = &time[time.len() - 6..];
+        z.starts_with(['+', '-']) && z.as_bytes()[3] == b':'
+    };
+    let clock = time.get(..8).unwrap_or_default().as_bytes();
+    is_date(date)
+        && zone_ok
+        && clock.len() == 8
+        && clock[2] == b':'
+        && clock[5] == b':'
+        && clock.iter().enumerate().all(|(i, b)| i == 2 || i == 5 || b.is_ascii_digit())
+}
+
+/// The decoded length of standard base64 text, if it is valid.
+fn base64_len(s: &str) -> Option<usize> {
+    let trimmed = s.trim_end_matches('=');
+    let padding = s.len() - trimmed.len();
+    let valid = s.len() % 4 == 0
+        && padding <= 2
+        && trimmed
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'+' || b == b'/');
+    valid.then(|| s.len() / 4 * 3 - padding)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats() {
+        assert!(matches_format(Format::Email, "a@b.co"));
+        assert!(!matches_format(Format::Email, "a@b"));
+        assert!(matches_format(Format::Url, "https://example.com/x"));
+        assert!(!matches_format(Format::Url, "example.com"));
+        assert!(matches_format(Format::Ipv6, "::1"));
+        assert!(matches_format(Format::Hostname, "api.example.com"));
+    }
+
+    #[test]
+    fn scalar_texts() {
+        assert!(is_uuid("123e4567-e89b-12d3-a456-426614174000"));
+        assert!(!is_uuid("123e4567"));
+        assert!(is_date("2024-02-29"));
+        assert!(!is_date("2024-13-01"));
+        assert!(is_datetime("2024-02-29T10:00:00Z"));
+        assert!(is_datetime("2024-02-29T10:00:00.5+02:00"));
+        assert!(!is_datetime("2024-02-29 10:00"));
+        assert_eq!(base64_len("aGVsbG8="), Some(5));
+        assert_eq!(base64_len("abc"), None);
+        assert!(is_decimal_text("-12.50"));
+        assert!(!is_decimal_text("1e5"));
+    }
+}

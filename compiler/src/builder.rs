@@ -126,14 +126,7 @@ impl Builder {
         };
         let input = crate::load(&dir)?;
         if !self.skip_rerun_lines {
-            // The directory itself, so that adding a contract reruns the script; cargo then
-            // also compares every file inside it, which holds only contracts and the lock.
-            let mut lines = vec![dir.clone(), dir.join(LOCK_FILE)];
-            lines.extend(input.files());
-            lines.extend(templates.files_in_use().map(Path::to_path_buf));
-            lines.sort();
-            lines.dedup();
-            for path in lines {
+            for path in Self::rerun_if_changed_paths(&dir, &input, &templates) {
                 println!("cargo:rerun-if-changed={}", path.display());
             }
         }
@@ -157,6 +150,22 @@ impl Builder {
             out_dir,
             compilation,
         })
+    }
+
+    /// The paths a build script must watch: the contract directory (so that adding a contract
+    /// reruns it; cargo then compares the files inside, which are only contracts and the
+    /// lock), every contract, the project file, the lock file and each template read from disk.
+    pub fn rerun_if_changed_paths(
+        dir: &Path,
+        input: &crate::Input,
+        templates: &Templates,
+    ) -> Vec<PathBuf> {
+        let mut paths = vec![dir.to_path_buf(), dir.join(LOCK_FILE)];
+        paths.extend(input.files());
+        paths.extend(templates.files_in_use().map(Path::to_path_buf));
+        paths.sort();
+        paths.dedup();
+        paths
     }
 
     /// Compiles and writes; on failure prints every diagnostic and fails the build.

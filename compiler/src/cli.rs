@@ -44,19 +44,37 @@ enum Command {
     },
 }
 
-/// Runs the CLI and returns the process exit code: 0 success, 1 problems found, 2 usage errors.
+/// Runs the CLI on the process's stdout and stderr and returns the exit code.
 pub fn run(args: impl IntoIterator<Item = OsString>) -> i32 {
+    run_with(
+        args,
+        &mut std::io::stdout().lock(),
+        &mut std::io::stderr().lock(),
+    )
+}
+
+/// Runs the CLI with the given output streams and returns the exit code: 0 success, 1 problems
+/// found (diagnostics, stale files), 2 usage errors.
+pub fn run_with(
+    args: impl IntoIterator<Item = OsString>,
+    stdout: &mut dyn std::io::Write,
+    stderr: &mut dyn std::io::Write,
+) -> i32 {
     let cli = match Cli::try_parse_from(args) {
         Ok(cli) => cli,
         Err(error) => {
-            let _ = error.print();
-            return if error.use_stderr() { 2 } else { 0 };
+            let text = error.render().to_string();
+            return if error.use_stderr() {
+                let _ = write!(stderr, "{text}");
+                2
+            } else {
+                let _ = write!(stdout, "{text}");
+                0
+            };
         }
     };
-    let mut stdout = std::io::stdout().lock();
-    let mut stderr = std::io::stderr().lock();
     match cli.command {
-        Command::Check { dir } => check(&dir, &mut stdout, &mut stderr),
+        Command::Check { dir } => check(&dir, stdout, stderr),
         Command::Gen {
             dir,
             out,
@@ -71,7 +89,7 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> i32 {
                 templates: templates.as_deref(),
                 locked: locked || check,
             };
-            generate(&request, &mut stdout, &mut stderr)
+            generate(&request, stdout, stderr)
         }
     }
 }
@@ -84,9 +102,10 @@ fn check(dir: &Path, stdout: &mut dyn std::io::Write, stderr: &mut dyn std::io::
             return 1;
         }
     };
-    let (project, diags) = crate::analyze(&input);
-    let failed = diags.has_errors();
-    let diagnostics = diags.into_sorted();
+    let analysis = crate::analyze(&input);
+    let project = analysis.project;
+    let failed = analysis.diagnostics.has_errors();
+    let diagnostics = analysis.diagnostics.into_sorted();
     if !diagnostics.is_empty() {
         let _ = write!(stderr, "{}", render_all(&diagnostics, &input.sources));
     }
@@ -145,12 +164,20 @@ fn generate(
         }
     };
     if !compilation.warnings.is_empty() {
-        let _ = write!(stderr, "{}", render_all(&compilation.warnings, &compilation.sources));
+        let _ = write!(
+            stderr,
+            "{}",
+            render_all(&compilation.warnings, &compilation.sources)
+        );
     }
     let report = match output::write_files(request.out, &compilation.files, request.mode) {
         Ok(report) => report,
         Err(e) => {
-            let _ = writeln!(stderr, "error: cannot write to `{}`: {e}", display_path(request.out));
+            let _ = writeln!(
+                stderr,
+                "error: cannot write to `{}`: {e}",
+                display_path(request.out)
+            );
             return 1;
         }
     };
@@ -171,13 +198,21 @@ fn generate(
             );
             return 1;
         }
-        let _ = writeln!(stdout, "{} generated files are up to date", report.unchanged.len());
+        let _ = writeln!(
+            stdout,
+            "{} generated files are up to date",
+            report.unchanged.len()
+        );
         return 0;
     }
     if let Some(lock_text) = &compilation.lock_update {
         let lock_path = request.dir.join(crate::LOCK_FILE);
         if let Err(e) = output::write_if_changed(&lock_path, lock_text.as_bytes()) {
-            let _ = writeln!(stderr, "error: cannot write `{}`: {e}", display_path(&lock_path));
+            let _ = writeln!(
+                stderr,
+                "error: cannot write `{}`: {e}",
+                display_path(&lock_path)
+            );
             return 1;
         }
         let _ = writeln!(stdout, "updated {}", display_path(&lock_path));

@@ -78,7 +78,11 @@ impl SourceFile {
 
     /// The text of a 1-based line, without its line break.
     pub fn line_text(&self, line: usize) -> &str {
-        let start = self.line_starts.get(line - 1).copied().unwrap_or(self.text.len());
+        let start = self
+            .line_starts
+            .get(line - 1)
+            .copied()
+            .unwrap_or(self.text.len());
         let end = self
             .line_starts
             .get(line)
@@ -237,8 +241,9 @@ impl Diagnostic {
         self.severity == Severity::Error
     }
 
-    /// Renders the diagnostic the way rustc does: a headline, `--> file:line:col`, the source
-    /// lines with the spans underlined, then notes and a help line.
+    /// Renders the diagnostic the way rustc does: a headline, `--> file:line:col` of the
+    /// primary span, each source line once with every span on it underlined (`^` primary,
+    /// `-` secondary), then notes and a help line.
     pub fn render(&self, sources: &SourceMap) -> String {
         let mut out = String::new();
         let kind = match self.severity {
@@ -247,54 +252,87 @@ impl Diagnostic {
         };
         let _ = writeln!(out, "{kind}: {}", self.message);
 
-        let mut labels: Vec<&Label> = self.labels.iter().collect();
-        // The primary label decides the `-->` line; the rest follow in source order.
-        labels.sort_by_key(|l| (!l.primary, l.span.file, l.span.start));
-        let rendered: Vec<(String, usize, String, String)> = labels
+        // Labels grouped by file (the primary's file first), then by line.
+        struct Placed<'l> {
+            label: &'l Label,
+            line: usize,
+            col: usize,
+            width: usize,
+        }
+        let primary_file = self.primary_span().map(|s| s.file);
+        let mut placed: Vec<Placed<'_>> = self
+            .labels
             .iter()
             .filter_map(|label| {
                 let file = sources.get(label.span.file)?;
                 let (line, col) = file.line_col(label.span.start as usize);
-                let text = file.line_text(line);
                 let end = (label.span.end as usize).max(label.span.start as usize);
                 let (end_line, end_col) = file.line_col(end);
                 let width = if end_line == line {
                     end_col.saturating_sub(col).max(1)
                 } else {
-                    text.chars().count().saturating_sub(col - 1).max(1)
+                    file.line_text(line)
+                        .chars()
+                        .count()
+                        .saturating_sub(col - 1)
+                        .max(1)
                 };
-                let marker = if label.primary { '^' } else { '-' };
-                let underline = format!(
-                    "{}{}",
-                    " ".repeat(col - 1),
-                    marker.to_string().repeat(width)
-                );
-                let location = format!("{}:{line}:{col}", display_path(&file.name));
-                Some((location, line, text.to_owned(), underline))
+                Some(Placed {
+                    label,
+                    line,
+                    col,
+                    width,
+                })
             })
             .collect();
+        placed.sort_by_key(|p| {
+            (
+                Some(p.label.span.file) != primary_file,
+                p.label.span.file,
+                p.line,
+                !p.label.primary,
+                p.col,
+            )
+        });
 
-        let gutter = rendered
+        let gutter = placed
             .iter()
-            .map(|(_, line, _, _)| line.to_string().len())
+            .map(|p| p.line.to_string().len())
             .max()
             .unwrap_or(1);
         let pad = " ".repeat(gutter);
-        let mut last_location_file = None;
-        for ((location, line, text, underline), label) in rendered.iter().zip(&labels) {
-            if last_location_file != Some(label.span.file) {
-                let _ = writeln!(out, "{pad}--> {location}");
+        let mut current: Option<(FileId, usize)> = None;
+        for (i, p) in placed.iter().enumerate() {
+            let span = p.label.span;
+            if current.map(|(file, _)| file) != Some(span.file) {
+                let arrow = if i == 0 { "-->" } else { ":::" };
+                let anchor = if i == 0 {
+                    self.primary_span().unwrap_or(span)
+                } else {
+                    span
+                };
+                if i > 0 {
+                    let _ = writeln!(out, "{pad} |");
+                }
+                let _ = writeln!(out, "{pad}{arrow} {}", sources.location(anchor));
                 let _ = writeln!(out, "{pad} |");
-                last_location_file = Some(label.span.file);
             }
-            let _ = writeln!(out, "{line:>gutter$} | {text}");
-            if label.message.is_empty() {
+            if current != Some((span.file, p.line)) {
+                let text = sources
+                    .get(span.file)
+                    .map_or("", |file| file.line_text(p.line));
+                let _ = writeln!(out, "{:>gutter$} | {text}", p.line);
+                current = Some((span.file, p.line));
+            }
+            let marker = if p.label.primary { "^" } else { "-" };
+            let underline = format!("{}{}", " ".repeat(p.col - 1), marker.repeat(p.width));
+            if p.label.message.is_empty() {
                 let _ = writeln!(out, "{pad} | {underline}");
             } else {
-                let _ = writeln!(out, "{pad} | {underline} {}", label.message);
+                let _ = writeln!(out, "{pad} | {underline} {}", p.label.message);
             }
         }
-        if !rendered.is_empty() && (!self.notes.is_empty() || self.help.is_some()) {
+        if !placed.is_empty() && (!self.notes.is_empty() || self.help.is_some()) {
             let _ = writeln!(out, "{pad} |");
         }
         for note in &self.notes {
@@ -343,9 +381,7 @@ impl Diagnostics {
     pub fn into_sorted(mut self) -> Vec<Diagnostic> {
         self.items.sort_by(|a, b| {
             let key = |d: &Diagnostic| d.primary_span().map(|s| (s.file, s.start, s.end));
-            key(a)
-                .cmp(&key(b))
-                .then_with(|| a.message.cmp(&b.message))
+            key(a).cmp(&key(b)).then_with(|| a.message.cmp(&b.message))
         });
         self.items.dedup();
         self.items
@@ -395,7 +431,12 @@ pub fn suggest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) ->
     let limit = (word.chars().count() / 3).max(1) + 1;
     candidates
         .into_iter()
-        .map(|c| (edit_distance(&word.to_ascii_lowercase(), &c.to_ascii_lowercase()), c))
+        .map(|c| {
+            (
+                edit_distance(&word.to_ascii_lowercase(), &c.to_ascii_lowercase()),
+                c,
+            )
+        })
         .filter(|(d, _)| *d <= limit)
         .min_by_key(|(d, c)| (*d, *c))
         .map(|(_, c)| c)
@@ -430,8 +471,13 @@ mod tests {
     #[test]
     fn renders_location_snippet_caret_and_help() {
         let mut sources = SourceMap::new();
-        let file = sources.add("contracts/task.yaml", "contract: Task\nfields:\n  a: { type: strng }\n");
-        let start = sources.get(file).map_or(0, |f| f.text.find("strng").unwrap_or(0));
+        let file = sources.add(
+            "contracts/task.yaml",
+            "contract: Task\nfields:\n  a: { type: strng }\n",
+        );
+        let start = sources
+            .get(file)
+            .map_or(0, |f| f.text.find("strng").unwrap_or(0));
         let d = Diagnostic::error(Span::new(file, start, start + 5), "unknown type `strng`")
             .with_label("not a type")
             .with_help("did you mean `string`?");
@@ -450,8 +496,14 @@ mod tests {
 
     #[test]
     fn suggestions_pick_the_nearest_candidate() {
-        assert_eq!(suggest("strng", ["string", "bool", "int32"]), Some("string"));
-        assert_eq!(suggest("mx_length", ["max_length", "min_length"]), Some("max_length"));
+        assert_eq!(
+            suggest("strng", ["string", "bool", "int32"]),
+            Some("string")
+        );
+        assert_eq!(
+            suggest("mx_length", ["max_length", "min_length"]),
+            Some("max_length")
+        );
         assert_eq!(suggest("zzzzzz", ["string", "bool"]), None);
         assert_eq!(edit_distance("ab", "ba"), 1);
     }

@@ -112,16 +112,18 @@ pub fn load(dir: &Path) -> Result<Input, CompileError> {
         ..Input::default()
     };
     for path in paths {
-        let file_name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+        let file_name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default();
         let is_yaml = path
             .extension()
             .is_some_and(|ext| ext == "yaml" || ext == "yml");
         if file_name != LOCK_FILE && !is_yaml {
             continue;
         }
-        let text = std::fs::read_to_string(&path).map_err(|e| {
-            io_error(format!("cannot read `{}`: {e}", diag::display_path(&path)))
-        })?;
+        let text = std::fs::read_to_string(&path)
+            .map_err(|e| io_error(format!("cannot read `{}`: {e}", diag::display_path(&path))))?;
         if file_name == LOCK_FILE {
             input.set_lock(path, text);
         } else if file_name == PROJECT_FILE {
@@ -156,10 +158,26 @@ pub struct Compilation {
     pub sources: SourceMap,
 }
 
-/// Parses, lowers and validates every contract, collecting every diagnostic. Does no IO.
-pub fn analyze(input: &Input) -> (ir::Project, Diagnostics) {
+/// Everything known about the contracts before emitting: the IR, the field numbers, and every
+/// diagnostic found on the way.
+#[derive(Debug)]
+pub struct Analysis {
+    pub project: ir::Project,
+    /// The lock as it must be after this compilation.
+    pub lock: Lock,
+    /// The lock file's text, when it differs from the one read (or none was read).
+    pub lock_update: Option<String>,
+    pub diagnostics: Diagnostics,
+}
+
+/// Parses, lowers and validates every contract and numbers their fields through the lock file,
+/// collecting every diagnostic. Does no IO.
+pub fn analyze(input: &Input) -> Analysis {
     let mut diags = Diagnostics::new();
-    let mut project = match input.project.and_then(|id| Some((id, input.sources.get(id)?))) {
+    let mut project = match input
+        .project
+        .and_then(|id| Some((id, input.sources.get(id)?)))
+    {
         Some((id, file)) => frontend::yaml::lower_project_file(id, &file.text, &mut diags),
         None => ir::Project::default(),
     };
@@ -175,10 +193,13 @@ pub fn analyze(input: &Input) -> (ir::Project, Diagnostics) {
         };
         if let Some(first) = first_spans.get(&contract.name) {
             diags.push(
-                Diagnostic::error(contract.span, format!("duplicate contract `{}`", contract.name))
-                    .with_label("declared again here")
-                    .with_secondary(*first, "first declared here")
-                    .with_help("contract names are unique across the project; rename one of them"),
+                Diagnostic::error(
+                    contract.span,
+                    format!("duplicate contract `{}`", contract.name),
+                )
+                .with_label("declared again here")
+                .with_secondary(*first, "first declared here")
+                .with_help("contract names are unique across the project; rename one of them"),
             );
             continue;
         }
@@ -195,37 +216,40 @@ pub fn analyze(input: &Input) -> (ir::Project, Diagnostics) {
         );
     }
     validate::validate(&project, &mut diags);
-    (project, diags)
-}
 
-/// Runs the whole pipeline: analyze, number fields through the lock, emit. Does no IO.
-pub fn compile(input: &Input, options: &Options) -> Result<Compilation, CompileError> {
-    let (project, mut diags) = analyze(input);
-    let previous_lock = match input.lock.and_then(|id| Some((id, input.sources.get(id)?))) {
-        Some((id, file)) => match lock::parse(id, &file.text) {
-            Ok(lock) => Some(lock),
-            Err(diagnostic) => {
-                diags.push(diagnostic);
-                None
-            }
-        },
-        None => None,
-    };
-    let failed = |diags: Diagnostics| CompileError {
-        diagnostics: diags.into_sorted(),
-        sources: input.sources.clone(),
-    };
-    if diags.has_errors() {
-        return Err(failed(diags));
-    }
-    let (lock, lock_diags) = lock::assign(&project, previous_lock.as_ref());
+    // Numbering runs even when other checks failed: its problems (collisions, reused numbers)
+    // are independent of theirs, and a user fixes them all in one round.
+    let lock_file = input.lock.and_then(|id| Some((id, input.sources.get(id)?)));
+    let previous = lock_file.and_then(|(id, file)| match lock::parse(id, &file.text) {
+        Ok(lock) => Some(lock),
+        Err(diagnostic) => {
+            diags.push(diagnostic);
+            None
+        }
+    });
+    let (lock, lock_diags) = lock::assign(&project, previous.as_ref());
     diags.extend(lock_diags);
     let lock_text = lock::render(&lock);
-    let lock_changed = input
-        .lock
-        .and_then(|id| input.sources.get(id))
-        .is_none_or(|file| file.text != lock_text);
-    if lock_changed && options.locked {
+    let lock_update = lock_file
+        .is_none_or(|(_, file)| file.text != lock_text)
+        .then_some(lock_text);
+    Analysis {
+        project,
+        lock,
+        lock_update,
+        diagnostics: diags,
+    }
+}
+
+/// Runs the whole pipeline: analyze, then emit. Does no IO.
+pub fn compile(input: &Input, options: &Options) -> Result<Compilation, CompileError> {
+    let Analysis {
+        project,
+        lock,
+        lock_update,
+        diagnostics: mut diags,
+    } = analyze(input);
+    if lock_update.is_some() && options.locked {
         let lock_name = input.dir.join(LOCK_FILE);
         diags.push(
             Diagnostic::global(format!(
@@ -235,17 +259,16 @@ pub fn compile(input: &Input, options: &Options) -> Result<Compilation, CompileE
             .with_help("run `cmmv gen` without `--locked` and commit the lock file"),
         );
     }
+    let failed = |diags: Diagnostics| CompileError {
+        diagnostics: diags.into_sorted(),
+        sources: input.sources.clone(),
+    };
     if diags.has_errors() {
         return Err(failed(diags));
     }
 
     let origin = format!("{}/", diag::display_path(&input.dir).trim_end_matches('/'));
-    let mut files = emit::openapi::emit(
-        &project,
-        &emit::openapi::OpenApiOptions {
-            origin: origin.clone(),
-        },
-    );
+    let mut files = emit::openapi::emit(&project, &emit::openapi::OpenApiOptions { origin });
     match emit::proto::emit(&project, &lock, &options.templates, &input.sources) {
         Ok(protos) => files.extend(protos),
         Err(diagnostic) => {
@@ -257,7 +280,7 @@ pub fn compile(input: &Input, options: &Options) -> Result<Compilation, CompileE
     Ok(Compilation {
         project,
         lock,
-        lock_update: lock_changed.then_some(lock_text),
+        lock_update,
         files,
         warnings: diags.into_sorted(),
         sources: input.sources.clone(),

@@ -37,7 +37,9 @@ fn check_type_namespace(project: &Project, diags: &mut Diagnostics) {
                     Diagnostic::error(span, format!("duplicate type name `{name}`"))
                         .with_label(format!("this {what}"))
                         .with_secondary(*first, format!("a {first_what} of that name"))
-                        .with_help("contracts, messages and enums share one namespace; rename one of them"),
+                        .with_help(
+                            "contracts, messages and enums share one namespace; rename one of them",
+                        ),
                 );
             } else {
                 seen.insert(name.clone(), (span, what));
@@ -48,10 +50,19 @@ fn check_type_namespace(project: &Project, diags: &mut Diagnostics) {
         for generated in contract.generated_type_names() {
             if let Some((span, what)) = seen.get(&generated) {
                 diags.push(
-                    Diagnostic::error(*span, format!("`{generated}` clashes with a generated name"))
-                        .with_label(format!("this {what}"))
-                        .with_secondary(contract.span, format!("`{generated}` is generated for contract `{}`", contract.name))
-                        .with_help("rename the type"),
+                    Diagnostic::error(
+                        *span,
+                        format!("`{generated}` clashes with a generated name"),
+                    )
+                    .with_label(format!("this {what}"))
+                    .with_secondary(
+                        contract.span,
+                        format!(
+                            "`{generated}` is generated for contract `{}`",
+                            contract.name
+                        ),
+                    )
+                    .with_help("rename the type"),
                 );
             }
         }
@@ -61,7 +72,9 @@ fn check_type_namespace(project: &Project, diags: &mut Diagnostics) {
             diags.push(
                 Diagnostic::error(*span, format!("`{name}` is reserved"))
                     .with_label(format!("this {what}"))
-                    .with_help(format!("the runtime's error responses use the schema `{name}`; rename the type")),
+                    .with_help(format!(
+                        "the runtime's error responses use the schema `{name}`; rename the type"
+                    )),
             );
         }
     }
@@ -101,18 +114,29 @@ fn check_field_types(project: &Project, contract: &Contract, diags: &mut Diagnos
     for field in all_fields(contract) {
         if let Type::Named(name) = field.ty.element() {
             match project.resolve(name) {
-                None => diags.push(unknown_type(project, name, field.span, "type")),
+                None => diags.push(unknown_type(project, name, field.spans.ty, "type")),
                 Some(Definition::Enum(..)) => {}
                 Some(_) if field.filterable || field.sortable => diags.push(
-                    Diagnostic::error(field.span, format!("field `{}` of type `{name}` cannot be filtered or sorted", field.name))
-                        .with_help("filters and sorting apply to scalar and enum fields"),
+                    Diagnostic::error(
+                        field.span,
+                        format!(
+                            "field `{}` of type `{name}` cannot be filtered or sorted",
+                            field.name
+                        ),
+                    )
+                    .with_help("filters and sorting apply to scalar and enum fields"),
                 ),
                 Some(_) => {}
             }
         }
         if let Some(reference) = &field.references {
             match project.contracts.get(&reference.contract) {
-                None => diags.push(unknown_type(project, &reference.contract, reference.span, "contract")),
+                None => diags.push(unknown_type(
+                    project,
+                    &reference.contract,
+                    reference.span,
+                    "contract",
+                )),
                 Some(target) => {
                     if let Some(pk) = target.primary_key() {
                         if pk.ty != field.ty {
@@ -140,7 +164,12 @@ fn check_bodies(project: &Project, contract: &Contract, diags: &mut Diagnostics)
                 BodyType::Derived(_) => continue,
             };
             match project.resolve(name) {
-                None => diags.push(unknown_type(project, name, body.span, "contract or message")),
+                None => diags.push(unknown_type(
+                    project,
+                    name,
+                    body.span,
+                    "contract or message",
+                )),
                 Some(Definition::Enum(_, def)) => diags.push(
                     Diagnostic::error(body.span, format!("a body cannot be the enum `{name}`"))
                         .with_secondary(def.span, "enum declared here")
@@ -153,33 +182,56 @@ fn check_bodies(project: &Project, contract: &Contract, diags: &mut Diagnostics)
 }
 
 /// The same method on the same path (parameters count as equal whatever their name) in the
-/// same API version is served twice.
+/// same API version is served twice. Clashes between the same two declarations (two contracts
+/// on one collection path clash on every CRUD route) are reported once, listing every route.
 fn check_routes(project: &Project, diags: &mut Diagnostics) {
     let mut routes: BTreeMap<(u32, Method, String), (&Contract, &Operation)> = BTreeMap::new();
+    let mut clashes: BTreeMap<(Span, Span), Vec<(String, String, String)>> = BTreeMap::new();
     for contract in project.contracts.values() {
         for op in contract.operations_in_order() {
             for &version in &op.versions {
-                let shape = route_shape(&op.full_path(contract, version));
-                let key = (version, op.method, shape);
-                if let Some((first_contract, first_op)) = routes.get(&key) {
-                    diags.push(
-                        Diagnostic::error(op.span, format!(
-                            "route `{} {}` is served twice",
-                            op.method.as_str(),
-                            op.full_path(contract, version)
-                        ))
-                        .with_label(format!("operation `{}.{}`", contract.name, op.name))
-                        .with_secondary(first_op.span, format!(
-                            "also served by `{}.{}`",
-                            first_contract.name, first_op.name
-                        ))
-                        .with_help("change the path or method of one operation, or serve them in different versions"),
-                    );
-                } else {
-                    routes.insert(key, (contract, op));
+                let route = format!("{} {}", op.method.as_str(), op.full_path(contract, version));
+                let key = (
+                    version,
+                    op.method,
+                    route_shape(&op.full_path(contract, version)),
+                );
+                match routes.get(&key) {
+                    Some((first_contract, first_op)) => {
+                        clashes.entry((op.span, first_op.span)).or_default().push((
+                            route,
+                            format!("{}.{}", contract.name, op.name),
+                            format!("{}.{}", first_contract.name, first_op.name),
+                        ));
+                    }
+                    None => {
+                        routes.insert(key, (contract, op));
+                    }
                 }
             }
         }
+    }
+    for ((span, first_span), routes) in clashes {
+        let [(route, op, first_op), rest @ ..] = routes.as_slice() else {
+            continue;
+        };
+        let mut diagnostic = if rest.is_empty() {
+            Diagnostic::error(span, format!("route `{route}` is served twice"))
+                .with_label(format!("operation `{op}`"))
+                .with_secondary(first_span, format!("also served by `{first_op}`"))
+        } else {
+            Diagnostic::error(span, format!("{} routes are served twice", routes.len()))
+                .with_label(format!("operations here (`{op}`, ...)"))
+                .with_secondary(first_span, format!("also served by `{first_op}`, ..."))
+        };
+        if !rest.is_empty() {
+            for (route, op, first_op) in &routes {
+                diagnostic = diagnostic.with_note(format!("`{route}`: `{op}` and `{first_op}`"));
+            }
+        }
+        diags.push(diagnostic.with_help(
+            "change the path or method of one operation (or the contract's `path`), or serve them in different versions",
+        ));
     }
 }
 
@@ -192,13 +244,25 @@ fn route_shape(path: &str) -> String {
 
 fn check_values(project: &Project, contract: &Contract, diags: &mut Diagnostics) {
     for field in all_fields(contract) {
-        for (what, value) in [("default", &field.default), ("example", &field.example)] {
+        let values = [
+            ("default", &field.default, field.spans.default),
+            ("example", &field.example, field.spans.example),
+        ];
+        for (what, value, span) in values {
             let Some(value) = value else { continue };
-            if let Err(problem) = check_value(project, field, &field.ty, &field.constraints, value) {
+            if field.primary && what == "default" {
+                continue;
+            }
+            if let Err(problem) = check_value(project, field, &field.ty, &field.constraints, value)
+            {
                 diags.push(
-                    Diagnostic::error(field.span, format!("the {what} of `{}` is invalid: {problem}", field.name))
-                        .with_label(format!("{what} violates the field's own type or constraints"))
-                        .with_help(format!("change the {what}, or relax the constraint")),
+                    Diagnostic::error(
+                        span.unwrap_or(field.span),
+                        format!("the {what} of `{}` is invalid: {problem}", field.name),
+                    )
+                    .with_label(format!("violates the field's own type or constraints"))
+                    .with_secondary(field.spans.ty, "declared here")
+                    .with_help(format!("change the {what}, or relax the constraint")),
                 );
             }
         }
@@ -227,7 +291,11 @@ pub fn check_value(
                 Value::String(s) if def.values.iter().any(|v| &v.name == s) => Ok(()),
                 _ => Err(format!(
                     "expected one of {}",
-                    def.values.iter().map(|v| format!("`{}`", v.name)).collect::<Vec<_>>().join(", ")
+                    def.values
+                        .iter()
+                        .map(|v| format!("`{}`", v.name))
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 )),
             },
             Some(_) => match value {
@@ -302,9 +370,7 @@ fn check_scalar(scalar: Scalar, c: &Constraints, value: &Value) -> Result<(), St
         (Scalar::Date, Value::String(s)) if is_date(s) => Ok(()),
         (Scalar::Date, Value::String(s)) => Err(format!("`{s}` is not a date (YYYY-MM-DD)")),
         (Scalar::DateTime, Value::String(s)) if is_datetime(s) => Ok(()),
-        (Scalar::DateTime, Value::String(s)) => {
-            Err(format!("`{s}` is not an RFC 3339 date-time"))
-        }
+        (Scalar::DateTime, Value::String(s)) => Err(format!("`{s}` is not an RFC 3339 date-time")),
         (Scalar::Bytes, Value::String(s)) => {
             let len = base64_len(s).ok_or_else(|| format!("`{s}` is not base64"))?;
             check_length(len as u64, "bytes", c)
@@ -378,7 +444,9 @@ pub fn matches_format(format: Format, s: &str) -> bool {
         }),
         Format::Url => s.split_once("://").is_some_and(|(scheme, rest)| {
             !scheme.is_empty()
-                && scheme.chars().all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
+                && scheme
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
                 && !rest.is_empty()
                 && !s.chars().any(char::is_whitespace)
         }),
@@ -390,7 +458,9 @@ pub fn matches_format(format: Format, s: &str) -> bool {
                         && label.len() <= 63
                         && !label.starts_with('-')
                         && !label.ends_with('-')
-                        && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                        && label
+                            .bytes()
+                            .all(|b| b.is_ascii_alphanumeric() || b == b'-')
                 })
         }
         Format::Ipv4 => s.parse::<std::net::Ipv4Addr>().is_ok(),
@@ -429,17 +499,21 @@ fn is_datetime(s: &str) -> bool {
     let Some((date, time)) = s.split_once(['T', 't']) else {
         return false;
     };
-    let zone_ok = time.ends_with(['Z', 'z']) || time.len() > 6 && {
-        let z = &time[time.len() - 6..];
-        z.starts_with(['+', '-']) && z.as_bytes()[3] == b':'
-    };
+    let zone_ok = time.ends_with(['Z', 'z'])
+        || time.len() > 6 && {
+            let z = &time[time.len() - 6..];
+            z.starts_with(['+', '-']) && z.as_bytes()[3] == b':'
+        };
     let clock = time.get(..8).unwrap_or_default().as_bytes();
     is_date(date)
         && zone_ok
         && clock.len() == 8
         && clock[2] == b':'
         && clock[5] == b':'
-        && clock.iter().enumerate().all(|(i, b)| i == 2 || i == 5 || b.is_ascii_digit())
+        && clock
+            .iter()
+            .enumerate()
+            .all(|(i, b)| i == 2 || i == 5 || b.is_ascii_digit())
 }
 
 /// The decoded length of standard base64 text, if it is valid.

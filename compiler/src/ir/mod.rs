@@ -161,6 +161,17 @@ pub struct Field {
     pub number: Option<Spanned<u32>>,
     /// The field's previous name, so it keeps its protobuf number across a rename.
     pub renamed_from: Option<Spanned<String>>,
+    /// Where parts of the field were written, for diagnostics.
+    pub spans: FieldSpans,
+}
+
+/// Source spans of the parts of a field declaration.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FieldSpans {
+    /// The type (the field name's span when the type was implied).
+    pub ty: Span,
+    pub default: Option<Span>,
+    pub example: Option<Span>,
 }
 
 impl Field {
@@ -443,7 +454,10 @@ pub enum AuthPolicy {
     /// Any authenticated principal.
     Authenticated,
     /// An authenticated principal holding roles.
-    Roles { roles: BTreeSet<String>, mode: RoleMode },
+    Roles {
+        roles: BTreeSet<String>,
+        mode: RoleMode,
+    },
 }
 
 impl AuthPolicy {
@@ -808,7 +822,12 @@ impl Project {
                 .messages
                 .get(name)
                 .map(|m| Definition::Message(contract, m))
-                .or_else(|| contract.enums.get(name).map(|e| Definition::Enum(contract, e)))
+                .or_else(|| {
+                    contract
+                        .enums
+                        .get(name)
+                        .map(|e| Definition::Enum(contract, e))
+                })
         })
     }
 

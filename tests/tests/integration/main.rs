@@ -1,1 +1,6 @@
 //! The single integration-test binary of the workspace.
+
+mod builder;
+mod cli;
+mod contracts;
+mod diagnostics;

@@ -69,9 +69,12 @@ pub fn lower_project_file(file: FileId, text: &str, diags: &mut Diagnostics) -> 
                     if valid {
                         project.api.proto_package = package;
                     } else {
-                        cx.error(node.span, format!("`{package}` is not a valid proto package"))
-                            .with_help("use dot-separated lowercase words, e.g. `todo.v1`")
-                            .emit(cx.diags);
+                        cx.error(
+                            node.span,
+                            format!("`{package}` is not a valid proto package"),
+                        )
+                        .with_help("use dot-separated lowercase words, e.g. `todo.v1`")
+                        .emit(cx.diags);
                     }
                 }
             }
@@ -80,11 +83,16 @@ pub fn lower_project_file(file: FileId, text: &str, diags: &mut Diagnostics) -> 
     if let Some(limits) = map.get("rate_limits") {
         if let Some(entries) = cx.map(limits, "`rate_limits`") {
             for (key, value) in entries {
-                let Some(name) = cx.key_name(key) else { continue };
+                let Some(name) = cx.key_name(key) else {
+                    continue;
+                };
                 if !is_snake_case(&name) {
-                    cx.error(key.span, format!("rate-limit policy name `{name}` is not snake_case"))
-                        .with_help("name policies like `standard` or `login_attempts`")
-                        .emit(cx.diags);
+                    cx.error(
+                        key.span,
+                        format!("rate-limit policy name `{name}` is not snake_case"),
+                    )
+                    .with_help("name policies like `standard` or `login_attempts`")
+                    .emit(cx.diags);
                     continue;
                 }
                 if let Some(mut policy) = cx.rate_limit_policy(value) {
@@ -297,7 +305,8 @@ impl<'a> Lowerer<'a> {
         let entries = self.map(node, what)?;
         for (key, _) in entries {
             let Some(name) = key.scalar_text() else {
-                self.error(key.span, "keys must be plain strings").emit(self.diags);
+                self.error(key.span, "keys must be plain strings")
+                    .emit(self.diags);
                 continue;
             };
             if !allowed.contains(&name) {
@@ -321,16 +330,20 @@ impl<'a> Lowerer<'a> {
         match key.scalar_text() {
             Some(name) => Some(name.to_owned()),
             None => {
-                self.error(key.span, "keys must be plain strings").emit(self.diags);
+                self.error(key.span, "keys must be plain strings")
+                    .emit(self.diags);
                 None
             }
         }
     }
 
     fn expected(&mut self, node: &Node, expected: &str) {
-        self.error(node.span, format!("expected {expected}, found {}", node.describe()))
-            .with_label(format!("expected {expected}"))
-            .emit(self.diags);
+        self.error(
+            node.span,
+            format!("expected {expected}, found {}", node.describe()),
+        )
+        .with_label(format!("expected {expected}"))
+        .emit(self.diags);
     }
 
     fn string(&mut self, node: &Node) -> Option<String> {
@@ -424,7 +437,11 @@ impl<'a> Lowerer<'a> {
         let quote = usize::from(source.starts_with(['"', '\'']));
         let text = node.scalar_text().unwrap_or_default();
         if source.get(quote..quote + text.len()) == Some(text) {
-            Span::new(self.file, start + quote + part_start, start + quote + part_start + part_len)
+            Span::new(
+                self.file,
+                start + quote + part_start,
+                start + quote + part_start + part_len,
+            )
         } else {
             node.span
         }
@@ -446,11 +463,15 @@ impl<'a> Lowerer<'a> {
 
         let description = object.get("description").and_then(|n| self.string(n));
         let path = match object.get("path") {
-            Some(node) => self.collection_path(node).unwrap_or_else(|| default_path(&name)),
+            Some(node) => self
+                .collection_path(node)
+                .unwrap_or_else(|| default_path(&name)),
             None => default_path(&name),
         };
         let versions = match object.get("versions") {
-            Some(node) => self.versions(node, None).unwrap_or_else(|| BTreeSet::from([1])),
+            Some(node) => self
+                .versions(node, None)
+                .unwrap_or_else(|| BTreeSet::from([1])),
             None => BTreeSet::from([1]),
         };
         let deprecated = self.flag(&object, "deprecated");
@@ -492,7 +513,10 @@ impl<'a> Lowerer<'a> {
                     self.fields(node, &name, FieldPlace::Contract, &mut contract.enums);
             }
             None => self
-                .error(name_node.span, format!("contract `{name}` declares no `fields`"))
+                .error(
+                    name_node.span,
+                    format!("contract `{name}` declares no `fields`"),
+                )
                 .with_help("add a `fields:` map, starting with `id: { type: uuid, primary: true }`")
                 .emit(self.diags),
         }
@@ -515,7 +539,10 @@ impl<'a> Lowerer<'a> {
         if !is_pascal_case(name) {
             self.error(span, format!("{what} name `{name}` is not PascalCase"))
                 .with_label("expected a name like `TaskList`")
-                .with_help(format!("rename it to `{}`", to_pascal_case(&to_snake_case(name))))
+                .with_help(format!(
+                    "rename it to `{}`",
+                    to_pascal_case(&to_snake_case(name))
+                ))
                 .emit(self.diags);
         } else if PRELUDE_NAMES.contains(&name) {
             self.error(span, format!("{what} name `{name}` is reserved"))
@@ -561,8 +588,7 @@ impl<'a> Lowerer<'a> {
                     let v = v as u32;
                     if let Some(allowed) = allowed {
                         if !allowed.contains(&v) {
-                            let list: Vec<String> =
-                                allowed.iter().map(|v| v.to_string()).collect();
+                            let list: Vec<String> = allowed.iter().map(|v| v.to_string()).collect();
                             self.error(item.span, format!("version {v} is not served by the contract"))
                                 .with_label("not among the contract's versions")
                                 .with_help(format!(
@@ -627,7 +653,8 @@ impl<'a> Lowerer<'a> {
                     .with_help("role names use letters, digits, `_`, `-`, `:` and `.`")
                     .emit(self.diags);
             } else if !set.insert(role.clone()) {
-                self.error(span, format!("role `{role}` is listed twice")).emit(self.diags);
+                self.error(span, format!("role `{role}` is listed twice"))
+                    .emit(self.diags);
             }
         }
         let mode = match object.get("require") {
@@ -716,8 +743,13 @@ impl<'a> Lowerer<'a> {
                 None
             }
         };
-        let burst = object.get("burst").and_then(|n| self.positive_u32(n, "`burst`"));
-        let key = object.get("key").and_then(|n| self.rate_key(n)).unwrap_or(RateKey::Ip);
+        let burst = object
+            .get("burst")
+            .and_then(|n| self.positive_u32(n, "`burst`"));
+        let key = object
+            .get("key")
+            .and_then(|n| self.rate_key(n))
+            .unwrap_or(RateKey::Ip);
         Some(RateLimitPolicy {
             name: None,
             limit: limit?,
@@ -732,8 +764,11 @@ impl<'a> Lowerer<'a> {
         match node.scalar() {
             Some(Yaml::Int(i)) if i >= 1 && i <= i64::from(u32::MAX) => Some(i as u32),
             _ => {
+                let found = node
+                    .scalar_text()
+                    .map_or_else(|| node.describe().to_owned(), |t| format!("`{t}`"));
                 self.error(node.span, format!("{what} must be a positive integer"))
-                    .with_label(format!("found {}", node.describe()))
+                    .with_label(format!("found {found}"))
                     .emit(self.diags);
                 None
             }
@@ -746,9 +781,15 @@ impl<'a> Lowerer<'a> {
             Some(Yaml::Str(s)) => s,
             _ => "",
         };
-        let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+        let split = text
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(text.len());
         let (digits, unit) = text.split_at(split);
-        let count: Option<u64> = if digits.is_empty() { Some(1) } else { digits.parse().ok() };
+        let count: Option<u64> = if digits.is_empty() {
+            Some(1)
+        } else {
+            digits.parse().ok()
+        };
         let unit_secs = match unit {
             "s" => Some(1),
             "m" => Some(60),
@@ -778,7 +819,9 @@ impl<'a> Lowerer<'a> {
             other => {
                 if let Some(header) = other.strip_prefix("header:") {
                     let valid = !header.is_empty()
-                        && header.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
+                        && header
+                            .bytes()
+                            .all(|b| b.is_ascii_alphanumeric() || b == b'-');
                     valid.then(|| RateKey::Header(header.to_ascii_lowercase()))
                 } else if let Some(name) = other.strip_prefix("custom:") {
                     is_snake_case(name).then(|| RateKey::Custom(name.to_owned()))
@@ -789,8 +832,12 @@ impl<'a> Lowerer<'a> {
         };
         if key.is_none() {
             let help = match suggest(&text, KEYS.iter().copied()) {
-                Some(best) => format!("did you mean `{best}`? (keys: ip, user, api_key, header:<Name>, custom:<name>)"),
-                None => "use `ip`, `user`, `api_key`, `header:<Name>` or `custom:<name>`".to_owned(),
+                Some(best) => format!(
+                    "did you mean `{best}`? (keys: ip, user, api_key, header:<Name>, custom:<name>)"
+                ),
+                None => {
+                    "use `ip`, `user`, `api_key`, `header:<Name>` or `custom:<name>`".to_owned()
+                }
             };
             self.error(node.span, format!("unknown rate-limit key `{text}`"))
                 .with_help(help)
@@ -833,7 +880,8 @@ impl<'a> Lowerer<'a> {
 
     fn pagination(&mut self, node: Option<&Node>) -> Pagination {
         let mut pagination = Pagination::default();
-        let Some(object) = node.and_then(|n| self.object(n, "`pagination`", PAGINATION_KEYS)) else {
+        let Some(object) = node.and_then(|n| self.object(n, "`pagination`", PAGINATION_KEYS))
+        else {
             return pagination;
         };
         if let Some(n) = object.get("default_limit") {
@@ -847,10 +895,13 @@ impl<'a> Lowerer<'a> {
             }
         }
         if pagination.default_limit > pagination.max_limit {
-            self.error(object.span, format!(
-                "`default_limit` ({}) is larger than `max_limit` ({})",
-                pagination.default_limit, pagination.max_limit
-            ))
+            self.error(
+                object.span,
+                format!(
+                    "`default_limit` ({}) is larger than `max_limit` ({})",
+                    pagination.default_limit, pagination.max_limit
+                ),
+            )
             .with_help("the default page size must not exceed the maximum")
             .emit(self.diags);
         }
@@ -860,10 +911,13 @@ impl<'a> Lowerer<'a> {
     fn add_timestamp_fields(&mut self, fields: &mut Vec<Field>, span: Span) {
         for name in ["created_at", "updated_at"] {
             if let Some(existing) = fields.iter().find(|f| f.name == name) {
-                self.error(existing.span, format!("field `{name}` clashes with `storage.timestamps`"))
-                    .with_secondary(span, "timestamps add `created_at` and `updated_at`")
-                    .with_help("remove the field; the server manages it")
-                    .emit(self.diags);
+                self.error(
+                    existing.span,
+                    format!("field `{name}` clashes with `storage.timestamps`"),
+                )
+                .with_secondary(span, "timestamps add `created_at` and `updated_at`")
+                .with_help("remove the field; the server manages it")
+                .emit(self.diags);
                 continue;
             }
             fields.push(Field {
@@ -883,10 +937,13 @@ impl<'a> Lowerer<'a> {
         match primaries.as_slice() {
             [] if fields_node.is_some() => {
                 let span = fields_node.map_or(contract.span, |n| n.span);
-                self.error(contract.span, format!("contract `{}` has no primary key", contract.name))
-                    .with_secondary(span, "no field here has `primary: true`")
-                    .with_help("add `id: { type: uuid, primary: true }` to `fields`")
-                    .emit(self.diags);
+                self.error(
+                    contract.span,
+                    format!("contract `{}` has no primary key", contract.name),
+                )
+                .with_secondary(span, "no field here has `primary: true`")
+                .with_help("add `id: { type: uuid, primary: true }` to `fields`")
+                .emit(self.diags);
             }
             [_, second, ..] => {
                 self.error(second.span, "a contract has exactly one primary key")
@@ -912,7 +969,9 @@ impl<'a> Lowerer<'a> {
         };
         let mut fields = Vec::new();
         for (key, value) in entries {
-            let Some(name) = self.key_name(key) else { continue };
+            let Some(name) = self.key_name(key) else {
+                continue;
+            };
             if let Some(field) = self.field(&name, key.span, value, owner, place, enums) {
                 fields.push(field);
             }
@@ -958,16 +1017,25 @@ impl<'a> Lowerer<'a> {
         // Shorthand: `title: string`.
         if let Some(Yaml::Str(_)) = node.scalar() {
             let ty = self.field_type(node, None, owner, name, enums)?;
-            return name_ok.then(|| plain_field(name, name_span, ty));
+            let mut field = plain_field(name, name_span, ty);
+            field.spans.ty = node.span;
+            return name_ok.then_some(field);
         }
         let object = self.object(node, &format!("field `{name}`"), FIELD_KEYS)?;
         if place != FieldPlace::Contract {
             for key in CONTRACT_ONLY_FIELD_KEYS {
                 if let Some(span) = object.key_span(key) {
-                    let what = if place == FieldPlace::Message { "message fields" } else { "parameters" };
-                    self.error(span, format!("`{key}` applies to contract fields, not {what}"))
-                        .with_help("storage and list options belong on the contract's own `fields`")
-                        .emit(self.diags);
+                    let what = if place == FieldPlace::Message {
+                        "message fields"
+                    } else {
+                        "parameters"
+                    };
+                    self.error(
+                        span,
+                        format!("`{key}` applies to contract fields, not {what}"),
+                    )
+                    .with_help("storage and list options belong on the contract's own `fields`")
+                    .emit(self.diags);
                 }
             }
         }
@@ -980,7 +1048,9 @@ impl<'a> Lowerer<'a> {
                 None
             }
         };
-        if object.get("values").is_some() && !matches!(object.get("type").and_then(Node::scalar_text), Some("enum")) {
+        if object.get("values").is_some()
+            && !matches!(object.get("type").and_then(Node::scalar_text), Some("enum"))
+        {
             if let Some(span) = object.key_span("values") {
                 self.error(span, "`values` only applies to `type: enum`")
                     .with_help("declare an inline enum with `{ type: enum, values: [a, b] }`")
@@ -1009,7 +1079,10 @@ impl<'a> Lowerer<'a> {
 
         let primary = self.flag(&object, "primary");
         if primary {
-            let allowed = matches!(ty, Type::Scalar(Scalar::Uuid | Scalar::Int64 | Scalar::String));
+            let allowed = matches!(
+                ty,
+                Type::Scalar(Scalar::Uuid | Scalar::Int64 | Scalar::String)
+            );
             if !allowed {
                 self.error(object.get("type").map_or(name_span, |n| n.span), format!("a primary key cannot be a `{ty}`"))
                     .with_help("primary keys are `uuid` or `int64` (generated by the server) or `string` (chosen by the client)")
@@ -1021,8 +1094,13 @@ impl<'a> Lowerer<'a> {
         if read_only && write_only {
             if let Some(span) = object.key_span("write_only") {
                 self.error(span, "a field cannot be both `read_only` and `write_only`")
-                    .with_secondary(object.key_span("read_only").unwrap_or(span), "read_only here")
-                    .with_help("read_only: returned, never accepted; write_only: accepted, never returned")
+                    .with_secondary(
+                        object.key_span("read_only").unwrap_or(span),
+                        "read_only here",
+                    )
+                    .with_help(
+                        "read_only: returned, never accepted; write_only: accepted, never returned",
+                    )
                     .emit(self.diags);
             }
         }
@@ -1039,7 +1117,9 @@ impl<'a> Lowerer<'a> {
             let contract = self.string(node)?;
             let on_delete = match object.get("on_delete") {
                 None => OnDelete::Restrict,
-                Some(n) => self.one_of(n, &OnDelete::ALL, "`on_delete`").unwrap_or(OnDelete::Restrict),
+                Some(n) => self
+                    .one_of(n, &OnDelete::ALL, "`on_delete`")
+                    .unwrap_or(OnDelete::Restrict),
             };
             if on_delete == OnDelete::SetNull && !nullable {
                 if let Some(span) = object.key_span("on_delete") {
@@ -1048,7 +1128,11 @@ impl<'a> Lowerer<'a> {
                         .emit(self.diags);
                 }
             }
-            Some(Reference { contract, span: node.span, on_delete })
+            Some(Reference {
+                contract,
+                span: node.span,
+                on_delete,
+            })
         });
         if references.is_none() {
             if let Some(span) = object.key_span("on_delete") {
@@ -1070,7 +1154,10 @@ impl<'a> Lowerer<'a> {
         });
         let renamed_from = object.get("renamed_from").and_then(|node| {
             let old = self.string(node)?;
-            Some(Spanned { value: old, span: node.span })
+            Some(Spanned {
+                value: old,
+                span: node.span,
+            })
         });
 
         let field = Field {
@@ -1094,18 +1181,29 @@ impl<'a> Lowerer<'a> {
             references,
             number,
             renamed_from,
+            spans: FieldSpans {
+                ty: object.get("type").map_or(name_span, |n| n.span),
+                default: object.get("default").map(|n| n.span),
+                example: object.get("example").map(|n| n.span),
+            },
             ty,
         };
         self.check_list_options(&field, &object);
         if field.primary && field.default.is_some() {
             if let Some(span) = object.key_span("default") {
-                self.error(span, "a primary key cannot have a default").emit(self.diags);
+                self.error(span, "a primary key cannot have a default")
+                    .emit(self.diags);
             }
         }
         name_ok.then_some(field)
     }
 
-    fn one_of<T: Copy>(&mut self, node: &Node, options: &[(&'static str, T)], what: &str) -> Option<T> {
+    fn one_of<T: Copy>(
+        &mut self,
+        node: &Node,
+        options: &[(&'static str, T)],
+        what: &str,
+    ) -> Option<T> {
         let text = self.string(node)?;
         if let Some((_, value)) = options.iter().find(|(name, _)| *name == text) {
             return Some(*value);
@@ -1129,7 +1227,11 @@ impl<'a> Lowerer<'a> {
             Type::List(_) | Type::Map(_) => false,
         };
         for key in ["filterable", "sortable"] {
-            let on = if key == "filterable" { field.filterable } else { field.sortable };
+            let on = if key == "filterable" {
+                field.filterable
+            } else {
+                field.sortable
+            };
             if on && !comparable {
                 if let Some(span) = object.key_span(key) {
                     self.error(span, format!("a `{}` field cannot be {key}", field.ty))
@@ -1140,10 +1242,16 @@ impl<'a> Lowerer<'a> {
         }
         if field.filterable && LIST_PARAMS.contains(&field.name.as_str()) {
             if let Some(span) = object.key_span("filterable") {
-                self.error(field.span, format!("a filterable field cannot be named `{}`", field.name))
-                    .with_secondary(span, "filters use the field name as query parameter")
-                    .with_help(format!("`{}` is a query parameter of list operations; rename the field", field.name))
-                    .emit(self.diags);
+                self.error(
+                    field.span,
+                    format!("a filterable field cannot be named `{}`", field.name),
+                )
+                .with_secondary(span, "filters use the field name as query parameter")
+                .with_help(format!(
+                    "`{}` is a query parameter of list operations; rename the field",
+                    field.name
+                ))
+                .emit(self.diags);
             }
         }
     }
@@ -1180,21 +1288,30 @@ impl<'a> Lowerer<'a> {
     fn parse_type(&mut self, node: &Node, text: &str, offset: usize) -> Option<Type> {
         let here = |cx: &Self, len: usize| cx.sub_span(node, offset, len);
         let trimmed = text.trim();
-        for (prefix, wrap) in [("list<", Type::List as fn(Box<Type>) -> Type), ("map<", Type::Map)] {
+        for (prefix, wrap) in [
+            ("list<", Type::List as fn(Box<Type>) -> Type),
+            ("map<", Type::Map),
+        ] {
             if let Some(rest) = trimmed.strip_prefix(prefix) {
                 let Some(inner) = rest.strip_suffix('>') else {
-                    self.error(here(self, text.len()), format!("unclosed `{prefix}` in type `{text}`"))
-                        .with_help(format!("write `{prefix}string>`"))
-                        .emit(self.diags);
+                    self.error(
+                        here(self, text.len()),
+                        format!("unclosed `{prefix}` in type `{text}`"),
+                    )
+                    .with_help(format!("write `{prefix}string>`"))
+                    .emit(self.diags);
                     return None;
                 };
                 let inner = inner.strip_prefix("string,").map_or(inner, str::trim_start);
                 let inner_offset = offset + text.find(inner).unwrap_or(prefix.len());
                 let inner_ty = self.parse_type(node, inner, inner_offset)?;
                 if matches!(inner_ty, Type::List(_) | Type::Map(_)) {
-                    self.error(here(self, text.len()), format!("nested collection type `{text}`"))
-                        .with_help("wrap the inner collection in a message and use `list<MessageName>`")
-                        .emit(self.diags);
+                    self.error(
+                        here(self, text.len()),
+                        format!("nested collection type `{text}`"),
+                    )
+                    .with_help("wrap the inner collection in a message and use `list<MessageName>`")
+                    .emit(self.diags);
                     return None;
                 }
                 return Some(wrap(Box::new(inner_ty)));
@@ -1225,23 +1342,35 @@ impl<'a> Lowerer<'a> {
         let is_collection = matches!(ty, Type::List(_) | Type::Map(_));
         let applies = |key: &str| -> bool {
             match key {
-                "min_length" | "max_length" => matches!(scalar, Some(Scalar::String | Scalar::Bytes)),
-                "pattern" | "format" => scalar == Some(Scalar::String),
-                "minimum" | "maximum" | "exclusive_minimum" | "exclusive_maximum" | "multiple_of" => {
-                    scalar.is_some_and(Scalar::is_numeric)
+                "min_length" | "max_length" => {
+                    matches!(scalar, Some(Scalar::String | Scalar::Bytes))
                 }
+                "pattern" | "format" => scalar == Some(Scalar::String),
+                "minimum" | "maximum" | "exclusive_minimum" | "exclusive_maximum"
+                | "multiple_of" => scalar.is_some_and(Scalar::is_numeric),
                 "min_items" | "max_items" => is_collection,
                 "unique_items" => matches!(ty, Type::List(_)),
                 _ => true,
             }
         };
         let constraint_keys = [
-            "min_length", "max_length", "pattern", "format", "minimum", "maximum",
-            "exclusive_minimum", "exclusive_maximum", "multiple_of", "min_items", "max_items",
+            "min_length",
+            "max_length",
+            "pattern",
+            "format",
+            "minimum",
+            "maximum",
+            "exclusive_minimum",
+            "exclusive_maximum",
+            "multiple_of",
+            "min_items",
+            "max_items",
             "unique_items",
         ];
         for key in constraint_keys {
-            let Some(node) = object.get(key) else { continue };
+            let Some(node) = object.get(key) else {
+                continue;
+            };
             if !applies(key) {
                 let span = object.key_span(key).unwrap_or(node.span);
                 let target = match key {
@@ -1251,15 +1380,22 @@ impl<'a> Lowerer<'a> {
                     "unique_items" => "lists",
                     _ => "numbers",
                 };
-                let help = if is_collection && !matches!(key, "min_items" | "max_items" | "unique_items") {
-                    format!("to constrain each item, write it under `items:`, e.g. `items: {{ {key}: ... }}`")
+                let help = if is_collection
+                    && !matches!(key, "min_items" | "max_items" | "unique_items")
+                {
+                    format!(
+                        "to constrain each item, write it under `items:`, e.g. `items: {{ {key}: ... }}`"
+                    )
                 } else {
                     format!("`{key}` constrains {target}")
                 };
-                self.error(span, format!("`{key}` does not apply to `{field}` of type `{ty}`"))
-                    .with_label(format!("`{key}` constrains {target}"))
-                    .with_help(help)
-                    .emit(self.diags);
+                self.error(
+                    span,
+                    format!("`{key}` does not apply to `{field}` of type `{ty}`"),
+                )
+                .with_label(format!("`{key}` constrains {target}"))
+                .with_help(help)
+                .emit(self.diags);
                 continue;
             }
             match key {
@@ -1294,11 +1430,25 @@ impl<'a> Lowerer<'a> {
                 let (detail, span) = match &error {
                     regex_syntax::Error::Parse(e) => {
                         let s = e.span();
-                        (e.kind().to_string(), self.sub_span(node, s.start.offset, (s.end.offset - s.start.offset).max(1)))
+                        (
+                            e.kind().to_string(),
+                            self.sub_span(
+                                node,
+                                s.start.offset,
+                                (s.end.offset - s.start.offset).max(1),
+                            ),
+                        )
                     }
                     regex_syntax::Error::Translate(e) => {
                         let s = e.span();
-                        (e.kind().to_string(), self.sub_span(node, s.start.offset, (s.end.offset - s.start.offset).max(1)))
+                        (
+                            e.kind().to_string(),
+                            self.sub_span(
+                                node,
+                                s.start.offset,
+                                (s.end.offset - s.start.offset).max(1),
+                            ),
+                        )
                     }
                     other => (other.to_string(), node.span),
                 };
@@ -1321,40 +1471,64 @@ impl<'a> Lowerer<'a> {
         for (lo_key, lo, hi_key, hi) in pairs_u {
             if let (Some(lo), Some(hi)) = (lo, hi) {
                 if lo > hi {
-                    self.error(span_of(lo_key), format!("`{lo_key}` ({lo}) is greater than `{hi_key}` ({hi})"))
-                        .with_secondary(span_of(hi_key), "upper bound here")
-                        .with_help("no value can satisfy both; swap or fix the bounds")
-                        .emit(self.diags);
+                    self.error(
+                        span_of(lo_key),
+                        format!("`{lo_key}` ({lo}) is greater than `{hi_key}` ({hi})"),
+                    )
+                    .with_secondary(span_of(hi_key), "upper bound here")
+                    .with_help("no value can satisfy both; swap or fix the bounds")
+                    .emit(self.diags);
                 }
             }
         }
-        let lower = [("minimum", c.minimum, false), ("exclusive_minimum", c.exclusive_minimum, true)];
-        let upper = [("maximum", c.maximum, false), ("exclusive_maximum", c.exclusive_maximum, true)];
+        let lower = [
+            ("minimum", c.minimum, false),
+            ("exclusive_minimum", c.exclusive_minimum, true),
+        ];
+        let upper = [
+            ("maximum", c.maximum, false),
+            ("exclusive_maximum", c.exclusive_maximum, true),
+        ];
         for (lo_key, lo, lo_ex) in lower {
             for (hi_key, hi, hi_ex) in upper {
                 if let (Some(lo), Some(hi)) = (lo, hi) {
                     let empty = if lo_ex || hi_ex { lo >= hi } else { lo > hi };
                     if empty {
-                        self.error(span_of(lo_key), format!("`{lo_key}` ({lo}) and `{hi_key}` ({hi}) leave no valid value"))
-                            .with_secondary(span_of(hi_key), "upper bound here")
-                            .with_help("the lower bound must be below the upper bound")
-                            .emit(self.diags);
+                        self.error(
+                            span_of(lo_key),
+                            format!("`{lo_key}` ({lo}) and `{hi_key}` ({hi}) leave no valid value"),
+                        )
+                        .with_secondary(span_of(hi_key), "upper bound here")
+                        .with_help("the lower bound must be below the upper bound")
+                        .emit(self.diags);
                     }
                 }
             }
         }
         if let Some(m) = c.multiple_of {
             if m <= 0.0 {
-                self.error(span_of("multiple_of"), "`multiple_of` must be greater than zero")
-                    .emit(self.diags);
+                self.error(
+                    span_of("multiple_of"),
+                    "`multiple_of` must be greater than zero",
+                )
+                .emit(self.diags);
             }
         }
         if scalar.is_some_and(Scalar::is_integer) {
-            for key in ["minimum", "maximum", "exclusive_minimum", "exclusive_maximum", "multiple_of"] {
+            for key in [
+                "minimum",
+                "maximum",
+                "exclusive_minimum",
+                "exclusive_maximum",
+                "multiple_of",
+            ] {
                 if let Some(node) = object.get(key) {
                     if matches!(node.scalar(), Some(Yaml::Float(x)) if x.fract() != 0.0) {
-                        self.error(node.span, format!("`{key}` of an integer field must be an integer"))
-                            .emit(self.diags);
+                        self.error(
+                            node.span,
+                            format!("`{key}` of an integer field must be an integer"),
+                        )
+                        .emit(self.diags);
                     }
                 }
             }
@@ -1363,9 +1537,12 @@ impl<'a> Lowerer<'a> {
             let range = f64::from(i32::MIN)..=f64::from(i32::MAX);
             for (key, value) in [("minimum", c.minimum), ("maximum", c.maximum)] {
                 if value.is_some_and(|v| !range.contains(&v)) {
-                    self.error(span_of(key), format!("`{key}` is outside the range of `int32`"))
-                        .with_help("use `int64`, or a bound between -2147483648 and 2147483647")
-                        .emit(self.diags);
+                    self.error(
+                        span_of(key),
+                        format!("`{key}` is outside the range of `int32`"),
+                    )
+                    .with_help("use `int64`, or a bound between -2147483648 and 2147483647")
+                    .emit(self.diags);
                 }
             }
         }
@@ -1374,13 +1551,20 @@ impl<'a> Lowerer<'a> {
     // ---- enums and messages ----------------------------------------------------------------
 
     fn enums(&mut self, node: &Node, enums: &mut BTreeMap<String, EnumDef>) {
-        let Some(entries) = self.map(node, "`enums`") else { return };
+        let Some(entries) = self.map(node, "`enums`") else {
+            return;
+        };
         for (key, value) in entries {
-            let Some(name) = self.key_name(key) else { continue };
+            let Some(name) = self.key_name(key) else {
+                continue;
+            };
             self.check_type_name(&name, key.span, "enum");
             let (values, description) = match value.as_map() {
                 Some(_) => {
-                    let Some(object) = self.object(value, &format!("enum `{name}`"), ENUM_KEYS) else { continue };
+                    let Some(object) = self.object(value, &format!("enum `{name}`"), ENUM_KEYS)
+                    else {
+                        continue;
+                    };
                     let description = object.get("description").and_then(|n| self.string(n));
                     let Some(values) = object.get("values") else {
                         self.error(key.span, format!("enum `{name}` has no `values`"))
@@ -1398,31 +1582,47 @@ impl<'a> Lowerer<'a> {
         }
     }
 
-    fn enum_def(&mut self, name: &str, span: Span, values: &Node, description: Option<String>) -> Option<EnumDef> {
+    fn enum_def(
+        &mut self,
+        name: &str,
+        span: Span,
+        values: &Node,
+        description: Option<String>,
+    ) -> Option<EnumDef> {
         let Some(items) = values.as_seq() else {
             self.expected(values, "a list of enum values");
             return None;
         };
         if items.is_empty() {
-            self.error(values.span, format!("enum `{name}` has no values")).emit(self.diags);
+            self.error(values.span, format!("enum `{name}` has no values"))
+                .emit(self.diags);
             return None;
         }
         let mut out: Vec<EnumValue> = Vec::new();
         for item in items {
             let (value, description) = if item.as_map().is_some() {
-                let Some(object) = self.object(item, "an enum value", ENUM_VALUE_KEYS) else { continue };
-                let Some(n) = object.get("name") else {
-                    self.error(item.span, "an enum value map needs `name`").emit(self.diags);
+                let Some(object) = self.object(item, "an enum value", ENUM_VALUE_KEYS) else {
                     continue;
                 };
-                (self.string(n), object.get("description").and_then(|d| self.string(d)))
+                let Some(n) = object.get("name") else {
+                    self.error(item.span, "an enum value map needs `name`")
+                        .emit(self.diags);
+                    continue;
+                };
+                (
+                    self.string(n),
+                    object.get("description").and_then(|d| self.string(d)),
+                )
             } else {
                 (self.string(item), None)
             };
             let Some(value) = value else { continue };
             if !is_snake_case(&value) {
                 self.error(item.span, format!("enum value `{value}` is not snake_case"))
-                    .with_help(format!("write `{}`; the wire value is exactly what you write", to_snake_case(&value)))
+                    .with_help(format!(
+                        "write `{}`; the wire value is exactly what you write",
+                        to_snake_case(&value)
+                    ))
                     .emit(self.diags);
                 continue;
             }
@@ -1438,25 +1638,48 @@ impl<'a> Lowerer<'a> {
                     .emit(self.diags);
                 continue;
             }
-            out.push(EnumValue { name: value, span: item.span, description });
+            out.push(EnumValue {
+                name: value,
+                span: item.span,
+                description,
+            });
         }
-        Some(EnumDef { name: name.to_owned(), span, description, values: out })
+        Some(EnumDef {
+            name: name.to_owned(),
+            span,
+            description,
+            values: out,
+        })
     }
 
     fn messages(&mut self, node: &Node, contract: &mut Contract) {
-        let Some(entries) = self.map(node, "`messages`") else { return };
+        let Some(entries) = self.map(node, "`messages`") else {
+            return;
+        };
         for (key, value) in entries {
-            let Some(name) = self.key_name(key) else { continue };
+            let Some(name) = self.key_name(key) else {
+                continue;
+            };
             self.check_type_name(&name, key.span, "message");
-            let Some(object) = self.object(value, &format!("message `{name}`"), MESSAGE_KEYS) else { continue };
+            let Some(object) = self.object(value, &format!("message `{name}`"), MESSAGE_KEYS)
+            else {
+                continue;
+            };
             let fields = match object.get("fields") {
-                Some(fields) => self.fields(fields, &name, FieldPlace::Message, &mut contract.enums),
+                Some(fields) => {
+                    self.fields(fields, &name, FieldPlace::Message, &mut contract.enums)
+                }
                 None => Vec::new(),
             };
             let description = object.get("description").and_then(|n| self.string(n));
             contract.messages.insert(
                 name.clone(),
-                Message { name, span: key.span, description, fields },
+                Message {
+                    name,
+                    span: key.span,
+                    description,
+                    fields,
+                },
             );
         }
     }
@@ -1467,14 +1690,18 @@ impl<'a> Lowerer<'a> {
         let mut requested: Vec<(CrudKind, Span, Option<&Node>)> = Vec::new();
         match node {
             None => {
-                requested = CrudKind::ALL.iter().map(|k| (*k, contract.span, None)).collect();
+                requested = CrudKind::ALL
+                    .iter()
+                    .map(|k| (*k, contract.span, None))
+                    .collect();
             }
             Some(node) => match &node.kind {
                 NodeKind::Seq(items) => {
                     for item in items {
                         if let Some(kind) = self.crud_kind(item) {
                             if requested.iter().any(|(k, _, _)| *k == kind) {
-                                self.error(item.span, format!("`{}` is listed twice", kind.name())).emit(self.diags);
+                                self.error(item.span, format!("`{}` is listed twice", kind.name()))
+                                    .emit(self.diags);
                             } else {
                                 requested.push((kind, item.span, None));
                             }
@@ -1488,12 +1715,17 @@ impl<'a> Lowerer<'a> {
                         }
                     }
                 }
-                NodeKind::Scalar { .. } => self.expected(node, "a list such as `[list, get, create]` or a map of overrides"),
+                NodeKind::Scalar { .. } => self.expected(
+                    node,
+                    "a list such as `[list, get, create]` or a map of overrides",
+                ),
             },
         }
         let pk_param = contract.primary_key().map(|pk| path_param_from(pk, "id"));
         for (kind, span, overrides) in requested {
-            let overrides = overrides.and_then(|o| self.object(o, &format!("`crud.{}`", kind.name()), CRUD_OVERRIDE_KEYS));
+            let overrides = overrides.and_then(|o| {
+                self.object(o, &format!("`crud.{}`", kind.name()), CRUD_OVERRIDE_KEYS)
+            });
             let mut op = Operation {
                 name: kind.name().to_owned(),
                 span,
@@ -1510,7 +1742,10 @@ impl<'a> Lowerer<'a> {
                     CrudKind::Patch => Some(DerivedBody::Patch),
                     _ => None,
                 }
-                .map(|d| Body { ty: BodyType::Derived(d), span }),
+                .map(|d| Body {
+                    ty: BodyType::Derived(d),
+                    span,
+                }),
                 response: match kind {
                     CrudKind::List => Some(BodyType::Derived(DerivedBody::Page)),
                     CrudKind::Delete => None,
@@ -1576,13 +1811,20 @@ impl<'a> Lowerer<'a> {
     }
 
     fn custom_operations(&mut self, node: &Node, contract: &mut Contract) {
-        let Some(entries) = self.map(node, "`operations`") else { return };
+        let Some(entries) = self.map(node, "`operations`") else {
+            return;
+        };
         for (key, value) in entries {
-            let Some(name) = self.key_name(key) else { continue };
+            let Some(name) = self.key_name(key) else {
+                continue;
+            };
             if !is_snake_case(&name) {
-                self.error(key.span, format!("operation name `{name}` is not snake_case"))
-                    .with_help(format!("rename it to `{}`", to_snake_case(&name)))
-                    .emit(self.diags);
+                self.error(
+                    key.span,
+                    format!("operation name `{name}` is not snake_case"),
+                )
+                .with_help(format!("rename it to `{}`", to_snake_case(&name)))
+                .emit(self.diags);
                 continue;
             }
             if RUST_UNRAWABLE.contains(&name.as_str()) {
@@ -1592,10 +1834,13 @@ impl<'a> Lowerer<'a> {
                 continue;
             }
             if let Some(existing) = contract.operations.get(&name) {
-                self.error(key.span, format!("operation `{name}` clashes with the CRUD operation of that name"))
-                    .with_secondary(existing.span, "CRUD operation enabled here")
-                    .with_help("rename the custom operation, or remove the CRUD operation from `crud`")
-                    .emit(self.diags);
+                self.error(
+                    key.span,
+                    format!("operation `{name}` clashes with the CRUD operation of that name"),
+                )
+                .with_secondary(existing.span, "CRUD operation enabled here")
+                .with_help("rename the custom operation, or remove the CRUD operation from `crud`")
+                .emit(self.diags);
                 continue;
             }
             if let Some(op) = self.custom_operation(&name, key.span, value, contract) {
@@ -1604,7 +1849,13 @@ impl<'a> Lowerer<'a> {
         }
     }
 
-    fn custom_operation(&mut self, name: &str, span: Span, node: &Node, contract: &mut Contract) -> Option<Operation> {
+    fn custom_operation(
+        &mut self,
+        name: &str,
+        span: Span,
+        node: &Node,
+        contract: &mut Contract,
+    ) -> Option<Operation> {
         let object = self.object(node, &format!("operation `{name}`"), OPERATION_KEYS)?;
         let method = match object.get("method") {
             Some(n) => {
@@ -1616,7 +1867,9 @@ impl<'a> Lowerer<'a> {
                             Some(best) => format!("did you mean `{best}`?"),
                             None => "methods: GET, POST, PUT, PATCH, DELETE".to_owned(),
                         };
-                        self.error(n.span, format!("unknown HTTP method `{text}`")).with_help(help).emit(self.diags);
+                        self.error(n.span, format!("unknown HTTP method `{text}`"))
+                            .with_help(help)
+                            .emit(self.diags);
                         None
                     }
                 }
@@ -1637,7 +1890,8 @@ impl<'a> Lowerer<'a> {
             Some(n) => self.parameters(n, name, "params", &mut contract.enums),
             None => Vec::new(),
         };
-        let path_params = self.operation_path(&path, path_node, span, contract, &mut declared_params);
+        let path_params =
+            self.operation_path(&path, path_node, span, contract, &mut declared_params);
         let query = match object.get("query") {
             Some(n) => self.parameters(n, name, "query", &mut contract.enums),
             None => Vec::new(),
@@ -1649,9 +1903,12 @@ impl<'a> Lowerer<'a> {
             }
             let ty = self.body_type(n)?;
             if !method.has_body() {
-                self.error(n.span, format!("{} operations take no request body", method.as_str()))
-                    .with_help("declare inputs under `query:` or use POST")
-                    .emit(self.diags);
+                self.error(
+                    n.span,
+                    format!("{} operations take no request body", method.as_str()),
+                )
+                .with_help("declare inputs under `query:` or use POST")
+                .emit(self.diags);
                 return None;
             }
             Some(Body { ty, span: n.span })
@@ -1672,7 +1929,10 @@ impl<'a> Lowerer<'a> {
             Some(n) if n.is_null() || n.scalar_text() == Some("none") => None,
             Some(n) => self.body_type(n).map(|ty| Body { ty, span: n.span }),
             None if status == Some(204) => None,
-            None => Some(Body { ty: BodyType::Named(contract.name.clone()), span }),
+            None => Some(Body {
+                ty: BodyType::Named(contract.name.clone()),
+                span,
+            }),
         };
         let status = status.unwrap_or(if response.is_none() { 204 } else { 200 });
         if status == 204 && response.is_some() {
@@ -1715,22 +1975,49 @@ impl<'a> Lowerer<'a> {
             return Some(BodyType::Named(text));
         }
         self.error(node.span, format!("invalid body type `{text}`"))
-            .with_help("name a contract or message (`Task`), a list of one (`list<Task>`), or `none`")
+            .with_help(
+                "name a contract or message (`Task`), a list of one (`list<Task>`), or `none`",
+            )
             .emit(self.diags);
         None
     }
 
-    fn parameters(&mut self, node: &Node, op: &str, what: &str, enums: &mut BTreeMap<String, EnumDef>) -> Vec<Field> {
-        let Some(entries) = self.map(node, &format!("`{what}`")) else { return Vec::new() };
+    fn parameters(
+        &mut self,
+        node: &Node,
+        op: &str,
+        what: &str,
+        enums: &mut BTreeMap<String, EnumDef>,
+    ) -> Vec<Field> {
+        let Some(entries) = self.map(node, &format!("`{what}`")) else {
+            return Vec::new();
+        };
         let owner = to_pascal_case(op);
         let mut params = Vec::new();
         for (key, value) in entries {
-            let Some(name) = self.key_name(key) else { continue };
-            let Some(field) = self.field(&name, key.span, value, &owner, FieldPlace::Parameter, enums) else { continue };
-            if matches!(field.ty, Type::Map(_) | Type::Scalar(Scalar::Json | Scalar::Bytes)) || (what == "params" && matches!(field.ty, Type::List(_))) {
-                self.error(key.span, format!("parameter `{name}` cannot be a `{}`", field.ty))
-                    .with_help(if what == "params" { "path parameters are scalars or enums" } else { "query parameters are scalars, enums or lists of them" })
-                    .emit(self.diags);
+            let Some(name) = self.key_name(key) else {
+                continue;
+            };
+            let Some(field) =
+                self.field(&name, key.span, value, &owner, FieldPlace::Parameter, enums)
+            else {
+                continue;
+            };
+            if matches!(
+                field.ty,
+                Type::Map(_) | Type::Scalar(Scalar::Json | Scalar::Bytes)
+            ) || (what == "params" && matches!(field.ty, Type::List(_)))
+            {
+                self.error(
+                    key.span,
+                    format!("parameter `{name}` cannot be a `{}`", field.ty),
+                )
+                .with_help(if what == "params" {
+                    "path parameters are scalars or enums"
+                } else {
+                    "query parameters are scalars, enums or lists of them"
+                })
+                .emit(self.diags);
                 continue;
             }
             params.push(field);
@@ -1777,9 +2064,15 @@ impl<'a> Lowerer<'a> {
             }
         }
         for unused in declared.drain(..) {
-            self.error(unused.span, format!("parameter `{}` does not appear in the path", unused.name))
-                .with_help(format!("add `{{{}}}` to `path`, or move it under `query:`", unused.name))
-                .emit(self.diags);
+            self.error(
+                unused.span,
+                format!("parameter `{}` does not appear in the path", unused.name),
+            )
+            .with_help(format!(
+                "add `{{{}}}` to `path`, or move it under `query:`",
+                unused.name
+            ))
+            .emit(self.diags);
         }
         params
     }
@@ -1821,5 +2114,10 @@ fn plain_field(name: &str, span: Span, ty: Type) -> Field {
         references: None,
         number: None,
         renamed_from: None,
+        spans: FieldSpans {
+            ty: span,
+            default: None,
+            example: None,
+        },
     }
 }

@@ -20,7 +20,10 @@ pub(crate) struct Node {
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum NodeKind {
     /// A scalar as written; `quoted` scalars are always strings.
-    Scalar { text: String, quoted: bool },
+    Scalar {
+        text: String,
+        quoted: bool,
+    },
     Seq(Vec<Node>),
     /// Entries in source order; duplicate keys are reported while parsing.
     Map(Vec<(Node, Node)>),
@@ -151,7 +154,9 @@ pub(crate) fn parse(file: FileId, text: &str) -> (Option<Node>, Vec<Diagnostic>)
                 builder.event(event, Span::new(file, start, end.max(start)));
             }
             Err(error) => {
-                builder.diagnostics.push(syntax_error(file, &builder.offsets, &error));
+                builder
+                    .diagnostics
+                    .push(syntax_error(file, &builder.offsets, &error));
                 return (None, builder.diagnostics);
             }
         }
@@ -163,7 +168,9 @@ fn syntax_error(file: FileId, offsets: &CharOffsets, error: &ScanError) -> Diagn
     let at = offsets.byte(error.marker().index());
     // Point at one character: the scanner reports the position where it gave up.
     let info = error.info();
-    let help = if info.contains("mapping values are not allowed") {
+    let help = if info.contains("flow mapping") || info.contains("flow sequence") {
+        Some("a `{` or `[` opened earlier is not closed, or a `,` is missing between entries")
+    } else if info.contains("mapping values are not allowed") {
         Some("a value containing `: ` must be quoted, e.g. `description: \"a: b\"`")
     } else if info.contains("did not find expected") || info.contains("block") {
         Some("check the indentation: entries of one map must start in the same column")
@@ -388,7 +395,10 @@ mod tests {
         let entries = root.as_map().unwrap_or_default();
         let (key, value) = &entries[0];
         assert_eq!(&text[key.span.start as usize..key.span.end as usize], "a");
-        assert_eq!(&text[value.span.start as usize..value.span.end as usize], "hello");
+        assert_eq!(
+            &text[value.span.start as usize..value.span.end as usize],
+            "hello"
+        );
         assert_eq!(entries[1].1.as_seq().map(<[Node]>::len), Some(2));
     }
 
@@ -397,7 +407,10 @@ mod tests {
         let text = "é: ü\nb: x\n";
         let root = parse_ok(text);
         let (_, value) = &root.as_map().unwrap_or_default()[1];
-        assert_eq!(&text[value.span.start as usize..value.span.end as usize], "x");
+        assert_eq!(
+            &text[value.span.start as usize..value.span.end as usize],
+            "x"
+        );
     }
 
     #[test]

@@ -1,0 +1,38 @@
+//! The build.rs integration: this crate's own build script compiles `contracts/` with the
+//! Builder, exactly as a user's crate would.
+
+use std::path::Path;
+
+use cmmv_compiler::{Options, compile};
+use cmmv_tests::example_contracts;
+
+#[test]
+fn the_build_script_wrote_every_generated_file_to_out_dir() {
+    let out_dir = Path::new(env!("OUT_DIR")).join("cmmv");
+    let input = cmmv_compiler::load(&example_contracts()).unwrap_or_else(|e| panic!("{e}"));
+    let compilation = compile(&input, &Options::default()).unwrap_or_else(|e| panic!("{e}"));
+    for file in &compilation.files {
+        let written = std::fs::read_to_string(out_dir.join(&file.path))
+            .unwrap_or_else(|e| panic!("{} missing from OUT_DIR: {e}", file.path.display()));
+        assert_eq!(written, file.contents, "{}", file.path.display());
+    }
+}
+
+#[test]
+fn rerun_lines_name_each_contract_the_lock_and_templates_in_use() {
+    let dir = example_contracts();
+    let input = cmmv_compiler::load(&dir).unwrap_or_else(|e| panic!("{e}"));
+    let lines = cmmv_compiler::Builder::rerun_if_changed_paths(
+        &dir,
+        &input,
+        &cmmv_compiler::Templates::builtin(),
+    );
+    assert!(lines.contains(&dir.join("task.yaml")));
+    assert!(lines.contains(&dir.join("cmmv.yaml")));
+    assert!(lines.contains(&dir.join(cmmv_compiler::LOCK_FILE)));
+    assert!(lines.contains(&dir));
+    assert!(
+        lines.iter().all(|p| p.starts_with(&dir)),
+        "only contract inputs: {lines:?}"
+    );
+}

@@ -1,3 +1,107 @@
 //! `cargo xtask`: project automation.
+//!
+//! - `cargo xtask validate`: generate from `contracts/` and run the external validators
+//!   (`openapi-spec-validator` from PyPI on every OpenAPI file, `protoc` on every .proto).
+//! - `cargo xtask bench [--contracts N]`: compile N generated contracts to OpenAPI + proto and
+//!   report time and peak memory against a parse-only baseline measured in the same run.
 
-fn main() {}
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
+mod bench;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("validate") => validate(),
+        Some("bench") => bench::run(&args[1..]),
+        _ => Err("usage: cargo xtask <validate | bench [--contracts N]>".to_owned()),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("xtask: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
+}
+
+/// Generates from `contracts/` into a temporary directory and runs the external validators.
+fn validate() -> Result<(), String> {
+    let root = workspace_root();
+    let input = cmmv_compiler::load(&root.join("contracts")).map_err(|e| e.to_string())?;
+    let compilation = cmmv_compiler::compile(&input, &cmmv_compiler::Options::default())
+        .map_err(|e| e.to_string())?;
+    let out = tempfile::tempdir().map_err(|e| e.to_string())?;
+    cmmv_compiler::output::write_files(
+        out.path(),
+        &compilation.files,
+        cmmv_compiler::output::Mode::Write,
+    )
+    .map_err(|e| e.to_string())?;
+
+    let openapi: Vec<PathBuf> = compilation
+        .files
+        .iter()
+        .filter(|f| f.path.starts_with("openapi"))
+        .map(|f| out.path().join(&f.path))
+        .collect();
+    let protos: Vec<PathBuf> = compilation
+        .files
+        .iter()
+        .filter(|f| f.path.extension().is_some_and(|e| e == "proto"))
+        .map(|f| out.path().join(&f.path))
+        .collect();
+    if openapi.is_empty() || protos.is_empty() {
+        return Err("nothing was generated to validate".to_owned());
+    }
+
+    for file in &openapi {
+        run(Command::new("openapi-spec-validator").arg(file))?;
+        println!("openapi-spec-validator: {} OK", file.display());
+    }
+
+    let protoc = protoc_bin_vendored::protoc_bin_path().map_err(|e| e.to_string())?;
+    let include = protoc_bin_vendored::include_path().map_err(|e| e.to_string())?;
+    let proto_root = out.path().join("proto");
+    let mut command = Command::new(protoc);
+    command
+        .arg(format!("--proto_path={}", proto_root.display()))
+        .arg(format!("--proto_path={}", include.display()))
+        .arg("--include_imports")
+        .arg(format!(
+            "--descriptor_set_out={}",
+            out.path().join("descriptors.bin").display()
+        ));
+    for proto in &protos {
+        command.arg(proto.strip_prefix(&proto_root).unwrap_or(proto));
+    }
+    run(&mut command)?;
+    println!("protoc: {} files compiled", protos.len());
+    println!("{} passed, 0 failed", openapi.len() + protos.len());
+    Ok(())
+}
+
+fn run(command: &mut Command) -> Result<(), String> {
+    let output = command
+        .output()
+        .map_err(|e| format!("cannot run {:?}: {e}", command.get_program()))?;
+    if output.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{:?} failed:\n{}{}",
+            command.get_program(),
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        ))
+    }
+}

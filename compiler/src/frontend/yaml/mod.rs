@@ -4,3 +4,11 @@ mod lower;
 pub(crate) mod tree;
 
 pub use lower::{LIST_PARAMS, lower_file, lower_project_file};
+
+/// The number of YAML events in `text` (a parse with no tree and no IR), the baseline of the
+/// compiler benchmark.
+pub fn count_events(text: &str) -> usize {
+    saphyr_parser::Parser::new_from_str(text)
+        .take_while(Result::is_ok)
+        .count()
+}

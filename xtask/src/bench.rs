@@ -1,0 +1,151 @@
+//! The compiler benchmark: N generated contracts (each with references, enums, messages, lists,
+//! maps, constraints and a custom operation) compiled to OpenAPI + proto, in process.
+//!
+//! The baseline, measured in the same run, is parsing the same YAML into the parser's event
+//! stream and nothing else: the ratio shows how much the compiler adds on top of reading its
+//! input. Peak memory is the process's high-water mark (VmHWM) after the runs.
+
+use std::time::{Duration, Instant};
+
+use cmmv_compiler::{Input, Options};
+
+const RUNS: usize = 5;
+
+pub(crate) fn run(args: &[String]) -> Result<(), String> {
+    let mut contracts = 1000;
+    let mut iter = args.iter();
+    while let Some(arg) = iter.next() {
+        match arg.as_str() {
+            "--contracts" => {
+                contracts = iter
+                    .next()
+                    .and_then(|n| n.parse().ok())
+                    .ok_or("--contracts takes a number")?;
+            }
+            other => return Err(format!("unknown argument `{other}`")),
+        }
+    }
+    let texts: Vec<(String, String)> = (0..contracts).map(contract).collect();
+    let bytes: usize = texts.iter().map(|(_, t)| t.len()).sum();
+    println!(
+        "bench: {contracts} contracts, {} KiB of YAML, {RUNS} runs each",
+        bytes / 1024
+    );
+
+    let baseline = time_runs(|| {
+        let mut events = 0usize;
+        for (_, text) in &texts {
+            events += cmmv_compiler::frontend::yaml::count_events(text);
+        }
+        std::hint::black_box(events);
+    });
+
+    let mut files = 0;
+    let compile = time_runs(|| {
+        let mut input = Input::default();
+        for (name, text) in &texts {
+            input.add_contract(name.as_str(), text.as_str());
+        }
+        input.dir = "contracts".into();
+        match cmmv_compiler::compile(&input, &Options::default()) {
+            Ok(compilation) => files = compilation.files.len(),
+            Err(error) => panic!("bench contracts must compile:\n{error}"),
+        }
+    });
+    let peak = peak_memory_kib();
+
+    let median = |d: &[Duration]| d[d.len() / 2];
+    println!(
+        "parse only (baseline): median {:>8.1} ms  min {:>8.1} ms",
+        ms(median(&baseline)),
+        ms(baseline[0])
+    );
+    println!(
+        "compile to OpenAPI + proto: median {:>8.1} ms  min {:>8.1} ms  ({files} files)",
+        ms(median(&compile)),
+        ms(compile[0])
+    );
+    println!(
+        "ratio compile / parse-only: {:.1}x",
+        ms(median(&compile)) / ms(median(&baseline)).max(0.001)
+    );
+    match peak {
+        Some(kib) => println!("peak memory (VmHWM): {:.1} MiB", kib as f64 / 1024.0),
+        None => println!("peak memory: unavailable (no /proc/self/status)"),
+    }
+    let target_ms = 500.0;
+    let verdict = if ms(median(&compile)) < target_ms { "met" } else { "MISSED" };
+    println!("target: under {target_ms} ms and 200 MiB -> time {verdict}");
+    Ok(())
+}
+
+fn time_runs(mut f: impl FnMut()) -> Vec<Duration> {
+    let mut times: Vec<Duration> = (0..RUNS)
+        .map(|_| {
+            let start = Instant::now();
+            f();
+            start.elapsed()
+        })
+        .collect();
+    times.sort();
+    times
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+fn peak_memory_kib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// The i-th benchmark contract. Each refers to the one before it, so references resolve
+/// across the whole set.
+fn contract(i: usize) -> (String, String) {
+    let name = format!("Resource{i}");
+    let reference = if i == 0 {
+        String::new()
+    } else {
+        format!("  parent_id: {{ type: uuid, ref: Resource{}, optional: true, filterable: true }}\n", i - 1)
+    };
+    let text = format!(
+        r#"contract: {name}
+description: Benchmark resource number {i}.
+versions: [1, 2]
+auth: {{ roles: [user, admin] }}
+rate_limit: {{ limit: 100, per: 1m, burst: 20, key: user }}
+storage: {{ timestamps: true }}
+fields:
+  id: {{ type: uuid, primary: true }}
+{reference}  title: {{ type: string, min_length: 1, max_length: 200, sortable: true, filterable: true }}
+  body: {{ type: string, max_length: 5000, nullable: true }}
+  done: {{ type: bool, default: false, filterable: true }}
+  state: {{ type: enum, values: [draft, active, archived], default: draft }}
+  score: {{ type: double, minimum: 0, maximum: 100, optional: true }}
+  count: {{ type: int64, minimum: 0, default: 0 }}
+  code: {{ type: string, pattern: '^[A-Z]{{3}}-[0-9]+$', optional: true }}
+  email: {{ type: string, format: email, optional: true }}
+  tags: {{ type: list<string>, max_items: 10, items: {{ max_length: 30 }}, default: [] }}
+  labels: {{ type: map<string>, optional: true }}
+  steps: {{ type: list<Step{i}>, optional: true }}
+  due_at: {{ type: datetime, optional: true, sortable: true }}
+messages:
+  Step{i}:
+    fields:
+      text: {{ type: string, min_length: 1, max_length: 200 }}
+      done: {{ type: bool, default: false }}
+  Archive{i}:
+    fields:
+      reason: {{ type: string, optional: true, max_length: 500 }}
+operations:
+  archive:
+    method: POST
+    path: /{{id}}/archive
+    request: Archive{i}
+    versions: [2]
+"#
+    );
+    (format!("contracts/resource{i}.yaml"), text)
+}

@@ -1,5 +1,8 @@
 //! The runtime of CMMV for Rust: what code generated from contracts links against.
-//! Its contents (problems, validation, auth, rate limits, storage) arrive with their issues.
+
+pub mod problem;
+
+pub use problem::{FieldError, PROBLEM_JSON, Problem};
 
 #[cfg(feature = "macros")]
 pub use cmmv_macros;

@@ -115,8 +115,9 @@ fn check(dir: &Path, stdout: &mut dyn std::io::Write, stderr: &mut dyn std::io::
     let operations: usize = project.contracts.values().map(|c| c.operations.len()).sum();
     let _ = writeln!(
         stdout,
-        "checked {} contracts ({operations} operations) in {}: no problems",
+        "checked {} contract{} ({operations} operations) in {}: no problems",
         project.contracts.len(),
+        if project.contracts.len() == 1 { "" } else { "s" },
         display_path(dir)
     );
     0

@@ -488,7 +488,7 @@ mod tests {
              --> contracts/task.yaml:3:14\n  \
              |\n\
              3 |   a: { type: strng }\n  \
-             |             ^^^^^ not a type\n  \
+             |              ^^^^^ not a type\n  \
              |\n  \
              = help: did you mean `string`?\n"
         );

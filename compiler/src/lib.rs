@@ -126,7 +126,7 @@ pub fn load(dir: &Path) -> Result<Input, CompileError> {
             .map_err(|e| io_error(format!("cannot read `{}`: {e}", diag::display_path(&path))))?;
         if file_name == LOCK_FILE {
             input.set_lock(path, text);
-        } else if file_name == PROJECT_FILE {
+        } else if file_name == PROJECT_FILE || file_name == "cmmv.yml" {
             input.set_project(path, text);
         } else {
             input.add_contract(path, text);

@@ -67,6 +67,25 @@ fn check_type_namespace(project: &Project, diags: &mut Diagnostics) {
             }
         }
     }
+    // Two contracts can derive the same name (`A.b_c` and `AB.c` both give `ABCRequest`).
+    let mut derived: BTreeMap<String, &Contract> = BTreeMap::new();
+    for contract in project.contracts.values() {
+        for generated in contract.generated_type_names() {
+            if let Some(first) = derived.get(&generated) {
+                diags.push(
+                    Diagnostic::error(
+                        contract.span,
+                        format!("the generated name `{generated}` is derived twice"),
+                    )
+                    .with_label(format!("from contract `{}`", contract.name))
+                    .with_secondary(first.span, format!("and from contract `{}`", first.name))
+                    .with_help("rename an operation or a contract"),
+                );
+            } else {
+                derived.insert(generated, contract);
+            }
+        }
+    }
     for name in RUNTIME_TYPE_NAMES {
         if let Some((span, what)) = seen.get(*name) {
             diags.push(
@@ -111,6 +130,23 @@ fn unknown_type(project: &Project, name: &str, span: Span, want: &str) -> Diagno
 }
 
 fn check_field_types(project: &Project, contract: &Contract, diags: &mut Diagnostics) {
+    for op in contract.operations.values() {
+        for param in op.path_params.iter().chain(&op.query) {
+            if let Type::Named(name) = param.ty.element() {
+                if let Some(Definition::Contract(_) | Definition::Message(..)) =
+                    project.resolve(name)
+                {
+                    diags.push(
+                        Diagnostic::error(
+                            param.spans.ty,
+                            format!("parameter `{}` cannot be the object type `{name}`", param.name),
+                        )
+                        .with_help("parameters are scalars or enums; send objects in a request body"),
+                    );
+                }
+            }
+        }
+    }
     for field in all_fields(contract) {
         if let Type::Named(name) = field.ty.element() {
             match project.resolve(name) {
@@ -278,7 +314,7 @@ pub fn check_value(
     value: &Value,
 ) -> Result<(), String> {
     if let Value::Null = value {
-        return if field.nullable || field.optional {
+        return if field.nullable {
             Ok(())
         } else {
             Err("null is not allowed (the field is not nullable)".to_owned())
@@ -437,13 +473,14 @@ pub fn matches_format(format: Format, s: &str) -> bool {
     match format {
         Format::Email => s.split_once('@').is_some_and(|(local, domain)| {
             !local.is_empty()
+                && !domain.contains('@')
                 && domain.contains('.')
                 && !domain.starts_with('.')
                 && !domain.ends_with('.')
                 && !s.chars().any(char::is_whitespace)
         }),
         Format::Url => s.split_once("://").is_some_and(|(scheme, rest)| {
-            !scheme.is_empty()
+            scheme.starts_with(|c: char| c.is_ascii_alphabetic())
                 && scheme
                     .chars()
                     .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
@@ -491,29 +528,58 @@ fn is_date(s: &str) -> bool {
     if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
         return false;
     }
-    let num = |r: std::ops::Range<usize>| s.get(r).and_then(|t| t.parse::<u32>().ok());
-    matches!((num(0..4), num(5..7), num(8..10)), (Some(_), Some(m), Some(d)) if (1..=12).contains(&m) && (1..=31).contains(&d))
+    let num = |r: std::ops::Range<usize>| {
+        s.get(r)
+            .filter(|t| t.bytes().all(|c| c.is_ascii_digit()))
+            .and_then(|t| t.parse::<u32>().ok())
+    };
+    let (Some(year), Some(month), Some(day)) = (num(0..4), num(5..7), num(8..10)) else {
+        return false;
+    };
+    let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
+    let days = match month {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if leap => 29,
+        2 => 28,
+        _ => return false,
+    };
+    (1..=days).contains(&day)
 }
 
 fn is_datetime(s: &str) -> bool {
     let Some((date, time)) = s.split_once(['T', 't']) else {
         return false;
     };
-    let zone_ok = time.ends_with(['Z', 'z'])
-        || time.len() > 6 && {
-            let z = &time[time.len() - 6..];
-            z.starts_with(['+', '-']) && z.as_bytes()[3] == b':'
-        };
-    let clock = time.get(..8).unwrap_or_default().as_bytes();
-    is_date(date)
-        && zone_ok
-        && clock.len() == 8
-        && clock[2] == b':'
-        && clock[5] == b':'
-        && clock
-            .iter()
-            .enumerate()
-            .all(|(i, b)| i == 2 || i == 5 || b.is_ascii_digit())
+    let (clock, zone) = match time.strip_suffix(['Z', 'z']) {
+        Some(clock) => (clock, "Z"),
+        None if time.len() > 6 && time.is_char_boundary(time.len() - 6) => {
+            time.split_at(time.len() - 6)
+        }
+        None => return false,
+    };
+    let zone_ok = zone == "Z"
+        || (zone.starts_with(['+', '-'])
+            && zone.as_bytes()[3] == b':'
+            && two_digits(&zone[1..3]).is_some_and(|h| h < 24)
+            && two_digits(&zone[4..6]).is_some_and(|m| m < 60));
+    let (whole, fraction) = clock.split_once('.').unwrap_or((clock, "0"));
+    let parts: Vec<&str> = whole.split(':').collect();
+    let clock_ok = parts.len() == 3
+        && two_digits(parts[0]).is_some_and(|h| h < 24)
+        && two_digits(parts[1]).is_some_and(|m| m < 60)
+        && two_digits(parts[2]).is_some_and(|s| s <= 60)
+        && !fraction.is_empty()
+        && fraction.bytes().all(|b| b.is_ascii_digit());
+    is_date(date) && zone_ok && clock_ok
+}
+
+fn two_digits(s: &str) -> Option<u32> {
+    if s.len() == 2 && s.bytes().all(|b| b.is_ascii_digit()) {
+        s.parse().ok()
+    } else {
+        None
+    }
 }
 
 /// The decoded length of standard base64 text, if it is valid.

@@ -524,6 +524,7 @@ impl<'a> Lowerer<'a> {
             self.add_timestamp_fields(&mut contract.fields, span);
         }
         self.check_primary_key(&contract, object.get("fields"));
+        self.check_server_managed_fields(&contract, &object);
 
         if let Some(messages) = object.get("messages") {
             self.messages(messages, &mut contract);
@@ -565,7 +566,7 @@ impl<'a> Lowerer<'a> {
         } else {
             self.error(node.span, format!("invalid contract path `{path}`"))
                 .with_label("not a collection path")
-                .with_help("use literal segments of lowercase letters, digits and `-`, e.g. `/tasks` or `/admin/users`")
+                .with_help("use literal segments of lowercase letters, digits, `-`, `.` and `_`, e.g. `/tasks` or `/admin/users`")
                 .emit(self.diags);
             None
         }
@@ -932,6 +933,33 @@ impl<'a> Lowerer<'a> {
         }
     }
 
+    /// Soft delete keeps `deleted_at` for itself, and read-only fields need a value the server
+    /// can give them on create.
+    fn check_server_managed_fields(&mut self, contract: &Contract, object: &Object<'_>) {
+        if contract.storage.soft_delete {
+            if let Some(field) = contract.field("deleted_at") {
+                let span = object.key_span("storage").unwrap_or(contract.span);
+                self.error(field.span, "field `deleted_at` clashes with `storage.soft_delete`")
+                    .with_secondary(span, "soft delete keeps `deleted_at` in storage")
+                    .with_help("rename the field")
+                    .emit(self.diags);
+            }
+        }
+        for field in &contract.fields {
+            let server_set = field.primary
+                || field.default.is_some()
+                || field.optional
+                || field.nullable
+                || matches!(field.name.as_str(), "created_at" | "updated_at");
+            if field.read_only && !server_set {
+                self.error(field.span, format!("read-only field `{}` has no value on create", field.name))
+                    .with_label("clients cannot send it, and nothing sets it")
+                    .with_help("give it a `default`, or make it `optional` or `nullable`")
+                    .emit(self.diags);
+            }
+        }
+    }
+
     fn check_primary_key(&mut self, contract: &Contract, fields_node: Option<&Node>) {
         let primaries: Vec<&Field> = contract.fields.iter().filter(|f| f.primary).collect();
         match primaries.as_slice() {
@@ -1106,6 +1134,13 @@ impl<'a> Lowerer<'a> {
         }
         let optional = self.flag(&object, "optional");
         let nullable = self.flag(&object, "nullable");
+        if primary && write_only {
+            if let Some(span) = object.key_span("write_only") {
+                self.error(span, "a primary key cannot be `write_only`")
+                    .with_help("the key identifies the resource in every response")
+                    .emit(self.diags);
+            }
+        }
         if primary && (optional || nullable) {
             self.error(name_span, "a primary key cannot be optional or nullable")
                 .emit(self.diags);
@@ -1154,6 +1189,12 @@ impl<'a> Lowerer<'a> {
         });
         let renamed_from = object.get("renamed_from").and_then(|node| {
             let old = self.string(node)?;
+            if !is_snake_case(&old) || old == name {
+                self.error(node.span, format!("`renamed_from: {old}` is not a previous field name"))
+                    .with_help("write the field's old snake_case name, different from its new one")
+                    .emit(self.diags);
+                return None;
+            }
             Some(Spanned {
                 value: old,
                 span: node.span,
@@ -1238,6 +1279,12 @@ impl<'a> Lowerer<'a> {
                         .with_help("filters and sorting apply to scalar and enum fields")
                         .emit(self.diags);
                 }
+            } else if on && field.write_only {
+                if let Some(span) = object.key_span(key) {
+                    self.error(span, format!("a write-only field cannot be {key}"))
+                        .with_help("filtering or sorting on a value that is never returned would leak it")
+                        .emit(self.diags);
+                }
             }
         }
         if field.filterable && LIST_PARAMS.contains(&field.name.as_str()) {
@@ -1279,6 +1326,13 @@ impl<'a> Lowerer<'a> {
                 return None;
             };
             let def = self.enum_def(&enum_name, node.span, values, None)?;
+            if let Some(existing) = enums.get(&enum_name) {
+                self.error(node.span, format!("the inline enum of `{field}` is named `{enum_name}`, which is already taken"))
+                    .with_secondary(existing.span, "an enum of that name")
+                    .with_help("rename one of them, or refer to the existing enum with `type: ".to_owned() + &enum_name + "`")
+                    .emit(self.diags);
+                return None;
+            }
             enums.insert(enum_name.clone(), def);
             return Some(Type::Named(enum_name));
         }
@@ -1302,7 +1356,11 @@ impl<'a> Lowerer<'a> {
                     .emit(self.diags);
                     return None;
                 };
-                let inner = inner.strip_prefix("string,").map_or(inner, str::trim_start);
+                // `map<string, T>` spells out the key type, which is always a string.
+                let inner = match inner.strip_prefix("string,") {
+                    Some(value) if prefix == "map<" => value.trim_start(),
+                    _ => inner,
+                };
                 let inner_offset = offset + text.find(inner).unwrap_or(prefix.len());
                 let inner_ty = self.parse_type(node, inner, inner_offset)?;
                 if matches!(inner_ty, Type::List(_) | Type::Map(_)) {
@@ -1535,7 +1593,12 @@ impl<'a> Lowerer<'a> {
         }
         if scalar == Some(Scalar::Int32) {
             let range = f64::from(i32::MIN)..=f64::from(i32::MAX);
-            for (key, value) in [("minimum", c.minimum), ("maximum", c.maximum)] {
+            for (key, value) in [
+                ("minimum", c.minimum),
+                ("maximum", c.maximum),
+                ("exclusive_minimum", c.exclusive_minimum),
+                ("exclusive_maximum", c.exclusive_maximum),
+            ] {
                 if value.is_some_and(|v| !range.contains(&v)) {
                     self.error(
                         span_of(key),
@@ -1688,7 +1751,7 @@ impl<'a> Lowerer<'a> {
 
     fn crud(&mut self, node: Option<&Node>, contract: &mut Contract) {
         let mut requested: Vec<(CrudKind, Span, Option<&Node>)> = Vec::new();
-        match node {
+        match node.filter(|n| !n.is_null()) {
             None => {
                 requested = CrudKind::ALL
                     .iter()
@@ -1887,15 +1950,29 @@ impl<'a> Lowerer<'a> {
             None => format!("/{}", name.replace('_', "-")),
         };
         let mut declared_params = match object.get("params") {
-            Some(n) => self.parameters(n, name, "params", &mut contract.enums),
+            Some(n) => {
+                let owner = contract.name.clone();
+                self.parameters(n, &owner, name, "params", &mut contract.enums)
+            }
             None => Vec::new(),
         };
         let path_params =
             self.operation_path(&path, path_node, span, contract, &mut declared_params);
         let query = match object.get("query") {
-            Some(n) => self.parameters(n, name, "query", &mut contract.enums),
+            Some(n) => {
+                let owner = contract.name.clone();
+                self.parameters(n, &owner, name, "query", &mut contract.enums)
+            }
             None => Vec::new(),
         };
+        for q in &query {
+            if let Some(p) = path_params.iter().find(|p| p.name == q.name) {
+                self.error(q.span, format!("`{}` is both a path and a query parameter", q.name))
+                    .with_secondary(p.span, "path parameter")
+                    .with_help("rename one of them")
+                    .emit(self.diags);
+            }
+        }
         let method = method?;
         let request = object.get("request").and_then(|n| {
             if n.is_null() || n.scalar_text() == Some("none") {
@@ -1985,6 +2062,7 @@ impl<'a> Lowerer<'a> {
     fn parameters(
         &mut self,
         node: &Node,
+        contract: &str,
         op: &str,
         what: &str,
         enums: &mut BTreeMap<String, EnumDef>,
@@ -1992,7 +2070,7 @@ impl<'a> Lowerer<'a> {
         let Some(entries) = self.map(node, &format!("`{what}`")) else {
             return Vec::new();
         };
-        let owner = to_pascal_case(op);
+        let owner = format!("{contract}{}", to_pascal_case(op));
         let mut params = Vec::new();
         for (key, value) in entries {
             let Some(name) = self.key_name(key) else {
@@ -2044,7 +2122,17 @@ impl<'a> Lowerer<'a> {
         }
         for segment in path.split('/').skip(1) {
             if let Some(param) = segment.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
-                if param == "id" {
+                if params.iter().any(|p: &Field| p.name == param) {
+                    self.error(span, format!("path parameter `{param}` appears twice in `{path}`"))
+                        .with_help("give each parameter its own name")
+                        .emit(self.diags);
+                } else if param == "id" {
+                    if let Some(pos) = declared.iter().position(|f| f.name == "id") {
+                        let declared_id = declared.remove(pos);
+                        self.error(declared_id.span, "`id` cannot be declared under `params`")
+                            .with_help("`{id}` is always the contract's primary key, with its type")
+                            .emit(self.diags);
+                    }
                     if let Some(pk) = contract.primary_key() {
                         params.push(path_param_from(pk, "id"));
                     }

@@ -1,0 +1,57 @@
+//! The value of one field in a PATCH body: absent (leave it), `null` (clear it) or a value.
+
+/// One field of a partial update. `Option<Option<T>>` would say the same less clearly.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Patch<T> {
+    /// The field was not sent: keep the stored value.
+    #[default]
+    Absent,
+    /// The field was sent as `null`: clear it (only nullable fields accept this).
+    Null,
+    /// The field was sent with a value: replace the stored value.
+    Value(T),
+}
+
+impl<T> Patch<T> {
+    pub fn is_absent(&self) -> bool {
+        matches!(self, Patch::Absent)
+    }
+
+    /// Applies the patch to a required field (`Null` cannot reach one: decoding rejects it).
+    pub fn apply(self, target: &mut T) {
+        if let Patch::Value(value) = self {
+            *target = value;
+        }
+    }
+
+    /// Applies the patch to an optional or nullable field.
+    pub fn apply_option(self, target: &mut Option<T>) {
+        match self {
+            Patch::Absent => {}
+            Patch::Null => *target = None,
+            Patch::Value(value) => *target = Some(value),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn applies_absent_null_and_values() {
+        let mut title = "a".to_owned();
+        Patch::Absent.apply(&mut title);
+        assert_eq!(title, "a");
+        Patch::Value("b".to_owned()).apply(&mut title);
+        assert_eq!(title, "b");
+
+        let mut notes = Some(1);
+        Patch::Absent.apply_option(&mut notes);
+        assert_eq!(notes, Some(1));
+        Patch::Null.apply_option(&mut notes);
+        assert_eq!(notes, None);
+        Patch::Value(2).apply_option(&mut notes);
+        assert_eq!(notes, Some(2));
+    }
+}

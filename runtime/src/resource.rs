@@ -1,0 +1,271 @@
+//! What a contract's resource type offers the runtime: its key, how it is built from a create
+//! request and changed by replace and patch requests, and the fields lists filter and sort on.
+//! Generated code implements [`Resource`]; stores and the default CRUD handlers use only it.
+
+use std::cmp::Ordering;
+use std::fmt::{Debug, Display};
+use std::str::FromStr;
+
+use serde::Serialize;
+
+use crate::types::{Date, DateTime, Decimal, Uuid};
+
+/// A value of a filterable or sortable field, compared across resources.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FieldValue {
+    Null,
+    Bool(bool),
+    Int(i64),
+    Float(f64),
+    Text(String),
+    /// Instants compare as nanoseconds since the epoch, whatever their offset.
+    Time(i128),
+}
+
+impl FieldValue {
+    /// A total order for sorting: nulls first, then by value; floats by `total_cmp`.
+    pub fn sort_cmp(&self, other: &Self) -> Ordering {
+        use FieldValue::*;
+        match (self, other) {
+            (Null, Null) => Ordering::Equal,
+            (Null, _) => Ordering::Less,
+            (_, Null) => Ordering::Greater,
+            (Bool(a), Bool(b)) => a.cmp(b),
+            (Int(a), Int(b)) => a.cmp(b),
+            (Float(a), Float(b)) => a.total_cmp(b),
+            (Int(a), Float(b)) => (*a as f64).total_cmp(b),
+            (Float(a), Int(b)) => a.total_cmp(&(*b as f64)),
+            (Text(a), Text(b)) => a.cmp(b),
+            (Time(a), Time(b)) => a.cmp(b),
+            // Values of one field always share a variant; this keeps the order total anyway.
+            (a, b) => a.rank().cmp(&b.rank()),
+        }
+    }
+
+    fn rank(&self) -> u8 {
+        match self {
+            FieldValue::Null => 0,
+            FieldValue::Bool(_) => 1,
+            FieldValue::Int(_) => 2,
+            FieldValue::Float(_) => 3,
+            FieldValue::Text(_) => 4,
+            FieldValue::Time(_) => 5,
+        }
+    }
+}
+
+/// Conversion of a field's Rust value into a [`FieldValue`].
+pub trait ToFieldValue {
+    fn to_field_value(&self) -> FieldValue;
+}
+
+impl ToFieldValue for String {
+    fn to_field_value(&self) -> FieldValue {
+        FieldValue::Text(self.clone())
+    }
+}
+
+impl ToFieldValue for bool {
+    fn to_field_value(&self) -> FieldValue {
+        FieldValue::Bool(*self)
+    }
+}
+
+impl ToFieldValue for i32 {
+    fn to_field_value(&self) -> FieldValue {
+        FieldValue::Int(i64::from(*self))
+    }
+}
+
+impl ToFieldValue for i64 {
+    fn to_field_value(&self) -> FieldValue {
+        FieldValue::Int(*self)
+    }
+}
+
+impl ToFieldValue for f32 {
+    fn to_field_value(&self) -> FieldValue {
+        FieldValue::Float(f64::from(*self))
+    }
+}
+
+impl ToFieldValue for f64 {
+    fn to_field_value(&self) -> FieldValue {
+        FieldValue::Float(*self)
+    }
+}
+
+impl ToFieldValue for Uuid {
+    fn to_field_value(&self) -> FieldValue {
+        FieldValue::Text(self.to_string())
+    }
+}
+
+impl ToFieldValue for Date {
+    fn to_field_value(&self) -> FieldValue {
+        // `YYYY-MM-DD` text orders chronologically.
+        FieldValue::Text(self.to_string())
+    }
+}
+
+impl ToFieldValue for DateTime {
+    fn to_field_value(&self) -> FieldValue {
+        FieldValue::Time(self.unix_nanos())
+    }
+}
+
+impl ToFieldValue for Decimal {
+    fn to_field_value(&self) -> FieldValue {
+        FieldValue::Float(self.to_f64())
+    }
+}
+
+impl<T: ToFieldValue> ToFieldValue for Option<T> {
+    fn to_field_value(&self) -> FieldValue {
+        self.as_ref()
+            .map_or(FieldValue::Null, ToFieldValue::to_field_value)
+    }
+}
+
+/// How to read a filter value from a query string.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FieldKind {
+    Text,
+    Bool,
+    Int,
+    Float,
+    Uuid,
+    Date,
+    DateTime,
+    Decimal,
+    /// One of these values.
+    Enum(&'static [&'static str]),
+}
+
+impl FieldKind {
+    /// Parses a query-string value into the value the field compares with.
+    pub fn parse(self, raw: &str) -> Result<FieldValue, String> {
+        match self {
+            FieldKind::Text => Ok(FieldValue::Text(raw.to_owned())),
+            FieldKind::Bool => match raw {
+                "true" => Ok(FieldValue::Bool(true)),
+                "false" => Ok(FieldValue::Bool(false)),
+                _ => Err(format!("`{raw}` is not `true` or `false`")),
+            },
+            FieldKind::Int => raw
+                .parse()
+                .map(FieldValue::Int)
+                .map_err(|_| format!("`{raw}` is not an integer")),
+            FieldKind::Float => raw
+                .parse::<f64>()
+                .ok()
+                .filter(|x| x.is_finite())
+                .map(FieldValue::Float)
+                .ok_or_else(|| format!("`{raw}` is not a number")),
+            FieldKind::Uuid => raw
+                .parse::<Uuid>()
+                .map(|u| FieldValue::Text(u.to_string()))
+                .map_err(|_| format!("`{raw}` is not a UUID")),
+            FieldKind::Date => raw.parse::<Date>().map(|d| d.to_field_value()),
+            FieldKind::DateTime => raw.parse::<DateTime>().map(|d| d.to_field_value()),
+            FieldKind::Decimal => raw.parse::<Decimal>().map(|d| d.to_field_value()),
+            FieldKind::Enum(values) => {
+                if values.contains(&raw) {
+                    Ok(FieldValue::Text(raw.to_owned()))
+                } else {
+                    Err(format!("`{raw}` is not one of: {}", values.join(", ")))
+                }
+            }
+        }
+    }
+}
+
+/// A field that list requests may filter on.
+#[derive(Debug, Clone, Copy)]
+pub struct FilterField {
+    pub name: &'static str,
+    pub kind: FieldKind,
+}
+
+/// The type of a resource's primary key.
+pub trait Key:
+    Clone + Ord + Send + Sync + Debug + Display + FromStr + Serialize + ToFieldValue + 'static
+{
+    /// What the key is called in messages ("a UUID").
+    const DESCRIPTION: &'static str;
+}
+
+impl Key for Uuid {
+    const DESCRIPTION: &'static str = "a UUID";
+}
+
+impl Key for i64 {
+    const DESCRIPTION: &'static str = "an integer";
+}
+
+impl Key for String {
+    const DESCRIPTION: &'static str = "a string";
+}
+
+/// A contract's resource. Implemented by generated code.
+pub trait Resource: Clone + Send + Sync + Serialize + 'static {
+    type Key: Key;
+    /// The create / replace body.
+    type Input: Send + 'static;
+    /// The patch body.
+    type Patch: Send + 'static;
+
+    /// The contract name, for messages ("Task `...` not found").
+    const NAME: &'static str;
+    const FILTERABLE: &'static [FilterField];
+    const SORTABLE: &'static [&'static str];
+    /// Fields with a unique constraint besides the key.
+    const UNIQUE: &'static [&'static str];
+    /// `?limit=` default and hard maximum.
+    const DEFAULT_LIMIT: u32;
+    const MAX_LIMIT: u32;
+
+    fn key(&self) -> &Self::Key;
+
+    /// The key of a resource about to be created: a new UUID v7 or the next sequence value
+    /// for server-generated keys, the client's value for client-chosen ones.
+    fn new_key(input: &Self::Input, sequence: u64) -> Self::Key;
+
+    /// The resource a create request makes.
+    fn create(key: Self::Key, input: Self::Input, now: DateTime) -> Self;
+
+    /// Replaces every input field (PUT); read-only fields keep their values.
+    fn replace(&mut self, input: Self::Input, now: DateTime);
+
+    /// Changes the fields the patch carries.
+    fn patch(&mut self, patch: Self::Patch, now: DateTime);
+
+    /// The value of a filterable, sortable or unique field.
+    fn field(&self, name: &str) -> Option<FieldValue>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sort_order_is_total_and_puts_nulls_first() {
+        let mut values = vec![
+            FieldValue::Float(2.0),
+            FieldValue::Null,
+            FieldValue::Float(f64::NAN),
+            FieldValue::Float(-1.0),
+        ];
+        values.sort_by(FieldValue::sort_cmp);
+        assert_eq!(values[0], FieldValue::Null);
+        assert_eq!(values[1], FieldValue::Float(-1.0));
+    }
+
+    #[test]
+    fn query_values_parse_by_kind() {
+        assert_eq!(FieldKind::Bool.parse("true"), Ok(FieldValue::Bool(true)));
+        assert!(FieldKind::Int.parse("1.5").is_err());
+        assert!(FieldKind::Enum(&["low", "high"]).parse("mid").is_err());
+        assert!(FieldKind::Float.parse("NaN").is_err());
+    }
+}

@@ -1,0 +1,267 @@
+//! The repository abstraction generated CRUD handlers persist through, and the in-memory store.
+//! SQL stores implement the same trait.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+
+use serde::Serialize;
+
+use crate::problem::Problem;
+use crate::resource::{FieldValue, Resource};
+
+/// A boxed future, so that repositories can be used as trait objects.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// Why a store could not do what was asked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreError {
+    /// No resource has that key.
+    NotFound,
+    /// A unique field (or the key) already holds that value.
+    Conflict { field: String },
+    /// The store cannot be reached; the request may succeed later.
+    Unavailable(String),
+    /// Anything else; the message is logged, never sent to the client.
+    Internal(String),
+}
+
+impl StoreError {
+    /// The problem a client sees for this error when it concerns a resource of `contract`.
+    pub fn into_problem(self, contract: &str, key: Option<&str>) -> Problem {
+        match self {
+            StoreError::NotFound => Problem::not_found(match key {
+                Some(key) => format!("{contract} `{key}` does not exist"),
+                None => format!("no such {contract}"),
+            }),
+            StoreError::Conflict { field } => Problem::conflict(format!(
+                "another {contract} already has this `{field}`"
+            )),
+            StoreError::Unavailable(reason) => {
+                tracing::warn!(%reason, "store unavailable");
+                Problem::unavailable("storage is temporarily unavailable; retry later")
+            }
+            StoreError::Internal(reason) => {
+                tracing::error!(%reason, "store failure");
+                Problem::internal()
+            }
+        }
+    }
+}
+
+/// Sort direction of one sort key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    Ascending,
+    Descending,
+}
+
+/// A validated list request: only declared fields, limits within bounds.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ListQuery {
+    pub limit: u32,
+    pub offset: u64,
+    /// Sort keys in priority order; the primary key always breaks ties.
+    pub sort: Vec<(String, Direction)>,
+    /// Equality filters, all of which must hold.
+    pub filters: Vec<(String, FieldValue)>,
+    pub include_total: bool,
+}
+
+/// One page of a list.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub limit: u32,
+    pub offset: u64,
+    /// Present when the request asked for it (`include_total=true`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub total: Option<u64>,
+}
+
+/// A change applied atomically to a stored resource.
+pub type Change<'a, R> = Box<dyn FnOnce(&mut R) + Send + 'a>;
+
+/// Persistence of one contract's resources.
+pub trait Repository<R: Resource>: Send + Sync + 'static {
+    fn list<'a>(&'a self, query: &'a ListQuery) -> BoxFuture<'a, Result<Page<R>, StoreError>>;
+
+    fn get<'a>(&'a self, key: &'a R::Key) -> BoxFuture<'a, Result<R, StoreError>>;
+
+    /// Stores a new resource made by `make` from the next sequence value; fails with
+    /// `Conflict` if its key or a unique field is taken.
+    fn insert<'a>(
+        &'a self,
+        make: Box<dyn FnOnce(u64) -> R + Send + 'a>,
+    ) -> BoxFuture<'a, Result<R, StoreError>>;
+
+    /// Applies `change` to the stored resource atomically (no concurrent update is lost) and
+    /// returns the new state.
+    fn update<'a>(
+        &'a self,
+        key: &'a R::Key,
+        change: Change<'a, R>,
+    ) -> BoxFuture<'a, Result<R, StoreError>>;
+
+    fn delete<'a>(&'a self, key: &'a R::Key) -> BoxFuture<'a, Result<(), StoreError>>;
+
+    /// Whether the store can serve requests (for readiness).
+    fn check(&self) -> BoxFuture<'_, Result<(), StoreError>>;
+}
+
+/// A shared handle on a repository.
+pub type Store<R> = Arc<dyn Repository<R>>;
+
+/// A thread-safe store in memory: for tests and for trying things out.
+#[derive(Debug)]
+pub struct MemoryStore<R: Resource> {
+    rows: RwLock<BTreeMap<R::Key, R>>,
+    sequence: AtomicU64,
+}
+
+impl<R: Resource> Default for MemoryStore<R> {
+    fn default() -> Self {
+        Self {
+            rows: RwLock::new(BTreeMap::new()),
+            sequence: AtomicU64::new(0),
+        }
+    }
+}
+
+impl<R: Resource> MemoryStore<R> {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A shared handle, ready for the app builder.
+    pub fn shared() -> Store<R> {
+        Arc::new(Self::new())
+    }
+
+    fn poisoned() -> StoreError {
+        StoreError::Internal("memory store lock poisoned".to_owned())
+    }
+
+    /// The unique field of `candidate` whose value another row (not `except`) already has.
+    fn unique_clash(
+        rows: &BTreeMap<R::Key, R>,
+        candidate: &R,
+        except: Option<&R::Key>,
+    ) -> Option<String> {
+        R::UNIQUE.iter().find_map(|field| {
+            let value = candidate.field(field)?;
+            if value == FieldValue::Null {
+                return None;
+            }
+            rows.iter()
+                .filter(|(key, _)| Some(*key) != except)
+                .any(|(_, row)| row.field(field).as_ref() == Some(&value))
+                .then(|| (*field).to_owned())
+        })
+    }
+}
+
+impl<R: Resource> Repository<R> for MemoryStore<R> {
+    fn list<'a>(&'a self, query: &'a ListQuery) -> BoxFuture<'a, Result<Page<R>, StoreError>> {
+        Box::pin(async move {
+            let rows = self.rows.read().map_err(|_| Self::poisoned())?;
+            let mut matching: Vec<&R> = rows
+                .values()
+                .filter(|row| {
+                    query
+                        .filters
+                        .iter()
+                        .all(|(field, value)| row.field(field).as_ref() == Some(value))
+                })
+                .collect();
+            matching.sort_by(|a, b| {
+                for (field, direction) in &query.sort {
+                    let (x, y) = (
+                        a.field(field).unwrap_or(FieldValue::Null),
+                        b.field(field).unwrap_or(FieldValue::Null),
+                    );
+                    let order = match direction {
+                        Direction::Ascending => x.sort_cmp(&y),
+                        Direction::Descending => y.sort_cmp(&x),
+                    };
+                    if order.is_ne() {
+                        return order;
+                    }
+                }
+                a.key().cmp(b.key())
+            });
+            let total = query.include_total.then_some(matching.len() as u64);
+            let items = matching
+                .into_iter()
+                .skip(usize::try_from(query.offset).unwrap_or(usize::MAX))
+                .take(query.limit as usize)
+                .cloned()
+                .collect();
+            Ok(Page {
+                items,
+                limit: query.limit,
+                offset: query.offset,
+                total,
+            })
+        })
+    }
+
+    fn get<'a>(&'a self, key: &'a R::Key) -> BoxFuture<'a, Result<R, StoreError>> {
+        Box::pin(async move {
+            let rows = self.rows.read().map_err(|_| Self::poisoned())?;
+            rows.get(key).cloned().ok_or(StoreError::NotFound)
+        })
+    }
+
+    fn insert<'a>(
+        &'a self,
+        make: Box<dyn FnOnce(u64) -> R + Send + 'a>,
+    ) -> BoxFuture<'a, Result<R, StoreError>> {
+        Box::pin(async move {
+            let resource = make(self.sequence.fetch_add(1, Ordering::Relaxed) + 1);
+            let mut rows = self.rows.write().map_err(|_| Self::poisoned())?;
+            if rows.contains_key(resource.key()) {
+                return Err(StoreError::Conflict {
+                    field: "key".to_owned(),
+                });
+            }
+            if let Some(field) = Self::unique_clash(&rows, &resource, None) {
+                return Err(StoreError::Conflict { field });
+            }
+            rows.insert(resource.key().clone(), resource.clone());
+            Ok(resource)
+        })
+    }
+
+    fn update<'a>(
+        &'a self,
+        key: &'a R::Key,
+        change: Change<'a, R>,
+    ) -> BoxFuture<'a, Result<R, StoreError>> {
+        Box::pin(async move {
+            let mut rows = self.rows.write().map_err(|_| Self::poisoned())?;
+            let mut updated = rows.get(key).cloned().ok_or(StoreError::NotFound)?;
+            change(&mut updated);
+            if let Some(field) = Self::unique_clash(&rows, &updated, Some(key)) {
+                return Err(StoreError::Conflict { field });
+            }
+            rows.insert(key.clone(), updated.clone());
+            Ok(updated)
+        })
+    }
+
+    fn delete<'a>(&'a self, key: &'a R::Key) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(async move {
+            let mut rows = self.rows.write().map_err(|_| Self::poisoned())?;
+            rows.remove(key).map(|_| ()).ok_or(StoreError::NotFound)
+        })
+    }
+
+    fn check(&self) -> BoxFuture<'_, Result<(), StoreError>> {
+        Box::pin(async move {
+            self.rows.read().map(|_| ()).map_err(|_| Self::poisoned())
+        })
+    }
+}

@@ -1,0 +1,612 @@
+//! Decoding and validating request bodies and parameters against a contract.
+//!
+//! A body is parsed into JSON first (a syntax error is a 400), then decoded field by field and
+//! checked against the contract's constraints. Both steps collect *every* failing field, so a
+//! client gets one 422 listing all of them, each with a JSON Pointer, the rule and a message.
+//! Generated code only lists fields and their rules; the logic lives here.
+
+use std::collections::BTreeMap;
+use std::sync::OnceLock;
+
+use serde_json::{Map, Value};
+
+use crate::patch::Patch;
+use crate::problem::{FieldError, Problem};
+use crate::types::{Bytes, Date, DateTime, Decimal, Uuid};
+
+/// Collects field failures while decoding and validating.
+#[derive(Debug, Default)]
+pub struct Errors {
+    items: Vec<FieldError>,
+}
+
+impl Errors {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn push(&mut self, pointer: &str, rule: &str, message: impl Into<String>) {
+        self.items.push(FieldError::at(pointer, rule, message));
+    }
+
+    pub fn push_error(&mut self, error: FieldError) {
+        self.items.push(error);
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+
+    pub fn into_vec(self) -> Vec<FieldError> {
+        self.items
+    }
+
+    /// `Ok(())` when nothing failed, else the 422 problem listing every failure.
+    pub fn into_result(self) -> Result<(), Problem> {
+        if self.items.is_empty() {
+            Ok(())
+        } else {
+            Err(Problem::validation(self.items))
+        }
+    }
+}
+
+/// `parent` + `/` + `key`, escaped as RFC 6901 requires.
+pub fn pointer(parent: &str, key: &str) -> String {
+    let escaped = key.replace('~', "~0").replace('/', "~1");
+    format!("{parent}/{escaped}")
+}
+
+/// A type that can be decoded from JSON, reporting failures instead of stopping at them.
+pub trait FromJson: Sized {
+    /// Decodes `value`, found at `at`; pushes the failures and returns `None` on any.
+    fn from_json(value: &Value, at: &str, errors: &mut Errors) -> Option<Self>;
+}
+
+fn type_error(at: &str, errors: &mut Errors, expected: &str, value: &Value) {
+    let found = match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    };
+    errors.push(at, "type", format!("expected {expected}, found {found}"));
+}
+
+impl FromJson for String {
+    fn from_json(value: &Value, at: &str, errors: &mut Errors) -> Option<Self> {
+        match value {
+            Value::String(s) => Some(s.clone()),
+            other => {
+                type_error(at, errors, "a string", other);
+                None
+            }
+        }
+    }
+}
+
+impl FromJson for bool {
+    fn from_json(value: &Value, at: &str, errors: &mut Errors) -> Option<Self> {
+        match value {
+            Value::Bool(b) => Some(*b),
+            other => {
+                type_error(at, errors, "a boolean", other);
+                None
+            }
+        }
+    }
+}
+
+impl FromJson for i64 {
+    fn from_json(value: &Value, at: &str, errors: &mut Errors) -> Option<Self> {
+        match value.as_i64() {
+            Some(i) => Some(i),
+            None => {
+                type_error(at, errors, "an integer", value);
+                None
+            }
+        }
+    }
+}
+
+impl FromJson for i32 {
+    fn from_json(value: &Value, at: &str, errors: &mut Errors) -> Option<Self> {
+        let wide = i64::from_json(value, at, errors)?;
+        match i32::try_from(wide) {
+            Ok(i) => Some(i),
+            Err(_) => {
+                errors.push(at, "type", format!("{wide} is outside the range of a 32-bit integer"));
+                None
+            }
+        }
+    }
+}
+
+impl FromJson for f64 {
+    fn from_json(value: &Value, at: &str, errors: &mut Errors) -> Option<Self> {
+        match value.as_f64() {
+            Some(x) => Some(x),
+            None => {
+                type_error(at, errors, "a number", value);
+                None
+            }
+        }
+    }
+}
+
+impl FromJson for f32 {
+    fn from_json(value: &Value, at: &str, errors: &mut Errors) -> Option<Self> {
+        f64::from_json(value, at, errors).map(|x| x as f32)
+    }
+}
+
+impl FromJson for Value {
+    fn from_json(value: &Value, _at: &str, _errors: &mut Errors) -> Option<Self> {
+        Some(value.clone())
+    }
+}
+
+/// Types whose JSON form is a string with a syntax of its own.
+macro_rules! from_json_via_str {
+    ($($ty:ty => $rule:literal, $expected:literal;)*) => {$(
+        impl FromJson for $ty {
+            fn from_json(value: &Value, at: &str, errors: &mut Errors) -> Option<Self> {
+                let Value::String(text) = value else {
+                    type_error(at, errors, $expected, value);
+                    return None;
+                };
+                match text.parse() {
+                    Ok(parsed) => Some(parsed),
+                    Err(_) => {
+                        errors.push(at, $rule, format!("`{text}` is not {}", $expected));
+                        None
+                    }
+                }
+            }
+        }
+    )*};
+}
+
+from_json_via_str! {
+    Uuid => "format", "a UUID";
+    DateTime => "format", "an RFC 3339 date-time";
+    Date => "format", "a date (YYYY-MM-DD)";
+    Decimal => "format", "a decimal number in a string";
+    Bytes => "format", "base64 text";
+}
+
+impl<T: FromJson> FromJson for Vec<T> {
+    fn from_json(value: &Value, at: &str, errors: &mut Errors) -> Option<Self> {
+        let Value::Array(items) = value else {
+            type_error(at, errors, "an array", value);
+            return None;
+        };
+        let decoded: Vec<Option<T>> = items
+            .iter()
+            .enumerate()
+            .map(|(i, item)| T::from_json(item, &pointer(at, &i.to_string()), errors))
+            .collect();
+        decoded.into_iter().collect()
+    }
+}
+
+impl<T: FromJson> FromJson for BTreeMap<String, T> {
+    fn from_json(value: &Value, at: &str, errors: &mut Errors) -> Option<Self> {
+        let Value::Object(entries) = value else {
+            type_error(at, errors, "an object", value);
+            return None;
+        };
+        let decoded: Vec<(String, Option<T>)> = entries
+            .iter()
+            .map(|(k, v)| (k.clone(), T::from_json(v, &pointer(at, k), errors)))
+            .collect();
+        decoded.into_iter().map(|(k, v)| Some((k, v?))).collect()
+    }
+}
+
+/// Checks that `value` is an object with no keys but `allowed`, reporting each unknown key.
+pub fn object<'v>(
+    value: &'v Value,
+    at: &str,
+    allowed: &[&str],
+    errors: &mut Errors,
+) -> Option<&'v Map<String, Value>> {
+    let Value::Object(map) = value else {
+        type_error(at, errors, "an object", value);
+        return None;
+    };
+    for key in map.keys() {
+        if !allowed.contains(&key.as_str()) {
+            errors.push(
+                &pointer(at, key),
+                "unknown_field",
+                format!("unknown field; expected one of: {}", allowed.join(", ")),
+            );
+        }
+    }
+    Some(map)
+}
+
+/// How a field may be present in a body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Presence {
+    /// Absence is an error (`required`).
+    pub required: bool,
+    /// `null` is accepted (and decodes to `None`).
+    pub nullable: bool,
+}
+
+/// Decodes one field. `Some(None)` is an absent or null field that was allowed to be;
+/// `None` means it failed (and the failure was recorded).
+pub fn field<T: FromJson>(
+    map: &Map<String, Value>,
+    at: &str,
+    key: &str,
+    presence: Presence,
+    errors: &mut Errors,
+) -> Option<Option<T>> {
+    let here = pointer(at, key);
+    match map.get(key) {
+        None if presence.required => {
+            errors.push(&here, "required", "this field is required");
+            None
+        }
+        None => Some(None),
+        Some(Value::Null) if presence.nullable => Some(None),
+        Some(Value::Null) => {
+            errors.push(&here, "null", "this field may not be null");
+            None
+        }
+        Some(value) => T::from_json(value, &here, errors).map(Some),
+    }
+}
+
+/// Decodes a field of a patch: absent, explicitly `null` (only when nullable), or a value.
+pub fn patch_field<T: FromJson>(
+    map: &Map<String, Value>,
+    at: &str,
+    key: &str,
+    nullable: bool,
+    errors: &mut Errors,
+) -> Option<Patch<T>> {
+    let here = pointer(at, key);
+    match map.get(key) {
+        None => Some(Patch::Absent),
+        Some(Value::Null) if nullable => Some(Patch::Null),
+        Some(Value::Null) => {
+            errors.push(&here, "null", "this field may not be null");
+            None
+        }
+        Some(value) => T::from_json(value, &here, errors).map(Patch::Value),
+    }
+}
+
+/// Decodes a whole body: JSON syntax was checked by the extractor; this collects every field
+/// failure and then every constraint failure into one 422.
+pub fn decode_body<T: FromJson + Check>(value: &Value) -> Result<T, Problem> {
+    let mut errors = Errors::new();
+    let decoded = T::from_json(value, "", &mut errors);
+    match decoded {
+        Some(decoded) if errors.is_empty() => {
+            decoded.check(&Rules::NONE, "", &mut errors);
+            errors.into_result().map(|()| decoded)
+        }
+        _ => Err(Problem::validation(errors.into_vec())),
+    }
+}
+
+// ---- constraints -----------------------------------------------------------------------------
+
+/// A regular expression compiled on first use. Generated code declares one `static` per
+/// pattern, so no cache is shared between apps.
+#[derive(Debug)]
+pub struct LazyRegex {
+    source: &'static str,
+    compiled: OnceLock<Option<regex::Regex>>,
+}
+
+impl LazyRegex {
+    pub const fn new(source: &'static str) -> Self {
+        Self {
+            source,
+            compiled: OnceLock::new(),
+        }
+    }
+
+    pub fn source(&self) -> &'static str {
+        self.source
+    }
+
+    /// Whether `text` matches. The compiler only accepts patterns that compile, so a pattern
+    /// that does not is treated as matching nothing rather than panicking.
+    pub fn is_match(&self, text: &str) -> bool {
+        self.compiled
+            .get_or_init(|| regex::Regex::new(self.source).ok())
+            .as_ref()
+            .is_some_and(|re| re.is_match(text))
+    }
+}
+
+/// Well-known string formats, with the rules `docs/contracts.md` documents.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Email,
+    Url,
+    Hostname,
+    Ipv4,
+    Ipv6,
+}
+
+impl Format {
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Email => "email",
+            Format::Url => "url",
+            Format::Hostname => "hostname",
+            Format::Ipv4 => "ipv4",
+            Format::Ipv6 => "ipv6",
+        }
+    }
+
+    pub fn matches(self, s: &str) -> bool {
+        match self {
+            Format::Email => s.split_once('@').is_some_and(|(local, domain)| {
+                !local.is_empty()
+                    && domain.contains('.')
+                    && !domain.starts_with('.')
+                    && !domain.ends_with('.')
+                    && !s.chars().any(char::is_whitespace)
+            }),
+            Format::Url => s.split_once("://").is_some_and(|(scheme, rest)| {
+                !scheme.is_empty()
+                    && scheme
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
+                    && !rest.is_empty()
+                    && !s.chars().any(char::is_whitespace)
+            }),
+            Format::Hostname => {
+                !s.is_empty()
+                    && s.len() <= 253
+                    && s.split('.').all(|label| {
+                        !label.is_empty()
+                            && label.len() <= 63
+                            && !label.starts_with('-')
+                            && !label.ends_with('-')
+                            && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                    })
+            }
+            Format::Ipv4 => s.parse::<std::net::Ipv4Addr>().is_ok(),
+            Format::Ipv6 => s.parse::<std::net::Ipv6Addr>().is_ok(),
+        }
+    }
+}
+
+/// The constraints of one field, as the contract declares them.
+#[derive(Debug)]
+pub struct Rules {
+    pub min_length: Option<u64>,
+    pub max_length: Option<u64>,
+    pub pattern: Option<&'static LazyRegex>,
+    pub format: Option<Format>,
+    pub minimum: Option<f64>,
+    pub maximum: Option<f64>,
+    pub exclusive_minimum: Option<f64>,
+    pub exclusive_maximum: Option<f64>,
+    pub multiple_of: Option<f64>,
+    pub min_items: Option<u64>,
+    pub max_items: Option<u64>,
+    pub unique_items: bool,
+    /// Rules of each item of a list or value of a map.
+    pub items: Option<&'static Rules>,
+}
+
+impl Rules {
+    pub const NONE: Rules = Rules {
+        min_length: None,
+        max_length: None,
+        pattern: None,
+        format: None,
+        minimum: None,
+        maximum: None,
+        exclusive_minimum: None,
+        exclusive_maximum: None,
+        multiple_of: None,
+        min_items: None,
+        max_items: None,
+        unique_items: false,
+        items: None,
+    };
+
+    fn item_rules(&self) -> &Rules {
+        self.items.unwrap_or(&Rules::NONE)
+    }
+
+    fn check_length(&self, len: u64, unit: &str, at: &str, errors: &mut Errors) {
+        if let Some(min) = self.min_length.filter(|&min| len < min) {
+            errors.push(at, "min_length", format!("must be at least {min} {unit} long"));
+        }
+        if let Some(max) = self.max_length.filter(|&max| len > max) {
+            errors.push(at, "max_length", format!("must be at most {max} {unit} long"));
+        }
+    }
+
+    fn check_number(&self, x: f64, at: &str, errors: &mut Errors) {
+        if let Some(min) = self.minimum.filter(|&m| x < m) {
+            errors.push(at, "minimum", format!("must be at least {min}"));
+        }
+        if let Some(max) = self.maximum.filter(|&m| x > m) {
+            errors.push(at, "maximum", format!("must be at most {max}"));
+        }
+        if let Some(min) = self.exclusive_minimum.filter(|&m| x <= m) {
+            errors.push(at, "exclusive_minimum", format!("must be greater than {min}"));
+        }
+        if let Some(max) = self.exclusive_maximum.filter(|&m| x >= m) {
+            errors.push(at, "exclusive_maximum", format!("must be less than {max}"));
+        }
+        if let Some(m) = self.multiple_of {
+            let q = x / m;
+            if (q - q.round()).abs() > 1e-9 {
+                errors.push(at, "multiple_of", format!("must be a multiple of {m}"));
+            }
+        }
+    }
+
+    fn check_count(&self, count: u64, at: &str, errors: &mut Errors) {
+        if let Some(min) = self.min_items.filter(|&m| count < m) {
+            errors.push(at, "min_items", format!("must have at least {min} items"));
+        }
+        if let Some(max) = self.max_items.filter(|&m| count > m) {
+            errors.push(at, "max_items", format!("must have at most {max} items"));
+        }
+    }
+}
+
+/// A value that can be checked against [`Rules`]. Generated structs implement it by checking
+/// each of their fields with that field's rules.
+pub trait Check {
+    fn check(&self, rules: &Rules, at: &str, errors: &mut Errors);
+}
+
+impl Check for String {
+    fn check(&self, rules: &Rules, at: &str, errors: &mut Errors) {
+        rules.check_length(self.chars().count() as u64, "characters", at, errors);
+        if let Some(pattern) = rules.pattern {
+            if !pattern.is_match(self) {
+                errors.push(at, "pattern", format!("must match `{}`", pattern.source()));
+            }
+        }
+        if let Some(format) = rules.format {
+            if !format.matches(self) {
+                errors.push(at, "format", format!("must be a valid {}", format.name()));
+            }
+        }
+    }
+}
+
+impl Check for Bytes {
+    fn check(&self, rules: &Rules, at: &str, errors: &mut Errors) {
+        rules.check_length(self.0.len() as u64, "bytes", at, errors);
+    }
+}
+
+impl Check for Decimal {
+    fn check(&self, rules: &Rules, at: &str, errors: &mut Errors) {
+        rules.check_number(self.to_f64(), at, errors);
+    }
+}
+
+macro_rules! check_number {
+    ($($ty:ty),*) => {$(
+        impl Check for $ty {
+            fn check(&self, rules: &Rules, at: &str, errors: &mut Errors) {
+                rules.check_number(f64::from(*self), at, errors);
+            }
+        }
+    )*};
+}
+
+check_number!(i32, f32, f64);
+
+impl Check for i64 {
+    fn check(&self, rules: &Rules, at: &str, errors: &mut Errors) {
+        // Bounds come from the contract as f64; every bound a contract can state is exact.
+        rules.check_number(*self as f64, at, errors);
+    }
+}
+
+/// Types with no constraints of their own.
+macro_rules! check_nothing {
+    ($($ty:ty),*) => {$(
+        impl Check for $ty {
+            fn check(&self, _rules: &Rules, _at: &str, _errors: &mut Errors) {}
+        }
+    )*};
+}
+
+check_nothing!(bool, Uuid, Date, DateTime, Value);
+
+impl<T: Check> Check for Option<T> {
+    fn check(&self, rules: &Rules, at: &str, errors: &mut Errors) {
+        if let Some(value) = self {
+            value.check(rules, at, errors);
+        }
+    }
+}
+
+impl<T: Check> Check for Patch<T> {
+    fn check(&self, rules: &Rules, at: &str, errors: &mut Errors) {
+        if let Patch::Value(value) = self {
+            value.check(rules, at, errors);
+        }
+    }
+}
+
+impl<T: Check + PartialEq> Check for Vec<T> {
+    fn check(&self, rules: &Rules, at: &str, errors: &mut Errors) {
+        rules.check_count(self.len() as u64, at, errors);
+        if rules.unique_items {
+            if let Some(i) = (1..self.len()).find(|&i| self[..i].contains(&self[i])) {
+                errors.push(at, "unique_items", format!("item {i} repeats an earlier item"));
+            }
+        }
+        for (i, item) in self.iter().enumerate() {
+            item.check(rules.item_rules(), &pointer(at, &i.to_string()), errors);
+        }
+    }
+}
+
+impl<T: Check> Check for BTreeMap<String, T> {
+    fn check(&self, rules: &Rules, at: &str, errors: &mut Errors) {
+        rules.check_count(self.len() as u64, at, errors);
+        for (key, item) in self {
+            item.check(rules.item_rules(), &pointer(at, key), errors);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn collects_every_field_failure() {
+        let body = serde_json::json!({"a": 1, "b": null, "zzz": true});
+        let mut errors = Errors::new();
+        let map = object(&body, "", &["a", "b", "c"], &mut errors).unwrap_or_else(|| panic!());
+        let required = Presence { required: true, nullable: false };
+        let a: Option<Option<String>> = field(map, "", "a", required, &mut errors);
+        let b: Option<Option<String>> = field(map, "", "b", required, &mut errors);
+        let c: Option<Option<String>> = field(map, "", "c", required, &mut errors);
+        assert!(a.is_none() && b.is_none() && c.is_none());
+        let rules: Vec<(Option<String>, String)> =
+            errors.into_vec().into_iter().map(|e| (e.pointer, e.rule)).collect();
+        assert_eq!(
+            rules,
+            vec![
+                (Some("/zzz".into()), "unknown_field".into()),
+                (Some("/a".into()), "type".into()),
+                (Some("/b".into()), "null".into()),
+                (Some("/c".into()), "required".into()),
+            ]
+        );
+    }
+
+    #[test]
+    fn rules_check_items_with_pointers() {
+        static ITEM: Rules = Rules { max_length: Some(3), ..Rules::NONE };
+        static TAGS: Rules = Rules { max_items: Some(2), unique_items: true, items: Some(&ITEM), ..Rules::NONE };
+        let tags = vec!["a".to_owned(), "toolong".to_owned(), "a".to_owned()];
+        let mut errors = Errors::new();
+        tags.check(&TAGS, "/tags", &mut errors);
+        let rules: Vec<String> = errors.into_vec().into_iter().map(|e| format!("{} {}", e.pointer.unwrap_or_default(), e.rule)).collect();
+        assert_eq!(rules, vec!["/tags max_items", "/tags unique_items", "/tags/1 max_length"]);
+    }
+
+    #[test]
+    fn pointers_escape_slashes_and_tildes() {
+        assert_eq!(pointer("/a", "b/c~d"), "/a/b~1c~0d");
+    }
+}

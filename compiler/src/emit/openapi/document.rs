@@ -1,0 +1,479 @@
+//! The IR of one API version -> an OpenAPI document: paths, operations, parameters, security,
+//! rate limits, responses and the component schemas they use.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::ir::{
+    AuthPolicy, BodyType, Contract, CrudKind, Field, Method, Operation, Project, RateKey,
+    RateLimit, RoleMode, pluralize, to_snake_case,
+};
+
+use super::model::{
+    self, Components, Document, Info, JsonType, MediaType, Parameter, ParameterLocation, PathItem,
+    RateLimitExtension, RateLimitPolicy, RefOr, RequestBody, Response, RolesExtension, Schema,
+    SecurityRequirement, Tag, number,
+};
+use super::problems::{
+    self, API_KEY_AUTH, BEARER_AUTH, ErrorResponse, FIELD_ERROR, JSON, PROBLEM, ResponseHeader,
+};
+use super::schema::{self, Place};
+
+/// The document of API version `version`, with `generated` as its `x-generated` marker.
+pub(super) fn build(project: &Project, version: u32, generated: String) -> Document {
+    let mut tags = Vec::new();
+    let mut paths: BTreeMap<String, PathItem> = BTreeMap::new();
+    // Declared types are documented even when no operation of this version uses them, so
+    // that every contract served here shows its resource, messages and enums.
+    let mut roots: Vec<String> = Vec::new();
+    for contract in project.contracts.values() {
+        let operations: Vec<&Operation> = contract
+            .operations_in_order()
+            .into_iter()
+            .filter(|op| op.versions.contains(&version))
+            .collect();
+        if operations.is_empty() {
+            continue;
+        }
+        tags.push(Tag {
+            name: contract.name.clone(),
+            description: contract.description.clone(),
+        });
+        roots.push(contract.name.clone());
+        roots.extend(contract.messages.keys().cloned());
+        roots.extend(contract.enums.keys().cloned());
+        for op in operations {
+            let operation = operation(contract, op);
+            let mut refs = Vec::new();
+            operation_refs(&operation, &mut refs);
+            roots.extend(refs.into_iter().map(str::to_owned));
+            let item = paths.entry(op.full_path(contract, version)).or_default();
+            *method_slot(item, op.method) = Some(operation);
+        }
+    }
+    Document {
+        openapi: "3.1.0",
+        generated,
+        info: Info {
+            title: project.api.title.clone(),
+            version: project.api.version.clone(),
+            description: project.api.description.clone(),
+            api_version: version,
+        },
+        tags,
+        paths,
+        components: Components {
+            schemas: reachable_schemas(project, roots),
+            responses: problems::response_components(),
+            headers: problems::header_components(),
+            security_schemes: problems::security_schemes(),
+        },
+    }
+}
+
+fn method_slot(item: &mut PathItem, method: Method) -> &mut Option<model::Operation> {
+    match method {
+        Method::Get => &mut item.get,
+        Method::Post => &mut item.post,
+        Method::Put => &mut item.put,
+        Method::Patch => &mut item.patch,
+        Method::Delete => &mut item.delete,
+    }
+}
+
+/// The component schemas reachable from `roots`, plus the problem schemas every error response
+/// uses. Unreachable ones are left out, so that a version's document holds only its own types.
+fn reachable_schemas(project: &Project, roots: Vec<String>) -> BTreeMap<String, Schema> {
+    let mut all: BTreeMap<String, Schema> = project
+        .contracts
+        .values()
+        .flat_map(schema::contract_schemas)
+        .collect();
+    all.insert(PROBLEM.to_owned(), problems::problem_schema());
+    all.insert(FIELD_ERROR.to_owned(), problems::field_error_schema());
+
+    let mut reached = BTreeMap::new();
+    let mut pending = roots;
+    pending.push(PROBLEM.to_owned());
+    while let Some(name) = pending.pop() {
+        if reached.contains_key(&name) {
+            continue;
+        }
+        // Validation guarantees every name resolves; an unknown one simply has no schema.
+        let Some(schema) = all.remove(&name) else {
+            continue;
+        };
+        let mut refs = Vec::new();
+        schema.collect_refs(&mut refs);
+        pending.extend(refs.into_iter().map(str::to_owned));
+        reached.insert(name, schema);
+    }
+    reached
+}
+
+/// The schema names an operation refers to through its parameters and bodies.
+fn operation_refs<'o>(operation: &'o model::Operation, out: &mut Vec<&'o str>) {
+    let parameters = operation.parameters.iter().map(|p| &p.schema);
+    let request = operation
+        .request_body
+        .iter()
+        .flat_map(|body| body.content.values().map(|m| &m.schema));
+    let responses = operation
+        .responses
+        .values()
+        .filter_map(|r| match r {
+            RefOr::Item(response) => Some(response),
+            RefOr::Ref { .. } => None,
+        })
+        .flat_map(|response| response.content.values().map(|m| &m.schema));
+    for schema in parameters.chain(request).chain(responses) {
+        schema.collect_refs(out);
+    }
+}
+
+fn operation(contract: &Contract, op: &Operation) -> model::Operation {
+    let mut parameters: Vec<Parameter> = op
+        .path_params
+        .iter()
+        .map(|f| field_parameter(f, ParameterLocation::Path))
+        .chain(
+            op.query
+                .iter()
+                .map(|f| field_parameter(f, ParameterLocation::Query)),
+        )
+        .collect();
+    if op.crud() == Some(CrudKind::List) {
+        parameters.extend(list_parameters(contract));
+    }
+    let request_body = op.request.as_ref().map(|body| RequestBody {
+        description: None,
+        required: true,
+        content: json_content(body_schema(contract, &body.ty)),
+    });
+    let mut responses = BTreeMap::from([(
+        op.status.to_string(),
+        RefOr::Item(success_response(contract, op)),
+    )]);
+    for error in error_responses(op) {
+        responses.insert(error.status().to_string(), error.reference());
+    }
+    let (security, roles) = security(&op.auth);
+    model::Operation {
+        tags: vec![contract.name.clone()],
+        summary: Some(
+            op.summary
+                .clone()
+                .unwrap_or_else(|| default_summary(contract, op)),
+        ),
+        description: op.description.clone(),
+        operation_id: contract.operation_id(op),
+        deprecated: op.deprecated,
+        parameters,
+        request_body,
+        responses,
+        security: Some(security),
+        roles,
+        rate_limit: rate_limit_extension(&op.rate_limit),
+    }
+}
+
+/// A path or query parameter declared by a field. Query parameters are required unless they
+/// are optional or have a default the server fills in.
+fn field_parameter(field: &Field, location: ParameterLocation) -> Parameter {
+    let mut schema = schema::field_schema(field, Place::Parameter);
+    let description = schema.description.take();
+    Parameter {
+        required: location == ParameterLocation::Path
+            || (!field.optional && field.default.is_none()),
+        deprecated: field.deprecated,
+        location,
+        ..query_parameter(&field.name, description, schema)
+    }
+}
+
+/// An optional query parameter; callers override what differs.
+fn query_parameter(name: &str, description: Option<String>, schema: Schema) -> Parameter {
+    Parameter {
+        name: name.to_owned(),
+        location: ParameterLocation::Query,
+        description,
+        required: false,
+        deprecated: false,
+        style: None,
+        explode: None,
+        schema,
+    }
+}
+
+/// The paging, sorting and filtering parameters of a list operation.
+fn list_parameters(contract: &Contract) -> Vec<Parameter> {
+    let pagination = contract.pagination;
+    let mut parameters = vec![
+        query_parameter(
+            "limit",
+            Some("How many items to return at most.".to_owned()),
+            Schema {
+                maximum: number(f64::from(pagination.max_limit)),
+                default: Some(pagination.default_limit.into()),
+                ..schema::integer("int32", 1.0)
+            },
+        ),
+        query_parameter(
+            "offset",
+            Some("How many matching items to skip.".to_owned()),
+            Schema {
+                default: Some(0.into()),
+                ..schema::integer("int64", 0.0)
+            },
+        ),
+    ];
+    let sort_keys: Vec<serde_json::Value> = contract
+        .fields
+        .iter()
+        .filter(|f| f.sortable)
+        .flat_map(|f| [f.name.clone(), format!("-{}", f.name)])
+        .map(serde_json::Value::String)
+        .collect();
+    if !sort_keys.is_empty() {
+        let key = Schema {
+            enum_values: sort_keys,
+            ..Schema::of_type(JsonType::String)
+        };
+        parameters.push(Parameter {
+            style: Some("form"),
+            explode: Some(false),
+            ..query_parameter(
+                "sort",
+                Some("Sort keys separated by commas, most significant first: a field name sorts ascending, a field name after `-` descending.".to_owned()),
+                Schema {
+                    items: Some(Box::new(key)),
+                    ..Schema::of_type(JsonType::Array)
+                },
+            )
+        });
+    }
+    parameters.push(query_parameter(
+        "include_total",
+        Some("Also count every matching item and return the count as `total`.".to_owned()),
+        Schema {
+            default: Some(false.into()),
+            ..Schema::of_type(JsonType::Boolean)
+        },
+    ));
+    // A filter compares for equality, so it takes the field's plain type: constraints and
+    // nullability describe stored values, not what one may search for.
+    parameters.extend(contract.fields.iter().filter(|f| f.filterable).map(|f| {
+        query_parameter(
+            &f.name,
+            Some(format!("Only items whose `{}` equals this value.", f.name)),
+            schema::type_schema(&f.ty, &Default::default(), &Default::default()),
+        )
+    }));
+    parameters
+}
+
+/// The schema of a request or response body.
+fn body_schema(contract: &Contract, body: &BodyType) -> Schema {
+    match body {
+        BodyType::Named(name) => Schema::reference(name),
+        BodyType::List(name) => Schema {
+            items: Some(Box::new(Schema::reference(name))),
+            ..Schema::of_type(JsonType::Array)
+        },
+        BodyType::Derived(derived) => Schema::reference(&derived.type_name(&contract.name)),
+    }
+}
+
+fn json_content(schema: Schema) -> BTreeMap<&'static str, MediaType> {
+    BTreeMap::from([(
+        JSON,
+        MediaType {
+            schema,
+            example: None,
+        },
+    )])
+}
+
+fn success_response(contract: &Contract, op: &Operation) -> Response {
+    let mut headers = vec![ResponseHeader::RequestId];
+    if is_rate_limited(op) {
+        headers.extend([ResponseHeader::RateLimit, ResponseHeader::RateLimitPolicy]);
+    }
+    let content = match &op.response {
+        Some(body) if op.status != 204 => json_content(body_schema(contract, &body.ty)),
+        _ => BTreeMap::new(),
+    };
+    Response {
+        description: success_description(contract, op),
+        headers: problems::header_refs(&headers),
+        content,
+    }
+}
+
+fn is_rate_limited(op: &Operation) -> bool {
+    matches!(&op.rate_limit, RateLimit::Policies(policies) if !policies.is_empty())
+}
+
+/// The error responses an operation can produce, so that clients see every status the router
+/// may answer with:
+///
+/// - 400, 500 and 503 always: unparsable path or query values, unexpected failures and an
+///   unavailable store can happen anywhere;
+/// - 401 when credentials are required, 403 when roles are;
+/// - 404 when the path names a resource through parameters;
+/// - 409 for create, replace and patch, which can break unique constraints;
+/// - 413, 415 and 422 when there is a request body (too large, not JSON, invalid);
+/// - 422 also when parameters are validated beyond parsing: query parameters (which may be
+///   required or constrained), the list operation's paging bounds, constrained path parameters;
+/// - 429 when a rate limit applies.
+fn error_responses(op: &Operation) -> BTreeSet<ErrorResponse> {
+    let mut errors = BTreeSet::from([
+        ErrorResponse::BadRequest,
+        ErrorResponse::InternalError,
+        ErrorResponse::ServiceUnavailable,
+    ]);
+    let conditional = [
+        (op.auth.requires_credentials(), ErrorResponse::Unauthorized),
+        (
+            matches!(op.auth, AuthPolicy::Roles { .. }),
+            ErrorResponse::Forbidden,
+        ),
+        (!op.path_params.is_empty(), ErrorResponse::NotFound),
+        (
+            matches!(
+                op.crud(),
+                Some(CrudKind::Create | CrudKind::Update | CrudKind::Patch)
+            ),
+            ErrorResponse::Conflict,
+        ),
+        (op.request.is_some(), ErrorResponse::PayloadTooLarge),
+        (op.request.is_some(), ErrorResponse::UnsupportedMediaType),
+        (
+            op.request.is_some() || validates_parameters(op),
+            ErrorResponse::ValidationFailed,
+        ),
+        (is_rate_limited(op), ErrorResponse::TooManyRequests),
+    ];
+    errors.extend(
+        conditional
+            .into_iter()
+            .filter_map(|(applies, error)| applies.then_some(error)),
+    );
+    errors
+}
+
+fn validates_parameters(op: &Operation) -> bool {
+    !op.query.is_empty()
+        || op.crud() == Some(CrudKind::List)
+        || op
+            .path_params
+            .iter()
+            .any(|f| !f.constraints.is_empty() || !f.item_constraints.is_empty())
+}
+
+/// The operation's `security` and, for role policies, the exact role rule.
+fn security(auth: &AuthPolicy) -> (Vec<SecurityRequirement>, Option<RolesExtension>) {
+    let roles: Vec<String> = auth.roles().map(str::to_owned).collect();
+    let requirements = match auth {
+        AuthPolicy::Public => Vec::new(),
+        AuthPolicy::Authenticated | AuthPolicy::Roles { .. } => [BEARER_AUTH, API_KEY_AUTH]
+            .into_iter()
+            .map(|scheme| BTreeMap::from([(scheme, roles.clone())]))
+            .collect(),
+    };
+    let extension = match auth {
+        AuthPolicy::Roles { mode, .. } => Some(RolesExtension {
+            roles,
+            require: match mode {
+                RoleMode::Any => "any",
+                RoleMode::All => "all",
+            },
+        }),
+        _ => None,
+    };
+    (requirements, extension)
+}
+
+fn rate_limit_extension(limit: &RateLimit) -> Option<RateLimitExtension> {
+    match limit {
+        RateLimit::Inherit => None,
+        RateLimit::Unlimited => Some(RateLimitExtension::Unlimited),
+        RateLimit::Policies(policies) => Some(RateLimitExtension::Policies(
+            policies
+                .iter()
+                .map(|p| RateLimitPolicy {
+                    name: p.name.clone(),
+                    limit: p.limit,
+                    period: format!("{}s", p.period_secs),
+                    burst: p.burst,
+                    key: rate_key(&p.key),
+                })
+                .collect(),
+        )),
+    }
+}
+
+/// The key as contracts write it.
+fn rate_key(key: &RateKey) -> String {
+    match key {
+        RateKey::Ip => "ip".to_owned(),
+        RateKey::User => "user".to_owned(),
+        RateKey::ApiKey => "api_key".to_owned(),
+        RateKey::Header(name) => format!("header:{name}"),
+        RateKey::Custom(name) => format!("custom:{name}"),
+    }
+}
+
+/// The contract's name as a lowercase noun: `TaskList` -> `task list`.
+fn noun(contract: &Contract) -> String {
+    to_snake_case(&contract.name).replace('_', " ")
+}
+
+/// `a task`, `an item`.
+fn with_article(noun: &str) -> String {
+    let article = if noun.starts_with(['a', 'e', 'i', 'o', 'u']) {
+        "an"
+    } else {
+        "a"
+    };
+    format!("{article} {noun}")
+}
+
+/// A summary for operations whose contract gives none, so that every operation reads well in
+/// documentation tools.
+fn default_summary(contract: &Contract, op: &Operation) -> String {
+    let one = with_article(&noun(contract));
+    match op.crud() {
+        Some(CrudKind::List) => format!("List {}", pluralize(&noun(contract))),
+        Some(CrudKind::Get) => format!("Get {one}"),
+        Some(CrudKind::Create) => format!("Create {one}"),
+        Some(CrudKind::Update) => format!("Replace {one}"),
+        Some(CrudKind::Patch) => format!("Update fields of {one}"),
+        Some(CrudKind::Delete) => format!("Delete {one}"),
+        None => {
+            let words = op.name.replace('_', " ");
+            let mut chars = words.chars();
+            chars.next().map_or_else(String::new, |first| {
+                first.to_uppercase().chain(chars).collect()
+            })
+        }
+    }
+}
+
+fn success_description(contract: &Contract, op: &Operation) -> String {
+    let noun = noun(contract);
+    match (op.crud(), &op.response) {
+        (Some(CrudKind::List), _) => format!("A page of {}.", pluralize(&noun)),
+        (Some(CrudKind::Get), _) => format!("The {noun}."),
+        (Some(CrudKind::Create), _) => format!("The created {noun}."),
+        (Some(CrudKind::Update | CrudKind::Patch), _) => format!("The updated {noun}."),
+        (Some(CrudKind::Delete), _) => format!("The {noun} was deleted."),
+        (None, Some(body)) => match &body.ty {
+            BodyType::Named(name) => format!("Success: a `{name}`."),
+            BodyType::List(name) => format!("Success: a list of `{name}`."),
+            BodyType::Derived(derived) => {
+                format!("Success: a `{}`.", derived.type_name(&contract.name))
+            }
+        },
+        (None, None) => "Success; the response has no body.".to_owned(),
+    }
+}

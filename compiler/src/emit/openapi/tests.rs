@@ -1,0 +1,1036 @@
+//! Tests of the OpenAPI emitter, on small contracts that together use every feature.
+
+use std::collections::BTreeMap;
+
+use serde_json::{Value, json};
+
+use super::{OpenApiOptions, emit};
+use crate::Input;
+use crate::frontend::yaml::tree::{self, Node, NodeKind, Scalar as Yaml};
+use crate::ir::Project;
+
+const PROJECT: &str = r#"
+api:
+  title: Todo API
+  version: 2.3.0
+  description: Tasks and the people who own them.
+rate_limits:
+  standard: { limit: 100, per: 1m, burst: 20, key: user }
+"#;
+
+const USER: &str = r#"
+contract: User
+description: Someone who owns tasks.
+versions: [1, 2]
+auth: { roles: [admin] }
+fields:
+  id: { type: uuid, primary: true }
+  email: { type: string, format: email, unique: true, filterable: true }
+  password: { type: string, write_only: true, min_length: 12 }
+  avatar: { type: bytes, optional: true, min_length: 1, max_length: 65536 }
+  born_on: { type: date, optional: true }
+crud: [get, create]
+"#;
+
+const TASK: &str = r#"
+contract: Task
+description: A unit of work on a to-do list.
+versions: [1, 2]
+auth: authenticated
+rate_limit: standard
+pagination: { default_limit: 25, max_limit: 50 }
+storage: { timestamps: true }
+enums:
+  Priority:
+    description: How urgent a task is.
+    values: [low, { name: normal, description: the default }, high]
+fields:
+  id: { type: uuid, primary: true }
+  title: { type: string, min_length: 1, max_length: 200, pattern: '^\S', sortable: true, example: Buy milk, description: "What to do: one line." }
+  done: { type: bool, default: false, filterable: true }
+  due_at: { type: datetime, optional: true, nullable: true, sortable: true }
+  priority: { type: Priority, default: normal, filterable: true }
+  status: { type: enum, values: [open, closed], optional: true, nullable: true }
+  estimate: { type: decimal, optional: true, minimum: 0, default: 1 }
+  score: { type: double, optional: true, exclusive_minimum: 0, maximum: 10, multiple_of: 0.5 }
+  ratio: { type: float, optional: true, exclusive_maximum: 1.5 }
+  points: { type: int64, optional: true, minimum: 0 }
+  rank: { type: int32, optional: true }
+  website: { type: string, format: url, optional: true }
+  note: { type: string, optional: true, nullable: true, deprecated: true }
+  tags: { type: list<string>, max_items: 10, unique_items: true, items: { max_length: 20 }, default: [] }
+  labels: { type: map<string>, optional: true, max_items: 5, items: { min_length: 1 } }
+  meta: { type: json, optional: true, description: Free-form data. }
+  owner_id: { type: uuid, ref: User, nullable: true, on_delete: set_null }
+crud:
+  list:
+  get:
+  create:
+  update: { versions: [1] }
+  patch:
+  delete: { auth: { roles: [admin, owner], require: all }, rate_limit: none }
+messages:
+  CompleteTask:
+    description: Why a task was completed.
+    fields:
+      note: { type: string, optional: true, max_length: 500 }
+      priority: { type: Priority, optional: true }
+operations:
+  complete:
+    method: POST
+    path: /{id}/complete
+    request: CompleteTask
+    response: Task
+    summary: Complete a task
+    auth: { roles: [user, admin] }
+    rate_limit: { limit: 10, per: 1m, key: "header:X-Tenant" }
+  search:
+    method: GET
+    path: /search
+    query:
+      q: { type: string, min_length: 2 }
+      page_size: { type: int32, default: 10, minimum: 1, maximum: 100 }
+    response: list<Task>
+    auth: public
+    versions: [2]
+  archive_all:
+    method: POST
+    response: none
+    versions: [2]
+"#;
+
+const NOTE: &str = r#"
+contract: Note
+description: "Tricky text: \"quotes\", #hash, 'single', tab\t, \\backslash, é 日本 🎉,\nline break, \u2028 separator, yes, - dash"
+versions: [2]
+auth: public
+fields:
+  id: { type: int64, primary: true }
+  body: { type: string }
+crud: [get]
+"#;
+
+const AUDIT: &str = r#"
+contract: Audit
+fields:
+  id: { type: uuid, primary: true }
+crud: []
+"#;
+
+fn analyze(project_file: Option<&str>, contracts: &[(&str, &str)]) -> Project {
+    let mut input = Input::default();
+    if let Some(text) = project_file {
+        input.set_project("contracts/cmmv.yaml", text);
+    }
+    for (name, text) in contracts {
+        input.add_contract(format!("contracts/{name}"), *text);
+    }
+    let (project, diags) = crate::analyze(&input);
+    let rendered: Vec<String> = diags
+        .into_sorted()
+        .iter()
+        .map(|d| d.render(&input.sources))
+        .collect();
+    assert!(rendered.is_empty(), "{}", rendered.join("\n"));
+    project
+}
+
+fn todo_project() -> Project {
+    analyze(
+        Some(PROJECT),
+        &[
+            ("audit.yaml", AUDIT),
+            ("note.yaml", NOTE),
+            ("task.yaml", TASK),
+            ("user.yaml", USER),
+        ],
+    )
+}
+
+fn options() -> OpenApiOptions {
+    OpenApiOptions {
+        origin: "contracts/".to_owned(),
+    }
+}
+
+/// Generated files by path.
+fn files(project: &Project) -> BTreeMap<String, String> {
+    emit(project, &options())
+        .into_iter()
+        .map(|f| (f.path.display().to_string(), f.contents))
+        .collect()
+}
+
+/// The JSON document of one version.
+fn document(version: u32) -> Value {
+    let files = files(&todo_project());
+    let text = &files[&format!("openapi/v{version}.json")];
+    serde_json::from_str(text).unwrap_or_else(|e| panic!("invalid JSON: {e}\n{text}"))
+}
+
+fn schema<'d>(doc: &'d Value, name: &str) -> &'d Value {
+    &doc["components"]["schemas"][name]
+}
+
+fn property<'d>(doc: &'d Value, schema_name: &str, field: &str) -> &'d Value {
+    &schema(doc, schema_name)["properties"][field]
+}
+
+fn operation<'d>(doc: &'d Value, path: &str, method: &str) -> &'d Value {
+    let op = &doc["paths"][path][method];
+    assert!(op.is_object(), "no {method} {path}");
+    op
+}
+
+fn parameter_names(op: &Value) -> Vec<&str> {
+    op["parameters"]
+        .as_array()
+        .map(|ps| ps.iter().filter_map(|p| p["name"].as_str()).collect())
+        .unwrap_or_default()
+}
+
+fn parameter<'o>(op: &'o Value, name: &str) -> &'o Value {
+    op["parameters"]
+        .as_array()
+        .and_then(|ps| ps.iter().find(|p| p["name"] == name))
+        .unwrap_or_else(|| panic!("no parameter {name}"))
+}
+
+fn status_codes(op: &Value) -> Vec<&str> {
+    op["responses"]
+        .as_object()
+        .map(|r| r.keys().map(String::as_str).collect())
+        .unwrap_or_default()
+}
+
+#[test]
+fn no_operations_no_documents() {
+    let project = analyze(None, &[("audit.yaml", AUDIT)]);
+    assert!(emit(&project, &options()).is_empty());
+}
+
+#[test]
+fn one_json_and_one_yaml_document_per_version() {
+    let files = files(&todo_project());
+    let names: Vec<&str> = files.keys().map(String::as_str).collect();
+    assert_eq!(
+        names,
+        [
+            "openapi/v1.json",
+            "openapi/v1.yaml",
+            "openapi/v2.json",
+            "openapi/v2.yaml"
+        ]
+    );
+}
+
+#[test]
+fn generated_markers_come_first() {
+    let files = files(&todo_project());
+    let json = &files["openapi/v1.json"];
+    assert!(json.starts_with(
+        "{\n  \"openapi\": \"3.1.0\",\n  \"x-generated\": \"@generated by cmmv from contracts/. DO NOT EDIT.\",\n"
+    ));
+    assert!(json.ends_with("}\n"));
+    let yaml = &files["openapi/v1.yaml"];
+    assert!(yaml.starts_with(&crate::emit::header("#", "contracts/")));
+    assert!(yaml.contains("\nopenapi: \"3.1.0\"\n"));
+}
+
+#[test]
+fn info_names_the_api_and_the_version() {
+    let doc = document(2);
+    assert_eq!(
+        doc["info"],
+        json!({
+            "title": "Todo API",
+            "version": "2.3.0",
+            "description": "Tasks and the people who own them.",
+            "x-api-version": 2,
+        })
+    );
+    assert!(doc.get("security").is_none(), "no global security");
+}
+
+#[test]
+fn each_version_documents_only_its_operations_and_types() {
+    let v1 = document(1);
+    let v2 = document(2);
+    let paths = |doc: &Value| -> Vec<String> {
+        doc["paths"]
+            .as_object()
+            .map(|p| p.keys().cloned().collect())
+            .unwrap_or_default()
+    };
+    assert_eq!(
+        paths(&v1),
+        [
+            "/v1/tasks",
+            "/v1/tasks/{id}",
+            "/v1/tasks/{id}/complete",
+            "/v1/users",
+            "/v1/users/{id}"
+        ]
+    );
+    assert_eq!(
+        paths(&v2),
+        [
+            "/v2/notes/{id}",
+            "/v2/tasks",
+            "/v2/tasks/archive-all",
+            "/v2/tasks/search",
+            "/v2/tasks/{id}",
+            "/v2/tasks/{id}/complete",
+            "/v2/users",
+            "/v2/users/{id}"
+        ]
+    );
+    assert!(v1["paths"]["/v1/tasks/{id}"]["put"].is_object());
+    assert!(v2["paths"]["/v2/tasks/{id}"].get("put").is_none());
+
+    let tags = |doc: &Value| -> Vec<Value> { doc["tags"].as_array().cloned().unwrap_or_default() };
+    assert_eq!(
+        tags(&v1),
+        [
+            json!({"name": "Task", "description": "A unit of work on a to-do list."}),
+            json!({"name": "User", "description": "Someone who owns tasks."}),
+        ]
+    );
+    assert_eq!(tags(&v2)[0]["name"], "Note");
+
+    assert!(schema(&v1, "Note").is_null());
+    assert!(
+        schema(&v1, "Audit").is_null(),
+        "a contract without operations"
+    );
+    assert!(schema(&v2, "Note").is_object());
+    // User has no patch or list operation, so its derived bodies are not used.
+    assert!(schema(&v1, "UserInput").is_object());
+    assert!(schema(&v1, "UserPatch").is_null());
+    assert!(schema(&v1, "UserPage").is_null());
+    for name in [
+        "Task",
+        "TaskInput",
+        "TaskPatch",
+        "TaskPage",
+        "CompleteTask",
+        "Priority",
+        "TaskStatus",
+        "Problem",
+        "FieldError",
+    ] {
+        assert!(schema(&v1, name).is_object(), "v1 lacks {name}");
+    }
+}
+
+#[test]
+fn every_operation_is_tagged_and_named() {
+    let doc = document(2);
+    let op = operation(&doc, "/v2/tasks/{id}/complete", "post");
+    assert_eq!(op["tags"], json!(["Task"]));
+    assert_eq!(op["operationId"], "task_complete");
+    assert_eq!(op["summary"], "Complete a task");
+    assert_eq!(operation(&doc, "/v2/tasks", "get")["summary"], "List tasks");
+    assert_eq!(
+        operation(&doc, "/v2/tasks", "get")["operationId"],
+        "task_list"
+    );
+    assert_eq!(
+        operation(&doc, "/v2/tasks/archive-all", "post")["summary"],
+        "Archive all"
+    );
+    let mut ids: Vec<&str> = doc["paths"]
+        .as_object()
+        .into_iter()
+        .flat_map(|paths| paths.values())
+        .filter_map(Value::as_object)
+        .flat_map(|item| item.values())
+        .filter_map(|op| op["operationId"].as_str())
+        .collect();
+    let count = ids.len();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), count, "operation ids are unique");
+}
+
+#[test]
+fn nullable_values() {
+    let doc = document(1);
+    let due_at = property(&doc, "Task", "due_at");
+    assert_eq!(due_at["type"], json!(["string", "null"]));
+    assert_eq!(due_at["format"], "date-time");
+    let owner = property(&doc, "Task", "owner_id");
+    assert_eq!(owner["type"], json!(["string", "null"]));
+    assert_eq!(owner["format"], "uuid");
+    assert_eq!(
+        property(&doc, "Task", "status")["anyOf"],
+        json!([{"$ref": "#/components/schemas/TaskStatus"}, {"type": "null"}])
+    );
+    // `json` accepts null already; the schema is the empty one plus annotations.
+    assert_eq!(
+        property(&doc, "Task", "meta"),
+        &json!({"description": "Free-form data."})
+    );
+    assert_eq!(property(&doc, "Task", "title")["type"], "string");
+    assert_eq!(
+        property(&doc, "Task", "priority"),
+        &json!({"$ref": "#/components/schemas/Priority", "default": "normal"})
+    );
+}
+
+#[test]
+fn scalar_types_and_constraints() {
+    let doc = document(1);
+    let task = |field: &str| property(&doc, "Task", field).clone();
+    assert_eq!(
+        task("title"),
+        json!({
+            "type": "string",
+            "description": "What to do: one line.",
+            "minLength": 1,
+            "maxLength": 200,
+            "pattern": "^\\S",
+            "examples": ["Buy milk"],
+        })
+    );
+    assert_eq!(
+        task("estimate"),
+        json!({
+            "type": "string",
+            "format": "decimal",
+            "pattern": "^-?[0-9]+(\\.[0-9]+)?$",
+            "default": "1",
+            "x-minimum": 0,
+        })
+    );
+    assert_eq!(
+        task("score"),
+        json!({
+            "type": "number",
+            "format": "double",
+            "exclusiveMinimum": 0,
+            "maximum": 10,
+            "multipleOf": 0.5,
+        })
+    );
+    assert_eq!(
+        task("ratio"),
+        json!({"type": "number", "format": "float", "exclusiveMaximum": 1.5})
+    );
+    assert_eq!(
+        task("points"),
+        json!({"type": "integer", "format": "int64", "minimum": 0})
+    );
+    assert_eq!(task("rank"), json!({"type": "integer", "format": "int32"}));
+    assert_eq!(task("done"), json!({"type": "boolean", "default": false}));
+    assert_eq!(task("website"), json!({"type": "string", "format": "uri"}));
+    assert_eq!(
+        task("note"),
+        json!({"type": ["string", "null"], "deprecated": true})
+    );
+    assert_eq!(
+        task("tags"),
+        json!({
+            "type": "array",
+            "items": {"type": "string", "maxLength": 20},
+            "maxItems": 10,
+            "uniqueItems": true,
+            "default": [],
+        })
+    );
+    assert_eq!(
+        task("labels"),
+        json!({
+            "type": "object",
+            "additionalProperties": {"type": "string", "minLength": 1},
+            "maxProperties": 5,
+        })
+    );
+    assert_eq!(
+        property(&doc, "User", "avatar"),
+        &json!({
+            "type": "string",
+            "contentEncoding": "base64",
+            "x-max-bytes": 65536,
+            "x-min-bytes": 1,
+        })
+    );
+    assert_eq!(property(&doc, "User", "email")["format"], "email");
+    assert_eq!(
+        property(&doc, "User", "born_on"),
+        &json!({"type": "string", "format": "date"})
+    );
+}
+
+#[test]
+fn references_are_annotated() {
+    let doc = document(1);
+    let owner = property(&doc, "Task", "owner_id");
+    assert_eq!(owner["x-cmmv-references"], "User");
+    assert_eq!(owner["description"], "The primary key of a `User`.");
+}
+
+#[test]
+fn enums_list_their_values() {
+    let doc = document(1);
+    assert_eq!(
+        schema(&doc, "Priority"),
+        &json!({
+            "type": "string",
+            "description": "How urgent a task is.\n\n- `normal`: the default",
+            "enum": ["low", "normal", "high"],
+        })
+    );
+    assert_eq!(
+        schema(&doc, "TaskStatus")["enum"],
+        json!(["open", "closed"])
+    );
+}
+
+#[test]
+fn resource_input_and_patch_schemas() {
+    let doc = document(1);
+    let task = schema(&doc, "Task");
+    assert_eq!(
+        task["required"],
+        json!([
+            "id",
+            "title",
+            "done",
+            "priority",
+            "tags",
+            "owner_id",
+            "created_at",
+            "updated_at"
+        ])
+    );
+    assert!(task.get("additionalProperties").is_none());
+    assert_eq!(property(&doc, "Task", "id")["readOnly"], true);
+    assert_eq!(property(&doc, "Task", "created_at")["readOnly"], true);
+
+    let user = schema(&doc, "User");
+    assert_eq!(user["required"], json!(["id", "email"]));
+    assert_eq!(property(&doc, "User", "password")["writeOnly"], true);
+
+    let input = schema(&doc, "TaskInput");
+    assert_eq!(input["additionalProperties"], false);
+    assert_eq!(input["required"], json!(["title", "owner_id"]));
+    let input_fields: Vec<&String> = input["properties"]
+        .as_object()
+        .map(|p| p.keys().collect())
+        .unwrap_or_default();
+    assert!(
+        !input_fields
+            .iter()
+            .any(|f| *f == "id" || *f == "created_at")
+    );
+    assert_eq!(input_fields[0], "title", "declaration order is kept");
+    assert!(
+        property(&doc, "TaskInput", "title")
+            .get("readOnly")
+            .is_none()
+    );
+    assert_eq!(property(&doc, "TaskInput", "done")["default"], false);
+    assert_eq!(
+        schema(&doc, "UserInput")["required"],
+        json!(["email", "password"])
+    );
+    assert_eq!(property(&doc, "UserInput", "password")["writeOnly"], true);
+
+    let patch = schema(&doc, "TaskPatch");
+    assert_eq!(patch["additionalProperties"], false);
+    assert!(patch.get("required").is_none());
+    assert!(
+        property(&doc, "TaskPatch", "done").get("default").is_none(),
+        "an absent patch field keeps its value"
+    );
+    assert_eq!(
+        property(&doc, "TaskPatch", "due_at")["type"],
+        json!(["string", "null"])
+    );
+
+    let message = schema(&doc, "CompleteTask");
+    assert_eq!(message["additionalProperties"], false);
+    assert_eq!(message["description"], "Why a task was completed.");
+}
+
+#[test]
+fn page_schema() {
+    let doc = document(1);
+    let page = schema(&doc, "TaskPage");
+    assert_eq!(page["required"], json!(["items", "limit", "offset"]));
+    assert_eq!(
+        page["properties"]["items"]["items"],
+        json!({"$ref": "#/components/schemas/Task"})
+    );
+    let total = &page["properties"]["total"];
+    assert_eq!(total["type"], "integer");
+    assert!(
+        total["description"]
+            .as_str()
+            .is_some_and(|d| d.contains("include_total=true"))
+    );
+}
+
+#[test]
+fn list_operation_parameters() {
+    let doc = document(1);
+    let list = operation(&doc, "/v1/tasks", "get");
+    assert_eq!(
+        parameter_names(list),
+        [
+            "limit",
+            "offset",
+            "sort",
+            "include_total",
+            "done",
+            "priority"
+        ]
+    );
+    assert_eq!(
+        parameter(list, "limit")["schema"],
+        json!({"type": "integer", "format": "int32", "minimum": 1, "maximum": 50, "default": 25})
+    );
+    assert_eq!(
+        parameter(list, "offset")["schema"],
+        json!({"type": "integer", "format": "int64", "minimum": 0, "default": 0})
+    );
+    let sort = parameter(list, "sort");
+    assert_eq!(sort["style"], "form");
+    assert_eq!(sort["explode"], false);
+    assert_eq!(
+        sort["schema"]["items"]["enum"],
+        json!([
+            "title",
+            "-title",
+            "due_at",
+            "-due_at",
+            "created_at",
+            "-created_at",
+            "updated_at",
+            "-updated_at"
+        ])
+    );
+    assert_eq!(
+        parameter(list, "include_total")["schema"],
+        json!({"type": "boolean", "default": false})
+    );
+    let done = parameter(list, "done");
+    assert_eq!(done["in"], "query");
+    assert!(done.get("required").is_none());
+    assert_eq!(
+        done["description"],
+        "Only items whose `done` equals this value."
+    );
+    assert_eq!(done["schema"], json!({"type": "boolean"}));
+    assert_eq!(
+        parameter(list, "priority")["schema"],
+        json!({"$ref": "#/components/schemas/Priority"})
+    );
+    assert_eq!(
+        list["responses"]["200"]["content"]["application/json"]["schema"],
+        json!({"$ref": "#/components/schemas/TaskPage"})
+    );
+
+    // Without sortable fields there is no `sort` parameter.
+    let users = analyze(
+        None,
+        &[(
+            "user.yaml",
+            "contract: User\nfields:\n  id: { type: uuid, primary: true }\ncrud: [list]\n",
+        )],
+    );
+    let files = files(&users);
+    let doc: Value = serde_json::from_str(&files["openapi/v1.json"]).unwrap_or_default();
+    assert_eq!(
+        parameter_names(operation(&doc, "/v1/users", "get")),
+        ["limit", "offset", "include_total"]
+    );
+}
+
+#[test]
+fn path_and_query_parameters() {
+    let doc = document(2);
+    let get = operation(&doc, "/v2/tasks/{id}", "get");
+    assert_eq!(
+        get["parameters"],
+        json!([{
+            "name": "id",
+            "in": "path",
+            "description": "The resource's identifier.",
+            "required": true,
+            "schema": {"type": "string", "format": "uuid"},
+        }])
+    );
+    let search = operation(&doc, "/v2/tasks/search", "get");
+    let q = parameter(search, "q");
+    assert_eq!(q["required"], true);
+    assert_eq!(q["schema"], json!({"type": "string", "minLength": 2}));
+    let page_size = parameter(search, "page_size");
+    assert!(
+        page_size.get("required").is_none(),
+        "a default makes it optional"
+    );
+    assert_eq!(page_size["schema"]["default"], 10);
+    assert_eq!(page_size["schema"]["maximum"], 100);
+}
+
+#[test]
+fn bodies() {
+    let doc = document(1);
+    let create = operation(&doc, "/v1/tasks", "post");
+    assert_eq!(
+        create["requestBody"],
+        json!({
+            "required": true,
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/TaskInput"}}},
+        })
+    );
+    assert_eq!(
+        create["responses"]["201"]["content"]["application/json"]["schema"],
+        json!({"$ref": "#/components/schemas/Task"})
+    );
+    let patch = operation(&doc, "/v1/tasks/{id}", "patch");
+    assert_eq!(
+        patch["requestBody"]["content"]["application/json"]["schema"]["$ref"],
+        "#/components/schemas/TaskPatch"
+    );
+    let complete = operation(&doc, "/v1/tasks/{id}/complete", "post");
+    assert_eq!(
+        complete["requestBody"]["content"]["application/json"]["schema"]["$ref"],
+        "#/components/schemas/CompleteTask"
+    );
+    let delete = operation(&doc, "/v1/tasks/{id}", "delete");
+    assert!(delete["responses"]["204"].get("content").is_none());
+
+    let v2 = document(2);
+    let search = operation(&v2, "/v2/tasks/search", "get");
+    assert_eq!(
+        search["responses"]["200"]["content"]["application/json"]["schema"],
+        json!({"type": "array", "items": {"$ref": "#/components/schemas/Task"}})
+    );
+    let archive = operation(&v2, "/v2/tasks/archive-all", "post");
+    assert!(archive.get("requestBody").is_none());
+    assert!(archive["responses"]["204"].get("content").is_none());
+}
+
+#[test]
+fn security_per_operation() {
+    let v2 = document(2);
+    let search = operation(&v2, "/v2/tasks/search", "get");
+    assert_eq!(search["security"], json!([]));
+    assert!(!status_codes(search).contains(&"401"));
+
+    let list = operation(&v2, "/v2/tasks", "get");
+    assert_eq!(
+        list["security"],
+        json!([{"bearerAuth": []}, {"apiKeyAuth": []}])
+    );
+    assert!(list.get("x-cmmv-roles").is_none());
+    assert!(status_codes(list).contains(&"401"));
+    assert!(!status_codes(list).contains(&"403"));
+
+    let delete = operation(&v2, "/v2/tasks/{id}", "delete");
+    assert_eq!(
+        delete["security"],
+        json!([{"bearerAuth": ["admin", "owner"]}, {"apiKeyAuth": ["admin", "owner"]}])
+    );
+    assert_eq!(
+        delete["x-cmmv-roles"],
+        json!({"roles": ["admin", "owner"], "require": "all"})
+    );
+    assert!(status_codes(delete).contains(&"403"));
+
+    let complete = operation(&v2, "/v2/tasks/{id}/complete", "post");
+    assert_eq!(
+        complete["x-cmmv-roles"],
+        json!({"roles": ["admin", "user"], "require": "any"})
+    );
+
+    assert_eq!(
+        v2["components"]["securitySchemes"],
+        json!({
+            "apiKeyAuth": {
+                "type": "apiKey",
+                "description": "An API key issued to the client.",
+                "in": "header",
+                "name": "X-API-Key",
+            },
+            "bearerAuth": {
+                "type": "http",
+                "description": "A JWT access token: `Authorization: Bearer <token>`.",
+                "scheme": "bearer",
+                "bearerFormat": "JWT",
+            },
+        })
+    );
+}
+
+#[test]
+fn rate_limits_per_operation() {
+    let doc = document(1);
+    let list = operation(&doc, "/v1/tasks", "get");
+    assert_eq!(
+        list["x-cmmv-rate-limit"],
+        json!([{"name": "standard", "limit": 100, "period": "60s", "burst": 20, "key": "user"}])
+    );
+    assert_eq!(
+        list["responses"]["429"],
+        json!({"$ref": "#/components/responses/TooManyRequests"})
+    );
+    let success_headers = &list["responses"]["200"]["headers"];
+    assert_eq!(
+        success_headers,
+        &json!({
+            "RateLimit": {"$ref": "#/components/headers/RateLimit"},
+            "RateLimit-Policy": {"$ref": "#/components/headers/RateLimit-Policy"},
+            "x-request-id": {"$ref": "#/components/headers/RequestId"},
+        })
+    );
+
+    let complete = operation(&doc, "/v1/tasks/{id}/complete", "post");
+    assert_eq!(
+        complete["x-cmmv-rate-limit"],
+        json!([{"limit": 10, "period": "60s", "burst": 10, "key": "header:x-tenant"}])
+    );
+
+    let delete = operation(&doc, "/v1/tasks/{id}", "delete");
+    assert_eq!(delete["x-cmmv-rate-limit"], "none");
+    assert!(!status_codes(delete).contains(&"429"));
+    assert_eq!(
+        delete["responses"]["204"]["headers"],
+        json!({"x-request-id": {"$ref": "#/components/headers/RequestId"}})
+    );
+
+    let user = operation(&doc, "/v1/users/{id}", "get");
+    assert!(user.get("x-cmmv-rate-limit").is_none(), "no limit declared");
+}
+
+#[test]
+fn error_responses_per_operation() {
+    let v1 = document(1);
+    let v2 = document(2);
+    assert_eq!(
+        status_codes(operation(&v1, "/v1/tasks/{id}", "get")),
+        ["200", "400", "401", "404", "429", "500", "503"]
+    );
+    assert_eq!(
+        status_codes(operation(&v1, "/v1/tasks", "get")),
+        ["200", "400", "401", "422", "429", "500", "503"]
+    );
+    assert_eq!(
+        status_codes(operation(&v1, "/v1/tasks", "post")),
+        [
+            "201", "400", "401", "409", "413", "415", "422", "429", "500", "503"
+        ]
+    );
+    assert_eq!(
+        status_codes(operation(&v1, "/v1/tasks/{id}", "delete")),
+        ["204", "400", "401", "403", "404", "500", "503"]
+    );
+    assert_eq!(
+        status_codes(operation(&v1, "/v1/tasks/{id}/complete", "post")),
+        [
+            "200", "400", "401", "403", "404", "413", "415", "422", "429", "500", "503"
+        ]
+    );
+    assert_eq!(
+        status_codes(operation(&v2, "/v2/tasks/search", "get")),
+        ["200", "400", "422", "429", "500", "503"]
+    );
+    assert_eq!(
+        status_codes(operation(&v2, "/v2/notes/{id}", "get")),
+        ["200", "400", "404", "500", "503"]
+    );
+    assert_eq!(
+        operation(&v1, "/v1/tasks/{id}", "get")["responses"]["404"],
+        json!({"$ref": "#/components/responses/NotFound"})
+    );
+}
+
+#[test]
+fn shared_error_responses_and_headers() {
+    let doc = document(1);
+    let responses = doc["components"]["responses"]
+        .as_object()
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(responses.len(), 11);
+    for (name, response) in &responses {
+        let media = &response["content"]["application/problem+json"];
+        assert_eq!(
+            media["schema"],
+            json!({"$ref": "#/components/schemas/Problem"}),
+            "{name}"
+        );
+        assert_eq!(
+            response["headers"]["x-request-id"],
+            json!({"$ref": "#/components/headers/RequestId"}),
+            "{name}"
+        );
+        let example = &media["example"];
+        assert_eq!(example["type"], "about:blank", "{name}");
+        assert!(example["status"].is_u64(), "{name}");
+        assert!(example["request_id"].is_string(), "{name}");
+    }
+    let headers = |name: &str| -> Vec<String> {
+        responses[name]["headers"]
+            .as_object()
+            .map(|h| h.keys().cloned().collect())
+            .unwrap_or_default()
+    };
+    assert_eq!(
+        headers("TooManyRequests"),
+        [
+            "RateLimit",
+            "RateLimit-Policy",
+            "Retry-After",
+            "x-request-id"
+        ]
+    );
+    assert_eq!(
+        headers("Unauthorized"),
+        ["WWW-Authenticate", "x-request-id"]
+    );
+    assert_eq!(
+        headers("ServiceUnavailable"),
+        ["Retry-After", "x-request-id"]
+    );
+    let validation =
+        &responses["ValidationFailed"]["content"]["application/problem+json"]["example"];
+    assert_eq!(validation["status"], 422);
+    assert!(
+        validation["errors"]
+            .as_array()
+            .is_some_and(|e| !e.is_empty())
+    );
+
+    let header_names: Vec<&String> = doc["components"]["headers"]
+        .as_object()
+        .map(|h| h.keys().collect())
+        .unwrap_or_default();
+    assert_eq!(
+        header_names,
+        [
+            "RateLimit",
+            "RateLimit-Policy",
+            "RequestId",
+            "Retry-After",
+            "WWW-Authenticate"
+        ]
+    );
+
+    let problem = schema(&doc, "Problem");
+    assert_eq!(
+        problem["required"],
+        json!(["type", "title", "status", "request_id"])
+    );
+    assert_eq!(problem["properties"]["type"]["default"], "about:blank");
+    assert_eq!(
+        problem["properties"]["errors"]["items"],
+        json!({"$ref": "#/components/schemas/FieldError"})
+    );
+    assert_eq!(
+        schema(&doc, "FieldError")["required"],
+        json!(["rule", "message"])
+    );
+}
+
+/// Every `$ref` in a document names a component that exists.
+#[test]
+fn every_reference_resolves() {
+    fn walk<'v>(value: &'v Value, out: &mut Vec<&'v str>) {
+        match value {
+            Value::Object(map) => {
+                if let Some(Value::String(r)) = map.get("$ref") {
+                    out.push(r);
+                }
+                map.values().for_each(|v| walk(v, out));
+            }
+            Value::Array(items) => items.iter().for_each(|v| walk(v, out)),
+            _ => {}
+        }
+    }
+    for version in [1, 2] {
+        let doc = document(version);
+        let mut refs = Vec::new();
+        walk(&doc, &mut refs);
+        assert!(!refs.is_empty());
+        for reference in refs {
+            let pointer = reference.trim_start_matches('#');
+            assert!(
+                doc.pointer(pointer).is_some(),
+                "v{version}: dangling {reference}"
+            );
+        }
+    }
+}
+
+#[test]
+fn output_is_deterministic() {
+    let project = todo_project();
+    assert_eq!(emit(&project, &options()), emit(&project, &options()));
+    // Contract order in the input does not matter either.
+    let reordered = analyze(
+        Some(PROJECT),
+        &[
+            ("user.yaml", USER),
+            ("task.yaml", TASK),
+            ("note.yaml", NOTE),
+            ("audit.yaml", AUDIT),
+        ],
+    );
+    assert_eq!(files(&project), files(&reordered));
+}
+
+/// A YAML tree as the JSON value it denotes, resolving plain scalars by the YAML 1.2 core
+/// schema.
+fn yaml_to_json(node: &Node) -> Value {
+    match &node.kind {
+        NodeKind::Seq(items) => items.iter().map(yaml_to_json).collect(),
+        NodeKind::Map(entries) => Value::Object(
+            entries
+                .iter()
+                .map(|(k, v)| {
+                    (
+                        k.scalar_text().unwrap_or_default().to_owned(),
+                        yaml_to_json(v),
+                    )
+                })
+                .collect(),
+        ),
+        NodeKind::Scalar { .. } => match node.scalar() {
+            Some(Yaml::Null) | None => Value::Null,
+            Some(Yaml::Bool(b)) => Value::Bool(b),
+            Some(Yaml::Int(i)) => Value::from(i),
+            Some(Yaml::Float(x)) => {
+                serde_json::Number::from_f64(x).map_or(Value::Null, Value::Number)
+            }
+            Some(Yaml::Str(s)) => Value::String(s.to_owned()),
+        },
+    }
+}
+
+#[test]
+fn yaml_says_what_json_says() {
+    let files = files(&todo_project());
+    for version in [1, 2] {
+        let json: Value =
+            serde_json::from_str(&files[&format!("openapi/v{version}.json")]).unwrap_or_default();
+        let yaml = &files[&format!("openapi/v{version}.yaml")];
+        let (root, diags) = tree::parse(crate::diag::FileId(0), yaml);
+        assert!(diags.is_empty(), "{diags:?}");
+        let root = root.unwrap_or_else(|| panic!("empty YAML"));
+        assert_eq!(yaml_to_json(&root), json, "v{version}");
+    }
+}
+
+#[test]
+fn yaml_quotes_what_would_read_otherwise() {
+    let files = files(&todo_project());
+    let yaml = &files["openapi/v1.yaml"];
+    assert!(yaml.contains("\n  \"/v1/tasks/{id}\":\n"));
+    assert!(yaml.contains("\n        \"200\":\n"));
+    assert!(yaml.contains("\"$ref\": \"#/components/schemas/Task\""));
+    assert!(yaml.contains("\nx-generated: \"@generated by cmmv from contracts/. DO NOT EDIT.\"\n"));
+}

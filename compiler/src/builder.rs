@@ -1,4 +1,8 @@
 //! Compiling contracts from a `build.rs`.
+//!
+//! A build script talks to cargo through its stdout (`cargo:` lines) and reports failures on
+//! stderr, so printing is this module's job.
+#![allow(clippy::print_stdout, clippy::print_stderr)]
 
 use std::path::{Path, PathBuf};
 
@@ -13,9 +17,8 @@ use crate::{Compilation, LOCK_FILE, Options, Templates};
 ///
 /// ```no_run
 /// // build.rs
-/// fn main() {
-///     cmmv_compiler::Builder::new().contracts_dir("contracts").run();
-/// }
+/// // build.rs: `fn main() { ... }` around this line.
+/// cmmv_compiler::Builder::new().contracts_dir("contracts").run();
 /// ```
 #[derive(Debug, Clone, Default)]
 pub struct Builder {

@@ -117,7 +117,11 @@ fn check(dir: &Path, stdout: &mut dyn std::io::Write, stderr: &mut dyn std::io::
         stdout,
         "checked {} contract{} ({operations} operations) in {}: no problems",
         project.contracts.len(),
-        if project.contracts.len() == 1 { "" } else { "s" },
+        if project.contracts.len() == 1 {
+            ""
+        } else {
+            "s"
+        },
         display_path(dir)
     );
     0

@@ -142,7 +142,7 @@ mod tests {
         assert_eq!(report.changed.len(), 2);
         std::fs::write(dir.path().join("proto/hand.txt"), "mine")?;
 
-        let report = write_files(dir.path(), &[a.clone()], Mode::Check)?;
+        let report = write_files(dir.path(), std::slice::from_ref(&a), Mode::Check)?;
         assert_eq!(report.obsolete, vec![PathBuf::from("proto/b.proto")]);
         assert!(
             dir.path().join("proto/b.proto").exists(),

@@ -123,9 +123,9 @@ fn unknown_type(project: &Project, name: &str, span: Span, want: &str) -> Diagno
         .with_label("not declared in any contract");
     match suggest(name, names.iter().copied()) {
         Some(best) => diagnostic.with_help(format!("did you mean `{best}`?")),
-        None => diagnostic.with_help(format!(
-            "declare it under `messages:` or `enums:` of a contract, or as a contract of its own"
-        )),
+        None => diagnostic.with_help(
+            "declare it under `messages:` or `enums:` of a contract, or as a contract of its own",
+        ),
     }
 }
 
@@ -139,9 +139,14 @@ fn check_field_types(project: &Project, contract: &Contract, diags: &mut Diagnos
                     diags.push(
                         Diagnostic::error(
                             param.spans.ty,
-                            format!("parameter `{}` cannot be the object type `{name}`", param.name),
+                            format!(
+                                "parameter `{}` cannot be the object type `{name}`",
+                                param.name
+                            ),
                         )
-                        .with_help("parameters are scalars or enums; send objects in a request body"),
+                        .with_help(
+                            "parameters are scalars or enums; send objects in a request body",
+                        ),
                     );
                 }
             }
@@ -222,11 +227,32 @@ fn check_bodies(project: &Project, contract: &Contract, diags: &mut Diagnostics)
 /// on one collection path clash on every CRUD route) are reported once, listing every route.
 fn check_routes(project: &Project, diags: &mut Diagnostics) {
     let mut routes: BTreeMap<(u32, Method, String), (&Contract, &Operation)> = BTreeMap::new();
-    let mut clashes: BTreeMap<(Span, Span), Vec<(String, String, String)>> = BTreeMap::new();
+    // One path shape must be spelled one way: OpenAPI forbids paths that differ only in
+    // parameter names, and the router cannot tell them apart.
+    let mut spellings: BTreeMap<(u32, String), (String, &Contract, &Operation)> = BTreeMap::new();
+    // (route, operation, first operation) for each pair of clashing declarations.
+    type Clash = (String, String, String);
+    let mut clashes: BTreeMap<(Span, Span), Vec<Clash>> = BTreeMap::new();
     for contract in project.contracts.values() {
         for op in contract.operations_in_order() {
             for &version in &op.versions {
-                let route = format!("{} {}", op.method.as_str(), op.full_path(contract, version));
+                let full_path = op.full_path(contract, version);
+                let route = format!("{} {}", op.method.as_str(), full_path);
+                let shape_key = (version, route_shape(&full_path));
+                match spellings.get(&shape_key) {
+                    Some((first_path, first_contract, first_op)) if *first_path != full_path => {
+                        diags.push(
+                            Diagnostic::error(op.span, format!("`{full_path}` and `{first_path}` differ only in parameter names"))
+                                .with_label(format!("operation `{}.{}`", contract.name, op.name))
+                                .with_secondary(first_op.span, format!("`{}.{}` spells it `{first_path}`", first_contract.name, first_op.name))
+                                .with_help("use the same parameter names for the same path"),
+                        );
+                    }
+                    Some(_) => {}
+                    None => {
+                        spellings.insert(shape_key, (full_path.clone(), contract, op));
+                    }
+                }
                 let key = (
                     version,
                     op.method,
@@ -296,7 +322,7 @@ fn check_values(project: &Project, contract: &Contract, diags: &mut Diagnostics)
                         span.unwrap_or(field.span),
                         format!("the {what} of `{}` is invalid: {problem}", field.name),
                     )
-                    .with_label(format!("violates the field's own type or constraints"))
+                    .with_label("violates the field's own type or constraints")
                     .with_secondary(field.spans.ty, "declared here")
                     .with_help(format!("change the {what}, or relax the constraint")),
                 );

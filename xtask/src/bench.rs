@@ -74,7 +74,11 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
         None => println!("peak memory: unavailable (no /proc/self/status)"),
     }
     let target_ms = 500.0;
-    let verdict = if ms(median(&compile)) < target_ms { "met" } else { "MISSED" };
+    let verdict = if ms(median(&compile)) < target_ms {
+        "met"
+    } else {
+        "MISSED"
+    };
     println!("target: under {target_ms} ms and 200 MiB -> time {verdict}");
     Ok(())
 }
@@ -108,7 +112,10 @@ fn contract(i: usize) -> (String, String) {
     let reference = if i == 0 {
         String::new()
     } else {
-        format!("  parent_id: {{ type: uuid, ref: Resource{}, optional: true, filterable: true }}\n", i - 1)
+        format!(
+            "  parent_id: {{ type: uuid, ref: Resource{}, optional: true, filterable: true }}\n",
+            i - 1
+        )
     };
     let text = format!(
         r#"contract: {name}

@@ -125,7 +125,8 @@ fn analyze(project_file: Option<&str>, contracts: &[(&str, &str)]) -> Project {
     for (name, text) in contracts {
         input.add_contract(format!("contracts/{name}"), *text);
     }
-    let (project, diags) = crate::analyze(&input);
+    let analysis = crate::analyze(&input);
+    let (project, diags) = (analysis.project, analysis.diagnostics);
     let rendered: Vec<String> = diags
         .into_sorted()
         .iter()

@@ -939,10 +939,13 @@ impl<'a> Lowerer<'a> {
         if contract.storage.soft_delete {
             if let Some(field) = contract.field("deleted_at") {
                 let span = object.key_span("storage").unwrap_or(contract.span);
-                self.error(field.span, "field `deleted_at` clashes with `storage.soft_delete`")
-                    .with_secondary(span, "soft delete keeps `deleted_at` in storage")
-                    .with_help("rename the field")
-                    .emit(self.diags);
+                self.error(
+                    field.span,
+                    "field `deleted_at` clashes with `storage.soft_delete`",
+                )
+                .with_secondary(span, "soft delete keeps `deleted_at` in storage")
+                .with_help("rename the field")
+                .emit(self.diags);
             }
         }
         for field in &contract.fields {
@@ -952,10 +955,13 @@ impl<'a> Lowerer<'a> {
                 || field.nullable
                 || matches!(field.name.as_str(), "created_at" | "updated_at");
             if field.read_only && !server_set {
-                self.error(field.span, format!("read-only field `{}` has no value on create", field.name))
-                    .with_label("clients cannot send it, and nothing sets it")
-                    .with_help("give it a `default`, or make it `optional` or `nullable`")
-                    .emit(self.diags);
+                self.error(
+                    field.span,
+                    format!("read-only field `{}` has no value on create", field.name),
+                )
+                .with_label("clients cannot send it, and nothing sets it")
+                .with_help("give it a `default`, or make it `optional` or `nullable`")
+                .emit(self.diags);
             }
         }
     }
@@ -1190,9 +1196,12 @@ impl<'a> Lowerer<'a> {
         let renamed_from = object.get("renamed_from").and_then(|node| {
             let old = self.string(node)?;
             if !is_snake_case(&old) || old == name {
-                self.error(node.span, format!("`renamed_from: {old}` is not a previous field name"))
-                    .with_help("write the field's old snake_case name, different from its new one")
-                    .emit(self.diags);
+                self.error(
+                    node.span,
+                    format!("`renamed_from: {old}` is not a previous field name"),
+                )
+                .with_help("write the field's old snake_case name, different from its new one")
+                .emit(self.diags);
                 return None;
             }
             Some(Spanned {
@@ -1282,7 +1291,9 @@ impl<'a> Lowerer<'a> {
             } else if on && field.write_only {
                 if let Some(span) = object.key_span(key) {
                     self.error(span, format!("a write-only field cannot be {key}"))
-                        .with_help("filtering or sorting on a value that is never returned would leak it")
+                        .with_help(
+                            "filtering or sorting on a value that is never returned would leak it",
+                        )
                         .emit(self.diags);
                 }
             }
@@ -1967,10 +1978,13 @@ impl<'a> Lowerer<'a> {
         };
         for q in &query {
             if let Some(p) = path_params.iter().find(|p| p.name == q.name) {
-                self.error(q.span, format!("`{}` is both a path and a query parameter", q.name))
-                    .with_secondary(p.span, "path parameter")
-                    .with_help("rename one of them")
-                    .emit(self.diags);
+                self.error(
+                    q.span,
+                    format!("`{}` is both a path and a query parameter", q.name),
+                )
+                .with_secondary(p.span, "path parameter")
+                .with_help("rename one of them")
+                .emit(self.diags);
             }
         }
         let method = method?;
@@ -2123,9 +2137,12 @@ impl<'a> Lowerer<'a> {
         for segment in path.split('/').skip(1) {
             if let Some(param) = segment.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
                 if params.iter().any(|p: &Field| p.name == param) {
-                    self.error(span, format!("path parameter `{param}` appears twice in `{path}`"))
-                        .with_help("give each parameter its own name")
-                        .emit(self.diags);
+                    self.error(
+                        span,
+                        format!("path parameter `{param}` appears twice in `{path}`"),
+                    )
+                    .with_help("give each parameter its own name")
+                    .emit(self.diags);
                 } else if param == "id" {
                     if let Some(pos) = declared.iter().position(|f| f.name == "id") {
                         let declared_id = declared.remove(pos);

@@ -128,8 +128,14 @@ impl Builder {
             None => Templates::builtin(),
         };
         let input = crate::load(&dir)?;
+        let rerun_paths = Self::rerun_if_changed_paths(&dir, &input, &templates);
+        // Generated files name their origin relative to the crate, never as an absolute path.
+        let input = match &manifest_dir {
+            Some(root) => input.relative_to(root),
+            None => input,
+        };
         if !self.skip_rerun_lines {
-            for path in Self::rerun_if_changed_paths(&dir, &input, &templates) {
+            for path in rerun_paths {
                 println!("cargo:rerun-if-changed={}", path.display());
             }
         }

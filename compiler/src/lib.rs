@@ -83,6 +83,19 @@ impl Input {
         id
     }
 
+    /// Shows every path relative to `base` (where it lies under it), so that `@generated`
+    /// markers and diagnostics do not depend on where a checkout lives.
+    pub fn relative_to(mut self, base: &Path) -> Self {
+        let strip = |path: &Path| path.strip_prefix(base).unwrap_or(path).to_path_buf();
+        let mut sources = SourceMap::new();
+        for (_, file) in self.sources.files() {
+            sources.add(strip(&file.name), file.text.clone());
+        }
+        self.sources = sources;
+        self.dir = strip(&self.dir);
+        self
+    }
+
     /// Every file read from disk, for `cargo:rerun-if-changed`.
     pub fn files(&self) -> Vec<PathBuf> {
         self.sources.files().map(|(_, f)| f.name.clone()).collect()

@@ -24,20 +24,10 @@ pub fn fixture(name: &str) -> PathBuf {
 /// Loads a contract directory with paths shown relative to the workspace root, so snapshots
 /// do not depend on where the checkout lives.
 pub fn load_relative(dir: &Path) -> cmmv_compiler::Input {
-    let root = workspace_root();
-    let relative = dir.strip_prefix(&root).unwrap_or(dir);
-    let mut input = match cmmv_compiler::load(dir) {
-        Ok(input) => input,
+    match cmmv_compiler::load(dir) {
+        Ok(input) => input.relative_to(&workspace_root()),
         Err(error) => panic!("cannot load {}: {error}", dir.display()),
-    };
-    let mut sources = cmmv_compiler::SourceMap::new();
-    for (_, file) in input.sources.files() {
-        let name = file.name.strip_prefix(&root).unwrap_or(&file.name);
-        sources.add(name, file.text.clone());
     }
-    input.sources = sources;
-    input.dir = relative.to_path_buf();
-    input
 }
 
 /// Runs the `cmmv` command line in process and returns (exit code, stdout, stderr).

@@ -87,7 +87,7 @@ pub fn run_with(
                 out: &out,
                 mode: if check { Mode::Check } else { Mode::Write },
                 templates: templates.as_deref(),
-                locked: locked || check,
+                locked,
             };
             generate(&request, stdout, stderr)
         }
@@ -188,17 +188,22 @@ fn generate(
     };
     let out = display_path(request.out);
     if request.mode == Mode::Check {
+        let lock_stale = compilation.lock_update.is_some();
+        if lock_stale {
+            let lock_path = request.dir.join(crate::LOCK_FILE);
+            let _ = writeln!(stderr, "stale: {}", display_path(&lock_path));
+        }
         for path in &report.changed {
             let _ = writeln!(stderr, "stale: {out}/{}", display_path(path));
         }
         for path in &report.obsolete {
             let _ = writeln!(stderr, "obsolete: {out}/{}", display_path(path));
         }
-        if !report.is_clean() {
+        if !report.is_clean() || lock_stale {
             let _ = writeln!(
                 stderr,
                 "error: {} generated files are out of date; run `cmmv gen {} --out {out}`",
-                report.changed.len() + report.obsolete.len(),
+                report.changed.len() + report.obsolete.len() + usize::from(lock_stale),
                 display_path(request.dir)
             );
             return 1;

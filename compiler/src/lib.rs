@@ -186,6 +186,35 @@ pub struct Analysis {
 /// Parses, lowers and validates every contract and numbers their fields through the lock file,
 /// collecting every diagnostic. Does no IO.
 pub fn analyze(input: &Input) -> Analysis {
+    let (project, mut diags) = lower(input);
+
+    // Numbering runs even when other checks failed: its problems (collisions, reused numbers)
+    // are independent of theirs, and a user fixes them all in one round.
+    let lock_file = input.lock.and_then(|id| Some((id, input.sources.get(id)?)));
+    let previous = lock_file.and_then(|(id, file)| match lock::parse(id, &file.text) {
+        Ok(lock) => Some(lock),
+        Err(diagnostic) => {
+            diags.push(diagnostic);
+            None
+        }
+    });
+    let (lock, lock_diags) = lock::assign(&project, previous.as_ref());
+    diags.extend(lock_diags);
+    let lock_text = lock::render(&lock);
+    let lock_update = lock_file
+        .is_none_or(|(_, file)| file.text != lock_text)
+        .then_some(lock_text);
+    Analysis {
+        project,
+        lock,
+        lock_update,
+        diagnostics: diags,
+    }
+}
+
+/// Parses, lowers and validates every contract (everything but field numbering), collecting
+/// every diagnostic. Does no IO.
+pub fn lower(input: &Input) -> (ir::Project, Diagnostics) {
     let mut diags = Diagnostics::new();
     let mut project = match input
         .project
@@ -229,29 +258,7 @@ pub fn analyze(input: &Input) -> Analysis {
         );
     }
     validate::validate(&project, &mut diags);
-
-    // Numbering runs even when other checks failed: its problems (collisions, reused numbers)
-    // are independent of theirs, and a user fixes them all in one round.
-    let lock_file = input.lock.and_then(|id| Some((id, input.sources.get(id)?)));
-    let previous = lock_file.and_then(|(id, file)| match lock::parse(id, &file.text) {
-        Ok(lock) => Some(lock),
-        Err(diagnostic) => {
-            diags.push(diagnostic);
-            None
-        }
-    });
-    let (lock, lock_diags) = lock::assign(&project, previous.as_ref());
-    diags.extend(lock_diags);
-    let lock_text = lock::render(&lock);
-    let lock_update = lock_file
-        .is_none_or(|(_, file)| file.text != lock_text)
-        .then_some(lock_text);
-    Analysis {
-        project,
-        lock,
-        lock_update,
-        diagnostics: diags,
-    }
+    (project, diags)
 }
 
 /// Runs the whole pipeline: analyze, then emit. Does no IO.

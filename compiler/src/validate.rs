@@ -9,7 +9,9 @@ use crate::ir::*;
 
 pub fn validate(project: &Project, diags: &mut Diagnostics) {
     check_type_namespace(project, diags);
+    check_file_names(project, diags);
     for contract in project.contracts.values() {
+        check_json_names(contract, diags);
         check_field_types(project, contract, diags);
         check_bodies(project, contract, diags);
         check_values(project, contract, diags);
@@ -97,6 +99,69 @@ fn check_type_namespace(project: &Project, diags: &mut Diagnostics) {
             );
         }
     }
+}
+
+/// Each contract gets files named after it in snake_case (`proto/http_server.proto`), so two
+/// names that differ only in case (`HTTPServer`, `HttpServer`) would overwrite each other.
+fn check_file_names(project: &Project, diags: &mut Diagnostics) {
+    let mut seen: BTreeMap<String, &Contract> = BTreeMap::new();
+    for contract in project.contracts.values() {
+        let file = to_snake_case(&contract.name);
+        if let Some(first) = seen.get(&file) {
+            diags.push(
+                Diagnostic::error(
+                    contract.span,
+                    format!(
+                        "contracts `{}` and `{}` would share the file name `{file}`",
+                        first.name, contract.name
+                    ),
+                )
+                .with_secondary(first.span, "the other contract")
+                .with_help("rename one of them"),
+            );
+        } else {
+            seen.insert(file, contract);
+        }
+    }
+}
+
+/// protoc derives a JSON name for every field (`a_1` and `a1` both become `a1`) and refuses a
+/// message where two fields share one.
+fn check_json_names(contract: &Contract, diags: &mut Diagnostics) {
+    let messages = std::iter::once((&contract.name, &contract.fields))
+        .chain(contract.messages.values().map(|m| (&m.name, &m.fields)));
+    for (owner, fields) in messages {
+        let mut seen: BTreeMap<String, &Field> = BTreeMap::new();
+        for field in fields {
+            let json = proto_json_name(&field.name);
+            if let Some(first) = seen.get(&json) {
+                diags.push(
+                    Diagnostic::error(field.span, format!("fields `{}` and `{}` of `{owner}` have the same protobuf JSON name `{json}`", first.name, field.name))
+                        .with_secondary(first.span, "the other field")
+                        .with_help("rename one of them; protobuf drops underscores when it derives JSON names"),
+                );
+            } else {
+                seen.insert(json, field);
+            }
+        }
+    }
+}
+
+/// protoc's JSON name: underscores dropped, the letter after each one upper-cased.
+fn proto_json_name(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    let mut upper = false;
+    for c in name.chars() {
+        if c == '_' {
+            upper = true;
+        } else if upper {
+            out.push(c.to_ascii_uppercase());
+            upper = false;
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// All fields of a contract: its own, its messages', its operations' parameters.

@@ -781,6 +781,23 @@ impl Contract {
         format!("{}{}Request", self.name, to_pascal_case(&op.name))
     }
 
+    /// The proto message of the list operation's filters: `TaskFilter`.
+    pub fn filter_message_name(&self) -> String {
+        format!("{}Filter", self.name)
+    }
+
+    /// The proto message wrapping an operation's response when the response is a list (a proto
+    /// rpc returns one message): `TaskSearchResponse`. `None` for other responses, which name
+    /// their message directly.
+    pub fn response_message_name(&self, op: &Operation) -> Option<String> {
+        match op.response.as_ref().map(|body| &body.ty) {
+            Some(BodyType::List(_)) => {
+                Some(format!("{}{}Response", self.name, to_pascal_case(&op.name)))
+            }
+            _ => None,
+        }
+    }
+
     /// Every type name the emitters derive from this contract, so that validation can refuse
     /// user types that would collide with them.
     pub fn generated_type_names(&self) -> Vec<String> {
@@ -788,11 +805,17 @@ impl Contract {
             .into_iter()
             .map(|d| d.type_name(&self.name))
             .collect();
+        names.push(self.filter_message_name());
         names.push(self.service_name());
         names.extend(
             self.operations
                 .values()
                 .map(|op| self.request_message_name(op)),
+        );
+        names.extend(
+            self.operations
+                .values()
+                .filter_map(|op| self.response_message_name(op)),
         );
         names
     }

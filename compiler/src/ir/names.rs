@@ -13,58 +13,8 @@ pub const RUST_KEYWORDS: &[&str] = &[
 /// Rust keywords that cannot be written as raw identifiers (`r#self` is not allowed).
 pub const RUST_UNRAWABLE: &[&str] = &["crate", "self", "Self", "super"];
 
-/// Words of the proto3 grammar. protoc accepts some of them as field names, but generated code in
-/// several languages then breaks, so the compiler refuses them as names.
-pub const PROTO_KEYWORDS: &[&str] = &[
-    "bool",
-    "bytes",
-    "double",
-    "enum",
-    "extend",
-    "extensions",
-    "false",
-    "fixed32",
-    "fixed64",
-    "float",
-    "import",
-    "inf",
-    "int32",
-    "int64",
-    "map",
-    "max",
-    "message",
-    "nan",
-    "oneof",
-    "option",
-    "optional",
-    "package",
-    "public",
-    "repeated",
-    "required",
-    "reserved",
-    "returns",
-    "rpc",
-    "service",
-    "sfixed32",
-    "sfixed64",
-    "sint32",
-    "sint64",
-    "stream",
-    "string",
-    "syntax",
-    "to",
-    "true",
-    "uint32",
-    "uint64",
-    "weak",
-];
-
 pub fn is_rust_keyword(word: &str) -> bool {
     RUST_KEYWORDS.contains(&word)
-}
-
-pub fn is_proto_keyword(word: &str) -> bool {
-    PROTO_KEYWORDS.contains(&word)
 }
 
 /// `snake_case`: a lowercase ASCII letter, then lowercase letters, digits and single underscores.

@@ -53,7 +53,7 @@ fn gen_writes_only_changes_and_check_mode_names_stale_files() {
     let before = modified(&out.join("proto/task.proto"));
     let (code, stdout, _) = cmmv(&["gen", s(&contracts), "--out", s(&out)]);
     assert_eq!(code, 0);
-    assert!(stdout.contains(" 0 written"), "{stdout}");
+    assert!(stdout.contains("(0 written"), "{stdout}");
     assert_eq!(before, modified(&out.join("proto/task.proto")));
 
     let (code, stdout, stderr) = cmmv(&["gen", s(&contracts), "--out", s(&out), "--check"]);
@@ -69,6 +69,10 @@ fn gen_writes_only_changes_and_check_mode_names_stale_files() {
     assert!(stderr.contains("proto/task.proto"), "{stderr}");
     assert!(stderr.contains("obsolete: "), "{stderr}");
     assert!(stderr.contains("proto/label.proto"), "{stderr}");
+    assert!(
+        stderr.contains("stale: ") && stderr.contains("cmmv.lock"),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -90,7 +94,7 @@ fn templates_override_the_built_in_ones() {
     std::fs::create_dir_all(&templates).unwrap_or_else(|e| panic!("{e}"));
     std::fs::write(
         templates.join("proto.proto.j2"),
-        "{{ header }}// custom template for {{ package }}\n",
+        "// custom template for {{ package }}\n",
     )
     .unwrap_or_else(|e| panic!("{e}"));
     let (code, _, stderr) = cmmv(&[

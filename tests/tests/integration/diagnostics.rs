@@ -60,12 +60,13 @@ fn every_problem_of_the_broken_fixture_is_reported_in_one_run() {
         "`maximum` is outside the range of `int32`",
         // Names.
         "`self` cannot be a field name",
-        "`message` is a protobuf keyword",
         "field name `Title` is not snake_case",
         "contract name `orderLine` is not PascalCase",
         "contract `orderLine` has no primary key",
-        // Protobuf field numbers.
+        // Protobuf field numbers and names.
         "invalid protobuf field number",
+        "both use number 7",
+        "have the same protobuf JSON name `a1`",
     ];
     let missing: Vec<&str> = expected
         .iter()

@@ -1028,13 +1028,6 @@ impl<'a> Lowerer<'a> {
                 .emit(self.diags);
             return false;
         }
-        if is_proto_keyword(name) {
-            self.error(span, format!("`{name}` is a protobuf keyword"))
-                .with_label("breaks code generated from the .proto file")
-                .with_help(format!("rename it, e.g. `{name}_value`"))
-                .emit(self.diags);
-            return false;
-        }
         true
     }
 
@@ -1183,7 +1176,11 @@ impl<'a> Lowerer<'a> {
             }
         }
         let number = object.get("number").and_then(|node| match node.scalar() {
-            Some(Yaml::Int(n)) if (1..=536_870_911).contains(&n) && !(19_000..=19_999).contains(&n) => {
+            Some(Yaml::Int(n))
+                if u32::try_from(n).is_ok_and(|n| {
+                    (1..=crate::lock::MAX_FIELD_NUMBER).contains(&n)
+                        && !crate::lock::PROTOBUF_RESERVED_NUMBERS.contains(&n)
+                }) => {
                 Some(Spanned { value: n as u32, span: node.span })
             }
             _ => {

@@ -257,6 +257,7 @@ pub fn lower(input: &Input) -> (ir::Project, Diagnostics) {
             .with_help("contract files end in `.yaml`; each starts with `contract: Name`"),
         );
     }
+    project.index_types();
     validate::validate(&project, &mut diags);
     (project, diags)
 }

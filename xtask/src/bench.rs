@@ -54,6 +54,45 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
     });
     let peak = peak_memory_kib();
 
+    // Where the time goes, stage by stage (one run each).
+    let mut input = Input::default();
+    for (name, text) in &texts {
+        input.add_contract(name.as_str(), text.as_str());
+    }
+    input.dir = "contracts".into();
+    let start = Instant::now();
+    let (project, _) = cmmv_compiler::lower(&input);
+    let lowered = start.elapsed();
+    let start = Instant::now();
+    let analysis = cmmv_compiler::analyze(&input);
+    let analyzed = start.elapsed().saturating_sub(lowered);
+    let start = Instant::now();
+    let openapi = cmmv_compiler::emit::openapi::emit(
+        &project,
+        &cmmv_compiler::emit::openapi::OpenApiOptions {
+            origin: "contracts/".to_owned(),
+        },
+    );
+    let openapi_time = start.elapsed();
+    let start = Instant::now();
+    let protos = cmmv_compiler::emit::proto::emit(
+        &project,
+        &analysis.lock,
+        &cmmv_compiler::Templates::builtin(),
+        &input.sources,
+    );
+    let proto_time = start.elapsed();
+    println!(
+        "stages: lower+validate {:.1} ms, numbering {:.1} ms, OpenAPI {:.1} ms ({} files, {} KiB), proto {:.1} ms ({} files)",
+        ms(lowered),
+        ms(analyzed),
+        ms(openapi_time),
+        openapi.len(),
+        openapi.iter().map(|f| f.contents.len()).sum::<usize>() / 1024,
+        ms(proto_time),
+        protos.map_or(0, |p| p.len())
+    );
+
     let median = |d: &[Duration]| d[d.len() / 2];
     println!(
         "parse only (baseline): median {:>8.1} ms  min {:>8.1} ms",

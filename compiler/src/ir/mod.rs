@@ -22,6 +22,8 @@ pub struct Project {
     pub rate_limits: BTreeMap<String, RateLimitPolicy>,
     /// Contracts by name.
     pub contracts: BTreeMap<String, Contract>,
+    /// The contract declaring each message and enum (see [`Project::index_types`]).
+    pub type_owners: BTreeMap<String, String>,
 }
 
 /// Project-wide settings, from `cmmv.yaml` next to the contracts (all optional).
@@ -835,10 +837,39 @@ pub enum Definition<'a> {
 }
 
 impl Project {
+    /// Records which contract declares each message and enum, so that [`Project::resolve`]
+    /// is a lookup rather than a scan. Call it again after changing the contracts.
+    pub fn index_types(&mut self) {
+        self.type_owners = self
+            .contracts
+            .values()
+            .flat_map(|c| {
+                c.messages
+                    .keys()
+                    .chain(c.enums.keys())
+                    .map(move |name| (name.clone(), c.name.clone()))
+            })
+            .collect();
+    }
+
     /// Looks a type name up among contracts, messages and enums (one global namespace).
     pub fn resolve(&self, name: &str) -> Option<Definition<'_>> {
         if let Some(contract) = self.contracts.get(name) {
             return Some(Definition::Contract(contract));
+        }
+        if let Some(contract) = self
+            .type_owners
+            .get(name)
+            .and_then(|owner| self.contracts.get(owner))
+        {
+            let found = contract
+                .messages
+                .get(name)
+                .map(|m| Definition::Message(contract, m))
+                .or_else(|| contract.enums.get(name).map(|e| Definition::Enum(contract, e)));
+            if found.is_some() {
+                return found;
+            }
         }
         self.contracts.values().find_map(|contract| {
             contract

@@ -51,7 +51,10 @@ pub(crate) fn apply(routes: Router, settings: &Settings, metrics: Metrics) -> Ro
     let mut app = Router::new()
         .fallback_service(routes)
         .layer(middleware::from_fn(errors_to_problems))
-        .layer(middleware::from_fn_with_state(settings.body_limit, limit_body))
+        .layer(middleware::from_fn_with_state(
+            settings.body_limit,
+            limit_body,
+        ))
         // The limit is enforced on the body itself (above), for every reader; axum's own
         // default of 2 MB would otherwise cut in first for its extractors.
         .layer(DefaultBodyLimit::disable())
@@ -221,7 +224,10 @@ async fn time_limit(State(limit): State<Duration>, request: Request, next: Next)
     match tokio::time::timeout(limit, next.run(request)).await {
         Ok(response) => response,
         Err(_) => {
-            tracing::warn!(limit_ms = limit.as_millis(), "request timed out");
+            tracing::warn!(
+                limit_ms = crate::logging::millis(limit),
+                "request timed out"
+            );
             Problem::timeout().into_response()
         }
     }

@@ -36,6 +36,11 @@ pub fn init(settings: &Settings) -> bool {
     }
 }
 
+/// Whole milliseconds as a number field: `tracing` records a `u128` as a string.
+pub(crate) fn millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
+}
+
 /// What is logged of one request.
 #[derive(Debug)]
 pub(crate) struct RequestLog<'a> {

@@ -11,7 +11,9 @@ use std::time::Duration;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use http::{HeaderValue, Method, header};
-use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle, PrometheusRecorder};
+use metrics_exporter_prometheus::{
+    Matcher, PrometheusBuilder, PrometheusHandle, PrometheusRecorder,
+};
 
 /// The request counter.
 pub const REQUESTS_TOTAL: &str = "http_requests_total";
@@ -63,7 +65,10 @@ impl Metrics {
         // Setting buckets fails only for an empty list, which DURATION_BUCKETS is not; without
         // buckets the exporter would fall back to summaries, which cannot be aggregated.
         let builder = builder
-            .set_buckets_for_metric(Matcher::Full(REQUEST_DURATION.to_owned()), &DURATION_BUCKETS)
+            .set_buckets_for_metric(
+                Matcher::Full(REQUEST_DURATION.to_owned()),
+                &DURATION_BUCKETS,
+            )
             .unwrap_or_else(|_| PrometheusBuilder::new());
         let recorder = builder.build_recorder();
         let handle = recorder.handle();
@@ -153,10 +158,15 @@ mod tests {
         a.record_request(&Method::GET, "/tasks/{id}", 200, Duration::from_millis(3));
         let text = a.render();
         assert!(
-            text.contains(r#"http_requests_total{method="GET",route="/tasks/{id}",status="200"} 1"#),
+            text.contains(
+                r#"http_requests_total{method="GET",route="/tasks/{id}",status="200"} 1"#
+            ),
             "{text}"
         );
-        assert!(text.contains("http_request_duration_seconds_bucket"), "{text}");
+        assert!(
+            text.contains("http_request_duration_seconds_bucket"),
+            "{text}"
+        );
         assert!(!b.render().contains("http_requests_total{"));
     }
 

@@ -88,7 +88,9 @@ pub(crate) async fn middleware(mut request: Request, next: Next) -> Response {
         complete_problem(&mut response, problem, &id, path, is_head);
     }
     if let Some(value) = id.header_value() {
-        response.headers_mut().insert(REQUEST_ID_HEADER.clone(), value);
+        response
+            .headers_mut()
+            .insert(REQUEST_ID_HEADER.clone(), value);
     }
     response
 }

@@ -287,8 +287,9 @@ impl RawSettings {
         let d = Settings::default();
         let settings = Settings {
             addr: self.parse("CMMV_ADDR", d.addr, |v| {
-                v.parse()
-                    .map_err(|_| format!("invalid socket address {v:?} (expected e.g. 0.0.0.0:8080)"))
+                v.parse().map_err(|_| {
+                    format!("invalid socket address {v:?} (expected e.g. 0.0.0.0:8080)")
+                })
             })?,
             database_url: self.parse("CMMV_DATABASE_URL", d.database_url, |v| Ok(v.to_owned()))?,
             redis_url: self.parse("CMMV_REDIS_URL", d.redis_url, parse_redis_url)?,
@@ -300,13 +301,15 @@ impl RawSettings {
                     _ => Err(format!("invalid log format {v:?} (expected json or text)")),
                 }
             })?,
-            body_limit: self.parse("CMMV_BODY_LIMIT", d.body_limit, parse_size)?,
-            request_timeout: self.parse("CMMV_REQUEST_TIMEOUT", d.request_timeout, parse_duration)?,
-            readiness_timeout: self.parse(
-                "CMMV_READINESS_TIMEOUT",
-                d.readiness_timeout,
-                parse_duration,
-            )?,
+            body_limit: self.parse("CMMV_BODY_LIMIT", d.body_limit, |v| {
+                parse_size(v).and_then(|size| positive(size, size == 0))
+            })?,
+            request_timeout: self.parse("CMMV_REQUEST_TIMEOUT", d.request_timeout, |v| {
+                parse_duration(v).and_then(|t| positive(t, t.is_zero()))
+            })?,
+            readiness_timeout: self.parse("CMMV_READINESS_TIMEOUT", d.readiness_timeout, |v| {
+                parse_duration(v).and_then(|t| positive(t, t.is_zero()))
+            })?,
             shutdown_delay: self.parse("CMMV_SHUTDOWN_DELAY", d.shutdown_delay, parse_duration)?,
             shutdown_deadline: self.parse(
                 "CMMV_SHUTDOWN_DEADLINE",
@@ -399,6 +402,7 @@ impl Settings {
     }
 
     /// The checks that involve more than one value or that a hand-built `Settings` could break.
+    /// Errors name the environment variable, wherever the value came from.
     pub fn validate(&self) -> Result<(), SettingsError> {
         if self.body_limit == 0 {
             return Err(SettingsError::env(
@@ -442,6 +446,15 @@ impl Settings {
     /// A key the core runtime does not interpret, by full variable name (`CMMV_JWT_SECRET`).
     pub fn extra(&self, key: &str) -> Option<&str> {
         self.extra.get(key).map(String::as_str)
+    }
+}
+
+/// Refuses a zero where it would disable a protection (no body, no time at all).
+fn positive<T>(value: T, is_zero: bool) -> Result<T, String> {
+    if is_zero {
+        Err("must be greater than 0".to_owned())
+    } else {
+        Ok(value)
     }
 }
 
@@ -510,9 +523,9 @@ fn parse_hsts(v: &str) -> Result<Option<u64>, String> {
         // `1`/`0` read as booleans: a one-second max-age is never what anyone meant.
         return Ok(enabled.then_some(HSTS_DEFAULT_MAX_AGE));
     }
-    v.parse::<u64>()
-        .map(Some)
-        .map_err(|_| format!("invalid HSTS setting {v:?} (expected true, false or a max-age in seconds)"))
+    v.parse::<u64>().map(Some).map_err(|_| {
+        format!("invalid HSTS setting {v:?} (expected true, false or a max-age in seconds)")
+    })
 }
 
 fn parse_origins(v: &str) -> Result<CorsOrigins, String> {
@@ -538,9 +551,8 @@ fn parse_origins(v: &str) -> Result<CorsOrigins, String> {
 /// An origin is `scheme://host[:port]`, exactly as browsers send it in `Origin`: a trailing
 /// slash or a path would never match, so it is refused here rather than silently ignored.
 fn check_origin(origin: &str) -> Result<(), String> {
-    let error = || {
-        format!("invalid origin {origin:?} (expected scheme://host[:port], without a path)")
-    };
+    let error =
+        || format!("invalid origin {origin:?} (expected scheme://host[:port], without a path)");
     let rest = origin
         .strip_prefix("https://")
         .or_else(|| origin.strip_prefix("http://"))
@@ -584,7 +596,10 @@ mod tests {
             ("CMMV_READINESS_TIMEOUT", "1s"),
             ("CMMV_SHUTDOWN_DELAY", "0"),
             ("CMMV_SHUTDOWN_DEADLINE", "1m"),
-            ("CMMV_CORS_ORIGINS", "https://a.example, http://localhost:3000"),
+            (
+                "CMMV_CORS_ORIGINS",
+                "https://a.example, http://localhost:3000",
+            ),
             ("CMMV_CORS_CREDENTIALS", "true"),
             ("CMMV_HSTS", "600"),
             ("CMMV_JWT_SECRET", "s3cret"),
@@ -618,7 +633,9 @@ mod tests {
         );
         assert!(error_of(&[("CMMV_BODY_LIMIT", "lots")]).starts_with("CMMV_BODY_LIMIT: "));
         assert!(error_of(&[("CMMV_BODY_LIMIT", "0")]).starts_with("CMMV_BODY_LIMIT: "));
-        assert!(error_of(&[("CMMV_REQUEST_TIMEOUT", "soon")]).starts_with("CMMV_REQUEST_TIMEOUT: "));
+        assert!(
+            error_of(&[("CMMV_REQUEST_TIMEOUT", "soon")]).starts_with("CMMV_REQUEST_TIMEOUT: ")
+        );
         assert!(error_of(&[("CMMV_LOG_FORMAT", "xml")]).starts_with("CMMV_LOG_FORMAT: "));
         assert!(error_of(&[("CMMV_LOG", "[[[")]).starts_with("CMMV_LOG: "));
         assert!(error_of(&[("CMMV_REDIS_URL", "localhost")]).starts_with("CMMV_REDIS_URL: "));
@@ -668,7 +685,9 @@ mod tests {
         let error = Settings::from_toml_and_pairs(path, "addr = \"nope\"", [("HOME", "/")])
             .expect_err("bad address");
         assert!(
-            error.to_string().starts_with("cmmv.toml: addr: invalid socket address"),
+            error
+                .to_string()
+                .starts_with("cmmv.toml: addr: invalid socket address"),
             "{error}"
         );
         let error = Settings::from_toml_and_pairs(path, "addr = [1]", [("HOME", "/")])

@@ -108,7 +108,7 @@ async fn serve_until(
     }
     readiness.start_shutdown();
     tracing::info!(
-        delay_ms = timing.delay.as_millis(),
+        delay_ms = crate::logging::millis(timing.delay),
         "shutting down: readiness is 503; still serving until the delay ends"
     );
     // The server must go on being polled during the delay, or it would accept nothing.
@@ -117,7 +117,7 @@ async fn serve_until(
         () = tokio::time::sleep(timing.delay) => {}
     }
     tracing::info!(
-        deadline_ms = timing.deadline.as_millis(),
+        deadline_ms = crate::logging::millis(timing.deadline),
         "shutting down: no longer accepting connections; draining in-flight requests"
     );
     let _ = stop_accepting.send(());

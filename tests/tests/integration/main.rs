@@ -4,3 +4,8 @@ mod builder;
 mod cli;
 mod contracts;
 mod diagnostics;
+mod runtime_health;
+mod runtime_http;
+mod runtime_metrics;
+mod runtime_shutdown;
+mod runtime_support;

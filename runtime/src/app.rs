@@ -1,0 +1,240 @@
+//! The app: contract routes plus everything a production service needs around them.
+//!
+//! ```no_run
+//! use cmmv::{App, Settings};
+//!
+//! #[tokio::main]
+//! async fn main() -> std::process::ExitCode {
+//!     let settings = match Settings::from_env() {
+//!         Ok(settings) => settings,
+//!         Err(error) => {
+//!             eprintln!("{error}");
+//!             return std::process::ExitCode::FAILURE;
+//!         }
+//!     };
+//!     let app = App::builder(settings)
+//!         .routes(axum::Router::new().route("/hello", axum::routing::get(|| async { "hi" })))
+//!         .readiness_check("storage", || async { Ok(()) })
+//!         .build();
+//!     match app {
+//!         Ok(app) => app.run().await,
+//!         Err(error) => {
+//!             eprintln!("{error}");
+//!             std::process::ExitCode::FAILURE
+//!         }
+//!     }
+//! }
+//! ```
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::process::ExitCode;
+
+use axum::Router;
+use axum::routing::get;
+use bytes::Bytes;
+use tokio::net::TcpListener;
+
+use crate::health::{self, Checks, Readiness};
+use crate::layers;
+use crate::metrics::{self, Metrics};
+use crate::openapi::{self, Document};
+use crate::settings::{Settings, SettingsError};
+use crate::shutdown::{self, ShutdownOutcome, Timing};
+
+/// Paths the runtime serves itself.
+pub const LIVENESS_PATH: &str = "/health/live";
+pub const READINESS_PATH: &str = "/health/ready";
+pub const METRICS_PATH: &str = "/metrics";
+
+/// A built app. Each owns its metrics registry and readiness state: two apps in one process
+/// share nothing.
+#[derive(Debug, Clone)]
+pub struct App {
+    settings: Settings,
+    router: Router,
+    readiness: Readiness,
+    metrics: Metrics,
+}
+
+/// Collects the parts of an [`App`]; see [`App::builder`].
+#[derive(Debug)]
+pub struct AppBuilder {
+    settings: Settings,
+    routes: Router,
+    documents: BTreeMap<u32, Document>,
+    checks: Checks,
+}
+
+impl App {
+    /// Starts an app configured by `settings`.
+    pub fn builder(settings: Settings) -> AppBuilder {
+        AppBuilder {
+            settings,
+            routes: Router::new(),
+            documents: BTreeMap::new(),
+            checks: Checks::default(),
+        }
+    }
+
+    /// The complete router, middleware included: for tests with `tower::ServiceExt::oneshot`,
+    /// or for serving it some other way.
+    pub fn router(&self) -> Router {
+        self.router.clone()
+    }
+
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    /// This app's metrics registry.
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+
+    /// This app's readiness state.
+    pub fn readiness(&self) -> &Readiness {
+        &self.readiness
+    }
+
+    /// Serves on `listener` until the process is killed.
+    pub async fn serve(self, listener: TcpListener) -> std::io::Result<ShutdownOutcome> {
+        self.serve_with_shutdown(listener, std::future::pending())
+            .await
+    }
+
+    /// Serves on `listener` until `signal` completes, then shuts down gracefully: readiness
+    /// 503, the shutdown delay, no new connections, in-flight requests drained under the
+    /// deadline.
+    pub async fn serve_with_shutdown(
+        self,
+        listener: TcpListener,
+        signal: impl Future<Output = ()> + Send,
+    ) -> std::io::Result<ShutdownOutcome> {
+        let timing = Timing {
+            delay: self.settings.shutdown_delay,
+            deadline: self.settings.shutdown_deadline,
+        };
+        shutdown::serve(
+            listener,
+            self.router,
+            self.readiness,
+            self.metrics,
+            timing,
+            signal,
+        )
+        .await
+    }
+
+    /// Installs the log subscriber (unless one is installed), binds `CMMV_ADDR`, serves until
+    /// SIGTERM or SIGINT and shuts down gracefully. The exit code is 0 when every request
+    /// drained, 1 when the listener could not be bound or the drain deadline passed.
+    pub async fn run(self) -> ExitCode {
+        crate::logging::init(&self.settings);
+        let addr = self.settings.addr;
+        let listener = match TcpListener::bind(addr).await {
+            Ok(listener) => listener,
+            Err(error) => {
+                tracing::error!(%addr, %error, "cannot listen");
+                return ExitCode::FAILURE;
+            }
+        };
+        let local = listener.local_addr().unwrap_or(addr);
+        tracing::info!(addr = %local, "listening");
+        print_listening(local);
+        match self.serve_with_shutdown(listener, shutdown::signal()).await {
+            Ok(outcome) => outcome.exit_code(),
+            Err(error) => {
+                tracing::error!(%error, "the server failed");
+                ExitCode::FAILURE
+            }
+        }
+    }
+}
+
+/// The one line a developer looks for in a terminal, whatever the log format or filter.
+#[allow(
+    clippy::print_stdout,
+    reason = "the address is printed for people, independent of the log filter"
+)]
+fn print_listening(addr: std::net::SocketAddr) {
+    println!("listening on http://{addr}");
+}
+
+impl AppBuilder {
+    /// Adds routes (a contract's router, with its state applied). May be called once per
+    /// contract; the routers are merged, and overlapping paths panic as in `Router::merge`.
+    #[must_use]
+    pub fn routes(mut self, routes: Router) -> Self {
+        self.routes = self.routes.merge(routes);
+        self
+    }
+
+    /// Serves the OpenAPI document of API `version` at `/v{version}/openapi.json` and
+    /// `/v{version}/openapi.yaml`; the highest version is also served at `/openapi.json` and
+    /// `/openapi.yaml`.
+    #[must_use]
+    pub fn openapi(
+        mut self,
+        version: u32,
+        json: impl Into<Cow<'static, str>>,
+        yaml: impl Into<Cow<'static, str>>,
+    ) -> Self {
+        let document = Document {
+            json: cow_bytes(json.into()),
+            yaml: cow_bytes(yaml.into()),
+        };
+        self.documents.insert(version, document);
+        self
+    }
+
+    /// Adds a readiness check: `/health/ready` is 503 while it fails or takes longer than
+    /// `CMMV_READINESS_TIMEOUT`. A second check of the same name replaces the first.
+    #[must_use]
+    pub fn readiness_check<F, Fut>(mut self, name: impl Into<String>, check: F) -> Self
+    where
+        F: Fn() -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<(), String>> + Send + 'static,
+    {
+        self.checks.add(name.into(), check);
+        self
+    }
+
+    /// Validates the settings and assembles the app.
+    pub fn build(self) -> Result<App, SettingsError> {
+        self.settings.validate()?;
+        let metrics = Metrics::new();
+        let readiness = Readiness::new(self.checks, self.settings.readiness_timeout);
+        let own_routes = Router::new()
+            .route(LIVENESS_PATH, get(health::live))
+            .route(
+                READINESS_PATH,
+                get(health::ready).with_state(readiness.clone()),
+            )
+            .route(
+                METRICS_PATH,
+                get(metrics::serve_metrics).with_state(metrics.clone()),
+            )
+            .merge(openapi::routes(&self.documents));
+        let routes = self
+            .routes
+            .merge(own_routes)
+            // Set last, so that it replaces any fallback a contract router brought along.
+            .fallback(layers::not_found);
+        let router = layers::apply(routes, &self.settings, metrics.clone());
+        Ok(App {
+            settings: self.settings,
+            router,
+            readiness,
+            metrics,
+        })
+    }
+}
+
+fn cow_bytes(text: Cow<'static, str>) -> Bytes {
+    match text {
+        Cow::Borrowed(text) => Bytes::from_static(text.as_bytes()),
+        Cow::Owned(text) => Bytes::from(text),
+    }
+}

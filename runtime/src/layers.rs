@@ -1,0 +1,325 @@
+//! The middleware every app runs, and the one place that fixes their order.
+//!
+//! From the outside in:
+//!
+//! 1. request id: assigns the id and completes every problem body with it (outermost, so that
+//!    problems made by any layer below carry it);
+//! 2. observe: the log line and the metrics of the request (outside everything that can
+//!    answer on its own, so that preflights, 413s, timeouts and panics are counted too);
+//! 3. security headers, on every response including errors;
+//! 4. CORS, so that browsers can read error responses too, and preflights stop here;
+//! 5. panic -> 500 problem;
+//! 6. timeout -> 503 problem;
+//! 7. body limit -> 413 problem;
+//! 8. error responses that are not problems (axum's 405 and extractor rejections, bare status
+//!    codes from handlers) -> problems;
+//! 9. the routes, each wrapped in a layer that reports its route template to step 2.
+//!
+//! Steps 1 to 8 wrap the whole router rather than each route (`Router::layer`), because axum adds
+//! the `Allow` header of a 405 after the route's own layers have run, and step 8 needs it.
+
+use std::any::Any;
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
+use http_body_util::Limited;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::cors::{AllowHeaders, AllowOrigin, CorsLayer};
+
+use crate::logging::{RequestLog, log_request};
+use crate::metrics::{Metrics, UNMATCHED_ROUTE};
+use crate::problem::{PROBLEM_JSON, Problem};
+use crate::request_id::{self, REQUEST_ID_HEADER, RequestId};
+use crate::settings::{CorsOrigins, Settings};
+
+/// How long browsers may cache a preflight answer.
+const CORS_MAX_AGE: Duration = Duration::from_secs(600);
+
+/// The largest non-problem error body turned into a problem's `detail`; longer ones are not
+/// a message for a human, and are dropped.
+const MAX_DETAIL_BYTES: usize = 1024;
+
+/// Wraps `routes` in the app's middleware, in the order described in the module docs.
+pub(crate) fn apply(routes: Router, settings: &Settings, metrics: Metrics) -> Router {
+    let routes = routes.layer(middleware::from_fn(report_route));
+    let mut app = Router::new()
+        .fallback_service(routes)
+        .layer(middleware::from_fn(errors_to_problems))
+        .layer(middleware::from_fn_with_state(
+            settings.body_limit,
+            limit_body,
+        ))
+        // The limit is enforced on the body itself (above), for every reader; axum's own
+        // default of 2 MB would otherwise cut in first for its extractors.
+        .layer(DefaultBodyLimit::disable())
+        .layer(middleware::from_fn_with_state(
+            settings.request_timeout,
+            time_limit,
+        ))
+        .layer(CatchPanicLayer::custom(panic_to_problem));
+    if let Some(cors) = cors_layer(settings) {
+        app = app.layer(cors);
+    }
+    app.layer(middleware::from_fn_with_state(
+        Arc::new(security_headers(settings)),
+        add_security_headers,
+    ))
+    .layer(middleware::from_fn_with_state(metrics, observe))
+    .layer(middleware::from_fn(request_id::middleware))
+}
+
+/// The route template a request matched, filled in by [`report_route`] once routing is done.
+///
+/// The observe layer runs before routing and so cannot see `MatchedPath` itself; a slot shared
+/// through the request lets the route report it, and survives a panic or timeout in between.
+#[derive(Debug, Clone, Default)]
+struct RouteSlot(Arc<OnceLock<MatchedPath>>);
+
+async fn report_route(request: Request, next: Next) -> Response {
+    if let (Some(slot), Some(path)) = (
+        request.extensions().get::<RouteSlot>(),
+        request.extensions().get::<MatchedPath>(),
+    ) {
+        // Set once per request: this layer wraps the top-level routes only. Were it ever to run
+        // twice, the first template is as good as the second, so a refused set is ignored.
+        let _ = slot.0.set(path.clone());
+    }
+    next.run(request).await
+}
+
+/// Logs and counts every request.
+async fn observe(State(metrics): State<Metrics>, mut request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let method = request.method().clone();
+    let path = request.uri().path().to_owned();
+    let slot = RouteSlot::default();
+    request.extensions_mut().insert(slot.clone());
+    request.extensions_mut().insert(metrics.clone());
+    let request_id = request
+        .extensions()
+        .get::<RequestId>()
+        .cloned()
+        .unwrap_or_else(RequestId::generate);
+
+    let span = tracing::info_span!("request", request_id = request_id.as_str());
+    let response = tracing::Instrument::instrument(next.run(request), span).await;
+
+    let latency = started.elapsed();
+    let route = slot.0.get().map_or(UNMATCHED_ROUTE, MatchedPath::as_str);
+    metrics.record_request(&method, route, response.status().as_u16(), latency);
+    log_request(&RequestLog {
+        method: &method,
+        route,
+        path: &path,
+        status: response.status(),
+        latency,
+        request_id: &request_id,
+    });
+    response
+}
+
+/// The security headers of every response, computed once from the settings.
+fn security_headers(settings: &Settings) -> HeaderMap {
+    let mut headers = HeaderMap::new();
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    // An API serves data, not pages: nothing in a response may load or embed anything.
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'"),
+    );
+    let hsts = settings
+        .hsts_max_age
+        .and_then(|max_age| HeaderValue::from_str(&format!("max-age={max_age}")).ok());
+    if let Some(value) = hsts {
+        headers.insert(header::STRICT_TRANSPORT_SECURITY, value);
+    }
+    headers
+}
+
+async fn add_security_headers(
+    State(headers): State<Arc<HeaderMap>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let mut response = next.run(request).await;
+    for (name, value) in headers.iter() {
+        // A handler that set its own policy (a docs page allowing its scripts) keeps it.
+        if !response.headers().contains_key(name) {
+            response.headers_mut().insert(name.clone(), value.clone());
+        }
+    }
+    response
+}
+
+/// CORS from the settings; `None` when no origin is configured, so no CORS header is sent.
+fn cors_layer(settings: &Settings) -> Option<CorsLayer> {
+    let origins = match &settings.cors.origins {
+        CorsOrigins::None => return None,
+        CorsOrigins::Any => AllowOrigin::any(),
+        CorsOrigins::List(list) => AllowOrigin::list(
+            list.iter()
+                .filter_map(|origin| HeaderValue::from_str(origin).ok()),
+        ),
+    };
+    let exposed = [
+        REQUEST_ID_HEADER.clone(),
+        header::RETRY_AFTER,
+        header::LOCATION,
+        HeaderName::from_static("ratelimit"),
+        HeaderName::from_static("ratelimit-policy"),
+        HeaderName::from_static("deprecation"),
+        HeaderName::from_static("sunset"),
+    ];
+    Some(
+        CorsLayer::new()
+            .allow_origin(origins)
+            .allow_methods([
+                Method::GET,
+                Method::HEAD,
+                Method::POST,
+                Method::PUT,
+                Method::PATCH,
+                Method::DELETE,
+            ])
+            // The origin list is the access decision; whichever headers such an origin's
+            // scripts send (Authorization, Idempotency-Key, ...) are allowed.
+            .allow_headers(AllowHeaders::mirror_request())
+            .allow_credentials(settings.cors.credentials)
+            .expose_headers(exposed)
+            .max_age(CORS_MAX_AGE),
+    )
+}
+
+/// A panic becomes a 500 problem. What panicked goes to the log, never to the client.
+#[allow(
+    clippy::needless_pass_by_value,
+    reason = "the signature catch-panic calls handlers with"
+)]
+fn panic_to_problem(panic: Box<dyn Any + Send + 'static>) -> Response {
+    let message = panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic without a message".to_owned());
+    tracing::error!(panic = message, "a handler panicked");
+    Problem::internal().into_response()
+}
+
+/// A request over the time limit is dropped and answered with a 503 problem.
+async fn time_limit(State(limit): State<Duration>, request: Request, next: Next) -> Response {
+    match tokio::time::timeout(limit, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => {
+            tracing::warn!(
+                limit_ms = crate::logging::millis(limit),
+                "request timed out"
+            );
+            Problem::timeout().into_response()
+        }
+    }
+}
+
+/// Refuses a declared length over the limit at once, and caps the body itself for requests
+/// that do not declare one (chunked), whoever reads it.
+async fn limit_body(State(limit): State<usize>, request: Request, next: Next) -> Response {
+    let declared = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|length| length > limit as u64) {
+        return Problem::payload_too_large(limit).into_response();
+    }
+    let request = request.map(|body| Body::new(Limited::new(body, limit)));
+    let response = next.run(request).await;
+    // A reader that hit the cap answered 413 its own way (axum's rejection is plain text).
+    if response.status() == StatusCode::PAYLOAD_TOO_LARGE
+        && response.extensions().get::<Problem>().is_none()
+    {
+        return Problem::payload_too_large(limit).into_response();
+    }
+    response
+}
+
+/// Turns error responses that are not problems into problems, keeping their headers (`Allow`,
+/// `WWW-Authenticate`, `Retry-After`). Responses with a body of their own media type (JSON,
+/// HTML) are left alone: whoever chose that representation meant it.
+async fn errors_to_problems(request: Request, next: Next) -> Response {
+    let response = next.run(request).await;
+    let status = response.status();
+    if !(status.is_client_error() || status.is_server_error())
+        || response.extensions().get::<Problem>().is_some()
+    {
+        return response;
+    }
+    let content_type = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let plain = content_type.is_empty() || content_type.starts_with("text/plain");
+    if !plain || content_type.starts_with(PROBLEM_JSON) {
+        return response;
+    }
+    let (parts, body) = response.into_parts();
+    let mut problem = if status == StatusCode::METHOD_NOT_ALLOWED {
+        let allow = parts
+            .headers
+            .get(header::ALLOW)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default();
+        Problem::method_not_allowed(allow)
+    } else if status == StatusCode::INTERNAL_SERVER_ERROR {
+        // A plain-text 500 may spell out internals; it is replaced, not quoted.
+        Problem::internal()
+    } else {
+        let mut problem = Problem::new(status);
+        // Client errors from axum's extractors say what was wrong with the request; that is
+        // worth passing on. Other server errors may describe internals and are not quoted.
+        if status.is_client_error() {
+            if let Ok(bytes) = axum::body::to_bytes(body, MAX_DETAIL_BYTES).await {
+                let text = String::from_utf8_lossy(&bytes).trim().to_owned();
+                if !text.is_empty() {
+                    problem.detail = Some(text);
+                }
+            }
+        }
+        problem
+    };
+    for (name, value) in &parts.headers {
+        if name != header::CONTENT_TYPE
+            && name != header::CONTENT_LENGTH
+            && !problem.headers.iter().any(|(n, _)| n == name)
+        {
+            problem.headers.push((name.clone(), value.clone()));
+        }
+    }
+    // Keep what inner layers recorded (extensions) but answer with the problem's body.
+    let mut answer = problem.into_response();
+    let problem_ext = answer.extensions_mut().remove::<Problem>();
+    *answer.extensions_mut() = parts.extensions;
+    if let Some(problem) = problem_ext {
+        answer.extensions_mut().insert(problem);
+    }
+    answer
+}
+
+/// The fallback of unknown paths.
+pub(crate) async fn not_found() -> Problem {
+    Problem::not_found("no route serves this path")
+}

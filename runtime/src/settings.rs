@@ -1,0 +1,713 @@
+//! Twelve-factor settings: an optional TOML settings file plus `CMMV_`-prefixed environment
+//! variables, the environment winning.
+//!
+//! Every value is parsed and checked once, at start, and a bad one stops the service with an
+//! error naming the key and where it came from (`CMMV_ADDR: invalid socket address "x"`), rather
+//! than surfacing later as a confusing failure under load.
+//!
+//! | key | default | meaning |
+//! | --- | --- | --- |
+//! | `CMMV_ADDR` | `127.0.0.1:8080` | listen address |
+//! | `CMMV_DATABASE_URL` | `sqlite://cmmv.db` | storage URL |
+//! | `CMMV_REDIS_URL` | unset | Redis URL (`redis://`, `rediss://` or `unix://`) |
+//! | `CMMV_LOG` | `info` | log filter, `tracing_subscriber::EnvFilter` syntax |
+//! | `CMMV_LOG_FORMAT` | `json` | `json` or `text` |
+//! | `CMMV_BODY_LIMIT` | `1MiB` | request body limit: bytes, or with `KiB`/`MiB`/`GiB`/`kB`/`MB`/`GB` |
+//! | `CMMV_REQUEST_TIMEOUT` | `30s` | time limit of one request (`500ms`, `30s`, `2m`, `1h`) |
+//! | `CMMV_READINESS_TIMEOUT` | `2s` | time limit of each readiness check |
+//! | `CMMV_SHUTDOWN_DELAY` | `5s` | how long readiness reports 503 before the listener closes |
+//! | `CMMV_SHUTDOWN_DEADLINE` | `30s` | how long in-flight requests may take to drain |
+//! | `CMMV_CORS_ORIGINS` | unset (no CORS) | comma-separated origins, or `*` |
+//! | `CMMV_CORS_CREDENTIALS` | `false` | allow credentialed cross-origin requests |
+//! | `CMMV_HSTS` | `false` | `true` (one year), `false`, or a max-age in seconds |
+//!
+//! The settings file is the one named by `CMMV_SETTINGS`, else `cmmv.toml` in the working
+//! directory when it exists. Its keys are the variable names without the prefix, in lower case:
+//!
+//! ```toml
+//! addr = "0.0.0.0:8080"
+//! body_limit = "4MiB"
+//! cors_origins = ["https://app.example.com"]
+//! hsts = 31536000
+//! ```
+//!
+//! An empty value (`CMMV_REDIS_URL=`) means "not set": the default applies. Keys the core runtime
+//! does not know (auth keys, say) are kept in [`Settings::extra`] for the components that use them.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use http::HeaderValue;
+
+/// The prefix of every environment variable the runtime reads.
+pub const ENV_PREFIX: &str = "CMMV_";
+
+/// The variable naming the settings file.
+pub const SETTINGS_FILE_VAR: &str = "CMMV_SETTINGS";
+
+/// The settings file read when [`SETTINGS_FILE_VAR`] is not set, if it exists.
+pub const DEFAULT_SETTINGS_FILE: &str = "cmmv.toml";
+
+/// HSTS max-age of `CMMV_HSTS=true`: one year, the minimum browsers' preload lists accept.
+const HSTS_DEFAULT_MAX_AGE: u64 = 31_536_000;
+
+/// Everything the runtime's infrastructure is configured by.
+///
+/// Fields are public so tests and embedders can adjust a default, as in
+/// `Settings { shutdown_delay: Duration::ZERO, ..Settings::default() }`; the app builder
+/// validates them again, so a hand-made combination cannot bypass the start-up checks.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Settings {
+    pub addr: SocketAddr,
+    pub database_url: String,
+    pub redis_url: Option<String>,
+    /// The log filter, in `tracing_subscriber::EnvFilter` syntax.
+    pub log: String,
+    pub log_format: LogFormat,
+    /// The largest request body accepted, in bytes.
+    pub body_limit: usize,
+    pub request_timeout: Duration,
+    /// The time limit of each readiness check.
+    pub readiness_timeout: Duration,
+    /// How long readiness reports 503 before the listener closes, so that load balancers stop
+    /// routing here before connections are refused.
+    pub shutdown_delay: Duration,
+    /// How long in-flight requests may take to finish once the listener is closed.
+    pub shutdown_deadline: Duration,
+    pub cors: Cors,
+    /// `Strict-Transport-Security` max-age in seconds; `None` sends no HSTS header.
+    pub hsts_max_age: Option<u64>,
+    /// `CMMV_` keys the core runtime does not interpret, by full variable name.
+    pub extra: BTreeMap<String, String>,
+}
+
+/// The format of log lines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// One JSON object per line: for log shippers.
+    Json,
+    /// Human-readable lines: for a terminal.
+    Text,
+}
+
+/// Cross-origin resource sharing.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Cors {
+    pub origins: CorsOrigins,
+    /// Whether browsers may send cookies and `Authorization` cross-origin.
+    pub credentials: bool,
+}
+
+/// Which origins may call the API from a browser.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum CorsOrigins {
+    /// No CORS headers at all: only same-origin browser calls.
+    #[default]
+    None,
+    /// Any origin (`*`).
+    Any,
+    /// Exactly these origins (`scheme://host[:port]`).
+    List(Vec<String>),
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            addr: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            database_url: "sqlite://cmmv.db".to_owned(),
+            redis_url: None,
+            log: "info".to_owned(),
+            log_format: LogFormat::Json,
+            body_limit: 1024 * 1024,
+            request_timeout: Duration::from_secs(30),
+            readiness_timeout: Duration::from_secs(2),
+            shutdown_delay: Duration::from_secs(5),
+            shutdown_deadline: Duration::from_secs(30),
+            cors: Cors::default(),
+            hsts_max_age: None,
+            extra: BTreeMap::new(),
+        }
+    }
+}
+
+/// A setting that cannot be used, naming the key and where its value came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SettingsError {
+    /// The settings file, when the value (or the error) came from it.
+    pub file: Option<PathBuf>,
+    /// The key, as written where it came from (`CMMV_ADDR` or `addr`); `None` for an
+    /// unreadable or malformed file.
+    pub key: Option<String>,
+    pub message: String,
+}
+
+impl SettingsError {
+    fn env(key: &str, message: impl Into<String>) -> Self {
+        Self {
+            file: None,
+            key: Some(key.to_owned()),
+            message: message.into(),
+        }
+    }
+
+    fn file(path: &Path, message: impl Into<String>) -> Self {
+        Self {
+            file: Some(path.to_path_buf()),
+            key: None,
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for SettingsError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(file) = &self.file {
+            write!(f, "{}: ", file.display())?;
+        }
+        if let Some(key) = &self.key {
+            write!(f, "{key}: ")?;
+        }
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for SettingsError {}
+
+/// Where one raw value came from, so that errors can point there.
+#[derive(Debug, Clone)]
+enum Origin {
+    Env,
+    File(PathBuf),
+}
+
+/// A raw value before parsing.
+#[derive(Debug, Clone)]
+struct Raw {
+    value: String,
+    origin: Origin,
+}
+
+/// Raw values by full variable name (`CMMV_ADDR`), the file's first, the environment's over them.
+#[derive(Debug, Default)]
+struct RawSettings {
+    values: BTreeMap<String, Raw>,
+}
+
+impl RawSettings {
+    fn add_env<I, K, V>(&mut self, pairs: I)
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: AsRef<str>,
+        V: AsRef<str>,
+    {
+        for (key, value) in pairs {
+            let key = key.as_ref();
+            // The variable naming the file is not itself a setting.
+            if key.starts_with(ENV_PREFIX) && key != SETTINGS_FILE_VAR {
+                self.values.insert(
+                    key.to_owned(),
+                    Raw {
+                        value: value.as_ref().to_owned(),
+                        origin: Origin::Env,
+                    },
+                );
+            }
+        }
+    }
+
+    fn add_toml(&mut self, path: &Path, text: &str) -> Result<(), SettingsError> {
+        let table: toml::Table = text
+            .parse()
+            .map_err(|e: toml::de::Error| SettingsError::file(path, e.to_string()))?;
+        for (key, value) in table {
+            let value = match value {
+                toml::Value::String(s) => s,
+                toml::Value::Integer(i) => i.to_string(),
+                toml::Value::Boolean(b) => b.to_string(),
+                // Lists are how a file spells the environment's comma lists (`cors_origins`).
+                toml::Value::Array(items) => items
+                    .iter()
+                    .map(|item| match item {
+                        toml::Value::String(s) => Ok(s.clone()),
+                        _ => Err(()),
+                    })
+                    .collect::<Result<Vec<_>, ()>>()
+                    .map_err(|()| SettingsError {
+                        file: Some(path.to_path_buf()),
+                        key: Some(key.clone()),
+                        message: "expected a list of strings".to_owned(),
+                    })?
+                    .join(","),
+                _ => {
+                    return Err(SettingsError {
+                        file: Some(path.to_path_buf()),
+                        key: Some(key),
+                        message: "expected a string, an integer, a boolean or a list of strings"
+                            .to_owned(),
+                    });
+                }
+            };
+            self.values.insert(
+                format!("{ENV_PREFIX}{}", key.to_ascii_uppercase()),
+                Raw {
+                    value,
+                    origin: Origin::File(path.to_path_buf()),
+                },
+            );
+        }
+        Ok(())
+    }
+
+    /// Takes the value of `key` out, if it is set to something non-empty.
+    fn take(&mut self, key: &str) -> Option<(String, Origin)> {
+        let raw = self.values.remove(key)?;
+        let value = raw.value.trim();
+        (!value.is_empty()).then(|| (value.to_owned(), raw.origin))
+    }
+
+    /// Parses `key` with `parse`, or keeps `default` when it is not set.
+    fn parse<T>(
+        &mut self,
+        key: &str,
+        default: T,
+        parse: impl FnOnce(&str) -> Result<T, String>,
+    ) -> Result<T, SettingsError> {
+        match self.take(key) {
+            None => Ok(default),
+            Some((value, origin)) => {
+                parse(&value).map_err(|message| key_error(key, &origin, message))
+            }
+        }
+    }
+
+    fn into_settings(mut self) -> Result<Settings, SettingsError> {
+        let d = Settings::default();
+        let settings = Settings {
+            addr: self.parse("CMMV_ADDR", d.addr, |v| {
+                v.parse().map_err(|_| {
+                    format!("invalid socket address {v:?} (expected e.g. 0.0.0.0:8080)")
+                })
+            })?,
+            database_url: self.parse("CMMV_DATABASE_URL", d.database_url, |v| Ok(v.to_owned()))?,
+            redis_url: self.parse("CMMV_REDIS_URL", d.redis_url, parse_redis_url)?,
+            log: self.parse("CMMV_LOG", d.log, |v| Ok(v.to_owned()))?,
+            log_format: self.parse("CMMV_LOG_FORMAT", d.log_format, |v| {
+                match v.to_ascii_lowercase().as_str() {
+                    "json" => Ok(LogFormat::Json),
+                    "text" => Ok(LogFormat::Text),
+                    _ => Err(format!("invalid log format {v:?} (expected json or text)")),
+                }
+            })?,
+            body_limit: self.parse("CMMV_BODY_LIMIT", d.body_limit, |v| {
+                parse_size(v).and_then(|size| positive(size, size == 0))
+            })?,
+            request_timeout: self.parse("CMMV_REQUEST_TIMEOUT", d.request_timeout, |v| {
+                parse_duration(v).and_then(|t| positive(t, t.is_zero()))
+            })?,
+            readiness_timeout: self.parse("CMMV_READINESS_TIMEOUT", d.readiness_timeout, |v| {
+                parse_duration(v).and_then(|t| positive(t, t.is_zero()))
+            })?,
+            shutdown_delay: self.parse("CMMV_SHUTDOWN_DELAY", d.shutdown_delay, parse_duration)?,
+            shutdown_deadline: self.parse(
+                "CMMV_SHUTDOWN_DEADLINE",
+                d.shutdown_deadline,
+                parse_duration,
+            )?,
+            cors: Cors {
+                origins: self.parse("CMMV_CORS_ORIGINS", d.cors.origins, parse_origins)?,
+                credentials: self.parse("CMMV_CORS_CREDENTIALS", d.cors.credentials, parse_bool)?,
+            },
+            hsts_max_age: self.parse("CMMV_HSTS", d.hsts_max_age, parse_hsts)?,
+            extra: self
+                .values
+                .into_iter()
+                .map(|(key, raw)| (key, raw.value))
+                .collect(),
+        };
+        // The cross-key checks run on the parsed values, so they name the variable.
+        settings.validate()?;
+        Ok(settings)
+    }
+}
+
+fn key_error(key: &str, origin: &Origin, message: String) -> SettingsError {
+    match origin {
+        Origin::Env => SettingsError::env(key, message),
+        Origin::File(path) => SettingsError {
+            file: Some(path.clone()),
+            key: Some(key.trim_start_matches(ENV_PREFIX).to_ascii_lowercase()),
+            message,
+        },
+    }
+}
+
+impl Settings {
+    /// Reads the settings file (`CMMV_SETTINGS`, else `./cmmv.toml` if present) and the
+    /// process environment, the environment winning.
+    pub fn from_env() -> Result<Self, SettingsError> {
+        let env: Vec<(String, String)> = std::env::vars_os()
+            .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+            .collect();
+        let named = env
+            .iter()
+            .find(|(k, v)| k == SETTINGS_FILE_VAR && !v.trim().is_empty())
+            .map(|(_, v)| PathBuf::from(v.trim()));
+        let file = match named {
+            Some(path) => Some(path),
+            None => Some(PathBuf::from(DEFAULT_SETTINGS_FILE)).filter(|p| p.is_file()),
+        };
+        match file {
+            Some(path) => {
+                let text = std::fs::read_to_string(&path)
+                    .map_err(|e| SettingsError::file(&path, format!("cannot read: {e}")))?;
+                Self::from_toml_and_pairs(&path, &text, env)
+            }
+            None => Self::from_pairs(env),
+        }
+    }
+
+    /// Settings from environment-style pairs alone (`("CMMV_ADDR", "0.0.0.0:80")`), without
+    /// touching the process environment or any file. Pairs without the `CMMV_` prefix are
+    /// ignored, so `std::env::vars()` can be passed as is.
+    pub fn from_pairs<I, K, V>(pairs: I) -> Result<Self, SettingsError>
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: AsRef<str>,
+        V: AsRef<str>,
+    {
+        let mut raw = RawSettings::default();
+        raw.add_env(pairs);
+        raw.into_settings()
+    }
+
+    /// Settings from the text of a TOML settings file (`path` names it in errors) overridden
+    /// by environment-style pairs.
+    pub fn from_toml_and_pairs<I, K, V>(
+        path: &Path,
+        toml: &str,
+        pairs: I,
+    ) -> Result<Self, SettingsError>
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: AsRef<str>,
+        V: AsRef<str>,
+    {
+        let mut raw = RawSettings::default();
+        raw.add_toml(path, toml)?;
+        raw.add_env(pairs);
+        raw.into_settings()
+    }
+
+    /// The checks that involve more than one value or that a hand-built `Settings` could break.
+    /// Errors name the environment variable, wherever the value came from.
+    pub fn validate(&self) -> Result<(), SettingsError> {
+        if self.body_limit == 0 {
+            return Err(SettingsError::env(
+                "CMMV_BODY_LIMIT",
+                "must be greater than 0",
+            ));
+        }
+        if self.request_timeout.is_zero() {
+            return Err(SettingsError::env(
+                "CMMV_REQUEST_TIMEOUT",
+                "must be greater than 0",
+            ));
+        }
+        if self.readiness_timeout.is_zero() {
+            return Err(SettingsError::env(
+                "CMMV_READINESS_TIMEOUT",
+                "must be greater than 0",
+            ));
+        }
+        if let Err(e) = tracing_subscriber::EnvFilter::try_new(&self.log) {
+            return Err(SettingsError::env(
+                "CMMV_LOG",
+                format!("invalid log filter {:?}: {e}", self.log),
+            ));
+        }
+        if let CorsOrigins::List(origins) = &self.cors.origins {
+            for origin in origins {
+                check_origin(origin).map_err(|m| SettingsError::env("CMMV_CORS_ORIGINS", m))?;
+            }
+        }
+        if self.cors.credentials && self.cors.origins == CorsOrigins::Any {
+            return Err(SettingsError::env(
+                "CMMV_CORS_CREDENTIALS",
+                "cannot be true while CMMV_CORS_ORIGINS is \"*\": browsers reject credentialed \
+                 responses for any origin; list the allowed origins instead",
+            ));
+        }
+        Ok(())
+    }
+
+    /// A key the core runtime does not interpret, by full variable name (`CMMV_JWT_SECRET`).
+    pub fn extra(&self, key: &str) -> Option<&str> {
+        self.extra.get(key).map(String::as_str)
+    }
+}
+
+/// Refuses a zero where it would disable a protection (no body, no time at all).
+fn positive<T>(value: T, is_zero: bool) -> Result<T, String> {
+    if is_zero {
+        Err("must be greater than 0".to_owned())
+    } else {
+        Ok(value)
+    }
+}
+
+fn parse_redis_url(v: &str) -> Result<Option<String>, String> {
+    if ["redis://", "rediss://", "unix://", "redis+unix://"]
+        .iter()
+        .any(|scheme| v.starts_with(scheme))
+    {
+        Ok(Some(v.to_owned()))
+    } else {
+        Err(format!(
+            "invalid Redis URL {v:?} (expected redis://, rediss:// or unix://)"
+        ))
+    }
+}
+
+/// `true`/`false` and the usual spellings of them.
+pub(crate) fn parse_bool(v: &str) -> Result<bool, String> {
+    match v.to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" | "on" => Ok(true),
+        "false" | "0" | "no" | "off" => Ok(false),
+        _ => Err(format!("invalid boolean {v:?} (expected true or false)")),
+    }
+}
+
+/// `500ms`, `30s`, `2m`, `1h`; a bare number is seconds.
+pub(crate) fn parse_duration(v: &str) -> Result<Duration, String> {
+    let error = || format!("invalid duration {v:?} (expected e.g. 500ms, 30s, 2m or 1h)");
+    let digits = v.find(|c: char| !c.is_ascii_digit()).unwrap_or(v.len());
+    let (number, unit) = v.split_at(digits);
+    let number: u64 = number.parse().map_err(|_| error())?;
+    let millis_per_unit = match unit.trim() {
+        "ms" => 1,
+        "" | "s" => 1_000,
+        "m" => 60_000,
+        "h" => 3_600_000,
+        _ => return Err(error()),
+    };
+    number
+        .checked_mul(millis_per_unit)
+        .map(Duration::from_millis)
+        .ok_or_else(error)
+}
+
+/// Bytes, optionally with a binary (`KiB`, `MiB`, `GiB`) or decimal (`kB`, `MB`, `GB`) unit.
+pub(crate) fn parse_size(v: &str) -> Result<usize, String> {
+    let error = || format!("invalid size {v:?} (expected bytes, or e.g. 512KiB or 4MiB)");
+    let digits = v.find(|c: char| !c.is_ascii_digit()).unwrap_or(v.len());
+    let (number, unit) = v.split_at(digits);
+    let number: usize = number.parse().map_err(|_| error())?;
+    let multiplier: usize = match unit.trim() {
+        "" | "B" => 1,
+        "KiB" => 1 << 10,
+        "MiB" => 1 << 20,
+        "GiB" => 1 << 30,
+        "kB" | "KB" => 1_000,
+        "MB" => 1_000_000,
+        "GB" => 1_000_000_000,
+        _ => return Err(error()),
+    };
+    number.checked_mul(multiplier).ok_or_else(error)
+}
+
+fn parse_hsts(v: &str) -> Result<Option<u64>, String> {
+    if let Ok(enabled) = parse_bool(v) {
+        // `1`/`0` read as booleans: a one-second max-age is never what anyone meant.
+        return Ok(enabled.then_some(HSTS_DEFAULT_MAX_AGE));
+    }
+    v.parse::<u64>().map(Some).map_err(|_| {
+        format!("invalid HSTS setting {v:?} (expected true, false or a max-age in seconds)")
+    })
+}
+
+fn parse_origins(v: &str) -> Result<CorsOrigins, String> {
+    let origins: Vec<&str> = v
+        .split(',')
+        .map(str::trim)
+        .filter(|o| !o.is_empty())
+        .collect();
+    if origins == ["*"] {
+        return Ok(CorsOrigins::Any);
+    }
+    if origins.contains(&"*") {
+        return Err("\"*\" cannot be combined with other origins".to_owned());
+    }
+    for origin in &origins {
+        check_origin(origin)?;
+    }
+    Ok(CorsOrigins::List(
+        origins.into_iter().map(str::to_owned).collect(),
+    ))
+}
+
+/// An origin is `scheme://host[:port]`, exactly as browsers send it in `Origin`: a trailing
+/// slash or a path would never match, so it is refused here rather than silently ignored.
+fn check_origin(origin: &str) -> Result<(), String> {
+    let error =
+        || format!("invalid origin {origin:?} (expected scheme://host[:port], without a path)");
+    let rest = origin
+        .strip_prefix("https://")
+        .or_else(|| origin.strip_prefix("http://"))
+        .ok_or_else(error)?;
+    if rest.is_empty() || rest.contains(['/', '?', '#', ' ']) {
+        return Err(error());
+    }
+    HeaderValue::from_str(origin).map_err(|_| error())?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn error_of(pairs: &[(&str, &str)]) -> String {
+        match Settings::from_pairs(pairs.iter().copied()) {
+            Ok(settings) => panic!("expected an error, got {settings:?}"),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    #[test]
+    fn defaults_without_any_variable() {
+        let settings = Settings::from_pairs([("HOME", "/root")]).expect("defaults are valid");
+        assert_eq!(settings, Settings::default());
+        assert_eq!(settings.addr.to_string(), "127.0.0.1:8080");
+        assert_eq!(settings.body_limit, 1_048_576);
+    }
+
+    #[test]
+    fn every_key_parses() {
+        let settings = Settings::from_pairs([
+            ("CMMV_ADDR", "0.0.0.0:9000"),
+            ("CMMV_DATABASE_URL", "postgres://db/app"),
+            ("CMMV_REDIS_URL", "redis://cache:6379"),
+            ("CMMV_LOG", "debug,hyper=warn"),
+            ("CMMV_LOG_FORMAT", "text"),
+            ("CMMV_BODY_LIMIT", "4MiB"),
+            ("CMMV_REQUEST_TIMEOUT", "1500ms"),
+            ("CMMV_READINESS_TIMEOUT", "1s"),
+            ("CMMV_SHUTDOWN_DELAY", "0"),
+            ("CMMV_SHUTDOWN_DEADLINE", "1m"),
+            (
+                "CMMV_CORS_ORIGINS",
+                "https://a.example, http://localhost:3000",
+            ),
+            ("CMMV_CORS_CREDENTIALS", "true"),
+            ("CMMV_HSTS", "600"),
+            ("CMMV_JWT_SECRET", "s3cret"),
+        ])
+        .expect("valid settings");
+        assert_eq!(settings.addr.port(), 9000);
+        assert_eq!(settings.database_url, "postgres://db/app");
+        assert_eq!(settings.redis_url.as_deref(), Some("redis://cache:6379"));
+        assert_eq!(settings.log_format, LogFormat::Text);
+        assert_eq!(settings.body_limit, 4 << 20);
+        assert_eq!(settings.request_timeout, Duration::from_millis(1500));
+        assert_eq!(settings.shutdown_delay, Duration::ZERO);
+        assert_eq!(settings.shutdown_deadline, Duration::from_secs(60));
+        assert_eq!(
+            settings.cors.origins,
+            CorsOrigins::List(vec![
+                "https://a.example".to_owned(),
+                "http://localhost:3000".to_owned()
+            ])
+        );
+        assert!(settings.cors.credentials);
+        assert_eq!(settings.hsts_max_age, Some(600));
+        assert_eq!(settings.extra("CMMV_JWT_SECRET"), Some("s3cret"));
+    }
+
+    #[test]
+    fn errors_name_the_key() {
+        assert_eq!(
+            error_of(&[("CMMV_ADDR", "x")]),
+            "CMMV_ADDR: invalid socket address \"x\" (expected e.g. 0.0.0.0:8080)"
+        );
+        assert!(error_of(&[("CMMV_BODY_LIMIT", "lots")]).starts_with("CMMV_BODY_LIMIT: "));
+        assert!(error_of(&[("CMMV_BODY_LIMIT", "0")]).starts_with("CMMV_BODY_LIMIT: "));
+        assert!(
+            error_of(&[("CMMV_REQUEST_TIMEOUT", "soon")]).starts_with("CMMV_REQUEST_TIMEOUT: ")
+        );
+        assert!(error_of(&[("CMMV_LOG_FORMAT", "xml")]).starts_with("CMMV_LOG_FORMAT: "));
+        assert!(error_of(&[("CMMV_LOG", "[[[")]).starts_with("CMMV_LOG: "));
+        assert!(error_of(&[("CMMV_REDIS_URL", "localhost")]).starts_with("CMMV_REDIS_URL: "));
+        assert!(error_of(&[("CMMV_HSTS", "forever")]).starts_with("CMMV_HSTS: "));
+        assert!(
+            error_of(&[("CMMV_CORS_ORIGINS", "https://a.example/")])
+                .starts_with("CMMV_CORS_ORIGINS: ")
+        );
+        assert!(
+            error_of(&[("CMMV_CORS_ORIGINS", "*,https://a.example")])
+                .starts_with("CMMV_CORS_ORIGINS: ")
+        );
+    }
+
+    #[test]
+    fn credentials_with_any_origin_is_refused() {
+        let error = error_of(&[("CMMV_CORS_ORIGINS", "*"), ("CMMV_CORS_CREDENTIALS", "yes")]);
+        assert!(error.starts_with("CMMV_CORS_CREDENTIALS: "), "{error}");
+    }
+
+    #[test]
+    fn empty_values_mean_unset() {
+        let settings = Settings::from_pairs([("CMMV_REDIS_URL", ""), ("CMMV_ADDR", " ")])
+            .expect("empty values are defaults");
+        assert_eq!(settings.redis_url, None);
+        assert_eq!(settings.addr, Settings::default().addr);
+    }
+
+    #[test]
+    fn the_environment_wins_over_the_file() {
+        let path = Path::new("cmmv.toml");
+        let toml = "addr = \"0.0.0.0:1\"\nbody_limit = 2048\ncors_origins = [\"https://a.example\"]\nhsts = true\n";
+        let settings = Settings::from_toml_and_pairs(path, toml, [("CMMV_ADDR", "0.0.0.0:2")])
+            .expect("valid settings");
+        assert_eq!(settings.addr.port(), 2);
+        assert_eq!(settings.body_limit, 2048);
+        assert_eq!(
+            settings.cors.origins,
+            CorsOrigins::List(vec!["https://a.example".to_owned()])
+        );
+        assert_eq!(settings.hsts_max_age, Some(HSTS_DEFAULT_MAX_AGE));
+    }
+
+    #[test]
+    fn file_errors_name_the_file_and_key() {
+        let path = Path::new("cmmv.toml");
+        let error = Settings::from_toml_and_pairs(path, "addr = \"nope\"", [("HOME", "/")])
+            .expect_err("bad address");
+        assert!(
+            error
+                .to_string()
+                .starts_with("cmmv.toml: addr: invalid socket address"),
+            "{error}"
+        );
+        let error = Settings::from_toml_and_pairs(path, "addr = [1]", [("HOME", "/")])
+            .expect_err("bad type");
+        assert_eq!(error.key.as_deref(), Some("addr"));
+        let error = Settings::from_toml_and_pairs(path, "addr = ", [("HOME", "/")])
+            .expect_err("bad syntax");
+        assert!(error.to_string().starts_with("cmmv.toml: "), "{error}");
+    }
+
+    #[test]
+    fn durations_and_sizes() {
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert_eq!(parse_duration("7"), Ok(Duration::from_secs(7)));
+        assert!(parse_duration("-1s").is_err());
+        assert!(parse_duration("1.5s").is_err());
+        assert_eq!(parse_size("512KiB"), Ok(512 * 1024));
+        assert_eq!(parse_size("3MB"), Ok(3_000_000));
+        assert!(parse_size("1TiB").is_err());
+        assert!(parse_size("99999999999999999999999").is_err());
+    }
+}

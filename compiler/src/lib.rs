@@ -289,8 +289,18 @@ pub fn compile(input: &Input, options: &Options) -> Result<Compilation, CompileE
     }
 
     let origin = format!("{}/", diag::display_path(&input.dir).trim_end_matches('/'));
-    let mut files = emit::openapi::emit(&project, &emit::openapi::OpenApiOptions { origin });
-    match emit::proto::emit(&project, &lock, &options.templates, &input.sources) {
+    // The emitters are pure and independent, so they run side by side.
+    let (openapi, protos) = std::thread::scope(|scope| {
+        let openapi = scope
+            .spawn(|| emit::openapi::emit(&project, &emit::openapi::OpenApiOptions { origin }));
+        let protos = emit::proto::emit(&project, &lock, &options.templates, &input.sources);
+        (openapi.join(), protos)
+    });
+    let mut files = match openapi {
+        Ok(files) => files,
+        Err(panic) => std::panic::resume_unwind(panic),
+    };
+    match protos {
         Ok(protos) => files.extend(protos),
         Err(diagnostic) => {
             diags.push(diagnostic);

@@ -866,7 +866,12 @@ impl Project {
                 .messages
                 .get(name)
                 .map(|m| Definition::Message(contract, m))
-                .or_else(|| contract.enums.get(name).map(|e| Definition::Enum(contract, e)));
+                .or_else(|| {
+                    contract
+                        .enums
+                        .get(name)
+                        .map(|e| Definition::Enum(contract, e))
+                });
             if found.is_some() {
                 return found;
             }

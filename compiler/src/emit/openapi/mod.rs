@@ -35,20 +35,48 @@ pub struct OpenApiOptions {
 /// without operations serves no version and gets no document.
 pub fn emit(project: &Project, options: &OpenApiOptions) -> Vec<GeneratedFile> {
     let marker = header("", &options.origin).trim().to_owned();
-    let mut files = Vec::new();
-    for version in project.versions() {
-        let document = document::build(project, version, marker.clone());
-        let value = serde_json::to_value(&document)
-            .expect("the OpenAPI model serializes: its map keys are strings, its numbers finite");
-        let json = serde_json::to_string_pretty(&value).expect("a JSON value always serializes");
-        files.push(GeneratedFile {
+    let versions: Vec<u32> = project.versions().into_iter().collect();
+    // Each version's document is independent of the others: build them side by side.
+    let per_version: Vec<Vec<GeneratedFile>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = versions
+            .iter()
+            .map(|&version| {
+                let marker = &marker;
+                scope.spawn(move || version_files(project, version, marker, options))
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|handle| match handle.join() {
+                Ok(files) => files,
+                Err(panic) => std::panic::resume_unwind(panic),
+            })
+            .collect()
+    });
+    per_version.into_iter().flatten().collect()
+}
+
+/// The JSON and YAML files of one version's document.
+fn version_files(
+    project: &Project,
+    version: u32,
+    marker: &str,
+    options: &OpenApiOptions,
+) -> Vec<GeneratedFile> {
+    let value = {
+        let document = document::build(project, version, marker.to_owned());
+        serde_json::to_value(&document)
+            .expect("the OpenAPI model serializes: its map keys are strings, its numbers finite")
+    };
+    let json = serde_json::to_string_pretty(&value).expect("a JSON value always serializes");
+    vec![
+        GeneratedFile {
             path: PathBuf::from(format!("openapi/v{version}.json")),
             contents: json + "\n",
-        });
-        files.push(GeneratedFile {
+        },
+        GeneratedFile {
             path: PathBuf::from(format!("openapi/v{version}.yaml")),
             contents: header("#", &options.origin) + &yaml::to_string(&value),
-        });
-    }
-    files
+        },
+    ]
 }

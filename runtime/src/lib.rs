@@ -1,23 +1,44 @@
 //! The runtime of CMMV for Rust: what code generated from contracts links against.
 
 pub mod app;
+pub mod crud;
+pub mod extract;
 pub mod health;
 mod layers;
 pub mod logging;
 pub mod metrics;
 mod openapi;
+pub mod patch;
 pub mod problem;
 pub mod request_id;
+pub mod resource;
+pub mod respond;
 pub mod settings;
 pub mod shutdown;
+pub mod store;
+pub mod types;
+pub mod validate;
 
 pub use app::{App, AppBuilder};
+pub use extract::Context;
+pub use patch::Patch;
+pub use resource::Resource;
+pub use store::{MemoryStore, Page, Store};
 pub use health::Readiness;
 pub use metrics::Metrics;
 pub use problem::{FieldError, PROBLEM_JSON, Problem};
 pub use request_id::RequestId;
 pub use settings::{Settings, SettingsError};
 pub use shutdown::ShutdownOutcome;
+
+/// Crates generated code names through `::cmmv::__private`, so that users need not depend on
+/// them (or on matching versions) themselves. Not a public API.
+#[doc(hidden)]
+pub mod __private {
+    pub use axum;
+    pub use serde;
+    pub use serde_json;
+}
 
 #[cfg(feature = "macros")]
 pub use cmmv_macros;

@@ -215,8 +215,10 @@ pub trait Resource: Clone + Send + Sync + Serialize + 'static {
     /// The patch body.
     type Patch: Send + 'static;
 
-    /// The contract name, for messages ("Task `...` not found").
+    /// The contract name, for messages ("Task `...` does not exist").
     const NAME: &'static str;
+    /// The name of the primary-key field.
+    const KEY_FIELD: &'static str;
     const FILTERABLE: &'static [FilterField];
     const SORTABLE: &'static [&'static str];
     /// Fields with a unique constraint besides the key.
@@ -230,6 +232,9 @@ pub trait Resource: Clone + Send + Sync + Serialize + 'static {
     /// The key of a resource about to be created: a new UUID v7 or the next sequence value
     /// for server-generated keys, the client's value for client-chosen ones.
     fn new_key(input: &Self::Input, sequence: u64) -> Self::Key;
+
+    /// The key a create or replace body carries, for client-chosen keys (`None` otherwise).
+    fn input_key(input: &Self::Input) -> Option<Self::Key>;
 
     /// The resource a create request makes.
     fn create(key: Self::Key, input: Self::Input, now: DateTime) -> Self;

@@ -1,0 +1,466 @@
+//! Extractors generated handlers use. Each rejects with a [`Problem`]: a body that is not JSON
+//! is a 415, malformed JSON a 400 with its line and column, a body that breaks the contract a
+//! 422 listing every failing field; a path or query value that does not parse is a 400.
+
+use std::collections::BTreeMap;
+use std::marker::PhantomData;
+use std::str::FromStr;
+
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use bytes::Bytes;
+use http::header::CONTENT_TYPE;
+use http::request::Parts;
+use serde_json::Value;
+
+use crate::problem::{FieldError, Problem};
+use crate::request_id::RequestId;
+use crate::resource::{Key, Resource};
+use crate::store::{Direction, ListQuery};
+use crate::validate::{Check, Errors, FromJson, Rules, decode_body};
+
+/// What a handler knows about the request besides its input.
+#[derive(Debug, Clone)]
+pub struct Context {
+    pub request_id: RequestId,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Context {
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let request_id = match RequestId::from_request_parts(parts, state).await {
+            Ok(id) => id,
+            Err(never) => match never {},
+        };
+        Ok(Context { request_id })
+    }
+}
+
+/// A JSON body decoded and checked against the contract.
+#[derive(Debug, Clone)]
+pub struct JsonBody<T>(pub T);
+
+impl<T, S> FromRequest<S> for JsonBody<T>
+where
+    T: FromJson + Check + Send,
+    S: Send + Sync,
+{
+    type Rejection = Problem;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let content_type = request
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        if !is_json(&content_type) {
+            return Err(Problem::unsupported_media_type(if content_type.is_empty() {
+                "the request has no Content-Type; send `Content-Type: application/json`".to_owned()
+            } else {
+                format!("expected `application/json`, found `{content_type}`")
+            }));
+        }
+        let bytes = Bytes::from_request(request, state).await.map_err(|rejection| {
+            if rejection.status() == http::StatusCode::PAYLOAD_TOO_LARGE {
+                Problem::new(http::StatusCode::PAYLOAD_TOO_LARGE)
+                    .with_detail("the request body is larger than the server accepts")
+            } else {
+                Problem::bad_request(format!("the request body could not be read: {rejection}"))
+            }
+        })?;
+        let value: Value = serde_json::from_slice(&bytes).map_err(|error| {
+            Problem::bad_request(format!(
+                "malformed JSON at line {}, column {}: {}",
+                error.line(),
+                error.column(),
+                json_error_summary(&error)
+            ))
+        })?;
+        decode_body(&value).map(JsonBody)
+    }
+}
+
+fn is_json(content_type: &str) -> bool {
+    let essence = content_type
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    essence == "application/json"
+        || (essence.starts_with("application/") && essence.ends_with("+json"))
+}
+
+/// serde_json's message without its trailing " at line L column C", which the problem states
+/// on its own.
+fn json_error_summary(error: &serde_json::Error) -> String {
+    let text = error.to_string();
+    match text.rfind(" at line ") {
+        Some(i) => text[..i].to_owned(),
+        None => text,
+    }
+}
+
+/// Parses one path parameter; a value of the wrong shape is a 400 naming the parameter.
+pub fn path_param<T: FromStr>(raw: &str, name: &str, expected: &str) -> Result<T, Problem> {
+    raw.parse().map_err(|_| {
+        let mut problem = Problem::bad_request(format!(
+            "path parameter `{name}` must be {expected}, found `{raw}`"
+        ));
+        problem.errors = vec![FieldError::parameter(
+            name,
+            "type",
+            format!("must be {expected}"),
+        )];
+        problem
+    })
+}
+
+/// Parses the primary key from the path.
+pub fn path_key<K: Key>(raw: &str) -> Result<K, Problem> {
+    path_param(raw, "id", K::DESCRIPTION)
+}
+
+/// The raw query string as name/value pairs, percent-decoded.
+#[derive(Debug, Clone, Default)]
+pub struct QueryPairs(pub Vec<(String, String)>);
+
+impl<S: Send + Sync> FromRequestParts<S> for QueryPairs {
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let query = parts.uri.query().unwrap_or_default();
+        serde_urlencoded::from_str::<Vec<(String, String)>>(query)
+            .map(QueryPairs)
+            .map_err(|e| Problem::bad_request(format!("the query string is malformed: {e}")))
+    }
+}
+
+impl QueryPairs {
+    /// Rejects parameters not in `allowed`, listing the allowed ones.
+    fn reject_unknown(&self, allowed: &[&str]) -> Result<(), Problem> {
+        let unknown: Vec<&str> = self
+            .0
+            .iter()
+            .map(|(k, _)| k.as_str())
+            .filter(|k| !allowed.contains(k))
+            .collect();
+        if unknown.is_empty() {
+            return Ok(());
+        }
+        let mut problem = Problem::bad_request(format!(
+            "unknown query parameter{} {}; allowed: {}",
+            if unknown.len() == 1 { "" } else { "s" },
+            unknown
+                .iter()
+                .map(|k| format!("`{k}`"))
+                .collect::<Vec<_>>()
+                .join(", "),
+            if allowed.is_empty() {
+                "none".to_owned()
+            } else {
+                allowed.join(", ")
+            }
+        ));
+        problem.errors = unknown
+            .iter()
+            .map(|k| FieldError::parameter(*k, "unknown_parameter", "not a parameter of this operation"))
+            .collect();
+        Err(problem)
+    }
+
+    /// The single value of `name`; a parameter given twice is a 400.
+    fn single(&self, name: &str) -> Result<Option<&str>, Problem> {
+        let mut values = self.0.iter().filter(|(k, _)| k == name).map(|(_, v)| v.as_str());
+        let first = values.next();
+        if values.next().is_some() {
+            return Err(Problem::bad_request(format!(
+                "query parameter `{name}` is given more than once"
+            )));
+        }
+        Ok(first)
+    }
+}
+
+/// A list request: `limit`, `offset`, `sort`, `include_total` and one equality filter per
+/// filterable field, all checked against what the contract declares.
+#[derive(Debug, Clone)]
+pub struct ListParams<R>(pub ListQuery, PhantomData<fn() -> R>);
+
+impl<R: Resource, S: Send + Sync> FromRequestParts<S> for ListParams<R> {
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let pairs = QueryPairs::from_request_parts(parts, state).await?;
+        list_query::<R>(&pairs).map(|q| ListParams(q, PhantomData))
+    }
+}
+
+/// Parses and checks a list request's query parameters.
+pub fn list_query<R: Resource>(pairs: &QueryPairs) -> Result<ListQuery, Problem> {
+    let mut allowed: Vec<&str> = vec!["limit", "offset", "sort", "include_total"];
+    allowed.extend(R::FILTERABLE.iter().map(|f| f.name));
+    pairs.reject_unknown(&allowed)?;
+
+    let mut invalid = Vec::new();
+    let limit = match pairs.single("limit")? {
+        None => R::DEFAULT_LIMIT,
+        Some(raw) => match raw.parse::<u32>() {
+            Ok(limit) if (1..=R::MAX_LIMIT).contains(&limit) => limit,
+            Ok(_) => {
+                invalid.push(FieldError::parameter(
+                    "limit",
+                    "maximum",
+                    format!("must be between 1 and {}", R::MAX_LIMIT),
+                ));
+                R::DEFAULT_LIMIT
+            }
+            Err(_) => return Err(bad_parameter("limit", raw, "a positive integer")),
+        },
+    };
+    let offset = match pairs.single("offset")? {
+        None => 0,
+        Some(raw) => raw
+            .parse::<u64>()
+            .map_err(|_| bad_parameter("offset", raw, "a non-negative integer"))?,
+    };
+    let include_total = match pairs.single("include_total")? {
+        None => false,
+        Some("true") => true,
+        Some("false") => false,
+        Some(raw) => return Err(bad_parameter("include_total", raw, "`true` or `false`")),
+    };
+    let mut sort = Vec::new();
+    if let Some(raw) = pairs.single("sort")? {
+        for key in raw.split(',').filter(|k| !k.is_empty()) {
+            let (field, direction) = match key.strip_prefix('-') {
+                Some(field) => (field, Direction::Descending),
+                None => (key, Direction::Ascending),
+            };
+            if !R::SORTABLE.contains(&field) {
+                let mut problem = Problem::bad_request(format!(
+                    "cannot sort by `{field}`; sortable fields: {}",
+                    if R::SORTABLE.is_empty() {
+                        "none".to_owned()
+                    } else {
+                        R::SORTABLE.join(", ")
+                    }
+                ));
+                problem.errors = vec![FieldError::parameter(
+                    "sort",
+                    "enum",
+                    format!("`{field}` is not sortable"),
+                )];
+                return Err(problem);
+            }
+            sort.push((field.to_owned(), direction));
+        }
+    }
+    let mut filters = Vec::new();
+    for filter in R::FILTERABLE {
+        if let Some(raw) = pairs.single(filter.name)? {
+            let value = filter
+                .kind
+                .parse(raw)
+                .map_err(|message| bad_parameter_message(filter.name, &message))?;
+            filters.push((filter.name.to_owned(), value));
+        }
+    }
+    if !invalid.is_empty() {
+        return Err(Problem::validation(invalid));
+    }
+    Ok(ListQuery {
+        limit,
+        offset,
+        sort,
+        filters,
+        include_total,
+    })
+}
+
+fn bad_parameter(name: &str, raw: &str, expected: &str) -> Problem {
+    bad_parameter_message(name, &format!("`{raw}` is not {expected}"))
+}
+
+fn bad_parameter_message(name: &str, message: &str) -> Problem {
+    let mut problem = Problem::bad_request(format!("query parameter `{name}`: {message}"));
+    problem.errors = vec![FieldError::parameter(name, "type", message)];
+    problem
+}
+
+/// The query parameters of a custom operation, decoded by generated code through
+/// [`QueryReader`].
+#[derive(Debug, Clone)]
+pub struct Query<T>(pub T);
+
+/// A struct of query parameters (generated for each custom operation that declares some).
+pub trait FromQuery: Sized + Check {
+    /// Every parameter name, for rejecting unknown ones.
+    const NAMES: &'static [&'static str];
+
+    fn from_query(reader: &mut QueryReader<'_>) -> Option<Self>;
+}
+
+impl<T: FromQuery + Send, S: Send + Sync> FromRequestParts<S> for Query<T> {
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let pairs = QueryPairs::from_request_parts(parts, state).await?;
+        pairs.reject_unknown(T::NAMES)?;
+        let mut reader = QueryReader {
+            pairs: &pairs,
+            errors: Vec::new(),
+        };
+        let decoded = T::from_query(&mut reader);
+        let decoded = match decoded {
+            Some(decoded) if reader.errors.is_empty() => decoded,
+            _ => {
+                let mut problem = Problem::bad_request("some query parameters could not be read");
+                problem.errors = reader.errors;
+                return Err(problem);
+            }
+        };
+        let mut errors = Errors::new();
+        decoded.check(&Rules::NONE, "", &mut errors);
+        // Parameters are named, not pointed at: `/q` becomes the parameter `q`.
+        let failures: Vec<FieldError> = errors
+            .into_vec()
+            .into_iter()
+            .map(|mut e| {
+                e.parameter = e
+                    .pointer
+                    .take()
+                    .map(|p| p.trim_start_matches('/').to_owned());
+                e
+            })
+            .collect();
+        if failures.is_empty() {
+            Ok(Query(decoded))
+        } else {
+            Err(Problem::validation(failures))
+        }
+    }
+}
+
+/// Reads typed query parameters, collecting every failure.
+#[derive(Debug)]
+pub struct QueryReader<'a> {
+    pairs: &'a QueryPairs,
+    errors: Vec<FieldError>,
+}
+
+impl QueryReader<'_> {
+    fn parse<T: FromStr>(&mut self, name: &str, raw: &str) -> Option<T> {
+        match raw.parse() {
+            Ok(value) => Some(value),
+            Err(_) => {
+                self.errors.push(FieldError::parameter(
+                    name,
+                    "type",
+                    format!("`{raw}` is not a valid value"),
+                ));
+                None
+            }
+        }
+    }
+
+    fn values(&self, name: &str) -> Vec<String> {
+        self.pairs
+            .0
+            .iter()
+            .filter(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+            .collect()
+    }
+
+    /// A parameter that must be present once.
+    pub fn required<T: FromStr>(&mut self, name: &str) -> Option<T> {
+        match self.values(name).as_slice() {
+            [raw] => self.parse(name, raw),
+            [] => {
+                self.errors
+                    .push(FieldError::parameter(name, "required", "this parameter is required"));
+                None
+            }
+            _ => {
+                self.errors
+                    .push(FieldError::parameter(name, "repeated", "give this parameter once"));
+                None
+            }
+        }
+    }
+
+    /// A parameter that may be absent (`Some(None)`); `None` means it failed.
+    pub fn optional<T: FromStr>(&mut self, name: &str) -> Option<Option<T>> {
+        match self.values(name).as_slice() {
+            [] => Some(None),
+            [raw] => self.parse(name, raw).map(Some),
+            _ => {
+                self.errors
+                    .push(FieldError::parameter(name, "repeated", "give this parameter once"));
+                None
+            }
+        }
+    }
+
+    /// A repeated parameter (`?tag=a&tag=b`).
+    pub fn list<T: FromStr>(&mut self, name: &str) -> Option<Vec<T>> {
+        let values = self.values(name);
+        let parsed: Vec<Option<T>> = values.iter().map(|raw| self.parse(name, raw)).collect();
+        parsed.into_iter().collect()
+    }
+}
+
+/// Query parameters of a custom operation that declares none still reject unknown ones.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoQuery;
+
+impl Check for NoQuery {
+    fn check(&self, _rules: &Rules, _at: &str, _errors: &mut Errors) {}
+}
+
+impl FromQuery for NoQuery {
+    const NAMES: &'static [&'static str] = &[];
+
+    fn from_query(_reader: &mut QueryReader<'_>) -> Option<Self> {
+        Some(NoQuery)
+    }
+}
+
+/// Named path parameters (for custom operations with more than the key).
+#[derive(Debug, Clone, Default)]
+pub struct PathParams(pub BTreeMap<String, String>);
+
+impl<S: Send + Sync> FromRequestParts<S> for PathParams {
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        axum::extract::Path::<BTreeMap<String, String>>::from_request_parts(parts, state)
+            .await
+            .map(|axum::extract::Path(map)| PathParams(map))
+            .map_err(|e| Problem::bad_request(format!("the path could not be read: {e}")))
+    }
+}
+
+impl PathParams {
+    /// Parses the parameter `name`.
+    pub fn get<T: FromStr>(&self, name: &str, expected: &str) -> Result<T, Problem> {
+        let raw = self.0.get(name).map(String::as_str).unwrap_or_default();
+        path_param(raw, name, expected)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_media_types() {
+        assert!(is_json("application/json"));
+        assert!(is_json("application/json; charset=utf-8"));
+        assert!(is_json("application/merge-patch+json"));
+        assert!(!is_json("text/plain"));
+        assert!(!is_json(""));
+    }
+}

@@ -290,16 +290,27 @@ pub fn compile(input: &Input, options: &Options) -> Result<Compilation, CompileE
 
     let origin = format!("{}/", diag::display_path(&input.dir).trim_end_matches('/'));
     // The emitters are pure and independent, so they run side by side.
-    let (openapi, protos) = std::thread::scope(|scope| {
-        let openapi = scope
-            .spawn(|| emit::openapi::emit(&project, &emit::openapi::OpenApiOptions { origin }));
-        let protos = emit::proto::emit(&project, &lock, &options.templates, &input.sources);
-        (openapi.join(), protos)
-    });
-    let mut files = match openapi {
-        Ok(files) => files,
-        Err(panic) => std::panic::resume_unwind(panic),
+    let openapi_options = emit::openapi::OpenApiOptions {
+        origin: origin.clone(),
     };
+    let (openapi, rust, protos) = std::thread::scope(|scope| {
+        let openapi = scope.spawn(|| emit::openapi::emit(&project, &openapi_options));
+        let rust = scope.spawn(|| {
+            emit::rust::emit(&project, &input.sources, &origin)
+                .iter()
+                .map(output::format_rust)
+                .collect::<Vec<_>>()
+        });
+        let protos = emit::proto::emit(&project, &lock, &options.templates, &input.sources);
+        (openapi.join(), rust.join(), protos)
+    });
+    let mut files = Vec::new();
+    for emitted in [openapi, rust] {
+        match emitted {
+            Ok(emitted) => files.extend(emitted),
+            Err(panic) => std::panic::resume_unwind(panic),
+        }
+    }
     match protos {
         Ok(protos) => files.extend(protos),
         Err(diagnostic) => {

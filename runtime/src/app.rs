@@ -53,6 +53,7 @@ pub const METRICS_PATH: &str = "/metrics";
 #[derive(Debug, Clone)]
 pub struct App {
     settings: Settings,
+    try_path: Option<String>,
     router: Router,
     readiness: Readiness,
     metrics: Metrics,
@@ -62,6 +63,7 @@ pub struct App {
 #[derive(Debug)]
 pub struct AppBuilder {
     settings: Settings,
+    try_path: Option<String>,
     routes: Router,
     documents: BTreeMap<u32, Document>,
     checks: Checks,
@@ -72,6 +74,7 @@ impl App {
     pub fn builder(settings: Settings) -> AppBuilder {
         AppBuilder {
             settings,
+            try_path: None,
             routes: Router::new(),
             documents: BTreeMap::new(),
             checks: Checks::default(),
@@ -142,7 +145,7 @@ impl App {
         };
         let local = listener.local_addr().unwrap_or(addr);
         tracing::info!(addr = %local, "listening");
-        print_listening(local);
+        print_listening(local, self.try_path.as_deref());
         match self.serve_with_shutdown(listener, shutdown::signal()).await {
             Ok(outcome) => outcome.exit_code(),
             Err(error) => {
@@ -158,11 +161,21 @@ impl App {
     clippy::print_stdout,
     reason = "the address is printed for people, independent of the log filter"
 )]
-fn print_listening(addr: std::net::SocketAddr) {
+fn print_listening(addr: std::net::SocketAddr, try_path: Option<&str>) {
     println!("listening on http://{addr}");
+    if let Some(path) = try_path {
+        println!("try it:  curl -s http://{addr}{path}");
+    }
 }
 
 impl AppBuilder {
+    /// A path that `run()` prints as a ready-to-paste `curl` line next to the address.
+    #[must_use]
+    pub fn try_it(mut self, path: impl Into<String>) -> Self {
+        self.try_path = Some(path.into());
+        self
+    }
+
     /// Adds routes (a contract's router, with its state applied). May be called once per
     /// contract; the routers are merged, and overlapping paths panic as in `Router::merge`.
     #[must_use]
@@ -225,6 +238,7 @@ impl AppBuilder {
         let router = layers::apply(routes, &self.settings, metrics.clone());
         Ok(App {
             settings: self.settings,
+            try_path: self.try_path,
             router,
             readiness,
             metrics,

@@ -56,7 +56,10 @@ pub async fn replace<R: Resource>(
     }
     let now = DateTime::now();
     store
-        .update(&key, Box::new(move |resource: &mut R| resource.replace(input, now)))
+        .update(
+            &key,
+            Box::new(move |resource: &mut R| resource.replace(input, now)),
+        )
         .await
         .map_err(|e| e.into_problem(R::NAME, Some(&key_text::<R>(&key))))
 }
@@ -69,7 +72,10 @@ pub async fn patch<R: Resource>(
 ) -> Result<R, Problem> {
     let now = DateTime::now();
     store
-        .update(&key, Box::new(move |resource: &mut R| resource.patch(patch, now)))
+        .update(
+            &key,
+            Box::new(move |resource: &mut R| resource.patch(patch, now)),
+        )
         .await
         .map_err(|e| e.into_problem(R::NAME, Some(&key_text::<R>(&key))))
 }

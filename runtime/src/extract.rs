@@ -55,20 +55,25 @@ where
             .unwrap_or_default()
             .to_owned();
         if !is_json(&content_type) {
-            return Err(Problem::unsupported_media_type(if content_type.is_empty() {
-                "the request has no Content-Type; send `Content-Type: application/json`".to_owned()
-            } else {
-                format!("expected `application/json`, found `{content_type}`")
-            }));
+            return Err(Problem::unsupported_media_type(
+                if content_type.is_empty() {
+                    "the request has no Content-Type; send `Content-Type: application/json`"
+                        .to_owned()
+                } else {
+                    format!("expected `application/json`, found `{content_type}`")
+                },
+            ));
         }
-        let bytes = Bytes::from_request(request, state).await.map_err(|rejection| {
-            if rejection.status() == http::StatusCode::PAYLOAD_TOO_LARGE {
-                Problem::new(http::StatusCode::PAYLOAD_TOO_LARGE)
-                    .with_detail("the request body is larger than the server accepts")
-            } else {
-                Problem::bad_request(format!("the request body could not be read: {rejection}"))
-            }
-        })?;
+        let bytes = Bytes::from_request(request, state)
+            .await
+            .map_err(|rejection| {
+                if rejection.status() == http::StatusCode::PAYLOAD_TOO_LARGE {
+                    Problem::new(http::StatusCode::PAYLOAD_TOO_LARGE)
+                        .with_detail("the request body is larger than the server accepts")
+                } else {
+                    Problem::bad_request(format!("the request body could not be read: {rejection}"))
+                }
+            })?;
         let value: Value = serde_json::from_slice(&bytes).map_err(|error| {
             Problem::bad_request(format!(
                 "malformed JSON at line {}, column {}: {}",
@@ -165,14 +170,20 @@ impl QueryPairs {
         ));
         problem.errors = unknown
             .iter()
-            .map(|k| FieldError::parameter(*k, "unknown_parameter", "not a parameter of this operation"))
+            .map(|k| {
+                FieldError::parameter(*k, "unknown_parameter", "not a parameter of this operation")
+            })
             .collect();
         Err(problem)
     }
 
     /// The single value of `name`; a parameter given twice is a 400.
     fn single(&self, name: &str) -> Result<Option<&str>, Problem> {
-        let mut values = self.0.iter().filter(|(k, _)| k == name).map(|(_, v)| v.as_str());
+        let mut values = self
+            .0
+            .iter()
+            .filter(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str());
         let first = values.next();
         if values.next().is_some() {
             return Err(Problem::bad_request(format!(
@@ -379,13 +390,19 @@ impl QueryReader<'_> {
         match self.values(name).as_slice() {
             [raw] => self.parse(name, raw),
             [] => {
-                self.errors
-                    .push(FieldError::parameter(name, "required", "this parameter is required"));
+                self.errors.push(FieldError::parameter(
+                    name,
+                    "required",
+                    "this parameter is required",
+                ));
                 None
             }
             _ => {
-                self.errors
-                    .push(FieldError::parameter(name, "repeated", "give this parameter once"));
+                self.errors.push(FieldError::parameter(
+                    name,
+                    "repeated",
+                    "give this parameter once",
+                ));
                 None
             }
         }
@@ -397,8 +414,11 @@ impl QueryReader<'_> {
             [] => Some(None),
             [raw] => self.parse(name, raw).map(Some),
             _ => {
-                self.errors
-                    .push(FieldError::parameter(name, "repeated", "give this parameter once"));
+                self.errors.push(FieldError::parameter(
+                    name,
+                    "repeated",
+                    "give this parameter once",
+                ));
                 None
             }
         }

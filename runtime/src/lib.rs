@@ -21,15 +21,15 @@ pub mod validate;
 
 pub use app::{App, AppBuilder};
 pub use extract::Context;
-pub use patch::Patch;
-pub use resource::Resource;
-pub use store::{MemoryStore, Page, Store};
 pub use health::Readiness;
 pub use metrics::Metrics;
+pub use patch::Patch;
 pub use problem::{FieldError, PROBLEM_JSON, Problem};
 pub use request_id::RequestId;
+pub use resource::Resource;
 pub use settings::{Settings, SettingsError};
 pub use shutdown::ShutdownOutcome;
+pub use store::{MemoryStore, Page, Store};
 
 /// Crates generated code names through `::cmmv::__private`, so that users need not depend on
 /// them (or on matching versions) themselves. Not a public API.

@@ -17,6 +17,16 @@ impl<T> Patch<T> {
         matches!(self, Patch::Absent)
     }
 
+    /// The value of an optional or nullable field with a default: absent gives `default()`,
+    /// `null` gives `None`.
+    pub fn or_default_with(self, default: impl FnOnce() -> Option<T>) -> Option<T> {
+        match self {
+            Patch::Absent => default(),
+            Patch::Null => None,
+            Patch::Value(value) => Some(value),
+        }
+    }
+
     /// Applies the patch to a required field (`Null` cannot reach one: decoding rejects it).
     pub fn apply(self, target: &mut T) {
         if let Patch::Value(value) = self {

@@ -12,8 +12,36 @@ use serde::{Deserialize, Serialize};
 pub const PROBLEM_JSON: &str = "application/problem+json";
 
 /// An RFC 9457 problem.
+///
+/// The details live behind one box: handlers return `Result<T, Problem>` everywhere, and a
+/// pointer-sized error keeps those results small. Fields are reached through `Deref`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Problem {
+#[serde(transparent)]
+pub struct Problem(Box<ProblemDetails>);
+
+impl std::ops::Deref for Problem {
+    type Target = ProblemDetails;
+
+    fn deref(&self) -> &ProblemDetails {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Problem {
+    fn deref_mut(&mut self) -> &mut ProblemDetails {
+        &mut self.0
+    }
+}
+
+impl From<ProblemDetails> for Problem {
+    fn from(details: ProblemDetails) -> Self {
+        Problem(Box::new(details))
+    }
+}
+
+/// The members of a [`Problem`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProblemDetails {
     /// A URI reference naming the problem type; `about:blank` means "see `status`".
     #[serde(rename = "type", default = "about_blank")]
     pub type_uri: String,
@@ -88,7 +116,7 @@ impl FieldError {
 impl Problem {
     /// A problem of type `about:blank` with the status's reason phrase as title.
     pub fn new(status: StatusCode) -> Self {
-        Self {
+        Problem::from(ProblemDetails {
             type_uri: about_blank(),
             title: status.canonical_reason().unwrap_or("Error").to_owned(),
             status: status.as_u16(),
@@ -97,7 +125,7 @@ impl Problem {
             request_id: None,
             errors: Vec::new(),
             headers: Vec::new(),
-        }
+        })
     }
 
     pub fn with_detail(mut self, detail: impl Into<String>) -> Self {
@@ -225,8 +253,9 @@ impl std::error::Error for Problem {}
 
 impl IntoResponse for Problem {
     fn into_response(self) -> Response {
+        let status = self.status_code();
         let mut response = (
-            self.status_code(),
+            status,
             [(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON))],
             self.to_json(),
         )

@@ -208,7 +208,7 @@ impl Key for String {
 }
 
 /// A contract's resource. Implemented by generated code.
-pub trait Resource: Clone + Send + Sync + Serialize + 'static {
+pub trait Resource: Clone + Send + Sync + Debug + Serialize + 'static {
     type Key: Key;
     /// The create / replace body.
     type Input: Send + 'static;
@@ -255,7 +255,7 @@ mod tests {
 
     #[test]
     fn sort_order_is_total_and_puts_nulls_first() {
-        let mut values = vec![
+        let mut values = [
             FieldValue::Float(2.0),
             FieldValue::Null,
             FieldValue::Float(f64::NAN),

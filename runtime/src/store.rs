@@ -36,9 +36,9 @@ impl StoreError {
                 Some(key) => format!("{contract} `{key}` does not exist"),
                 None => format!("no such {contract}"),
             }),
-            StoreError::Conflict { field } => Problem::conflict(format!(
-                "another {contract} already has this `{field}`"
-            )),
+            StoreError::Conflict { field } => {
+                Problem::conflict(format!("another {contract} already has this `{field}`"))
+            }
             StoreError::Unavailable(reason) => {
                 tracing::warn!(%reason, "store unavailable");
                 Problem::unavailable("storage is temporarily unavailable; retry later")
@@ -85,7 +85,7 @@ pub struct Page<T> {
 pub type Change<'a, R> = Box<dyn FnOnce(&mut R) + Send + 'a>;
 
 /// Persistence of one contract's resources.
-pub trait Repository<R: Resource>: Send + Sync + 'static {
+pub trait Repository<R: Resource>: Send + Sync + std::fmt::Debug + 'static {
     fn list<'a>(&'a self, query: &'a ListQuery) -> BoxFuture<'a, Result<Page<R>, StoreError>>;
 
     fn get<'a>(&'a self, key: &'a R::Key) -> BoxFuture<'a, Result<R, StoreError>>;
@@ -260,8 +260,6 @@ impl<R: Resource> Repository<R> for MemoryStore<R> {
     }
 
     fn check(&self) -> BoxFuture<'_, Result<(), StoreError>> {
-        Box::pin(async move {
-            self.rows.read().map(|_| ()).map_err(|_| Self::poisoned())
-        })
+        Box::pin(async move { self.rows.read().map(|_| ()).map_err(|_| Self::poisoned()) })
     }
 }

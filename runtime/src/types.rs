@@ -18,7 +18,10 @@ impl DateTime {
         // Stored with the precision of microseconds: what SQL stores keep, so that a value
         // read back equals the value written.
         let now = time::OffsetDateTime::now_utc();
-        Self(now.replace_nanosecond(now.nanosecond() / 1000 * 1000).unwrap_or(now))
+        Self(
+            now.replace_nanosecond(now.nanosecond() / 1000 * 1000)
+                .unwrap_or(now),
+        )
     }
 
     /// Nanoseconds since the Unix epoch, for ordering and storage.
@@ -106,7 +109,7 @@ impl FromStr for Decimal {
         let valid = !int.is_empty()
             && int.bytes().all(|b| b.is_ascii_digit())
             && frac.bytes().all(|b| b.is_ascii_digit())
-            && (frac.is_empty() == !digits.contains('.'));
+            && (frac.is_empty() != digits.contains('.'));
         if valid {
             Ok(Decimal(s.to_owned()))
         } else {
@@ -125,7 +128,11 @@ impl fmt::Display for Bytes {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut out = String::with_capacity(self.0.len().div_ceil(3) * 4);
         for chunk in self.0.chunks(3) {
-            let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+            let b = [
+                chunk[0],
+                *chunk.get(1).unwrap_or(&0),
+                *chunk.get(2).unwrap_or(&0),
+            ];
             let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
             for i in 0..4 {
                 if i <= chunk.len() {
@@ -169,6 +176,36 @@ impl FromStr for Bytes {
     }
 }
 
+impl Default for DateTime {
+    /// The Unix epoch: only a fallback, generated defaults are checked by the compiler.
+    fn default() -> Self {
+        Self(time::OffsetDateTime::UNIX_EPOCH)
+    }
+}
+
+impl Default for Date {
+    fn default() -> Self {
+        Self(time::OffsetDateTime::UNIX_EPOCH.date())
+    }
+}
+
+impl Default for Decimal {
+    fn default() -> Self {
+        Self("0".to_owned())
+    }
+}
+
+/// A contract's default value for a string-shaped type. The compiler has already checked that
+/// the text parses, so the fallback is never used.
+pub fn parse_default<T: FromStr + Default>(text: &str) -> T {
+    text.parse().unwrap_or_default()
+}
+
+/// A contract's default value for a `json` field, written as JSON text.
+pub fn json_default(text: &str) -> serde_json::Value {
+    serde_json::from_str(text).unwrap_or_default()
+}
+
 /// Serde through `Display` / `FromStr`, for the string-shaped types above.
 macro_rules! serde_as_string {
     ($($ty:ty),*) => {$(
@@ -197,7 +234,11 @@ mod tests {
     fn base64_round_trips() {
         for data in [&b""[..], b"h", b"he", b"hel", b"hello"] {
             let text = Bytes(data.to_vec()).to_string();
-            assert_eq!(text.parse::<Bytes>().map(|b| b.0), Ok(data.to_vec()), "{text}");
+            assert_eq!(
+                text.parse::<Bytes>().map(|b| b.0),
+                Ok(data.to_vec()),
+                "{text}"
+            );
         }
         assert_eq!(Bytes(b"hello".to_vec()).to_string(), "aGVsbG8=");
         assert!("a=bc".parse::<Bytes>().is_err());
@@ -207,7 +248,10 @@ mod tests {
     fn dates_and_decimals() {
         assert!("2024-02-29".parse::<Date>().is_ok());
         assert!("2023-02-29".parse::<Date>().is_err());
-        assert_eq!("2024-02-09".parse::<Date>().map(|d| d.to_string()), Ok("2024-02-09".to_owned()));
+        assert_eq!(
+            "2024-02-09".parse::<Date>().map(|d| d.to_string()),
+            Ok("2024-02-09".to_owned())
+        );
         assert!("2030-01-31T17:00:00Z".parse::<DateTime>().is_ok());
         assert!("2030-01-31 17:00".parse::<DateTime>().is_err());
         assert!("-12.50".parse::<Decimal>().is_ok());

@@ -117,7 +117,11 @@ impl FromJson for i32 {
         match i32::try_from(wide) {
             Ok(i) => Some(i),
             Err(_) => {
-                errors.push(at, "type", format!("{wide} is outside the range of a 32-bit integer"));
+                errors.push(
+                    at,
+                    "type",
+                    format!("{wide} is outside the range of a 32-bit integer"),
+                );
                 None
             }
         }
@@ -206,6 +210,30 @@ impl<T: FromJson> FromJson for BTreeMap<String, T> {
     }
 }
 
+/// Decodes an enum's wire value, reporting anything else with the allowed values.
+pub fn enum_value<'v>(
+    value: &'v Value,
+    at: &str,
+    allowed: &[&str],
+    errors: &mut Errors,
+) -> Option<&'v str> {
+    match value {
+        Value::String(s) if allowed.contains(&s.as_str()) => Some(s),
+        Value::String(s) => {
+            errors.push(
+                at,
+                "enum",
+                format!("`{s}` is not one of: {}", allowed.join(", ")),
+            );
+            None
+        }
+        other => {
+            type_error(at, errors, "a string", other);
+            None
+        }
+    }
+}
+
 /// Checks that `value` is an object with no keys but `allowed`, reporting each unknown key.
 pub fn object<'v>(
     value: &'v Value,
@@ -263,6 +291,35 @@ pub fn field<T: FromJson>(
     }
 }
 
+/// Decodes a field that must be present and not null.
+pub fn required<T: FromJson>(
+    map: &Map<String, Value>,
+    at: &str,
+    key: &str,
+    errors: &mut Errors,
+) -> Option<T> {
+    let presence = Presence {
+        required: true,
+        nullable: false,
+    };
+    field(map, at, key, presence, errors).flatten()
+}
+
+/// Decodes a field with a default: absent gives the default, `null` is refused.
+pub fn with_default<T: FromJson>(
+    map: &Map<String, Value>,
+    at: &str,
+    key: &str,
+    errors: &mut Errors,
+    default: impl FnOnce() -> T,
+) -> Option<T> {
+    let presence = Presence {
+        required: false,
+        nullable: false,
+    };
+    field(map, at, key, presence, errors).map(|value| value.unwrap_or_else(default))
+}
+
 /// Decodes a field of a patch: absent, explicitly `null` (only when nullable), or a value.
 pub fn patch_field<T: FromJson>(
     map: &Map<String, Value>,
@@ -287,13 +344,14 @@ pub fn patch_field<T: FromJson>(
 /// failure and then every constraint failure into one 422.
 pub fn decode_body<T: FromJson + Check>(value: &Value) -> Result<T, Problem> {
     let mut errors = Errors::new();
-    let decoded = T::from_json(value, "", &mut errors);
-    match decoded {
-        Some(decoded) if errors.is_empty() => {
+    // Constraints are checked even when unknown fields were reported, so one response lists
+    // every problem the body has.
+    match T::from_json(value, "", &mut errors) {
+        Some(decoded) => {
             decoded.check(&Rules::NONE, "", &mut errors);
             errors.into_result().map(|()| decoded)
         }
-        _ => Err(Problem::validation(errors.into_vec())),
+        None => Err(Problem::validation(errors.into_vec())),
     }
 }
 
@@ -375,7 +433,9 @@ impl Format {
                             && label.len() <= 63
                             && !label.starts_with('-')
                             && !label.ends_with('-')
-                            && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                            && label
+                                .bytes()
+                                .all(|b| b.is_ascii_alphanumeric() || b == b'-')
                     })
             }
             Format::Ipv4 => s.parse::<std::net::Ipv4Addr>().is_ok(),
@@ -426,10 +486,18 @@ impl Rules {
 
     fn check_length(&self, len: u64, unit: &str, at: &str, errors: &mut Errors) {
         if let Some(min) = self.min_length.filter(|&min| len < min) {
-            errors.push(at, "min_length", format!("must be at least {min} {unit} long"));
+            errors.push(
+                at,
+                "min_length",
+                format!("must be at least {min} {unit} long"),
+            );
         }
         if let Some(max) = self.max_length.filter(|&max| len > max) {
-            errors.push(at, "max_length", format!("must be at most {max} {unit} long"));
+            errors.push(
+                at,
+                "max_length",
+                format!("must be at most {max} {unit} long"),
+            );
         }
     }
 
@@ -441,7 +509,11 @@ impl Rules {
             errors.push(at, "maximum", format!("must be at most {max}"));
         }
         if let Some(min) = self.exclusive_minimum.filter(|&m| x <= m) {
-            errors.push(at, "exclusive_minimum", format!("must be greater than {min}"));
+            errors.push(
+                at,
+                "exclusive_minimum",
+                format!("must be greater than {min}"),
+            );
         }
         if let Some(max) = self.exclusive_maximum.filter(|&m| x >= m) {
             errors.push(at, "exclusive_maximum", format!("must be less than {max}"));
@@ -549,7 +621,11 @@ impl<T: Check + PartialEq> Check for Vec<T> {
         rules.check_count(self.len() as u64, at, errors);
         if rules.unique_items {
             if let Some(i) = (1..self.len()).find(|&i| self[..i].contains(&self[i])) {
-                errors.push(at, "unique_items", format!("item {i} repeats an earlier item"));
+                errors.push(
+                    at,
+                    "unique_items",
+                    format!("item {i} repeats an earlier item"),
+                );
             }
         }
         for (i, item) in self.iter().enumerate() {
@@ -576,13 +652,19 @@ mod tests {
         let body = serde_json::json!({"a": 1, "b": null, "zzz": true});
         let mut errors = Errors::new();
         let map = object(&body, "", &["a", "b", "c"], &mut errors).unwrap_or_else(|| panic!());
-        let required = Presence { required: true, nullable: false };
+        let required = Presence {
+            required: true,
+            nullable: false,
+        };
         let a: Option<Option<String>> = field(map, "", "a", required, &mut errors);
         let b: Option<Option<String>> = field(map, "", "b", required, &mut errors);
         let c: Option<Option<String>> = field(map, "", "c", required, &mut errors);
         assert!(a.is_none() && b.is_none() && c.is_none());
-        let rules: Vec<(Option<String>, String)> =
-            errors.into_vec().into_iter().map(|e| (e.pointer, e.rule)).collect();
+        let rules: Vec<(Option<String>, String)> = errors
+            .into_vec()
+            .into_iter()
+            .map(|e| (e.pointer, e.rule))
+            .collect();
         assert_eq!(
             rules,
             vec![
@@ -596,13 +678,32 @@ mod tests {
 
     #[test]
     fn rules_check_items_with_pointers() {
-        static ITEM: Rules = Rules { max_length: Some(3), ..Rules::NONE };
-        static TAGS: Rules = Rules { max_items: Some(2), unique_items: true, items: Some(&ITEM), ..Rules::NONE };
+        static ITEM: Rules = Rules {
+            max_length: Some(3),
+            ..Rules::NONE
+        };
+        static TAGS: Rules = Rules {
+            max_items: Some(2),
+            unique_items: true,
+            items: Some(&ITEM),
+            ..Rules::NONE
+        };
         let tags = vec!["a".to_owned(), "toolong".to_owned(), "a".to_owned()];
         let mut errors = Errors::new();
         tags.check(&TAGS, "/tags", &mut errors);
-        let rules: Vec<String> = errors.into_vec().into_iter().map(|e| format!("{} {}", e.pointer.unwrap_or_default(), e.rule)).collect();
-        assert_eq!(rules, vec!["/tags max_items", "/tags unique_items", "/tags/1 max_length"]);
+        let rules: Vec<String> = errors
+            .into_vec()
+            .into_iter()
+            .map(|e| format!("{} {}", e.pointer.unwrap_or_default(), e.rule))
+            .collect();
+        assert_eq!(
+            rules,
+            vec![
+                "/tags max_items",
+                "/tags unique_items",
+                "/tags/1 max_length"
+            ]
+        );
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 pub mod openapi;
 pub mod proto;
+pub mod rust;
 
 use std::path::PathBuf;
 

@@ -819,7 +819,24 @@ impl Contract {
                 .values()
                 .filter_map(|op| self.response_message_name(op)),
         );
+        names.extend(
+            self.operations
+                .values()
+                .filter(|op| !op.query.is_empty())
+                .map(|op| self.query_struct_name(op)),
+        );
+        names.push(self.handlers_trait_name());
         names
+    }
+
+    /// The Rust struct of a custom operation's query parameters: `TaskSearchQuery`.
+    pub fn query_struct_name(&self, op: &Operation) -> String {
+        format!("{}{}Query", self.name, to_pascal_case(&op.name))
+    }
+
+    /// The Rust trait of the contract's handlers: `TaskHandlers`.
+    pub fn handlers_trait_name(&self) -> String {
+        format!("{}Handlers", self.name)
     }
 
     /// The OpenAPI `operationId` of an operation: `task_complete`.

@@ -9,3 +9,4 @@ mod runtime_http;
 mod runtime_metrics;
 mod runtime_shutdown;
 mod runtime_support;
+mod service;

@@ -1,0 +1,184 @@
+//! The example service as a library, so that tests and benchmarks can build the same app.
+//! Everything under [`api`] is generated from `contracts/` by the build script; this file
+//! supplies the stores and the custom operations.
+
+use std::sync::Arc;
+
+use cmmv::store::{Direction, ListQuery, StoreError};
+use cmmv::{App, Context, MemoryStore, Problem, Settings, Store};
+
+/// The generated API: types, validation, handler traits and routes.
+pub mod api {
+    include!(concat!(env!("OUT_DIR"), "/cmmv/rust/mod.rs"));
+}
+
+use api::*;
+
+/// The service's state: one store per contract.
+#[derive(Debug)]
+pub struct Todo {
+    users: Store<User>,
+    projects: Store<Project>,
+    tasks: Store<Task>,
+    comments: Store<Comment>,
+    labels: Store<Label>,
+}
+
+impl Todo {
+    /// Every contract kept in memory.
+    pub fn in_memory() -> Self {
+        Self {
+            users: MemoryStore::shared(),
+            projects: MemoryStore::shared(),
+            tasks: MemoryStore::shared(),
+            comments: MemoryStore::shared(),
+            labels: MemoryStore::shared(),
+        }
+    }
+
+    /// Every task, page by page, for the operations that look at all of them.
+    async fn all_tasks(
+        &self,
+        filters: Vec<(String, cmmv::resource::FieldValue)>,
+    ) -> Result<Vec<Task>, Problem> {
+        let mut all = Vec::new();
+        loop {
+            let query = ListQuery {
+                limit: 200,
+                offset: all.len() as u64,
+                sort: vec![("created_at".to_owned(), Direction::Ascending)],
+                filters: filters.clone(),
+                include_total: false,
+            };
+            let page = self
+                .tasks
+                .list(&query)
+                .await
+                .map_err(|e| e.into_problem("Task", None))?;
+            let done = page.items.len() < 200;
+            all.extend(page.items);
+            if done {
+                return Ok(all);
+            }
+        }
+    }
+
+    async fn set_done(&self, id: cmmv::types::Uuid, done: bool) -> Result<Task, Problem> {
+        let now = cmmv::types::DateTime::now();
+        self.tasks
+            .update(
+                &id,
+                Box::new(move |task: &mut Task| {
+                    task.done = done;
+                    task.updated_at = now;
+                }),
+            )
+            .await
+            .map_err(|e: StoreError| e.into_problem("Task", Some(&id.to_string())))
+    }
+}
+
+impl UserHandlers for Todo {
+    fn user_store(&self) -> &Store<User> {
+        &self.users
+    }
+
+    async fn me(&self, _ctx: Context) -> Result<User, Problem> {
+        // Nobody can be signed in until the auth module verifies credentials, so this answers
+        // what the contract promises for a request without them.
+        Err(Problem::unauthorized(
+            "sign in to see your own user",
+            "Bearer realm=\"todo\"",
+        ))
+    }
+}
+
+impl ProjectHandlers for Todo {
+    fn project_store(&self) -> &Store<Project> {
+        &self.projects
+    }
+}
+
+impl TaskHandlers for Todo {
+    fn task_store(&self) -> &Store<Task> {
+        &self.tasks
+    }
+
+    async fn complete(
+        &self,
+        _ctx: Context,
+        id: cmmv::types::Uuid,
+        _body: CompleteTask,
+    ) -> Result<Task, Problem> {
+        self.set_done(id, true).await
+    }
+
+    async fn reopen(&self, _ctx: Context, id: cmmv::types::Uuid) -> Result<Task, Problem> {
+        self.set_done(id, false).await
+    }
+
+    async fn stats(&self, _ctx: Context, query: TaskStatsQuery) -> Result<TaskStats, Problem> {
+        let filters = query
+            .project_id
+            .map(|id| {
+                vec![(
+                    "project_id".to_owned(),
+                    cmmv::resource::FieldValue::Text(id.to_string()),
+                )]
+            })
+            .unwrap_or_default();
+        let tasks = self.all_tasks(filters).await?;
+        let mut by_priority = std::collections::BTreeMap::new();
+        for task in tasks.iter().filter(|t| !t.done) {
+            *by_priority.entry(task.priority.to_string()).or_insert(0i64) += 1;
+        }
+        Ok(TaskStats {
+            total: tasks.len() as i64,
+            done: tasks.iter().filter(|t| t.done).count() as i64,
+            by_priority,
+        })
+    }
+
+    async fn search(&self, _ctx: Context, query: TaskSearchQuery) -> Result<Vec<Task>, Problem> {
+        let needle = query.q.to_lowercase();
+        let limit = usize::try_from(query.max_results).unwrap_or(0);
+        let tasks = self.all_tasks(Vec::new()).await?;
+        Ok(tasks
+            .into_iter()
+            .filter(|t| t.title.to_lowercase().contains(&needle))
+            .take(limit)
+            .collect())
+    }
+}
+
+impl CommentHandlers for Todo {
+    fn comment_store(&self) -> &Store<Comment> {
+        &self.comments
+    }
+}
+
+impl LabelHandlers for Todo {
+    fn label_store(&self) -> &Store<Label> {
+        &self.labels
+    }
+}
+
+/// The app: every contract's routes, the OpenAPI documents and a readiness check per store.
+pub fn app(settings: Settings, todo: &Arc<Todo>) -> Result<App, cmmv::SettingsError> {
+    let mut builder = App::builder(settings)
+        .routes(user_routes(todo.clone()))
+        .routes(project_routes(todo.clone()))
+        .routes(task_routes(todo.clone()))
+        .routes(comment_routes(todo.clone()))
+        .routes(label_routes(todo.clone()))
+        .try_it("/v1/labels");
+    for &(version, json, yaml) in OPENAPI {
+        builder = builder.openapi(version, json, yaml);
+    }
+    let store = todo.tasks.clone();
+    builder = builder.readiness_check("store", move || {
+        let store = store.clone();
+        async move { store.check().await.map_err(|e| format!("{e:?}")) }
+    });
+    builder.build()
+}

@@ -2,6 +2,9 @@
 //! Everything under [`api`] is generated from `contracts/` by the build script; this file
 //! supplies the stores and the custom operations.
 
+// Generated code must compile without a single warning in a user crate.
+#![deny(warnings)]
+
 use std::sync::Arc;
 
 use cmmv::store::{Direction, ListQuery, StoreError};

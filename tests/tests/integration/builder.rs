@@ -48,3 +48,23 @@ fn rerun_lines_name_each_contract_the_lock_and_templates_in_use() {
         "only contract inputs: {lines:?}"
     );
 }
+
+#[test]
+#[allow(clippy::print_stderr, reason = "a skipped check says so")]
+fn generated_rust_is_rustfmt_clean() {
+    let dir = Path::new(env!("OUT_DIR")).join("cmmv/rust");
+    let files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .collect();
+    assert!(files.len() > 1, "no generated Rust in {}", dir.display());
+    let status = std::process::Command::new("rustfmt")
+        .args(["--edition", "2024", "--check"])
+        .args(&files)
+        .status();
+    match status {
+        Ok(status) => assert!(status.success(), "generated Rust is not rustfmt-clean"),
+        Err(error) => eprintln!("skipped: rustfmt is not available ({error})"),
+    }
+}

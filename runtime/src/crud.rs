@@ -5,7 +5,7 @@ use crate::problem::Problem;
 use crate::resource::Resource;
 use crate::store::{ListQuery, Page, Store};
 use crate::types::DateTime;
-use crate::validate::Errors;
+use crate::validate::{At, Errors};
 
 fn key_text<R: Resource>(key: &R::Key) -> String {
     key.to_string()
@@ -47,7 +47,7 @@ pub async fn replace<R: Resource>(
         if body_key != key {
             let mut errors = Errors::new();
             errors.push(
-                &format!("/{}", R::KEY_FIELD),
+                &At::Root.key(R::KEY_FIELD),
                 "key",
                 format!("must equal the key in the path, `{key}`"),
             );

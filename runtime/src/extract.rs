@@ -16,7 +16,7 @@ use crate::problem::{FieldError, Problem};
 use crate::request_id::RequestId;
 use crate::resource::{Key, Resource};
 use crate::store::{Direction, ListQuery};
-use crate::validate::{Check, Errors, FromJson, Rules, decode_body};
+use crate::validate::{At, Check, Errors, FromJson, Rules, decode_body};
 
 /// What a handler knows about the request besides its input.
 #[derive(Debug, Clone)]
@@ -333,7 +333,7 @@ impl<T: FromQuery + Send, S: Send + Sync> FromRequestParts<S> for Query<T> {
             }
         };
         let mut errors = Errors::new();
-        decoded.check(&Rules::NONE, "", &mut errors);
+        decoded.check(&Rules::NONE, &At::Root, &mut errors);
         // Parameters are named, not pointed at: `/q` becomes the parameter `q`.
         let failures: Vec<FieldError> = errors
             .into_vec()
@@ -437,7 +437,7 @@ impl QueryReader<'_> {
 pub struct NoQuery;
 
 impl Check for NoQuery {
-    fn check(&self, _rules: &Rules, _at: &str, _errors: &mut Errors) {}
+    fn check(&self, _rules: &Rules, _at: &At<'_>, _errors: &mut Errors) {}
 }
 
 impl FromQuery for NoQuery {

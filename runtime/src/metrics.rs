@@ -5,7 +5,8 @@
 //! not mix their counts, so every [`Metrics`] owns a recorder and records through
 //! [`metrics::with_local_recorder`]; nothing is ever installed globally.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use axum::extract::State;
@@ -44,6 +45,18 @@ pub(crate) const UPKEEP_INTERVAL: Duration = Duration::from_secs(5);
 pub struct Metrics {
     recorder: Arc<PrometheusRecorder>,
     handle: PrometheusHandle,
+    /// Registered series by (method, route, status). Looking a series up by its labels costs
+    /// allocations and hashing on every request; the set of series is small (methods x route
+    /// templates x statuses), so their handles are kept.
+    series: Arc<RwLock<HashMap<SeriesKey, Series>>>,
+}
+
+type SeriesKey = (&'static str, String, u16);
+
+#[derive(Clone)]
+struct Series {
+    requests: metrics::Counter,
+    duration: metrics::Histogram,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -75,6 +88,7 @@ impl Metrics {
         let metrics = Self {
             recorder: Arc::new(recorder),
             handle,
+            series: Arc::default(),
         };
         metrics.record(|| {
             metrics::describe_counter!(REQUESTS_TOTAL, "HTTP requests answered.");
@@ -95,15 +109,32 @@ impl Metrics {
 
     /// Counts one answered request and its latency.
     pub fn record_request(&self, method: &Method, route: &str, status: u16, elapsed: Duration) {
-        let labels = [
-            ("method", method_label(method).to_owned()),
-            ("route", route.to_owned()),
-            ("status", status.to_string()),
-        ];
-        self.record(|| {
-            metrics::counter!(REQUESTS_TOTAL, &labels).increment(1);
-            metrics::histogram!(REQUEST_DURATION, &labels).record(elapsed.as_secs_f64());
-        });
+        let method = method_label(method);
+        let cached = self
+            .series
+            .read()
+            .ok()
+            .and_then(|series| series.get(&(method, route.to_owned(), status)).cloned());
+        let series = match cached {
+            Some(series) => series,
+            None => {
+                let labels = [
+                    ("method", method.to_owned()),
+                    ("route", route.to_owned()),
+                    ("status", status.to_string()),
+                ];
+                let series = self.record(|| Series {
+                    requests: metrics::counter!(REQUESTS_TOTAL, &labels),
+                    duration: metrics::histogram!(REQUEST_DURATION, &labels),
+                });
+                if let Ok(mut all) = self.series.write() {
+                    all.insert((method, route.to_owned(), status), series.clone());
+                }
+                series
+            }
+        };
+        series.requests.increment(1);
+        series.duration.record(elapsed.as_secs_f64());
     }
 
     /// The registry in the Prometheus text exposition format.

@@ -25,8 +25,8 @@ impl Errors {
         Self::default()
     }
 
-    pub fn push(&mut self, pointer: &str, rule: &str, message: impl Into<String>) {
-        self.items.push(FieldError::at(pointer, rule, message));
+    pub fn push(&mut self, at: &At<'_>, rule: &str, message: impl Into<String>) {
+        self.items.push(FieldError::at(at.pointer(), rule, message));
     }
 
     pub fn push_error(&mut self, error: FieldError) {
@@ -51,19 +51,57 @@ impl Errors {
     }
 }
 
-/// `parent` + `/` + `key`, escaped as RFC 6901 requires.
-pub fn pointer(parent: &str, key: &str) -> String {
-    let escaped = key.replace('~', "~0").replace('/', "~1");
-    format!("{parent}/{escaped}")
+/// Where a value sits in the body, as a chain of keys and indices. It is rendered as a JSON
+/// Pointer (RFC 6901) only when a failure is recorded, so valid bodies cost no allocation.
+#[derive(Debug, Clone, Copy)]
+pub enum At<'a> {
+    Root,
+    Key(&'a At<'a>, &'a str),
+    Index(&'a At<'a>, usize),
+}
+
+impl<'a> At<'a> {
+    /// The member `key` of this object.
+    pub fn key(&'a self, key: &'a str) -> At<'a> {
+        At::Key(self, key)
+    }
+
+    /// The item `index` of this array.
+    pub fn index(&'a self, index: usize) -> At<'a> {
+        At::Index(self, index)
+    }
+
+    /// The JSON Pointer: `""` for the root, `/tags/2`, with `~` and `/` escaped.
+    pub fn pointer(&self) -> String {
+        let mut out = String::new();
+        self.write(&mut out);
+        out
+    }
+
+    fn write(&self, out: &mut String) {
+        match self {
+            At::Root => {}
+            At::Key(parent, key) => {
+                parent.write(out);
+                out.push('/');
+                out.push_str(&key.replace('~', "~0").replace('/', "~1"));
+            }
+            At::Index(parent, index) => {
+                parent.write(out);
+                out.push('/');
+                out.push_str(&index.to_string());
+            }
+        }
+    }
 }
 
 /// A type that can be decoded from JSON, reporting failures instead of stopping at them.
 pub trait FromJson: Sized {
     /// Decodes `value`, found at `at`; pushes the failures and returns `None` on any.
-    fn from_json(value: &Value, at: &str, errors: &mut Errors) -> Option<Self>;
+    fn from_json(value: &Value, at: &At<'_>, errors: &mut Errors) -> Option<Self>;
 }
 
-fn type_error(at: &str, errors: &mut Errors, expected: &str, value: &Value) {
+fn type_error(at: &At<'_>, errors: &mut Errors, expected: &str, value: &Value) {
     let found = match value {
         Value::Null => "null",
         Value::Bool(_) => "a boolean",
@@ -76,7 +114,7 @@ fn type_error(at: &str, errors: &mut Errors, expected: &str, value: &Value) {
 }
 
 impl FromJson for String {
-    fn from_json(value: &Value, at: &str, errors: &mut Errors) -> Option<Self> {
+    fn from_json(value: &Value, at: &At<'_>, errors: &mut Errors) -> Option<Self> {
         match value {
             Value::String(s) => Some(s.clone()),
             other => {
@@ -88,7 +126,7 @@ impl FromJson for String {
 }
 
 impl FromJson for bool {
-    fn from_json(value: &Value, at: &str, errors: &mut Errors) -> Option<Self> {
+    fn from_json(value: &Value, at: &At<'_>, errors: &mut Errors) -> Option<Self> {
         match value {
             Value::Bool(b) => Some(*b),
             other => {
@@ -100,7 +138,7 @@ impl FromJson for bool {
 }
 
 impl FromJson for i64 {
-    fn from_json(value: &Value, at: &str, errors: &mut Errors) -> Option<Self> {
+    fn from_json(value: &Value, at: &At<'_>, errors: &mut Errors) -> Option<Self> {
         match value.as_i64() {
             Some(i) => Some(i),
             None => {
@@ -112,7 +150,7 @@ impl FromJson for i64 {
 }
 
 impl FromJson for i32 {
-    fn from_json(value: &Value, at: &str, errors: &mut Errors) -> Option<Self> {
+    fn from_json(value: &Value, at: &At<'_>, errors: &mut Errors) -> Option<Self> {
         let wide = i64::from_json(value, at, errors)?;
         match i32::try_from(wide) {
             Ok(i) => Some(i),
@@ -129,7 +167,7 @@ impl FromJson for i32 {
 }
 
 impl FromJson for f64 {
-    fn from_json(value: &Value, at: &str, errors: &mut Errors) -> Option<Self> {
+    fn from_json(value: &Value, at: &At<'_>, errors: &mut Errors) -> Option<Self> {
         match value.as_f64() {
             Some(x) => Some(x),
             None => {
@@ -141,13 +179,13 @@ impl FromJson for f64 {
 }
 
 impl FromJson for f32 {
-    fn from_json(value: &Value, at: &str, errors: &mut Errors) -> Option<Self> {
+    fn from_json(value: &Value, at: &At<'_>, errors: &mut Errors) -> Option<Self> {
         f64::from_json(value, at, errors).map(|x| x as f32)
     }
 }
 
 impl FromJson for Value {
-    fn from_json(value: &Value, _at: &str, _errors: &mut Errors) -> Option<Self> {
+    fn from_json(value: &Value, _at: &At<'_>, _errors: &mut Errors) -> Option<Self> {
         Some(value.clone())
     }
 }
@@ -156,7 +194,7 @@ impl FromJson for Value {
 macro_rules! from_json_via_str {
     ($($ty:ty => $rule:literal, $expected:literal;)*) => {$(
         impl FromJson for $ty {
-            fn from_json(value: &Value, at: &str, errors: &mut Errors) -> Option<Self> {
+            fn from_json(value: &Value, at: &At<'_>, errors: &mut Errors) -> Option<Self> {
                 let Value::String(text) = value else {
                     type_error(at, errors, $expected, value);
                     return None;
@@ -182,7 +220,7 @@ from_json_via_str! {
 }
 
 impl<T: FromJson> FromJson for Vec<T> {
-    fn from_json(value: &Value, at: &str, errors: &mut Errors) -> Option<Self> {
+    fn from_json(value: &Value, at: &At<'_>, errors: &mut Errors) -> Option<Self> {
         let Value::Array(items) = value else {
             type_error(at, errors, "an array", value);
             return None;
@@ -190,21 +228,21 @@ impl<T: FromJson> FromJson for Vec<T> {
         let decoded: Vec<Option<T>> = items
             .iter()
             .enumerate()
-            .map(|(i, item)| T::from_json(item, &pointer(at, &i.to_string()), errors))
+            .map(|(i, item)| T::from_json(item, &at.index(i), errors))
             .collect();
         decoded.into_iter().collect()
     }
 }
 
 impl<T: FromJson> FromJson for BTreeMap<String, T> {
-    fn from_json(value: &Value, at: &str, errors: &mut Errors) -> Option<Self> {
+    fn from_json(value: &Value, at: &At<'_>, errors: &mut Errors) -> Option<Self> {
         let Value::Object(entries) = value else {
             type_error(at, errors, "an object", value);
             return None;
         };
         let decoded: Vec<(String, Option<T>)> = entries
             .iter()
-            .map(|(k, v)| (k.clone(), T::from_json(v, &pointer(at, k), errors)))
+            .map(|(k, v)| (k.clone(), T::from_json(v, &at.key(k), errors)))
             .collect();
         decoded.into_iter().map(|(k, v)| Some((k, v?))).collect()
     }
@@ -213,7 +251,7 @@ impl<T: FromJson> FromJson for BTreeMap<String, T> {
 /// Decodes an enum's wire value, reporting anything else with the allowed values.
 pub fn enum_value<'v>(
     value: &'v Value,
-    at: &str,
+    at: &At<'_>,
     allowed: &[&str],
     errors: &mut Errors,
 ) -> Option<&'v str> {
@@ -237,7 +275,7 @@ pub fn enum_value<'v>(
 /// Checks that `value` is an object with no keys but `allowed`, reporting each unknown key.
 pub fn object<'v>(
     value: &'v Value,
-    at: &str,
+    at: &At<'_>,
     allowed: &[&str],
     errors: &mut Errors,
 ) -> Option<&'v Map<String, Value>> {
@@ -248,7 +286,7 @@ pub fn object<'v>(
     for key in map.keys() {
         if !allowed.contains(&key.as_str()) {
             errors.push(
-                &pointer(at, key),
+                &at.key(key),
                 "unknown_field",
                 format!("unknown field; expected one of: {}", allowed.join(", ")),
             );
@@ -270,12 +308,12 @@ pub struct Presence {
 /// `None` means it failed (and the failure was recorded).
 pub fn field<T: FromJson>(
     map: &Map<String, Value>,
-    at: &str,
+    at: &At<'_>,
     key: &str,
     presence: Presence,
     errors: &mut Errors,
 ) -> Option<Option<T>> {
-    let here = pointer(at, key);
+    let here = at.key(key);
     match map.get(key) {
         None if presence.required => {
             errors.push(&here, "required", "this field is required");
@@ -294,7 +332,7 @@ pub fn field<T: FromJson>(
 /// Decodes a field that must be present and not null.
 pub fn required<T: FromJson>(
     map: &Map<String, Value>,
-    at: &str,
+    at: &At<'_>,
     key: &str,
     errors: &mut Errors,
 ) -> Option<T> {
@@ -308,7 +346,7 @@ pub fn required<T: FromJson>(
 /// Decodes a field with a default: absent gives the default, `null` is refused.
 pub fn with_default<T: FromJson>(
     map: &Map<String, Value>,
-    at: &str,
+    at: &At<'_>,
     key: &str,
     errors: &mut Errors,
     default: impl FnOnce() -> T,
@@ -323,12 +361,12 @@ pub fn with_default<T: FromJson>(
 /// Decodes a field of a patch: absent, explicitly `null` (only when nullable), or a value.
 pub fn patch_field<T: FromJson>(
     map: &Map<String, Value>,
-    at: &str,
+    at: &At<'_>,
     key: &str,
     nullable: bool,
     errors: &mut Errors,
 ) -> Option<Patch<T>> {
-    let here = pointer(at, key);
+    let here = at.key(key);
     match map.get(key) {
         None => Some(Patch::Absent),
         Some(Value::Null) if nullable => Some(Patch::Null),
@@ -346,9 +384,9 @@ pub fn decode_body<T: FromJson + Check>(value: &Value) -> Result<T, Problem> {
     let mut errors = Errors::new();
     // Constraints are checked even when unknown fields were reported, so one response lists
     // every problem the body has.
-    match T::from_json(value, "", &mut errors) {
+    match T::from_json(value, &At::Root, &mut errors) {
         Some(decoded) => {
-            decoded.check(&Rules::NONE, "", &mut errors);
+            decoded.check(&Rules::NONE, &At::Root, &mut errors);
             errors.into_result().map(|()| decoded)
         }
         None => Err(Problem::validation(errors.into_vec())),
@@ -484,7 +522,7 @@ impl Rules {
         self.items.unwrap_or(&Rules::NONE)
     }
 
-    fn check_length(&self, len: u64, unit: &str, at: &str, errors: &mut Errors) {
+    fn check_length(&self, len: u64, unit: &str, at: &At<'_>, errors: &mut Errors) {
         if let Some(min) = self.min_length.filter(|&min| len < min) {
             errors.push(
                 at,
@@ -501,7 +539,7 @@ impl Rules {
         }
     }
 
-    fn check_number(&self, x: f64, at: &str, errors: &mut Errors) {
+    fn check_number(&self, x: f64, at: &At<'_>, errors: &mut Errors) {
         if let Some(min) = self.minimum.filter(|&m| x < m) {
             errors.push(at, "minimum", format!("must be at least {min}"));
         }
@@ -526,7 +564,7 @@ impl Rules {
         }
     }
 
-    fn check_count(&self, count: u64, at: &str, errors: &mut Errors) {
+    fn check_count(&self, count: u64, at: &At<'_>, errors: &mut Errors) {
         if let Some(min) = self.min_items.filter(|&m| count < m) {
             errors.push(at, "min_items", format!("must have at least {min} items"));
         }
@@ -539,11 +577,11 @@ impl Rules {
 /// A value that can be checked against [`Rules`]. Generated structs implement it by checking
 /// each of their fields with that field's rules.
 pub trait Check {
-    fn check(&self, rules: &Rules, at: &str, errors: &mut Errors);
+    fn check(&self, rules: &Rules, at: &At<'_>, errors: &mut Errors);
 }
 
 impl Check for String {
-    fn check(&self, rules: &Rules, at: &str, errors: &mut Errors) {
+    fn check(&self, rules: &Rules, at: &At<'_>, errors: &mut Errors) {
         rules.check_length(self.chars().count() as u64, "characters", at, errors);
         if let Some(pattern) = rules.pattern {
             if !pattern.is_match(self) {
@@ -559,13 +597,13 @@ impl Check for String {
 }
 
 impl Check for Bytes {
-    fn check(&self, rules: &Rules, at: &str, errors: &mut Errors) {
+    fn check(&self, rules: &Rules, at: &At<'_>, errors: &mut Errors) {
         rules.check_length(self.0.len() as u64, "bytes", at, errors);
     }
 }
 
 impl Check for Decimal {
-    fn check(&self, rules: &Rules, at: &str, errors: &mut Errors) {
+    fn check(&self, rules: &Rules, at: &At<'_>, errors: &mut Errors) {
         rules.check_number(self.to_f64(), at, errors);
     }
 }
@@ -573,7 +611,7 @@ impl Check for Decimal {
 macro_rules! check_number {
     ($($ty:ty),*) => {$(
         impl Check for $ty {
-            fn check(&self, rules: &Rules, at: &str, errors: &mut Errors) {
+            fn check(&self, rules: &Rules, at: &At<'_>, errors: &mut Errors) {
                 rules.check_number(f64::from(*self), at, errors);
             }
         }
@@ -583,7 +621,7 @@ macro_rules! check_number {
 check_number!(i32, f32, f64);
 
 impl Check for i64 {
-    fn check(&self, rules: &Rules, at: &str, errors: &mut Errors) {
+    fn check(&self, rules: &Rules, at: &At<'_>, errors: &mut Errors) {
         // Bounds come from the contract as f64; every bound a contract can state is exact.
         rules.check_number(*self as f64, at, errors);
     }
@@ -593,7 +631,7 @@ impl Check for i64 {
 macro_rules! check_nothing {
     ($($ty:ty),*) => {$(
         impl Check for $ty {
-            fn check(&self, _rules: &Rules, _at: &str, _errors: &mut Errors) {}
+            fn check(&self, _rules: &Rules, _at: &At<'_>, _errors: &mut Errors) {}
         }
     )*};
 }
@@ -601,7 +639,7 @@ macro_rules! check_nothing {
 check_nothing!(bool, Uuid, Date, DateTime, Value);
 
 impl<T: Check> Check for Option<T> {
-    fn check(&self, rules: &Rules, at: &str, errors: &mut Errors) {
+    fn check(&self, rules: &Rules, at: &At<'_>, errors: &mut Errors) {
         if let Some(value) = self {
             value.check(rules, at, errors);
         }
@@ -609,7 +647,7 @@ impl<T: Check> Check for Option<T> {
 }
 
 impl<T: Check> Check for Patch<T> {
-    fn check(&self, rules: &Rules, at: &str, errors: &mut Errors) {
+    fn check(&self, rules: &Rules, at: &At<'_>, errors: &mut Errors) {
         if let Patch::Value(value) = self {
             value.check(rules, at, errors);
         }
@@ -617,7 +655,7 @@ impl<T: Check> Check for Patch<T> {
 }
 
 impl<T: Check + PartialEq> Check for Vec<T> {
-    fn check(&self, rules: &Rules, at: &str, errors: &mut Errors) {
+    fn check(&self, rules: &Rules, at: &At<'_>, errors: &mut Errors) {
         rules.check_count(self.len() as u64, at, errors);
         if rules.unique_items {
             if let Some(i) = (1..self.len()).find(|&i| self[..i].contains(&self[i])) {
@@ -629,16 +667,16 @@ impl<T: Check + PartialEq> Check for Vec<T> {
             }
         }
         for (i, item) in self.iter().enumerate() {
-            item.check(rules.item_rules(), &pointer(at, &i.to_string()), errors);
+            item.check(rules.item_rules(), &at.index(i), errors);
         }
     }
 }
 
 impl<T: Check> Check for BTreeMap<String, T> {
-    fn check(&self, rules: &Rules, at: &str, errors: &mut Errors) {
+    fn check(&self, rules: &Rules, at: &At<'_>, errors: &mut Errors) {
         rules.check_count(self.len() as u64, at, errors);
         for (key, item) in self {
-            item.check(rules.item_rules(), &pointer(at, key), errors);
+            item.check(rules.item_rules(), &at.key(key), errors);
         }
     }
 }
@@ -651,14 +689,15 @@ mod tests {
     fn collects_every_field_failure() {
         let body = serde_json::json!({"a": 1, "b": null, "zzz": true});
         let mut errors = Errors::new();
-        let map = object(&body, "", &["a", "b", "c"], &mut errors).unwrap_or_else(|| panic!());
+        let map =
+            object(&body, &At::Root, &["a", "b", "c"], &mut errors).unwrap_or_else(|| panic!());
         let required = Presence {
             required: true,
             nullable: false,
         };
-        let a: Option<Option<String>> = field(map, "", "a", required, &mut errors);
-        let b: Option<Option<String>> = field(map, "", "b", required, &mut errors);
-        let c: Option<Option<String>> = field(map, "", "c", required, &mut errors);
+        let a: Option<Option<String>> = field(map, &At::Root, "a", required, &mut errors);
+        let b: Option<Option<String>> = field(map, &At::Root, "b", required, &mut errors);
+        let c: Option<Option<String>> = field(map, &At::Root, "c", required, &mut errors);
         assert!(a.is_none() && b.is_none() && c.is_none());
         let rules: Vec<(Option<String>, String)> = errors
             .into_vec()
@@ -690,7 +729,7 @@ mod tests {
         };
         let tags = vec!["a".to_owned(), "toolong".to_owned(), "a".to_owned()];
         let mut errors = Errors::new();
-        tags.check(&TAGS, "/tags", &mut errors);
+        tags.check(&TAGS, &At::Root.key("tags"), &mut errors);
         let rules: Vec<String> = errors
             .into_vec()
             .into_iter()
@@ -708,6 +747,7 @@ mod tests {
 
     #[test]
     fn pointers_escape_slashes_and_tildes() {
-        assert_eq!(pointer("/a", "b/c~d"), "/a/b~1c~0d");
+        assert_eq!(At::Root.key("a").key("b/c~d").pointer(), "/a/b~1c~0d");
+        assert_eq!(At::Root.key("tags").index(2).pointer(), "/tags/2");
     }
 }

@@ -4,10 +4,13 @@
 //!   (`openapi-spec-validator` from PyPI on every OpenAPI file, `protoc` on every .proto).
 //! - `cargo xtask bench [--contracts N]`: compile N generated contracts to OpenAPI + proto and
 //!   report time and peak memory against a parse-only baseline measured in the same run.
+//! - `cargo xtask load [--requests N]`: the example service against a hand-written axum server
+//!   on the same store, under the same bounded load on 127.0.0.1.
 
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 mod bench;
+mod load;
 
 // The same allocator as the `cmmv` binary, so the benchmark measures what users run.
 #[global_allocator]
@@ -21,7 +24,11 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("validate") => validate(),
         Some("bench") => bench::run(&args[1..]),
-        _ => Err("usage: cargo xtask <validate | bench [--contracts N]>".to_owned()),
+        Some("load") => load::run(&args[1..]),
+        _ => Err(
+            "usage: cargo xtask <validate | bench [--contracts N] | load [--requests N]>"
+                .to_owned(),
+        ),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -312,7 +312,7 @@ impl ContractEmitter<'_> {
             impl ::cmmv::validate::FromJson for #ident {
                 fn from_json(
                     value: &::cmmv::__private::serde_json::Value,
-                    at: &str,
+                    at: &::cmmv::validate::At<'_>,
                     errors: &mut ::cmmv::validate::Errors,
                 ) -> ::core::option::Option<Self> {
                     let map = ::cmmv::validate::object(value, at, &[#(#names),*], errors)?;
@@ -389,7 +389,7 @@ impl ContractEmitter<'_> {
             impl ::cmmv::validate::FromJson for #name {
                 fn from_json(
                     value: &::cmmv::__private::serde_json::Value,
-                    at: &str,
+                    at: &::cmmv::validate::At<'_>,
                     errors: &mut ::cmmv::validate::Errors,
                 ) -> ::core::option::Option<Self> {
                     let map = ::cmmv::validate::object(value, at, &[#(#names),*], errors)?;
@@ -1151,7 +1151,7 @@ fn enum_type(def: &EnumDef) -> TokenStream {
         impl ::cmmv::validate::FromJson for #name {
             fn from_json(
                 value: &::cmmv::__private::serde_json::Value,
-                at: &str,
+                at: &::cmmv::validate::At<'_>,
                 errors: &mut ::cmmv::validate::Errors,
             ) -> ::core::option::Option<Self> {
                 ::cmmv::validate::enum_value(value, at, Self::ALL, errors).and_then(|s| s.parse().ok())
@@ -1159,7 +1159,7 @@ fn enum_type(def: &EnumDef) -> TokenStream {
         }
 
         impl ::cmmv::validate::Check for #name {
-            fn check(&self, _rules: &::cmmv::validate::Rules, _at: &str, _errors: &mut ::cmmv::validate::Errors) {}
+            fn check(&self, _rules: &::cmmv::validate::Rules, _at: &::cmmv::validate::At<'_>, _errors: &mut ::cmmv::validate::Errors) {}
         }
 
         impl ::cmmv::resource::ToFieldValue for #name {
@@ -1183,7 +1183,7 @@ fn check_impl(ident: &Ident, fields: &[Field]) -> TokenStream {
             quote! {
                 {
                     #rules
-                    ::cmmv::validate::Check::check(&self.#member, &RULES, &::cmmv::validate::pointer(at, #key), errors);
+                    ::cmmv::validate::Check::check(&self.#member, &RULES, &at.key(#key), errors);
                 }
             }
         })
@@ -1195,7 +1195,7 @@ fn check_impl(ident: &Ident, fields: &[Field]) -> TokenStream {
     };
     quote! {
         impl ::cmmv::validate::Check for #ident {
-            fn check(&self, _rules: &::cmmv::validate::Rules, #at: &str, #errors: &mut ::cmmv::validate::Errors) {
+            fn check(&self, _rules: &::cmmv::validate::Rules, #at: &::cmmv::validate::At<'_>, #errors: &mut ::cmmv::validate::Errors) {
                 #(#checks)*
             }
         }

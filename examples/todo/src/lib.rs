@@ -39,6 +39,14 @@ impl Todo {
         }
     }
 
+    /// Tasks in the given store, everything else in memory (for benchmarks that seed it).
+    pub fn with_task_store(tasks: Store<Task>) -> Self {
+        Self {
+            tasks,
+            ..Self::in_memory()
+        }
+    }
+
     /// Every task, page by page, for the operations that look at all of them.
     async fn all_tasks(
         &self,

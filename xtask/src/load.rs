@@ -1,0 +1,320 @@
+//! `cargo xtask load`: the example service against a hand-written axum server doing the same
+//! work on the same store, under the same bounded load on 127.0.0.1.
+//!
+//! Both servers keep `Task`s in a `MemoryStore` seeded with the same rows. The hand-written one
+//! is what a careful developer would write without CMMV: axum routes, serde decoding, the same
+//! checks on the title, the same store calls — and none of the framework's middleware. The
+//! generated one is `todo::app`, request logging filtered to warnings like any load test's.
+//! Each scenario runs the same number of requests from the same number of connections; the
+//! report gives throughput and latency percentiles and the ratios generated / hand-written.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use cmmv::resource::Resource;
+use cmmv::store::Store;
+use cmmv::types::{DateTime, Uuid};
+use cmmv::{MemoryStore, Settings};
+use todo::api::{Task, TaskInput, TaskPriority};
+
+const CONNECTIONS: usize = 32;
+const SEED: usize = 1_000;
+
+pub(crate) fn run(args: &[String]) -> Result<(), String> {
+    let mut requests = 40_000usize;
+    let mut iter = args.iter();
+    while let Some(arg) = iter.next() {
+        match arg.as_str() {
+            "--requests" => {
+                requests = iter
+                    .next()
+                    .and_then(|n| n.parse().ok())
+                    .ok_or("--requests takes a number")?;
+            }
+            other => return Err(format!("unknown argument `{other}`")),
+        }
+    }
+    println!(
+        "load: {requests} requests per scenario over {CONNECTIONS} connections, {SEED} seeded tasks"
+    );
+    let mut rows = Vec::new();
+    for scenario in [Scenario::Get, Scenario::Create] {
+        let generated = measure(Server::Generated, scenario, requests)?;
+        let hand = measure(Server::HandWritten, scenario, requests)?;
+        rows.push((scenario, generated, hand));
+    }
+    println!();
+    println!(
+        "{:<8} {:<13} {:>10} {:>9} {:>9}",
+        "scenario", "server", "req/s", "p50 ms", "p99 ms"
+    );
+    for (scenario, generated, hand) in &rows {
+        for (name, result) in [("generated", generated), ("hand-written", hand)] {
+            println!(
+                "{:<8} {:<13} {:>10.0} {:>9.3} {:>9.3}",
+                scenario.name(),
+                name,
+                result.throughput,
+                result.p50.as_secs_f64() * 1000.0,
+                result.p99.as_secs_f64() * 1000.0
+            );
+        }
+        println!(
+            "{:<8} ratio: throughput {:.2}x (target >= 0.9), p99 {:.2}x (target <= 1.2)",
+            scenario.name(),
+            generated.throughput / hand.throughput,
+            generated.p99.as_secs_f64() / hand.p99.as_secs_f64()
+        );
+    }
+    Ok(())
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Server {
+    Generated,
+    HandWritten,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Scenario {
+    Get,
+    Create,
+}
+
+impl Scenario {
+    fn name(self) -> &'static str {
+        match self {
+            Scenario::Get => "GET",
+            Scenario::Create => "POST",
+        }
+    }
+}
+
+#[derive(Debug)]
+struct Measured {
+    throughput: f64,
+    p50: Duration,
+    p99: Duration,
+}
+
+fn seed_tasks() -> (Store<Task>, Vec<Uuid>) {
+    let store: Store<Task> = Arc::new(MemoryStore::new());
+    let mut ids = Vec::new();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("a runtime");
+    for i in 0..SEED {
+        let input = task_input(&format!("seeded task {i}"));
+        let task = runtime
+            .block_on(cmmv::crud::create(&store, input))
+            .expect("seeding succeeds");
+        ids.push(task.id);
+    }
+    (store, ids)
+}
+
+fn task_input(title: &str) -> TaskInput {
+    TaskInput {
+        project_id: Uuid::nil(),
+        title: title.to_owned(),
+        notes: None,
+        done: false,
+        priority: TaskPriority::Normal,
+        due_at: None,
+        estimate_hours: None,
+        story_points: None,
+        confidence: None,
+        tags: Vec::new(),
+        checklist: None,
+        metadata: None,
+    }
+}
+
+const CREATE_BODY: &str = r#"{"project_id":"0190c3b1-7f7e-7a9a-8b1e-2f1d3c4b5a69","title":"Load test task","notes":null,"tags":["load"]}"#;
+
+fn measure(server: Server, scenario: Scenario, requests: usize) -> Result<Measured, String> {
+    let (store, ids) = seed_tasks();
+    // The server gets its own two-thread runtime; the load generator another, so both compete
+    // for the machine's two cores the same way in every scenario.
+    let server_runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("server")
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    let addr: SocketAddr = server_runtime.block_on(async {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .map_err(|e| e.to_string())?;
+        let addr = listener.local_addr().map_err(|e| e.to_string())?;
+        match server {
+            Server::Generated => {
+                let todo = Arc::new(todo::Todo::with_task_store(store.clone()));
+                let settings = Settings {
+                    addr,
+                    log: "warn".to_owned(),
+                    ..Settings::default()
+                };
+                let app = todo::app(settings, &todo).map_err(|e| e.to_string())?;
+                tokio::spawn(app.serve(listener));
+            }
+            Server::HandWritten => {
+                let router = hand_written(store.clone());
+                tokio::spawn(async move { axum::serve(listener, router).await });
+            }
+        }
+        Ok::<_, String>(addr)
+    })?;
+    let prefix = match server {
+        Server::Generated => "/v1/tasks",
+        Server::HandWritten => "/tasks",
+    };
+    let client_runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .thread_name("load")
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    let result = client_runtime.block_on(drive(addr, prefix, scenario, requests, Arc::new(ids)));
+    server_runtime.shutdown_timeout(Duration::from_secs(1));
+    result
+}
+
+async fn drive(
+    addr: SocketAddr,
+    prefix: &'static str,
+    scenario: Scenario,
+    requests: usize,
+    ids: Arc<Vec<Uuid>>,
+) -> Result<Measured, String> {
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(CONNECTIONS)
+        .build()
+        .map_err(|e| e.to_string())?;
+    // Warm-up: open the connections and touch every code path once.
+    for i in 0..CONNECTIONS * 4 {
+        one(&client, addr, prefix, scenario, &ids, i).await?;
+    }
+    let per_connection = requests / CONNECTIONS;
+    let start = Instant::now();
+    let mut tasks = Vec::new();
+    for c in 0..CONNECTIONS {
+        let client = client.clone();
+        let ids = ids.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut latencies = Vec::with_capacity(per_connection);
+            for i in 0..per_connection {
+                let began = Instant::now();
+                one(
+                    &client,
+                    addr,
+                    prefix,
+                    scenario,
+                    &ids,
+                    c * per_connection + i,
+                )
+                .await?;
+                latencies.push(began.elapsed());
+            }
+            Ok::<_, String>(latencies)
+        }));
+    }
+    let mut latencies = Vec::with_capacity(requests);
+    for task in tasks {
+        latencies.extend(task.await.map_err(|e| e.to_string())??);
+    }
+    let elapsed = start.elapsed();
+    latencies.sort();
+    let at = |q: f64| latencies[((latencies.len() as f64 * q) as usize).min(latencies.len() - 1)];
+    Ok(Measured {
+        throughput: latencies.len() as f64 / elapsed.as_secs_f64(),
+        p50: at(0.50),
+        p99: at(0.99),
+    })
+}
+
+async fn one(
+    client: &reqwest::Client,
+    addr: SocketAddr,
+    prefix: &str,
+    scenario: Scenario,
+    ids: &[Uuid],
+    i: usize,
+) -> Result<(), String> {
+    let response = match scenario {
+        Scenario::Get => {
+            let id = ids[i % ids.len()];
+            client
+                .get(format!("http://{addr}{prefix}/{id}"))
+                .send()
+                .await
+        }
+        Scenario::Create => {
+            client
+                .post(format!("http://{addr}{prefix}"))
+                .header("content-type", "application/json")
+                .body(CREATE_BODY)
+                .send()
+                .await
+        }
+    }
+    .map_err(|e| e.to_string())?;
+    let status = response.status();
+    let _ = response.bytes().await.map_err(|e| e.to_string())?;
+    if status.is_success() {
+        Ok(())
+    } else {
+        Err(format!("{} answered {status}", scenario.name()))
+    }
+}
+
+/// The baseline: plain axum over the same store, decoding with serde and checking the title by
+/// hand, with no middleware.
+fn hand_written(store: Store<Task>) -> axum::Router {
+    #[derive(serde::Deserialize)]
+    struct NewTask {
+        project_id: Uuid,
+        title: String,
+        notes: Option<String>,
+        #[serde(default)]
+        tags: Vec<String>,
+    }
+
+    async fn get_task(State(store): State<Store<Task>>, Path(id): Path<Uuid>) -> Response {
+        match store.get(&id).await {
+            Ok(task) => Json(task).into_response(),
+            Err(_) => StatusCode::NOT_FOUND.into_response(),
+        }
+    }
+
+    async fn create_task(State(store): State<Store<Task>>, Json(new): Json<NewTask>) -> Response {
+        if new.title.is_empty() || new.title.chars().count() > 200 || new.tags.len() > 10 {
+            return StatusCode::UNPROCESSABLE_ENTITY.into_response();
+        }
+        let mut input = task_input(&new.title);
+        input.project_id = new.project_id;
+        input.notes = new.notes;
+        input.tags = new.tags;
+        let now = DateTime::now();
+        match store
+            .insert(Box::new(move |sequence| {
+                Task::create(Task::new_key(&input, sequence), input, now)
+            }))
+            .await
+        {
+            Ok(task) => (StatusCode::CREATED, Json(task)).into_response(),
+            Err(_) => StatusCode::CONFLICT.into_response(),
+        }
+    }
+
+    axum::Router::new()
+        .route("/tasks", axum::routing::post(create_task))
+        .route("/tasks/{id}", get(get_task))
+        .with_state(store)
+}

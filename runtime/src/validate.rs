@@ -450,13 +450,14 @@ impl Format {
         match self {
             Format::Email => s.split_once('@').is_some_and(|(local, domain)| {
                 !local.is_empty()
+                    && !domain.contains('@')
                     && domain.contains('.')
                     && !domain.starts_with('.')
                     && !domain.ends_with('.')
                     && !s.chars().any(char::is_whitespace)
             }),
             Format::Url => s.split_once("://").is_some_and(|(scheme, rest)| {
-                !scheme.is_empty()
+                scheme.starts_with(|c: char| c.is_ascii_alphabetic())
                     && scheme
                         .chars()
                         .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))

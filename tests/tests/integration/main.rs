@@ -4,6 +4,7 @@ mod builder;
 mod cli;
 mod contracts;
 mod diagnostics;
+mod formats;
 mod openapi_consistency;
 mod runtime_health;
 mod runtime_http;

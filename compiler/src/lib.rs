@@ -296,10 +296,7 @@ pub fn compile(input: &Input, options: &Options) -> Result<Compilation, CompileE
     let (openapi, rust, protos) = std::thread::scope(|scope| {
         let openapi = scope.spawn(|| emit::openapi::emit(&project, &openapi_options));
         let rust = scope.spawn(|| {
-            emit::rust::emit(&project, &input.sources, &origin)
-                .iter()
-                .map(output::format_rust)
-                .collect::<Vec<_>>()
+            output::format_rust_files(&emit::rust::emit(&project, &input.sources, &origin))
         });
         let protos = emit::proto::emit(&project, &lock, &options.templates, &input.sources);
         (openapi.join(), rust.join(), protos)

@@ -82,15 +82,24 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
         &input.sources,
     );
     let proto_time = start.elapsed();
+    let start = Instant::now();
+    let rust = cmmv_compiler::emit::rust::emit(&project, &input.sources, "contracts/");
+    let rust_emit_time = start.elapsed();
+    let start = Instant::now();
+    let rust = cmmv_compiler::output::format_rust_files(&rust);
+    let rust_format_time = start.elapsed();
     println!(
-        "stages: lower+validate {:.1} ms, numbering {:.1} ms, OpenAPI {:.1} ms ({} files, {} KiB), proto {:.1} ms ({} files)",
+        "stages: lower+validate {:.1} ms, numbering {:.1} ms, OpenAPI {:.1} ms ({} files, {} KiB), proto {:.1} ms ({} files), Rust emit {:.1} ms + format {:.1} ms ({} files)",
         ms(lowered),
         ms(analyzed),
         ms(openapi_time),
         openapi.len(),
         openapi.iter().map(|f| f.contents.len()).sum::<usize>() / 1024,
         ms(proto_time),
-        protos.map_or(0, |p| p.len())
+        protos.map_or(0, |p| p.len()),
+        ms(rust_emit_time),
+        ms(rust_format_time),
+        rust.len()
     );
 
     let median = |d: &[Duration]| d[d.len() / 2];

@@ -3,7 +3,7 @@
 //! The generated code is deliberately thin: it lists fields, their rules and their routes, and
 //! calls the runtime crate `cmmv` (always by absolute path) for everything else — decoding,
 //! validation, CRUD over the repository, responses and errors. Tokens are built with `quote!`;
-//! they are formatted only when written (`output::format_rust`).
+//! they are formatted only when written (`output::format_rust_files`).
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;

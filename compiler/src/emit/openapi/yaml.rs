@@ -12,41 +12,45 @@ use serde_json::Value;
 pub(super) fn to_string(value: &Value) -> String {
     let mut out = String::new();
     match value {
-        Value::Object(map) if !map.is_empty() => write_map(&mut out, map, 0),
-        Value::Array(items) if !items.is_empty() => write_seq(&mut out, items, 0),
+        Value::Object(map) if !map.is_empty() => write_map(&mut out, map, 0, false),
+        Value::Array(items) if !items.is_empty() => write_seq(&mut out, items, 0, false),
         scalar => {
-            out.push_str(&inline(scalar));
+            push_inline(&mut out, scalar);
             out.push('\n');
         }
     }
     out
 }
 
-fn write_map(out: &mut String, map: &serde_json::Map<String, Value>, indent: usize) {
-    for (key, value) in map {
-        push_indent(out, indent);
-        out.push_str(&string(key));
+// Everything is written straight into `out`: the documents run to tens of megabytes, and a
+// string per scalar or per nested block would cost more than the writing itself.
+// `hanging` means the first line's indentation is already written (behind a `- `).
+
+fn write_map(out: &mut String, map: &serde_json::Map<String, Value>, indent: usize, hanging: bool) {
+    for (i, (key, value)) in map.iter().enumerate() {
+        if i > 0 || !hanging {
+            push_indent(out, indent);
+        }
+        push_string(out, key);
         out.push(':');
         write_nested(out, value, indent + 2);
     }
 }
 
-fn write_seq(out: &mut String, items: &[Value], indent: usize) {
-    for item in items {
+fn write_seq(out: &mut String, items: &[Value], indent: usize, hanging: bool) {
+    for (i, item) in items.iter().enumerate() {
+        if i > 0 || !hanging {
+            push_indent(out, indent);
+        }
+        out.push_str("- ");
         match item {
+            // The item's block continues behind the dash (`- key: value`), its other lines
+            // aligned below its first.
             Value::Object(_) | Value::Array(_) if !is_empty_collection(item) => {
-                // The item's block is written as if on its own lines, then its first line
-                // moves up behind the dash: `- key: value`, continuation lines aligned below.
-                let mut block = String::new();
-                write_block(&mut block, item, indent + 2);
-                push_indent(out, indent);
-                out.push_str("- ");
-                out.push_str(&block[indent + 2..]);
+                write_block(out, item, indent + 2, true);
             }
             scalar => {
-                push_indent(out, indent);
-                out.push_str("- ");
-                out.push_str(&inline(scalar));
+                push_inline(out, scalar);
                 out.push('\n');
             }
         }
@@ -57,21 +61,23 @@ fn write_seq(out: &mut String, items: &[Value], indent: usize) {
 fn write_nested(out: &mut String, value: &Value, indent: usize) {
     if is_empty_collection(value) || !matches!(value, Value::Object(_) | Value::Array(_)) {
         out.push(' ');
-        out.push_str(&inline(value));
+        push_inline(out, value);
         out.push('\n');
     } else {
         out.push('\n');
-        write_block(out, value, indent);
+        write_block(out, value, indent, false);
     }
 }
 
-fn write_block(out: &mut String, value: &Value, indent: usize) {
+fn write_block(out: &mut String, value: &Value, indent: usize, hanging: bool) {
     match value {
-        Value::Object(map) => write_map(out, map, indent),
-        Value::Array(items) => write_seq(out, items, indent),
+        Value::Object(map) => write_map(out, map, indent, hanging),
+        Value::Array(items) => write_seq(out, items, indent, hanging),
         scalar => {
-            push_indent(out, indent);
-            out.push_str(&inline(scalar));
+            if !hanging {
+                push_indent(out, indent);
+            }
+            push_inline(out, scalar);
             out.push('\n');
         }
     }
@@ -89,15 +95,25 @@ fn push_indent(out: &mut String, indent: usize) {
     out.extend(std::iter::repeat_n(' ', indent));
 }
 
-/// A scalar, or an empty collection in flow style.
-fn inline(value: &Value) -> String {
+/// Appends a scalar, or an empty collection in flow style.
+fn push_inline(out: &mut String, value: &Value) {
     match value {
-        Value::Null => "null".to_owned(),
-        Value::Bool(b) => b.to_string(),
-        Value::Number(n) => number(n),
-        Value::String(s) => string(s),
-        Value::Array(_) => "[]".to_owned(),
-        Value::Object(_) => "{}".to_owned(),
+        Value::Null => out.push_str("null"),
+        Value::Bool(true) => out.push_str("true"),
+        Value::Bool(false) => out.push_str("false"),
+        Value::Number(n) => out.push_str(&number(n)),
+        Value::String(s) => push_string(out, s),
+        Value::Array(_) => out.push_str("[]"),
+        Value::Object(_) => out.push_str("{}"),
+    }
+}
+
+/// Appends a string scalar (or key): plain when that is unambiguous, double-quoted otherwise.
+fn push_string(out: &mut String, s: &str) {
+    if is_plain_safe(s) {
+        out.push_str(s);
+    } else {
+        push_quoted(out, s);
     }
 }
 
@@ -118,15 +134,6 @@ fn number(n: &serde_json::Number) -> String {
     format!("{mantissa}{dot}e{sign}{exponent}")
 }
 
-/// A string scalar (or key): plain when that is unambiguous, double-quoted otherwise.
-fn string(s: &str) -> String {
-    if is_plain_safe(s) {
-        s.to_owned()
-    } else {
-        quoted(s)
-    }
-}
-
 /// Words that YAML 1.1 or 1.2 resolve to booleans or null when written plain.
 const RESERVED_WORDS: &[&str] = &["true", "false", "yes", "no", "y", "n", "on", "off", "null"];
 
@@ -138,13 +145,13 @@ fn is_plain_safe(s: &str) -> bool {
         && !s.ends_with(' ')
         && s.chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | '/' | ' '))
-        && !RESERVED_WORDS.contains(&s.to_ascii_lowercase().as_str())
+        && !RESERVED_WORDS.iter().any(|w| w.eq_ignore_ascii_case(s))
 }
 
 /// A double-quoted scalar. Characters YAML would fold, drop or refuse (line breaks, control
 /// characters, the byte-order mark, non-characters) are escaped.
-fn quoted(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
+fn push_quoted(out: &mut String, s: &str) {
+    out.reserve(s.len() + 2);
     out.push('"');
     for c in s.chars() {
         match c {
@@ -153,12 +160,14 @@ fn quoted(s: &str) -> String {
             '\n' => out.push_str("\\n"),
             '\r' => out.push_str("\\r"),
             '\t' => out.push_str("\\t"),
-            c if needs_escape(c) => out.push_str(&format!("\\u{:04x}", u32::from(c))),
+            c if needs_escape(c) => {
+                use std::fmt::Write as _;
+                let _ = write!(out, "\\u{:04x}", u32::from(c));
+            }
             c => out.push(c),
         }
     }
     out.push('"');
-    out
 }
 
 /// Whether `c` falls outside YAML's printable set, or is a line break YAML would fold.
@@ -174,6 +183,12 @@ fn needs_escape(c: char) -> bool {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    fn string(s: &str) -> String {
+        let mut out = String::new();
+        push_string(&mut out, s);
+        out
+    }
 
     #[test]
     fn plain_and_quoted_strings() {

@@ -27,6 +27,7 @@ pub struct Builder {
     templates_dir: Option<PathBuf>,
     locked: bool,
     skip_rerun_lines: bool,
+    targets: crate::Targets,
 }
 
 /// What a build produced.
@@ -81,6 +82,17 @@ impl Builder {
     /// ```
     pub fn locked(mut self, locked: bool) -> Self {
         self.locked = locked;
+        self
+    }
+
+    /// Which outputs to generate (default: OpenAPI, proto and Rust).
+    ///
+    /// ```no_run
+    /// let only_rust = cmmv_compiler::Targets { openapi: true, proto: false, rust: true };
+    /// cmmv_compiler::Builder::new().targets(only_rust).run();
+    /// ```
+    pub fn targets(mut self, targets: crate::Targets) -> Self {
+        self.targets = targets;
         self
     }
 
@@ -142,6 +154,7 @@ impl Builder {
         let options = Options {
             templates,
             locked: self.locked,
+            targets: self.targets,
         };
         let compilation = crate::compile(&input, &options)?;
         for warning in &compilation.warnings {
@@ -149,8 +162,13 @@ impl Builder {
                 println!("cargo:warning={line}");
             }
         }
-        output::write_files(&out_dir, &compilation.files, Mode::Write)
-            .map_err(|e| simple_error(&format!("cannot write generated files: {e}")))?;
+        output::write_files(
+            &out_dir,
+            &compilation.files,
+            &self.targets.directories(),
+            Mode::Write,
+        )
+        .map_err(|e| simple_error(&format!("cannot write generated files: {e}")))?;
         if let Some(lock_text) = &compilation.lock_update {
             output::write_if_changed(&dir.join(LOCK_FILE), lock_text.as_bytes())
                 .map_err(|e| simple_error(&format!("cannot write the lock file: {e}")))?;

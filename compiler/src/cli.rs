@@ -41,6 +41,9 @@ enum Command {
         /// Fail instead of updating the lock file.
         #[arg(long)]
         locked: bool,
+        /// Generate only these outputs: a comma-separated list of openapi, proto, rust.
+        #[arg(long, value_name = "LIST", value_parser = crate::Targets::parse, default_value = "openapi,proto,rust")]
+        only: crate::Targets,
     },
 }
 
@@ -81,6 +84,7 @@ pub fn run_with(
             check,
             templates,
             locked,
+            only,
         } => {
             let request = GenRequest {
                 dir: &dir,
@@ -88,6 +92,7 @@ pub fn run_with(
                 mode: if check { Mode::Check } else { Mode::Write },
                 templates: templates.as_deref(),
                 locked,
+                targets: only,
             };
             generate(&request, stdout, stderr)
         }
@@ -133,6 +138,7 @@ struct GenRequest<'a> {
     mode: Mode,
     templates: Option<&'a Path>,
     locked: bool,
+    targets: crate::Targets,
 }
 
 fn generate(
@@ -160,6 +166,7 @@ fn generate(
     let options = Options {
         templates,
         locked: request.locked,
+        targets: request.targets,
     };
     let compilation = match crate::compile(&input, &options) {
         Ok(c) => c,
@@ -175,7 +182,8 @@ fn generate(
             render_all(&compilation.warnings, &compilation.sources)
         );
     }
-    let report = match output::write_files(request.out, &compilation.files, request.mode) {
+    let owned = request.targets.directories();
+    let report = match output::write_files(request.out, &compilation.files, &owned, request.mode) {
         Ok(report) => report,
         Err(e) => {
             let _ = writeln!(

@@ -154,6 +154,64 @@ pub struct Options {
     pub templates: Templates,
     /// Fail when the lock file would change instead of updating it (like `cargo --locked`).
     pub locked: bool,
+    /// Which outputs to generate.
+    pub targets: Targets,
+}
+
+/// The outputs a compilation generates. Each lives in its own directory of the output
+/// (`openapi/`, `proto/`, `rust/`), so generating some never disturbs the others.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Targets {
+    pub openapi: bool,
+    pub proto: bool,
+    pub rust: bool,
+}
+
+impl Default for Targets {
+    fn default() -> Self {
+        Self {
+            openapi: true,
+            proto: true,
+            rust: true,
+        }
+    }
+}
+
+impl Targets {
+    /// Parses a comma-separated list such as `openapi,proto`.
+    pub fn parse(list: &str) -> Result<Self, String> {
+        let mut targets = Targets {
+            openapi: false,
+            proto: false,
+            rust: false,
+        };
+        for name in list.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+            match name {
+                "openapi" => targets.openapi = true,
+                "proto" => targets.proto = true,
+                "rust" => targets.rust = true,
+                other => {
+                    return Err(format!(
+                        "unknown output `{other}`; expected openapi, proto or rust"
+                    ));
+                }
+            }
+        }
+        Ok(targets)
+    }
+
+    /// The output directories of the selected targets: only files under them are this
+    /// compilation's to write or remove.
+    pub fn directories(&self) -> Vec<&'static str> {
+        [
+            (self.openapi, "openapi"),
+            (self.proto, "proto"),
+            (self.rust, "rust"),
+        ]
+        .into_iter()
+        .filter_map(|(on, dir)| on.then_some(dir))
+        .collect()
+    }
 }
 
 /// The result of a successful compilation. Nothing has been written yet.
@@ -293,12 +351,27 @@ pub fn compile(input: &Input, options: &Options) -> Result<Compilation, CompileE
     let openapi_options = emit::openapi::OpenApiOptions {
         origin: origin.clone(),
     };
+    let targets = options.targets;
     let (openapi, rust, protos) = std::thread::scope(|scope| {
-        let openapi = scope.spawn(|| emit::openapi::emit(&project, &openapi_options));
-        let rust = scope.spawn(|| {
-            output::format_rust_files(&emit::rust::emit(&project, &input.sources, &origin))
+        let openapi = scope.spawn(|| {
+            if targets.openapi {
+                emit::openapi::emit(&project, &openapi_options)
+            } else {
+                Vec::new()
+            }
         });
-        let protos = emit::proto::emit(&project, &lock, &options.templates, &input.sources);
+        let rust = scope.spawn(|| {
+            if targets.rust {
+                output::format_rust_files(&emit::rust::emit(&project, &input.sources, &origin))
+            } else {
+                Vec::new()
+            }
+        });
+        let protos = if targets.proto {
+            emit::proto::emit(&project, &lock, &options.templates, &input.sources)
+        } else {
+            Ok(Vec::new())
+        };
         (openapi.join(), rust.join(), protos)
     });
     let mut files = Vec::new();

@@ -1,13 +1,16 @@
 //! The compiler benchmark: N generated contracts (each with references, enums, messages, lists,
 //! maps, constraints and a custom operation) compiled to OpenAPI + proto, in process.
 //!
+//! The headline figure is what the issue asks for: `compile` with the OpenAPI and proto
+//! outputs. The Rust emitter (and its `rustfmt` pass) is measured on its own afterwards.
+//!
 //! The baseline, measured in the same run, is parsing the same YAML into the parser's event
 //! stream and nothing else: the ratio shows how much the compiler adds on top of reading its
-//! input. Peak memory is the process's high-water mark (VmHWM) after the runs.
+//! input. Peak memory is the process's high-water mark (VmHWM) after the timed runs.
 
 use std::time::{Duration, Instant};
 
-use cmmv_compiler::{Input, Options};
+use cmmv_compiler::{Input, Options, Targets};
 
 const RUNS: usize = 5;
 
@@ -47,7 +50,15 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
             input.add_contract(name.as_str(), text.as_str());
         }
         input.dir = "contracts".into();
-        match cmmv_compiler::compile(&input, &Options::default()) {
+        let options = Options {
+            targets: Targets {
+                openapi: true,
+                proto: true,
+                rust: false,
+            },
+            ..Options::default()
+        };
+        match cmmv_compiler::compile(&input, &options) {
             Ok(compilation) => files = compilation.files.len(),
             Err(error) => panic!("bench contracts must compile:\n{error}"),
         }

@@ -55,6 +55,7 @@ fn validate() -> Result<(), String> {
     cmmv_compiler::output::write_files(
         out.path(),
         &compilation.files,
+        &cmmv_compiler::Targets::default().directories(),
         cmmv_compiler::output::Mode::Write,
     )
     .map_err(|e| e.to_string())?;

@@ -898,7 +898,7 @@ impl ContractEmitter<'_> {
             },
             Some(CrudKind::Get) => quote! {
                 async fn #handler<H: #trait_name>(#state, #ctx, path: ::cmmv::extract::PathParams) -> #result {
-                    let id = ::cmmv::extract::path_key::<#key>(&path.0.get("id").cloned().unwrap_or_default())?;
+                    let id = ::cmmv::extract::path_key::<#key>(path.raw("id"))?;
                     let item = <H as #trait_name>::#method(&handlers, ctx, id).await?;
                     ::core::result::Result::Ok(::cmmv::respond::json(#status, item))
                 }
@@ -935,7 +935,7 @@ impl ContractEmitter<'_> {
                         path: ::cmmv::extract::PathParams,
                         ::cmmv::extract::JsonBody(body): ::cmmv::extract::JsonBody<#body>,
                     ) -> #result {
-                        let id = ::cmmv::extract::path_key::<#key>(&path.0.get("id").cloned().unwrap_or_default())?;
+                        let id = ::cmmv::extract::path_key::<#key>(path.raw("id"))?;
                         let item = <H as #trait_name>::#method(&handlers, ctx, id, body).await?;
                         ::core::result::Result::Ok(::cmmv::respond::json(#status, item))
                     }
@@ -943,7 +943,7 @@ impl ContractEmitter<'_> {
             }
             Some(CrudKind::Delete) => quote! {
                 async fn #handler<H: #trait_name>(#state, #ctx, path: ::cmmv::extract::PathParams) -> #result {
-                    let id = ::cmmv::extract::path_key::<#key>(&path.0.get("id").cloned().unwrap_or_default())?;
+                    let id = ::cmmv::extract::path_key::<#key>(path.raw("id"))?;
                     <H as #trait_name>::#method(&handlers, ctx, id).await?;
                     ::core::result::Result::Ok(::cmmv::respond::no_content())
                 }

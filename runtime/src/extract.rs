@@ -72,7 +72,7 @@ where
                     Problem::bad_request(format!("the request body could not be read: {rejection}"))
                 }
             })?;
-        let value: Value = serde_json::from_slice(&bytes).map_err(|error| {
+        let mut value: Value = serde_json::from_slice(&bytes).map_err(|error| {
             Problem::bad_request(format!(
                 "malformed JSON at line {}, column {}: {}",
                 error.line(),
@@ -80,7 +80,7 @@ where
                 json_error_summary(&error)
             ))
         })?;
-        decode_body(&value).map(JsonBody)
+        decode_body(&mut value).map(JsonBody)
     }
 }
 

@@ -311,7 +311,7 @@ impl ContractEmitter<'_> {
         quote! {
             impl ::cmmv::validate::FromJson for #ident {
                 fn from_json(
-                    value: &::cmmv::__private::serde_json::Value,
+                    value: &mut ::cmmv::__private::serde_json::Value,
                     at: &::cmmv::validate::At<'_>,
                     errors: &mut ::cmmv::validate::Errors,
                 ) -> ::core::option::Option<Self> {
@@ -388,7 +388,7 @@ impl ContractEmitter<'_> {
 
             impl ::cmmv::validate::FromJson for #name {
                 fn from_json(
-                    value: &::cmmv::__private::serde_json::Value,
+                    value: &mut ::cmmv::__private::serde_json::Value,
                     at: &::cmmv::validate::At<'_>,
                     errors: &mut ::cmmv::validate::Errors,
                 ) -> ::core::option::Option<Self> {
@@ -1150,7 +1150,7 @@ fn enum_type(def: &EnumDef) -> TokenStream {
 
         impl ::cmmv::validate::FromJson for #name {
             fn from_json(
-                value: &::cmmv::__private::serde_json::Value,
+                value: &mut ::cmmv::__private::serde_json::Value,
                 at: &::cmmv::validate::At<'_>,
                 errors: &mut ::cmmv::validate::Errors,
             ) -> ::core::option::Option<Self> {

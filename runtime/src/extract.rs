@@ -2,7 +2,6 @@
 //! is a 415, malformed JSON a 400 with its line and column, a body that breaks the contract a
 //! 422 listing every failing field; a path or query value that does not parse is a 400.
 
-use std::collections::BTreeMap;
 use std::marker::PhantomData;
 use std::str::FromStr;
 
@@ -52,9 +51,8 @@ where
             .headers()
             .get(CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
-            .unwrap_or_default()
-            .to_owned();
-        if !is_json(&content_type) {
+            .unwrap_or_default();
+        if !is_json(content_type) {
             return Err(Problem::unsupported_media_type(
                 if content_type.is_empty() {
                     "the request has no Content-Type; send `Content-Type: application/json`"
@@ -74,7 +72,7 @@ where
                     Problem::bad_request(format!("the request body could not be read: {rejection}"))
                 }
             })?;
-        let value: Value = serde_json::from_slice(&bytes).map_err(|error| {
+        let mut value: Value = serde_json::from_slice(&bytes).map_err(|error| {
             Problem::bad_request(format!(
                 "malformed JSON at line {}, column {}: {}",
                 error.line(),
@@ -82,19 +80,28 @@ where
                 json_error_summary(&error)
             ))
         })?;
-        decode_body(&value).map(JsonBody)
+        decode_body(&mut value).map(JsonBody)
     }
 }
 
 fn is_json(content_type: &str) -> bool {
+    // Compared in place, ignoring case: this runs on every body, and lowercasing would copy.
     let essence = content_type
         .split(';')
         .next()
         .unwrap_or_default()
         .trim()
-        .to_ascii_lowercase();
-    essence == "application/json"
-        || (essence.starts_with("application/") && essence.ends_with("+json"))
+        .as_bytes();
+    let suffixed = essence.len() >= "application/+json".len()
+        && essence
+            .get(..12)
+            .is_some_and(|prefix| prefix.eq_ignore_ascii_case(b"application/"))
+        && essence
+            .len()
+            .checked_sub(5)
+            .and_then(|i| essence.get(i..))
+            .is_some_and(|suffix| suffix.eq_ignore_ascii_case(b"+json"));
+    essence.eq_ignore_ascii_case(b"application/json") || suffixed
 }
 
 /// serde_json's message without its trailing " at line L column C", which the problem states
@@ -448,26 +455,36 @@ impl FromQuery for NoQuery {
     }
 }
 
-/// Named path parameters (for custom operations with more than the key).
-#[derive(Debug, Clone, Default)]
-pub struct PathParams(pub BTreeMap<String, String>);
+/// Named path parameters, percent-decoded.
+///
+/// Read straight from axum's captures: deserializing them into a map would allocate every name
+/// and value again on every request.
+#[derive(Debug)]
+pub struct PathParams(axum::extract::RawPathParams);
 
 impl<S: Send + Sync> FromRequestParts<S> for PathParams {
     type Rejection = Problem;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        axum::extract::Path::<BTreeMap<String, String>>::from_request_parts(parts, state)
+        axum::extract::RawPathParams::from_request_parts(parts, state)
             .await
-            .map(|axum::extract::Path(map)| PathParams(map))
+            .map(PathParams)
             .map_err(|e| Problem::bad_request(format!("the path could not be read: {e}")))
     }
 }
 
 impl PathParams {
+    /// The raw value of the parameter `name`; empty when the route has no such parameter.
+    pub fn raw(&self, name: &str) -> &str {
+        self.0
+            .iter()
+            .find_map(|(key, value)| (key == name).then_some(value))
+            .unwrap_or_default()
+    }
+
     /// Parses the parameter `name`.
     pub fn get<T: FromStr>(&self, name: &str, expected: &str) -> Result<T, Problem> {
-        let raw = self.0.get(name).map(String::as_str).unwrap_or_default();
-        path_param(raw, name, expected)
+        path_param(self.raw(name), name, expected)
     }
 }
 
@@ -482,5 +499,9 @@ mod tests {
         assert!(is_json("application/merge-patch+json"));
         assert!(!is_json("text/plain"));
         assert!(!is_json(""));
+        assert!(is_json("Application/JSON"));
+        assert!(is_json("application/problem+JSON; charset=utf-8"));
+        assert!(!is_json("application/jsonx"));
+        assert!(!is_json("text/+json"));
     }
 }

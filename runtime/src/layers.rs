@@ -17,25 +17,34 @@
 //!
 //! Steps 1 to 8 wrap the whole router rather than each route (`Router::layer`), because axum adds
 //! the `Allow` header of a 405 after the route's own layers have run, and step 8 needs it.
+//!
+//! They are hand-written tower services rather than `middleware::from_fn` layers: each of those
+//! clones and boxes the service below it and boxes its own future on every request. Steps 1 to 3
+//! are one service ([`Outer`]), CORS is tower-http's, and steps 5 to 8 are another ([`Inner`]),
+//! so a request pays for two boxed futures in all.
 
 use std::any::Any;
+use std::convert::Infallible;
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
 use std::sync::{Arc, OnceLock};
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use axum::Router;
-use axum::body::Body;
-use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
-use axum::middleware::{self, Next};
+use axum::body::{Body, HttpBody};
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
 use axum::response::{IntoResponse, Response};
 use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
 use http_body_util::Limited;
-use tower_http::catch_panic::CatchPanicLayer;
+use tower::{Layer, Service, ServiceBuilder};
 use tower_http::cors::{AllowHeaders, AllowOrigin, CorsLayer};
 
 use crate::logging::{RequestLog, log_request};
 use crate::metrics::{Metrics, UNMATCHED_ROUTE};
 use crate::problem::{PROBLEM_JSON, Problem};
-use crate::request_id::{self, REQUEST_ID_HEADER, RequestId};
+use crate::request_id::{self, REQUEST_ID_HEADER};
 use crate::settings::{CorsOrigins, Settings};
 
 /// How long browsers may cache a preflight answer.
@@ -45,83 +54,282 @@ const CORS_MAX_AGE: Duration = Duration::from_secs(600);
 /// a message for a human, and are dropped.
 const MAX_DETAIL_BYTES: usize = 1024;
 
+type BoxFuture = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
+
 /// Wraps `routes` in the app's middleware, in the order described in the module docs.
 pub(crate) fn apply(routes: Router, settings: &Settings, metrics: Metrics) -> Router {
-    let routes = routes.layer(middleware::from_fn(report_route));
-    let mut app = Router::new()
-        .fallback_service(routes)
-        .layer(middleware::from_fn(errors_to_problems))
-        .layer(middleware::from_fn_with_state(
-            settings.body_limit,
-            limit_body,
-        ))
-        // The limit is enforced on the body itself (above), for every reader; axum's own
+    let routes = routes.layer(ReportRouteLayer);
+    let stack = ServiceBuilder::new()
+        .layer(OuterLayer(Arc::new(Shared {
+            metrics,
+            security_headers: security_headers(settings),
+        })))
+        .option_layer(cors_layer(settings))
+        .layer(InnerLayer {
+            body_limit: settings.body_limit,
+            timeout: settings.request_timeout,
+        })
+        // The limit is enforced on the body itself (in `Inner`), for every reader; axum's own
         // default of 2 MB would otherwise cut in first for its extractors.
         .layer(DefaultBodyLimit::disable())
-        .layer(middleware::from_fn_with_state(
-            settings.request_timeout,
-            time_limit,
-        ))
-        .layer(CatchPanicLayer::custom(panic_to_problem));
-    if let Some(cors) = cors_layer(settings) {
-        app = app.layer(cors);
-    }
-    app.layer(middleware::from_fn_with_state(
-        Arc::new(security_headers(settings)),
-        add_security_headers,
-    ))
-    .layer(middleware::from_fn_with_state(metrics, observe))
-    .layer(middleware::from_fn(request_id::middleware))
+        .service(routes);
+    Router::new().fallback_service(stack)
 }
 
-/// The route template a request matched, filled in by [`report_route`] once routing is done.
+/// The route template a request matched, filled in by [`ReportRoute`] once routing is done.
 ///
-/// The observe layer runs before routing and so cannot see `MatchedPath` itself; a slot shared
+/// The outer service runs before routing and so cannot see `MatchedPath` itself; a slot shared
 /// through the request lets the route report it, and survives a panic or timeout in between.
 #[derive(Debug, Clone, Default)]
 struct RouteSlot(Arc<OnceLock<MatchedPath>>);
 
-async fn report_route(request: Request, next: Next) -> Response {
-    if let (Some(slot), Some(path)) = (
-        request.extensions().get::<RouteSlot>(),
-        request.extensions().get::<MatchedPath>(),
-    ) {
-        // Set once per request: this layer wraps the top-level routes only. Were it ever to run
-        // twice, the first template is as good as the second, so a refused set is ignored.
-        let _ = slot.0.set(path.clone());
+/// Wraps every route to report its template into the request's [`RouteSlot`]. It adds no
+/// future of its own: the route's future is returned as is.
+#[derive(Debug, Clone, Copy)]
+struct ReportRouteLayer;
+
+impl<S> Layer<S> for ReportRouteLayer {
+    type Service = ReportRoute<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        ReportRoute(inner)
     }
-    next.run(request).await
 }
 
-/// Logs and counts every request.
-async fn observe(State(metrics): State<Metrics>, mut request: Request, next: Next) -> Response {
-    let started = Instant::now();
-    let method = request.method().clone();
-    let path = request.uri().path().to_owned();
-    let slot = RouteSlot::default();
-    request.extensions_mut().insert(slot.clone());
-    request.extensions_mut().insert(metrics.clone());
-    let request_id = request
-        .extensions()
-        .get::<RequestId>()
-        .cloned()
-        .unwrap_or_else(RequestId::generate);
+#[derive(Debug, Clone)]
+struct ReportRoute<S>(S);
 
-    let span = tracing::info_span!("request", request_id = request_id.as_str());
-    let response = tracing::Instrument::instrument(next.run(request), span).await;
+impl<S: Service<Request>> Service<Request> for ReportRoute<S> {
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = S::Future;
 
-    let latency = started.elapsed();
-    let route = slot.0.get().map_or(UNMATCHED_ROUTE, MatchedPath::as_str);
-    metrics.record_request(&method, route, response.status().as_u16(), latency);
-    log_request(&RequestLog {
-        method: &method,
-        route,
-        path: &path,
-        status: response.status(),
-        latency,
-        request_id: &request_id,
-    });
-    response
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.0.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request) -> Self::Future {
+        if let (Some(slot), Some(path)) = (
+            request.extensions().get::<RouteSlot>(),
+            request.extensions().get::<MatchedPath>(),
+        ) {
+            // Set once per request: this layer wraps the top-level routes only. Were it ever to
+            // run twice, the first template is as good as the second, so a refused set is
+            // ignored.
+            let _ = slot.0.set(path.clone());
+        }
+        self.0.call(request)
+    }
+}
+
+/// What [`Outer`] shares between requests.
+struct Shared {
+    metrics: Metrics,
+    /// The security headers of every response, computed once from the settings.
+    security_headers: HeaderMap,
+}
+
+#[derive(Clone)]
+struct OuterLayer(Arc<Shared>);
+
+impl<S> Layer<S> for OuterLayer {
+    type Service = Outer<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        Outer {
+            inner,
+            shared: Arc::clone(&self.0),
+        }
+    }
+}
+
+/// Steps 1 to 3: the request id, the log line and metrics, the security headers.
+#[derive(Clone)]
+struct Outer<S> {
+    inner: S,
+    shared: Arc<Shared>,
+}
+
+impl<S> Service<Request> for Outer<S>
+where
+    S: Service<Request, Response = Response, Error = Infallible>,
+    S::Future: Send + 'static,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = BoxFuture;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut request: Request) -> Self::Future {
+        let started = Instant::now();
+        let request_id = request_id::assign(&mut request);
+        let method = request.method().clone();
+        // The path is logged and may become a problem's `instance`. Cloning the URI shares the
+        // request's bytes where copying the path would allocate.
+        let uri = request.uri().clone();
+        let slot = RouteSlot::default();
+        request.extensions_mut().insert(slot.clone());
+        request.extensions_mut().insert(self.shared.metrics.clone());
+
+        let span = tracing::info_span!("request", request_id = request_id.as_str());
+        let future = span.in_scope(|| self.inner.call(request));
+        let shared = Arc::clone(&self.shared);
+        Box::pin(async move {
+            let mut response = match tracing::Instrument::instrument(future, span).await {
+                Ok(response) => response,
+                Err(never) => match never {},
+            };
+            add_security_headers(&mut response, &shared.security_headers);
+
+            let latency = started.elapsed();
+            let route = slot.0.get().map_or(UNMATCHED_ROUTE, MatchedPath::as_str);
+            shared
+                .metrics
+                .record_request(&method, route, response.status().as_u16(), latency);
+            log_request(&RequestLog {
+                method: &method,
+                route,
+                path: uri.path(),
+                status: response.status(),
+                latency,
+                request_id: &request_id,
+            });
+            request_id::finish(
+                &mut response,
+                &request_id,
+                uri.path(),
+                method == Method::HEAD,
+            );
+            Ok(response)
+        })
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+struct InnerLayer {
+    body_limit: usize,
+    timeout: Duration,
+}
+
+impl<S> Layer<S> for InnerLayer {
+    type Service = Inner<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        Inner {
+            inner,
+            body_limit: self.body_limit,
+            timeout: self.timeout,
+        }
+    }
+}
+
+/// Steps 5 to 8: panics, the time limit, the body limit, non-problem errors.
+#[derive(Debug, Clone)]
+struct Inner<S> {
+    inner: S,
+    body_limit: usize,
+    timeout: Duration,
+}
+
+impl<S> Service<Request> for Inner<S>
+where
+    S: Service<Request, Response = Response, Error = Infallible>,
+    S::Future: Send + 'static,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = CatchPanic;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request) -> Self::Future {
+        let limit = self.body_limit;
+        // A declared length over the limit is refused at once.
+        let declared = request
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        if declared.is_some_and(|length| length > limit as u64) {
+            return CatchPanic::ready(Problem::payload_too_large(limit).into_response());
+        }
+        // Bodies that may be longer (chunked) are capped themselves, whoever reads them. A body
+        // whose upper bound is within the limit needs no cap: hyper ends a body at its declared
+        // length, and in-process bodies know theirs; that spares most requests a boxed body.
+        let bounded = request
+            .body()
+            .size_hint()
+            .upper()
+            .is_some_and(|upper| upper <= limit as u64);
+        let request = if bounded {
+            request
+        } else {
+            request.map(|body| Body::new(Limited::new(body, limit)))
+        };
+        let future = match std::panic::catch_unwind(AssertUnwindSafe(|| self.inner.call(request))) {
+            Ok(future) => future,
+            Err(panic) => return CatchPanic::ready(panic_to_problem(panic)),
+        };
+        let timeout = self.timeout;
+        CatchPanic(Box::pin(async move {
+            let answer = async {
+                let response = match future.await {
+                    Ok(response) => response,
+                    Err(never) => match never {},
+                };
+                let response = errors_to_problems(response).await;
+                // A reader that hit the cap answered 413 its own way, unless step 8 made it a
+                // problem already.
+                if response.status() == StatusCode::PAYLOAD_TOO_LARGE
+                    && response.extensions().get::<Problem>().is_none()
+                {
+                    return Problem::payload_too_large(limit).into_response();
+                }
+                response
+            };
+            // A request over the time limit is dropped and answered with a 503 problem.
+            match tokio::time::timeout(timeout, answer).await {
+                Ok(response) => Ok(response),
+                Err(_) => {
+                    tracing::warn!(
+                        limit_ms = crate::logging::millis(timeout),
+                        "request timed out"
+                    );
+                    Ok(Problem::timeout().into_response())
+                }
+            }
+        }))
+    }
+}
+
+/// The future of [`Inner`]: a panic while it is polled becomes a 500 problem.
+pub(crate) struct CatchPanic(BoxFuture);
+
+impl CatchPanic {
+    fn ready(response: Response) -> Self {
+        Self(Box::pin(std::future::ready(Ok(response))))
+    }
+}
+
+impl Future for CatchPanic {
+    type Output = Result<Response, Infallible>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match std::panic::catch_unwind(AssertUnwindSafe(|| self.0.as_mut().poll(cx))) {
+            Ok(poll) => poll,
+            Err(panic) => {
+                // The panicked future is dropped here, so no broken state it left behind is
+                // ever polled again (a zero-sized `pending` allocates nothing).
+                self.0 = Box::pin(std::future::pending());
+                Poll::Ready(Ok(panic_to_problem(panic)))
+            }
+        }
+    }
 }
 
 /// The security headers of every response, computed once from the settings.
@@ -150,19 +358,13 @@ fn security_headers(settings: &Settings) -> HeaderMap {
     headers
 }
 
-async fn add_security_headers(
-    State(headers): State<Arc<HeaderMap>>,
-    request: Request,
-    next: Next,
-) -> Response {
-    let mut response = next.run(request).await;
-    for (name, value) in headers.iter() {
+fn add_security_headers(response: &mut Response, headers: &HeaderMap) {
+    for (name, value) in headers {
         // A handler that set its own policy (a docs page allowing its scripts) keeps it.
         if !response.headers().contains_key(name) {
             response.headers_mut().insert(name.clone(), value.clone());
         }
     }
-    response
 }
 
 /// CORS from the settings; `None` when no origin is configured, so no CORS header is sent.
@@ -219,47 +421,10 @@ fn panic_to_problem(panic: Box<dyn Any + Send + 'static>) -> Response {
     Problem::internal().into_response()
 }
 
-/// A request over the time limit is dropped and answered with a 503 problem.
-async fn time_limit(State(limit): State<Duration>, request: Request, next: Next) -> Response {
-    match tokio::time::timeout(limit, next.run(request)).await {
-        Ok(response) => response,
-        Err(_) => {
-            tracing::warn!(
-                limit_ms = crate::logging::millis(limit),
-                "request timed out"
-            );
-            Problem::timeout().into_response()
-        }
-    }
-}
-
-/// Refuses a declared length over the limit at once, and caps the body itself for requests
-/// that do not declare one (chunked), whoever reads it.
-async fn limit_body(State(limit): State<usize>, request: Request, next: Next) -> Response {
-    let declared = request
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|length| length > limit as u64) {
-        return Problem::payload_too_large(limit).into_response();
-    }
-    let request = request.map(|body| Body::new(Limited::new(body, limit)));
-    let response = next.run(request).await;
-    // A reader that hit the cap answered 413 its own way (axum's rejection is plain text).
-    if response.status() == StatusCode::PAYLOAD_TOO_LARGE
-        && response.extensions().get::<Problem>().is_none()
-    {
-        return Problem::payload_too_large(limit).into_response();
-    }
-    response
-}
-
 /// Turns error responses that are not problems into problems, keeping their headers (`Allow`,
 /// `WWW-Authenticate`, `Retry-After`). Responses with a body of their own media type (JSON,
 /// HTML) are left alone: whoever chose that representation meant it.
-async fn errors_to_problems(request: Request, next: Next) -> Response {
-    let response = next.run(request).await;
+async fn errors_to_problems(response: Response) -> Response {
     let status = response.status();
     if !(status.is_client_error() || status.is_server_error())
         || response.extensions().get::<Problem>().is_some()

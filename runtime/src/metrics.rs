@@ -45,13 +45,14 @@ pub(crate) const UPKEEP_INTERVAL: Duration = Duration::from_secs(5);
 pub struct Metrics {
     recorder: Arc<PrometheusRecorder>,
     handle: PrometheusHandle,
-    /// Registered series by (method, route, status). Looking a series up by its labels costs
-    /// allocations and hashing on every request; the set of series is small (methods x route
-    /// templates x statuses), so their handles are kept.
-    series: Arc<RwLock<HashMap<SeriesKey, Series>>>,
+    /// Registered series by route, then (method, status). Looking a series up by its labels
+    /// costs allocations and hashing on every request; the set of series is small (methods x
+    /// route templates x statuses), so their handles are kept. The route is the outer key so
+    /// that a lookup borrows it rather than allocating a key.
+    series: Arc<RwLock<SeriesMap>>,
 }
 
-type SeriesKey = (&'static str, String, u16);
+type SeriesMap = HashMap<String, HashMap<(&'static str, u16), Series>>;
 
 #[derive(Clone)]
 struct Series {
@@ -110,31 +111,31 @@ impl Metrics {
     /// Counts one answered request and its latency.
     pub fn record_request(&self, method: &Method, route: &str, status: u16, elapsed: Duration) {
         let method = method_label(method);
-        let cached = self
-            .series
-            .read()
-            .ok()
-            .and_then(|series| series.get(&(method, route.to_owned(), status)).cloned());
-        let series = match cached {
-            Some(series) => series,
-            None => {
-                let labels = [
-                    ("method", method.to_owned()),
-                    ("route", route.to_owned()),
-                    ("status", status.to_string()),
-                ];
-                let series = self.record(|| Series {
-                    requests: metrics::counter!(REQUESTS_TOTAL, &labels),
-                    duration: metrics::histogram!(REQUEST_DURATION, &labels),
-                });
-                if let Ok(mut all) = self.series.write() {
-                    all.insert((method, route.to_owned(), status), series.clone());
-                }
-                series
-            }
+        let record = |series: &Series| {
+            series.requests.increment(1);
+            series.duration.record(elapsed.as_secs_f64());
         };
-        series.requests.increment(1);
-        series.duration.record(elapsed.as_secs_f64());
+        if let Ok(all) = self.series.read() {
+            if let Some(series) = all.get(route).and_then(|by| by.get(&(method, status))) {
+                record(series);
+                return;
+            }
+        }
+        let labels = [
+            ("method", method.to_owned()),
+            ("route", route.to_owned()),
+            ("status", status.to_string()),
+        ];
+        let series = self.record(|| Series {
+            requests: metrics::counter!(REQUESTS_TOTAL, &labels),
+            duration: metrics::histogram!(REQUEST_DURATION, &labels),
+        });
+        record(&series);
+        if let Ok(mut all) = self.series.write() {
+            all.entry(route.to_owned())
+                .or_default()
+                .insert((method, status), series);
+        }
     }
 
     /// The registry in the Prometheus text exposition format.

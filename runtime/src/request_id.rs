@@ -3,14 +3,12 @@
 //! logs meet on one string.
 
 use std::convert::Infallible;
-use std::sync::Arc;
 
 use axum::body::Body;
 use axum::extract::{FromRequestParts, Request};
-use axum::middleware::Next;
 use axum::response::Response;
 use http::request::Parts;
-use http::{HeaderName, HeaderValue, Method, header};
+use http::{HeaderName, HeaderValue, header};
 
 use crate::problem::Problem;
 
@@ -24,38 +22,48 @@ pub const MAX_REQUEST_ID_LEN: usize = 128;
 ///
 /// Outside an [`App`](crate::App) (a bare router under test) there is no id in the request; the
 /// extractor then makes a fresh one rather than failing a request over a missing log field.
+// Held as the header value it is echoed in: an accepted id shares the request's bytes and a
+// response header shares the id's, so neither is copied per request.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct RequestId(Arc<str>);
+pub struct RequestId(HeaderValue);
 
 impl RequestId {
     /// A new, time-ordered id (UUID v7), so ids sort by arrival in logs.
     pub fn generate() -> Self {
-        Self(uuid::Uuid::now_v7().to_string().into())
+        let mut buffer = uuid::Uuid::encode_buffer();
+        let text = uuid::Uuid::now_v7().hyphenated().encode_lower(&mut buffer);
+        // A hyphenated UUID is visible ASCII, which every header value accepts.
+        Self(HeaderValue::from_str(text).unwrap_or(HeaderValue::from_static("invalid")))
     }
 
     /// The incoming id if it is sane: 1 to 128 visible ASCII characters. Anything else (control
     /// characters, spaces, non-ASCII) could forge log lines or break headers, so it is replaced.
     pub fn accept(incoming: &[u8]) -> Option<Self> {
-        let sane = !incoming.is_empty()
-            && incoming.len() <= MAX_REQUEST_ID_LEN
-            && incoming.iter().all(|b| b.is_ascii_graphic());
-        // `is_ascii_graphic` bytes are valid UTF-8, so the conversion cannot fail.
-        sane.then(|| std::str::from_utf8(incoming).ok().map(|s| Self(s.into())))
-            .flatten()
+        if !is_sane(incoming) {
+            return None;
+        }
+        HeaderValue::from_bytes(incoming).ok().map(Self)
+    }
+
+    /// [`Self::accept`] without copying the header value.
+    fn accept_header(incoming: &HeaderValue) -> Option<Self> {
+        is_sane(incoming.as_bytes()).then(|| Self(incoming.clone()))
     }
 
     pub fn as_str(&self) -> &str {
-        &self.0
+        // Only visible ASCII is ever stored (see `is_sane` and `generate`), which `to_str`
+        // accepts; the empty fallback is unreachable.
+        self.0.to_str().unwrap_or_default()
     }
+}
 
-    fn header_value(&self) -> Option<HeaderValue> {
-        HeaderValue::from_str(&self.0).ok()
-    }
+fn is_sane(id: &[u8]) -> bool {
+    !id.is_empty() && id.len() <= MAX_REQUEST_ID_LEN && id.iter().all(u8::is_ascii_graphic)
 }
 
 impl std::fmt::Display for RequestId {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(self.as_str())
     }
 }
 
@@ -71,41 +79,39 @@ impl<S: Send + Sync> FromRequestParts<S> for RequestId {
     }
 }
 
-/// The outermost middleware: assigns the id, then completes every problem response with it and
-/// with the request path as `instance`, and echoes the id in `x-request-id`.
-pub(crate) async fn middleware(mut request: Request, next: Next) -> Response {
+/// Assigns the request its id (the sane incoming one, or a fresh one) and returns it.
+pub(crate) fn assign(request: &mut Request) -> RequestId {
     let id = request
         .headers()
         .get(&REQUEST_ID_HEADER)
-        .and_then(|value| RequestId::accept(value.as_bytes()))
+        .and_then(RequestId::accept_header)
         .unwrap_or_else(RequestId::generate);
     request.extensions_mut().insert(id.clone());
-    let path = request.uri().path().to_owned();
-    let is_head = request.method() == Method::HEAD;
-
-    let mut response = next.run(request).await;
-    if let Some(problem) = response.extensions_mut().remove::<Problem>() {
-        complete_problem(&mut response, problem, &id, path, is_head);
-    }
-    if let Some(value) = id.header_value() {
-        response
-            .headers_mut()
-            .insert(REQUEST_ID_HEADER.clone(), value);
-    }
-    response
+    id
 }
 
-/// Re-serializes a problem body with the correlation fields only this layer knows.
+/// Completes a problem response with the correlation fields only the outermost layer knows
+/// (the id, and the request path as `instance`), and echoes the id in `x-request-id`.
+pub(crate) fn finish(response: &mut Response, id: &RequestId, path: &str, is_head: bool) {
+    if let Some(problem) = response.extensions_mut().remove::<Problem>() {
+        complete_problem(response, problem, id, path, is_head);
+    }
+    response
+        .headers_mut()
+        .insert(REQUEST_ID_HEADER.clone(), id.0.clone());
+}
+
+/// Re-serializes a problem body with the correlation fields.
 fn complete_problem(
     response: &mut Response,
     mut problem: Problem,
     id: &RequestId,
-    path: String,
+    path: &str,
     is_head: bool,
 ) {
     problem.request_id = Some(id.as_str().to_owned());
     // A handler that named a more specific instance (a resource URI) keeps it.
-    problem.instance.get_or_insert(path);
+    problem.instance.get_or_insert_with(|| path.to_owned());
     // A HEAD response has no body; its headers are all that is sent.
     if !is_head {
         *response.body_mut() = Body::from(problem.to_json());

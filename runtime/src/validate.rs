@@ -98,7 +98,10 @@ impl<'a> At<'a> {
 /// A type that can be decoded from JSON, reporting failures instead of stopping at them.
 pub trait FromJson: Sized {
     /// Decodes `value`, found at `at`; pushes the failures and returns `None` on any.
-    fn from_json(value: &Value, at: &At<'_>, errors: &mut Errors) -> Option<Self>;
+    ///
+    /// The value is taken by mutable reference so that strings and nested values can be moved
+    /// out of the parsed body instead of copied; what is left of it is not meant to be read.
+    fn from_json(value: &mut Value, at: &At<'_>, errors: &mut Errors) -> Option<Self>;
 }
 
 fn type_error(at: &At<'_>, errors: &mut Errors, expected: &str, value: &Value) {
@@ -114,9 +117,9 @@ fn type_error(at: &At<'_>, errors: &mut Errors, expected: &str, value: &Value) {
 }
 
 impl FromJson for String {
-    fn from_json(value: &Value, at: &At<'_>, errors: &mut Errors) -> Option<Self> {
+    fn from_json(value: &mut Value, at: &At<'_>, errors: &mut Errors) -> Option<Self> {
         match value {
-            Value::String(s) => Some(s.clone()),
+            Value::String(s) => Some(std::mem::take(s)),
             other => {
                 type_error(at, errors, "a string", other);
                 None
@@ -126,7 +129,7 @@ impl FromJson for String {
 }
 
 impl FromJson for bool {
-    fn from_json(value: &Value, at: &At<'_>, errors: &mut Errors) -> Option<Self> {
+    fn from_json(value: &mut Value, at: &At<'_>, errors: &mut Errors) -> Option<Self> {
         match value {
             Value::Bool(b) => Some(*b),
             other => {
@@ -138,7 +141,7 @@ impl FromJson for bool {
 }
 
 impl FromJson for i64 {
-    fn from_json(value: &Value, at: &At<'_>, errors: &mut Errors) -> Option<Self> {
+    fn from_json(value: &mut Value, at: &At<'_>, errors: &mut Errors) -> Option<Self> {
         match value.as_i64() {
             Some(i) => Some(i),
             None => {
@@ -150,7 +153,7 @@ impl FromJson for i64 {
 }
 
 impl FromJson for i32 {
-    fn from_json(value: &Value, at: &At<'_>, errors: &mut Errors) -> Option<Self> {
+    fn from_json(value: &mut Value, at: &At<'_>, errors: &mut Errors) -> Option<Self> {
         let wide = i64::from_json(value, at, errors)?;
         match i32::try_from(wide) {
             Ok(i) => Some(i),
@@ -167,7 +170,7 @@ impl FromJson for i32 {
 }
 
 impl FromJson for f64 {
-    fn from_json(value: &Value, at: &At<'_>, errors: &mut Errors) -> Option<Self> {
+    fn from_json(value: &mut Value, at: &At<'_>, errors: &mut Errors) -> Option<Self> {
         match value.as_f64() {
             Some(x) => Some(x),
             None => {
@@ -179,14 +182,14 @@ impl FromJson for f64 {
 }
 
 impl FromJson for f32 {
-    fn from_json(value: &Value, at: &At<'_>, errors: &mut Errors) -> Option<Self> {
+    fn from_json(value: &mut Value, at: &At<'_>, errors: &mut Errors) -> Option<Self> {
         f64::from_json(value, at, errors).map(|x| x as f32)
     }
 }
 
 impl FromJson for Value {
-    fn from_json(value: &Value, _at: &At<'_>, _errors: &mut Errors) -> Option<Self> {
-        Some(value.clone())
+    fn from_json(value: &mut Value, _at: &At<'_>, _errors: &mut Errors) -> Option<Self> {
+        Some(value.take())
     }
 }
 
@@ -194,7 +197,7 @@ impl FromJson for Value {
 macro_rules! from_json_via_str {
     ($($ty:ty => $rule:literal, $expected:literal;)*) => {$(
         impl FromJson for $ty {
-            fn from_json(value: &Value, at: &At<'_>, errors: &mut Errors) -> Option<Self> {
+            fn from_json(value: &mut Value, at: &At<'_>, errors: &mut Errors) -> Option<Self> {
                 let Value::String(text) = value else {
                     type_error(at, errors, $expected, value);
                     return None;
@@ -220,13 +223,13 @@ from_json_via_str! {
 }
 
 impl<T: FromJson> FromJson for Vec<T> {
-    fn from_json(value: &Value, at: &At<'_>, errors: &mut Errors) -> Option<Self> {
+    fn from_json(value: &mut Value, at: &At<'_>, errors: &mut Errors) -> Option<Self> {
         let Value::Array(items) = value else {
             type_error(at, errors, "an array", value);
             return None;
         };
         let decoded: Vec<Option<T>> = items
-            .iter()
+            .iter_mut()
             .enumerate()
             .map(|(i, item)| T::from_json(item, &at.index(i), errors))
             .collect();
@@ -235,13 +238,13 @@ impl<T: FromJson> FromJson for Vec<T> {
 }
 
 impl<T: FromJson> FromJson for BTreeMap<String, T> {
-    fn from_json(value: &Value, at: &At<'_>, errors: &mut Errors) -> Option<Self> {
+    fn from_json(value: &mut Value, at: &At<'_>, errors: &mut Errors) -> Option<Self> {
         let Value::Object(entries) = value else {
             type_error(at, errors, "an object", value);
             return None;
         };
         let decoded: Vec<(String, Option<T>)> = entries
-            .iter()
+            .iter_mut()
             .map(|(k, v)| (k.clone(), T::from_json(v, &at.key(k), errors)))
             .collect();
         decoded.into_iter().map(|(k, v)| Some((k, v?))).collect()
@@ -274,11 +277,11 @@ pub fn enum_value<'v>(
 
 /// Checks that `value` is an object with no keys but `allowed`, reporting each unknown key.
 pub fn object<'v>(
-    value: &'v Value,
+    value: &'v mut Value,
     at: &At<'_>,
     allowed: &[&str],
     errors: &mut Errors,
-) -> Option<&'v Map<String, Value>> {
+) -> Option<&'v mut Map<String, Value>> {
     let Value::Object(map) = value else {
         type_error(at, errors, "an object", value);
         return None;
@@ -307,14 +310,14 @@ pub struct Presence {
 /// Decodes one field. `Some(None)` is an absent or null field that was allowed to be;
 /// `None` means it failed (and the failure was recorded).
 pub fn field<T: FromJson>(
-    map: &Map<String, Value>,
+    map: &mut Map<String, Value>,
     at: &At<'_>,
     key: &str,
     presence: Presence,
     errors: &mut Errors,
 ) -> Option<Option<T>> {
     let here = at.key(key);
-    match map.get(key) {
+    match map.get_mut(key) {
         None if presence.required => {
             errors.push(&here, "required", "this field is required");
             None
@@ -331,7 +334,7 @@ pub fn field<T: FromJson>(
 
 /// Decodes a field that must be present and not null.
 pub fn required<T: FromJson>(
-    map: &Map<String, Value>,
+    map: &mut Map<String, Value>,
     at: &At<'_>,
     key: &str,
     errors: &mut Errors,
@@ -345,7 +348,7 @@ pub fn required<T: FromJson>(
 
 /// Decodes a field with a default: absent gives the default, `null` is refused.
 pub fn with_default<T: FromJson>(
-    map: &Map<String, Value>,
+    map: &mut Map<String, Value>,
     at: &At<'_>,
     key: &str,
     errors: &mut Errors,
@@ -360,14 +363,14 @@ pub fn with_default<T: FromJson>(
 
 /// Decodes a field of a patch: absent, explicitly `null` (only when nullable), or a value.
 pub fn patch_field<T: FromJson>(
-    map: &Map<String, Value>,
+    map: &mut Map<String, Value>,
     at: &At<'_>,
     key: &str,
     nullable: bool,
     errors: &mut Errors,
 ) -> Option<Patch<T>> {
     let here = at.key(key);
-    match map.get(key) {
+    match map.get_mut(key) {
         None => Some(Patch::Absent),
         Some(Value::Null) if nullable => Some(Patch::Null),
         Some(Value::Null) => {
@@ -380,7 +383,7 @@ pub fn patch_field<T: FromJson>(
 
 /// Decodes a whole body: JSON syntax was checked by the extractor; this collects every field
 /// failure and then every constraint failure into one 422.
-pub fn decode_body<T: FromJson + Check>(value: &Value) -> Result<T, Problem> {
+pub fn decode_body<T: FromJson + Check>(value: &mut Value) -> Result<T, Problem> {
     let mut errors = Errors::new();
     // Constraints are checked even when unknown fields were reported, so one response lists
     // every problem the body has.
@@ -688,10 +691,10 @@ mod tests {
 
     #[test]
     fn collects_every_field_failure() {
-        let body = serde_json::json!({"a": 1, "b": null, "zzz": true});
+        let mut body = serde_json::json!({"a": 1, "b": null, "zzz": true});
         let mut errors = Errors::new();
         let map =
-            object(&body, &At::Root, &["a", "b", "c"], &mut errors).unwrap_or_else(|| panic!());
+            object(&mut body, &At::Root, &["a", "b", "c"], &mut errors).unwrap_or_else(|| panic!());
         let required = Presence {
             required: true,
             nullable: false,

@@ -311,7 +311,7 @@ impl ContractEmitter<'_> {
         quote! {
             impl ::cmmv::validate::FromJson for #ident {
                 fn from_json(
-                    value: &::cmmv::__private::serde_json::Value,
+                    value: &mut ::cmmv::__private::serde_json::Value,
                     at: &::cmmv::validate::At<'_>,
                     errors: &mut ::cmmv::validate::Errors,
                 ) -> ::core::option::Option<Self> {
@@ -388,7 +388,7 @@ impl ContractEmitter<'_> {
 
             impl ::cmmv::validate::FromJson for #name {
                 fn from_json(
-                    value: &::cmmv::__private::serde_json::Value,
+                    value: &mut ::cmmv::__private::serde_json::Value,
                     at: &::cmmv::validate::At<'_>,
                     errors: &mut ::cmmv::validate::Errors,
                 ) -> ::core::option::Option<Self> {
@@ -898,7 +898,7 @@ impl ContractEmitter<'_> {
             },
             Some(CrudKind::Get) => quote! {
                 async fn #handler<H: #trait_name>(#state, #ctx, path: ::cmmv::extract::PathParams) -> #result {
-                    let id = ::cmmv::extract::path_key::<#key>(&path.0.get("id").cloned().unwrap_or_default())?;
+                    let id = ::cmmv::extract::path_key::<#key>(path.raw("id"))?;
                     let item = <H as #trait_name>::#method(&handlers, ctx, id).await?;
                     ::core::result::Result::Ok(::cmmv::respond::json(#status, item))
                 }
@@ -935,7 +935,7 @@ impl ContractEmitter<'_> {
                         path: ::cmmv::extract::PathParams,
                         ::cmmv::extract::JsonBody(body): ::cmmv::extract::JsonBody<#body>,
                     ) -> #result {
-                        let id = ::cmmv::extract::path_key::<#key>(&path.0.get("id").cloned().unwrap_or_default())?;
+                        let id = ::cmmv::extract::path_key::<#key>(path.raw("id"))?;
                         let item = <H as #trait_name>::#method(&handlers, ctx, id, body).await?;
                         ::core::result::Result::Ok(::cmmv::respond::json(#status, item))
                     }
@@ -943,7 +943,7 @@ impl ContractEmitter<'_> {
             }
             Some(CrudKind::Delete) => quote! {
                 async fn #handler<H: #trait_name>(#state, #ctx, path: ::cmmv::extract::PathParams) -> #result {
-                    let id = ::cmmv::extract::path_key::<#key>(&path.0.get("id").cloned().unwrap_or_default())?;
+                    let id = ::cmmv::extract::path_key::<#key>(path.raw("id"))?;
                     <H as #trait_name>::#method(&handlers, ctx, id).await?;
                     ::core::result::Result::Ok(::cmmv::respond::no_content())
                 }
@@ -1150,7 +1150,7 @@ fn enum_type(def: &EnumDef) -> TokenStream {
 
         impl ::cmmv::validate::FromJson for #name {
             fn from_json(
-                value: &::cmmv::__private::serde_json::Value,
+                value: &mut ::cmmv::__private::serde_json::Value,
                 at: &::cmmv::validate::At<'_>,
                 errors: &mut ::cmmv::validate::Errors,
             ) -> ::core::option::Option<Self> {

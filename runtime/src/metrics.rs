@@ -30,7 +30,7 @@ const DURATION_BUCKETS: [f64; 14] = [
 ];
 
 /// How often histograms are drained and idle series swept while serving.
-pub(crate) const UPKEEP_INTERVAL: Duration = Duration::from_secs(5);
+pub(crate) const UPKEEP_INTERVAL: Duration = Duration::from_secs(1);
 
 /// An app's metrics registry. Cheap to clone; clones share the registry.
 ///

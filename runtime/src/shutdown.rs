@@ -75,11 +75,15 @@ pub(crate) async fn serve(
     timing: Timing,
     signal: impl Future<Output = ()> + Send,
 ) -> std::io::Result<ShutdownOutcome> {
+    // Upkeep drains every histogram sample recorded since the last run; on a busy server that
+    // is a burst of work, done off the request workers so that it never stalls requests
+    // queued behind it, and often enough that each burst stays short.
     let upkeep = tokio::spawn(async move {
         let mut interval = tokio::time::interval(UPKEEP_INTERVAL);
         loop {
             interval.tick().await;
-            metrics.run_upkeep();
+            let metrics = metrics.clone();
+            let _ = tokio::task::spawn_blocking(move || metrics.run_upkeep()).await;
         }
     });
     let outcome = serve_until(listener, router, readiness, timing, signal).await;

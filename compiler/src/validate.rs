@@ -147,23 +147,6 @@ fn check_json_names(contract: &Contract, diags: &mut Diagnostics) {
     }
 }
 
-/// protoc's JSON name: underscores dropped, the letter after each one upper-cased.
-fn proto_json_name(name: &str) -> String {
-    let mut out = String::with_capacity(name.len());
-    let mut upper = false;
-    for c in name.chars() {
-        if c == '_' {
-            upper = true;
-        } else if upper {
-            out.push(c.to_ascii_uppercase());
-            upper = false;
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
-
 /// All fields of a contract: its own, its messages', its operations' parameters.
 fn all_fields(contract: &Contract) -> impl Iterator<Item = &Field> {
     contract

@@ -936,14 +936,14 @@ fn check_proto_names(project: &Project) -> Result<(), Diagnostic> {
         for (message, fields) in messages {
             let mut seen: BTreeMap<String, &Field> = BTreeMap::new();
             for field in fields {
-                if let Some(first) = seen.insert(json_name(&field.name), field) {
+                if let Some(first) = seen.insert(crate::ir::proto_json_name(&field.name), field) {
                     return Err(Diagnostic::error(
                         field.span,
                         format!(
                             "fields `{}` and `{}` of `{message}` have the same JSON name `{}`",
                             first.name,
                             field.name,
-                            json_name(&field.name)
+                            crate::ir::proto_json_name(&field.name)
                         ),
                     )
                     .with_label("protoc refuses this field")
@@ -979,23 +979,6 @@ fn check_proto_names(project: &Project) -> Result<(), Diagnostic> {
         }
     }
     Ok(())
-}
-
-/// The proto3 JSON name of a field: underscores dropped, the letter after each capitalised.
-fn json_name(name: &str) -> String {
-    let mut out = String::with_capacity(name.len());
-    let mut upper = false;
-    for c in name.chars() {
-        if c == '_' {
-            upper = true;
-        } else if upper {
-            out.push(c.to_ascii_uppercase());
-            upper = false;
-        } else {
-            out.push(c);
-        }
-    }
-    out
 }
 
 /// `version 2`, `versions 1 and 2`, `versions 1, 2 and 3`.

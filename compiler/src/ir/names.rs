@@ -116,6 +116,24 @@ pub fn default_table(contract: &str) -> String {
     default_path(contract)[1..].replace('-', "_")
 }
 
+/// The JSON name protoc derives for a field: underscores dropped, the letter after each one
+/// upper-cased (`due_at` -> `dueAt`, and `a_1` and `a1` both -> `a1`).
+pub fn proto_json_name(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    let mut upper = false;
+    for c in name.chars() {
+        if c == '_' {
+            upper = true;
+        } else if upper {
+            out.push(c.to_ascii_uppercase());
+            upper = false;
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -147,6 +147,10 @@ const FIELD_KEYS: &[&str] = &[
     "renamed_from",
     "values",
     "items",
+];
+
+/// The constraint keys of a field; also the keys `constraints()` reads.
+const CONSTRAINT_KEYS: &[&str] = &[
     "min_length",
     "max_length",
     "pattern",
@@ -1048,7 +1052,8 @@ impl<'a> Lowerer<'a> {
             field.spans.ty = node.span;
             return name_ok.then_some(field);
         }
-        let object = self.object(node, &format!("field `{name}`"), FIELD_KEYS)?;
+        let allowed: Vec<&str> = FIELD_KEYS.iter().chain(CONSTRAINT_KEYS).copied().collect();
+        let object = self.object(node, &format!("field `{name}`"), &allowed)?;
         if place != FieldPlace::Contract {
             for key in CONTRACT_ONLY_FIELD_KEYS {
                 if let Some(span) = object.key_span(key) {
@@ -1419,21 +1424,7 @@ impl<'a> Lowerer<'a> {
                 _ => true,
             }
         };
-        let constraint_keys = [
-            "min_length",
-            "max_length",
-            "pattern",
-            "format",
-            "minimum",
-            "maximum",
-            "exclusive_minimum",
-            "exclusive_maximum",
-            "multiple_of",
-            "min_items",
-            "max_items",
-            "unique_items",
-        ];
-        for key in constraint_keys {
+        for &key in CONSTRAINT_KEYS {
             let Some(node) = object.get(key) else {
                 continue;
             };

@@ -68,29 +68,64 @@ pub fn emit(
     let env = environment(source)?;
     let template = env.get_template(TEMPLATE).map_err(|e| template_error(&e))?;
 
+    // Every file's view and text depend only on the project, so the files are built and
+    // rendered in two halves side by side. Halves keep contract order, and the first half's
+    // error is the first error in that order, so results do not depend on the threads.
+    let all_versions = project.versions();
+    let contracts: Vec<&Contract> = project.contracts.values().collect();
+    let built = in_halves(contracts, |half| {
+        half.into_iter()
+            .map(|contract| {
+                let mut file = FileBuilder::new(project, lock, &all_versions, contract);
+                let view = file.build()?;
+                Ok((contract, view, file.imported))
+            })
+            .collect::<Result<Vec<_>, Diagnostic>>()
+    });
     let mut views = Vec::new();
     let mut imports: BTreeMap<&str, BTreeMap<&str, Span>> = BTreeMap::new();
-    for contract in project.contracts.values() {
-        let mut file = FileBuilder::new(project, lock, contract);
-        let view = file.build()?;
-        imports.insert(&contract.name, file.imported);
-        views.push((contract, view));
+    for half in built {
+        for (contract, view, imported) in half? {
+            imports.insert(&contract.name, imported);
+            views.push((contract, view));
+        }
     }
     check_import_cycles(&imports)?;
 
+    let rendered = in_halves(views, |half| {
+        half.into_iter()
+            .map(|(contract, view)| {
+                let body = template
+                    .render(minijinja::value::Serde(&view))
+                    .map_err(|e| template_error(&e))?;
+                let origin = display_path(sources.name(contract.file));
+                Ok(GeneratedFile {
+                    path: file_path(contract),
+                    contents: header("//", &origin) + &body,
+                })
+            })
+            .collect::<Result<Vec<_>, Diagnostic>>()
+    });
     let mut files = Vec::new();
-    for (contract, view) in views {
-        let body = template
-            .render(minijinja::value::Serde(&view))
-            .map_err(|e| template_error(&e))?;
-        let origin = display_path(sources.name(contract.file));
-        files.push(GeneratedFile {
-            path: file_path(contract),
-            contents: header("//", &origin) + &body,
-        });
+    for half in rendered {
+        files.extend(half?);
     }
     files.sort();
     Ok(files)
+}
+
+/// `work` applied to the first and the second half of `items` on two threads, in that order.
+fn in_halves<T: Send, R: Send>(mut items: Vec<T>, work: impl Fn(Vec<T>) -> R + Sync) -> [R; 2] {
+    let second = items.split_off(items.len() / 2);
+    let work = &work;
+    std::thread::scope(|scope| {
+        let other = scope.spawn(move || work(second));
+        let first = work(items);
+        match other.join() {
+            Ok(second) => [first, second],
+            Err(panic) => std::panic::resume_unwind(panic),
+        }
+    })
 }
 
 /// A strict environment: an undefined variable is an error, not an empty string, so a template
@@ -233,6 +268,8 @@ enum Presence {
 
 struct FileBuilder<'a> {
     project: &'a Project,
+    /// The project's versions, computed once: every contract's service compares against them.
+    all_versions: &'a BTreeSet<u32>,
     lock: &'a Lock,
     contract: &'a Contract,
     imports: BTreeSet<String>,
@@ -241,9 +278,15 @@ struct FileBuilder<'a> {
 }
 
 impl<'a> FileBuilder<'a> {
-    fn new(project: &'a Project, lock: &'a Lock, contract: &'a Contract) -> Self {
+    fn new(
+        project: &'a Project,
+        lock: &'a Lock,
+        all_versions: &'a BTreeSet<u32>,
+        contract: &'a Contract,
+    ) -> Self {
         Self {
             project,
+            all_versions,
             lock,
             contract,
             imports: BTreeSet::new(),
@@ -625,7 +668,7 @@ impl<'a> FileBuilder<'a> {
         if operations.is_empty() {
             return Ok(None);
         }
-        let all_versions = self.project.versions();
+        let all_versions = self.all_versions;
         let mut rpcs = Vec::new();
         let mut messages = Vec::new();
         for op in operations {
@@ -662,7 +705,7 @@ impl<'a> FileBuilder<'a> {
                 contract.path,
                 op.path
             ));
-            if op.versions != all_versions {
+            if op.versions != *all_versions {
                 comments.push(format!(
                     "Served by API {} only.",
                     versions_text(&op.versions)

@@ -116,7 +116,7 @@ fn operation_refs<'o>(operation: &'o model::Operation, out: &mut Vec<&'o str>) {
     let request = operation
         .request_body
         .iter()
-        .flat_map(|body| body.content.values().map(|m| &m.schema));
+        .flat_map(|body| body.content.values().map(|m| &*m.schema));
     let responses = operation
         .responses
         .values()
@@ -124,7 +124,7 @@ fn operation_refs<'o>(operation: &'o model::Operation, out: &mut Vec<&'o str>) {
             RefOr::Item(response) => Some(response),
             RefOr::Ref { .. } => None,
         })
-        .flat_map(|response| response.content.values().map(|m| &m.schema));
+        .flat_map(|response| response.content.values().map(|m| &*m.schema));
     for schema in parameters.chain(request).chain(responses) {
         schema.collect_refs(out);
     }
@@ -213,7 +213,7 @@ fn list_parameters(contract: &Contract) -> Vec<Parameter> {
             Some("How many items to return at most.".to_owned()),
             Schema {
                 maximum: number(f64::from(pagination.max_limit)),
-                default: Some(pagination.default_limit.into()),
+                default: Some(Box::new(pagination.default_limit.into())),
                 ..schema::integer("int32", 1.0)
             },
         ),
@@ -221,7 +221,7 @@ fn list_parameters(contract: &Contract) -> Vec<Parameter> {
             "offset",
             Some("How many matching items to skip.".to_owned()),
             Schema {
-                default: Some(0.into()),
+                default: Some(Box::new(0.into())),
                 ..schema::integer("int64", 0.0)
             },
         ),
@@ -255,7 +255,7 @@ fn list_parameters(contract: &Contract) -> Vec<Parameter> {
         "include_total",
         Some("Also count every matching item and return the count as `total`.".to_owned()),
         Schema {
-            default: Some(false.into()),
+            default: Some(Box::new(false.into())),
             ..Schema::of_type(JsonType::Boolean)
         },
     ));
@@ -287,7 +287,7 @@ fn json_content(schema: Schema) -> BTreeMap<&'static str, MediaType> {
     BTreeMap::from([(
         JSON,
         MediaType {
-            schema,
+            schema: Box::new(schema),
             example: None,
         },
     )])

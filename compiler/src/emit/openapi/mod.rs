@@ -1,9 +1,9 @@
 //! IR -> OpenAPI 3.1: one document per API version, as JSON and as YAML.
 //!
 //! The IR is first turned into a typed model of the document (`model`), built by `document`
-//! from schemas (`schema`) and the runtime's shared error responses (`problems`). The model is
-//! serialized once to a JSON value; both files are rendered from that value, so the YAML says
-//! exactly what the JSON says.
+//! from schemas (`schema`) and the runtime's shared error responses (`problems`). Both files are
+//! serialized straight from that model, JSON by `serde_json` and YAML by `yaml`'s serializer,
+//! so the YAML says exactly what the JSON says without a JSON value tree in between.
 //!
 //! The documents promise what the runtime does: every status code an operation can answer
 //! with, the problem body of every error, the headers on every response, and every constraint
@@ -63,20 +63,36 @@ fn version_files(
     marker: &str,
     options: &OpenApiOptions,
 ) -> Vec<GeneratedFile> {
-    let value = {
+    let (json, yaml) = {
         let document = document::build(project, version, marker.to_owned());
-        serde_json::to_value(&document)
-            .expect("the OpenAPI model serializes: its map keys are strings, its numbers finite")
+        // Both texts come straight from the typed model. The YAML writer follows serde's data
+        // model as `serde_json` does, so the two files say the same thing in the same order.
+        let mut json = Vec::with_capacity(TEXT_CAPACITY);
+        serde_json::to_writer_pretty(&mut json, &document)
+            .expect("the OpenAPI model serializes: its map keys are strings, its numbers finite");
+        json.push(b'\n');
+        let mut yaml = header("#", &options.origin);
+        // The YAML runs to about three quarters of the JSON's length: reserving that much up
+        // front spares the doubling growth's copies and its unused half.
+        yaml.reserve(json.len() / 4 * 3);
+        yaml::write(&mut yaml, &document)
+            .expect("the OpenAPI model serializes: its map keys are strings");
+        (json, yaml)
+        // The document is dropped here, as soon as both texts exist.
     };
-    let json = serde_json::to_string_pretty(&value).expect("a JSON value always serializes");
+    let json = String::from_utf8(json).expect("serde_json writes UTF-8");
     vec![
         GeneratedFile {
             path: PathBuf::from(format!("openapi/v{version}.json")),
-            contents: json + "\n",
+            contents: json,
         },
         GeneratedFile {
             path: PathBuf::from(format!("openapi/v{version}.yaml")),
-            contents: header("#", &options.origin) + &yaml::to_string(&value),
+            contents: yaml,
         },
     ]
 }
+
+/// The initial capacity of each text: enough for a small project without regrowing, and
+/// small next to what a large one grows to.
+const TEXT_CAPACITY: usize = 64 * 1024;

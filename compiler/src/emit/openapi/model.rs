@@ -154,9 +154,12 @@ pub(super) struct RequestBody {
     pub(super) content: BTreeMap<&'static str, MediaType>,
 }
 
+/// The schema is boxed here and in `Header`: both sit in `BTreeMap`s of one or two entries,
+/// whose nodes have room for eleven, and a `Schema` inline would make every such node several
+/// kilobytes.
 #[derive(Debug, Clone, Default, serde::Serialize)]
 pub(super) struct MediaType {
-    pub(super) schema: Schema,
+    pub(super) schema: Box<Schema>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(super) example: Option<serde_json::Value>,
 }
@@ -173,7 +176,7 @@ pub(super) struct Response {
 #[derive(Debug, Clone, serde::Serialize)]
 pub(super) struct Header {
     pub(super) description: String,
-    pub(super) schema: Schema,
+    pub(super) schema: Box<Schema>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(super) example: Option<serde_json::Value>,
 }
@@ -272,8 +275,10 @@ pub(super) struct Schema {
     pub(super) min_properties: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(super) max_properties: Option<u64>,
+    /// Boxed: few schemas have a default, and a JSON value inline would add 64 bytes to every
+    /// schema, of which a large document holds hundreds of thousands.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub(super) default: Option<serde_json::Value>,
+    pub(super) default: Option<Box<serde_json::Value>>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub(super) examples: Vec<serde_json::Value>,
     #[serde(skip_serializing_if = "is_false")]

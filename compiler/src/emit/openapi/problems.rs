@@ -89,7 +89,7 @@ impl ResponseHeader {
         };
         Header {
             description: description.to_owned(),
-            schema,
+            schema: Box::new(schema),
             example: Some(example),
         }
     }
@@ -290,7 +290,7 @@ impl ErrorResponse {
     fn definition(self) -> Response {
         let (description, _) = self.texts();
         let media = MediaType {
-            schema: Schema::reference(PROBLEM),
+            schema: Box::new(Schema::reference(PROBLEM)),
             example: Some(self.example()),
         };
         Response {
@@ -316,7 +316,7 @@ pub(super) fn problem_schema() -> Schema {
             "type",
             Schema {
                 format: Some("uri-reference"),
-                default: Some(json!("about:blank")),
+                default: Some(Box::new(json!("about:blank"))),
                 ..string(
                     "A URI reference that identifies the problem type; `about:blank` when the HTTP status says it all.",
                 )

@@ -146,7 +146,10 @@ pub(super) fn field_schema(field: &Field, place: Place) -> Schema {
     let mut schema = if field.nullable { nullable(base) } else { base };
     schema.description = field_description(field);
     if place != Place::Patch {
-        schema.default = field.default.as_ref().map(|v| wire_value(&field.ty, v));
+        schema.default = field
+            .default
+            .as_ref()
+            .map(|v| Box::new(wire_value(&field.ty, v)));
     }
     schema.examples = field
         .example

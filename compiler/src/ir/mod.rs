@@ -853,6 +853,20 @@ pub enum Definition<'a> {
     Enum(&'a Contract, &'a EnumDef),
 }
 
+/// The message or enum `name` declared by `contract`.
+fn declared_in<'a>(contract: &'a Contract, name: &str) -> Option<Definition<'a>> {
+    contract
+        .messages
+        .get(name)
+        .map(|m| Definition::Message(contract, m))
+        .or_else(|| {
+            contract
+                .enums
+                .get(name)
+                .map(|e| Definition::Enum(contract, e))
+        })
+}
+
 impl Project {
     /// Records which contract declares each message and enum, so that [`Project::resolve`]
     /// is a lookup rather than a scan. Call it again after changing the contracts.
@@ -874,36 +888,16 @@ impl Project {
         if let Some(contract) = self.contracts.get(name) {
             return Some(Definition::Contract(contract));
         }
-        if let Some(contract) = self
+        let indexed = self
             .type_owners
             .get(name)
             .and_then(|owner| self.contracts.get(owner))
-        {
-            let found = contract
-                .messages
-                .get(name)
-                .map(|m| Definition::Message(contract, m))
-                .or_else(|| {
-                    contract
-                        .enums
-                        .get(name)
-                        .map(|e| Definition::Enum(contract, e))
-                });
-            if found.is_some() {
-                return found;
-            }
-        }
-        self.contracts.values().find_map(|contract| {
-            contract
-                .messages
-                .get(name)
-                .map(|m| Definition::Message(contract, m))
-                .or_else(|| {
-                    contract
-                        .enums
-                        .get(name)
-                        .map(|e| Definition::Enum(contract, e))
-                })
+            .and_then(|contract| declared_in(contract, name));
+        // The index may be stale (a project built by hand, or changed since): scan then.
+        indexed.or_else(|| {
+            self.contracts
+                .values()
+                .find_map(|contract| declared_in(contract, name))
         })
     }
 

@@ -392,6 +392,16 @@ impl QueryReader<'_> {
             .collect()
     }
 
+    /// Records a parameter given more than once where one value is expected.
+    fn repeated<T>(&mut self, name: &str) -> Option<T> {
+        self.errors.push(FieldError::parameter(
+            name,
+            "repeated",
+            "give this parameter once",
+        ));
+        None
+    }
+
     /// A parameter that must be present once.
     pub fn required<T: FromStr>(&mut self, name: &str) -> Option<T> {
         match self.values(name).as_slice() {
@@ -404,14 +414,7 @@ impl QueryReader<'_> {
                 ));
                 None
             }
-            _ => {
-                self.errors.push(FieldError::parameter(
-                    name,
-                    "repeated",
-                    "give this parameter once",
-                ));
-                None
-            }
+            _ => self.repeated(name),
         }
     }
 
@@ -420,14 +423,7 @@ impl QueryReader<'_> {
         match self.values(name).as_slice() {
             [] => Some(None),
             [raw] => self.parse(name, raw).map(Some),
-            _ => {
-                self.errors.push(FieldError::parameter(
-                    name,
-                    "repeated",
-                    "give this parameter once",
-                ));
-                None
-            }
+            _ => self.repeated(name),
         }
     }
 

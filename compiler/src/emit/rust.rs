@@ -261,7 +261,6 @@ impl ContractEmitter<'_> {
     }
 
     fn decode_impl(&self, ident: &Ident, fields: &[Field]) -> TokenStream {
-        let names = fields.iter().map(|f| f.name.as_str());
         let decodes = fields.iter().map(|field| {
             let var = ident_var(&field.name);
             let key = field.name.as_str();
@@ -303,24 +302,7 @@ impl ContractEmitter<'_> {
             };
             quote!(let #var = #value;)
         });
-        let assigns = fields.iter().map(|field| {
-            let name = member_ident(&field.name);
-            let var = ident_var(&field.name);
-            quote!(#name: #var?)
-        });
-        quote! {
-            impl ::cmmv::validate::FromJson for #ident {
-                fn from_json(
-                    value: &mut ::cmmv::__private::serde_json::Value,
-                    at: &::cmmv::validate::At<'_>,
-                    errors: &mut ::cmmv::validate::Errors,
-                ) -> ::core::option::Option<Self> {
-                    let map = ::cmmv::validate::object(value, at, &[#(#names),*], errors)?;
-                    #(#decodes)*
-                    ::core::option::Option::Some(Self { #(#assigns,)* })
-                }
-            }
-        }
+        from_json_impl(ident, fields.iter(), decodes)
     }
 
     /// A literal of the contract as a Rust expression of the field's type.
@@ -364,7 +346,6 @@ impl ContractEmitter<'_> {
             let ty = rust_type(&field.ty);
             quote!(pub #ident: ::cmmv::Patch<#ty>)
         });
-        let names = fields.iter().map(|f| f.name.as_str());
         let decodes = fields.iter().map(|field| {
             let var = ident_var(&field.name);
             let key = field.name.as_str();
@@ -372,11 +353,7 @@ impl ContractEmitter<'_> {
             let nullable = field.nullable;
             quote!(let #var = ::cmmv::validate::patch_field::<#ty>(map, at, #key, #nullable, errors);)
         });
-        let assigns = fields.iter().map(|field| {
-            let name = member_ident(&field.name);
-            let var = ident_var(&field.name);
-            quote!(#name: #var?)
-        });
+        let decode = from_json_impl(&name, fields.iter().copied(), decodes);
         let owned: Vec<Field> = fields.iter().map(|f| (*f).clone()).collect();
         let check = check_impl(&name, &owned);
         quote! {
@@ -386,17 +363,7 @@ impl ContractEmitter<'_> {
                 #(#members,)*
             }
 
-            impl ::cmmv::validate::FromJson for #name {
-                fn from_json(
-                    value: &mut ::cmmv::__private::serde_json::Value,
-                    at: &::cmmv::validate::At<'_>,
-                    errors: &mut ::cmmv::validate::Errors,
-                ) -> ::core::option::Option<Self> {
-                    let map = ::cmmv::validate::object(value, at, &[#(#names),*], errors)?;
-                    #(#decodes)*
-                    ::core::option::Option::Some(Self { #(#assigns,)* })
-                }
-            }
+            #decode
 
             #check
         }
@@ -1006,6 +973,34 @@ impl ContractEmitter<'_> {
             async fn #handler<H: #trait_name>(#(#extractors),*) -> ::core::result::Result<::cmmv::__private::axum::response::Response, ::cmmv::Problem> {
                 #(#parse)*
                 #respond
+            }
+        }
+    }
+}
+
+/// `impl FromJson` for a struct: check the object's keys, decode each field into its variable
+/// (the `decodes` statements), then build the struct, failing if any field failed.
+fn from_json_impl<'f>(
+    ident: &Ident,
+    fields: impl Iterator<Item = &'f Field> + Clone,
+    decodes: impl Iterator<Item = TokenStream>,
+) -> TokenStream {
+    let names = fields.clone().map(|f| f.name.as_str());
+    let assigns = fields.map(|field| {
+        let name = member_ident(&field.name);
+        let var = ident_var(&field.name);
+        quote!(#name: #var?)
+    });
+    quote! {
+        impl ::cmmv::validate::FromJson for #ident {
+            fn from_json(
+                value: &mut ::cmmv::__private::serde_json::Value,
+                at: &::cmmv::validate::At<'_>,
+                errors: &mut ::cmmv::validate::Errors,
+            ) -> ::core::option::Option<Self> {
+                let map = ::cmmv::validate::object(value, at, &[#(#names),*], errors)?;
+                #(#decodes)*
+                ::core::option::Option::Some(Self { #(#assigns,)* })
             }
         }
     }

@@ -12,10 +12,6 @@
 mod bench;
 mod load;
 
-// The same allocator as the `cmmv` binary, so the benchmark measures what users run.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 

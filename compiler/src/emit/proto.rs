@@ -69,47 +69,41 @@ pub fn emit(
     let template = env.get_template(TEMPLATE).map_err(|e| template_error(&e))?;
 
     // Every file's view and text depend only on the project, so the files are built and
-    // rendered in two halves side by side. Halves keep contract order, and the first half's
-    // error is the first error in that order, so results do not depend on the threads.
+    // rendered in two halves side by side. Each view is dropped as soon as its text exists:
+    // a large project's views take several times the memory of its texts. Halves keep
+    // contract order, and the first half's error is the first error in that order, so
+    // results do not depend on the threads.
     let all_versions = project.versions();
     let contracts: Vec<&Contract> = project.contracts.values().collect();
-    let built = in_halves(contracts, |half| {
+    let rendered = in_halves(contracts, |half| {
         half.into_iter()
             .map(|contract| {
-                let mut file = FileBuilder::new(project, lock, &all_versions, contract);
-                let view = file.build()?;
-                Ok((contract, view, file.imported))
+                let mut builder = FileBuilder::new(project, lock, &all_versions, contract);
+                // The outer result is the view's, the inner one the template's.
+                let file = builder.build().map(|view| {
+                    let body = template
+                        .render(minijinja::value::Serde(&view))
+                        .map_err(|e| template_error(&e))?;
+                    let origin = display_path(sources.name(contract.file));
+                    Ok(GeneratedFile {
+                        path: file_path(contract),
+                        contents: header("//", &origin) + &body,
+                    })
+                });
+                (&contract.name, builder.imported, file)
             })
-            .collect::<Result<Vec<_>, Diagnostic>>()
+            .collect::<Vec<_>>()
     });
-    let mut views = Vec::new();
+    // Errors come in the order the checks would come one after the other: the views', then
+    // import cycles, then the template's.
     let mut imports: BTreeMap<&str, BTreeMap<&str, Span>> = BTreeMap::new();
-    for half in built {
-        for (contract, view, imported) in half? {
-            imports.insert(&contract.name, imported);
-            views.push((contract, view));
-        }
+    let mut texts = Vec::new();
+    for (contract, imported, file) in rendered.into_iter().flatten() {
+        imports.insert(contract, imported);
+        texts.push(file?);
     }
     check_import_cycles(&imports)?;
-
-    let rendered = in_halves(views, |half| {
-        half.into_iter()
-            .map(|(contract, view)| {
-                let body = template
-                    .render(minijinja::value::Serde(&view))
-                    .map_err(|e| template_error(&e))?;
-                let origin = display_path(sources.name(contract.file));
-                Ok(GeneratedFile {
-                    path: file_path(contract),
-                    contents: header("//", &origin) + &body,
-                })
-            })
-            .collect::<Result<Vec<_>, Diagnostic>>()
-    });
-    let mut files = Vec::new();
-    for half in rendered {
-        files.extend(half?);
-    }
+    let mut files = texts.into_iter().collect::<Result<Vec<_>, Diagnostic>>()?;
     files.sort();
     Ok(files)
 }

@@ -139,9 +139,11 @@ pub struct Field {
     pub nullable: bool,
     pub default: Option<Value>,
     pub example: Option<Value>,
-    pub constraints: Constraints,
+    /// Boxed, as is `item_constraints`: most fields have few constraints or none, and a large
+    /// project holds tens of thousands of fields (operations copy their path parameters).
+    pub constraints: Box<Constraints>,
     /// Constraints on each item of a list or each value of a map.
-    pub item_constraints: Constraints,
+    pub item_constraints: Box<Constraints>,
     /// The resource's identity. Server-generated for `uuid` and `int64`, so read-only.
     pub primary: bool,
     /// Returned but never accepted in input.

@@ -1,7 +1,7 @@
 //! The IR of one API version -> an OpenAPI document: paths, operations, parameters, security,
 //! rate limits, responses and the component schemas they use.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use crate::ir::{
     AuthPolicy, BodyType, Contract, CrudKind, Field, Method, Operation, Project, RateKey,
@@ -9,19 +9,34 @@ use crate::ir::{
 };
 
 use super::model::{
-    self, Components, Document, Info, JsonType, MediaType, Parameter, ParameterLocation, PathItem,
-    RateLimitExtension, RateLimitPolicy, RefOr, RequestBody, Response, RolesExtension, Schema,
-    SecurityRequirement, Tag, number,
+    self, Info, JsonType, MediaType, Parameter, ParameterLocation, PathItem, RateLimitExtension,
+    RateLimitPolicy, RefOr, RequestBody, Response, RolesExtension, Schema, SecurityRequirement,
+    Tag, number,
 };
 use super::problems::{
-    self, API_KEY_AUTH, BEARER_AUTH, ErrorResponse, FIELD_ERROR, JSON, PROBLEM, ResponseHeader,
+    self, API_KEY_AUTH, BEARER_AUTH, ErrorResponse, JSON, PROBLEM, ResponseHeader,
 };
-use super::schema::{self, Place};
+use super::schema::{self, Component, Place};
+use super::writer::Writer;
 
-/// The document of API version `version`, with `generated` as its `x-generated` marker.
-pub(super) fn build(project: &Project, version: u32, generated: String) -> Document {
+/// The document of API version `version`, with `generated` as its `x-generated` marker,
+/// written entry by entry: each path item and component schema is built, written and dropped
+/// before the next, so that memory holds the texts and not a model of the whole document.
+pub(super) fn write(project: &Project, version: u32, generated: &str, out: &mut Writer) {
+    out.entry("openapi", "3.1.0");
+    out.entry("x-generated", generated);
+    out.entry(
+        "info",
+        &Info {
+            title: project.api.title.clone(),
+            version: project.api.version.clone(),
+            description: project.api.description.clone(),
+            api_version: version,
+        },
+    );
+
     let mut tags = Vec::new();
-    let mut paths: BTreeMap<String, PathItem> = BTreeMap::new();
+    let mut paths: BTreeMap<String, Vec<(&Contract, &Operation)>> = BTreeMap::new();
     // Declared types are documented even when no operation of this version uses them, so
     // that every contract served here shows its resource, messages and enums.
     let mut roots: Vec<String> = Vec::new();
@@ -42,32 +57,45 @@ pub(super) fn build(project: &Project, version: u32, generated: String) -> Docum
         roots.extend(contract.messages.keys().cloned());
         roots.extend(contract.enums.keys().cloned());
         for op in operations {
+            paths
+                .entry(op.full_path(contract, version))
+                .or_default()
+                .push((contract, op));
+        }
+    }
+    if !tags.is_empty() {
+        out.entry("tags", &tags);
+    }
+
+    out.open("paths");
+    // Early enough that little is copied, late enough for a fair sample of the paths.
+    let sample = paths.len().div_ceil(16);
+    for (index, (path, operations)) in paths.iter().enumerate() {
+        if index == sample {
+            out.reserve_rest(sample, paths.len());
+        }
+        let mut item = PathItem::default();
+        for &(contract, op) in operations {
             let operation = operation(contract, op);
             let mut refs = Vec::new();
             operation_refs(&operation, &mut refs);
             roots.extend(refs.into_iter().map(str::to_owned));
-            let item = paths.entry(op.full_path(contract, version)).or_default();
-            *method_slot(item, op.method) = Some(operation);
+            *method_slot(&mut item, op.method) = Some(operation);
         }
+        out.entry(path, &item);
     }
-    Document {
-        openapi: "3.1.0",
-        generated,
-        info: Info {
-            title: project.api.title.clone(),
-            version: project.api.version.clone(),
-            description: project.api.description.clone(),
-            api_version: version,
-        },
-        tags,
-        paths,
-        components: Components {
-            schemas: reachable_schemas(project, roots),
-            responses: problems::response_components(),
-            headers: problems::header_components(),
-            security_schemes: problems::security_schemes(),
-        },
+    out.close();
+
+    out.open("components");
+    out.open("schemas");
+    for (name, component) in reachable_components(project, roots) {
+        out.entry(&name, &component.schema());
     }
+    out.close();
+    out.entry("responses", &problems::response_components());
+    out.entry("headers", &problems::header_components());
+    out.entry("securitySchemes", &problems::security_schemes());
+    out.close();
 }
 
 fn method_slot(item: &mut PathItem, method: Method) -> &mut Option<model::Operation> {
@@ -81,31 +109,30 @@ fn method_slot(item: &mut PathItem, method: Method) -> &mut Option<model::Operat
 }
 
 /// The component schemas reachable from `roots`, plus the problem schemas every error response
-/// uses. Unreachable ones are left out, so that a version's document holds only its own types.
-fn reachable_schemas(project: &Project, roots: Vec<String>) -> BTreeMap<String, Schema> {
-    let mut all: BTreeMap<String, Schema> = project
+/// uses, by name. Unreachable ones are left out, so that a version's document holds only its
+/// own types. Each reached schema is built here only to follow its references, and dropped.
+fn reachable_components(project: &Project, roots: Vec<String>) -> BTreeMap<String, Component<'_>> {
+    let mut all: HashMap<String, Component<'_>> = project
         .contracts
         .values()
-        .flat_map(schema::contract_schemas)
+        .flat_map(Component::of_contract)
+        .chain([Component::Problem, Component::FieldError])
+        .map(|component| (component.name(), component))
         .collect();
-    all.insert(PROBLEM.to_owned(), problems::problem_schema());
-    all.insert(FIELD_ERROR.to_owned(), problems::field_error_schema());
-
     let mut reached = BTreeMap::new();
     let mut pending = roots;
     pending.push(PROBLEM.to_owned());
     while let Some(name) = pending.pop() {
-        if reached.contains_key(&name) {
-            continue;
-        }
-        // Validation guarantees every name resolves; an unknown one simply has no schema.
-        let Some(schema) = all.remove(&name) else {
+        // Validation guarantees every name resolves; an unknown one simply has no schema. A
+        // name is removed once reached, so each schema is followed once.
+        let Some(component) = all.remove(&name) else {
             continue;
         };
+        let schema = component.schema();
         let mut refs = Vec::new();
         schema.collect_refs(&mut refs);
         pending.extend(refs.into_iter().map(str::to_owned));
-        reached.insert(name, schema);
+        reached.insert(name, component);
     }
     reached
 }

@@ -13,6 +13,7 @@ mod document;
 mod model;
 mod problems;
 mod schema;
+mod writer;
 mod yaml;
 
 #[cfg(test)]
@@ -21,6 +22,8 @@ mod tests;
 use std::path::PathBuf;
 
 use crate::ir::Project;
+
+use self::writer::Writer;
 
 use super::{GeneratedFile, header};
 
@@ -63,24 +66,14 @@ fn version_files(
     marker: &str,
     options: &OpenApiOptions,
 ) -> Vec<GeneratedFile> {
-    let (json, yaml) = {
-        let document = document::build(project, version, marker.to_owned());
-        // Both texts come straight from the typed model. The YAML writer follows serde's data
-        // model as `serde_json` does, so the two files say the same thing in the same order.
-        let mut json = Vec::with_capacity(TEXT_CAPACITY);
-        serde_json::to_writer_pretty(&mut json, &document)
-            .expect("the OpenAPI model serializes: its map keys are strings, its numbers finite");
-        json.push(b'\n');
-        let mut yaml = header("#", &options.origin);
-        // The YAML runs to about three quarters of the JSON's length: reserving that much up
-        // front spares the doubling growth's copies and its unused half.
-        yaml.reserve(json.len() / 4 * 3);
-        yaml::write(&mut yaml, &document)
-            .expect("the OpenAPI model serializes: its map keys are strings");
-        (json, yaml)
-        // The document is dropped here, as soon as both texts exist.
-    };
-    let json = String::from_utf8(json).expect("serde_json writes UTF-8");
+    // The YAML runs to about three quarters of the JSON's length. Both grow by doubling; a
+    // project large enough to care about the copies is large enough that they are cheap next
+    // to building its entries.
+    let mut yaml = header("#", &options.origin);
+    yaml.reserve(TEXT_CAPACITY / 4 * 3);
+    let mut out = Writer::new(Vec::with_capacity(TEXT_CAPACITY), yaml);
+    document::write(project, version, marker, &mut out);
+    let (json, yaml) = out.finish();
     vec![
         GeneratedFile {
             path: PathBuf::from(format!("openapi/v{version}.json")),

@@ -1,26 +1,14 @@
 //! A typed model of the part of OpenAPI 3.1 (and JSON Schema 2020-12) that the emitter writes.
 //!
-//! The model is built from the IR and then serialized. Field order in these structs is the key
-//! order of the output, so it is chosen for reading: what a thing is first, its details after.
-//! Empty collections and unset options are left out, so that documents stay short.
+//! The model is built from the IR and then serialized, one path item or component at a time
+//! (see `writer`); the document's own keys are written by `document`. Field order in these
+//! structs is the key order of the output, so it is chosen for reading: what a thing is first,
+//! its details after. Empty collections and unset options are left out, so that documents stay
+//! short.
 
 use std::collections::BTreeMap;
 
 use serde::ser::{Serialize, SerializeMap, SerializeSeq, Serializer};
-
-/// One OpenAPI document: one API version.
-#[derive(Debug, Clone, serde::Serialize)]
-pub(super) struct Document {
-    pub(super) openapi: &'static str,
-    /// The `@generated` marker, early in the file where the writer looks for it.
-    #[serde(rename = "x-generated")]
-    pub(super) generated: String,
-    pub(super) info: Info,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub(super) tags: Vec<Tag>,
-    pub(super) paths: BTreeMap<String, PathItem>,
-    pub(super) components: Components,
-}
 
 #[derive(Debug, Clone, serde::Serialize)]
 pub(super) struct Info {
@@ -190,19 +178,6 @@ pub(super) enum RefOr<T> {
         reference: String,
     },
     Item(T),
-}
-
-#[derive(Debug, Clone, Default, serde::Serialize)]
-#[serde(rename_all = "camelCase")]
-pub(super) struct Components {
-    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-    pub(super) schemas: BTreeMap<String, Schema>,
-    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-    pub(super) responses: BTreeMap<&'static str, Response>,
-    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-    pub(super) headers: BTreeMap<&'static str, Header>,
-    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-    pub(super) security_schemes: BTreeMap<&'static str, SecurityScheme>,
 }
 
 #[derive(Debug, Clone, serde::Serialize)]

@@ -3,6 +3,7 @@
 use crate::ir::{Constraints, Contract, DerivedBody, EnumDef, Field, Message, Scalar, Type, Value};
 
 use super::model::{AdditionalProperties, JsonType, Properties, Schema, number};
+use super::problems::{self, FIELD_ERROR, PROBLEM};
 
 /// What the text of a `decimal` must look like; the same rule the server's validation applies.
 const DECIMAL_PATTERN: &str = r"^-?[0-9]+(\.[0-9]+)?$";
@@ -349,34 +350,55 @@ pub(super) fn enum_schema(def: &EnumDef) -> Schema {
     }
 }
 
-/// Every schema a contract declares or derives, by component name.
-pub(super) fn contract_schemas(contract: &Contract) -> Vec<(String, Schema)> {
-    let mut schemas = vec![
-        (contract.name.clone(), resource_schema(contract)),
-        (
-            DerivedBody::Input.type_name(&contract.name),
-            input_schema(contract),
-        ),
-        (
-            DerivedBody::Patch.type_name(&contract.name),
-            patch_schema(contract),
-        ),
-        (
-            DerivedBody::Page.type_name(&contract.name),
-            page_schema(contract),
-        ),
-    ];
-    schemas.extend(
-        contract
-            .messages
-            .values()
-            .map(|m| (m.name.clone(), message_schema(m))),
-    );
-    schemas.extend(
-        contract
-            .enums
-            .values()
-            .map(|e| (e.name.clone(), enum_schema(e))),
-    );
-    schemas
+/// A component schema: one a contract declares or derives, or one every document shares.
+/// Cheap to hold; the schema itself is built on demand, so that a large document never holds
+/// all of its schemas at once.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Component<'p> {
+    Resource(&'p Contract),
+    Derived(&'p Contract, DerivedBody),
+    Message(&'p Message),
+    Enum(&'p EnumDef),
+    Problem,
+    FieldError,
+}
+
+impl<'p> Component<'p> {
+    /// Every component a contract declares or derives.
+    pub(super) fn of_contract(contract: &'p Contract) -> impl Iterator<Item = Component<'p>> {
+        [
+            Component::Resource(contract),
+            Component::Derived(contract, DerivedBody::Input),
+            Component::Derived(contract, DerivedBody::Patch),
+            Component::Derived(contract, DerivedBody::Page),
+        ]
+        .into_iter()
+        .chain(contract.messages.values().map(Component::Message))
+        .chain(contract.enums.values().map(Component::Enum))
+    }
+
+    /// The name under `components.schemas`.
+    pub(super) fn name(self) -> String {
+        match self {
+            Component::Resource(contract) => contract.name.clone(),
+            Component::Derived(contract, derived) => derived.type_name(&contract.name),
+            Component::Message(message) => message.name.clone(),
+            Component::Enum(def) => def.name.clone(),
+            Component::Problem => PROBLEM.to_owned(),
+            Component::FieldError => FIELD_ERROR.to_owned(),
+        }
+    }
+
+    pub(super) fn schema(self) -> Schema {
+        match self {
+            Component::Resource(contract) => resource_schema(contract),
+            Component::Derived(contract, DerivedBody::Input) => input_schema(contract),
+            Component::Derived(contract, DerivedBody::Patch) => patch_schema(contract),
+            Component::Derived(contract, DerivedBody::Page) => page_schema(contract),
+            Component::Message(message) => message_schema(message),
+            Component::Enum(def) => enum_schema(def),
+            Component::Problem => problems::problem_schema(),
+            Component::FieldError => problems::field_error_schema(),
+        }
+    }
 }

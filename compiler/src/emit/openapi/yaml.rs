@@ -19,19 +19,34 @@ use std::fmt::{self, Write as _};
 use serde::ser::{self, Serialize};
 use serde_json::Value;
 
-/// The YAML text of `value`, ending in a newline, appended to `out`.
-pub(super) fn write<T: Serialize + ?Sized>(out: &mut String, value: &T) -> Result<(), Error> {
+/// `key:` as an entry of a block map whose entries are indented by `indent`; `write_value`
+/// or a nested map's entries follow.
+pub(super) fn write_key(out: &mut String, indent: usize, key: &str) {
+    push_indent(out, indent);
+    push_string(out, key);
+    out.push(':');
+}
+
+/// The value of an entry that `write_key` began at `indent`.
+pub(super) fn write_value<T: Serialize + ?Sized>(
+    out: &mut String,
+    indent: usize,
+    value: &T,
+) -> Result<(), Error> {
     value.serialize(Node {
         out,
-        at: Position::Top,
+        at: Position::AfterKey(indent + 2),
     })
 }
 
-/// The YAML text of `value`, ending in a newline.
+/// The YAML text of `value` as a whole document, ending in a newline.
 #[cfg(test)]
 pub(super) fn to_string<T: Serialize + ?Sized>(value: &T) -> Result<String, Error> {
     let mut out = String::new();
-    write(&mut out, value)?;
+    value.serialize(Node {
+        out: &mut out,
+        at: Position::Top,
+    })?;
     Ok(out)
 }
 
@@ -64,7 +79,9 @@ impl ser::Error for Error {
 /// What is already written in front of the value being serialized.
 #[derive(Debug, Clone, Copy)]
 enum Position {
-    /// Nothing: the value is the document.
+    /// Nothing: the value is the document. Documents are written entry by entry (see
+    /// `writer`), so only tests write a whole value.
+    #[cfg_attr(not(test), expect(dead_code))]
     Top,
     /// `key:`; a block below it is indented by the given width.
     AfterKey(usize),

@@ -54,7 +54,7 @@ pub const METRICS_PATH: &str = "/metrics";
 pub struct App {
     settings: Settings,
     try_path: Option<String>,
-    router: Router,
+    stack: layers::Stack,
     readiness: Readiness,
     metrics: Metrics,
 }
@@ -84,7 +84,7 @@ impl App {
     /// The complete router, middleware included: for tests with `tower::ServiceExt::oneshot`,
     /// or for serving it some other way.
     pub fn router(&self) -> Router {
-        self.router.clone()
+        Router::new().fallback_service(self.stack.clone())
     }
 
     pub fn settings(&self) -> &Settings {
@@ -121,7 +121,7 @@ impl App {
         };
         shutdown::serve(
             listener,
-            self.router,
+            self.stack,
             self.readiness,
             self.metrics,
             timing,
@@ -235,11 +235,11 @@ impl AppBuilder {
             .merge(own_routes)
             // Set last, so that it replaces any fallback a contract router brought along.
             .fallback(layers::not_found);
-        let router = layers::apply(routes, &self.settings, metrics.clone());
+        let stack = layers::apply(routes, &self.settings, metrics.clone());
         Ok(App {
             settings: self.settings,
             try_path: self.try_path,
-            router,
+            stack,
             readiness,
             metrics,
         })

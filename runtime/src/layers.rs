@@ -20,8 +20,10 @@
 //!
 //! They are hand-written tower services rather than `middleware::from_fn` layers: each of those
 //! clones and boxes the service below it and boxes its own future on every request. Steps 1 to 3
-//! are one service ([`Outer`]), CORS is tower-http's, and steps 5 to 8 are another ([`Inner`]),
-//! so a request pays for two boxed futures in all.
+//! are one service ([`Outer`]), CORS is tower-http's, and steps 5 to 8 are another ([`Inner`]);
+//! their futures are plain structs, so the middleware boxes nothing on the way of a request
+//! that succeeds. The stack is served as it is ([`Stack`]), not as the fallback of another
+//! router, which would clone and box the whole stack on every request.
 
 use std::any::Any;
 use std::convert::Infallible;
@@ -29,21 +31,24 @@ use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::sync::{Arc, OnceLock};
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, ready};
 use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::body::{Body, HttpBody};
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
 use axum::response::{IntoResponse, Response};
-use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
+use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri, header};
 use http_body_util::Limited;
+use pin_project_lite::pin_project;
+use tower::util::Either;
 use tower::{Layer, Service, ServiceBuilder};
-use tower_http::cors::{AllowHeaders, AllowOrigin, CorsLayer};
+use tower_http::cors::{AllowHeaders, AllowOrigin, Cors, CorsLayer};
+use tracing::instrument::Instrumented;
 
 use crate::logging::{RequestLog, log_request};
 use crate::metrics::{Metrics, UNMATCHED_ROUTE};
-use crate::problem::{PROBLEM_JSON, Problem};
+use crate::problem::Problem;
 use crate::request_id::{self, REQUEST_ID_HEADER};
 use crate::settings::{CorsOrigins, Settings};
 
@@ -54,12 +59,21 @@ const CORS_MAX_AGE: Duration = Duration::from_secs(600);
 /// a message for a human, and are dropped.
 const MAX_DETAIL_BYTES: usize = 1024;
 
-type BoxFuture = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
+/// The routes in the app's middleware: what is served.
+pub(crate) type Stack = Outer<Either<Cors<Inner<Router>>, Inner<Router>>>;
 
 /// Wraps `routes` in the app's middleware, in the order described in the module docs.
-pub(crate) fn apply(routes: Router, settings: &Settings, metrics: Metrics) -> Router {
-    let routes = routes.layer(ReportRouteLayer);
-    let stack = ServiceBuilder::new()
+pub(crate) fn apply(routes: Router, settings: &Settings, metrics: Metrics) -> Stack {
+    // Both wrap each route (and the fallback) in one layer, so that a route pays for one more
+    // boxed service rather than two.
+    let routes = routes.layer(
+        ServiceBuilder::new()
+            // The limit is enforced on the body itself (in `Inner`), for every reader; axum's
+            // own default of 2 MB would otherwise cut in first for its extractors.
+            .layer(DefaultBodyLimit::disable())
+            .layer(ReportRouteLayer),
+    );
+    ServiceBuilder::new()
         .layer(OuterLayer(Arc::new(Shared {
             metrics,
             security_headers: security_headers(settings),
@@ -69,11 +83,7 @@ pub(crate) fn apply(routes: Router, settings: &Settings, metrics: Metrics) -> Ro
             body_limit: settings.body_limit,
             timeout: settings.request_timeout,
         })
-        // The limit is enforced on the body itself (in `Inner`), for every reader; axum's own
-        // default of 2 MB would otherwise cut in first for its extractors.
-        .layer(DefaultBodyLimit::disable())
-        .service(routes);
-    Router::new().fallback_service(stack)
+        .service(routes)
 }
 
 /// The route template a request matched, filled in by [`ReportRoute`] once routing is done.
@@ -123,6 +133,7 @@ impl<S: Service<Request>> Service<Request> for ReportRoute<S> {
 }
 
 /// What [`Outer`] shares between requests.
+#[derive(Debug)]
 struct Shared {
     metrics: Metrics,
     /// The security headers of every response, computed once from the settings.
@@ -144,8 +155,8 @@ impl<S> Layer<S> for OuterLayer {
 }
 
 /// Steps 1 to 3: the request id, the log line and metrics, the security headers.
-#[derive(Clone)]
-struct Outer<S> {
+#[derive(Debug, Clone)]
+pub(crate) struct Outer<S> {
     inner: S,
     shared: Arc<Shared>,
 }
@@ -153,11 +164,10 @@ struct Outer<S> {
 impl<S> Service<Request> for Outer<S>
 where
     S: Service<Request, Response = Response, Error = Infallible>,
-    S::Future: Send + 'static,
 {
     type Response = Response;
     type Error = Infallible;
-    type Future = BoxFuture;
+    type Future = OuterFuture<S::Future>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
@@ -176,35 +186,82 @@ where
 
         let span = tracing::info_span!("request", request_id = request_id.as_str());
         let future = span.in_scope(|| self.inner.call(request));
-        let shared = Arc::clone(&self.shared);
-        Box::pin(async move {
-            let mut response = match tracing::Instrument::instrument(future, span).await {
-                Ok(response) => response,
-                Err(never) => match never {},
-            };
-            add_security_headers(&mut response, &shared.security_headers);
+        OuterFuture {
+            inner: tracing::Instrument::instrument(future, span),
+            answered: Answered {
+                started,
+                request_id,
+                method,
+                uri,
+                slot,
+                shared: Arc::clone(&self.shared),
+            },
+        }
+    }
+}
 
-            let latency = started.elapsed();
-            let route = slot.0.get().map_or(UNMATCHED_ROUTE, MatchedPath::as_str);
-            shared
-                .metrics
-                .record_request(&method, route, response.status().as_u16(), latency);
-            log_request(&RequestLog {
-                method: &method,
-                route,
-                path: uri.path(),
-                status: response.status(),
-                latency,
-                request_id: &request_id,
-            });
-            request_id::finish(
-                &mut response,
-                &request_id,
-                uri.path(),
-                method == Method::HEAD,
-            );
-            Ok(response)
-        })
+pin_project! {
+    /// The future of [`Outer`]: the inner answer, then what steps 1 to 3 add to it.
+    pub(crate) struct OuterFuture<F> {
+        #[pin]
+        inner: Instrumented<F>,
+        answered: Answered,
+    }
+}
+
+/// What [`Outer`] knows of a request to complete its answer with.
+struct Answered {
+    started: Instant,
+    request_id: request_id::RequestId,
+    method: Method,
+    uri: Uri,
+    slot: RouteSlot,
+    shared: Arc<Shared>,
+}
+
+impl<F> Future for OuterFuture<F>
+where
+    F: Future<Output = Result<Response, Infallible>>,
+{
+    type Output = Result<Response, Infallible>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let mut response = match ready!(this.inner.poll(cx)) {
+            Ok(response) => response,
+            Err(never) => match never {},
+        };
+        this.answered.complete(&mut response);
+        Poll::Ready(Ok(response))
+    }
+}
+
+impl Answered {
+    fn complete(&self, response: &mut Response) {
+        let Self {
+            started,
+            request_id,
+            method,
+            uri,
+            slot,
+            shared,
+        } = self;
+        add_security_headers(response, &shared.security_headers);
+
+        let latency = started.elapsed();
+        let route = slot.0.get().map_or(UNMATCHED_ROUTE, MatchedPath::as_str);
+        shared
+            .metrics
+            .record_request(method, route, response.status().as_u16(), latency);
+        log_request(&RequestLog {
+            method,
+            route,
+            path: uri.path(),
+            status: response.status(),
+            latency,
+            request_id,
+        });
+        request_id::finish(response, request_id, uri.path(), method == Method::HEAD);
     }
 }
 
@@ -228,7 +285,7 @@ impl<S> Layer<S> for InnerLayer {
 
 /// Steps 5 to 8: panics, the time limit, the body limit, non-problem errors.
 #[derive(Debug, Clone)]
-struct Inner<S> {
+pub(crate) struct Inner<S> {
     inner: S,
     body_limit: usize,
     timeout: Duration,
@@ -237,11 +294,10 @@ struct Inner<S> {
 impl<S> Service<Request> for Inner<S>
 where
     S: Service<Request, Response = Response, Error = Infallible>,
-    S::Future: Send + 'static,
 {
     type Response = Response;
     type Error = Infallible;
-    type Future = CatchPanic;
+    type Future = CatchPanic<S::Future>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
@@ -271,65 +327,141 @@ where
         } else {
             request.map(|body| Body::new(Limited::new(body, limit)))
         };
-        let future = match std::panic::catch_unwind(AssertUnwindSafe(|| self.inner.call(request))) {
-            Ok(future) => future,
-            Err(panic) => return CatchPanic::ready(panic_to_problem(panic)),
-        };
-        let timeout = self.timeout;
-        CatchPanic(Box::pin(async move {
-            let answer = async {
-                let response = match future.await {
-                    Ok(response) => response,
-                    Err(never) => match never {},
-                };
-                let response = errors_to_problems(response).await;
-                // A reader that hit the cap answered 413 its own way, unless step 8 made it a
-                // problem already.
-                if response.status() == StatusCode::PAYLOAD_TOO_LARGE
-                    && response.extensions().get::<Problem>().is_none()
-                {
-                    return Problem::payload_too_large(limit).into_response();
-                }
-                response
-            };
-            // A request over the time limit is dropped and answered with a 503 problem.
-            match tokio::time::timeout(timeout, answer).await {
-                Ok(response) => Ok(response),
-                Err(_) => {
-                    tracing::warn!(
-                        limit_ms = crate::logging::millis(timeout),
-                        "request timed out"
-                    );
-                    Ok(Problem::timeout().into_response())
-                }
-            }
-        }))
+        match std::panic::catch_unwind(AssertUnwindSafe(|| self.inner.call(request))) {
+            Ok(future) => CatchPanic::Running {
+                // A request over the time limit is dropped and answered with a 503 problem.
+                answer: tokio::time::timeout(
+                    self.timeout,
+                    Answer::Route {
+                        future,
+                        body_limit: limit,
+                    },
+                ),
+                timeout: self.timeout,
+            },
+            Err(panic) => CatchPanic::ready(panic_to_problem(panic)),
+        }
     }
 }
 
-/// The future of [`Inner`]: a panic while it is polled becomes a 500 problem.
-pub(crate) struct CatchPanic(BoxFuture);
+type BoxResponseFuture = Pin<Box<dyn Future<Output = Response> + Send>>;
 
-impl CatchPanic {
+pin_project! {
+    /// The future of [`Inner`]: a panic while it is polled becomes a 500 problem.
+    #[project = CatchPanicProj]
+    pub(crate) enum CatchPanic<F> {
+        /// Answered without calling the routes (or the call panicked).
+        Ready { response: Option<Response> },
+        Running {
+            #[pin]
+            answer: tokio::time::Timeout<Answer<F>>,
+            timeout: Duration,
+        },
+        /// The answer panicked and was dropped, so no broken state it left behind is ever
+        /// polled again.
+        Panicked,
+    }
+}
+
+impl<F> CatchPanic<F> {
     fn ready(response: Response) -> Self {
-        Self(Box::pin(std::future::ready(Ok(response))))
+        Self::Ready {
+            response: Some(response),
+        }
     }
 }
 
-impl Future for CatchPanic {
+impl<F> Future for CatchPanic<F>
+where
+    F: Future<Output = Result<Response, Infallible>>,
+{
     type Output = Result<Response, Infallible>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        match std::panic::catch_unwind(AssertUnwindSafe(|| self.0.as_mut().poll(cx))) {
-            Ok(poll) => poll,
+        let polled = std::panic::catch_unwind(AssertUnwindSafe(|| match self.as_mut().project() {
+            CatchPanicProj::Ready { response } => {
+                Poll::Ready(response.take().unwrap_or_else(polled_after_completion))
+            }
+            CatchPanicProj::Running { answer, timeout } => match ready!(answer.poll(cx)) {
+                Ok(response) => Poll::Ready(response),
+                Err(_) => {
+                    tracing::warn!(
+                        limit_ms = crate::logging::millis(*timeout),
+                        "request timed out"
+                    );
+                    Poll::Ready(Problem::timeout().into_response())
+                }
+            },
+            CatchPanicProj::Panicked => Poll::Ready(polled_after_completion()),
+        }));
+        match polled {
+            Ok(poll) => poll.map(Ok),
             Err(panic) => {
-                // The panicked future is dropped here, so no broken state it left behind is
-                // ever polled again (a zero-sized `pending` allocates nothing).
-                self.0 = Box::pin(std::future::pending());
+                self.set(Self::Panicked);
                 Poll::Ready(Ok(panic_to_problem(panic)))
             }
         }
     }
+}
+
+/// The answer of a future polled again after it completed, which callers must not do; a 500
+/// problem rather than a panic inside the server.
+fn polled_after_completion() -> Response {
+    Problem::internal().into_response()
+}
+
+pin_project! {
+    /// Steps 7 and 8 on the answer of the routes. Most answers need neither; only those get a
+    /// boxed future of their own.
+    #[project = AnswerProj]
+    pub(crate) enum Answer<F> {
+        Route {
+            #[pin]
+            future: F,
+            body_limit: usize,
+        },
+        ToProblem { future: BoxResponseFuture },
+    }
+}
+
+impl<F> Future for Answer<F>
+where
+    F: Future<Output = Result<Response, Infallible>>,
+{
+    type Output = Response;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Response> {
+        match self.as_mut().project() {
+            AnswerProj::Route { future, body_limit } => {
+                let response = match ready!(future.poll(cx)) {
+                    Ok(response) => response,
+                    Err(never) => match never {},
+                };
+                let limit = *body_limit;
+                if !is_plain_error(&response) {
+                    return Poll::Ready(problem_for_capped_body(response, limit));
+                }
+                self.set(Self::ToProblem {
+                    future: Box::pin(async move {
+                        problem_for_capped_body(plain_error_to_problem(response).await, limit)
+                    }),
+                });
+                self.poll(cx)
+            }
+            AnswerProj::ToProblem { future } => future.as_mut().poll(cx),
+        }
+    }
+}
+
+/// A reader that hit the body cap answered 413 its own way, unless step 8 made it a problem
+/// already.
+fn problem_for_capped_body(response: Response, limit: usize) -> Response {
+    if response.status() == StatusCode::PAYLOAD_TOO_LARGE
+        && response.extensions().get::<Problem>().is_none()
+    {
+        return Problem::payload_too_large(limit).into_response();
+    }
+    response
 }
 
 /// The security headers of every response, computed once from the settings.
@@ -359,11 +491,14 @@ fn security_headers(settings: &Settings) -> HeaderMap {
 }
 
 fn add_security_headers(response: &mut Response, headers: &HeaderMap) {
+    let response_headers = response.headers_mut();
+    // Room for these and the request id at once, rather than regrowing the map on the way.
+    response_headers.reserve(headers.len() + 1);
     for (name, value) in headers {
         // A handler that set its own policy (a docs page allowing its scripts) keeps it.
-        if !response.headers().contains_key(name) {
-            response.headers_mut().insert(name.clone(), value.clone());
-        }
+        response_headers
+            .entry(name)
+            .or_insert_with(|| value.clone());
     }
 }
 
@@ -421,26 +556,28 @@ fn panic_to_problem(panic: Box<dyn Any + Send + 'static>) -> Response {
     Problem::internal().into_response()
 }
 
-/// Turns error responses that are not problems into problems, keeping their headers (`Allow`,
-/// `WWW-Authenticate`, `Retry-After`). Responses with a body of their own media type (JSON,
-/// HTML) are left alone: whoever chose that representation meant it.
-async fn errors_to_problems(response: Response) -> Response {
+/// Whether `response` is an error that is not a problem, which step 8 turns into one.
+/// Responses with a body of their own media type (JSON, HTML) are left alone: whoever chose
+/// that representation meant it.
+fn is_plain_error(response: &Response) -> bool {
     let status = response.status();
     if !(status.is_client_error() || status.is_server_error())
         || response.extensions().get::<Problem>().is_some()
     {
-        return response;
+        return false;
     }
     let content_type = response
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_owned();
-    let plain = content_type.is_empty() || content_type.starts_with("text/plain");
-    if !plain || content_type.starts_with(PROBLEM_JSON) {
-        return response;
-    }
+        .unwrap_or_default();
+    content_type.is_empty() || content_type.starts_with("text/plain")
+}
+
+/// Turns an error response that is not a problem ([`is_plain_error`]) into a problem, keeping
+/// its headers (`Allow`, `WWW-Authenticate`, `Retry-After`).
+async fn plain_error_to_problem(response: Response) -> Response {
+    let status = response.status();
     let (parts, body) = response.into_parts();
     let mut problem = if status == StatusCode::METHOD_NOT_ALLOWED {
         let allow = parts

@@ -4,17 +4,24 @@
 //! the duration of a call. Two apps in one process (tests, or a public and an admin app) must
 //! not mix their counts, so every [`Metrics`] owns a recorder and records through
 //! [`metrics::with_local_recorder`]; nothing is ever installed globally.
+//!
+//! The request counter and latency histogram, recorded on every request, are kept by the
+//! runtime itself rather than in that recorder: its histograms store every sample with a
+//! timestamp until upkeep drains them (a burst of work each second under load), and its
+//! handles are shared atomics that every worker thread writes to. Here each worker thread
+//! counts into a shard of its own, and a scrape adds the shards up.
 
-use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::cell::Cell;
+use std::collections::{BTreeMap, HashMap};
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use http::{HeaderValue, Method, header};
-use metrics_exporter_prometheus::{
-    Matcher, PrometheusBuilder, PrometheusHandle, PrometheusRecorder,
-};
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle, PrometheusRecorder};
 
 /// The request counter.
 pub const REQUESTS_TOTAL: &str = "http_requests_total";
@@ -25,9 +32,16 @@ pub const REQUEST_DURATION: &str = "http_request_duration_seconds";
 pub const UNMATCHED_ROUTE: &str = "<unmatched>";
 
 /// Latency buckets, in seconds: from fast in-memory answers up to the default request timeout.
-const DURATION_BUCKETS: [f64; 14] = [
+const DURATION_BUCKETS: [f64; BUCKETS] = [
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
 ];
+
+const BUCKETS: usize = 14;
+
+/// How many shards the request series are split into. Worker threads pick theirs in turn, so
+/// up to this many threads never write to the same one; more threads share shards, which is
+/// still correct, only contended.
+const SHARDS: usize = 16;
 
 /// How often histograms are drained and idle series swept while serving.
 pub(crate) const UPKEEP_INTERVAL: Duration = Duration::from_secs(1);
@@ -45,19 +59,7 @@ pub(crate) const UPKEEP_INTERVAL: Duration = Duration::from_secs(1);
 pub struct Metrics {
     recorder: Arc<PrometheusRecorder>,
     handle: PrometheusHandle,
-    /// Registered series by route, then (method, status). Looking a series up by its labels
-    /// costs allocations and hashing on every request; the set of series is small (methods x
-    /// route templates x statuses), so their handles are kept. The route is the outer key so
-    /// that a lookup borrows it rather than allocating a key.
-    series: Arc<RwLock<SeriesMap>>,
-}
-
-type SeriesMap = HashMap<String, HashMap<(&'static str, u16), Series>>;
-
-#[derive(Clone)]
-struct Series {
-    requests: metrics::Counter,
-    duration: metrics::Histogram,
+    requests: Arc<RequestSeries>,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -75,31 +77,13 @@ impl Default for Metrics {
 impl Metrics {
     /// A fresh, empty registry.
     pub fn new() -> Self {
-        let builder = PrometheusBuilder::new();
-        // Setting buckets fails only for an empty list, which DURATION_BUCKETS is not; without
-        // buckets the exporter would fall back to summaries, which cannot be aggregated.
-        let builder = builder
-            .set_buckets_for_metric(
-                Matcher::Full(REQUEST_DURATION.to_owned()),
-                &DURATION_BUCKETS,
-            )
-            .unwrap_or_else(|_| PrometheusBuilder::new());
-        let recorder = builder.build_recorder();
+        let recorder = PrometheusBuilder::new().build_recorder();
         let handle = recorder.handle();
-        let metrics = Self {
+        Self {
             recorder: Arc::new(recorder),
             handle,
-            series: Arc::default(),
-        };
-        metrics.record(|| {
-            metrics::describe_counter!(REQUESTS_TOTAL, "HTTP requests answered.");
-            metrics::describe_histogram!(
-                REQUEST_DURATION,
-                metrics::Unit::Seconds,
-                "Time from receiving a request to sending its response head."
-            );
-        });
-        metrics
+            requests: Arc::new(RequestSeries::new()),
+        }
     }
 
     /// Runs `f` with this registry as the recorder of the `metrics` macros. The recorder is
@@ -110,37 +94,15 @@ impl Metrics {
 
     /// Counts one answered request and its latency.
     pub fn record_request(&self, method: &Method, route: &str, status: u16, elapsed: Duration) {
-        let method = method_label(method);
-        let record = |series: &Series| {
-            series.requests.increment(1);
-            series.duration.record(elapsed.as_secs_f64());
-        };
-        if let Ok(all) = self.series.read() {
-            if let Some(series) = all.get(route).and_then(|by| by.get(&(method, status))) {
-                record(series);
-                return;
-            }
-        }
-        let labels = [
-            ("method", method.to_owned()),
-            ("route", route.to_owned()),
-            ("status", status.to_string()),
-        ];
-        let series = self.record(|| Series {
-            requests: metrics::counter!(REQUESTS_TOTAL, &labels),
-            duration: metrics::histogram!(REQUEST_DURATION, &labels),
-        });
-        record(&series);
-        if let Ok(mut all) = self.series.write() {
-            all.entry(route.to_owned())
-                .or_default()
-                .insert((method, status), series);
-        }
+        self.requests
+            .record(method_label(method), route, status, elapsed.as_secs_f64());
     }
 
     /// The registry in the Prometheus text exposition format.
     pub fn render(&self) -> String {
-        self.handle.render()
+        let mut text = self.requests.render();
+        text.push_str(&self.handle.render());
+        text
     }
 
     /// Drains histogram samples and sweeps idle series; run periodically while serving, so
@@ -148,6 +110,189 @@ impl Metrics {
     pub fn run_upkeep(&self) {
         self.handle.run_upkeep();
     }
+}
+
+/// The request counter and latency histogram of every (method, route, status).
+struct RequestSeries {
+    shards: Box<[Shard]>,
+}
+
+/// One shard, on a cache line of its own so that threads writing to neighbouring shards do not
+/// slow each other down. Series by route, then by (method, status): the route is the outer key
+/// so that a lookup borrows it rather than allocating a key, and a route has few of the rest.
+#[repr(align(128))]
+#[derive(Default)]
+struct Shard(Mutex<HashMap<Box<str>, Vec<Series>>>);
+
+/// The counts of one series in one shard.
+#[derive(Debug, Clone, Copy)]
+struct Series {
+    method: &'static str,
+    status: u16,
+    /// Requests per latency bucket, not cumulative; the last one is over the highest bound.
+    buckets: [u64; BUCKETS + 1],
+    /// The sum of latencies, in seconds.
+    sum: f64,
+}
+
+impl Series {
+    fn new(method: &'static str, status: u16) -> Self {
+        Self {
+            method,
+            status,
+            buckets: [0; BUCKETS + 1],
+            sum: 0.0,
+        }
+    }
+
+    fn record(&mut self, seconds: f64) {
+        let bucket = DURATION_BUCKETS
+            .iter()
+            .position(|&bound| seconds <= bound)
+            .unwrap_or(BUCKETS);
+        self.buckets[bucket] += 1;
+        self.sum += seconds;
+    }
+
+    fn add(&mut self, other: &Series) {
+        for (total, count) in self.buckets.iter_mut().zip(other.buckets) {
+            *total += count;
+        }
+        self.sum += other.sum;
+    }
+
+    fn count(&self) -> u64 {
+        self.buckets.iter().sum()
+    }
+}
+
+thread_local! {
+    /// The shard this thread records into, chosen on its first request.
+    static SHARD: Cell<Option<usize>> = const { Cell::new(None) };
+}
+
+/// Hands out shards to threads in turn.
+static NEXT_SHARD: AtomicUsize = AtomicUsize::new(0);
+
+fn this_threads_shard() -> usize {
+    SHARD.with(|shard| {
+        shard.get().unwrap_or_else(|| {
+            let chosen = NEXT_SHARD.fetch_add(1, Ordering::Relaxed) % SHARDS;
+            shard.set(Some(chosen));
+            chosen
+        })
+    })
+}
+
+impl RequestSeries {
+    fn new() -> Self {
+        Self {
+            shards: (0..SHARDS).map(|_| Shard::default()).collect(),
+        }
+    }
+
+    fn record(&self, method: &'static str, route: &str, status: u16, seconds: f64) {
+        let shard = &self.shards[this_threads_shard()];
+        // A panic while the lock was held left at worst one sample half-counted; counting goes
+        // on rather than losing every later request.
+        let mut series = shard.0.lock().unwrap_or_else(PoisonError::into_inner);
+        match series.get_mut(route) {
+            Some(by_route) => record_in(by_route, method, status, seconds),
+            None => {
+                let mut by_route = Vec::new();
+                record_in(&mut by_route, method, status, seconds);
+                series.insert(route.into(), by_route);
+            }
+        }
+    }
+
+    /// Both metric families in the Prometheus text format, series in a stable order.
+    fn render(&self) -> String {
+        let mut totals: BTreeMap<(String, &'static str, u16), Series> = BTreeMap::new();
+        for shard in &self.shards {
+            let series = shard.0.lock().unwrap_or_else(PoisonError::into_inner);
+            for (route, by_route) in series.iter() {
+                for s in by_route {
+                    totals
+                        .entry((route.to_string(), s.method, s.status))
+                        .or_insert_with(|| Series::new(s.method, s.status))
+                        .add(s);
+                }
+            }
+        }
+        let mut text = String::new();
+        if totals.is_empty() {
+            return text;
+        }
+        let labels = |route: &str, s: &Series| {
+            format!(
+                "method=\"{}\",route=\"{}\",status=\"{}\"",
+                s.method,
+                escape_label(route),
+                s.status
+            )
+        };
+        // Writing to a String cannot fail.
+        let _ = writeln!(text, "# HELP {REQUESTS_TOTAL} HTTP requests answered.");
+        let _ = writeln!(text, "# TYPE {REQUESTS_TOTAL} counter");
+        for ((route, ..), s) in &totals {
+            let _ = writeln!(
+                text,
+                "{REQUESTS_TOTAL}{{{}}} {}",
+                labels(route, s),
+                s.count()
+            );
+        }
+        text.push('\n');
+        let _ = writeln!(
+            text,
+            "# HELP {REQUEST_DURATION} Time from receiving a request to sending its response head."
+        );
+        let _ = writeln!(text, "# TYPE {REQUEST_DURATION} histogram");
+        for ((route, ..), s) in &totals {
+            let labels = labels(route, s);
+            let mut cumulative = 0;
+            for (bound, count) in DURATION_BUCKETS.iter().zip(s.buckets) {
+                cumulative += count;
+                let _ = writeln!(
+                    text,
+                    "{REQUEST_DURATION}_bucket{{{labels},le=\"{bound}\"}} {cumulative}"
+                );
+            }
+            let count = s.count();
+            let _ = writeln!(
+                text,
+                "{REQUEST_DURATION}_bucket{{{labels},le=\"+Inf\"}} {count}"
+            );
+            let _ = writeln!(text, "{REQUEST_DURATION}_sum{{{labels}}} {}", s.sum);
+            let _ = writeln!(text, "{REQUEST_DURATION}_count{{{labels}}} {count}");
+        }
+        text.push('\n');
+        text
+    }
+}
+
+/// Counts one request into the series of its route.
+fn record_in(by_route: &mut Vec<Series>, method: &'static str, status: u16, seconds: f64) {
+    let found = by_route
+        .iter_mut()
+        .find(|s| s.method == method && s.status == status);
+    match found {
+        Some(series) => series.record(seconds),
+        None => {
+            let mut series = Series::new(method, status);
+            series.record(seconds);
+            by_route.push(series);
+        }
+    }
+}
+
+/// A label value as the text format requires: backslash, double quote and newline escaped.
+fn escape_label(value: &str) -> String {
+    value
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
 }
 
 /// The method label: the standard methods by name and anything else as `OTHER`, so that
@@ -200,6 +345,38 @@ mod tests {
             "{text}"
         );
         assert!(!b.render().contains("http_requests_total{"));
+    }
+
+    #[test]
+    fn counts_from_every_thread_are_added_up() {
+        let metrics = Metrics::new();
+        // 2^-9 seconds: sums of it are exact in any order, whichever shards the threads use.
+        let latency = Duration::from_nanos(1_953_125);
+        std::thread::scope(|scope| {
+            for _ in 0..4 {
+                scope.spawn(|| {
+                    metrics.record_request(&Method::GET, "/tasks", 200, latency);
+                });
+            }
+        });
+        let text = metrics.render();
+        let labels = r#"method="GET",route="/tasks",status="200""#;
+        for line in [
+            format!("http_requests_total{{{labels}}} 4"),
+            format!(r#"http_request_duration_seconds_bucket{{{labels},le="0.001"}} 0"#),
+            format!(r#"http_request_duration_seconds_bucket{{{labels},le="0.0025"}} 4"#),
+            format!(r#"http_request_duration_seconds_bucket{{{labels},le="30"}} 4"#),
+            format!(r#"http_request_duration_seconds_bucket{{{labels},le="+Inf"}} 4"#),
+            format!("http_request_duration_seconds_sum{{{labels}}} 0.0078125"),
+            format!("http_request_duration_seconds_count{{{labels}}} 4"),
+        ] {
+            assert!(text.lines().any(|l| l == line), "{line} in\n{text}");
+        }
+    }
+
+    #[test]
+    fn label_values_are_escaped() {
+        assert_eq!(escape_label("a\"b\\c\nd"), r#"a\"b\\c\nd"#);
     }
 
     #[test]

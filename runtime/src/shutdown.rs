@@ -9,10 +9,11 @@
 use std::future::Future;
 use std::time::Duration;
 
-use axum::Router;
+use axum::ServiceExt as _;
 use tokio::net::TcpListener;
 
 use crate::health::Readiness;
+use crate::layers::Stack;
 use crate::metrics::{Metrics, UPKEEP_INTERVAL};
 
 /// How a served app stopped.
@@ -69,7 +70,7 @@ pub async fn signal() {
 /// Serves `router` on `listener` until `signal`, then shuts down gracefully.
 pub(crate) async fn serve(
     listener: TcpListener,
-    router: Router,
+    stack: Stack,
     readiness: Readiness,
     metrics: Metrics,
     timing: Timing,
@@ -86,23 +87,24 @@ pub(crate) async fn serve(
             let _ = tokio::task::spawn_blocking(move || metrics.run_upkeep()).await;
         }
     });
-    let outcome = serve_until(listener, router, readiness, timing, signal).await;
+    let outcome = serve_until(listener, stack, readiness, timing, signal).await;
     upkeep.abort();
     outcome
 }
 
 async fn serve_until(
     listener: TcpListener,
-    router: Router,
+    stack: Stack,
     readiness: Readiness,
     timing: Timing,
     signal: impl Future<Output = ()> + Send,
 ) -> std::io::Result<ShutdownOutcome> {
     let (stop_accepting, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = axum::serve(listener, router).with_graceful_shutdown(async move {
-        // A dropped sender (this function returning early) also stops the server.
-        let _ = stopped.await;
-    });
+    let server =
+        axum::serve(listener, stack.into_make_service()).with_graceful_shutdown(async move {
+            // A dropped sender (this function returning early) also stops the server.
+            let _ = stopped.await;
+        });
     let server = std::future::IntoFuture::into_future(server);
     tokio::pin!(server);
 

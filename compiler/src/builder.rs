@@ -11,9 +11,9 @@ use crate::output::{self, Mode};
 use crate::{Compilation, LOCK_FILE, Options, Templates};
 
 /// Compiles contracts from a build script: reads them, writes generated files to `OUT_DIR`,
-/// updates the lock file next to the contracts, and prints exact `cargo:rerun-if-changed`
-/// lines so that cargo reruns the script only when a contract, a template in use or the lock
-/// file changes.
+/// writes the next SQL migration and updates the lock file next to the contracts, and prints
+/// exact `cargo:rerun-if-changed` lines so that cargo reruns the script only when a contract, a
+/// migration, a template in use or the lock file changes.
 ///
 /// ```no_run
 /// // build.rs
@@ -26,6 +26,7 @@ pub struct Builder {
     out_dir: Option<PathBuf>,
     templates_dir: Option<PathBuf>,
     locked: bool,
+    allow_destructive: bool,
     skip_rerun_lines: bool,
     targets: crate::Targets,
 }
@@ -74,7 +75,8 @@ impl Builder {
         self
     }
 
-    /// Fail the build when the lock file would change, instead of updating it (for CI).
+    /// Fail the build when the lock file would change or a migration is pending, instead of
+    /// writing them (for CI).
     ///
     /// ```no_run
     /// let in_ci = std::env::var_os("CI").is_some();
@@ -82,6 +84,19 @@ impl Builder {
     /// ```
     pub fn locked(mut self, locked: bool) -> Self {
         self.locked = locked;
+        self
+    }
+
+    /// Let the next migration lose data: drop tables or columns, narrow column types, make
+    /// nullable columns NOT NULL (default `false`: such changes fail the build). Turn it on for
+    /// the one build that writes the migration, then off again.
+    ///
+    /// ```no_run
+    /// let allow = std::env::var_os("CMMV_ALLOW_DESTRUCTIVE").is_some();
+    /// cmmv_compiler::Builder::new().allow_destructive(allow).run();
+    /// ```
+    pub fn allow_destructive(mut self, allow: bool) -> Self {
+        self.allow_destructive = allow;
         self
     }
 
@@ -155,6 +170,7 @@ impl Builder {
             templates,
             locked: self.locked,
             targets: self.targets,
+            allow_destructive: self.allow_destructive,
         };
         let compilation = crate::compile(&input, &options)?;
         for warning in &compilation.warnings {
@@ -169,6 +185,11 @@ impl Builder {
             Mode::Write,
         )
         .map_err(|e| simple_error(&format!("cannot write generated files: {e}")))?;
+        // Scripts before the lock that records them (see `cmmv gen`).
+        for file in &compilation.pending_migrations {
+            output::write_if_changed(&dir.join(&file.path), file.contents.as_bytes())
+                .map_err(|e| simple_error(&format!("cannot write a migration: {e}")))?;
+        }
         if let Some(lock_text) = &compilation.lock_update {
             output::write_if_changed(&dir.join(LOCK_FILE), lock_text.as_bytes())
                 .map_err(|e| simple_error(&format!("cannot write the lock file: {e}")))?;
@@ -180,14 +201,21 @@ impl Builder {
     }
 
     /// The paths a build script must watch: the contract directory (so that adding a contract
-    /// reruns it; cargo then compares the files inside, which are only contracts and the
-    /// lock), every contract, the project file, the lock file and each template read from disk.
+    /// reruns it; cargo then compares the files inside, which are only contracts, the lock and
+    /// migrations), the migrations directory when there is one, every contract, the project
+    /// file, the lock file, every migration script and each template read from disk.
     pub fn rerun_if_changed_paths(
         dir: &Path,
         input: &crate::Input,
         templates: &Templates,
     ) -> Vec<PathBuf> {
         let mut paths = vec![dir.to_path_buf(), dir.join(LOCK_FILE)];
+        // A path that does not exist would rerun the script on every build; until the first
+        // migration creates it, watching the contract directory covers its creation.
+        let migrations = dir.join(crate::sql::MIGRATIONS_DIR);
+        if migrations.is_dir() {
+            paths.push(migrations);
+        }
         paths.extend(input.files());
         paths.extend(templates.files_in_use().map(Path::to_path_buf));
         paths.sort();

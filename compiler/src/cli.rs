@@ -23,8 +23,12 @@ enum Command {
         /// The directory holding the contracts (`*.yaml`, `cmmv.yaml`, `cmmv.lock`).
         #[arg(default_value = "contracts")]
         dir: PathBuf,
+        /// Accept schema changes that lose data instead of reporting them as errors.
+        #[arg(long)]
+        allow_destructive: bool,
     },
-    /// Generate OpenAPI documents and proto files, and update the lock file.
+    /// Generate OpenAPI documents, proto files and Rust; write the next SQL migration when the
+    /// schema changed, and update the lock file.
     Gen {
         /// The directory holding the contracts.
         #[arg(default_value = "contracts")]
@@ -44,6 +48,10 @@ enum Command {
         /// Generate only these outputs: a comma-separated list of openapi, proto, rust.
         #[arg(long, value_name = "LIST", value_parser = crate::Targets::parse, default_value = "openapi,proto,rust")]
         only: crate::Targets,
+        /// Let the new migration drop tables or columns, narrow types or make nullable columns
+        /// NOT NULL.
+        #[arg(long)]
+        allow_destructive: bool,
     },
 }
 
@@ -77,7 +85,10 @@ pub fn run_with(
         }
     };
     match cli.command {
-        Command::Check { dir } => check(&dir, stdout, stderr),
+        Command::Check {
+            dir,
+            allow_destructive,
+        } => check(&dir, allow_destructive, stdout, stderr),
         Command::Gen {
             dir,
             out,
@@ -85,6 +96,7 @@ pub fn run_with(
             templates,
             locked,
             only,
+            allow_destructive,
         } => {
             let request = GenRequest {
                 dir: &dir,
@@ -93,13 +105,19 @@ pub fn run_with(
                 templates: templates.as_deref(),
                 locked,
                 targets: only,
+                allow_destructive,
             };
             generate(&request, stdout, stderr)
         }
     }
 }
 
-fn check(dir: &Path, stdout: &mut dyn std::io::Write, stderr: &mut dyn std::io::Write) -> i32 {
+fn check(
+    dir: &Path,
+    allow_destructive: bool,
+    stdout: &mut dyn std::io::Write,
+    stderr: &mut dyn std::io::Write,
+) -> i32 {
     let input = match crate::load(dir) {
         Ok(input) => input,
         Err(error) => {
@@ -107,7 +125,11 @@ fn check(dir: &Path, stdout: &mut dyn std::io::Write, stderr: &mut dyn std::io::
             return 1;
         }
     };
-    let analysis = crate::analyze(&input);
+    let options = Options {
+        allow_destructive,
+        ..Options::default()
+    };
+    let analysis = crate::analyze_with(&input, &options);
     let project = analysis.project;
     let failed = analysis.diagnostics.has_errors();
     let diagnostics = analysis.diagnostics.into_sorted();
@@ -139,6 +161,7 @@ struct GenRequest<'a> {
     templates: Option<&'a Path>,
     locked: bool,
     targets: crate::Targets,
+    allow_destructive: bool,
 }
 
 fn generate(
@@ -167,6 +190,7 @@ fn generate(
         templates,
         locked: request.locked,
         targets: request.targets,
+        allow_destructive: request.allow_destructive,
     };
     let compilation = match crate::compile(&input, &options) {
         Ok(c) => c,
@@ -201,6 +225,14 @@ fn generate(
             let lock_path = request.dir.join(crate::LOCK_FILE);
             let _ = writeln!(stderr, "stale: {}", display_path(&lock_path));
         }
+        if let Some(pending) = compilation.pending_migration() {
+            let _ = writeln!(
+                stderr,
+                "pending: migration {} ({})",
+                pending.file_stem(),
+                compilation.schema_changes.join("; ")
+            );
+        }
         for path in &report.changed {
             let _ = writeln!(stderr, "stale: {out}/{}", display_path(path));
         }
@@ -211,7 +243,10 @@ fn generate(
             let _ = writeln!(
                 stderr,
                 "error: {} generated files are out of date; run `cmmv gen {} --out {out}`",
-                report.changed.len() + report.obsolete.len() + usize::from(lock_stale),
+                report.changed.len()
+                    + report.obsolete.len()
+                    + usize::from(lock_stale)
+                    + compilation.pending_migrations.len(),
                 display_path(request.dir)
             );
             return 1;
@@ -222,6 +257,21 @@ fn generate(
             report.unchanged.len()
         );
         return 0;
+    }
+    // Migration scripts before the lock that records them: should the lock write fail, the
+    // next run finds the scripts identical to the migration it makes again.
+    for file in &compilation.pending_migrations {
+        let path = request.dir.join(&file.path);
+        if let Err(e) = output::write_if_changed(&path, file.contents.as_bytes()) {
+            let _ = writeln!(stderr, "error: cannot write `{}`: {e}", display_path(&path));
+            return 1;
+        }
+        let _ = writeln!(stdout, "wrote {}", display_path(&path));
+    }
+    if let Some(pending) = compilation.pending_migration() {
+        for change in &compilation.schema_changes {
+            let _ = writeln!(stdout, "migration {}: {change}", pending.file_stem());
+        }
     }
     if let Some(lock_text) = &compilation.lock_update {
         let lock_path = request.dir.join(crate::LOCK_FILE);

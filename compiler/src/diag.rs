@@ -376,6 +376,11 @@ impl Diagnostics {
         self.items.is_empty()
     }
 
+    /// The diagnostics in the order they were found.
+    pub fn iter(&self) -> impl Iterator<Item = &Diagnostic> {
+        self.items.iter()
+    }
+
     /// The diagnostics in source order (file, then offset), so output does not depend on the
     /// order in which passes ran.
     pub fn into_sorted(mut self) -> Vec<Diagnostic> {

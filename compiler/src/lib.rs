@@ -27,6 +27,7 @@ pub mod frontend;
 pub mod ir;
 pub mod lock;
 pub mod output;
+pub mod sql;
 pub mod templates;
 pub mod validate;
 
@@ -38,6 +39,7 @@ pub use builder::Builder;
 pub use diag::{CompileError, Diagnostic, SourceMap};
 pub use emit::GeneratedFile;
 pub use lock::Lock;
+pub use sql::Migration;
 pub use templates::Templates;
 
 use diag::{Diagnostics, FileId};
@@ -57,6 +59,8 @@ pub struct Input {
     pub project: Option<FileId>,
     /// The lock file, when present.
     pub lock: Option<FileId>,
+    /// The SQL migration scripts under `migrations/<dialect>/`, sorted by path.
+    pub migrations: Vec<FileId>,
     /// The directory the contracts came from, as the user wrote it (for `@generated` markers).
     pub dir: PathBuf,
 }
@@ -83,6 +87,14 @@ impl Input {
         id
     }
 
+    /// Adds a migration script held in memory; `name` ends in
+    /// `migrations/<dialect>/<NNNN_name>.sql`.
+    pub fn add_migration(&mut self, name: impl Into<PathBuf>, text: impl Into<String>) -> FileId {
+        let id = self.sources.add(name, text);
+        self.migrations.push(id);
+        id
+    }
+
     /// Shows every path relative to `base` (where it lies under it), so that `@generated`
     /// markers and diagnostics do not depend on where a checkout lives.
     pub fn relative_to(mut self, base: &Path) -> Self {
@@ -102,7 +114,8 @@ impl Input {
     }
 }
 
-/// Reads every `*.yaml` / `*.yml` contract in `dir`, plus `cmmv.yaml` and `cmmv.lock`.
+/// Reads every `*.yaml` / `*.yml` contract in `dir`, plus `cmmv.yaml`, `cmmv.lock` and the
+/// migration scripts under `dir/migrations/<dialect>/*.sql`.
 pub fn load(dir: &Path) -> Result<Input, CompileError> {
     let io_error = |what: String| CompileError {
         diagnostics: vec![Diagnostic::global(what)],
@@ -145,6 +158,30 @@ pub fn load(dir: &Path) -> Result<Input, CompileError> {
             input.add_contract(path, text);
         }
     }
+    for dialect in sql::Dialect::ALL {
+        let scripts = dir.join(sql::MIGRATIONS_DIR).join(dialect.dir_name());
+        let mut paths: Vec<PathBuf> = match std::fs::read_dir(&scripts) {
+            Ok(entries) => entries
+                .filter_map(Result::ok)
+                .map(|e| e.path())
+                .filter(|p| p.is_file() && p.extension().is_some_and(|ext| ext == "sql"))
+                .collect(),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+            Err(e) => {
+                return Err(io_error(format!(
+                    "cannot read migration directory `{}`: {e}",
+                    diag::display_path(&scripts)
+                )));
+            }
+        };
+        paths.sort();
+        for path in paths {
+            let text = std::fs::read_to_string(&path).map_err(|e| {
+                io_error(format!("cannot read `{}`: {e}", diag::display_path(&path)))
+            })?;
+            input.add_migration(path, text);
+        }
+    }
     Ok(input)
 }
 
@@ -156,6 +193,9 @@ pub struct Options {
     pub locked: bool,
     /// Which outputs to generate.
     pub targets: Targets,
+    /// Let a migration lose data (drop tables or columns, narrow types, make nullable columns
+    /// NOT NULL) instead of refusing it (`cmmv gen --allow-destructive`).
+    pub allow_destructive: bool,
 }
 
 /// The outputs a compilation generates. Each lives in its own directory of the output
@@ -224,6 +264,14 @@ pub struct Compilation {
     pub lock_update: Option<String>,
     /// Every generated file, sorted by path.
     pub files: Vec<GeneratedFile>,
+    /// Every SQL migration in version order: the recorded ones, then the pending one.
+    pub migrations: Vec<Migration>,
+    /// The pending migration's scripts, to write next to the contracts (paths relative to the
+    /// contract directory, `migrations/sqlite/0002_....sql`); empty when the schema did not
+    /// change.
+    pub pending_migrations: Vec<GeneratedFile>,
+    /// What the pending migration changes, one line per change.
+    pub schema_changes: Vec<String>,
     /// Warnings, with the sources to render them.
     pub warnings: Vec<Diagnostic>,
     pub sources: SourceMap,
@@ -238,13 +286,46 @@ pub struct Analysis {
     pub lock: Lock,
     /// The lock file's text, when it differs from the one read (or none was read).
     pub lock_update: Option<String>,
+    /// Every SQL migration in version order: the recorded ones, then the pending one.
+    pub migrations: Vec<Migration>,
+    /// The pending migration's scripts (paths relative to the contract directory).
+    pub pending_migrations: Vec<GeneratedFile>,
+    /// What the pending migration changes, one line per change.
+    pub schema_changes: Vec<String>,
     pub diagnostics: Diagnostics,
 }
 
-/// Parses, lowers and validates every contract and numbers their fields through the lock file,
-/// collecting every diagnostic. Does no IO.
+impl Analysis {
+    /// The migration this compilation adds, if any.
+    pub fn pending_migration(&self) -> Option<&Migration> {
+        pending_migration(&self.migrations, &self.pending_migrations)
+    }
+}
+
+impl Compilation {
+    /// The migration this compilation adds, if any.
+    pub fn pending_migration(&self) -> Option<&Migration> {
+        pending_migration(&self.migrations, &self.pending_migrations)
+    }
+}
+
+fn pending_migration<'m>(
+    migrations: &'m [Migration],
+    pending: &[GeneratedFile],
+) -> Option<&'m Migration> {
+    migrations.last().filter(|_| !pending.is_empty())
+}
+
+/// [`analyze_with`] with the default options.
 pub fn analyze(input: &Input) -> Analysis {
+    analyze_with(input, &Options::default())
+}
+
+/// Parses, lowers and validates every contract, numbers their fields through the lock file and
+/// plans the next SQL migration, collecting every diagnostic. Does no IO.
+pub fn analyze_with(input: &Input, options: &Options) -> Analysis {
     let (project, mut diags) = lower(input);
+    let contracts_ok = !diags.has_errors();
 
     // Numbering runs even when other checks failed: its problems (collisions, reused numbers)
     // are independent of theirs, and a user fixes them all in one round.
@@ -256,8 +337,20 @@ pub fn analyze(input: &Input) -> Analysis {
             None
         }
     });
-    let (lock, lock_diags) = lock::assign(&project, previous.as_ref());
+    let (mut lock, lock_diags) = lock::assign(&project, previous.as_ref());
     diags.extend(lock_diags);
+    let plan = sql::plan(
+        &project,
+        input,
+        previous.as_ref(),
+        sql::PlanOptions {
+            allow_destructive: options.allow_destructive,
+            compare: contracts_ok,
+        },
+    );
+    diags.extend(plan.diagnostics);
+    lock.migrations = plan.records;
+    lock.schema = plan.schema;
     let lock_text = lock::render(&lock);
     let lock_update = lock_file
         .is_none_or(|(_, file)| file.text != lock_text)
@@ -266,6 +359,9 @@ pub fn analyze(input: &Input) -> Analysis {
         project,
         lock,
         lock_update,
+        migrations: plan.migrations,
+        pending_migrations: plan.pending_files,
+        schema_changes: plan.changes,
         diagnostics: diags,
     }
 }
@@ -322,12 +418,31 @@ pub fn lower(input: &Input) -> (ir::Project, Diagnostics) {
 
 /// Runs the whole pipeline: analyze, then emit. Does no IO.
 pub fn compile(input: &Input, options: &Options) -> Result<Compilation, CompileError> {
+    let analysis = analyze_with(input, options);
+    let locked_out_migration =
+        analysis
+            .pending_migration()
+            .filter(|_| options.locked)
+            .map(|pending| {
+                Diagnostic::global(format!(
+                    "migration `{}` is pending but `--locked` was passed",
+                    pending.file_stem()
+                ))
+                .with_help(format!(
+                    "run `cmmv gen` without `--locked` and commit `{}` and the lock file",
+                    diag::display_path(&input.dir.join(sql::MIGRATIONS_DIR))
+                ))
+            });
     let Analysis {
         project,
         lock,
         lock_update,
+        migrations,
+        pending_migrations,
+        schema_changes,
         diagnostics: mut diags,
-    } = analyze(input);
+    } = analysis;
+    diags.extend(locked_out_migration);
     if lock_update.is_some() && options.locked {
         let lock_name = input.dir.join(LOCK_FILE);
         diags.push(
@@ -394,6 +509,9 @@ pub fn compile(input: &Input, options: &Options) -> Result<Compilation, CompileE
         lock,
         lock_update,
         files,
+        migrations,
+        pending_migrations,
+        schema_changes,
         warnings: diags.into_sorted(),
         sources: input.sources.clone(),
     })

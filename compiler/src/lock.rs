@@ -33,6 +33,7 @@ use serde::{Deserialize, Serialize};
 use crate::LOCK_FILE;
 use crate::diag::{Diagnostic, FileId, Span, suggest};
 use crate::ir::{Contract, EnumValue, Field, Operation, OperationKind, Project, Spanned};
+use crate::sql::{MigrationRecord, Schema};
 
 /// The format version this compiler reads and writes.
 pub const LOCK_VERSION: u32 = 1;
@@ -57,6 +58,13 @@ pub struct Lock {
     /// Proto enums by name.
     #[serde(default)]
     pub enums: BTreeMap<String, EnumNumbers>,
+    /// Every SQL migration generated so far, in order, with the checksums of its scripts. A
+    /// lock without this section has none yet.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub migrations: Vec<MigrationRecord>,
+    /// The storage schema as of the last migration: what the next one is computed against.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schema: Option<Schema>,
 }
 
 impl Default for Lock {
@@ -65,6 +73,8 @@ impl Default for Lock {
             version: LOCK_VERSION,
             messages: BTreeMap::new(),
             enums: BTreeMap::new(),
+            migrations: Vec::new(),
+            schema: None,
         }
     }
 }
@@ -172,6 +182,36 @@ fn check_lock(lock: &Lock) -> Result<(), (Vec<String>, String)> {
             &entry.values,
             &entry.reserved,
         )?;
+    }
+    check_migrations(lock)
+}
+
+/// Migrations are numbered 1, 2, 3... without gaps, have file-name-safe names, and come with
+/// the schema they led to.
+fn check_migrations(lock: &Lock) -> Result<(), (Vec<String>, String)> {
+    for (expected, record) in (1..).zip(&lock.migrations) {
+        let path = || vec!["migrations".to_owned(), record.name.clone()];
+        if record.version != expected {
+            return Err((
+                path(),
+                format!(
+                    "migration `{}` has version {} where {expected} comes next",
+                    record.name, record.version
+                ),
+            ));
+        }
+        if !crate::ir::is_snake_case(&record.name) {
+            return Err((
+                path(),
+                format!("migration name `{}` is not snake_case", record.name),
+            ));
+        }
+    }
+    if !lock.migrations.is_empty() && lock.schema.is_none() {
+        return Err((
+            vec!["migrations".to_owned()],
+            "migrations are recorded but the schema they led to is not".to_owned(),
+        ));
     }
     Ok(())
 }
@@ -784,7 +824,7 @@ fn char_span(file: FileId, text: &str, offset: usize) -> Span {
 /// The offset of the last key of `path` found by searching each quoted key after the previous
 /// one; the start of the file when one is missing. Good enough to point at an entry of a file
 /// that `render` wrote.
-fn locate(text: &str, path: &[String]) -> usize {
+pub(crate) fn locate(text: &str, path: &[String]) -> usize {
     let mut offset = 0;
     for key in path {
         match text[offset..].find(&format!("\"{key}\"")) {

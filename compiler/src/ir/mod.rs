@@ -203,7 +203,11 @@ pub struct Reference {
     pub on_delete: OnDelete,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+/// Serializable because the lock file's schema snapshot records it.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
 pub enum OnDelete {
     Restrict,
     Cascade,

@@ -43,6 +43,8 @@ fn rerun_lines_name_each_contract_the_lock_and_templates_in_use() {
     assert!(lines.contains(&dir.join("cmmv.yaml")));
     assert!(lines.contains(&dir.join(cmmv_compiler::LOCK_FILE)));
     assert!(lines.contains(&dir));
+    assert!(lines.contains(&dir.join("migrations")));
+    assert!(lines.contains(&dir.join("migrations/sqlite/0001_init.sql")));
     assert!(
         lines.iter().all(|p| p.starts_with(&dir)),
         "only contract inputs: {lines:?}"

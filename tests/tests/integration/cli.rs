@@ -4,13 +4,16 @@ use std::path::Path;
 
 use cmmv_tests::{cmmv, example_contracts, fixture};
 
+/// Copies a contract directory, migrations included.
 fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap_or_else(|e| panic!("mkdir: {e}"));
     for entry in std::fs::read_dir(from).unwrap_or_else(|e| panic!("read_dir: {e}")) {
         let path = entry.unwrap_or_else(|e| panic!("entry: {e}")).path();
+        let target = to.join(path.file_name().unwrap_or_default());
         if path.is_file() {
-            let target = to.join(path.file_name().unwrap_or_default());
             std::fs::copy(&path, target).unwrap_or_else(|e| panic!("copy: {e}"));
+        } else if path.is_dir() {
+            copy_dir(&path, &target);
         }
     }
 }
@@ -60,10 +63,18 @@ fn gen_writes_only_changes_and_check_mode_names_stale_files() {
     assert_eq!(code, 0, "{stderr}");
     assert!(stdout.contains("up to date"), "{stdout}");
 
-    // A hand edit makes the file stale; a removed contract makes its file obsolete.
+    // A hand edit makes the file stale; a removed contract makes its file obsolete (and drops
+    // its table, which needs `--allow-destructive`).
     std::fs::write(out.join("proto/task.proto"), "edited").unwrap_or_else(|e| panic!("{e}"));
     std::fs::remove_file(contracts.join("label.yaml")).unwrap_or_else(|e| panic!("{e}"));
-    let (code, _, stderr) = cmmv(&["gen", s(&contracts), "--out", s(&out), "--check"]);
+    let (code, _, stderr) = cmmv(&[
+        "gen",
+        s(&contracts),
+        "--out",
+        s(&out),
+        "--check",
+        "--allow-destructive",
+    ]);
     assert_eq!(code, 1);
     assert!(stderr.contains("stale: "), "{stderr}");
     assert!(stderr.contains("proto/task.proto"), "{stderr}");
@@ -115,4 +126,121 @@ fn usage_errors_exit_2() {
     let (code, _, stderr) = cmmv(&["generate"]);
     assert_eq!(code, 2);
     assert!(stderr.contains("unrecognized subcommand"), "{stderr}");
+}
+
+fn edit(path: &Path, from: &str, to: &str) {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{e}"));
+    assert!(text.contains(from), "{from} not in {}", path.display());
+    std::fs::write(path, text.replacen(from, to, 1)).unwrap_or_else(|e| panic!("{e}"));
+}
+
+#[test]
+fn gen_writes_a_new_migration_for_a_changed_contract_and_reports_it() {
+    let work = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+    let contracts = work.path().join("contracts");
+    let out = work.path().join("generated");
+    copy_dir(&example_contracts(), &contracts);
+    let init = std::fs::read_to_string(contracts.join("migrations/sqlite/0001_init.sql"))
+        .unwrap_or_else(|e| panic!("{e}"));
+
+    edit(
+        &contracts.join("task.yaml"),
+        "  attachment_count:",
+        "  review_due_on: { type: date, optional: true }\n  attachment_count:",
+    );
+    // CI modes name the pending migration and write nothing.
+    let (code, _, stderr) = cmmv(&["gen", s(&contracts), "--out", s(&out), "--check"]);
+    assert_eq!(code, 1);
+    assert!(
+        stderr.contains(
+            "pending: migration 0002_add_tasks_review_due_on (add column tasks.review_due_on (date, nullable))"
+        ),
+        "{stderr}"
+    );
+    let (code, _, stderr) = cmmv(&["gen", s(&contracts), "--out", s(&out), "--locked"]);
+    assert_eq!(code, 1);
+    assert!(
+        stderr.contains(
+            "error: migration `0002_add_tasks_review_due_on` is pending but `--locked` was passed"
+        ),
+        "{stderr}"
+    );
+    assert!(
+        !contracts
+            .join("migrations/sqlite/0002_add_tasks_review_due_on.sql")
+            .exists()
+    );
+
+    let (code, stdout, stderr) = cmmv(&["gen", s(&contracts), "--out", s(&out)]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stdout.contains(
+            "migration 0002_add_tasks_review_due_on: add column tasks.review_due_on (date, nullable)"
+        ),
+        "{stdout}"
+    );
+    for dialect in ["sqlite", "postgres"] {
+        let script = contracts.join(format!(
+            "migrations/{dialect}/0002_add_tasks_review_due_on.sql"
+        ));
+        let text = std::fs::read_to_string(&script).unwrap_or_else(|e| panic!("{e}"));
+        assert!(text.contains("ADD COLUMN \"review_due_on\""), "{text}");
+    }
+    let unchanged = std::fs::read_to_string(contracts.join("migrations/sqlite/0001_init.sql"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(init, unchanged, "an applied migration is never rewritten");
+
+    // The next run finds nothing to do.
+    let (code, stdout, stderr) = cmmv(&["gen", s(&contracts), "--out", s(&out), "--check"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("up to date"), "{stdout}");
+}
+
+#[test]
+fn check_reports_destructive_changes_at_their_field() {
+    let work = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+    let contracts = work.path().join("contracts");
+    copy_dir(&example_contracts(), &contracts);
+    edit(
+        &contracts.join("task.yaml"),
+        "story_points: { type: int32,",
+        "story_points: { type: bool,",
+    );
+    edit(
+        &contracts.join("task.yaml"),
+        ", minimum: 0, maximum: 100, optional: true }",
+        ", optional: true }",
+    );
+    let (code, _, stderr) = cmmv(&["check", s(&contracts)]);
+    assert_eq!(code, 1, "{stderr}");
+    let task = contracts.join("task.yaml");
+    let expected = format!(
+        "error: changing column `tasks.story_points` from int32 to bool can lose or reject data\n  \
+         --> {}:17:25\n",
+        task.display().to_string().replace('\\', "/")
+    );
+    assert!(stderr.starts_with(&expected), "{stderr}");
+    assert!(stderr.contains("^^^^ was int32"), "{stderr}");
+    assert!(stderr.contains("--allow-destructive"), "{stderr}");
+
+    let (code, stdout, stderr) = cmmv(&["check", s(&contracts), "--allow-destructive"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("no problems"), "{stdout}");
+    assert!(
+        stderr.contains("warning: changing column `tasks.story_points`"),
+        "{stderr}"
+    );
+
+    // An edited applied migration is reported where it lies.
+    let init = contracts.join("migrations/postgres/0001_init.sql");
+    edit(&init, "CREATE TABLE \"labels\"", "CREATE TABLE \"tags\"");
+    let (code, _, stderr) = cmmv(&["check", s(&contracts), "--allow-destructive"]);
+    assert_eq!(code, 1);
+    assert!(
+        stderr.contains(
+            "error: migration `migrations/postgres/0001_init.sql` was edited after it was recorded"
+        ),
+        "{stderr}"
+    );
+    assert!(stderr.contains("0001_init.sql:1:1"), "{stderr}");
 }

@@ -18,6 +18,25 @@ fn example_contracts_are_clean() {
         analysis.lock_update.is_none(),
         "contracts/cmmv.lock is stale: run `cargo run -p cmmv-compiler -- gen`"
     );
+    assert!(
+        analysis.pending_migrations.is_empty(),
+        "a migration is pending ({:?}): run `cargo run -p cmmv-compiler -- gen`",
+        analysis.schema_changes
+    );
+}
+
+#[test]
+fn migrations_match_the_snapshots() {
+    let input = load_relative(&example_contracts());
+    let compilation = compile(&input, &Options::default()).unwrap_or_else(|e| panic!("{e}"));
+    assert!(compilation.pending_migrations.is_empty());
+    let first = compilation
+        .migrations
+        .first()
+        .unwrap_or_else(|| panic!("the example has an initial migration"));
+    assert_eq!(first.file_stem(), "0001_init");
+    insta::assert_snapshot!("migrations__sqlite__0001_init.sql", first.sqlite);
+    insta::assert_snapshot!("migrations__postgres__0001_init.sql", first.postgres);
 }
 
 #[test]

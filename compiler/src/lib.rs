@@ -477,7 +477,12 @@ pub fn compile(input: &Input, options: &Options) -> Result<Compilation, CompileE
         });
         let rust = scope.spawn(|| {
             if targets.rust {
-                output::format_rust_files(&emit::rust::emit(&project, &input.sources, &origin))
+                output::format_rust_files(&emit::rust::emit(
+                    &project,
+                    &migrations,
+                    &input.sources,
+                    &origin,
+                ))
             } else {
                 Vec::new()
             }

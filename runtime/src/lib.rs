@@ -15,6 +15,7 @@ pub mod resource;
 pub mod respond;
 pub mod settings;
 pub mod shutdown;
+pub mod sql;
 pub mod store;
 pub mod types;
 pub mod validate;

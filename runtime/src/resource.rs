@@ -23,13 +23,15 @@ pub enum FieldValue {
 }
 
 impl FieldValue {
-    /// A total order for sorting: nulls first, then by value; floats by `total_cmp`.
+    /// A total order for sorting: by value, floats by `total_cmp`, nulls after every value
+    /// (so first when descending), which is how PostgreSQL's indexes order them and how the
+    /// SQL stores sort.
     pub fn sort_cmp(&self, other: &Self) -> Ordering {
         use FieldValue::*;
         match (self, other) {
             (Null, Null) => Ordering::Equal,
-            (Null, _) => Ordering::Less,
-            (_, Null) => Ordering::Greater,
+            (Null, _) => Ordering::Greater,
+            (_, Null) => Ordering::Less,
             (Bool(a), Bool(b)) => a.cmp(b),
             (Int(a), Int(b)) => a.cmp(b),
             (Float(a), Float(b)) => a.total_cmp(b),
@@ -189,7 +191,17 @@ pub struct FilterField {
 
 /// The type of a resource's primary key.
 pub trait Key:
-    Clone + Ord + Send + Sync + Debug + Display + FromStr + Serialize + ToFieldValue + 'static
+    Clone
+    + Ord
+    + Send
+    + Sync
+    + Debug
+    + Display
+    + FromStr
+    + Serialize
+    + ToFieldValue
+    + crate::sql::SqlColumn
+    + 'static
 {
     /// What the key is called in messages ("a UUID").
     const DESCRIPTION: &'static str;
@@ -254,7 +266,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn sort_order_is_total_and_puts_nulls_first() {
+    fn sort_order_is_total_and_puts_nulls_last() {
         let mut values = [
             FieldValue::Float(2.0),
             FieldValue::Null,
@@ -262,8 +274,8 @@ mod tests {
             FieldValue::Float(-1.0),
         ];
         values.sort_by(FieldValue::sort_cmp);
-        assert_eq!(values[0], FieldValue::Null);
-        assert_eq!(values[1], FieldValue::Float(-1.0));
+        assert_eq!(values[0], FieldValue::Float(-1.0));
+        assert_eq!(values[3], FieldValue::Null);
     }
 
     #[test]

@@ -8,7 +8,9 @@
 //! | key | default | meaning |
 //! | --- | --- | --- |
 //! | `CMMV_ADDR` | `127.0.0.1:8080` | listen address |
-//! | `CMMV_DATABASE_URL` | `sqlite://cmmv.db` | storage URL |
+//! | `CMMV_DATABASE_URL` | `sqlite://cmmv.db` | storage URL: `sqlite://FILE`, `postgres://...`, or `memory:` |
+//! | `CMMV_DATABASE_MAX_CONNECTIONS` | `10` | connections the pool keeps at most |
+//! | `CMMV_DATABASE_TIMEOUT` | `5s` | how long a request waits for a connection before a 503 |
 //! | `CMMV_REDIS_URL` | unset | Redis URL (`redis://`, `rediss://` or `unix://`) |
 //! | `CMMV_LOG` | `info` | log filter, `tracing_subscriber::EnvFilter` syntax |
 //! | `CMMV_LOG_FORMAT` | `json` | `json` or `text` |
@@ -63,6 +65,10 @@ const HSTS_DEFAULT_MAX_AGE: u64 = 31_536_000;
 pub struct Settings {
     pub addr: SocketAddr,
     pub database_url: String,
+    pub database_max_connections: u32,
+    /// How long a request waits for a database connection before the store reports itself
+    /// unavailable (503).
+    pub database_timeout: Duration,
     pub redis_url: Option<String>,
     /// The log filter, in `tracing_subscriber::EnvFilter` syntax.
     pub log: String,
@@ -113,11 +119,24 @@ pub enum CorsOrigins {
     List(Vec<String>),
 }
 
+impl Settings {
+    /// How to reach the database, for [`crate::sql::Database::connect`].
+    pub fn database(&self) -> crate::sql::DatabaseSettings {
+        crate::sql::DatabaseSettings {
+            url: self.database_url.clone(),
+            max_connections: self.database_max_connections,
+            acquire_timeout: self.database_timeout,
+        }
+    }
+}
+
 impl Default for Settings {
     fn default() -> Self {
         Self {
             addr: SocketAddr::from(([127, 0, 0, 1], 8080)),
             database_url: "sqlite://cmmv.db".to_owned(),
+            database_max_connections: 10,
+            database_timeout: Duration::from_secs(5),
             redis_url: None,
             log: "info".to_owned(),
             log_format: LogFormat::Json,
@@ -291,7 +310,20 @@ impl RawSettings {
                     format!("invalid socket address {v:?} (expected e.g. 0.0.0.0:8080)")
                 })
             })?,
-            database_url: self.parse("CMMV_DATABASE_URL", d.database_url, |v| Ok(v.to_owned()))?,
+            database_url: self.parse("CMMV_DATABASE_URL", d.database_url, parse_database_url)?,
+            database_max_connections: self.parse(
+                "CMMV_DATABASE_MAX_CONNECTIONS",
+                d.database_max_connections,
+                |v| match v.parse::<u32>() {
+                    Ok(n) if n > 0 => Ok(n),
+                    _ => Err(format!(
+                        "invalid connection count {v:?} (expected a positive integer)"
+                    )),
+                },
+            )?,
+            database_timeout: self.parse("CMMV_DATABASE_TIMEOUT", d.database_timeout, |v| {
+                parse_duration(v).and_then(|t| positive(t, t.is_zero()))
+            })?,
             redis_url: self.parse("CMMV_REDIS_URL", d.redis_url, parse_redis_url)?,
             log: self.parse("CMMV_LOG", d.log, |v| Ok(v.to_owned()))?,
             log_format: self.parse("CMMV_LOG_FORMAT", d.log_format, |v| {
@@ -455,6 +487,20 @@ fn positive<T>(value: T, is_zero: bool) -> Result<T, String> {
         Err("must be greater than 0".to_owned())
     } else {
         Ok(value)
+    }
+}
+
+/// A storage URL of a kind the runtime has a store for.
+fn parse_database_url(v: &str) -> Result<String, String> {
+    let known = ["sqlite:", "postgres://", "postgresql://", "memory:"];
+    if known.iter().any(|scheme| v.starts_with(scheme)) {
+        Ok(v.to_owned())
+    } else {
+        Err(format!(
+            "unsupported database URL {:?} (expected sqlite://FILE, postgres://..., or memory:)",
+            // A URL may carry a password: show only what follows the credentials.
+            v.rsplit('@').next().unwrap_or(v)
+        ))
     }
 }
 

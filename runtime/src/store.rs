@@ -1,5 +1,6 @@
 //! The repository abstraction generated CRUD handlers persist through, and the in-memory store.
-//! SQL stores implement the same trait.
+//! The SQL stores (`crate::sql`) implement the same trait and pass the same conformance suite
+//! (`tests/tests/integration/store_conformance.rs`).
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -9,7 +10,7 @@ use std::sync::{Arc, RwLock};
 
 use serde::Serialize;
 
-use crate::problem::Problem;
+use crate::problem::{FieldError, Problem};
 use crate::resource::{FieldValue, Resource};
 
 /// A boxed future, so that repositories can be used as trait objects.
@@ -22,6 +23,11 @@ pub enum StoreError {
     NotFound,
     /// A unique field (or the key) already holds that value.
     Conflict { field: String },
+    /// A reference field names a resource that does not exist (the field, when the database
+    /// says which).
+    MissingReference { field: Option<String> },
+    /// The resource cannot be deleted: others still refer to it.
+    StillReferenced,
     /// The store cannot be reached; the request may succeed later.
     Unavailable(String),
     /// Anything else; the message is logged, never sent to the client.
@@ -39,6 +45,17 @@ impl StoreError {
             StoreError::Conflict { field } => {
                 Problem::conflict(format!("another {contract} already has this `{field}`"))
             }
+            StoreError::MissingReference { field } => {
+                let message = "refers to a resource that does not exist";
+                Problem::validation(vec![match field {
+                    Some(field) => FieldError::at(format!("/{field}"), "reference", message),
+                    None => FieldError::at("", "reference", format!("a field {message}")),
+                }])
+            }
+            StoreError::StillReferenced => Problem::conflict(match key {
+                Some(key) => format!("{contract} `{key}` is still referred to by other resources"),
+                None => format!("this {contract} is still referred to by other resources"),
+            }),
             StoreError::Unavailable(reason) => {
                 tracing::warn!(%reason, "store unavailable");
                 Problem::unavailable("storage is temporarily unavailable; retry later")
@@ -224,7 +241,7 @@ impl<R: Resource> Repository<R> for MemoryStore<R> {
             let mut rows = self.rows.write().map_err(|_| Self::poisoned())?;
             if rows.contains_key(resource.key()) {
                 return Err(StoreError::Conflict {
-                    field: "key".to_owned(),
+                    field: R::KEY_FIELD.to_owned(),
                 });
             }
             if let Some(field) = Self::unique_clash(&rows, &resource, None) {

@@ -82,7 +82,12 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
     );
     let proto_time = start.elapsed();
     let start = Instant::now();
-    let rust = cmmv_compiler::emit::rust::emit(&project, &input.sources, "contracts/");
+    let rust = cmmv_compiler::emit::rust::emit(
+        &project,
+        &analysis.migrations,
+        &input.sources,
+        "contracts/",
+    );
     let rust_emit_time = start.elapsed();
     let start = Instant::now();
     let rust = cmmv_compiler::output::format_rust_files(&rust);

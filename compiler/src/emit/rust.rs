@@ -13,6 +13,7 @@ use quote::{format_ident, quote};
 
 use crate::diag::{SourceMap, display_path};
 use crate::ir::*;
+use crate::sql::Migration;
 
 /// One generated Rust file, as tokens.
 #[derive(Debug, Clone)]
@@ -25,9 +26,14 @@ pub struct RustFile {
 }
 
 /// One file per contract, plus `rust/mod.rs` that includes them all and embeds the OpenAPI
-/// documents. Include it in a module of your crate:
+/// documents and the database migrations. Include it in a module of your crate:
 /// `pub mod api { include!(concat!(env!("OUT_DIR"), "/cmmv/rust/mod.rs")); }`.
-pub fn emit(project: &Project, sources: &SourceMap, origin: &str) -> Vec<RustFile> {
+pub fn emit(
+    project: &Project,
+    migrations: &[Migration],
+    sources: &SourceMap,
+    origin: &str,
+) -> Vec<RustFile> {
     let mut files: Vec<RustFile> = project
         .contracts
         .values()
@@ -40,12 +46,12 @@ pub fn emit(project: &Project, sources: &SourceMap, origin: &str) -> Vec<RustFil
     files.push(RustFile {
         path: PathBuf::from("rust/mod.rs"),
         origin: origin.to_owned(),
-        tokens: module_file(project),
+        tokens: module_file(project, migrations),
     });
     files
 }
 
-fn module_file(project: &Project) -> TokenStream {
+fn module_file(project: &Project, migrations: &[Migration]) -> TokenStream {
     let includes = project.contracts.values().map(|c| {
         let file = format!("{}.rs", to_snake_case(&c.name));
         quote!(include!(#file);)
@@ -68,6 +74,16 @@ fn module_file(project: &Project) -> TokenStream {
                 })
             })
     });
+    // The scripts are inlined rather than `include_str!`ed from the contract directory: the
+    // generated code stays free of absolute paths, and a build uses exactly the migrations
+    // the compiler checked against the lock.
+    let migrations = migrations.iter().map(|m| {
+        let version = Literal::u32_unsuffixed(m.version);
+        let (name, sqlite, postgres) = (m.name.as_str(), m.sqlite.as_str(), m.postgres.as_str());
+        quote! {
+            ::cmmv::sql::Migration { version: #version, name: #name, sqlite: #sqlite, postgres: #postgres }
+        }
+    });
     quote! {
         #(#includes)*
 
@@ -76,6 +92,10 @@ fn module_file(project: &Project) -> TokenStream {
 
         /// Every route the generated routers serve: `(method, path)`.
         pub const ROUTES: &[(&str, &str)] = &[#(#routes),*];
+
+        /// The database migrations derived from the contracts, in order, for
+        /// `cmmv::sql::Database::migrate`.
+        pub const MIGRATIONS: &[::cmmv::sql::Migration] = &[#(#migrations),*];
     }
 }
 
@@ -168,10 +188,11 @@ impl ContractEmitter<'_> {
     fn file(&self) -> TokenStream {
         let contract = self.contract;
         let enums = contract.enums.values().map(enum_type);
-        let messages = contract
-            .messages
-            .values()
-            .map(|m| self.object(&m.name, m.description.as_deref(), &m.fields, Shape::Message));
+        let messages = contract.messages.values().map(|m| {
+            let object = self.object(&m.name, m.description.as_deref(), &m.fields, Shape::Message);
+            let column = json_column_impl(&type_ident(&m.name));
+            quote!(#object #column)
+        });
         let resource = self.object(
             &contract.name,
             contract.description.as_deref(),
@@ -192,6 +213,7 @@ impl ContractEmitter<'_> {
         let input = self.object(&input_name, Some(&input_doc), &input_fields, Shape::Input);
         let patch = self.patch_type();
         let resource_impl = self.resource_impl();
+        let record_impl = self.record_impl();
         let queries = contract
             .operations_in_order()
             .into_iter()
@@ -207,6 +229,7 @@ impl ContractEmitter<'_> {
             #(#messages)*
             #(#queries)*
             #resource_impl
+            #record_impl
             #handlers
             #routes
         }
@@ -569,6 +592,68 @@ impl ContractEmitter<'_> {
 
                 #field_fn
             }
+        }
+    }
+
+    /// `impl Record`: the table, its columns in field order, and the row of a resource. The
+    /// migrations create exactly these columns (see `crate::sql`).
+    fn record_impl(&self) -> TokenStream {
+        let contract = self.contract;
+        if contract.primary_key().is_none() {
+            return TokenStream::new();
+        }
+        let name = type_ident(&contract.name);
+        let table = contract.storage.table.as_str();
+        let soft_delete = contract.storage.soft_delete;
+        let columns = contract.fields.iter().map(|field| {
+            let column = field.name.as_str();
+            let kind = format_ident!("{}", self.column_kind(&field.ty));
+            quote!(::cmmv::sql::Column { name: #column, kind: ::cmmv::sql::ColumnKind::#kind })
+        });
+        let members: Vec<Ident> = contract
+            .fields
+            .iter()
+            .map(|f| member_ident(&f.name))
+            .collect();
+        quote! {
+            impl ::cmmv::sql::Record for #name {
+                const TABLE: &'static str = #table;
+                const COLUMNS: &'static [::cmmv::sql::Column] = &[#(#columns),*];
+                const SOFT_DELETE: bool = #soft_delete;
+
+                fn to_row(&self) -> ::std::vec::Vec<::cmmv::sql::SqlValue> {
+                    ::std::vec![#(::cmmv::sql::SqlColumn::to_sql(&self.#members)),*]
+                }
+
+                fn from_row(row: &mut ::cmmv::sql::Row) -> ::core::result::Result<Self, ::std::string::String> {
+                    ::core::result::Result::Ok(Self { #(#members: row.take()?,)* })
+                }
+            }
+        }
+    }
+
+    /// The name of the `ColumnKind` variant that stores a value of type `ty`.
+    fn column_kind(&self, ty: &Type) -> &'static str {
+        match ty {
+            Type::Scalar(scalar) => match scalar {
+                Scalar::String => "Text",
+                Scalar::Bool => "Bool",
+                Scalar::Int32 => "Int32",
+                Scalar::Int64 => "Int64",
+                Scalar::Float => "Float",
+                Scalar::Double => "Double",
+                Scalar::Decimal => "Decimal",
+                Scalar::Uuid => "Uuid",
+                Scalar::Date => "Date",
+                Scalar::DateTime => "DateTime",
+                Scalar::Bytes => "Bytes",
+                Scalar::Json => "Json",
+            },
+            Type::Named(name) => match self.project.resolve(name) {
+                Some(Definition::Enum(..)) => "Text",
+                _ => "Json",
+            },
+            Type::List(_) | Type::Map(_) => "Json",
         }
     }
 
@@ -1160,6 +1245,31 @@ fn enum_type(def: &EnumDef) -> TokenStream {
         impl ::cmmv::resource::ToFieldValue for #name {
             fn to_field_value(&self) -> ::cmmv::resource::FieldValue {
                 ::cmmv::resource::FieldValue::Text(::std::string::String::from(self.as_str()))
+            }
+        }
+
+        impl ::cmmv::sql::SqlColumn for #name {
+            fn to_sql(&self) -> ::cmmv::sql::SqlValue {
+                ::cmmv::sql::enum_to_sql(self.as_str())
+            }
+
+            fn from_sql(value: ::cmmv::sql::SqlValue) -> ::core::result::Result<Self, ::std::string::String> {
+                ::cmmv::sql::enum_from_sql(value)
+            }
+        }
+    }
+}
+
+/// `impl SqlColumn` for a message, stored as JSON where a field holds one.
+fn json_column_impl(ident: &Ident) -> TokenStream {
+    quote! {
+        impl ::cmmv::sql::SqlColumn for #ident {
+            fn to_sql(&self) -> ::cmmv::sql::SqlValue {
+                ::cmmv::sql::json_to_sql(self)
+            }
+
+            fn from_sql(value: ::cmmv::sql::SqlValue) -> ::core::result::Result<Self, ::std::string::String> {
+                ::cmmv::sql::json_from_sql(value)
             }
         }
     }

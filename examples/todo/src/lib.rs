@@ -39,6 +39,17 @@ impl Todo {
         }
     }
 
+    /// Every contract in the database's tables (migrate it first with [`api::MIGRATIONS`]).
+    pub fn with_database(db: &cmmv::sql::Database) -> Self {
+        Self {
+            users: db.store(),
+            projects: db.store(),
+            tasks: db.store(),
+            comments: db.store(),
+            labels: db.store(),
+        }
+    }
+
     /// Tasks in the given store, everything else in memory (for benchmarks that seed it).
     pub fn with_task_store(tasks: Store<Task>) -> Self {
         Self {
@@ -189,7 +200,12 @@ pub fn app(settings: Settings, todo: &Arc<Todo>) -> Result<App, cmmv::SettingsEr
     let store = todo.tasks.clone();
     builder = builder.readiness_check("store", move || {
         let store = store.clone();
-        async move { store.check().await.map_err(|e| format!("{e:?}")) }
+        async move {
+            store.check().await.map_err(|e| match e {
+                StoreError::Unavailable(_) => "the database is unreachable".to_owned(),
+                other => format!("{other:?}"),
+            })
+        }
     });
     builder.build()
 }

@@ -12,3 +12,5 @@ mod runtime_metrics;
 mod runtime_shutdown;
 mod runtime_support;
 mod service;
+mod store_conformance;
+mod store_support;

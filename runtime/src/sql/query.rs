@@ -1,0 +1,405 @@
+//! The SQL text of every statement the stores run, per dialect. Identifiers come from generated
+//! code (the contract's table and column names) and are quoted; every value a request carries
+//! is a bound parameter, never text in the statement.
+
+use std::fmt::Write as _;
+
+use super::value::{Column, ColumnKind, SqlValue};
+use crate::resource::FieldValue;
+use crate::store::{Direction, ListQuery};
+use crate::types::DateTime;
+
+/// The two databases the stores speak to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    Sqlite,
+    Postgres,
+}
+
+/// A statement and its parameters, each with the kind of column it is compared with or
+/// written to (PostgreSQL needs a type even for a NULL).
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Statement {
+    pub(crate) sql: String,
+    pub(crate) params: Vec<(SqlValue, ColumnKind)>,
+}
+
+/// The table a store works on: what generated code says about it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Table {
+    pub(crate) name: &'static str,
+    pub(crate) columns: &'static [Column],
+    pub(crate) key: Column,
+    pub(crate) soft_delete: bool,
+}
+
+/// The column soft-deleting tables mark deleted rows with.
+pub(crate) const DELETED_AT: &str = "deleted_at";
+
+/// `name` as a quoted identifier.
+pub(crate) fn ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+/// Writes a statement, numbering placeholders as the dialect wants.
+struct Writer {
+    dialect: Dialect,
+    sql: String,
+    params: Vec<(SqlValue, ColumnKind)>,
+}
+
+impl Writer {
+    fn new(dialect: Dialect) -> Self {
+        Writer {
+            dialect,
+            sql: String::with_capacity(256),
+            params: Vec::new(),
+        }
+    }
+
+    fn push(&mut self, text: &str) -> &mut Self {
+        self.sql.push_str(text);
+        self
+    }
+
+    fn ident(&mut self, name: &str) -> &mut Self {
+        self.sql.push('"');
+        self.sql.push_str(&name.replace('"', "\"\""));
+        self.sql.push('"');
+        self
+    }
+
+    /// A placeholder bound to `value`. Decimals travel as text and PostgreSQL casts them,
+    /// so that no digit is lost to a float on the way.
+    fn param(&mut self, value: SqlValue, kind: ColumnKind) -> &mut Self {
+        self.params.push((value, kind));
+        match self.dialect {
+            Dialect::Sqlite => self.sql.push('?'),
+            Dialect::Postgres => {
+                let _ = write!(self.sql, "${}", self.params.len());
+                if kind == ColumnKind::Decimal {
+                    self.sql.push_str("::numeric");
+                }
+            }
+        }
+        self
+    }
+
+    /// A column as it is read: PostgreSQL's numerics as text, which is the exact form.
+    fn select_list(&mut self, columns: &[Column]) -> &mut Self {
+        for (i, column) in columns.iter().enumerate() {
+            if i > 0 {
+                self.push(", ");
+            }
+            self.ident(column.name);
+            if self.dialect == Dialect::Postgres && column.kind == ColumnKind::Decimal {
+                self.push("::text AS ").ident(column.name);
+            }
+        }
+        self
+    }
+
+    /// A column as it is compared and sorted: SQLite keeps decimals as text, whose order is
+    /// not the numbers' order.
+    fn comparable(&mut self, column: Column) -> &mut Self {
+        if self.dialect == Dialect::Sqlite && column.kind == ColumnKind::Decimal {
+            self.push("CAST(").ident(column.name).push(" AS REAL)")
+        } else {
+            self.ident(column.name)
+        }
+    }
+
+    /// `WHERE` with the live-rows condition and the equality filters.
+    fn filters(&mut self, table: &Table, filters: &[(Column, FieldValue)]) -> &mut Self {
+        let mut first = true;
+        let mut and = |w: &mut Self| {
+            w.push(if first { " WHERE " } else { " AND " });
+            first = false;
+        };
+        if table.soft_delete {
+            and(self);
+            self.ident(DELETED_AT).push(" IS NULL");
+        }
+        for (column, value) in filters {
+            and(self);
+            if *value == FieldValue::Null {
+                self.ident(column.name).push(" IS NULL");
+            } else {
+                let bound = filter_value(column.kind, value);
+                self.comparable(*column)
+                    .push(" = ")
+                    .param(bound, column.kind);
+            }
+        }
+        self
+    }
+
+    fn finish(self) -> Statement {
+        Statement {
+            sql: self.sql,
+            params: self.params,
+        }
+    }
+}
+
+/// A filter value in the form its column stores. Decimal filters arrive as numbers and are
+/// compared as numbers (see `Writer::comparable`).
+fn filter_value(kind: ColumnKind, value: &FieldValue) -> SqlValue {
+    match (kind, value) {
+        (ColumnKind::Uuid, FieldValue::Text(text)) => text
+            .parse()
+            .map_or_else(|_| SqlValue::Text(text.clone()), SqlValue::Uuid),
+        (ColumnKind::Date, FieldValue::Text(text)) => text
+            .parse()
+            .map_or_else(|_| SqlValue::Text(text.clone()), SqlValue::Date),
+        (ColumnKind::DateTime, FieldValue::Time(nanos)) => {
+            time::OffsetDateTime::from_unix_timestamp_nanos(*nanos)
+                .map_or(SqlValue::Null, |t| SqlValue::DateTime(DateTime(t)))
+        }
+        (_, FieldValue::Null) => SqlValue::Null,
+        (_, FieldValue::Bool(b)) => SqlValue::Bool(*b),
+        (_, FieldValue::Int(i)) => SqlValue::Int(*i),
+        (_, FieldValue::Float(x)) => SqlValue::Float(*x),
+        (_, FieldValue::Text(text)) => SqlValue::Text(text.clone()),
+        (_, FieldValue::Time(nanos)) => SqlValue::Int(i64::try_from(*nanos).unwrap_or(i64::MAX)),
+    }
+}
+
+/// `SELECT` one live row by key; `for_update` locks it until the transaction ends
+/// (PostgreSQL; SQLite's write transaction already excludes other writers).
+pub(crate) fn select_by_key(
+    dialect: Dialect,
+    table: &Table,
+    key: SqlValue,
+    for_update: bool,
+) -> Statement {
+    let mut w = Writer::new(dialect);
+    w.push("SELECT ")
+        .select_list(table.columns)
+        .push(" FROM ")
+        .ident(table.name);
+    w.filters(table, &[]);
+    w.push(if table.soft_delete {
+        " AND "
+    } else {
+        " WHERE "
+    })
+    .ident(table.key.name)
+    .push(" = ")
+    .param(key, table.key.kind);
+    if for_update && dialect == Dialect::Postgres {
+        w.push(" FOR UPDATE");
+    }
+    w.finish()
+}
+
+/// One page of a list, filtered and sorted, the key breaking ties so that pages are stable.
+/// Nulls sort last ascending and first descending, as PostgreSQL's indexes order them.
+pub(crate) fn select_page(
+    dialect: Dialect,
+    table: &Table,
+    filters: &[(Column, FieldValue)],
+    sort: &[(Column, Direction)],
+    query: &ListQuery,
+) -> Statement {
+    let mut w = Writer::new(dialect);
+    w.push("SELECT ")
+        .select_list(table.columns)
+        .push(" FROM ")
+        .ident(table.name);
+    w.filters(table, filters);
+    w.push(" ORDER BY ");
+    for (column, direction) in sort {
+        w.comparable(*column).push(match direction {
+            Direction::Ascending => " ASC NULLS LAST, ",
+            Direction::Descending => " DESC NULLS FIRST, ",
+        });
+    }
+    w.ident(table.key.name).push(" ASC LIMIT ");
+    w.param(SqlValue::Int(i64::from(query.limit)), ColumnKind::Int64)
+        .push(" OFFSET ")
+        .param(
+            SqlValue::Int(i64::try_from(query.offset).unwrap_or(i64::MAX)),
+            ColumnKind::Int64,
+        );
+    w.finish()
+}
+
+/// The number of live rows that pass the filters.
+pub(crate) fn count(
+    dialect: Dialect,
+    table: &Table,
+    filters: &[(Column, FieldValue)],
+) -> Statement {
+    let mut w = Writer::new(dialect);
+    w.push("SELECT COUNT(*) FROM ").ident(table.name);
+    w.filters(table, filters);
+    w.finish()
+}
+
+/// The next value of a server-generated integer key: PostgreSQL's identity sequence, or in
+/// SQLite (whose writers are serialized by the write transaction) one past the largest key
+/// ever stored, soft-deleted rows included.
+pub(crate) fn next_key(dialect: Dialect, table: &Table) -> Statement {
+    let mut w = Writer::new(dialect);
+    match dialect {
+        Dialect::Sqlite => {
+            w.push("SELECT COALESCE(MAX(")
+                .ident(table.key.name)
+                .push("), 0) + 1 FROM ")
+                .ident(table.name);
+        }
+        Dialect::Postgres => {
+            // pg_get_serial_sequence takes the names as SQL text literals.
+            let literal = |name: String| format!("'{}'", name.replace('\'', "''"));
+            w.push("SELECT nextval(pg_get_serial_sequence(")
+                .push(&literal(ident(table.name)))
+                .push(", ")
+                .push(&literal(table.key.name.to_owned()))
+                .push("))");
+        }
+    }
+    w.finish()
+}
+
+pub(crate) fn insert(dialect: Dialect, table: &Table, row: Vec<SqlValue>) -> Statement {
+    let mut w = Writer::new(dialect);
+    w.push("INSERT INTO ").ident(table.name).push(" (");
+    for (i, column) in table.columns.iter().enumerate() {
+        if i > 0 {
+            w.push(", ");
+        }
+        w.ident(column.name);
+    }
+    w.push(") VALUES (");
+    for (i, (value, column)) in row.into_iter().zip(table.columns).enumerate() {
+        if i > 0 {
+            w.push(", ");
+        }
+        w.param(value, column.kind);
+    }
+    w.push(")");
+    w.finish()
+}
+
+/// Writes every column but the key of the row with that key.
+pub(crate) fn update(dialect: Dialect, table: &Table, row: Vec<SqlValue>) -> Statement {
+    let mut w = Writer::new(dialect);
+    w.push("UPDATE ").ident(table.name).push(" SET ");
+    let mut key = SqlValue::Null;
+    let mut first = true;
+    for (value, column) in row.into_iter().zip(table.columns) {
+        if column.name == table.key.name {
+            key = value;
+            continue;
+        }
+        if !first {
+            w.push(", ");
+        }
+        first = false;
+        w.ident(column.name).push(" = ").param(value, column.kind);
+    }
+    w.push(" WHERE ")
+        .ident(table.key.name)
+        .push(" = ")
+        .param(key, table.key.kind);
+    w.finish()
+}
+
+/// Removes the live row with that key, or marks it deleted in a soft-deleting table.
+pub(crate) fn delete(dialect: Dialect, table: &Table, key: SqlValue, now: DateTime) -> Statement {
+    let mut w = Writer::new(dialect);
+    if table.soft_delete {
+        w.push("UPDATE ")
+            .ident(table.name)
+            .push(" SET ")
+            .ident(DELETED_AT)
+            .push(" = ")
+            .param(SqlValue::DateTime(now), ColumnKind::DateTime)
+            .push(" WHERE ")
+            .ident(DELETED_AT)
+            .push(" IS NULL AND ");
+    } else {
+        w.push("DELETE FROM ").ident(table.name).push(" WHERE ");
+    }
+    w.ident(table.key.name)
+        .push(" = ")
+        .param(key, table.key.kind);
+    w.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const COLUMNS: &[Column] = &[
+        Column {
+            name: "id",
+            kind: ColumnKind::Uuid,
+        },
+        Column {
+            name: "title",
+            kind: ColumnKind::Text,
+        },
+        Column {
+            name: "budget",
+            kind: ColumnKind::Decimal,
+        },
+    ];
+    const TABLE: Table = Table {
+        name: "tasks",
+        columns: COLUMNS,
+        key: COLUMNS[0],
+        soft_delete: true,
+    };
+
+    fn page() -> ListQuery {
+        ListQuery {
+            limit: 10,
+            offset: 20,
+            sort: Vec::new(),
+            filters: Vec::new(),
+            include_total: false,
+        }
+    }
+
+    #[test]
+    fn pages_bind_every_value_and_break_ties_on_the_key() {
+        let filters = [(
+            COLUMNS[1],
+            FieldValue::Text("x'; DROP TABLE tasks; --".into()),
+        )];
+        let sort = [(COLUMNS[2], Direction::Descending)];
+        let sqlite = select_page(Dialect::Sqlite, &TABLE, &filters, &sort, &page());
+        assert_eq!(
+            sqlite.sql,
+            r#"SELECT "id", "title", "budget" FROM "tasks" WHERE "deleted_at" IS NULL AND "title" = ? ORDER BY CAST("budget" AS REAL) DESC NULLS FIRST, "id" ASC LIMIT ? OFFSET ?"#
+        );
+        assert_eq!(sqlite.params.len(), 3);
+        let postgres = select_page(Dialect::Postgres, &TABLE, &filters, &sort, &page());
+        assert_eq!(
+            postgres.sql,
+            r#"SELECT "id", "title", "budget"::text AS "budget" FROM "tasks" WHERE "deleted_at" IS NULL AND "title" = $1 ORDER BY "budget" DESC NULLS FIRST, "id" ASC LIMIT $2 OFFSET $3"#
+        );
+    }
+
+    #[test]
+    fn writes_name_every_column_and_soft_deletes_mark_rows() {
+        let row = vec![SqlValue::Null, SqlValue::Text("t".into()), SqlValue::Null];
+        let update = update(Dialect::Postgres, &TABLE, row);
+        assert_eq!(
+            update.sql,
+            r#"UPDATE "tasks" SET "title" = $1, "budget" = $2::numeric WHERE "id" = $3"#
+        );
+        let delete = delete(Dialect::Sqlite, &TABLE, SqlValue::Null, DateTime::now());
+        assert_eq!(
+            delete.sql,
+            r#"UPDATE "tasks" SET "deleted_at" = ? WHERE "deleted_at" IS NULL AND "id" = ?"#
+        );
+        let next = next_key(Dialect::Postgres, &TABLE);
+        assert_eq!(
+            next.sql,
+            r#"SELECT nextval(pg_get_serial_sequence('"tasks"', 'id'))"#
+        );
+    }
+}

@@ -1,0 +1,351 @@
+//! Values as they go into and come out of SQL columns, and the conversions of every field type
+//! generated structs use.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::types::{Bytes, Date, DateTime, Decimal, Uuid};
+use crate::validate::{At, Errors, FromJson};
+
+/// How a column stores its field, which decides how each database binds and reads it (see the
+/// storage mapping in `docs/contracts.md`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ColumnKind {
+    /// `string` and enums.
+    Text,
+    Bool,
+    Int32,
+    Int64,
+    Float,
+    Double,
+    /// Exact: `TEXT` in SQLite, `NUMERIC` in PostgreSQL.
+    Decimal,
+    Uuid,
+    Date,
+    DateTime,
+    Bytes,
+    /// `json`, lists, maps and messages: JSON text in SQLite, `JSONB` in PostgreSQL.
+    Json,
+}
+
+/// One column of a contract's table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Column {
+    pub name: &'static str,
+    pub kind: ColumnKind,
+}
+
+/// A value bound to or read from a column.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SqlValue {
+    Null,
+    Bool(bool),
+    Int(i64),
+    Float(f64),
+    Text(String),
+    Bytes(Vec<u8>),
+    Uuid(Uuid),
+    Date(Date),
+    DateTime(DateTime),
+    Decimal(Decimal),
+    Json(Value),
+}
+
+impl SqlValue {
+    fn kind_name(&self) -> &'static str {
+        match self {
+            SqlValue::Null => "NULL",
+            SqlValue::Bool(_) => "a boolean",
+            SqlValue::Int(_) => "an integer",
+            SqlValue::Float(_) => "a float",
+            SqlValue::Text(_) => "text",
+            SqlValue::Bytes(_) => "bytes",
+            SqlValue::Uuid(_) => "a UUID",
+            SqlValue::Date(_) => "a date",
+            SqlValue::DateTime(_) => "a date-time",
+            SqlValue::Decimal(_) => "a decimal",
+            SqlValue::Json(_) => "JSON",
+        }
+    }
+
+    fn mismatch<T>(self, expected: &str) -> Result<T, String> {
+        Err(format!("expected {expected}, found {}", self.kind_name()))
+    }
+}
+
+/// A field type's column form. Implemented here for every scalar, options, lists and maps;
+/// generated code implements it for enums (as text) and messages (as JSON) through
+/// [`enum_to_sql`], [`enum_from_sql`], [`json_to_sql`] and [`json_from_sql`].
+pub trait SqlColumn: Sized {
+    fn to_sql(&self) -> SqlValue;
+    fn from_sql(value: SqlValue) -> Result<Self, String>;
+}
+
+impl SqlColumn for String {
+    fn to_sql(&self) -> SqlValue {
+        SqlValue::Text(self.clone())
+    }
+    fn from_sql(value: SqlValue) -> Result<Self, String> {
+        match value {
+            SqlValue::Text(text) => Ok(text),
+            other => other.mismatch("text"),
+        }
+    }
+}
+
+impl SqlColumn for bool {
+    fn to_sql(&self) -> SqlValue {
+        SqlValue::Bool(*self)
+    }
+    fn from_sql(value: SqlValue) -> Result<Self, String> {
+        match value {
+            SqlValue::Bool(b) => Ok(b),
+            // SQLite has no boolean type: 0 and 1.
+            SqlValue::Int(i) => Ok(i != 0),
+            other => other.mismatch("a boolean"),
+        }
+    }
+}
+
+impl SqlColumn for i64 {
+    fn to_sql(&self) -> SqlValue {
+        SqlValue::Int(*self)
+    }
+    fn from_sql(value: SqlValue) -> Result<Self, String> {
+        match value {
+            SqlValue::Int(i) => Ok(i),
+            other => other.mismatch("an integer"),
+        }
+    }
+}
+
+impl SqlColumn for i32 {
+    fn to_sql(&self) -> SqlValue {
+        SqlValue::Int(i64::from(*self))
+    }
+    fn from_sql(value: SqlValue) -> Result<Self, String> {
+        let wide = i64::from_sql(value)?;
+        i32::try_from(wide).map_err(|_| format!("{wide} does not fit a 32-bit integer"))
+    }
+}
+
+impl SqlColumn for f64 {
+    fn to_sql(&self) -> SqlValue {
+        SqlValue::Float(*self)
+    }
+    fn from_sql(value: SqlValue) -> Result<Self, String> {
+        match value {
+            SqlValue::Float(x) => Ok(x),
+            // SQLite stores a REAL that happens to be integral as an integer.
+            SqlValue::Int(i) => Ok(i as f64),
+            other => other.mismatch("a number"),
+        }
+    }
+}
+
+impl SqlColumn for f32 {
+    fn to_sql(&self) -> SqlValue {
+        SqlValue::Float(f64::from(*self))
+    }
+    fn from_sql(value: SqlValue) -> Result<Self, String> {
+        f64::from_sql(value).map(|x| x as f32)
+    }
+}
+
+/// The scalar types that have a variant of their own.
+macro_rules! variant_column {
+    ($($ty:ty => $variant:ident, $expected:literal;)*) => {$(
+        impl SqlColumn for $ty {
+            fn to_sql(&self) -> SqlValue {
+                SqlValue::$variant(self.clone())
+            }
+            fn from_sql(value: SqlValue) -> Result<Self, String> {
+                match value {
+                    SqlValue::$variant(v) => Ok(v),
+                    // SQLite keeps these as text; PostgreSQL reads numerics as text.
+                    SqlValue::Text(text) => text.parse().map_err(|e| format!("{e}")),
+                    other => other.mismatch($expected),
+                }
+            }
+        }
+    )*};
+}
+
+variant_column! {
+    Uuid => Uuid, "a UUID";
+    Date => Date, "a date";
+    DateTime => DateTime, "a date-time";
+    Decimal => Decimal, "a decimal";
+}
+
+impl SqlColumn for Bytes {
+    fn to_sql(&self) -> SqlValue {
+        SqlValue::Bytes(self.0.clone())
+    }
+    fn from_sql(value: SqlValue) -> Result<Self, String> {
+        match value {
+            SqlValue::Bytes(bytes) => Ok(Bytes(bytes)),
+            other => other.mismatch("bytes"),
+        }
+    }
+}
+
+impl SqlColumn for Value {
+    fn to_sql(&self) -> SqlValue {
+        SqlValue::Json(self.clone())
+    }
+    fn from_sql(value: SqlValue) -> Result<Self, String> {
+        match value {
+            SqlValue::Json(json) => Ok(json),
+            other => other.mismatch("JSON"),
+        }
+    }
+}
+
+impl<T: SqlColumn> SqlColumn for Option<T> {
+    fn to_sql(&self) -> SqlValue {
+        self.as_ref().map_or(SqlValue::Null, SqlColumn::to_sql)
+    }
+    fn from_sql(value: SqlValue) -> Result<Self, String> {
+        match value {
+            SqlValue::Null => Ok(None),
+            value => T::from_sql(value).map(Some),
+        }
+    }
+}
+
+impl<T: Serialize + FromJson> SqlColumn for Vec<T> {
+    fn to_sql(&self) -> SqlValue {
+        json_to_sql(self)
+    }
+    fn from_sql(value: SqlValue) -> Result<Self, String> {
+        json_from_sql(value)
+    }
+}
+
+impl<T: Serialize + FromJson> SqlColumn for BTreeMap<String, T> {
+    fn to_sql(&self) -> SqlValue {
+        json_to_sql(self)
+    }
+    fn from_sql(value: SqlValue) -> Result<Self, String> {
+        json_from_sql(value)
+    }
+}
+
+/// An enum's column value: its wire name.
+pub fn enum_to_sql(name: &str) -> SqlValue {
+    SqlValue::Text(name.to_owned())
+}
+
+/// An enum read back from its wire name.
+pub fn enum_from_sql<T: std::str::FromStr<Err = String>>(value: SqlValue) -> Result<T, String> {
+    String::from_sql(value)?.parse()
+}
+
+/// A value stored as JSON (lists, maps, messages).
+pub fn json_to_sql<T: Serialize + ?Sized>(value: &T) -> SqlValue {
+    // Generated types serialize to JSON by construction: string keys, finite numbers.
+    SqlValue::Json(serde_json::to_value(value).unwrap_or(Value::Null))
+}
+
+/// A value read back from JSON, with the same decoding requests get (shape and types, not
+/// constraints: a row written under looser rules must still be readable).
+pub fn json_from_sql<T: FromJson>(value: SqlValue) -> Result<T, String> {
+    let mut json = Value::from_sql(value)?;
+    let mut errors = Errors::new();
+    T::from_json(&mut json, &At::Root, &mut errors).ok_or_else(|| {
+        let mut message = String::from("stored JSON does not decode:");
+        for error in errors.into_vec() {
+            let _ = write!(
+                message,
+                " {} {};",
+                error.pointer.unwrap_or_default(),
+                error.message
+            );
+        }
+        message
+    })
+}
+
+/// The values of one row, in column order, taken one field at a time by generated code.
+#[derive(Debug)]
+pub struct Row {
+    values: std::vec::IntoIter<SqlValue>,
+    columns: std::slice::Iter<'static, Column>,
+}
+
+impl Row {
+    pub(crate) fn new(values: Vec<SqlValue>, columns: &'static [Column]) -> Self {
+        Row {
+            values: values.into_iter(),
+            columns: columns.iter(),
+        }
+    }
+
+    /// The next column's value as `T`; the error names the column.
+    pub fn take<T: SqlColumn>(&mut self) -> Result<T, String> {
+        let column = self.columns.next().map_or("?", |c| c.name);
+        let value = self
+            .values
+            .next()
+            .ok_or_else(|| format!("column `{column}` is missing from the row"))?;
+        T::from_sql(value).map_err(|e| format!("column `{column}`: {e}"))
+    }
+}
+
+/// A date-time as SQLite stores it: UTC with six fractional digits, so that text order is
+/// time order and equal instants are equal text.
+pub(crate) fn storage_text(at: &DateTime) -> String {
+    let utc = at.0.to_offset(time::UtcOffset::UTC);
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}Z",
+        utc.year(),
+        u8::from(utc.month()),
+        utc.day(),
+        utc.hour(),
+        utc.minute(),
+        utc.second(),
+        utc.microsecond()
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn storage_text_orders_like_time_and_reads_back() {
+        let early: DateTime = "2030-01-31T17:00:00+02:00".parse().expect("valid");
+        let late: DateTime = "2030-01-31T16:00:00.5Z".parse().expect("valid");
+        assert_eq!(storage_text(&early), "2030-01-31T15:00:00.000000Z");
+        assert!(storage_text(&early) < storage_text(&late));
+        let back = DateTime::from_sql(SqlValue::Text(storage_text(&late))).expect("reads");
+        assert_eq!(back, late);
+    }
+
+    #[test]
+    fn rows_name_the_failing_column() {
+        const COLUMNS: &[Column] = &[
+            Column {
+                name: "id",
+                kind: ColumnKind::Int64,
+            },
+            Column {
+                name: "tags",
+                kind: ColumnKind::Json,
+            },
+        ];
+        let mut row = Row::new(
+            vec![SqlValue::Int(7), SqlValue::Json(serde_json::json!([1]))],
+            COLUMNS,
+        );
+        assert_eq!(row.take::<i64>(), Ok(7));
+        let error = row
+            .take::<Vec<String>>()
+            .expect_err("numbers are not strings");
+        assert!(error.starts_with("column `tags`: stored JSON does not decode"));
+    }
+}

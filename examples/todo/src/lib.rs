@@ -185,6 +185,33 @@ impl LabelHandlers for Todo {
     }
 }
 
+/// The service as `cargo run -p todo` runs it: opens and migrates the database of the settings
+/// (or keeps everything in memory for `memory:`), serves until shut down, then closes the
+/// database so that every connection is returned and SQLite's log is checkpointed.
+pub async fn serve(settings: Settings) -> Result<std::process::ExitCode, String> {
+    let database = if settings.database_url == "memory:" {
+        None
+    } else {
+        let db = cmmv::sql::Database::connect(&settings.database())
+            .await
+            .map_err(|e| format!("CMMV_DATABASE_URL: {e}"))?;
+        db.migrate(MIGRATIONS)
+            .await
+            .map_err(|e| format!("CMMV_DATABASE_URL: {e}"))?;
+        Some(db)
+    };
+    let todo = match &database {
+        Some(db) => Todo::with_database(db),
+        None => Todo::in_memory(),
+    };
+    let app = app(settings, &Arc::new(todo)).map_err(|e| e.to_string())?;
+    let code = app.run().await;
+    if let Some(db) = database {
+        db.close().await;
+    }
+    Ok(code)
+}
+
 /// The app: every contract's routes, the OpenAPI documents and a readiness check per store.
 pub fn app(settings: Settings, todo: &Arc<Todo>) -> Result<App, cmmv::SettingsError> {
     let mut builder = App::builder(settings)

@@ -3,48 +3,26 @@
 //! (created and migrated on first start), or in memory with `memory:`.
 
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use cmmv::Settings;
-use cmmv::sql::Database;
-use todo::{Todo, api, app};
+use todo::serve;
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    match serve().await {
+    let settings = match Settings::from_env() {
+        Ok(settings) => settings,
+        Err(error) => {
+            eprintln_error(&error.to_string());
+            return ExitCode::from(2);
+        }
+    };
+    match serve(settings).await {
         Ok(code) => code,
         Err(error) => {
             eprintln_error(&error);
             ExitCode::from(2)
         }
     }
-}
-
-/// Opens and migrates the database, serves until shut down, then closes the database, so
-/// that every connection is returned and SQLite's write-ahead log is checkpointed.
-async fn serve() -> Result<ExitCode, String> {
-    let settings = Settings::from_env().map_err(|e| e.to_string())?;
-    let database = if settings.database_url == "memory:" {
-        None
-    } else {
-        let db = Database::connect(&settings.database())
-            .await
-            .map_err(|e| format!("CMMV_DATABASE_URL: {e}"))?;
-        db.migrate(api::MIGRATIONS)
-            .await
-            .map_err(|e| format!("CMMV_DATABASE_URL: {e}"))?;
-        Some(db)
-    };
-    let todo = match &database {
-        Some(db) => Todo::with_database(db),
-        None => Todo::in_memory(),
-    };
-    let app = app(settings, &Arc::new(todo)).map_err(|e| e.to_string())?;
-    let code = app.run().await;
-    if let Some(db) = database {
-        db.close().await;
-    }
-    Ok(code)
 }
 
 #[allow(

@@ -42,7 +42,7 @@ pub use value::{
 
 use self::conn::Conn;
 use crate::resource::Resource;
-use crate::store::{Store, StoreError};
+use crate::store::{ListQuery, Store, StoreError};
 
 /// A resource that lives in a table. Implemented by generated code.
 pub trait Record: Resource {
@@ -162,6 +162,42 @@ impl Database {
             .await
             .map(drop)
             .map_err(|e| StoreError::Unavailable(e.to_string()))
+    }
+
+    /// The database's plan for the list query a store of `R` runs for `query`: SQLite's
+    /// `EXPLAIN QUERY PLAN` details or PostgreSQL's `EXPLAIN` lines, one per line. For checking
+    /// that lists use the indexes the contracts declare.
+    pub async fn explain_list<R: Record>(&self, query: &ListQuery) -> Result<String, StoreError> {
+        let store = store::SqlStore::<R>::new(self.clone());
+        let mut statement = store.list_statement(query)?;
+        // SQLite's rows are (id, parent, notused, detail); PostgreSQL's one line of text.
+        let (prefix, kinds) = match self.dialect() {
+            Dialect::Sqlite => (
+                "EXPLAIN QUERY PLAN ",
+                vec![
+                    ColumnKind::Int64,
+                    ColumnKind::Int64,
+                    ColumnKind::Int64,
+                    ColumnKind::Text,
+                ],
+            ),
+            Dialect::Postgres => ("EXPLAIN ", vec![ColumnKind::Text]),
+        };
+        statement.sql.insert_str(0, prefix);
+        let mut conn = self.acquire().await?;
+        let rows = conn
+            .conn()
+            .rows(statement, &kinds)
+            .await
+            .map_err(|e| StoreError::Internal(e.to_string()))?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|mut row| match row.pop() {
+                Some(SqlValue::Text(line)) => Some(line),
+                _ => None,
+            })
+            .collect::<Vec<_>>()
+            .join("\n"))
     }
 
     /// Closes every connection, waiting for those in use to be returned (graceful shutdown).

@@ -3,7 +3,7 @@
 use std::marker::PhantomData;
 
 use super::conn::{Doing, store_error};
-use super::query::{self, Table};
+use super::query::{self, Statement, Table};
 use super::value::{Column, ColumnKind, Row, SqlColumn};
 use super::{Database, Record};
 use crate::resource::FieldValue;
@@ -81,27 +81,43 @@ impl<R: Record> SqlStore<R> {
     }
 }
 
+impl<R: Record> SqlStore<R> {
+    /// The filters of a list query, by column.
+    fn filters(&self, query: &ListQuery) -> Result<Vec<(Column, FieldValue)>, StoreError> {
+        query
+            .filters
+            .iter()
+            .map(|(name, value)| Ok((self.column(name)?, value.clone())))
+            .collect()
+    }
+
+    /// The page statement of a list query.
+    pub(crate) fn list_statement(&self, query: &ListQuery) -> Result<Statement, StoreError> {
+        let sort = query
+            .sort
+            .iter()
+            .map(|(name, direction)| Ok((self.column(name)?, *direction)))
+            .collect::<Result<Vec<(Column, Direction)>, StoreError>>()?;
+        Ok(query::select_page(
+            self.db.dialect(),
+            &self.table,
+            &self.filters(query)?,
+            &sort,
+            query,
+        ))
+    }
+}
+
 impl<R: Record> Repository<R> for SqlStore<R> {
     fn list<'a>(&'a self, query: &'a ListQuery) -> BoxFuture<'a, Result<Page<R>, StoreError>> {
         Box::pin(async move {
-            let filters = query
-                .filters
-                .iter()
-                .map(|(name, value)| Ok((self.column(name)?, value.clone())))
-                .collect::<Result<Vec<(Column, FieldValue)>, StoreError>>()?;
-            let sort = query
-                .sort
-                .iter()
-                .map(|(name, direction)| Ok((self.column(name)?, *direction)))
-                .collect::<Result<Vec<(Column, Direction)>, StoreError>>()?;
+            let statement = self.list_statement(query)?;
+            let filters = self.filters(query)?;
             let dialect = self.db.dialect();
             let mut conn = self.db.acquire().await?;
             let rows = conn
                 .conn()
-                .rows(
-                    query::select_page(dialect, &self.table, &filters, &sort, query),
-                    &self.kinds,
-                )
+                .rows(statement, &self.kinds)
                 .await
                 .map_err(self.error(Doing::Writing))?;
             let total = if query.include_total {

@@ -5,7 +5,9 @@
 //! - `cargo xtask bench [--contracts N]`: compile N generated contracts to OpenAPI + proto and
 //!   report time and peak memory against a parse-only baseline measured in the same run.
 //! - `cargo xtask load [--requests N]`: the example service against a hand-written axum server
-//!   on the same store, under the same bounded load on 127.0.0.1.
+//!   on the same store, under the same bounded load on 127.0.0.1 (`todo`'s `load` bench).
+//! - `cargo xtask storage`: get by id and a filtered, sorted page over 10,000 tasks in memory,
+//!   SQLite and PostgreSQL (`todo`'s `storage` bench).
 
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
@@ -20,20 +22,20 @@ fn main() -> ExitCode {
         Some("validate") => validate(),
         Some("bench") => bench::run(&args[1..]),
         // A bench target of the example, built as users build it (see its module docs).
-        Some("load") => {
+        Some(bench @ ("load" | "storage")) => {
             let status = Command::new(env!("CARGO"))
-                .args(["bench", "-p", "todo", "--bench", "load", "--"])
+                .args(["bench", "-p", "todo", "--bench", bench, "--"])
                 .args(&args[1..])
                 .status()
                 .map_err(|e| format!("cannot run cargo: {e}"));
             match status {
                 Ok(status) if status.success() => Ok(()),
-                Ok(status) => Err(format!("the load benchmark failed ({status})")),
+                Ok(status) => Err(format!("the {bench} benchmark failed ({status})")),
                 Err(error) => Err(error),
             }
         }
         _ => Err(
-            "usage: cargo xtask <validate | bench [--contracts N] | load [--requests N]>"
+            "usage: cargo xtask <validate | bench [--contracts N] | load [--requests N] | storage>"
                 .to_owned(),
         ),
     };

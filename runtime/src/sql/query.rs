@@ -46,6 +46,8 @@ struct Writer {
     dialect: Dialect,
     sql: String,
     params: Vec<(SqlValue, ColumnKind)>,
+    /// Whether a `WHERE` is written, so the next condition starts with `AND`.
+    filtered: bool,
 }
 
 impl Writer {
@@ -54,6 +56,7 @@ impl Writer {
             dialect,
             sql: String::with_capacity(256),
             params: Vec::new(),
+            filtered: false,
         }
     }
 
@@ -109,19 +112,36 @@ impl Writer {
         }
     }
 
-    /// `WHERE` with the live-rows condition and the equality filters.
-    fn filters(&mut self, table: &Table, filters: &[(Column, FieldValue)]) -> &mut Self {
-        let mut first = true;
-        let mut and = |w: &mut Self| {
-            w.push(if first { " WHERE " } else { " AND " });
-            first = false;
-        };
+    /// `SELECT <columns> FROM <table>`, live rows only.
+    fn select(dialect: Dialect, table: &Table) -> Writer {
+        let mut w = Writer::new(dialect);
+        w.push("SELECT ")
+            .select_list(table.columns)
+            .push(" FROM ")
+            .ident(table.name);
+        w.live_rows(table);
+        w
+    }
+
+    /// Starts one more condition of the `WHERE` clause.
+    fn condition(&mut self) -> &mut Self {
+        let joiner = if self.filtered { " AND " } else { " WHERE " };
+        self.filtered = true;
+        self.push(joiner)
+    }
+
+    /// Leaves out soft-deleted rows.
+    fn live_rows(&mut self, table: &Table) -> &mut Self {
         if table.soft_delete {
-            and(self);
-            self.ident(DELETED_AT).push(" IS NULL");
+            self.condition().ident(DELETED_AT).push(" IS NULL");
         }
+        self
+    }
+
+    /// The equality filters, all of which must hold.
+    fn filters(&mut self, filters: &[(Column, FieldValue)]) -> &mut Self {
         for (column, value) in filters {
-            and(self);
+            self.condition();
             if *value == FieldValue::Null {
                 self.ident(column.name).push(" IS NULL");
             } else {
@@ -173,20 +193,11 @@ pub(crate) fn select_by_key(
     key: SqlValue,
     for_update: bool,
 ) -> Statement {
-    let mut w = Writer::new(dialect);
-    w.push("SELECT ")
-        .select_list(table.columns)
-        .push(" FROM ")
-        .ident(table.name);
-    w.filters(table, &[]);
-    w.push(if table.soft_delete {
-        " AND "
-    } else {
-        " WHERE "
-    })
-    .ident(table.key.name)
-    .push(" = ")
-    .param(key, table.key.kind);
+    let mut w = Writer::select(dialect, table);
+    w.condition()
+        .ident(table.key.name)
+        .push(" = ")
+        .param(key, table.key.kind);
     if for_update && dialect == Dialect::Postgres {
         w.push(" FOR UPDATE");
     }
@@ -202,13 +213,8 @@ pub(crate) fn select_page(
     sort: &[(Column, Direction)],
     query: &ListQuery,
 ) -> Statement {
-    let mut w = Writer::new(dialect);
-    w.push("SELECT ")
-        .select_list(table.columns)
-        .push(" FROM ")
-        .ident(table.name);
-    w.filters(table, filters);
-    w.push(" ORDER BY ");
+    let mut w = Writer::select(dialect, table);
+    w.filters(filters).push(" ORDER BY ");
     for (column, direction) in sort {
         w.comparable(*column).push(match direction {
             Direction::Ascending => " ASC NULLS LAST, ",
@@ -233,7 +239,7 @@ pub(crate) fn count(
 ) -> Statement {
     let mut w = Writer::new(dialect);
     w.push("SELECT COUNT(*) FROM ").ident(table.name);
-    w.filters(table, filters);
+    w.live_rows(table).filters(filters);
     w.finish()
 }
 
@@ -315,14 +321,13 @@ pub(crate) fn delete(dialect: Dialect, table: &Table, key: SqlValue, now: DateTi
             .push(" SET ")
             .ident(DELETED_AT)
             .push(" = ")
-            .param(SqlValue::DateTime(now), ColumnKind::DateTime)
-            .push(" WHERE ")
-            .ident(DELETED_AT)
-            .push(" IS NULL AND ");
+            .param(SqlValue::DateTime(now), ColumnKind::DateTime);
     } else {
-        w.push("DELETE FROM ").ident(table.name).push(" WHERE ");
+        w.push("DELETE FROM ").ident(table.name);
     }
-    w.ident(table.key.name)
+    w.live_rows(table)
+        .condition()
+        .ident(table.key.name)
         .push(" = ")
         .param(key, table.key.kind);
     w.finish()

@@ -10,6 +10,7 @@ pub mod metrics;
 mod openapi;
 pub mod patch;
 pub mod problem;
+pub mod ratelimit;
 pub mod request_id;
 pub mod resource;
 pub mod respond;

@@ -1,0 +1,106 @@
+//! Rate limiting: the policies contracts declare, enforced per route by a GCRA limiter kept in
+//! process or shared by a fleet through Redis.
+//!
+//! # Semantics (GCRA)
+//!
+//! A policy admits `limit` requests per `period` per key, in bursts of up to `burst`:
+//!
+//! - the **emission interval** is `T = period / limit`: on average one request per `T`;
+//! - an idle key admits `burst` requests at once; every `T` that passes gives one back, up to
+//!   `burst`;
+//! - so over any window of length `w` starting from an idle key, at most `burst + w / T`
+//!   requests are admitted, and never more than `burst` within `T` of each other at the start.
+//!
+//! The limiter keeps one instant per key, the *theoretical arrival time* `TAT` (when the key
+//! would be idle again). A request at `now` is admitted when `now >= TAT - (burst - 1) * T`
+//! (with `TAT = max(TAT, now)`), which moves `TAT` on by `T`; otherwise it is refused and may
+//! retry after `TAT - (burst - 1) * T - now`. A refused request changes nothing.
+//!
+//! A [`Decision`] also says what the `RateLimit` header reports: how many more requests would
+//! be admitted right now (`remaining`), and when the key is idle again (`reset`).
+//!
+//! A request under several policies (`[10/s, 1000/h]`) must pass all of them; each is decided
+//! in turn and the first refusal answers (a refusal by a later policy still spends the earlier
+//! ones: deciding them atomically across backends is not worth its cost).
+
+mod gcra;
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::time::Duration;
+
+pub use gcra::Gcra;
+
+/// A boxed future, so that limiters can be trait objects.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// One policy of a route, as generated code declares it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Policy {
+    /// The budget this policy draws from: a shared policy's name (`standard`), or the contract
+    /// (`Task`) or operation (`Task.create`) that declared it. Routes with the same id share
+    /// one budget per key; the id is also the policy's name in the `RateLimit` headers.
+    pub id: &'static str,
+    pub limit: u32,
+    pub period: Duration,
+    /// The most requests admitted at once; at least 1.
+    pub burst: u32,
+    pub key: KeyKind,
+}
+
+impl Policy {
+    /// The GCRA parameters of this policy.
+    pub fn gcra(&self) -> Gcra {
+        Gcra::new(self.limit, self.period, self.burst)
+    }
+}
+
+/// What a policy counts requests by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyKind {
+    /// The client's IP address: the socket's peer, or what trusted proxies forwarded.
+    Ip,
+    /// The authenticated principal; the IP for anonymous requests.
+    User,
+    /// The API key the request carries; the IP without one.
+    ApiKey,
+    /// The value of this request header; the IP without one.
+    Header(&'static str),
+    /// A key function registered in the app under this name.
+    Custom(&'static str),
+}
+
+/// What a limiter decided for one request under one policy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Decision {
+    pub allowed: bool,
+    /// How many more requests would be admitted right now.
+    pub remaining: u32,
+    /// How long until the key is idle again (its whole burst available).
+    pub reset: Duration,
+    /// When refused: how long until a request would be admitted. Zero when allowed.
+    pub retry_after: Duration,
+}
+
+/// Why a limiter could not decide (Redis unreachable or slow). The route's fail mode answers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LimiterError(pub String);
+
+impl fmt::Display for LimiterError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for LimiterError {}
+
+/// A place that keeps the state of every key of every policy.
+pub trait Limiter: Send + Sync + fmt::Debug + 'static {
+    /// Decides one request for `key` under `policy`, and records it when admitted.
+    fn check<'a>(
+        &'a self,
+        policy: &'a Policy,
+        key: &'a str,
+    ) -> BoxFuture<'a, Result<Decision, LimiterError>>;
+}

@@ -210,7 +210,7 @@ pub(crate) fn store_error(error: sqlx::Error, table: &Table, doing: Doing) -> St
                 StoreError::Conflict {
                     field: column.unwrap_or_else(|| table.key.name.to_owned()),
                 }
-            } else if db.is_foreign_key_violation() {
+            } else if db.is_foreign_key_violation() || is_sqlite_restrict(&*db) {
                 match doing {
                     Doing::Writing => StoreError::MissingReference { field: column },
                     Doing::Deleting => StoreError::StillReferenced,
@@ -228,6 +228,15 @@ pub(crate) fn store_error(error: sqlx::Error, table: &Table, doing: Doing) -> St
         | sqlx::Error::WorkerCrashed => StoreError::Unavailable(error.to_string()),
         other => StoreError::Internal(other.to_string()),
     }
+}
+
+/// SQLite enforces `ON DELETE RESTRICT` with a trigger-like action, so deleting a row that is
+/// still referred to fails with `SQLITE_CONSTRAINT_TRIGGER` (1811), not the
+/// `SQLITE_CONSTRAINT_FOREIGNKEY` (787) that `is_foreign_key_violation` recognizes; without
+/// this, such a delete was an internal error (500) instead of `StillReferenced` (409). The
+/// message tells it apart from a `RAISE` in a trigger of the user's own.
+fn is_sqlite_restrict(db: &dyn sqlx::error::DatabaseError) -> bool {
+    db.code().as_deref() == Some("1811") && db.message() == "FOREIGN KEY constraint failed"
 }
 
 /// Codes that mean "try again later": SQLite's busy and locked, PostgreSQL's connection,

@@ -33,6 +33,7 @@ use sqlx::sqlite::{
 };
 use sqlx::{Pool, Transaction};
 
+pub(crate) use migrate::checksum;
 pub use migrate::{Migration, MigrationReport};
 pub use query::Dialect;
 pub use value::{
@@ -156,7 +157,9 @@ impl Database {
         let mut conn = self.acquire().await?;
         conn.conn()
             .integer(query::Statement {
-                sql: "SELECT 1".to_owned(),
+                // BIGINT: `integer` reads an i64, and PostgreSQL's plain `1` is an INT4 that
+                // does not decode as one, which made every PostgreSQL readiness check fail.
+                sql: "SELECT CAST(1 AS BIGINT)".to_owned(),
                 params: Vec::new(),
             })
             .await

@@ -24,6 +24,7 @@
 //! ones: deciding them atomically across backends is not worth its cost).
 
 mod gcra;
+mod memory;
 
 use std::fmt;
 use std::future::Future;
@@ -31,6 +32,7 @@ use std::pin::Pin;
 use std::time::Duration;
 
 pub use gcra::Gcra;
+pub use memory::{MemoryLimiter, MemoryLimiterSettings};
 
 /// A boxed future, so that limiters can be trait objects.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;

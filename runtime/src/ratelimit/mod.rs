@@ -25,6 +25,7 @@
 
 mod gcra;
 mod memory;
+mod redis;
 
 use std::fmt;
 use std::future::Future;
@@ -33,6 +34,7 @@ use std::time::Duration;
 
 pub use gcra::Gcra;
 pub use memory::{MemoryLimiter, MemoryLimiterSettings};
+pub use self::redis::{RedisLimiter, RedisLimiterSettings};
 
 /// A boxed future, so that limiters can be trait objects.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;

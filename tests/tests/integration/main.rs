@@ -7,6 +7,7 @@ mod diagnostics;
 mod formats;
 mod openapi_consistency;
 mod ratelimit_http;
+mod ratelimit_redis;
 mod runtime_health;
 mod runtime_http;
 mod runtime_metrics;

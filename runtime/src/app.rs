@@ -27,9 +27,10 @@
 //! ```
 
 use std::borrow::Cow;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use axum::Router;
 use axum::routing::get;
@@ -40,6 +41,7 @@ use crate::health::{self, Checks, Readiness};
 use crate::layers;
 use crate::metrics::{self, Metrics};
 use crate::openapi::{self, Document};
+use crate::ratelimit::{KeyFn, Limiter, RateLimiting, RouteLimits};
 use crate::settings::{Settings, SettingsError};
 use crate::shutdown::{self, ShutdownOutcome, Timing};
 
@@ -67,6 +69,28 @@ pub struct AppBuilder {
     routes: Router,
     documents: BTreeMap<u32, Document>,
     checks: Checks,
+    rate_limits: RateLimitParts,
+}
+
+/// What [`AppBuilder`] collects for rate limiting.
+#[derive(Default)]
+struct RateLimitParts {
+    tables: Vec<RouteLimits>,
+    limiter: Option<Arc<dyn Limiter>>,
+    custom_keys: HashMap<String, KeyFn>,
+}
+
+impl std::fmt::Debug for RateLimitParts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RateLimitParts")
+            .field(
+                "routes",
+                &self.tables.iter().map(|t| t.len()).sum::<usize>(),
+            )
+            .field("limiter", &self.limiter)
+            .field("custom_keys", &self.custom_keys.keys().collect::<Vec<_>>())
+            .finish()
+    }
 }
 
 impl App {
@@ -78,6 +102,7 @@ impl App {
             routes: Router::new(),
             documents: BTreeMap::new(),
             checks: Checks::default(),
+            rate_limits: RateLimitParts::default(),
         }
     }
 
@@ -214,6 +239,41 @@ impl AppBuilder {
         self
     }
 
+    /// Enforces the rate limits of these routes (generated code's `RATE_LIMITS`). May be
+    /// called once per generated module.
+    #[must_use]
+    pub fn rate_limits(
+        mut self,
+        table: &'static [(
+            &'static str,
+            &'static str,
+            &'static [crate::ratelimit::Policy],
+        )],
+    ) -> Self {
+        self.rate_limits.tables.push(table);
+        self
+    }
+
+    /// Where rate-limit state lives: by default in process (`MemoryLimiter`); give a
+    /// `RedisLimiter` to share limits across a fleet.
+    #[must_use]
+    pub fn rate_limiter(mut self, limiter: Arc<dyn Limiter>) -> Self {
+        self.rate_limits.limiter = Some(limiter);
+        self
+    }
+
+    /// Registers the key function that policies with `key: custom:<name>` count by.
+    #[must_use]
+    pub fn rate_limit_key<F>(mut self, name: impl Into<String>, key: F) -> Self
+    where
+        F: Fn(&axum::extract::Request) -> Option<String> + Send + Sync + 'static,
+    {
+        self.rate_limits
+            .custom_keys
+            .insert(name.into(), Arc::new(key));
+        self
+    }
+
     /// Validates the settings and assembles the app.
     pub fn build(self) -> Result<App, SettingsError> {
         self.settings.validate()?;
@@ -230,8 +290,28 @@ impl AppBuilder {
                 get(metrics::serve_metrics).with_state(metrics.clone()),
             )
             .merge(openapi::routes(&self.documents));
-        let routes = self
-            .routes
+        let mut contract_routes = self.routes;
+        let limits = &self.settings.rate_limit;
+        if limits.enabled && !self.rate_limits.tables.is_empty() {
+            let limiter = self
+                .rate_limits
+                .limiter
+                .unwrap_or_else(|| crate::ratelimit::default_limiter(limits));
+            let limiting = RateLimiting::new(
+                &self.rate_limits.tables,
+                limiter,
+                self.rate_limits.custom_keys,
+                limits,
+            )
+            .map_err(|message| SettingsError::env("CMMV_RATE_LIMIT", message))?;
+            // A route layer: it wraps only the contracts' routes, and runs after routing, when
+            // the matched template is known.
+            contract_routes = contract_routes.route_layer(axum::middleware::from_fn_with_state(
+                Arc::new(limiting),
+                crate::ratelimit::enforce,
+            ));
+        }
+        let routes = contract_routes
             .merge(own_routes)
             // Set last, so that it replaces any fallback a contract router brought along.
             .fallback(layers::not_found);

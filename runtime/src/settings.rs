@@ -22,6 +22,12 @@
 //! | `CMMV_CORS_ORIGINS` | unset (no CORS) | comma-separated origins, or `*` |
 //! | `CMMV_CORS_CREDENTIALS` | `false` | allow credentialed cross-origin requests |
 //! | `CMMV_HSTS` | `false` | `true` (one year), `false`, or a max-age in seconds |
+//! | `CMMV_RATE_LIMIT` | `true` | enforce the contracts' rate limits (`false` turns every limit off) |
+//! | `CMMV_TRUSTED_PROXIES` | unset | comma-separated CIDR blocks of proxies whose `Forwarded` / `X-Forwarded-For` are believed |
+//! | `CMMV_RATE_LIMIT_FAIL` | `open` | when the Redis limiter cannot decide in time: `open` admits, `closed` answers 503 |
+//! | `CMMV_RATE_LIMIT_TIMEOUT` | `50ms` | how long a Redis decision may take |
+//! | `CMMV_RATE_LIMIT_LEGACY_HEADERS` | `false` | also send `X-RateLimit-Limit`, `-Remaining`, `-Reset` |
+//! | `CMMV_RATE_LIMIT_MAX_KEYS` | `1000000` | keys the in-process limiter holds at most |
 //!
 //! The settings file is the one named by `CMMV_SETTINGS`, else `cmmv.toml` in the working
 //! directory when it exists. Its keys are the variable names without the prefix, in lower case:
@@ -86,8 +92,39 @@ pub struct Settings {
     pub cors: Cors,
     /// `Strict-Transport-Security` max-age in seconds; `None` sends no HSTS header.
     pub hsts_max_age: Option<u64>,
+    pub rate_limit: RateLimitSettings,
     /// `CMMV_` keys the core runtime does not interpret, by full variable name.
     pub extra: BTreeMap<String, String>,
+}
+
+/// How the contracts' rate limits are enforced.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RateLimitSettings {
+    pub enabled: bool,
+    /// Proxies whose forwarding headers name the client; every other peer is the client.
+    pub trusted_proxies: Vec<crate::ratelimit::Cidr>,
+    /// What a request gets when the shared limiter cannot decide in time: admitted (`true`)
+    /// or a 503.
+    pub fail_open: bool,
+    /// How long a decision by the Redis limiter may take.
+    pub timeout: Duration,
+    /// Also send the `X-RateLimit-*` headers older clients read.
+    pub legacy_headers: bool,
+    /// Keys the in-process limiter holds at most.
+    pub max_keys: usize,
+}
+
+impl Default for RateLimitSettings {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            trusted_proxies: Vec::new(),
+            fail_open: true,
+            timeout: Duration::from_millis(50),
+            legacy_headers: false,
+            max_keys: 1_000_000,
+        }
+    }
 }
 
 /// The format of log lines.
@@ -147,6 +184,7 @@ impl Default for Settings {
             shutdown_deadline: Duration::from_secs(30),
             cors: Cors::default(),
             hsts_max_age: None,
+            rate_limit: RateLimitSettings::default(),
             extra: BTreeMap::new(),
         }
     }
@@ -164,7 +202,7 @@ pub struct SettingsError {
 }
 
 impl SettingsError {
-    fn env(key: &str, message: impl Into<String>) -> Self {
+    pub(crate) fn env(key: &str, message: impl Into<String>) -> Self {
         Self {
             file: None,
             key: Some(key.to_owned()),
@@ -353,6 +391,47 @@ impl RawSettings {
                 credentials: self.parse("CMMV_CORS_CREDENTIALS", d.cors.credentials, parse_bool)?,
             },
             hsts_max_age: self.parse("CMMV_HSTS", d.hsts_max_age, parse_hsts)?,
+            rate_limit: RateLimitSettings {
+                enabled: self.parse("CMMV_RATE_LIMIT", d.rate_limit.enabled, parse_bool)?,
+                trusted_proxies: self.parse(
+                    "CMMV_TRUSTED_PROXIES",
+                    d.rate_limit.trusted_proxies,
+                    |v| {
+                        v.split(',')
+                            .map(str::trim)
+                            .filter(|block| !block.is_empty())
+                            .map(str::parse)
+                            .collect()
+                    },
+                )?,
+                fail_open: self.parse(
+                    "CMMV_RATE_LIMIT_FAIL",
+                    d.rate_limit.fail_open,
+                    |v| match v.to_ascii_lowercase().as_str() {
+                        "open" => Ok(true),
+                        "closed" => Ok(false),
+                        _ => Err(format!("invalid fail mode {v:?} (expected open or closed)")),
+                    },
+                )?,
+                timeout: self.parse("CMMV_RATE_LIMIT_TIMEOUT", d.rate_limit.timeout, |v| {
+                    parse_duration(v).and_then(|t| positive(t, t.is_zero()))
+                })?,
+                legacy_headers: self.parse(
+                    "CMMV_RATE_LIMIT_LEGACY_HEADERS",
+                    d.rate_limit.legacy_headers,
+                    parse_bool,
+                )?,
+                max_keys: self.parse(
+                    "CMMV_RATE_LIMIT_MAX_KEYS",
+                    d.rate_limit.max_keys,
+                    |v| match v.parse::<usize>() {
+                        Ok(n) if n > 0 => Ok(n),
+                        _ => Err(format!(
+                            "invalid key count {v:?} (expected a positive integer)"
+                        )),
+                    },
+                )?,
+            },
             extra: self
                 .values
                 .into_iter()

@@ -101,7 +101,13 @@ async fn serve_until(
 ) -> std::io::Result<ShutdownOutcome> {
     let (stop_accepting, stopped) = tokio::sync::oneshot::channel::<()>();
     let server =
-        axum::serve(listener, stack.into_make_service()).with_graceful_shutdown(async move {
+        // Each request carries its connection's peer address (`ConnectInfo`): rate limits
+        // count by client, and the client is the peer unless it is a trusted proxy.
+        axum::serve(
+            listener,
+            stack.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move {
             // A dropped sender (this function returning early) also stops the server.
             let _ = stopped.await;
         });

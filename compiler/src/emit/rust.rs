@@ -84,6 +84,31 @@ fn module_file(project: &Project, migrations: &[Migration]) -> TokenStream {
             ::cmmv::sql::Migration { version: #version, name: #name, sqlite: #sqlite, postgres: #postgres }
         }
     });
+    let rate_limits = project.contracts.values().flat_map(|contract| {
+        contract
+            .operations_in_order()
+            .into_iter()
+            .flat_map(move |op| {
+                let policies: Vec<TokenStream> = match &op.rate_limit {
+                    RateLimit::Policies(policies) => policies
+                        .iter()
+                        .enumerate()
+                        .map(|(i, policy)| rate_policy(contract, op, i, policy))
+                        .collect(),
+                    RateLimit::Inherit | RateLimit::Unlimited => Vec::new(),
+                };
+                let versions: Vec<u32> = if policies.is_empty() {
+                    Vec::new()
+                } else {
+                    op.versions.iter().copied().collect()
+                };
+                versions.into_iter().map(move |version| {
+                    let method = op.method.as_str();
+                    let path = op.full_path(contract, version);
+                    quote!((#method, #path, &[#(#policies),*]))
+                })
+            })
+    });
     quote! {
         #(#includes)*
 
@@ -93,9 +118,56 @@ fn module_file(project: &Project, migrations: &[Migration]) -> TokenStream {
         /// Every route the generated routers serve: `(method, path)`.
         pub const ROUTES: &[(&str, &str)] = &[#(#routes),*];
 
+        /// The rate-limit policies of every limited route: `(method, path, policies)`, for
+        /// `cmmv::AppBuilder::rate_limits`. Routes declared `rate_limit: none` are absent.
+        pub const RATE_LIMITS: &[(&str, &str, &[::cmmv::ratelimit::Policy])] = &[#(#rate_limits),*];
+
         /// The database migrations derived from the contracts, in order, for
         /// `cmmv::sql::Database::migrate`.
         pub const MIGRATIONS: &[::cmmv::sql::Migration] = &[#(#migrations),*];
+    }
+}
+
+/// One policy of a route. Its id names the budget it draws from: a shared policy's name, else
+/// the contract (a policy declared on the contract, inherited by its operations, is one
+/// budget for all of them) or the operation that declared it, with the policy's place in a
+/// list when there are several.
+fn rate_policy(
+    contract: &Contract,
+    op: &Operation,
+    index: usize,
+    policy: &RateLimitPolicy,
+) -> TokenStream {
+    let declared_on_contract = matches!(
+        &contract.rate_limit,
+        RateLimit::Policies(own) if own.iter().any(|p| p.span == policy.span)
+    );
+    let mut id = match (&policy.name, declared_on_contract) {
+        (Some(name), _) => name.clone(),
+        (None, true) => contract.name.clone(),
+        (None, false) => format!("{}.{}", contract.name, op.name),
+    };
+    if policy.name.is_none() && index > 0 {
+        id.push_str(&format!("#{}", index + 1));
+    }
+    let limit = Literal::u32_unsuffixed(policy.limit);
+    let period = Literal::u64_unsuffixed(policy.period_secs);
+    let burst = Literal::u32_unsuffixed(policy.burst);
+    let key = match &policy.key {
+        RateKey::Ip => quote!(::cmmv::ratelimit::KeyKind::Ip),
+        RateKey::User => quote!(::cmmv::ratelimit::KeyKind::User),
+        RateKey::ApiKey => quote!(::cmmv::ratelimit::KeyKind::ApiKey),
+        RateKey::Header(name) => quote!(::cmmv::ratelimit::KeyKind::Header(#name)),
+        RateKey::Custom(name) => quote!(::cmmv::ratelimit::KeyKind::Custom(#name)),
+    };
+    quote! {
+        ::cmmv::ratelimit::Policy {
+            id: #id,
+            limit: #limit,
+            period: ::core::time::Duration::from_secs(#period),
+            burst: #burst,
+            key: #key,
+        }
     }
 }
 

@@ -25,6 +25,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use cmmv::ratelimit::{KeyKind, Policy};
 use cmmv::resource::Resource;
 use cmmv::store::Store;
 use cmmv::types::{DateTime, Uuid};
@@ -69,44 +70,80 @@ fn run(args: &[String]) -> Result<(), String> {
     );
     // One measurement swings with whatever else the two cores are doing, so the servers take
     // turns, round after round, and the report gives each figure's median over the rounds.
-    println!("{ROUNDS} rounds, generated and hand-written taking turns");
+    println!("{ROUNDS} rounds, the two servers of each comparison taking turns");
+    // The generated service against the hand-written one, neither rate limited (the
+    // hand-written one has no limiter to compare with).
     for scenario in [Scenario::Get, Scenario::Create] {
-        let mut generated = Vec::new();
-        let mut hand = Vec::new();
-        for _ in 0..ROUNDS {
-            generated.push(measure(Server::Generated, scenario, requests)?);
-            hand.push(measure(Server::HandWritten, scenario, requests)?);
+        compare(
+            scenario,
+            [
+                (Server::Generated, "generated"),
+                (Server::HandWritten, "hand-written"),
+            ],
+            requests,
+            "targets: throughput >= 0.9x, p99 <= 1.2x",
+        )?;
+    }
+    // The cost of rate limiting: the same GET with a policy every request passes, decided by
+    // the in-process limiter, against no limit at all.
+    compare(
+        Scenario::Get,
+        [
+            (Server::Limited, "limited"),
+            (Server::Generated, "unlimited"),
+        ],
+        requests,
+        "target: throughput >= 0.9x",
+    )?;
+    Ok(())
+}
+
+/// Measures two servers in turns and prints each one's medians and the ratios first / second.
+fn compare(
+    scenario: Scenario,
+    servers: [(Server, &str); 2],
+    requests: usize,
+    targets: &str,
+) -> Result<(), String> {
+    let mut rounds = [Vec::new(), Vec::new()];
+    for _ in 0..ROUNDS {
+        for (i, (server, _)) in servers.iter().enumerate() {
+            rounds[i].push(measure(*server, scenario, requests)?);
         }
-        let generated = Measured::median(&generated);
-        let hand = Measured::median(&hand);
-        println!();
+    }
+    let [first, second] = [Measured::median(&rounds[0]), Measured::median(&rounds[1])];
+    println!();
+    println!(
+        "{:<8} {:<13} {:>10} {:>9} {:>9}",
+        "scenario", "server", "req/s", "p50 ms", "p99 ms"
+    );
+    for ((_, name), result) in servers.iter().zip([&first, &second]) {
         println!(
-            "{:<8} {:<13} {:>10} {:>9} {:>9}",
-            "scenario", "server", "req/s", "p50 ms", "p99 ms"
-        );
-        for (name, result) in [("generated", &generated), ("hand-written", &hand)] {
-            println!(
-                "{:<8} {:<13} {:>10.0} {:>9.3} {:>9.3}",
-                scenario.name(),
-                name,
-                result.throughput,
-                result.p50.as_secs_f64() * 1000.0,
-                result.p99.as_secs_f64() * 1000.0
-            );
-        }
-        println!(
-            "{:<8} ratio: throughput {:.2}x (target >= 0.9), p99 {:.2}x (target <= 1.2)",
+            "{:<8} {:<13} {:>10.0} {:>9.3} {:>9.3}",
             scenario.name(),
-            generated.throughput / hand.throughput,
-            generated.p99.as_secs_f64() / hand.p99.as_secs_f64()
+            name,
+            result.throughput,
+            result.p50.as_secs_f64() * 1000.0,
+            result.p99.as_secs_f64() * 1000.0
         );
     }
+    println!(
+        "{:<8} {} / {}: throughput {:.2}x, p99 {:.2}x ({targets})",
+        scenario.name(),
+        servers[0].1,
+        servers[1].1,
+        first.throughput / second.throughput,
+        first.p99.as_secs_f64() / second.p99.as_secs_f64()
+    );
     Ok(())
 }
 
 #[derive(Debug, Clone, Copy)]
 enum Server {
+    /// The example's app, its rate limits off.
     Generated,
+    /// The example's app with one policy on GET one task that admits every request.
+    Limited,
     HandWritten,
 }
 
@@ -183,6 +220,19 @@ fn task_input(title: &str) -> TaskInput {
     }
 }
 
+/// A policy on GET one task that no load run exhausts: every request is decided and admitted.
+const ADMIT_ALL: &[(&str, &str, &[Policy])] = &[(
+    "GET",
+    "/v1/tasks/{id}",
+    &[Policy {
+        id: "bench",
+        limit: 1_000_000_000,
+        period: Duration::from_secs(1),
+        burst: 1_000_000_000,
+        key: KeyKind::Ip,
+    }],
+)];
+
 const CREATE_BODY: &str = r#"{"project_id":"0190c3b1-7f7e-7a9a-8b1e-2f1d3c4b5a69","title":"Load test task","notes":null,"tags":["load"]}"#;
 
 fn measure(server: Server, scenario: Scenario, requests: usize) -> Result<Measured, String> {
@@ -201,14 +251,19 @@ fn measure(server: Server, scenario: Scenario, requests: usize) -> Result<Measur
             .map_err(|e| e.to_string())?;
         let addr = listener.local_addr().map_err(|e| e.to_string())?;
         match server {
-            Server::Generated => {
+            Server::Generated | Server::Limited => {
                 let todo = Arc::new(todo::Todo::with_task_store(store.clone()));
                 let settings = Settings {
                     addr,
                     log: "warn".to_owned(),
                     ..Settings::default()
                 };
-                let app = todo::app(settings, &todo).map_err(|e| e.to_string())?;
+                let builder = todo::app_builder(settings, &todo);
+                let builder = match server {
+                    Server::Limited => builder.rate_limits(ADMIT_ALL),
+                    _ => builder,
+                };
+                let app = builder.build().map_err(|e| e.to_string())?;
                 tokio::spawn(app.serve(listener));
             }
             Server::HandWritten => {
@@ -219,7 +274,7 @@ fn measure(server: Server, scenario: Scenario, requests: usize) -> Result<Measur
         Ok::<_, String>(addr)
     })?;
     let prefix = match server {
-        Server::Generated => "/v1/tasks",
+        Server::Generated | Server::Limited => "/v1/tasks",
         Server::HandWritten => "/tasks",
     };
     let client_runtime = tokio::runtime::Builder::new_multi_thread()

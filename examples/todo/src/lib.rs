@@ -204,7 +204,23 @@ pub async fn serve(settings: Settings) -> Result<std::process::ExitCode, String>
         Some(db) => Todo::with_database(db),
         None => Todo::in_memory(),
     };
-    let app = app(settings, &Arc::new(todo)).map_err(|e| e.to_string())?;
+    // With Redis configured, every replica draws from the same rate-limit budgets.
+    let limiter = match &settings.redis_url {
+        Some(url) => {
+            let mut limiter = cmmv::ratelimit::RedisLimiterSettings::new(url.clone(), "cmmv:todo:");
+            limiter.timeout = settings.rate_limit.timeout;
+            let limiter = cmmv::ratelimit::RedisLimiter::connect(limiter)
+                .await
+                .map_err(|e| format!("CMMV_REDIS_URL: {e}"))?;
+            Some(Arc::new(limiter))
+        }
+        None => None,
+    };
+    let mut builder = app_builder(settings, &Arc::new(todo)).rate_limits(RATE_LIMITS);
+    if let Some(limiter) = limiter {
+        builder = builder.rate_limiter(limiter);
+    }
+    let app = builder.build().map_err(|e| e.to_string())?;
     let code = app.run().await;
     if let Some(db) = database {
         db.close().await;
@@ -212,8 +228,15 @@ pub async fn serve(settings: Settings) -> Result<std::process::ExitCode, String>
     Ok(code)
 }
 
-/// The app: every contract's routes, the OpenAPI documents and a readiness check per store.
+/// The app: every contract's routes, their rate limits, the OpenAPI documents and a readiness
+/// check per store.
 pub fn app(settings: Settings, todo: &Arc<Todo>) -> Result<App, cmmv::SettingsError> {
+    app_builder(settings, todo).rate_limits(RATE_LIMITS).build()
+}
+
+/// The app's parts but its rate limits, for apps that bring their own (a shared limiter, a
+/// benchmark's policies).
+pub fn app_builder(settings: Settings, todo: &Arc<Todo>) -> cmmv::AppBuilder {
     let mut builder = App::builder(settings)
         .routes(user_routes(todo.clone()))
         .routes(project_routes(todo.clone()))
@@ -225,7 +248,7 @@ pub fn app(settings: Settings, todo: &Arc<Todo>) -> Result<App, cmmv::SettingsEr
         builder = builder.openapi(version, json, yaml);
     }
     let store = todo.tasks.clone();
-    builder = builder.readiness_check("store", move || {
+    builder.readiness_check("store", move || {
         let store = store.clone();
         async move {
             store.check().await.map_err(|e| match e {
@@ -233,6 +256,5 @@ pub fn app(settings: Settings, todo: &Arc<Todo>) -> Result<App, cmmv::SettingsEr
                 other => format!("{other:?}"),
             })
         }
-    });
-    builder.build()
+    })
 }

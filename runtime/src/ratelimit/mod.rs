@@ -24,6 +24,8 @@
 //! ones: deciding them atomically across backends is not worth its cost).
 
 mod gcra;
+mod identity;
+mod layer;
 mod memory;
 mod redis;
 
@@ -32,9 +34,12 @@ use std::future::Future;
 use std::pin::Pin;
 use std::time::Duration;
 
-pub use gcra::Gcra;
-pub use memory::{MemoryLimiter, MemoryLimiterSettings};
 pub use self::redis::{RedisLimiter, RedisLimiterSettings};
+pub use gcra::Gcra;
+pub use identity::{Cidr, client_ip};
+pub use layer::{KeyFn, RateLimitSubject};
+pub(crate) use layer::{RateLimiting, RouteLimits, enforce};
+pub use memory::{MemoryLimiter, MemoryLimiterSettings};
 
 /// A boxed future, so that limiters can be trait objects.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -98,6 +103,16 @@ impl fmt::Display for LimiterError {
 }
 
 impl std::error::Error for LimiterError {}
+
+/// The limiter an app uses when it is given none: in process, sized by the settings.
+pub(crate) fn default_limiter(
+    settings: &crate::settings::RateLimitSettings,
+) -> std::sync::Arc<dyn Limiter> {
+    std::sync::Arc::new(MemoryLimiter::new(MemoryLimiterSettings {
+        max_keys: settings.max_keys,
+        ..MemoryLimiterSettings::default()
+    }))
+}
 
 /// A place that keeps the state of every key of every policy.
 pub trait Limiter: Send + Sync + fmt::Debug + 'static {

@@ -393,6 +393,16 @@ impl Diagnostics {
     }
 }
 
+impl IntoIterator for Diagnostics {
+    type Item = Diagnostic;
+    type IntoIter = std::vec::IntoIter<Diagnostic>;
+
+    /// The diagnostics in the order they were found.
+    fn into_iter(self) -> Self::IntoIter {
+        self.items.into_iter()
+    }
+}
+
 /// Renders every diagnostic, followed by a one-line summary such as
 /// `error: could not compile contracts due to 3 previous errors`.
 pub fn render_all(diagnostics: &[Diagnostic], sources: &SourceMap) -> String {

@@ -32,6 +32,7 @@ pub mod templates;
 pub mod validate;
 
 mod builder;
+mod parallel;
 
 use std::path::{Path, PathBuf};
 
@@ -337,17 +338,23 @@ pub fn analyze_with(input: &Input, options: &Options) -> Analysis {
             None
         }
     });
-    let (mut lock, lock_diags) = lock::assign(&project, previous.as_ref());
-    diags.extend(lock_diags);
-    let plan = sql::plan(
-        &project,
-        input,
-        previous.as_ref(),
-        sql::PlanOptions {
-            allow_destructive: options.allow_destructive,
-            compare: contracts_ok,
+    // Field numbering and the migration plan both start from the contracts and the previous
+    // lock, and neither needs the other: they run side by side.
+    let ((mut lock, lock_diags), plan) = parallel::join(
+        || lock::assign(&project, previous.as_ref()),
+        || {
+            sql::plan(
+                &project,
+                input,
+                previous.as_ref(),
+                sql::PlanOptions {
+                    allow_destructive: options.allow_destructive,
+                    compare: contracts_ok,
+                },
+            )
         },
     );
+    diags.extend(lock_diags);
     diags.extend(plan.diagnostics);
     lock.migrations = plan.records;
     lock.schema = plan.schema;
@@ -377,14 +384,24 @@ pub fn lower(input: &Input) -> (ir::Project, Diagnostics) {
         Some((id, file)) => frontend::yaml::lower_project_file(id, &file.text, &mut diags),
         None => ir::Project::default(),
     };
+    // Each file lowers on its own, so the files are lowered in two halves side by side; their
+    // diagnostics are merged in file order, so nothing depends on the threads.
+    let named_limits = &project.rate_limits;
+    let lowered = parallel::in_halves(input.contracts.clone(), |ids| {
+        ids.into_iter()
+            .filter_map(|id| {
+                let file = input.sources.get(id)?;
+                let mut file_diags = Diagnostics::new();
+                let contract =
+                    frontend::yaml::lower_file(id, &file.text, named_limits, &mut file_diags);
+                Some((contract, file_diags))
+            })
+            .collect::<Vec<_>>()
+    });
     let mut first_spans: std::collections::BTreeMap<String, diag::Span> = Default::default();
-    for &id in &input.contracts {
-        let Some(file) = input.sources.get(id) else {
-            continue;
-        };
-        let Some(contract) =
-            frontend::yaml::lower_file(id, &file.text, &project.rate_limits, &mut diags)
-        else {
+    for (contract, file_diags) in lowered.into_iter().flatten() {
+        diags.extend(file_diags);
+        let Some(contract) = contract else {
             continue;
         };
         if let Some(first) = first_spans.get(&contract.name) {

@@ -75,7 +75,7 @@ pub fn emit(
     // results do not depend on the threads.
     let all_versions = project.versions();
     let contracts: Vec<&Contract> = project.contracts.values().collect();
-    let rendered = in_halves(contracts, |half| {
+    let rendered = crate::parallel::in_halves(contracts, |half| {
         half.into_iter()
             .map(|contract| {
                 let mut builder = FileBuilder::new(project, lock, &all_versions, contract);
@@ -106,20 +106,6 @@ pub fn emit(
     let mut files = texts.into_iter().collect::<Result<Vec<_>, Diagnostic>>()?;
     files.sort();
     Ok(files)
-}
-
-/// `work` applied to the first and the second half of `items` on two threads, in that order.
-fn in_halves<T: Send, R: Send>(mut items: Vec<T>, work: impl Fn(Vec<T>) -> R + Sync) -> [R; 2] {
-    let second = items.split_off(items.len() / 2);
-    let work = &work;
-    std::thread::scope(|scope| {
-        let other = scope.spawn(move || work(second));
-        let first = work(items);
-        match other.join() {
-            Ok(second) => [first, second],
-            Err(panic) => std::panic::resume_unwind(panic),
-        }
-    })
 }
 
 /// A strict environment: an undefined variable is an error, not an empty string, so a template

@@ -590,3 +590,94 @@ async fn a_silent_connection_is_replaced() {
 
     Resp::connect(&url).await.clean(&prefix).await;
 }
+
+/// The example service on a Redis limiter reached through `proxy`, with `fail_open`.
+async fn service_through(
+    proxy: &Proxy,
+    prefix: &str,
+    fail_open: bool,
+) -> crate::runtime_support::Served {
+    let limiter = RedisLimiter::connect(RedisLimiterSettings::new(proxy.url(), prefix))
+        .await
+        .expect("connects through the proxy");
+    let settings = cmmv::Settings {
+        rate_limit: cmmv::settings::RateLimitSettings {
+            fail_open,
+            ..Default::default()
+        },
+        ..crate::runtime_support::settings()
+    };
+    let todo = std::sync::Arc::new(todo::Todo::in_memory());
+    let app = todo::app_builder(settings, &todo)
+        .rate_limits(todo::api::RATE_LIMITS)
+        .rate_limiter(Arc::new(limiter))
+        .build()
+        .expect("the app builds");
+    crate::runtime_support::Served::start(app).await
+}
+
+/// `GET /v1/tasks`, limited by the shared `standard` policy: its status and `RateLimit` field.
+async fn list_tasks(served: &crate::runtime_support::Served) -> (u16, Option<String>) {
+    let response = crate::runtime_support::client()
+        .get(served.url("/v1/tasks"))
+        .timeout(Duration::from_secs(5))
+        .send()
+        .await
+        .expect("the service answers");
+    let limit = crate::runtime_support::header(&response, "ratelimit").map(str::to_owned);
+    (response.status().as_u16(), limit)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_service_keeps_answering_through_an_outage_in_its_fail_mode() {
+    let Some(url) = redis_url("the_service_keeps_answering_through_an_outage_in_its_fail_mode")
+    else {
+        return;
+    };
+    for fail_open in [true, false] {
+        let prefix = unique_prefix(if fail_open {
+            "fail-open"
+        } else {
+            "fail-closed"
+        });
+        let mut proxy = Proxy::start(address(&url)).await;
+        let served = service_through(&proxy, &prefix, fail_open).await;
+        let (status, limit) = list_tasks(&served).await;
+        assert_eq!(status, 200);
+        assert!(
+            limit
+                .expect("a limited route")
+                .starts_with("\"standard\";r=19;")
+        );
+
+        proxy.stop();
+        for _ in 0..3 {
+            let started = Instant::now();
+            let (status, limit) = list_tasks(&served).await;
+            // Within the limiter's timeout plus the request itself: never a hang.
+            assert!(started.elapsed() < Duration::from_secs(2));
+            if fail_open {
+                assert_eq!(status, 200, "fail open admits");
+                assert_eq!(limit, None, "no budget to report without a decision");
+            } else {
+                assert_eq!(status, 503, "fail closed refuses, as unavailable");
+            }
+        }
+
+        proxy.listen().await;
+        let started = Instant::now();
+        loop {
+            let (status, limit) = list_tasks(&served).await;
+            if status == 200 && limit.is_some() {
+                break;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(6),
+                "limiting resumes once Redis is back ({status})"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        served.shutdown().await;
+        Resp::connect(&url).await.clean(&prefix).await;
+    }
+}

@@ -77,7 +77,8 @@ where
         .await
 }
 
-fn page(filters: Vec<(&str, FieldValue)>, sort: Vec<(&str, Direction)>) -> ListQuery {
+/// A first page of up to 100 items, equality filters and sort keys by field name.
+pub(crate) fn page(filters: Vec<(&str, FieldValue)>, sort: Vec<(&str, Direction)>) -> ListQuery {
     ListQuery {
         limit: 100,
         offset: 0,

@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use cmmv::resource::FieldValue;
 use cmmv::sql::{Database, DatabaseSettings, Dialect, Migration};
-use cmmv::store::{Direction, ListQuery, StoreError};
+use cmmv::store::{Direction, StoreError};
 use cmmv::types::Uuid;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -230,19 +230,6 @@ fn assert_no_database_text(text: &str, extra: &[&str]) {
     .chain(extra)
     {
         assert!(!lower.contains(word), "`{word}` leaks into {text}");
-    }
-}
-
-fn list_query(filters: Vec<(&str, FieldValue)>, sort: Vec<(&str, Direction)>) -> ListQuery {
-    ListQuery {
-        limit: 25,
-        offset: 0,
-        sort: sort.into_iter().map(|(f, d)| (f.to_owned(), d)).collect(),
-        filters: filters
-            .into_iter()
-            .map(|(f, v)| (f.to_owned(), v))
-            .collect(),
-        include_total: false,
     }
 }
 
@@ -532,7 +519,7 @@ async fn lists_use_the_declared_indexes(db: &Database, raw: &mut Raw) {
     let needle = seed_for_plans(db, raw).await;
     let tasks = db.store::<Task>();
 
-    let in_project = list_query(
+    let in_project = crate::store_conformance::page(
         vec![("project_id", FieldValue::Text(needle.to_string()))],
         vec![("title", Direction::Ascending)],
     );
@@ -547,7 +534,7 @@ async fn lists_use_the_declared_indexes(db: &Database, raw: &mut Raw) {
     let titles: Vec<&str> = page.items.iter().map(|t| t.title.as_str()).collect();
     assert_eq!(titles, ["Needle title", "a", "b", "d", "e"]);
 
-    let by_title = list_query(
+    let by_title = crate::store_conformance::page(
         vec![("title", FieldValue::Text("Needle title".to_owned()))],
         Vec::new(),
     );
@@ -664,7 +651,7 @@ async fn foreign_keys_hold(db: &Database, raw: &mut Raw) {
     );
     let listed = stores
         .tasks
-        .list(&list_query(
+        .list(&crate::store_conformance::page(
             vec![("project_id", FieldValue::Text(project.id.to_string()))],
             Vec::new(),
         ))

@@ -1,6 +1,7 @@
 //! The runtime of CMMV for Rust: what code generated from contracts links against.
 
 pub mod app;
+pub mod auth;
 pub mod crud;
 pub mod extract;
 pub mod health;

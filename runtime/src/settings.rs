@@ -28,6 +28,13 @@
 //! | `CMMV_RATE_LIMIT_TIMEOUT` | `50ms` | how long a Redis decision may take |
 //! | `CMMV_RATE_LIMIT_LEGACY_HEADERS` | `false` | also send `X-RateLimit-Limit`, `-Remaining`, `-Reset` |
 //! | `CMMV_RATE_LIMIT_MAX_KEYS` | `1000000` | keys the in-process limiter holds at most |
+//! | `CMMV_JWT_ISSUER` | unset | the `iss` every bearer token must carry (required once a JWT key is set) |
+//! | `CMMV_JWT_AUDIENCE` | unset | comma-separated; a token's `aud` must name one of them (required once a JWT key is set) |
+//! | `CMMV_JWT_HS256_SECRET` | unset | shared HS256 secret, at least 32 bytes |
+//! | `CMMV_JWT_HS256_KID` | `hs256` | the `kid` selecting that secret |
+//! | `CMMV_JWT_KEYS` | unset | a JWKS file, or a directory of `<kid>.<alg>.pem` public keys (see [`crate::auth`]) |
+//! | `CMMV_JWT_LEEWAY` | `30s` | clock skew tolerated on `exp` and `nbf`, whole seconds, at most `5m` |
+//! | `CMMV_JWT_ROLES_CLAIM` | `roles` | the claim holding a token's roles |
 //!
 //! The settings file is the one named by `CMMV_SETTINGS`, else `cmmv.toml` in the working
 //! directory when it exists. Its keys are the variable names without the prefix, in lower case:
@@ -40,7 +47,7 @@
 //! ```
 //!
 //! An empty value (`CMMV_REDIS_URL=`) means "not set": the default applies. Keys the core runtime
-//! does not know (auth keys, say) are kept in [`Settings::extra`] for the components that use them.
+//! does not know are kept in [`Settings::extra`] for the components that use them.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -61,6 +68,12 @@ pub const DEFAULT_SETTINGS_FILE: &str = "cmmv.toml";
 
 /// HSTS max-age of `CMMV_HSTS=true`: one year, the minimum browsers' preload lists accept.
 const HSTS_DEFAULT_MAX_AGE: u64 = 31_536_000;
+
+/// The shortest HS256 secret accepted: as many bytes as the hash's output (RFC 7518 §3.2).
+pub const JWT_MIN_SECRET_BYTES: usize = 32;
+
+/// The largest clock-skew leeway accepted: more would quietly extend every token's life.
+const JWT_MAX_LEEWAY: Duration = Duration::from_secs(300);
 
 /// Everything the runtime's infrastructure is configured by.
 ///
@@ -93,6 +106,8 @@ pub struct Settings {
     /// `Strict-Transport-Security` max-age in seconds; `None` sends no HSTS header.
     pub hsts_max_age: Option<u64>,
     pub rate_limit: RateLimitSettings,
+    /// How bearer tokens are verified; see [`crate::auth::JwtVerifier::from_settings`].
+    pub jwt: JwtSettings,
     /// `CMMV_` keys the core runtime does not interpret, by full variable name.
     pub extra: BTreeMap<String, String>,
 }
@@ -124,6 +139,67 @@ impl Default for RateLimitSettings {
             legacy_headers: false,
             max_keys: 1_000_000,
         }
+    }
+}
+
+/// Bearer-token (JWT) verification. Nothing set means no verifier.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JwtSettings {
+    /// The one `iss` accepted.
+    pub issuer: Option<String>,
+    /// The `aud` values accepted; a token must name at least one.
+    pub audience: Vec<String>,
+    /// A shared HS256 secret.
+    pub hs256_secret: Option<Secret>,
+    /// The `kid` that selects [`JwtSettings::hs256_secret`].
+    pub hs256_kid: String,
+    /// A JWKS file, or a directory of `<kid>.<alg>.pem` public keys.
+    pub keys: Option<PathBuf>,
+    /// Clock skew tolerated on `exp` and `nbf` (whole seconds).
+    pub leeway: Duration,
+    /// The claim a token's roles are read from.
+    pub roles_claim: String,
+}
+
+impl JwtSettings {
+    /// Whether any verification key is configured.
+    pub fn has_keys(&self) -> bool {
+        self.hs256_secret.is_some() || self.keys.is_some()
+    }
+}
+
+impl Default for JwtSettings {
+    fn default() -> Self {
+        Self {
+            issuer: None,
+            audience: Vec::new(),
+            hs256_secret: None,
+            hs256_kid: "hs256".to_owned(),
+            keys: None,
+            leeway: Duration::from_secs(30),
+            roles_claim: "roles".to_owned(),
+        }
+    }
+}
+
+/// A secret value: compared and cloned like a string, never shown by `Debug`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    /// The secret itself, for the component that uses it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret([redacted])")
     }
 }
 
@@ -185,6 +261,7 @@ impl Default for Settings {
             cors: Cors::default(),
             hsts_max_age: None,
             rate_limit: RateLimitSettings::default(),
+            jwt: JwtSettings::default(),
             extra: BTreeMap::new(),
         }
     }
@@ -432,6 +509,28 @@ impl RawSettings {
                     },
                 )?,
             },
+            jwt: JwtSettings {
+                issuer: self.parse("CMMV_JWT_ISSUER", d.jwt.issuer, |v| Ok(Some(v.to_owned())))?,
+                audience: self.parse("CMMV_JWT_AUDIENCE", d.jwt.audience, |v| {
+                    Ok(v.split(',')
+                        .map(str::trim)
+                        .filter(|a| !a.is_empty())
+                        .map(str::to_owned)
+                        .collect())
+                })?,
+                hs256_secret: self.parse("CMMV_JWT_HS256_SECRET", d.jwt.hs256_secret, |v| {
+                    check_secret(v).map(|()| Some(Secret::new(v)))
+                })?,
+                hs256_kid: self
+                    .parse("CMMV_JWT_HS256_KID", d.jwt.hs256_kid, |v| Ok(v.to_owned()))?,
+                keys: self.parse("CMMV_JWT_KEYS", d.jwt.keys, |v| Ok(Some(PathBuf::from(v))))?,
+                leeway: self.parse("CMMV_JWT_LEEWAY", d.jwt.leeway, |v| {
+                    parse_duration(v).and_then(check_leeway)
+                })?,
+                roles_claim: self.parse("CMMV_JWT_ROLES_CLAIM", d.jwt.roles_claim, |v| {
+                    Ok(v.to_owned())
+                })?,
+            },
             extra: self
                 .values
                 .into_iter()
@@ -551,12 +650,85 @@ impl Settings {
                  responses for any origin; list the allowed origins instead",
             ));
         }
+        self.validate_jwt()
+    }
+
+    /// The JWT settings' own checks (part of [`Settings::validate`]).
+    pub(crate) fn validate_jwt(&self) -> Result<(), SettingsError> {
+        let jwt = &self.jwt;
+        if let Some(secret) = &jwt.hs256_secret {
+            check_secret(secret.expose())
+                .map_err(|m| SettingsError::env("CMMV_JWT_HS256_SECRET", m))?;
+        }
+        check_leeway(jwt.leeway).map_err(|m| SettingsError::env("CMMV_JWT_LEEWAY", m))?;
+        if jwt.roles_claim.trim().is_empty() {
+            return Err(SettingsError::env(
+                "CMMV_JWT_ROLES_CLAIM",
+                "must name a claim",
+            ));
+        }
+        if jwt.hs256_kid.trim().is_empty() {
+            return Err(SettingsError::env(
+                "CMMV_JWT_HS256_KID",
+                "must not be empty",
+            ));
+        }
+        if jwt.has_keys() {
+            if jwt.issuer.as_deref().is_none_or(|i| i.trim().is_empty()) {
+                return Err(SettingsError::env(
+                    "CMMV_JWT_ISSUER",
+                    "must be set when a JWT key is (CMMV_JWT_HS256_SECRET or CMMV_JWT_KEYS): \
+                     every token's `iss` is checked against it",
+                ));
+            }
+            if jwt.audience.iter().all(|a| a.trim().is_empty()) {
+                return Err(SettingsError::env(
+                    "CMMV_JWT_AUDIENCE",
+                    "must be set when a JWT key is (CMMV_JWT_HS256_SECRET or CMMV_JWT_KEYS): \
+                     every token's `aud` is checked against it",
+                ));
+            }
+        } else if jwt.issuer.is_some() || !jwt.audience.is_empty() {
+            return Err(SettingsError::env(
+                "CMMV_JWT_KEYS",
+                "CMMV_JWT_ISSUER or CMMV_JWT_AUDIENCE is set but no key to verify tokens with: \
+                 set CMMV_JWT_HS256_SECRET or CMMV_JWT_KEYS",
+            ));
+        }
         Ok(())
     }
 
     /// A key the core runtime does not interpret, by full variable name (`CMMV_JWT_SECRET`).
     pub fn extra(&self, key: &str) -> Option<&str> {
         self.extra.get(key).map(String::as_str)
+    }
+}
+
+/// An HS256 secret long enough to resist guessing offline from one captured token.
+fn check_secret(v: &str) -> Result<(), String> {
+    if v.len() < JWT_MIN_SECRET_BYTES {
+        // Never echo the value: it is a secret, even when a bad one.
+        Err(format!(
+            "too short: {} bytes, at least {JWT_MIN_SECRET_BYTES} required (e.g. `openssl rand -base64 48`)",
+            v.len()
+        ))
+    } else {
+        Ok(())
+    }
+}
+
+/// Leeway in whole seconds (what JWT times are counted in), and bounded.
+fn check_leeway(leeway: Duration) -> Result<Duration, String> {
+    if leeway.subsec_nanos() != 0 {
+        Err("must be whole seconds (e.g. 30s)".to_owned())
+    } else if leeway > JWT_MAX_LEEWAY {
+        Err(format!(
+            "{}s is too long: at most {}s (5m)",
+            leeway.as_secs(),
+            JWT_MAX_LEEWAY.as_secs()
+        ))
+    } else {
+        Ok(leeway)
     }
 }
 

@@ -1,0 +1,99 @@
+//! Who is calling: bearer-token (JWT) verification and the [`Principal`] it yields.
+//!
+//! This module proves identities; routes, the login module and API keys build on it.
+//!
+//! # Settings
+//!
+//! | key | meaning |
+//! | --- | --- |
+//! | `CMMV_JWT_ISSUER` | the one `iss` accepted |
+//! | `CMMV_JWT_AUDIENCE` | comma-separated `aud` values; a token must name at least one |
+//! | `CMMV_JWT_HS256_SECRET` | a shared HS256 secret, at least 32 bytes, used as is (not base64-decoded) |
+//! | `CMMV_JWT_HS256_KID` | the `kid` of that secret (default `hs256`) |
+//! | `CMMV_JWT_KEYS` | a JWKS file, or a directory of PEM public keys (below) |
+//! | `CMMV_JWT_LEEWAY` | clock skew tolerated on `exp` and `nbf` (default `30s`, whole seconds, at most `5m`) |
+//! | `CMMV_JWT_ROLES_CLAIM` | the top-level claim roles are read from (default `roles`) |
+//!
+//! When neither `CMMV_JWT_HS256_SECRET` nor `CMMV_JWT_KEYS` is set there is no verifier
+//! ([`JwtVerifier::from_settings`] gives `None`). When either is, `CMMV_JWT_ISSUER` and
+//! `CMMV_JWT_AUDIENCE` are required. Every problem — a short secret, an unreadable file, a key
+//! of the wrong kind, two keys with one `kid` — stops the service at start, naming the key.
+//!
+//! `CMMV_JWT_KEYS` names either
+//!
+//! - a **JWKS file** (`{"keys": [...]}`, RFC 7517). Every key needs a `kid`. Its algorithm is
+//!   its `alg` member, or when that is absent the one algorithm this module supports for its
+//!   type: `RSA` → `RS256`, `EC` on `P-256` → `ES256`, `OKP` on `Ed25519` → `EdDSA`,
+//!   `oct` → `HS256` (at least 32 bytes). Keys marked `"use": "enc"` are skipped; RSA moduli
+//!   under 2048 bits are refused.
+//! - or a **directory of PEM public keys** named `<kid>.<alg>.pem`, `<alg>` one of `RS256`,
+//!   `ES256`, `EdDSA` (`rsa-2026-01.RS256.pem`). Files not ending in `.pem` are ignored;
+//!   private keys and certificates are refused.
+//!
+//! Keys are read once, at start; rotating means restarting with the new key added next to the
+//! old one until the old tokens have expired.
+//!
+//! # The checks, in order
+//!
+//! 1. The token is at most 8 KiB and is a JWS in compact form whose header parses; a header
+//!    with `crit` is refused (no extension is understood).
+//! 2. The header's `kid` selects the key. A token without `kid` is accepted only when exactly
+//!    one key is configured. `jku`, `jwk`, `x5u` and `x5c` are ignored: keys never come from
+//!    the token.
+//! 3. The header's `alg` must equal the key's algorithm, fixed by configuration. This refuses
+//!    `alg: none` and key confusion (an HS256 token "signed" with an RSA public key).
+//! 4. The signature is verified (`aws-lc-rs`).
+//! 5. `exp`, `iss`, `aud` and `sub` must be present; `exp` must not be past and `nbf`, when
+//!    present, not future, each give or take the leeway; `iss` must equal the issuer; `aud`
+//!    (a string or an array) must name one of the audiences; `sub` must be a non-empty string.
+//! 6. Roles come from the roles claim: an array of strings, or one string of space-separated
+//!    values (so `scope` works); absent or `null` means no roles; anything else is refused.
+//!
+//! A refusal is an [`AuthError`] naming the failed check, for logs. Clients all get the same
+//! 401 problem ([`AuthError::into_problem`]): `invalid or expired token` with
+//! `WWW-Authenticate: Bearer error="invalid_token"` (RFC 6750 §3.1), never which check failed.
+
+mod jwt;
+mod keys;
+#[cfg(test)]
+mod tests;
+
+pub use jwt::{AuthError, JwtConfig, JwtVerifier, MAX_TOKEN_BYTES};
+pub use keys::{JwtAlgorithm, JwtKey, KeyError};
+
+/// An authenticated caller, as handlers and the rate limiter see it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    /// Who: the token's `sub`, or the API key's owner.
+    pub subject: String,
+    /// What they may do, as the contracts' role names.
+    pub roles: Vec<String>,
+    /// How they proved it.
+    pub scheme: Scheme,
+}
+
+impl Principal {
+    /// Whether the principal holds `role`.
+    pub fn has_role(&self, role: &str) -> bool {
+        self.roles.iter().any(|r| r == role)
+    }
+}
+
+/// How a caller authenticated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Scheme {
+    /// `Authorization: Bearer <JWT>`.
+    Bearer,
+    /// An API key (`Authorization: ApiKey ...` or `X-API-Key`).
+    ApiKey,
+}
+
+impl Scheme {
+    /// A short, stable name for logs and rate-limit keys.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scheme::Bearer => "bearer",
+            Scheme::ApiKey => "api_key",
+        }
+    }
+}

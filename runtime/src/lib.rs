@@ -4,6 +4,7 @@ pub mod app;
 pub mod auth;
 pub mod crud;
 pub mod extract;
+mod fingerprint;
 pub mod health;
 mod layers;
 pub mod logging;

@@ -101,7 +101,7 @@ impl RateLimiting {
                 .map_or_else(by_ip, |subject| format!("user:{}", subject.0)),
             KeyKind::ApiKey => api_key(request).map_or_else(by_ip, |key| {
                 // Limiter keys may live in Redis: keep the secret out of them.
-                format!("key:{}", crate::sql::checksum(key))
+                format!("key:{}", crate::fingerprint::fnv1a_hex(key.as_bytes()))
             }),
             KeyKind::Header(name) => request
                 .headers()

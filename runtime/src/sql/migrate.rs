@@ -5,8 +5,6 @@
 //! the binary's schema, or nothing changed. Running again is a no-op. Several instances
 //! starting at once take turns (an advisory lock in PostgreSQL, the write lock in SQLite).
 
-use std::fmt::Write as _;
-
 use sqlx::AssertSqlSafe;
 
 use super::query::{Dialect, Statement};
@@ -254,17 +252,10 @@ fn record(dialect: Dialect, migration: &Migration) -> Statement {
     }
 }
 
-/// FNV-1a (64 bits) of the text, in hex: stable across builds and platforms, which is all a
-/// check for edited migrations needs.
-pub(crate) fn checksum(text: &str) -> String {
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for byte in text.bytes() {
-        hash ^= u64::from(byte);
-        hash = hash.wrapping_mul(0x0100_0000_01b3);
-    }
-    let mut out = String::with_capacity(16);
-    let _ = write!(out, "{hash:016x}");
-    out
+/// A migration's checksum: its text's fingerprint, stable across builds and platforms, which
+/// is all a check for edited migrations needs.
+fn checksum(text: &str) -> String {
+    crate::fingerprint::fnv1a_hex(text.as_bytes())
 }
 
 #[cfg(test)]

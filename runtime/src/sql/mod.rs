@@ -33,7 +33,6 @@ use sqlx::sqlite::{
 };
 use sqlx::{Pool, Transaction};
 
-pub(crate) use migrate::checksum;
 pub use migrate::{Migration, MigrationReport};
 pub use query::Dialect;
 pub use value::{

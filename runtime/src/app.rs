@@ -37,6 +37,7 @@ use axum::routing::get;
 use bytes::Bytes;
 use tokio::net::TcpListener;
 
+use crate::auth::{ApiKeyVerifier, Authenticator, JwtVerifier};
 use crate::health::{self, Checks, Readiness};
 use crate::layers;
 use crate::metrics::{self, Metrics};
@@ -70,6 +71,15 @@ pub struct AppBuilder {
     documents: BTreeMap<u32, Document>,
     checks: Checks,
     rate_limits: RateLimitParts,
+    auth: AuthParts,
+}
+
+/// What [`AppBuilder`] collects for authentication.
+#[derive(Debug, Default)]
+struct AuthParts {
+    /// Replaces the verifier the settings describe.
+    jwt: Option<JwtVerifier>,
+    api_keys: Option<Arc<dyn ApiKeyVerifier>>,
 }
 
 /// What [`AppBuilder`] collects for rate limiting.
@@ -103,6 +113,7 @@ impl App {
             documents: BTreeMap::new(),
             checks: Checks::default(),
             rate_limits: RateLimitParts::default(),
+            auth: AuthParts::default(),
         }
     }
 
@@ -274,9 +285,29 @@ impl AppBuilder {
         self
     }
 
+    /// Verifies bearer tokens with `verifier` rather than with the keys the settings name
+    /// (`CMMV_JWT_*`).
+    #[must_use]
+    pub fn jwt_verifier(mut self, verifier: JwtVerifier) -> Self {
+        self.auth.jwt = Some(verifier);
+        self
+    }
+
+    /// Accepts API keys (`Authorization: ApiKey ...` or `X-API-Key`), resolved by `keys`.
+    #[must_use]
+    pub fn api_keys(mut self, keys: Arc<dyn ApiKeyVerifier>) -> Self {
+        self.auth.api_keys = Some(keys);
+        self
+    }
+
     /// Validates the settings and assembles the app.
     pub fn build(self) -> Result<App, SettingsError> {
         self.settings.validate()?;
+        let jwt = match self.auth.jwt {
+            Some(verifier) => Some(verifier),
+            None => JwtVerifier::from_settings(&self.settings)?,
+        };
+        let authenticator = Arc::new(Authenticator::new(jwt, self.auth.api_keys));
         let metrics = Metrics::new();
         let readiness = Readiness::new(self.checks, self.settings.readiness_timeout);
         let own_routes = Router::new()
@@ -315,7 +346,7 @@ impl AppBuilder {
             .merge(own_routes)
             // Set last, so that it replaces any fallback a contract router brought along.
             .fallback(layers::not_found);
-        let stack = layers::apply(routes, &self.settings, metrics.clone());
+        let stack = layers::apply(routes, &self.settings, metrics.clone(), authenticator);
         Ok(App {
             settings: self.settings,
             try_path: self.try_path,

@@ -21,6 +21,9 @@ use crate::validate::{At, Check, Errors, FromJson, Rules, decode_body};
 #[derive(Debug, Clone)]
 pub struct Context {
     pub request_id: RequestId,
+    /// Who is calling, when the request's credentials proved it (always on operations that
+    /// are not public; on public ones only when valid credentials were sent).
+    pub principal: Option<std::sync::Arc<crate::auth::Principal>>,
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for Context {
@@ -31,7 +34,10 @@ impl<S: Send + Sync> FromRequestParts<S> for Context {
             Ok(id) => id,
             Err(never) => match never {},
         };
-        Ok(Context { request_id })
+        Ok(Context {
+            request_id,
+            principal: crate::auth::resolved(parts),
+        })
     }
 }
 

@@ -63,7 +63,12 @@ const MAX_DETAIL_BYTES: usize = 1024;
 pub(crate) type Stack = Outer<Either<Cors<Inner<Router>>, Inner<Router>>>;
 
 /// Wraps `routes` in the app's middleware, in the order described in the module docs.
-pub(crate) fn apply(routes: Router, settings: &Settings, metrics: Metrics) -> Stack {
+pub(crate) fn apply(
+    routes: Router,
+    settings: &Settings,
+    metrics: Metrics,
+    authenticator: Arc<crate::auth::Authenticator>,
+) -> Stack {
     // Both wrap each route (and the fallback) in one layer, so that a route pays for one more
     // boxed service rather than two.
     let routes = routes.layer(
@@ -76,6 +81,7 @@ pub(crate) fn apply(routes: Router, settings: &Settings, metrics: Metrics) -> St
     ServiceBuilder::new()
         .layer(OuterLayer(Arc::new(Shared {
             metrics,
+            authenticator: crate::auth::AuthenticatorExt(authenticator),
             security_headers: security_headers(settings),
         })))
         .option_layer(cors_layer(settings))
@@ -136,6 +142,8 @@ impl<S: Service<Request>> Service<Request> for ReportRoute<S> {
 #[derive(Debug)]
 struct Shared {
     metrics: Metrics,
+    /// Put into every request, for the routes' guards and the rate limiter.
+    authenticator: crate::auth::AuthenticatorExt,
     /// The security headers of every response, computed once from the settings.
     security_headers: HeaderMap,
 }
@@ -183,6 +191,9 @@ where
         let slot = RouteSlot::default();
         request.extensions_mut().insert(slot.clone());
         request.extensions_mut().insert(self.shared.metrics.clone());
+        request
+            .extensions_mut()
+            .insert(self.shared.authenticator.clone());
 
         let span = tracing::info_span!("request", request_id = request_id.as_str());
         let future = span.in_scope(|| self.inner.call(request));

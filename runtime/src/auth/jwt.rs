@@ -48,6 +48,12 @@ pub enum AuthError {
     MissingClaim(&'static str),
     /// A claim is present but of the wrong type or empty.
     InvalidClaim(&'static str),
+    /// An API key that is unknown, malformed or revoked, or an API key sent to an app that
+    /// accepts none.
+    InvalidApiKey,
+    /// The credentials could not be checked: the store holding them is unreachable. Not the
+    /// caller's fault, so a 503 rather than a 401.
+    Unavailable,
 }
 
 impl AuthError {
@@ -65,6 +71,8 @@ impl AuthError {
             AuthError::Audience => "audience",
             AuthError::MissingClaim(_) => "missing_claim",
             AuthError::InvalidClaim(_) => "invalid_claim",
+            AuthError::InvalidApiKey => "invalid_api_key",
+            AuthError::Unavailable => "unavailable",
         }
     }
 
@@ -76,6 +84,12 @@ impl AuthError {
             AuthError::MissingCredentials => {
                 Problem::unauthorized("authentication required", "Bearer")
             }
+            AuthError::InvalidApiKey => {
+                Problem::unauthorized("invalid or revoked API key", "ApiKey")
+            }
+            AuthError::Unavailable => {
+                Problem::unavailable("credentials cannot be checked right now; retry later")
+            }
             _ => Problem::unauthorized(INVALID_TOKEN_DETAIL, "Bearer error=\"invalid_token\""),
         }
     }
@@ -86,6 +100,8 @@ impl fmt::Display for AuthError {
         match self {
             AuthError::MissingClaim(claim) => write!(f, "token refused: missing claim {claim}"),
             AuthError::InvalidClaim(claim) => write!(f, "token refused: invalid claim {claim}"),
+            AuthError::InvalidApiKey => write!(f, "API key refused"),
+            AuthError::Unavailable => write!(f, "credentials cannot be checked: store unavailable"),
             other => write!(f, "token refused: {}", other.reason()),
         }
     }

@@ -53,11 +53,16 @@
 //! 401 problem ([`AuthError::into_problem`]): `invalid or expired token` with
 //! `WWW-Authenticate: Bearer error="invalid_token"` (RFC 6750 §3.1), never which check failed.
 
+mod guard;
 mod jwt;
 mod keys;
 #[cfg(test)]
 mod tests;
 
+pub use guard::{
+    Access, ApiKeyVerifier, Authenticator, BoxFuture, Guard, GuardFuture, Require, require, resolve,
+};
+pub(crate) use guard::{AuthenticatorExt, resolved};
 pub use jwt::{AuthError, JwtConfig, JwtVerifier, MAX_TOKEN_BYTES};
 pub use keys::{JwtAlgorithm, JwtKey, KeyError};
 

@@ -25,8 +25,9 @@ use crate::settings::RateLimitSettings;
 /// (`key: custom:tenant`): the key of a request, or `None` to count it by client IP.
 pub type KeyFn = Arc<dyn Fn(&Request) -> Option<String> + Send + Sync>;
 
-/// The authenticated subject of a request, put into its extensions by authentication: what
-/// `key: user` counts by. Requests without one are counted by client IP.
+/// A subject to count `key: user` policies by, for apps that authenticate some other way: put
+/// into the request's extensions, it takes the place of the principal that `cmmv::auth`
+/// resolves. Requests with neither are counted by client IP.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RateLimitSubject(pub String);
 
@@ -91,14 +92,11 @@ impl RateLimiting {
 
     /// The key a policy counts this request by; the kind prefix keeps an IP and a user name
     /// that happen to be equal apart.
-    fn key(&self, kind: KeyKind, request: &Request) -> String {
+    fn key(&self, kind: KeyKind, request: &Request, user: Option<&str>) -> String {
         let by_ip = || format!("ip:{}", self.client(request));
         match kind {
             KeyKind::Ip => by_ip(),
-            KeyKind::User => request
-                .extensions()
-                .get::<RateLimitSubject>()
-                .map_or_else(by_ip, |subject| format!("user:{}", subject.0)),
+            KeyKind::User => user.map_or_else(by_ip, |subject| format!("user:{subject}")),
             KeyKind::ApiKey => api_key(request).map_or_else(by_ip, |key| {
                 // Limiter keys may live in Redis: keep the secret out of them.
                 format!("key:{}", crate::fingerprint::fnv1a_hex(key.as_bytes()))
@@ -142,7 +140,7 @@ fn api_key(request: &Request) -> Option<&str> {
 /// refusal, and otherwise calls the route and adds the headers to its answer.
 pub(crate) async fn enforce(
     State(limits): State<Arc<RateLimiting>>,
-    request: Request,
+    mut request: Request,
     next: Next,
 ) -> Response {
     let Some(template) = request.extensions().get::<MatchedPath>() else {
@@ -155,9 +153,14 @@ pub(crate) async fn enforce(
     else {
         return next.run(request).await;
     };
+    let user = if policies.iter().any(|p| matches!(p.key, KeyKind::User)) {
+        user(&mut request).await
+    } else {
+        None
+    };
     let mut decisions = Vec::with_capacity(policies.len());
     for policy in policies {
-        let key = limits.key(policy.key, &request);
+        let key = limits.key(policy.key, &request, user.as_deref());
         match limits.limiter.check(policy, &key).await {
             Ok(decision) if decision.allowed => decisions.push((policy, decision)),
             Ok(refused) => {
@@ -186,6 +189,19 @@ pub(crate) async fn enforce(
         add_headers(&mut response, &decisions, limits.legacy_headers);
     }
     response
+}
+
+/// Who `key: user` counts the request by: the app's own subject, or the principal its
+/// credentials prove. Credentials that prove nothing count as anonymous here; the route's
+/// guard answers them.
+async fn user(request: &mut Request) -> Option<String> {
+    if let Some(subject) = request.extensions().get::<RateLimitSubject>() {
+        return Some(subject.0.clone());
+    }
+    match crate::auth::resolve(request).await {
+        Ok(Some(principal)) => Some(principal.subject.clone()),
+        _ => None,
+    }
 }
 
 /// Counts a refusal or a limiter failure in the app's metrics, by policy. Admissions are not

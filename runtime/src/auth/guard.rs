@@ -1,0 +1,366 @@
+//! Who may call a route: the credentials of a request, the principal they prove, and the
+//! contract's access rule checked against it.
+//!
+//! Generated code wraps each operation's handler in [`require`] with the operation's
+//! [`Access`], so the rule travels with the route: an app cannot mount a contract and forget
+//! its policies. The app supplies the [`Authenticator`] (the JWT verifier from settings, the
+//! API-key store when there is one) to every request; a route guarded by anything but
+//! [`Access::Public`] in an app without one refuses every request with a 401.
+//!
+//! Credentials are resolved at most once per request, by whichever runs first: the rate
+//! limiter (for `key: user`) or the guard. The outcome is kept in the request's extensions.
+
+use std::convert::Infallible;
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use axum::extract::{FromRequestParts, Request};
+use axum::response::{IntoResponse, Response};
+use http::HeaderMap;
+use http::request::Parts;
+use tower::{Layer, Service};
+
+use super::{AuthError, JwtVerifier, Principal};
+use crate::problem::Problem;
+
+/// Who may call an operation: a contract's `auth` policy, as generated code states it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Anyone; credentials are not required (valid ones still reach the handler).
+    Public,
+    /// Any authenticated caller.
+    Authenticated,
+    /// An authenticated caller holding at least one of the roles.
+    AnyRole(&'static [&'static str]),
+    /// An authenticated caller holding every one of the roles.
+    AllRoles(&'static [&'static str]),
+}
+
+impl Access {
+    /// Whether `principal` satisfies the rule (`None`: an anonymous caller).
+    pub fn permits(&self, principal: Option<&Principal>) -> bool {
+        match (self, principal) {
+            (Access::Public, _) => true,
+            (_, None) => false,
+            (Access::Authenticated, Some(_)) => true,
+            (Access::AnyRole(roles), Some(p)) => roles.iter().any(|role| p.has_role(role)),
+            (Access::AllRoles(roles), Some(p)) => roles.iter().all(|role| p.has_role(role)),
+        }
+    }
+}
+
+/// A boxed future, as [`ApiKeyVerifier`] returns it.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// Resolves API keys to principals; the key store of the login module implements it.
+pub trait ApiKeyVerifier: Send + Sync + fmt::Debug + 'static {
+    /// The principal `key` (the whole secret, as the client sent it) stands for. Unknown,
+    /// malformed and revoked keys are [`AuthError::InvalidApiKey`]; a store that cannot be
+    /// reached is [`AuthError::Unavailable`].
+    fn verify<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Principal, AuthError>>;
+}
+
+/// Proves who is calling, from the request's credentials.
+#[derive(Debug, Default)]
+pub struct Authenticator {
+    jwt: Option<JwtVerifier>,
+    api_keys: Option<Arc<dyn ApiKeyVerifier>>,
+}
+
+/// The credentials a request carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Credentials<'a> {
+    None,
+    Bearer(&'a str),
+    ApiKey(&'a str),
+    /// An `Authorization` header of another scheme, unreadable, or in conflict with
+    /// `X-API-Key`.
+    Unusable,
+}
+
+impl Authenticator {
+    pub fn new(jwt: Option<JwtVerifier>, api_keys: Option<Arc<dyn ApiKeyVerifier>>) -> Self {
+        Self { jwt, api_keys }
+    }
+
+    /// Whether any scheme is configured: without one, no request can authenticate.
+    pub fn is_configured(&self) -> bool {
+        self.jwt.is_some() || self.api_keys.is_some()
+    }
+
+    /// The principal the request's credentials prove: `Ok(None)` without credentials, an
+    /// error when they are present but prove nothing.
+    pub async fn authenticate(&self, headers: &HeaderMap) -> Result<Option<Principal>, AuthError> {
+        match credentials(headers) {
+            Credentials::None => Ok(None),
+            Credentials::Unusable => Err(AuthError::Malformed),
+            Credentials::Bearer(token) => match &self.jwt {
+                Some(jwt) => jwt.verify(token).map(Some),
+                None => Err(AuthError::UnknownKey),
+            },
+            Credentials::ApiKey(key) => match &self.api_keys {
+                Some(keys) => keys.verify(key).await.map(Some),
+                None => Err(AuthError::InvalidApiKey),
+            },
+        }
+    }
+}
+
+/// `Authorization: Bearer <token>`, `Authorization: ApiKey <key>` or `X-API-Key: <key>`. The
+/// scheme name is case-insensitive (RFC 9110 §11.1).
+fn credentials(headers: &HeaderMap) -> Credentials<'_> {
+    let mut authorization = headers.get_all(http::header::AUTHORIZATION).iter();
+    let mut api_key_header = headers.get_all("x-api-key").iter();
+    let from_authorization = match (authorization.next(), authorization.next()) {
+        (None, _) => Credentials::None,
+        (Some(_), Some(_)) => return Credentials::Unusable,
+        (Some(value), None) => {
+            let Ok(value) = value.to_str() else {
+                return Credentials::Unusable;
+            };
+            let (scheme, rest) = value.split_once(' ').unwrap_or((value, ""));
+            let rest = rest.trim();
+            if rest.is_empty() {
+                return Credentials::Unusable;
+            }
+            if scheme.eq_ignore_ascii_case("bearer") {
+                Credentials::Bearer(rest)
+            } else if scheme.eq_ignore_ascii_case("apikey") {
+                Credentials::ApiKey(rest)
+            } else {
+                return Credentials::Unusable;
+            }
+        }
+    };
+    match (api_key_header.next(), api_key_header.next()) {
+        (None, _) => from_authorization,
+        (Some(_), Some(_)) => Credentials::Unusable,
+        (Some(value), None) => match (value.to_str().map(str::trim), from_authorization) {
+            (Ok(key), Credentials::None) if !key.is_empty() => Credentials::ApiKey(key),
+            // The same key twice is harmless; two different credentials are ambiguous.
+            (Ok(key), Credentials::ApiKey(same)) if key == same => Credentials::ApiKey(key),
+            _ => Credentials::Unusable,
+        },
+    }
+}
+
+/// The outcome of authenticating one request, kept in its extensions.
+#[derive(Debug, Clone)]
+struct Resolved(Result<Option<Arc<Principal>>, AuthError>);
+
+/// The app's authenticator, as the request carries it.
+#[derive(Debug, Clone)]
+pub(crate) struct AuthenticatorExt(pub(crate) Arc<Authenticator>);
+
+/// The principal of the request, authenticating it the first time it is asked for.
+pub async fn resolve(request: &mut Request) -> Result<Option<Arc<Principal>>, AuthError> {
+    if let Some(Resolved(outcome)) = request.extensions().get::<Resolved>() {
+        return outcome.clone();
+    }
+    let outcome = match request.extensions().get::<AuthenticatorExt>() {
+        Some(AuthenticatorExt(auth)) => Arc::clone(auth)
+            .authenticate(request.headers())
+            .await
+            .map(|p| p.map(Arc::new)),
+        // An app without an authenticator: nothing can be proved.
+        None => match credentials(request.headers()) {
+            Credentials::None => Ok(None),
+            Credentials::ApiKey(_) => Err(AuthError::InvalidApiKey),
+            _ => Err(AuthError::UnknownKey),
+        },
+    };
+    if let Err(error) = &outcome {
+        tracing::info!(reason = error.reason(), "credentials refused");
+    }
+    request.extensions_mut().insert(Resolved(outcome.clone()));
+    outcome
+}
+
+/// The principal a request resolved to, if authentication has run and succeeded.
+pub(crate) fn resolved(parts: &Parts) -> Option<Arc<Principal>> {
+    match parts.extensions.get::<Resolved>() {
+        Some(Resolved(Ok(principal))) => principal.clone(),
+        _ => None,
+    }
+}
+
+/// The layer enforcing `access` on the handler it wraps: generated code applies it to every
+/// operation.
+pub fn require(access: Access) -> Require {
+    Require { access }
+}
+
+/// See [`require`].
+#[derive(Debug, Clone, Copy)]
+pub struct Require {
+    access: Access,
+}
+
+impl<S> Layer<S> for Require {
+    type Service = Guard<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        Guard {
+            inner,
+            access: self.access,
+        }
+    }
+}
+
+/// The service of [`require`].
+#[derive(Debug, Clone)]
+pub struct Guard<S> {
+    inner: S,
+    access: Access,
+}
+
+impl<S> Service<Request> for Guard<S>
+where
+    S: Service<Request, Response = Response, Error = Infallible> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = GuardFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut request: Request) -> Self::Future {
+        let access = self.access;
+        // An anonymous call of a public operation costs nothing more than the handler.
+        if access == Access::Public && credentials(request.headers()) == Credentials::None {
+            return GuardFuture::Direct {
+                inner: self.inner.call(request),
+            };
+        }
+        // The readied service serves this request; a fresh clone waits for the next one.
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        GuardFuture::Checked {
+            inner: Box::pin(async move {
+                match resolve(&mut request).await {
+                    Ok(principal) if access.permits(principal.as_deref()) => {
+                        inner.call(request).await
+                    }
+                    // A public route serves anyone, whatever credentials they failed to prove.
+                    _ if access == Access::Public => inner.call(request).await,
+                    Ok(None) => Ok(AuthError::MissingCredentials.into_problem().into_response()),
+                    // Which role was missing is the server's business, not the caller's.
+                    Ok(Some(_)) => Ok(Problem::forbidden(
+                        "the credentials are valid but do not permit this operation",
+                    )
+                    .into_response()),
+                    Err(error) => Ok(error.into_problem().into_response()),
+                }
+            }),
+        }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// The future of [`Guard`]: the handler's own, or the check and then the handler.
+    #[project = GuardProj]
+    pub enum GuardFuture<F> {
+        Direct { #[pin] inner: F },
+        Checked { inner: BoxFuture<'static, Result<Response, Infallible>> },
+    }
+}
+
+impl<F: Future<Output = Result<Response, Infallible>>> Future for GuardFuture<F> {
+    type Output = Result<Response, Infallible>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.project() {
+            GuardProj::Direct { inner } => inner.poll(cx),
+            GuardProj::Checked { inner } => inner.as_mut().poll(cx),
+        }
+    }
+}
+
+/// Handlers that need a signed-in caller take the principal as an extractor: a request
+/// without one (a public route called anonymously) is answered with a 401.
+impl<S: Send + Sync> FromRequestParts<S> for Principal {
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        resolved(parts)
+            .map(|p| Principal::clone(&p))
+            .ok_or_else(|| AuthError::MissingCredentials.into_problem())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::auth::Scheme;
+
+    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for (name, value) in pairs {
+            map.append(*name, http::HeaderValue::from_static(value));
+        }
+        map
+    }
+
+    #[test]
+    fn credentials_are_read_from_either_header() {
+        use Credentials::*;
+        let cases: &[(&[(&str, &str)], Credentials<'_>)] = &[
+            (&[], None),
+            (&[("authorization", "Bearer abc")], Bearer("abc")),
+            (&[("authorization", "bearer  abc ")], Bearer("abc")),
+            (&[("authorization", "ApiKey k1")], ApiKey("k1")),
+            (&[("authorization", "APIKEY k1")], ApiKey("k1")),
+            (&[("x-api-key", "k1")], ApiKey("k1")),
+            (
+                &[("x-api-key", "k1"), ("authorization", "ApiKey k1")],
+                ApiKey("k1"),
+            ),
+            (
+                &[("x-api-key", "k1"), ("authorization", "ApiKey k2")],
+                Unusable,
+            ),
+            (
+                &[("x-api-key", "k1"), ("authorization", "Bearer t")],
+                Unusable,
+            ),
+            (&[("authorization", "Basic dXNlcjpwdw==")], Unusable),
+            (&[("authorization", "Bearer")], Unusable),
+            (&[("authorization", "Bearer ")], Unusable),
+            (
+                &[("authorization", "Bearer a"), ("authorization", "Bearer b")],
+                Unusable,
+            ),
+            (&[("x-api-key", "")], Unusable),
+        ];
+        for (pairs, expected) in cases {
+            assert_eq!(credentials(&headers(pairs)), *expected, "{pairs:?}");
+        }
+    }
+
+    #[test]
+    fn access_rules() {
+        let principal = |roles: &[&str]| Principal {
+            subject: "u1".into(),
+            roles: roles.iter().map(|r| (*r).to_owned()).collect(),
+            scheme: Scheme::Bearer,
+        };
+        let editor = principal(&["editor"]);
+        let both = principal(&["admin", "editor"]);
+        let none = principal(&[]);
+        let any = Access::AnyRole(&["admin", "editor"]);
+        let all = Access::AllRoles(&["admin", "editor"]);
+        assert!(Access::Public.permits(None));
+        assert!(!Access::Authenticated.permits(None));
+        assert!(Access::Authenticated.permits(Some(&none)));
+        assert!(any.permits(Some(&editor)) && any.permits(Some(&both)));
+        assert!(!any.permits(Some(&none)) && !any.permits(None));
+        assert!(all.permits(Some(&both)));
+        assert!(!all.permits(Some(&editor)));
+    }
+}

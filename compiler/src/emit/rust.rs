@@ -958,6 +958,8 @@ impl ContractEmitter<'_> {
         }
     }
 
+    /// Every operation's handler is wrapped in its auth guard, so that the contract's policy
+    /// travels with the route: no app can mount the routes without it.
     fn routes_fn(&self) -> TokenStream {
         let contract = self.contract;
         let trait_name = type_ident(&contract.handlers_trait_name());
@@ -976,10 +978,11 @@ impl ContractEmitter<'_> {
             let handler = format_ident!("{}_handler", op.name);
             let method = format_ident!("{}", op.method.lowercase());
             for &version in &op.versions {
+                let access = access(&op.auth);
                 by_path
                     .entry(op.full_path(contract, version))
                     .or_default()
-                    .push(quote!(#method(#handler::<H>)));
+                    .push(quote!(#method(::cmmv::auth::guarded(#handler::<H>, #access))));
             }
         }
         let routes = by_path.iter().map(|(path, methods)| {
@@ -1481,4 +1484,19 @@ fn rules_body(
             }
         },
     )
+}
+
+/// An auth policy as the runtime's `cmmv::auth::Access`.
+fn access(policy: &AuthPolicy) -> TokenStream {
+    match policy {
+        AuthPolicy::Public => quote!(::cmmv::auth::Access::Public),
+        AuthPolicy::Authenticated => quote!(::cmmv::auth::Access::Authenticated),
+        AuthPolicy::Roles { roles, mode } => {
+            let roles = roles.iter();
+            match mode {
+                RoleMode::Any => quote!(::cmmv::auth::Access::AnyRole(&[#(#roles),*])),
+                RoleMode::All => quote!(::cmmv::auth::Access::AllRoles(&[#(#roles),*])),
+            }
+        }
+    }
 }

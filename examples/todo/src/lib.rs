@@ -105,13 +105,28 @@ impl UserHandlers for Todo {
         &self.users
     }
 
-    async fn me(&self, _ctx: Context) -> Result<User, Problem> {
-        // Nobody can be signed in until the auth module verifies credentials, so this answers
-        // what the contract promises for a request without them.
-        Err(Problem::unauthorized(
-            "sign in to see your own user",
-            "Bearer realm=\"todo\"",
-        ))
+    async fn me(&self, ctx: Context) -> Result<User, Problem> {
+        // The route is `auth: authenticated`, so the guard has proved a principal; the user
+        // is the one the token's subject names.
+        let Some(principal) = ctx.principal else {
+            return Err(cmmv::auth::AuthError::MissingCredentials.into_problem());
+        };
+        // A subject that is no user here (a deleted user's token, a token minted for another
+        // service) is a credential that proves nothing to this operation.
+        let unknown = || {
+            Problem::unauthorized(
+                "the credentials name no user of this service",
+                "Bearer error=\"invalid_token\"",
+            )
+        };
+        let id = principal
+            .subject
+            .parse::<cmmv::types::Uuid>()
+            .map_err(|_| unknown())?;
+        match self.users.get(&id).await {
+            Err(StoreError::NotFound) => Err(unknown()),
+            other => other.map_err(|e| e.into_problem("User", Some(&principal.subject))),
+        }
     }
 }
 

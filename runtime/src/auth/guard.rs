@@ -18,6 +18,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use axum::extract::{FromRequestParts, Request};
+use axum::handler::{Handler, Layered};
 use axum::response::{IntoResponse, Response};
 use http::HeaderMap;
 use http::request::Parts;
@@ -187,10 +188,19 @@ pub(crate) fn resolved(parts: &Parts) -> Option<Arc<Principal>> {
     }
 }
 
-/// The layer enforcing `access` on the handler it wraps: generated code applies it to every
-/// operation.
+/// The layer enforcing `access` on the handler it wraps.
 pub fn require(access: Access) -> Require {
     Require { access }
+}
+
+/// `handler` behind the guard of `access`: how generated code mounts every operation.
+pub fn guarded<H, T, S>(handler: H, access: Access) -> Layered<Require, H, T, S>
+where
+    H: Handler<T, S>,
+    T: 'static,
+    S: Clone + Send + Sync + 'static,
+{
+    handler.layer(require(access))
 }
 
 /// See [`require`].

@@ -60,7 +60,8 @@ mod keys;
 mod tests;
 
 pub use guard::{
-    Access, ApiKeyVerifier, Authenticator, BoxFuture, Guard, GuardFuture, Require, require, resolve,
+    Access, ApiKeyVerifier, Authenticator, BoxFuture, Guard, GuardFuture, Require, guarded,
+    require, resolve,
 };
 pub(crate) use guard::{AuthenticatorExt, resolved};
 pub use jwt::{AuthError, JwtConfig, JwtVerifier, MAX_TOKEN_BYTES};

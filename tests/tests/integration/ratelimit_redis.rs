@@ -605,7 +605,7 @@ async fn service_through(
             fail_open,
             ..Default::default()
         },
-        ..crate::runtime_support::settings()
+        ..crate::auth_support::with_auth(crate::runtime_support::settings())
     };
     let todo = std::sync::Arc::new(todo::Todo::in_memory());
     let app = todo::app_builder(settings, &todo)
@@ -618,7 +618,7 @@ async fn service_through(
 
 /// `GET /v1/tasks`, limited by the shared `standard` policy: its status and `RateLimit` field.
 async fn list_tasks(served: &crate::runtime_support::Served) -> (u16, Option<String>) {
-    let response = crate::runtime_support::client()
+    let response = crate::auth_support::admin_client()
         .get(served.url("/v1/tasks"))
         .timeout(Duration::from_secs(5))
         .send()

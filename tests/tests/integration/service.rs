@@ -6,15 +6,18 @@ use std::sync::Arc;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::runtime_support::{Served, client, settings};
+use crate::auth_support::{admin_client as client, with_auth};
+use crate::runtime_support::{Served, settings};
 
 async fn serve() -> Served {
     serve_with(settings()).await
 }
 
+/// The example app, accepting the tests' tokens; requests go out signed in with every role, so
+/// that these tests see the operations themselves (`auth_http` tests who may call them).
 async fn serve_with(settings: cmmv::Settings) -> Served {
-    let app =
-        todo::app(settings, &Arc::new(todo::Todo::in_memory())).expect("the example app builds");
+    let app = todo::app(with_auth(settings), &Arc::new(todo::Todo::in_memory()))
+        .expect("the example app builds");
     Served::start(app).await
 }
 

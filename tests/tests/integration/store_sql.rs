@@ -26,6 +26,7 @@ use todo::api::{Comment, Task};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::{JoinHandle, JoinSet};
 
+use crate::auth_support::{admin_headers, with_auth};
 use crate::runtime_support::{Served, settings};
 use crate::store_conformance::{Stores, create, project, task};
 use crate::store_support::{DATABASE_URL_VAR, TestDatabase, skip, sqlite_database};
@@ -130,15 +131,17 @@ async fn sqlite_with(
 
 /// The example app on these stores, served on 127.0.0.1.
 async fn serve(db: &Database) -> Served {
-    let app =
-        todo::app(settings(), &Arc::new(Todo::with_database(db))).expect("the example app builds");
+    let app = todo::app(with_auth(settings()), &Arc::new(Todo::with_database(db)))
+        .expect("the example app builds");
     Served::start(app).await
 }
 
-/// A client whose every request gives up after a while, so that no wait is unbounded.
+/// A client whose every request gives up after a while, so that no wait is unbounded; signed
+/// in with every role, as storage is under test here, not access.
 fn client() -> reqwest::Client {
     reqwest::Client::builder()
         .pool_max_idle_per_host(0)
+        .default_headers(admin_headers())
         .timeout(Duration::from_secs(30))
         .build()
         .expect("a client")
@@ -283,6 +286,7 @@ impl Service {
             .env("CMMV_DATABASE_URL", database_url)
             .env("CMMV_LOG", "warn")
             .env("CMMV_SHUTDOWN_DELAY", "0s")
+            .envs(crate::auth_support::ENV)
             .stdin(std::process::Stdio::null())
             .stdout(std::process::Stdio::null())
             .spawn()
@@ -368,6 +372,7 @@ async fn sqlite_acknowledged_creates_survive_kill_9() {
         workers.spawn(async move {
             let client = reqwest::Client::builder()
                 .timeout(Duration::from_secs(20))
+                .default_headers(admin_headers())
                 .build()
                 .expect("a client");
             while !stop.load(Ordering::SeqCst) {

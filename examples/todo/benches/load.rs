@@ -13,6 +13,12 @@
 //! generated one is `todo::app`, request logging filtered to warnings like any load test's.
 //! Each scenario runs the same number of requests from the same number of connections; the
 //! report gives throughput and latency percentiles and the ratios generated / hand-written.
+//!
+//! Every request carries a bearer token (HS256), since the contracts protect both operations:
+//! the generated service verifies it through `cmmv::auth`, the hand-written one with
+//! `jsonwebtoken` directly, checking the same claims and roles. A third comparison isolates the
+//! cost of authentication: one GET route mounted twice in the app, once behind the contract's
+//! role rule and once public, everything else equal.
 
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
@@ -25,6 +31,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use cmmv::auth::Access;
 use cmmv::ratelimit::{KeyKind, Policy};
 use cmmv::resource::Resource;
 use cmmv::store::Store;
@@ -86,6 +93,17 @@ fn run(args: &[String]) -> Result<(), String> {
             "targets: throughput >= 0.9x, p99 <= 1.2x",
         )?;
     }
+    // The cost of authentication: the same GET, once verifying the token and the roles, once
+    // public.
+    compare(
+        Scenario::Get,
+        [
+            (Server::Guarded(Access::AnyRole(&["user", "admin"])), "jwt"),
+            (Server::Guarded(Access::Public), "public"),
+        ],
+        requests,
+        "target: throughput >= 0.85x",
+    )?;
     // The cost of rate limiting: the same GET with a policy every request passes, decided by
     // the in-process limiter, against no limit at all.
     compare(
@@ -147,6 +165,8 @@ enum Server {
     /// The example's app with one policy on GET one task that admits every request.
     Limited,
     HandWritten,
+    /// An app serving only GET one task, as generated code mounts it, behind this access rule.
+    Guarded(Access),
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -237,6 +257,60 @@ const ADMIT_ALL: &[(&str, &str, &[Policy])] = &[(
 
 const CREATE_BODY: &str = r#"{"project_id":"0190c3b1-7f7e-7a9a-8b1e-2f1d3c4b5a69","title":"Load test task","notes":null,"tags":["load"]}"#;
 
+const ISSUER: &str = "https://issuer.bench";
+const AUDIENCE: &str = "todo";
+const SECRET: &str = "the load benchmark's HS256 secret, 32+ bytes";
+
+/// The example's settings for a benchmark: logs at warnings, the bench's token key.
+fn settings(addr: SocketAddr) -> Settings {
+    let mut settings = Settings {
+        addr,
+        log: "warn".to_owned(),
+        ..Settings::default()
+    };
+    settings.jwt.issuer = Some(ISSUER.to_owned());
+    settings.jwt.audience = vec![AUDIENCE.to_owned()];
+    settings.jwt.hs256_secret = Some(cmmv::settings::Secret::new(SECRET));
+    settings
+}
+
+/// The token every request of the benchmark carries: a user, valid for the whole run.
+fn bearer_token() -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let claims = serde_json::json!({
+        "iss": ISSUER, "aud": AUDIENCE, "sub": "0190c3b1-7f7e-7a9a-8b1e-2f1d3c4b5a69",
+        "iat": now, "exp": now + 3600, "roles": ["user"],
+    });
+    let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256);
+    header.kid = Some("hs256".to_owned());
+    jsonwebtoken::encode(
+        &header,
+        &claims,
+        &jsonwebtoken::EncodingKey::from_secret(SECRET.as_bytes()),
+    )
+    .expect("a token")
+}
+
+/// GET one task exactly as the generated `task_routes` mounts it (extractors, trait call,
+/// response), behind `access`.
+fn guarded_get(todo: Arc<todo::Todo>, access: Access) -> axum::Router {
+    use todo::api::TaskHandlers;
+    async fn get_one(
+        State(todo): State<Arc<todo::Todo>>,
+        ctx: cmmv::Context,
+        path: cmmv::extract::PathParams,
+    ) -> Result<Response, cmmv::Problem> {
+        let id = cmmv::extract::path_key::<Uuid>(path.raw("id"))?;
+        let task = <todo::Todo as TaskHandlers>::get(&todo, ctx, id).await?;
+        Ok(cmmv::respond::json(200u16, task))
+    }
+    axum::Router::new()
+        .route("/v1/tasks/{id}", get(cmmv::auth::guarded(get_one, access)))
+        .with_state(todo)
+}
+
 fn measure(server: Server, scenario: Scenario, requests: usize) -> Result<Measured, String> {
     let (store, ids) = seed_tasks();
     // The server gets its own two-thread runtime; the load generator another, so both compete
@@ -255,17 +329,20 @@ fn measure(server: Server, scenario: Scenario, requests: usize) -> Result<Measur
         match server {
             Server::Generated | Server::Limited => {
                 let todo = Arc::new(todo::Todo::with_task_store(store.clone()));
-                let settings = Settings {
-                    addr,
-                    log: "warn".to_owned(),
-                    ..Settings::default()
-                };
-                let builder = todo::app_builder(settings, &todo);
+                let builder = todo::app_builder(settings(addr), &todo);
                 let builder = match server {
                     Server::Limited => builder.rate_limits(ADMIT_ALL),
                     _ => builder,
                 };
                 let app = builder.build().map_err(|e| e.to_string())?;
+                tokio::spawn(app.serve(listener));
+            }
+            Server::Guarded(access) => {
+                let todo = Arc::new(todo::Todo::with_task_store(store.clone()));
+                let app = cmmv::App::builder(settings(addr))
+                    .routes(guarded_get(todo, access))
+                    .build()
+                    .map_err(|e| e.to_string())?;
                 tokio::spawn(app.serve(listener));
             }
             Server::HandWritten => {
@@ -276,7 +353,7 @@ fn measure(server: Server, scenario: Scenario, requests: usize) -> Result<Measur
         Ok::<_, String>(addr)
     })?;
     let prefix = match server {
-        Server::Generated | Server::Limited => "/v1/tasks",
+        Server::Generated | Server::Limited | Server::Guarded(_) => "/v1/tasks",
         Server::HandWritten => "/tasks",
     };
     let client_runtime = tokio::runtime::Builder::new_multi_thread()
@@ -297,8 +374,16 @@ async fn drive(
     requests: usize,
     ids: Arc<Vec<Uuid>>,
 ) -> Result<Measured, String> {
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(
+        reqwest::header::AUTHORIZATION,
+        format!("Bearer {}", bearer_token())
+            .parse()
+            .map_err(|_| "a header value")?,
+    );
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(CONNECTIONS)
+        .default_headers(headers)
         .build()
         .map_err(|e| e.to_string())?;
     // Warm-up: open the connections and touch every code path once.
@@ -379,8 +464,41 @@ async fn one(
 }
 
 /// The baseline: plain axum over the same store, decoding with serde and checking the title by
-/// hand, with no middleware.
+/// hand, verifying the bearer token with `jsonwebtoken` (the same claims, the same role rule),
+/// with no middleware.
 fn hand_written(store: Store<Task>) -> axum::Router {
+    #[derive(Clone)]
+    struct Shared {
+        store: Store<Task>,
+        key: Arc<jsonwebtoken::DecodingKey>,
+        validation: Arc<jsonwebtoken::Validation>,
+    }
+
+    #[derive(serde::Deserialize)]
+    struct Claims {
+        #[allow(dead_code, reason = "required, as the generated service requires it")]
+        sub: String,
+        #[serde(default)]
+        roles: Vec<String>,
+    }
+
+    /// A user or an admin, as the contract asks of both operations.
+    fn authorized(shared: &Shared, headers: &axum::http::HeaderMap) -> bool {
+        let Some(token) = headers
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+        else {
+            return false;
+        };
+        jsonwebtoken::decode::<Claims>(token, &shared.key, &shared.validation).is_ok_and(|data| {
+            data.claims
+                .roles
+                .iter()
+                .any(|role| role == "user" || role == "admin")
+        })
+    }
+
     #[derive(serde::Deserialize)]
     struct NewTask {
         project_id: Uuid,
@@ -390,14 +508,29 @@ fn hand_written(store: Store<Task>) -> axum::Router {
         tags: Vec<String>,
     }
 
-    async fn get_task(State(store): State<Store<Task>>, Path(id): Path<Uuid>) -> Response {
-        match store.get(&id).await {
+    async fn get_task(
+        State(shared): State<Shared>,
+        headers: axum::http::HeaderMap,
+        Path(id): Path<Uuid>,
+    ) -> Response {
+        if !authorized(&shared, &headers) {
+            return StatusCode::UNAUTHORIZED.into_response();
+        }
+        match shared.store.get(&id).await {
             Ok(task) => Json(task).into_response(),
             Err(_) => StatusCode::NOT_FOUND.into_response(),
         }
     }
 
-    async fn create_task(State(store): State<Store<Task>>, Json(new): Json<NewTask>) -> Response {
+    async fn create_task(
+        State(shared): State<Shared>,
+        headers: axum::http::HeaderMap,
+        Json(new): Json<NewTask>,
+    ) -> Response {
+        if !authorized(&shared, &headers) {
+            return StatusCode::UNAUTHORIZED.into_response();
+        }
+        let store = shared.store;
         if new.title.is_empty() || new.title.chars().count() > 200 || new.tags.len() > 10 {
             return StatusCode::UNPROCESSABLE_ENTITY.into_response();
         }
@@ -420,5 +553,15 @@ fn hand_written(store: Store<Task>) -> axum::Router {
     axum::Router::new()
         .route("/tasks", axum::routing::post(create_task))
         .route("/tasks/{id}", get(get_task))
-        .with_state(store)
+        .with_state({
+            let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::HS256);
+            validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+            validation.set_issuer(&[ISSUER]);
+            validation.set_audience(&[AUDIENCE]);
+            Shared {
+                store,
+                key: Arc::new(jsonwebtoken::DecodingKey::from_secret(SECRET.as_bytes())),
+                validation: Arc::new(validation),
+            }
+        })
 }

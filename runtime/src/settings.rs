@@ -35,6 +35,12 @@
 //! | `CMMV_JWT_KEYS` | unset | a JWKS file, or a directory of `<kid>.<alg>.pem` public keys (see [`crate::auth`]) |
 //! | `CMMV_JWT_LEEWAY` | `30s` | clock skew tolerated on `exp` and `nbf`, whole seconds, at most `5m` |
 //! | `CMMV_JWT_ROLES_CLAIM` | `roles` | the claim holding a token's roles |
+//! | `CMMV_JWT_SIGNING_KEY` | unset | a PKCS#8 PEM private key the login module signs access tokens with (ES256, EdDSA or RS256, from the key); without it, `CMMV_JWT_HS256_SECRET` signs |
+//! | `CMMV_JWT_SIGNING_KID` | unset | the `kid` of that key, required with it; `CMMV_JWT_KEYS` must hold its public key |
+//! | `CMMV_AUTH_ACCESS_TTL` | `15m` | lifetime of the access tokens the login module issues (at most `24h`) |
+//! | `CMMV_AUTH_REFRESH_TTL` | `30d` | lifetime of each refresh token (longer than the access tokens') |
+//! | `CMMV_AUTH_DEFAULT_ROLES` | `user` | comma-separated roles of newly registered users (may be empty) |
+//! | `CMMV_AUTH_PASSWORD_MIN_LENGTH` | `12` | shortest password accepted at registration, in characters (8 to 128) |
 //!
 //! The settings file is the one named by `CMMV_SETTINGS`, else `cmmv.toml` in the working
 //! directory when it exists. Its keys are the variable names without the prefix, in lower case:
@@ -75,6 +81,14 @@ pub const JWT_MIN_SECRET_BYTES: usize = 32;
 /// The largest clock-skew leeway accepted: more would quietly extend every token's life.
 const JWT_MAX_LEEWAY: Duration = Duration::from_secs(300);
 
+/// The longest access-token lifetime accepted: access tokens cannot be revoked, so a long one
+/// outlives a logout by that much.
+const AUTH_MAX_ACCESS_TTL: Duration = Duration::from_secs(24 * 3600);
+
+/// The longest password accepted, in characters: long enough for any passphrase, short enough
+/// that nobody makes the server hash megabytes.
+pub const AUTH_MAX_PASSWORD_LENGTH: usize = 128;
+
 /// Everything the runtime's infrastructure is configured by.
 ///
 /// Fields are public so tests and embedders can adjust a default, as in
@@ -108,6 +122,8 @@ pub struct Settings {
     pub rate_limit: RateLimitSettings,
     /// How bearer tokens are verified; see [`crate::auth::JwtVerifier::from_settings`].
     pub jwt: JwtSettings,
+    /// The login module's tokens and users; see [`crate::auth::Login`].
+    pub auth: AuthSettings,
     /// `CMMV_` keys the core runtime does not interpret, by full variable name.
     pub extra: BTreeMap<String, String>,
 }
@@ -178,6 +194,36 @@ impl Default for JwtSettings {
             keys: None,
             leeway: Duration::from_secs(30),
             roles_claim: "roles".to_owned(),
+        }
+    }
+}
+
+/// What the login module issues and accepts ([`crate::auth::Login`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuthSettings {
+    /// A PKCS#8 PEM private key that signs access tokens; `None`: the HS256 secret signs.
+    pub signing_key: Option<PathBuf>,
+    /// The `kid` of [`AuthSettings::signing_key`].
+    pub signing_kid: Option<String>,
+    /// Lifetime of an access token.
+    pub access_ttl: Duration,
+    /// Lifetime of a refresh token; each rotation issues a new one with a new lifetime.
+    pub refresh_ttl: Duration,
+    /// The roles a newly registered user gets.
+    pub default_roles: Vec<String>,
+    /// The shortest password accepted at registration, in characters.
+    pub password_min_length: usize,
+}
+
+impl Default for AuthSettings {
+    fn default() -> Self {
+        Self {
+            signing_key: None,
+            signing_kid: None,
+            access_ttl: Duration::from_secs(15 * 60),
+            refresh_ttl: Duration::from_secs(30 * 24 * 3600),
+            default_roles: vec!["user".to_owned()],
+            password_min_length: 12,
         }
     }
 }
@@ -262,6 +308,7 @@ impl Default for Settings {
             hsts_max_age: None,
             rate_limit: RateLimitSettings::default(),
             jwt: JwtSettings::default(),
+            auth: AuthSettings::default(),
             extra: BTreeMap::new(),
         }
     }
@@ -531,6 +578,40 @@ impl RawSettings {
                     Ok(v.to_owned())
                 })?,
             },
+            auth: AuthSettings {
+                signing_key: self.parse("CMMV_JWT_SIGNING_KEY", d.auth.signing_key, |v| {
+                    Ok(Some(PathBuf::from(v)))
+                })?,
+                signing_kid: self.parse("CMMV_JWT_SIGNING_KID", d.auth.signing_kid, |v| {
+                    Ok(Some(v.to_owned()))
+                })?,
+                access_ttl: self.parse("CMMV_AUTH_ACCESS_TTL", d.auth.access_ttl, |v| {
+                    parse_duration(v).and_then(check_access_ttl)
+                })?,
+                refresh_ttl: self.parse("CMMV_AUTH_REFRESH_TTL", d.auth.refresh_ttl, |v| {
+                    parse_duration(v).and_then(|t| positive(t, t.as_secs() == 0))
+                })?,
+                default_roles: self.parse(
+                    "CMMV_AUTH_DEFAULT_ROLES",
+                    d.auth.default_roles,
+                    |v| {
+                        Ok(v.split(',')
+                            .map(str::trim)
+                            .filter(|r| !r.is_empty())
+                            .map(str::to_owned)
+                            .collect())
+                    },
+                )?,
+                password_min_length: self.parse(
+                    "CMMV_AUTH_PASSWORD_MIN_LENGTH",
+                    d.auth.password_min_length,
+                    |v| {
+                        v.parse()
+                            .map_err(|_| format!("invalid length {v:?} (expected an integer)"))
+                            .and_then(check_password_min_length)
+                    },
+                )?,
+            },
             extra: self
                 .values
                 .into_iter()
@@ -650,7 +731,51 @@ impl Settings {
                  responses for any origin; list the allowed origins instead",
             ));
         }
-        self.validate_jwt()
+        self.validate_jwt()?;
+        self.validate_auth()
+    }
+
+    /// The login module's own checks (part of [`Settings::validate`]).
+    pub(crate) fn validate_auth(&self) -> Result<(), SettingsError> {
+        let auth = &self.auth;
+        check_access_ttl(auth.access_ttl)
+            .map_err(|m| SettingsError::env("CMMV_AUTH_ACCESS_TTL", m))?;
+        if auth.refresh_ttl <= auth.access_ttl {
+            return Err(SettingsError::env(
+                "CMMV_AUTH_REFRESH_TTL",
+                format!(
+                    "must be longer than CMMV_AUTH_ACCESS_TTL ({}s): a refresh token outlives the access tokens it renews",
+                    auth.access_ttl.as_secs()
+                ),
+            ));
+        }
+        check_password_min_length(auth.password_min_length)
+            .map_err(|m| SettingsError::env("CMMV_AUTH_PASSWORD_MIN_LENGTH", m))?;
+        if let Some(role) = auth
+            .default_roles
+            .iter()
+            .find(|r| r.is_empty() || r.chars().any(char::is_whitespace))
+        {
+            return Err(SettingsError::env(
+                "CMMV_AUTH_DEFAULT_ROLES",
+                format!("invalid role name {role:?} (no spaces, not empty)"),
+            ));
+        }
+        match (&auth.signing_key, &auth.signing_kid) {
+            (Some(_), None) => Err(SettingsError::env(
+                "CMMV_JWT_SIGNING_KID",
+                "must be set when CMMV_JWT_SIGNING_KEY is: verifiers select the key by it",
+            )),
+            (None, Some(_)) => Err(SettingsError::env(
+                "CMMV_JWT_SIGNING_KEY",
+                "CMMV_JWT_SIGNING_KID is set but no signing key",
+            )),
+            (_, Some(kid)) if kid.trim().is_empty() => Err(SettingsError::env(
+                "CMMV_JWT_SIGNING_KID",
+                "must not be empty",
+            )),
+            _ => Ok(()),
+        }
     }
 
     /// The JWT settings' own checks (part of [`Settings::validate`]).
@@ -732,6 +857,31 @@ fn check_leeway(leeway: Duration) -> Result<Duration, String> {
     }
 }
 
+/// Access tokens live at least a second (JWT times are whole seconds) and at most a day.
+fn check_access_ttl(ttl: Duration) -> Result<Duration, String> {
+    if ttl.as_secs() == 0 {
+        Err("must be at least 1s".to_owned())
+    } else if ttl > AUTH_MAX_ACCESS_TTL {
+        Err(format!(
+            "{}s is too long: at most 24h (access tokens cannot be revoked)",
+            ttl.as_secs()
+        ))
+    } else {
+        Ok(ttl)
+    }
+}
+
+/// NIST SP 800-63B asks for at least 8 characters; the upper bound is the longest accepted.
+fn check_password_min_length(length: usize) -> Result<usize, String> {
+    if (8..=AUTH_MAX_PASSWORD_LENGTH).contains(&length) {
+        Ok(length)
+    } else {
+        Err(format!(
+            "{length} is out of range: between 8 and {AUTH_MAX_PASSWORD_LENGTH}"
+        ))
+    }
+}
+
 /// Refuses a zero where it would disable a protection (no body, no time at all).
 fn positive<T>(value: T, is_zero: bool) -> Result<T, String> {
     if is_zero {
@@ -777,9 +927,9 @@ pub(crate) fn parse_bool(v: &str) -> Result<bool, String> {
     }
 }
 
-/// `500ms`, `30s`, `2m`, `1h`; a bare number is seconds.
+/// `500ms`, `30s`, `2m`, `1h`, `30d`; a bare number is seconds.
 pub(crate) fn parse_duration(v: &str) -> Result<Duration, String> {
-    let error = || format!("invalid duration {v:?} (expected e.g. 500ms, 30s, 2m or 1h)");
+    let error = || format!("invalid duration {v:?} (expected e.g. 500ms, 30s, 2m, 1h or 30d)");
     let digits = v.find(|c: char| !c.is_ascii_digit()).unwrap_or(v.len());
     let (number, unit) = v.split_at(digits);
     let number: u64 = number.parse().map_err(|_| error())?;
@@ -788,6 +938,7 @@ pub(crate) fn parse_duration(v: &str) -> Result<Duration, String> {
         "" | "s" => 1_000,
         "m" => 60_000,
         "h" => 3_600_000,
+        "d" => 86_400_000,
         _ => return Err(error()),
     };
     number
@@ -948,6 +1099,46 @@ mod tests {
     }
 
     #[test]
+    fn login_settings_parse_and_are_checked() {
+        let settings = Settings::from_pairs([
+            ("CMMV_AUTH_ACCESS_TTL", "5m"),
+            ("CMMV_AUTH_REFRESH_TTL", "7d"),
+            ("CMMV_AUTH_DEFAULT_ROLES", "reader, writer"),
+            ("CMMV_AUTH_PASSWORD_MIN_LENGTH", "10"),
+        ])
+        .expect("valid settings");
+        assert_eq!(settings.auth.access_ttl, Duration::from_secs(300));
+        assert_eq!(settings.auth.refresh_ttl, Duration::from_secs(7 * 86_400));
+        assert_eq!(settings.auth.default_roles, ["reader", "writer"]);
+        assert_eq!(settings.auth.password_min_length, 10);
+        assert_eq!(
+            Settings::default().auth.access_ttl,
+            Duration::from_secs(900)
+        );
+        for (pairs, key) in [
+            (&[("CMMV_AUTH_ACCESS_TTL", "0")][..], "CMMV_AUTH_ACCESS_TTL"),
+            (&[("CMMV_AUTH_ACCESS_TTL", "2d")], "CMMV_AUTH_ACCESS_TTL"),
+            (&[("CMMV_AUTH_REFRESH_TTL", "10m")], "CMMV_AUTH_REFRESH_TTL"),
+            (
+                &[("CMMV_AUTH_PASSWORD_MIN_LENGTH", "4")],
+                "CMMV_AUTH_PASSWORD_MIN_LENGTH",
+            ),
+            (
+                &[("CMMV_AUTH_PASSWORD_MIN_LENGTH", "many")],
+                "CMMV_AUTH_PASSWORD_MIN_LENGTH",
+            ),
+            (
+                &[("CMMV_JWT_SIGNING_KEY", "/k.pem")],
+                "CMMV_JWT_SIGNING_KID",
+            ),
+            (&[("CMMV_JWT_SIGNING_KID", "k1")], "CMMV_JWT_SIGNING_KEY"),
+        ] {
+            let error = error_of(pairs);
+            assert!(error.starts_with(&format!("{key}: ")), "{error}");
+        }
+    }
+
+    #[test]
     fn credentials_with_any_origin_is_refused() {
         let error = error_of(&[("CMMV_CORS_ORIGINS", "*"), ("CMMV_CORS_CREDENTIALS", "yes")]);
         assert!(error.starts_with("CMMV_CORS_CREDENTIALS: "), "{error}");
@@ -1000,6 +1191,7 @@ mod tests {
         assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
         assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
         assert_eq!(parse_duration("7"), Ok(Duration::from_secs(7)));
+        assert_eq!(parse_duration("30d"), Ok(Duration::from_secs(30 * 86_400)));
         assert!(parse_duration("-1s").is_err());
         assert!(parse_duration("1.5s").is_err());
         assert_eq!(parse_size("512KiB"), Ok(512 * 1024));

@@ -1,6 +1,6 @@
-//! Who is calling: bearer-token (JWT) verification and the [`Principal`] it yields.
-//!
-//! This module proves identities; routes, the login module and API keys build on it.
+//! Who is calling: bearer-token (JWT) verification and the [`Principal`] it yields, the
+//! guard that checks contracts' access rules, and the login module (users, passwords, access
+//! and refresh tokens, API keys; see [`Login`]).
 //!
 //! # Settings
 //!
@@ -13,6 +13,12 @@
 //! | `CMMV_JWT_KEYS` | a JWKS file, or a directory of PEM public keys (below) |
 //! | `CMMV_JWT_LEEWAY` | clock skew tolerated on `exp` and `nbf` (default `30s`, whole seconds, at most `5m`) |
 //! | `CMMV_JWT_ROLES_CLAIM` | the top-level claim roles are read from (default `roles`) |
+//! | `CMMV_JWT_SIGNING_KEY` | login module: a PKCS#8 PEM private key signing access tokens (ES256, EdDSA or RS256, from the key); else `CMMV_JWT_HS256_SECRET` signs |
+//! | `CMMV_JWT_SIGNING_KID` | login module: the `kid` of that key (required with it); `CMMV_JWT_KEYS` must hold its public key |
+//! | `CMMV_AUTH_ACCESS_TTL` | login module: access-token lifetime (default `15m`, at most `24h`) |
+//! | `CMMV_AUTH_REFRESH_TTL` | login module: refresh-token lifetime (default `30d`, longer than the access TTL) |
+//! | `CMMV_AUTH_DEFAULT_ROLES` | login module: comma-separated roles of new users (default `user`) |
+//! | `CMMV_AUTH_PASSWORD_MIN_LENGTH` | login module: shortest password at registration (default `12`, 8 to 128) |
 //!
 //! When neither `CMMV_JWT_HS256_SECRET` nor `CMMV_JWT_KEYS` is set there is no verifier
 //! ([`JwtVerifier::from_settings`] gives `None`). When either is, `CMMV_JWT_ISSUER` and
@@ -52,12 +58,50 @@
 //! A refusal is an [`AuthError`] naming the failed check, for logs. Clients all get the same
 //! 401 problem ([`AuthError::into_problem`]): `invalid or expired token` with
 //! `WWW-Authenticate: Bearer error="invalid_token"` (RFC 6750 §3.1), never which check failed.
+//!
+//! # The login module
+//!
+//! [`Login`] serves `/auth/register`, `/auth/login`, `/auth/refresh`, `/auth/logout`,
+//! `/auth/me` and `/auth/api-keys` (see `login.rs` for the table of routes) over an
+//! [`AuthStore`]: [`MemoryAuthStore`], or [`SqlAuthStore`] in the app's SQLite or PostgreSQL
+//! database (tables `cmmv_auth_users`, `cmmv_auth_refresh_families`,
+//! `cmmv_auth_refresh_tokens`, `cmmv_api_keys`, migrated by the runtime and recorded in
+//! `_cmmv_auth_migrations`).
+//!
+//! - Passwords: argon2id with OWASP's costs, PHC strings ([`Passwords`]). A failed login looks
+//!   and takes the same for an unknown user and a wrong password.
+//! - Access tokens: JWTs from [`TokenIssuer`], accepted by the app's own [`JwtVerifier`]
+//!   (checked at start).
+//! - Refresh tokens: 256 random bits, stored as SHA-256, rotated on every use; presenting a
+//!   rotated one revokes its whole family; logout revokes the family.
+//! - API keys: `cmmv_<prefix>_<secret>`, shown once, stored as SHA-256, scoped to a subset of
+//!   the creator's roles, revocable; [`ApiKeys`] resolves them for the guard.
+//! - Rate limits: [`LOGIN_RATE_LIMITS`] for `AppBuilder::rate_limits` (per client IP: login
+//!   10/min burst 5, register 10/h burst 3, refresh and logout 60/min burst 10).
 
+mod api_keys;
 mod guard;
+mod issuer;
 mod jwt;
 mod keys;
+mod login;
+mod password;
+mod secret;
+mod store;
 #[cfg(test)]
 mod tests;
+
+pub use api_keys::ApiKeys;
+pub use issuer::{AccessToken, IssueError, TokenIssuer};
+pub use login::{
+    API_KEY_PATH, API_KEYS_PATH, LOGIN_PATH, LOGIN_POLICY, LOGIN_RATE_LIMITS, LOGOUT_PATH, Login,
+    LoginOptions, ME_PATH, REFRESH_PATH, REFRESH_POLICY, REGISTER_PATH, REGISTER_POLICY,
+};
+pub use password::{PasswordError, Passwords};
+pub use store::{
+    AUTH_MIGRATIONS, ApiKey, AuthStore, MemoryAuthStore, NewApiKey, NewRefreshToken, NewUser,
+    Rotation, SqlAuthStore, StoredApiKey, User, UserCredentials, normalize_email,
+};
 
 pub use guard::{
     Access, ApiKeyVerifier, Authenticator, BoxFuture, Guard, GuardFuture, Require, guarded,

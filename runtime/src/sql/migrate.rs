@@ -4,6 +4,10 @@
 //! applies the pending ones in order, all in one transaction: either the database ends up at
 //! the binary's schema, or nothing changed. Running again is a no-op. Several instances
 //! starting at once take turns (an advisory lock in PostgreSQL, the write lock in SQLite).
+//!
+//! Runtime components that own tables (the login module's users and tokens) migrate them with
+//! [`Database::migrate_component`], recorded in a bookkeeping table of their own, so that their
+//! version numbers can never collide with the contracts'.
 
 use sqlx::AssertSqlSafe;
 
@@ -44,6 +48,7 @@ pub struct MigrationReport {
     pub unknown: Vec<u32>,
 }
 
+/// The bookkeeping table of the contracts' migrations.
 const TABLE: &str = "_cmmv_migrations";
 
 /// The key of PostgreSQL's advisory lock that serializes migration runs ("cmmv" in ASCII).
@@ -60,6 +65,35 @@ impl Database {
         &self,
         migrations: &[Migration],
     ) -> Result<MigrationReport, DatabaseError> {
+        self.migrate_in(TABLE, migrations).await
+    }
+
+    /// Applies the migrations of a runtime component (`auth`), recorded in
+    /// `_cmmv_<component>_migrations` rather than with the contracts' own: each set numbers its
+    /// versions from 1 without colliding with the other.
+    pub async fn migrate_component(
+        &self,
+        component: &'static str,
+        migrations: &[Migration],
+    ) -> Result<MigrationReport, DatabaseError> {
+        if component.is_empty()
+            || !component
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b == b'_')
+        {
+            return Err(DatabaseError(format!(
+                "invalid migration component name `{component}` (lowercase letters and `_` only)"
+            )));
+        }
+        self.migrate_in(&format!("_cmmv_{component}_migrations"), migrations)
+            .await
+    }
+
+    async fn migrate_in(
+        &self,
+        table: &str,
+        migrations: &[Migration],
+    ) -> Result<MigrationReport, DatabaseError> {
         match &self.pool {
             DbPool::Sqlite(pool) => {
                 let mut conn = pool
@@ -68,7 +102,7 @@ impl Database {
                     .map_err(|e| failed("cannot open a connection to migrate with", e))?;
                 pragma(&mut conn, "PRAGMA foreign_keys = OFF").await?;
                 let outcome = match conn.begin_with("BEGIN IMMEDIATE").await {
-                    Ok(tx) => apply(Tx::Sqlite(tx), Dialect::Sqlite, migrations).await,
+                    Ok(tx) => apply(Tx::Sqlite(tx), Dialect::Sqlite, table, migrations).await,
                     Err(e) => Err(failed("cannot start the migration transaction", e)),
                 };
                 // The connection goes back to the pool: with foreign keys on again, or not at all.
@@ -89,8 +123,28 @@ impl Database {
                 )
                 .await
                 .map_err(|e| failed("cannot take the migration lock", e))?;
-                apply(tx, Dialect::Postgres, migrations).await
+                apply(tx, Dialect::Postgres, table, migrations).await
             }
+        }
+    }
+}
+
+/// The app's pool, for runtime components that own tables and write their own statements
+/// (the login module's store, whose token rotation needs a conditional update the
+/// repository has no word for). It lives here, next to those components' migrations; exactly
+/// one of the two is `Some`.
+impl Database {
+    pub(crate) fn sqlite_pool(&self) -> Option<&sqlx::Pool<sqlx::Sqlite>> {
+        match &self.pool {
+            DbPool::Sqlite(pool) => Some(pool),
+            DbPool::Postgres(_) => None,
+        }
+    }
+
+    pub(crate) fn postgres_pool(&self) -> Option<&sqlx::Pool<sqlx::Postgres>> {
+        match &self.pool {
+            DbPool::Postgres(pool) => Some(pool),
+            DbPool::Sqlite(_) => None,
         }
     }
 }
@@ -115,12 +169,13 @@ async fn pragma(conn: &mut SqliteConnection, statement: &'static str) -> Result<
 async fn apply(
     mut tx: Tx<'_>,
     dialect: Dialect,
+    table: &str,
     migrations: &[Migration],
 ) -> Result<MigrationReport, DatabaseError> {
     run(
         &mut tx,
         &format!(
-            "CREATE TABLE IF NOT EXISTS \"{TABLE}\" (\"version\" BIGINT PRIMARY KEY, \"name\" TEXT NOT NULL, \"checksum\" TEXT NOT NULL, \"applied_at\" TEXT NOT NULL)"
+            "CREATE TABLE IF NOT EXISTS \"{table}\" (\"version\" BIGINT PRIMARY KEY, \"name\" TEXT NOT NULL, \"checksum\" TEXT NOT NULL, \"applied_at\" TEXT NOT NULL)"
         ),
     )
     .await
@@ -130,7 +185,7 @@ async fn apply(
         .conn()
         .rows(
             Statement {
-                sql: format!("SELECT \"version\", \"name\", \"checksum\" FROM \"{TABLE}\""),
+                sql: format!("SELECT \"version\", \"name\", \"checksum\" FROM \"{table}\""),
                 params: Vec::new(),
             },
             &[ColumnKind::Int64, ColumnKind::Text, ColumnKind::Text],
@@ -146,7 +201,7 @@ async fn apply(
             SqlValue::Text(sum),
         ] = &row[..]
         else {
-            return Err(DatabaseError(format!("`{TABLE}` holds a malformed row")));
+            return Err(DatabaseError(format!("`{table}` holds a malformed row")));
         };
         match migrations.iter().find(|m| i64::from(m.version) == *version) {
             Some(known) if checksum(known.text(dialect)) != *sum => {
@@ -172,7 +227,7 @@ async fn apply(
             .await
             .map_err(|e| failed(&format!("{label} failed"), e))?;
         tx.conn()
-            .execute(record(dialect, migration))
+            .execute(record(dialect, table, migration))
             .await
             .map_err(|e| failed(&format!("cannot record {label}"), e))?;
         report.applied.push(migration.version);
@@ -225,14 +280,14 @@ async fn run(tx: &mut Tx<'_>, script: &str) -> Result<(), sqlx::Error> {
     }
 }
 
-fn record(dialect: Dialect, migration: &Migration) -> Statement {
+fn record(dialect: Dialect, table: &str, migration: &Migration) -> Statement {
     let placeholders = match dialect {
         Dialect::Sqlite => "?, ?, ?, ?",
         Dialect::Postgres => "$1, $2, $3, $4",
     };
     Statement {
         sql: format!(
-            "INSERT INTO \"{TABLE}\" (\"version\", \"name\", \"checksum\", \"applied_at\") VALUES ({placeholders})"
+            "INSERT INTO \"{table}\" (\"version\", \"name\", \"checksum\", \"applied_at\") VALUES ({placeholders})"
         ),
         params: vec![
             (

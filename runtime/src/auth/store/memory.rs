@@ -1,0 +1,271 @@
+//! The auth store in memory: for tests and for trying things out. One lock over everything
+//! makes each operation atomic, which is all rotation needs here.
+
+use std::collections::HashMap;
+use std::sync::{Mutex, MutexGuard};
+
+use super::{
+    ApiKey, AuthStore, BoxFuture, NewApiKey, NewRefreshToken, NewUser, Rotation, StoredApiKey,
+    User, UserCredentials,
+};
+use crate::store::StoreError;
+
+/// Users, token families and API keys in process memory.
+#[derive(Debug, Default)]
+pub struct MemoryAuthStore {
+    state: Mutex<State>,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    /// By id.
+    users: HashMap<String, UserCredentials>,
+    /// Email → id.
+    emails: HashMap<String, String>,
+    /// Family id → revoked.
+    families: HashMap<String, bool>,
+    /// Token hash → token.
+    tokens: HashMap<String, Token>,
+    /// By prefix.
+    api_keys: HashMap<String, (NewApiKey, bool)>,
+}
+
+#[derive(Debug)]
+struct Token {
+    family_id: String,
+    user_id: String,
+    expires_at: i64,
+    used: bool,
+}
+
+impl MemoryAuthStore {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn state(&self) -> Result<MutexGuard<'_, State>, StoreError> {
+        // A panic while holding the lock leaves the maps consistent (every change is a single
+        // insert or flag), so a poisoned lock is still usable.
+        Ok(self
+            .state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner))
+    }
+}
+
+impl AuthStore for MemoryAuthStore {
+    fn create_user(&self, user: NewUser) -> BoxFuture<'_, Result<User, StoreError>> {
+        Box::pin(async move {
+            let mut state = self.state()?;
+            if state.emails.contains_key(&user.email) {
+                return Err(StoreError::Conflict {
+                    field: "email".to_owned(),
+                });
+            }
+            let created = User {
+                id: user.id.clone(),
+                email: user.email.clone(),
+                roles: user.roles,
+                created_at: user.created_at,
+            };
+            state.emails.insert(user.email, user.id.clone());
+            state.users.insert(
+                user.id,
+                UserCredentials {
+                    user: created.clone(),
+                    password_hash: user.password_hash,
+                },
+            );
+            Ok(created)
+        })
+    }
+
+    fn user_by_email<'a>(
+        &'a self,
+        email: &'a str,
+    ) -> BoxFuture<'a, Result<Option<UserCredentials>, StoreError>> {
+        Box::pin(async move {
+            let state = self.state()?;
+            Ok(state
+                .emails
+                .get(email)
+                .and_then(|id| state.users.get(id))
+                .cloned())
+        })
+    }
+
+    fn user<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<Option<User>, StoreError>> {
+        Box::pin(async move { Ok(self.state()?.users.get(id).map(|c| c.user.clone())) })
+    }
+
+    fn set_roles<'a>(
+        &'a self,
+        id: &'a str,
+        roles: Vec<String>,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(async move {
+            let mut state = self.state()?;
+            let user = state.users.get_mut(id).ok_or(StoreError::NotFound)?;
+            user.user.roles = roles;
+            Ok(())
+        })
+    }
+
+    fn start_family<'a>(
+        &'a self,
+        family_id: &'a str,
+        user_id: &'a str,
+        first: NewRefreshToken,
+        _now: i64,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(async move {
+            let mut state = self.state()?;
+            if !state.users.contains_key(user_id) {
+                return Err(StoreError::MissingReference {
+                    field: Some("user_id".to_owned()),
+                });
+            }
+            state.families.insert(family_id.to_owned(), false);
+            state.tokens.insert(
+                first.hash,
+                Token {
+                    family_id: family_id.to_owned(),
+                    user_id: user_id.to_owned(),
+                    expires_at: first.expires_at,
+                    used: false,
+                },
+            );
+            Ok(())
+        })
+    }
+
+    fn rotate<'a>(
+        &'a self,
+        presented: &'a str,
+        next: NewRefreshToken,
+        now: i64,
+    ) -> BoxFuture<'a, Result<Rotation, StoreError>> {
+        Box::pin(async move {
+            let mut state = self.state()?;
+            let State {
+                families, tokens, ..
+            } = &mut *state;
+            let Some(token) = tokens.get_mut(presented) else {
+                return Ok(Rotation::Invalid);
+            };
+            let revoked = families.get(&token.family_id).copied().unwrap_or(true);
+            if token.used {
+                families.insert(token.family_id.clone(), true);
+                return Ok(Rotation::Reused);
+            }
+            if revoked || token.expires_at <= now {
+                return Ok(Rotation::Invalid);
+            }
+            token.used = true;
+            let successor = Token {
+                family_id: token.family_id.clone(),
+                user_id: token.user_id.clone(),
+                expires_at: next.expires_at,
+                used: false,
+            };
+            let user_id = successor.user_id.clone();
+            tokens.insert(next.hash, successor);
+            Ok(Rotation::Rotated { user_id })
+        })
+    }
+
+    fn revoke_family<'a>(
+        &'a self,
+        presented: &'a str,
+        _now: i64,
+    ) -> BoxFuture<'a, Result<bool, StoreError>> {
+        Box::pin(async move {
+            let mut state = self.state()?;
+            let Some(family_id) = state.tokens.get(presented).map(|t| t.family_id.clone()) else {
+                return Ok(false);
+            };
+            let was_live = state.families.insert(family_id, true) == Some(false);
+            Ok(was_live)
+        })
+    }
+
+    fn create_api_key(&self, key: NewApiKey) -> BoxFuture<'_, Result<ApiKey, StoreError>> {
+        Box::pin(async move {
+            let mut state = self.state()?;
+            if state.api_keys.contains_key(&key.key.prefix) {
+                return Err(StoreError::Conflict {
+                    field: "prefix".to_owned(),
+                });
+            }
+            if !state.users.contains_key(&key.key.user_id) {
+                return Err(StoreError::MissingReference {
+                    field: Some("user_id".to_owned()),
+                });
+            }
+            let created = key.key.clone();
+            state.api_keys.insert(key.key.prefix.clone(), (key, false));
+            Ok(created)
+        })
+    }
+
+    fn api_keys<'a>(&'a self, user_id: &'a str) -> BoxFuture<'a, Result<Vec<ApiKey>, StoreError>> {
+        Box::pin(async move {
+            let state = self.state()?;
+            let mut keys: Vec<ApiKey> = state
+                .api_keys
+                .values()
+                .filter(|(stored, revoked)| !revoked && stored.key.user_id == user_id)
+                .map(|(stored, _)| stored.key.clone())
+                .collect();
+            keys.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
+            Ok(keys)
+        })
+    }
+
+    fn revoke_api_key<'a>(
+        &'a self,
+        user_id: &'a str,
+        id: &'a str,
+        _now: i64,
+    ) -> BoxFuture<'a, Result<bool, StoreError>> {
+        Box::pin(async move {
+            let mut state = self.state()?;
+            let found = state.api_keys.values_mut().find(|(stored, revoked)| {
+                !*revoked && stored.key.id == id && stored.key.user_id == user_id
+            });
+            Ok(match found {
+                Some((_, revoked)) => {
+                    *revoked = true;
+                    true
+                }
+                None => false,
+            })
+        })
+    }
+
+    fn api_key_by_prefix<'a>(
+        &'a self,
+        prefix: &'a str,
+    ) -> BoxFuture<'a, Result<Option<StoredApiKey>, StoreError>> {
+        Box::pin(async move {
+            let state = self.state()?;
+            Ok(state.api_keys.get(prefix).map(|(stored, revoked)| {
+                let owner_roles = state
+                    .users
+                    .get(&stored.key.user_id)
+                    .map(|owner| owner.user.roles.clone())
+                    .unwrap_or_default();
+                StoredApiKey {
+                    key: stored.key.clone(),
+                    hash: stored.hash.clone(),
+                    revoked: *revoked,
+                    owner_roles,
+                }
+            }))
+        })
+    }
+
+    fn check(&self) -> BoxFuture<'_, Result<(), StoreError>> {
+        Box::pin(async move { self.state().map(drop) })
+    }
+}

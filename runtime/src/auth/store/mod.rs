@@ -1,0 +1,203 @@
+//! Where the login module keeps users, refresh tokens and API keys: the [`AuthStore`] trait,
+//! in memory ([`MemoryAuthStore`]) or in the app's SQL database ([`SqlAuthStore`]).
+//!
+//! Secrets are never stored: passwords as argon2id PHC strings, refresh tokens and API keys
+//! as the SHA-256 of the secret. Refresh tokens belong to a *family* (one login); rotation
+//! marks the presented token used and adds its successor to the family in one atomic step,
+//! and presenting a used token again revokes the whole family (RFC 9700 §4.14.2). Every
+//! implementation passes the same conformance suite (`tests/.../auth_login.rs`).
+
+mod memory;
+mod sql;
+
+use std::fmt;
+
+pub use memory::MemoryAuthStore;
+pub use sql::{AUTH_MIGRATIONS, SqlAuthStore};
+
+pub(crate) use crate::store::BoxFuture;
+use crate::store::StoreError;
+
+/// A registered user, as the store returns it (never with the password hash).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    /// The subject (`sub`) of the user's tokens.
+    pub id: String,
+    /// Trimmed and lowercased, unique.
+    pub email: String,
+    pub roles: Vec<String>,
+    /// Unix seconds.
+    pub created_at: i64,
+}
+
+/// A user to create.
+#[derive(Clone, PartialEq, Eq)]
+pub struct NewUser {
+    pub id: String,
+    /// Already normalized (see [`normalize_email`]).
+    pub email: String,
+    /// The PHC string of the password.
+    pub password_hash: String,
+    pub roles: Vec<String>,
+    pub created_at: i64,
+}
+
+impl fmt::Debug for NewUser {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("NewUser")
+            .field("id", &self.id)
+            .field("email", &self.email)
+            .field("roles", &self.roles)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A user with the hash their password is checked against.
+#[derive(Clone, PartialEq, Eq)]
+pub struct UserCredentials {
+    pub user: User,
+    pub password_hash: String,
+}
+
+impl fmt::Debug for UserCredentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("UserCredentials")
+            .field("user", &self.user)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A refresh token to store: the hash of its secret and when it expires.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewRefreshToken {
+    /// SHA-256 of the token, hex.
+    pub hash: String,
+    /// Unix seconds.
+    pub expires_at: i64,
+}
+
+/// What presenting a refresh token did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Rotation {
+    /// The token was current: it is now used, and its successor is in the family.
+    Rotated { user_id: String },
+    /// The token had already been used: the whole family is now revoked.
+    Reused,
+    /// Unknown, expired, or of a revoked family; nothing changed.
+    Invalid,
+}
+
+/// An API key as its owner sees it listed (never the secret).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiKey {
+    pub id: String,
+    /// The public part of the key (`cmmv_<prefix>_...`), unique: how it is found.
+    pub prefix: String,
+    pub user_id: String,
+    pub name: String,
+    pub roles: Vec<String>,
+    /// The last four characters of the secret, to tell keys apart.
+    pub last4: String,
+    pub created_at: i64,
+    pub expires_at: Option<i64>,
+}
+
+/// An API key to store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewApiKey {
+    pub key: ApiKey,
+    /// SHA-256 of the whole key, hex.
+    pub hash: String,
+}
+
+/// An API key found by its prefix, with what verifying it needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredApiKey {
+    pub key: ApiKey,
+    pub hash: String,
+    pub revoked: bool,
+    /// The owner's current roles: a key never grants more than its owner still holds.
+    pub owner_roles: Vec<String>,
+}
+
+/// Users, refresh-token families and API keys. Times are Unix seconds, passed in so that
+/// every implementation decides expiry the same way.
+pub trait AuthStore: Send + Sync + fmt::Debug + 'static {
+    /// Creates a user; `Conflict { field: "email" }` when the email is taken.
+    fn create_user(&self, user: NewUser) -> BoxFuture<'_, Result<User, StoreError>>;
+
+    /// The user with this (normalized) email and their password hash.
+    fn user_by_email<'a>(
+        &'a self,
+        email: &'a str,
+    ) -> BoxFuture<'a, Result<Option<UserCredentials>, StoreError>>;
+
+    /// The user with this id.
+    fn user<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<Option<User>, StoreError>>;
+
+    /// Replaces a user's roles (for administrators and tests); `NotFound` without the user.
+    /// Tokens already issued keep their roles until they expire; refreshes pick up the new
+    /// ones.
+    fn set_roles<'a>(
+        &'a self,
+        id: &'a str,
+        roles: Vec<String>,
+    ) -> BoxFuture<'a, Result<(), StoreError>>;
+
+    /// Starts a refresh-token family (a login) for `user_id` with its first token.
+    fn start_family<'a>(
+        &'a self,
+        family_id: &'a str,
+        user_id: &'a str,
+        first: NewRefreshToken,
+        now: i64,
+    ) -> BoxFuture<'a, Result<(), StoreError>>;
+
+    /// Presents the token whose hash is `presented`: atomically, when it is current, marks
+    /// it used and stores `next` in its family; when it was already used, revokes the
+    /// family. Of two concurrent calls with one token, exactly one rotates.
+    fn rotate<'a>(
+        &'a self,
+        presented: &'a str,
+        next: NewRefreshToken,
+        now: i64,
+    ) -> BoxFuture<'a, Result<Rotation, StoreError>>;
+
+    /// Revokes the family of the token whose hash is `presented` (logout); whether there was
+    /// a live one.
+    fn revoke_family<'a>(
+        &'a self,
+        presented: &'a str,
+        now: i64,
+    ) -> BoxFuture<'a, Result<bool, StoreError>>;
+
+    /// Stores an API key; `Conflict` if its prefix is taken.
+    fn create_api_key(&self, key: NewApiKey) -> BoxFuture<'_, Result<ApiKey, StoreError>>;
+
+    /// The live (not revoked) keys of `user_id`, oldest first.
+    fn api_keys<'a>(&'a self, user_id: &'a str) -> BoxFuture<'a, Result<Vec<ApiKey>, StoreError>>;
+
+    /// Revokes `user_id`'s key `id`; whether it was theirs and live.
+    fn revoke_api_key<'a>(
+        &'a self,
+        user_id: &'a str,
+        id: &'a str,
+        now: i64,
+    ) -> BoxFuture<'a, Result<bool, StoreError>>;
+
+    /// The key with this prefix, revoked or not.
+    fn api_key_by_prefix<'a>(
+        &'a self,
+        prefix: &'a str,
+    ) -> BoxFuture<'a, Result<Option<StoredApiKey>, StoreError>>;
+
+    /// Whether the store can serve requests (for readiness).
+    fn check(&self) -> BoxFuture<'_, Result<(), StoreError>>;
+}
+
+/// The form emails are stored and looked up in: trimmed, lowercased. Addresses differing
+/// only in case are one account, whatever RFC 5321 allows for local parts: that is what
+/// users expect, and it keeps `Alice@x` from registering next to `alice@x`.
+pub fn normalize_email(email: &str) -> String {
+    email.trim().to_lowercase()
+}

@@ -1,0 +1,516 @@
+//! The auth store in the app's SQL database, SQLite or PostgreSQL.
+//!
+//! The tables belong to the runtime, not to a contract: they are created by [`AUTH_MIGRATIONS`],
+//! recorded in `_cmmv_auth_migrations` so their versions never collide with the contracts'.
+//! Every statement is the same text on both databases (`$n` placeholders, which SQLite reads
+//! too; times as integer Unix seconds; hashes and ids as text).
+//!
+//! Rotation is one conditional `UPDATE ... WHERE used_at IS NULL ... RETURNING` inside a
+//! write transaction: PostgreSQL's row lock makes a concurrent rotation of the same token wait
+//! and then find it used; SQLite's `BEGIN IMMEDIATE` serializes writers outright. Either way,
+//! exactly one of two concurrent refreshes with one token rotates it, and the other is
+//! treated as reuse.
+
+use sqlx::Row as _;
+
+use super::{
+    ApiKey, AuthStore, BoxFuture, NewApiKey, NewRefreshToken, NewUser, Rotation, StoredApiKey,
+    User, UserCredentials,
+};
+use crate::sql::{Database, DatabaseError, Migration};
+use crate::store::StoreError;
+
+/// The login module's tables, in both dialects (identical but for the types of nothing).
+pub const AUTH_MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    name: "auth users, refresh tokens and api keys",
+    sqlite: SCHEMA_V1,
+    postgres: SCHEMA_V1,
+}];
+
+const SCHEMA_V1: &str = r#"
+CREATE TABLE "cmmv_auth_users" (
+    "id" TEXT PRIMARY KEY,
+    "email" TEXT NOT NULL UNIQUE,
+    "password_hash" TEXT NOT NULL,
+    "roles" TEXT NOT NULL,
+    "created_at" BIGINT NOT NULL
+);
+CREATE TABLE "cmmv_auth_refresh_families" (
+    "id" TEXT PRIMARY KEY,
+    "user_id" TEXT NOT NULL REFERENCES "cmmv_auth_users" ("id") ON DELETE CASCADE,
+    "created_at" BIGINT NOT NULL,
+    "revoked_at" BIGINT
+);
+CREATE INDEX "cmmv_auth_refresh_families_user_id" ON "cmmv_auth_refresh_families" ("user_id");
+CREATE TABLE "cmmv_auth_refresh_tokens" (
+    "hash" TEXT PRIMARY KEY,
+    "family_id" TEXT NOT NULL REFERENCES "cmmv_auth_refresh_families" ("id") ON DELETE CASCADE,
+    "user_id" TEXT NOT NULL,
+    "expires_at" BIGINT NOT NULL,
+    "used_at" BIGINT
+);
+CREATE INDEX "cmmv_auth_refresh_tokens_family_id" ON "cmmv_auth_refresh_tokens" ("family_id");
+CREATE TABLE "cmmv_api_keys" (
+    "id" TEXT PRIMARY KEY,
+    "prefix" TEXT NOT NULL UNIQUE,
+    "hash" TEXT NOT NULL,
+    "user_id" TEXT NOT NULL REFERENCES "cmmv_auth_users" ("id") ON DELETE CASCADE,
+    "name" TEXT NOT NULL,
+    "roles" TEXT NOT NULL,
+    "last4" TEXT NOT NULL,
+    "created_at" BIGINT NOT NULL,
+    "expires_at" BIGINT,
+    "revoked_at" BIGINT
+);
+CREATE INDEX "cmmv_api_keys_user_id" ON "cmmv_api_keys" ("user_id");
+"#;
+
+/// Runs `$body` with `$pool` bound to the database's pool, whichever kind it is, and `$begin`
+/// to the statement that opens a write transaction on it. The body is the same text for both;
+/// the compiler checks it once per driver.
+macro_rules! on_pool {
+    ($db:expr, |$pool:ident, $begin:ident| $body:expr) => {
+        match ($db.sqlite_pool(), $db.postgres_pool()) {
+            (Some($pool), _) => {
+                // Takes SQLite's write lock at once, so that a second writer waits (for the
+                // busy timeout) instead of failing to upgrade a read.
+                let $begin = "BEGIN IMMEDIATE";
+                $body
+            }
+            (None, Some($pool)) => {
+                let $begin = "BEGIN";
+                $body
+            }
+            (None, None) => Err(StoreError::Internal("the database has no pool".to_owned())),
+        }
+    };
+}
+
+/// Users, token families and API keys in tables of the app's database.
+#[derive(Debug, Clone)]
+pub struct SqlAuthStore {
+    db: Database,
+}
+
+impl SqlAuthStore {
+    /// The store over `db`, after applying [`AUTH_MIGRATIONS`] (a no-op when current).
+    pub async fn open(db: Database) -> Result<Self, DatabaseError> {
+        db.migrate_component("auth", AUTH_MIGRATIONS).await?;
+        Ok(Self { db })
+    }
+}
+
+const USER_COLUMNS: &str = r#""id", "email", "roles", "created_at", "password_hash""#;
+
+fn read_user(row: &impl RowLike) -> Result<UserCredentials, sqlx::Error> {
+    Ok(UserCredentials {
+        user: User {
+            id: row.text("id")?,
+            email: row.text("email")?,
+            roles: roles_from_text(&row.text("roles")?)?,
+            created_at: row.int("created_at")?,
+        },
+        password_hash: row.text("password_hash")?,
+    })
+}
+
+const API_KEY_COLUMNS: &str = r#"k."id", k."prefix", k."user_id", k."name", k."roles", k."last4", k."created_at", k."expires_at", k."hash", k."revoked_at", u."roles" AS "owner_roles""#;
+
+fn read_api_key(row: &impl RowLike) -> Result<StoredApiKey, sqlx::Error> {
+    Ok(StoredApiKey {
+        key: ApiKey {
+            id: row.text("id")?,
+            prefix: row.text("prefix")?,
+            user_id: row.text("user_id")?,
+            name: row.text("name")?,
+            roles: roles_from_text(&row.text("roles")?)?,
+            last4: row.text("last4")?,
+            created_at: row.int("created_at")?,
+            expires_at: row.optional_int("expires_at")?,
+        },
+        hash: row.text("hash")?,
+        revoked: row.optional_int("revoked_at")?.is_some(),
+        owner_roles: roles_from_text(&row.text("owner_roles")?)?,
+    })
+}
+
+/// Column access shared by both drivers' rows.
+trait RowLike {
+    fn text(&self, column: &str) -> Result<String, sqlx::Error>;
+    fn int(&self, column: &str) -> Result<i64, sqlx::Error>;
+    fn optional_int(&self, column: &str) -> Result<Option<i64>, sqlx::Error>;
+}
+
+macro_rules! row_like {
+    ($row:ty) => {
+        impl RowLike for $row {
+            fn text(&self, column: &str) -> Result<String, sqlx::Error> {
+                self.try_get(column)
+            }
+            fn int(&self, column: &str) -> Result<i64, sqlx::Error> {
+                self.try_get(column)
+            }
+            fn optional_int(&self, column: &str) -> Result<Option<i64>, sqlx::Error> {
+                self.try_get(column)
+            }
+        }
+    };
+}
+
+row_like!(sqlx::sqlite::SqliteRow);
+row_like!(sqlx::postgres::PgRow);
+
+/// Roles are stored as a JSON array of strings: any role name survives the round trip.
+fn roles_to_text(roles: &[String]) -> String {
+    serde_json::Value::from(roles.to_vec()).to_string()
+}
+
+fn roles_from_text(text: &str) -> Result<Vec<String>, sqlx::Error> {
+    serde_json::from_str(text).map_err(|e| sqlx::Error::Decode(e.into()))
+}
+
+/// A driver error as the store reports it: a broken unique constraint is a conflict on
+/// `field`, an unreachable or overloaded database is unavailability (503), anything else
+/// internal. Driver messages are logged by [`StoreError::into_problem`], never shown.
+fn classify(error: sqlx::Error, field: &str) -> StoreError {
+    match error {
+        sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict {
+            field: field.to_owned(),
+        },
+        sqlx::Error::Database(db) if db.is_foreign_key_violation() => {
+            StoreError::MissingReference {
+                field: Some("user_id".to_owned()),
+            }
+        }
+        sqlx::Error::Database(db) if is_transient(db.code().as_deref()) => {
+            StoreError::Unavailable(db.message().to_owned())
+        }
+        sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::WorkerCrashed => StoreError::Unavailable(error.to_string()),
+        other => StoreError::Internal(other.to_string()),
+    }
+}
+
+/// SQLite's busy and locked codes; PostgreSQL's connection, resource, shutdown and
+/// serialization classes. The same list the contract stores use.
+fn is_transient(code: Option<&str>) -> bool {
+    code.is_some_and(|code| {
+        matches!(
+            code,
+            "5" | "6" | "261" | "517" | "40001" | "40P01" | "55P03"
+        ) || code.starts_with("08")
+            || code.starts_with("53")
+            || code.starts_with("57P")
+    })
+}
+
+/// Errors of statements where no constraint can break.
+fn failed(error: sqlx::Error) -> StoreError {
+    classify(error, "id")
+}
+
+impl AuthStore for SqlAuthStore {
+    fn create_user(&self, user: NewUser) -> BoxFuture<'_, Result<User, StoreError>> {
+        Box::pin(async move {
+            let roles = roles_to_text(&user.roles);
+            on_pool!(self.db, |pool, _begin| {
+                sqlx::query(
+                    r#"INSERT INTO "cmmv_auth_users" ("id", "email", "password_hash", "roles", "created_at") VALUES ($1, $2, $3, $4, $5)"#,
+                )
+                .bind(&user.id)
+                .bind(&user.email)
+                .bind(&user.password_hash)
+                .bind(&roles)
+                .bind(user.created_at)
+                .execute(pool)
+                .await
+                .map_err(|e| classify(e, "email"))
+                .map(drop)
+            })?;
+            Ok(User {
+                id: user.id,
+                email: user.email,
+                roles: user.roles,
+                created_at: user.created_at,
+            })
+        })
+    }
+
+    fn user_by_email<'a>(
+        &'a self,
+        email: &'a str,
+    ) -> BoxFuture<'a, Result<Option<UserCredentials>, StoreError>> {
+        Box::pin(async move {
+            let sql = format!(r#"SELECT {USER_COLUMNS} FROM "cmmv_auth_users" WHERE "email" = $1"#);
+            on_pool!(self.db, |pool, _begin| {
+                let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+                    .bind(email)
+                    .fetch_optional(pool)
+                    .await
+                    .map_err(failed)?;
+                row.map(|row| read_user(&row)).transpose().map_err(failed)
+            })
+        })
+    }
+
+    fn user<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<Option<User>, StoreError>> {
+        Box::pin(async move {
+            let sql = format!(r#"SELECT {USER_COLUMNS} FROM "cmmv_auth_users" WHERE "id" = $1"#);
+            on_pool!(self.db, |pool, _begin| {
+                let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+                    .bind(id)
+                    .fetch_optional(pool)
+                    .await
+                    .map_err(failed)?;
+                row.map(|row| read_user(&row).map(|c| c.user))
+                    .transpose()
+                    .map_err(failed)
+            })
+        })
+    }
+
+    fn set_roles<'a>(
+        &'a self,
+        id: &'a str,
+        roles: Vec<String>,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(async move {
+            let roles = roles_to_text(&roles);
+            let changed = on_pool!(self.db, |pool, _begin| {
+                sqlx::query(r#"UPDATE "cmmv_auth_users" SET "roles" = $1 WHERE "id" = $2"#)
+                    .bind(&roles)
+                    .bind(id)
+                    .execute(pool)
+                    .await
+                    .map(|done| done.rows_affected())
+                    .map_err(failed)
+            })?;
+            if changed == 0 {
+                Err(StoreError::NotFound)
+            } else {
+                Ok(())
+            }
+        })
+    }
+
+    fn start_family<'a>(
+        &'a self,
+        family_id: &'a str,
+        user_id: &'a str,
+        first: NewRefreshToken,
+        now: i64,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(async move {
+            on_pool!(self.db, |pool, begin| {
+                let mut tx = pool.begin_with(begin).await.map_err(failed)?;
+                sqlx::query(
+                    r#"INSERT INTO "cmmv_auth_refresh_families" ("id", "user_id", "created_at") VALUES ($1, $2, $3)"#,
+                )
+                .bind(family_id)
+                .bind(user_id)
+                .bind(now)
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| classify(e, "id"))?;
+                sqlx::query(
+                    r#"INSERT INTO "cmmv_auth_refresh_tokens" ("hash", "family_id", "user_id", "expires_at") VALUES ($1, $2, $3, $4)"#,
+                )
+                .bind(&first.hash)
+                .bind(family_id)
+                .bind(user_id)
+                .bind(first.expires_at)
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| classify(e, "hash"))?;
+                tx.commit().await.map_err(failed)
+            })
+        })
+    }
+
+    fn rotate<'a>(
+        &'a self,
+        presented: &'a str,
+        next: NewRefreshToken,
+        now: i64,
+    ) -> BoxFuture<'a, Result<Rotation, StoreError>> {
+        Box::pin(async move {
+            on_pool!(self.db, |pool, begin| {
+                let mut tx = pool.begin_with(begin).await.map_err(failed)?;
+                let current = sqlx::query(
+                    r#"UPDATE "cmmv_auth_refresh_tokens" SET "used_at" = $1
+                       WHERE "hash" = $2 AND "used_at" IS NULL AND "expires_at" > $1
+                         AND "family_id" IN (SELECT "id" FROM "cmmv_auth_refresh_families" WHERE "revoked_at" IS NULL)
+                       RETURNING "family_id", "user_id""#,
+                )
+                .bind(now)
+                .bind(presented)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(failed)?;
+                if let Some(row) = current {
+                    let family_id = row.text("family_id").map_err(failed)?;
+                    let user_id = row.text("user_id").map_err(failed)?;
+                    sqlx::query(
+                        r#"INSERT INTO "cmmv_auth_refresh_tokens" ("hash", "family_id", "user_id", "expires_at") VALUES ($1, $2, $3, $4)"#,
+                    )
+                    .bind(&next.hash)
+                    .bind(&family_id)
+                    .bind(&user_id)
+                    .bind(next.expires_at)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(|e| classify(e, "hash"))?;
+                    tx.commit().await.map_err(failed)?;
+                    return Ok(Rotation::Rotated { user_id });
+                }
+                // Not current: find out whether it was used before (reuse: revoke the
+                // family, in the same transaction) or is unknown, expired or revoked.
+                let used = sqlx::query(
+                    r#"SELECT "family_id" FROM "cmmv_auth_refresh_tokens" WHERE "hash" = $1 AND "used_at" IS NOT NULL"#,
+                )
+                .bind(presented)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(failed)?;
+                let outcome = match used {
+                    Some(row) => {
+                        let family_id = row.text("family_id").map_err(failed)?;
+                        sqlx::query(
+                            r#"UPDATE "cmmv_auth_refresh_families" SET "revoked_at" = $1 WHERE "id" = $2 AND "revoked_at" IS NULL"#,
+                        )
+                        .bind(now)
+                        .bind(&family_id)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(failed)?;
+                        Rotation::Reused
+                    }
+                    None => Rotation::Invalid,
+                };
+                tx.commit().await.map_err(failed)?;
+                Ok(outcome)
+            })
+        })
+    }
+
+    fn revoke_family<'a>(
+        &'a self,
+        presented: &'a str,
+        now: i64,
+    ) -> BoxFuture<'a, Result<bool, StoreError>> {
+        Box::pin(async move {
+            let changed = on_pool!(self.db, |pool, _begin| {
+                sqlx::query(
+                    r#"UPDATE "cmmv_auth_refresh_families" SET "revoked_at" = $1
+                       WHERE "revoked_at" IS NULL
+                         AND "id" = (SELECT "family_id" FROM "cmmv_auth_refresh_tokens" WHERE "hash" = $2)"#,
+                )
+                .bind(now)
+                .bind(presented)
+                .execute(pool)
+                .await
+                .map(|done| done.rows_affected())
+                .map_err(failed)
+            })?;
+            Ok(changed > 0)
+        })
+    }
+
+    fn create_api_key(&self, new: NewApiKey) -> BoxFuture<'_, Result<ApiKey, StoreError>> {
+        Box::pin(async move {
+            let key = &new.key;
+            let roles = roles_to_text(&key.roles);
+            on_pool!(self.db, |pool, _begin| {
+                sqlx::query(
+                    r#"INSERT INTO "cmmv_api_keys" ("id", "prefix", "hash", "user_id", "name", "roles", "last4", "created_at", "expires_at") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"#,
+                )
+                .bind(&key.id)
+                .bind(&key.prefix)
+                .bind(&new.hash)
+                .bind(&key.user_id)
+                .bind(&key.name)
+                .bind(&roles)
+                .bind(&key.last4)
+                .bind(key.created_at)
+                .bind(key.expires_at)
+                .execute(pool)
+                .await
+                .map_err(|e| classify(e, "prefix"))
+                .map(drop)
+            })?;
+            Ok(new.key)
+        })
+    }
+
+    fn api_keys<'a>(&'a self, user_id: &'a str) -> BoxFuture<'a, Result<Vec<ApiKey>, StoreError>> {
+        Box::pin(async move {
+            let sql = format!(
+                r#"SELECT {API_KEY_COLUMNS} FROM "cmmv_api_keys" k JOIN "cmmv_auth_users" u ON u."id" = k."user_id"
+                   WHERE k."user_id" = $1 AND k."revoked_at" IS NULL ORDER BY k."created_at", k."id""#
+            );
+            on_pool!(self.db, |pool, _begin| {
+                let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+                    .bind(user_id)
+                    .fetch_all(pool)
+                    .await
+                    .map_err(failed)?;
+                rows.iter()
+                    .map(|row| read_api_key(row).map(|stored| stored.key))
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(failed)
+            })
+        })
+    }
+
+    fn revoke_api_key<'a>(
+        &'a self,
+        user_id: &'a str,
+        id: &'a str,
+        now: i64,
+    ) -> BoxFuture<'a, Result<bool, StoreError>> {
+        Box::pin(async move {
+            let changed = on_pool!(self.db, |pool, _begin| {
+                sqlx::query(
+                    r#"UPDATE "cmmv_api_keys" SET "revoked_at" = $1 WHERE "id" = $2 AND "user_id" = $3 AND "revoked_at" IS NULL"#,
+                )
+                .bind(now)
+                .bind(id)
+                .bind(user_id)
+                .execute(pool)
+                .await
+                .map(|done| done.rows_affected())
+                .map_err(failed)
+            })?;
+            Ok(changed > 0)
+        })
+    }
+
+    fn api_key_by_prefix<'a>(
+        &'a self,
+        prefix: &'a str,
+    ) -> BoxFuture<'a, Result<Option<StoredApiKey>, StoreError>> {
+        Box::pin(async move {
+            let sql = format!(
+                r#"SELECT {API_KEY_COLUMNS} FROM "cmmv_api_keys" k JOIN "cmmv_auth_users" u ON u."id" = k."user_id" WHERE k."prefix" = $1"#
+            );
+            on_pool!(self.db, |pool, _begin| {
+                let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+                    .bind(prefix)
+                    .fetch_optional(pool)
+                    .await
+                    .map_err(failed)?;
+                row.map(|row| read_api_key(&row))
+                    .transpose()
+                    .map_err(failed)
+            })
+        })
+    }
+
+    fn check(&self) -> BoxFuture<'_, Result<(), StoreError>> {
+        Box::pin(async move { self.db.check().await })
+    }
+}

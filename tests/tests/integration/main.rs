@@ -1,6 +1,7 @@
 //! The single integration-test binary of the workspace.
 
 mod auth_http;
+mod auth_login;
 mod auth_support;
 mod builder;
 mod cli;

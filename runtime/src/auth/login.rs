@@ -201,8 +201,12 @@ impl Login {
         settings: &Settings,
     ) -> Result<Self, SettingsError> {
         let issuer = TokenIssuer::from_settings(settings)?;
-        let passwords = Passwords::new()
-            .map_err(|e| SettingsError::env("CMMV_AUTH_PASSWORD_MIN_LENGTH", e.to_string()))?;
+        // Only a system without randomness fails here: no setting is to blame.
+        let passwords = Passwords::new().map_err(|e| SettingsError {
+            file: None,
+            key: None,
+            message: e.to_string(),
+        })?;
         Ok(Self::new(
             store,
             issuer,

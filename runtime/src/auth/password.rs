@@ -6,13 +6,17 @@
 //! the password against a dummy hash made at start with the same parameters, so a login for an
 //! unknown user costs what a wrong password costs and the two cannot be told apart by timing.
 //!
-//! Hashing takes tens of milliseconds of CPU by design, so the async entry points run it on
-//! tokio's blocking pool instead of stalling a worker thread that serves other requests.
+//! Hashing takes tens of milliseconds of CPU and 19 MiB of memory by design, so the async
+//! entry points run it on tokio's blocking pool instead of stalling a worker thread that serves
+//! other requests, and at most one hash per CPU at a time: a burst of logins queues instead of
+//! claiming 19 MiB per blocking thread (up to 512 of them). Both kinds of failed login wait in
+//! the same queue, so the queue reveals nothing either.
 
 use std::fmt;
 use std::sync::Arc;
 
 use argon2::{Algorithm, Argon2, Params, PasswordHasher as _, PasswordVerifier as _, Version};
+use tokio::sync::Semaphore;
 
 use super::secret;
 
@@ -29,6 +33,8 @@ struct Inner {
     params: Params,
     /// What unknown users' passwords are checked against.
     dummy: String,
+    /// One permit per hash that may run at once.
+    running: Semaphore,
 }
 
 impl fmt::Debug for Passwords {
@@ -68,8 +74,13 @@ impl Passwords {
         let random = secret::random_hex(32)
             .ok_or_else(|| PasswordError("no randomness from the system".to_owned()))?;
         let dummy = hash_with(&params, &random)?;
+        let cpus = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
         Ok(Self {
-            inner: Arc::new(Inner { params, dummy }),
+            inner: Arc::new(Inner {
+                params,
+                dummy,
+                running: Semaphore::new(cpus),
+            }),
         })
     }
 
@@ -90,17 +101,28 @@ impl Passwords {
         matches && real
     }
 
-    /// [`Passwords::hash`] on the blocking pool.
+    /// [`Passwords::hash`] on the blocking pool, one per CPU at a time.
     pub async fn hash_blocking(&self, password: String) -> Result<String, PasswordError> {
         let this = self.clone();
+        let _permit = self
+            .inner
+            .running
+            .acquire()
+            .await
+            .map_err(|_| PasswordError("the hasher is shut down".to_owned()))?;
         tokio::task::spawn_blocking(move || this.hash(&password))
             .await
             .map_err(|e| PasswordError(format!("the hashing task failed: {e}")))?
     }
 
-    /// [`Passwords::verify`] on the blocking pool; a task that fails counts as no match.
+    /// [`Passwords::verify`] on the blocking pool, one per CPU at a time; a task that fails
+    /// counts as no match.
     pub async fn verify_blocking(&self, password: String, stored: Option<String>) -> bool {
         let this = self.clone();
+        // The semaphore is never closed; were it, refusing is the safe answer.
+        let Ok(_permit) = self.inner.running.acquire().await else {
+            return false;
+        };
         tokio::task::spawn_blocking(move || this.verify(&password, stored.as_deref()))
             .await
             .unwrap_or(false)

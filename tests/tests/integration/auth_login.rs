@@ -190,6 +190,16 @@ async fn store_level_rotation_and_expiry(store: &dyn AuthStore, tag: &str) {
         Ok(Rotation::Invalid),
         "the successor of a reused token is revoked with its family"
     );
+    // Purging removes expired tokens only: h1 expires at 2_000, its successor h2 at 3_000
+    // (refused presentations stored nothing).
+    assert_eq!(store.purge_expired(2_500).await, Ok(1));
+    assert_eq!(
+        store.rotate("h1", token("h5", 3_000), 1_999).await,
+        Ok(Rotation::Invalid),
+        "a purged token is unknown"
+    );
+    assert_eq!(store.purge_expired(3_000).await, Ok(1));
+    assert_eq!(store.purge_expired(3_000).await, Ok(0));
     assert_eq!(
         store.set_roles("nobody", vec![]).await,
         Err(cmmv::store::StoreError::NotFound)

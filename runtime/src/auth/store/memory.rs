@@ -189,6 +189,19 @@ impl AuthStore for MemoryAuthStore {
         })
     }
 
+    fn purge_expired(&self, now: i64) -> BoxFuture<'_, Result<u64, StoreError>> {
+        Box::pin(async move {
+            let mut state = self.state()?;
+            let before = state.tokens.len();
+            state.tokens.retain(|_, token| token.expires_at > now);
+            let State {
+                families, tokens, ..
+            } = &mut *state;
+            families.retain(|id, _| tokens.values().any(|t| &t.family_id == id));
+            Ok(u64::try_from(before - tokens.len()).unwrap_or(u64::MAX))
+        })
+    }
+
     fn create_api_key(&self, key: NewApiKey) -> BoxFuture<'_, Result<ApiKey, StoreError>> {
         Box::pin(async move {
             let mut state = self.state()?;

@@ -171,6 +171,12 @@ pub trait AuthStore: Send + Sync + fmt::Debug + 'static {
         now: i64,
     ) -> BoxFuture<'a, Result<bool, StoreError>>;
 
+    /// Deletes the refresh tokens expired at `now` and the families left without any; returns
+    /// how many tokens went. Run it now and then (a daily task): nothing else removes them.
+    /// An expired token that was purged is refused as unknown rather than as reuse, which
+    /// changes nothing for its holder: it was refused either way.
+    fn purge_expired(&self, now: i64) -> BoxFuture<'_, Result<u64, StoreError>>;
+
     /// Stores an API key; `Conflict` if its prefix is taken.
     fn create_api_key(&self, key: NewApiKey) -> BoxFuture<'_, Result<ApiKey, StoreError>>;
 

@@ -420,6 +420,30 @@ impl AuthStore for SqlAuthStore {
         })
     }
 
+    fn purge_expired(&self, now: i64) -> BoxFuture<'_, Result<u64, StoreError>> {
+        Box::pin(async move {
+            on_pool!(self.db, |pool, begin| {
+                let mut tx = pool.begin_with(begin).await.map_err(failed)?;
+                let purged = sqlx::query(
+                    r#"DELETE FROM "cmmv_auth_refresh_tokens" WHERE "expires_at" <= $1"#,
+                )
+                .bind(now)
+                .execute(&mut *tx)
+                .await
+                .map_err(failed)?
+                .rows_affected();
+                sqlx::query(
+                    r#"DELETE FROM "cmmv_auth_refresh_families" WHERE "id" NOT IN (SELECT "family_id" FROM "cmmv_auth_refresh_tokens")"#,
+                )
+                .execute(&mut *tx)
+                .await
+                .map_err(failed)?;
+                tx.commit().await.map_err(failed)?;
+                Ok(purged)
+            })
+        })
+    }
+
     fn create_api_key(&self, new: NewApiKey) -> BoxFuture<'_, Result<ApiKey, StoreError>> {
         Box::pin(async move {
             let key = &new.key;

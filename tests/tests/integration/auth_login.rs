@@ -40,7 +40,10 @@ struct Serving {
 /// The app under test: the login routes, `/admin` for admins only, `/whoami` for anyone
 /// signed in, and API keys resolved by the login module's store.
 async fn serve(store: Arc<dyn AuthStore>, serving: Serving) -> Served {
-    let settings = login_settings(serving.auth);
+    serve_with(login_settings(serving.auth), store, serving.rate_limited).await
+}
+
+async fn serve_with(settings: Settings, store: Arc<dyn AuthStore>, rate_limited: bool) -> Served {
     let login = Login::from_settings(store, &settings).expect("the login module starts");
     let admin = Router::new()
         .route("/admin", get(|p: Principal| async move { p.subject }))
@@ -53,7 +56,7 @@ async fn serve(store: Arc<dyn AuthStore>, serving: Serving) -> Served {
         .routes(admin)
         .routes(signed_in)
         .api_keys(login.api_key_verifier());
-    if serving.rate_limited {
+    if rate_limited {
         builder = builder.rate_limits(LOGIN_RATE_LIMITS);
     }
     Served::start(builder.build().expect("the app builds")).await
@@ -793,6 +796,36 @@ async fn an_unreachable_database_is_a_503_never_a_500() {
         "/auth/me",
     )
     .await;
+}
+
+#[tokio::test]
+async fn an_es256_signing_key_issues_tokens_the_app_verifies_with_its_public_key() {
+    let testdata = concat!(env!("CARGO_MANIFEST_DIR"), "/../runtime/src/auth/testdata");
+    let settings = Settings::from_pairs([
+        ("CMMV_ADDR", "127.0.0.1:0"),
+        ("CMMV_SHUTDOWN_DELAY", "0"),
+        ("CMMV_JWT_ISSUER", "https://login.test"),
+        ("CMMV_JWT_AUDIENCE", "api"),
+        ("CMMV_JWT_KEYS", &format!("{testdata}/keys")),
+        (
+            "CMMV_JWT_SIGNING_KEY",
+            &format!("{testdata}/private/ec-1.pem"),
+        ),
+        ("CMMV_JWT_SIGNING_KID", "ec-1"),
+    ])
+    .expect("settings");
+    let served = serve_with(settings, Arc::new(MemoryAuthStore::new()), false).await;
+    register(&served, "sam@example.com").await;
+    let tokens = login(&served, "sam@example.com").await;
+    let access = text(&tokens, "access_token");
+    let header = jsonwebtoken::decode_header(access).expect("a JWT");
+    assert_eq!(header.alg, jsonwebtoken::Algorithm::ES256);
+    assert_eq!(header.kid.as_deref(), Some("ec-1"));
+    let (name, value) = bearer(access);
+    assert_eq!(
+        get_with(&served, "/auth/me", (name, &value)).await.status(),
+        200
+    );
 }
 
 #[tokio::test]

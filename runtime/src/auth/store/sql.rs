@@ -20,7 +20,7 @@ use super::{
 use crate::sql::{Database, DatabaseError, Migration};
 use crate::store::StoreError;
 
-/// The login module's tables, in both dialects (identical but for the types of nothing).
+/// The login module's tables: one text that SQLite and PostgreSQL both accept.
 pub const AUTH_MIGRATIONS: &[Migration] = &[Migration {
     version: 1,
     name: "auth users, refresh tokens and api keys",

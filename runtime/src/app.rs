@@ -300,6 +300,27 @@ impl AppBuilder {
         self
     }
 
+    /// Mounts the login module: its routes, their rate limits (`LOGIN_RATE_LIMITS`), its API
+    /// keys as a credential the guards accept, and a readiness check of its store.
+    #[must_use]
+    pub fn login(self, login: &crate::auth::Login) -> Self {
+        let store = Arc::clone(login.store());
+        self.routes(login.routes())
+            .rate_limits(crate::auth::LOGIN_RATE_LIMITS)
+            .api_keys(login.api_key_verifier())
+            .readiness_check("auth_store", move || {
+                let store = Arc::clone(&store);
+                async move {
+                    store.check().await.map_err(|e| match e {
+                        crate::store::StoreError::Unavailable(_) => {
+                            "the credential store is unreachable".to_owned()
+                        }
+                        _ => "the credential store answers with errors".to_owned(),
+                    })
+                }
+            })
+    }
+
     /// Validates the settings and assembles the app.
     pub fn build(self) -> Result<App, SettingsError> {
         self.settings.validate()?;

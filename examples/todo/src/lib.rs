@@ -201,8 +201,9 @@ impl LabelHandlers for Todo {
 }
 
 /// The service as `cargo run -p todo` runs it: opens and migrates the database of the settings
-/// (or keeps everything in memory for `memory:`), serves until shut down, then closes the
-/// database so that every connection is returned and SQLite's log is checkpointed.
+/// (or keeps everything in memory for `memory:`), mounts the login module (`/auth/...`) on the
+/// same database, serves until shut down, then closes the database so that every connection is
+/// returned and SQLite's log is checkpointed.
 pub async fn serve(settings: Settings) -> Result<std::process::ExitCode, String> {
     let database = if settings.database_url == "memory:" {
         None
@@ -231,7 +232,20 @@ pub async fn serve(settings: Settings) -> Result<std::process::ExitCode, String>
         }
         None => None,
     };
-    let mut builder = app_builder(settings, &Arc::new(todo)).rate_limits(RATE_LIMITS);
+    // Users, refresh tokens and API keys live next to the contracts' tables.
+    let credentials: Arc<dyn cmmv::auth::AuthStore> = match &database {
+        Some(db) => Arc::new(
+            cmmv::auth::SqlAuthStore::open(db.clone())
+                .await
+                .map_err(|e| format!("CMMV_DATABASE_URL: {e}"))?,
+        ),
+        None => Arc::new(cmmv::auth::MemoryAuthStore::new()),
+    };
+    let login =
+        cmmv::auth::Login::from_settings(credentials, &settings).map_err(|e| e.to_string())?;
+    let mut builder = app_builder(settings, &Arc::new(todo))
+        .rate_limits(RATE_LIMITS)
+        .login(&login);
     if let Some(limiter) = limiter {
         builder = builder.rate_limiter(limiter);
     }

@@ -215,12 +215,23 @@ pub(crate) fn store_error(error: sqlx::Error, table: &Table, doing: Doing) -> St
                     Doing::Writing => StoreError::MissingReference { field: column },
                     Doing::Deleting => StoreError::StillReferenced,
                 }
-            } else if is_transient(db.code().as_deref()) {
-                StoreError::Unavailable(db.message().to_owned())
             } else {
-                StoreError::Internal(db.message().to_owned())
+                unavailable_or_internal(sqlx::Error::Database(db))
             }
         }
+        other => unavailable_or_internal(other),
+    }
+}
+
+/// An error no constraint explains: unavailability (a 503 the client may retry) when the
+/// database is unreachable, overloaded or asks for a retry, an internal error otherwise.
+/// Shared by every SQL store, the contracts' and the runtime's own.
+pub(crate) fn unavailable_or_internal(error: sqlx::Error) -> StoreError {
+    match error {
+        sqlx::Error::Database(db) if is_transient(db.code().as_deref()) => {
+            StoreError::Unavailable(db.message().to_owned())
+        }
+        sqlx::Error::Database(db) => StoreError::Internal(db.message().to_owned()),
         sqlx::Error::PoolTimedOut
         | sqlx::Error::PoolClosed
         | sqlx::Error::Io(_)

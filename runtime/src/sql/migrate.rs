@@ -129,26 +129,6 @@ impl Database {
     }
 }
 
-/// The app's pool, for runtime components that own tables and write their own statements
-/// (the login module's store, whose token rotation needs a conditional update the
-/// repository has no word for). It lives here, next to those components' migrations; exactly
-/// one of the two is `Some`.
-impl Database {
-    pub(crate) fn sqlite_pool(&self) -> Option<&sqlx::Pool<sqlx::Sqlite>> {
-        match &self.pool {
-            DbPool::Sqlite(pool) => Some(pool),
-            DbPool::Postgres(_) => None,
-        }
-    }
-
-    pub(crate) fn postgres_pool(&self) -> Option<&sqlx::Pool<sqlx::Postgres>> {
-        match &self.pool {
-            DbPool::Postgres(pool) => Some(pool),
-            DbPool::Sqlite(_) => None,
-        }
-    }
-}
-
 #[allow(
     clippy::needless_pass_by_value,
     reason = "used as `map_err(|e| failed(..., e))`, where the error is owned anyway"

@@ -33,6 +33,7 @@ use sqlx::sqlite::{
 };
 use sqlx::{Pool, Transaction};
 
+pub(crate) use conn::unavailable_or_internal;
 pub use migrate::{Migration, MigrationReport};
 pub use query::Dialect;
 pub use value::{
@@ -94,6 +95,25 @@ pub struct Database {
 enum DbPool {
     Sqlite(Pool<Sqlite>),
     Postgres(Pool<Postgres>),
+}
+
+/// The app's pool, for runtime components that own tables and write their own statements
+/// (the login module's store, whose token rotation needs a conditional update the
+/// repository has no word for). Exactly one of the two is `Some`.
+impl Database {
+    pub(crate) fn sqlite_pool(&self) -> Option<&sqlx::Pool<sqlx::Sqlite>> {
+        match &self.pool {
+            DbPool::Sqlite(pool) => Some(pool),
+            DbPool::Postgres(_) => None,
+        }
+    }
+
+    pub(crate) fn postgres_pool(&self) -> Option<&sqlx::Pool<sqlx::Postgres>> {
+        match &self.pool {
+            DbPool::Postgres(pool) => Some(pool),
+            DbPool::Sqlite(_) => None,
+        }
+    }
 }
 
 impl Database {

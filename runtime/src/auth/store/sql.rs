@@ -183,29 +183,8 @@ fn classify(error: sqlx::Error, field: &str) -> StoreError {
                 field: Some("user_id".to_owned()),
             }
         }
-        sqlx::Error::Database(db) if is_transient(db.code().as_deref()) => {
-            StoreError::Unavailable(db.message().to_owned())
-        }
-        sqlx::Error::PoolTimedOut
-        | sqlx::Error::PoolClosed
-        | sqlx::Error::Io(_)
-        | sqlx::Error::Tls(_)
-        | sqlx::Error::WorkerCrashed => StoreError::Unavailable(error.to_string()),
-        other => StoreError::Internal(other.to_string()),
+        other => crate::sql::unavailable_or_internal(other),
     }
-}
-
-/// SQLite's busy and locked codes; PostgreSQL's connection, resource, shutdown and
-/// serialization classes. The same list the contract stores use.
-fn is_transient(code: Option<&str>) -> bool {
-    code.is_some_and(|code| {
-        matches!(
-            code,
-            "5" | "6" | "261" | "517" | "40001" | "40P01" | "55P03"
-        ) || code.starts_with("08")
-            || code.starts_with("53")
-            || code.starts_with("57P")
-    })
 }
 
 /// Errors of statements where no constraint can break.

@@ -41,7 +41,8 @@ pub fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
             place(&parsed, generated)
         }
         Err(errors) => {
-            item::strip_helpers(&mut parsed);
+            let known = item::declared_names(&parsed);
+            item::stub(&mut parsed, &known);
             quote!(#errors #parsed)
         }
     }

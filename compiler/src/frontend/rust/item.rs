@@ -287,8 +287,11 @@ fn struct_fields(
         let Some(ident) = &field.ident else { continue };
         let name = attr::ident_text(ident);
         let key = plain_node(spans, &name, ident.span());
-        let value = field_node(spans, field, &name, owner, diags);
-        push_unique(&mut out, key, value, diags);
+        // A field whose type has no contract equivalent was reported; leaving it out spares
+        // the user a second error about its missing `type`.
+        if let Some(value) = field_node(spans, field, &name, owner, diags) {
+            push_unique(&mut out, key, value, diags);
+        }
     }
     out
 }
@@ -301,7 +304,7 @@ fn field_node(
     name: &str,
     owner: &str,
     diags: &mut Diagnostics,
-) -> Node {
+) -> Option<Node> {
     let mut entries = Vec::new();
     if let Some(doc) = docs(spans, &field.attrs) {
         entries.push(doc);
@@ -319,7 +322,7 @@ fn field_node(
         .into_iter()
         .last()
         .map_or(ty_first, |t| t.span());
-    let written = ty_tokens.to_string();
+    let written = super::types::written(&field.ty);
     match field_type(&field.ty) {
         Ok((text, option)) => {
             if has("values") {
@@ -386,13 +389,16 @@ fn field_node(
                 Some(_) => {}
             }
         }
-        Err(problem) => diags.push(problem.at(spans)),
+        Err(problem) => {
+            diags.push(problem.at(spans));
+            return None;
+        }
     }
     for (key, value) in declared {
         push_unique(&mut entries, key, value, diags);
     }
     let span = spans.span(ident_span(field), ty_last, name);
-    map(entries, span)
+    Some(map(entries, span))
 }
 
 fn ident_span(field: &syn::Field) -> TokenSpan {
@@ -513,15 +519,50 @@ fn use_names(spans: &mut SpanMap<'_>, tree: &syn::UseTree, out: &mut Vec<(String
     }
 }
 
-/// Removes the helper attributes from an item and everything inside it, for the stub a
-/// failed expansion leaves (so that rustc does not add "cannot find attribute" errors).
-pub(crate) fn strip_helpers(item: &mut syn::Item) {
+/// The type names an item declares or imports (the stub keeps field types naming them).
+pub(crate) fn declared_names(item: &syn::Item) -> Vec<String> {
+    let mut names = Vec::new();
+    let items: Vec<&syn::Item> = match item {
+        syn::Item::Mod(m) => m.content.iter().flat_map(|(_, items)| items).collect(),
+        other => vec![other],
+    };
+    for item in items {
+        match item {
+            syn::Item::Struct(s) => names.push(s.ident.to_string()),
+            syn::Item::Enum(e) => names.push(e.ident.to_string()),
+            syn::Item::Use(u) => collect_use_names(&u.tree, &mut names),
+            _ => {}
+        }
+    }
+    names
+}
+
+fn collect_use_names(tree: &syn::UseTree, out: &mut Vec<String>) {
+    match tree {
+        syn::UseTree::Path(path) => collect_use_names(&path.tree, out),
+        syn::UseTree::Name(name) => out.push(name.ident.to_string()),
+        syn::UseTree::Rename(rename) => out.push(rename.rename.to_string()),
+        syn::UseTree::Glob(_) => {}
+        syn::UseTree::Group(group) => group.items.iter().for_each(|t| collect_use_names(t, out)),
+    }
+}
+
+/// Turns an item into the stub a failed expansion leaves: helper attributes removed (so rustc
+/// does not add "cannot find attribute" errors) and field types replaced by what the generated
+/// code would use (so contract vocabulary such as `Uuid` needs no import and an unknown type,
+/// already reported, is not reported again). Code using the item keeps compiling as far as it
+/// only uses what the user wrote.
+pub(crate) fn stub(item: &mut syn::Item, known: &[String]) {
     let keep = |a: &syn::Attribute| !HELPER_ATTRIBUTES.iter().any(|h| a.path().is_ident(h));
     match item {
         syn::Item::Struct(s) => {
             s.attrs.retain(keep);
             for field in s.fields.iter_mut() {
                 field.attrs.retain(keep);
+                let ty = super::types::stub_type(&field.ty, known);
+                if let Ok(ty) = syn::parse2(ty) {
+                    field.ty = ty;
+                }
             }
         }
         syn::Item::Trait(t) => {
@@ -533,7 +574,7 @@ pub(crate) fn strip_helpers(item: &mut syn::Item) {
         }
         syn::Item::Mod(m) => {
             if let Some((_, items)) = &mut m.content {
-                items.iter_mut().for_each(strip_helpers);
+                items.iter_mut().for_each(|item| stub(item, known));
             }
         }
         _ => {}

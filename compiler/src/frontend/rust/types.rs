@@ -48,7 +48,7 @@ impl TypeProblem {
         Self {
             first,
             last,
-            written: tokens.to_string(),
+            written: written(&tokens),
             message,
             help,
         }
@@ -97,7 +97,7 @@ pub(crate) fn contract_type(ty: &syn::Type) -> Result<String, TypeProblem> {
     let syn::Type::Path(path) = ty else {
         return Err(TypeProblem::new(
             ty,
-            format!("`{}` is not a contract type", ty.to_token_stream()),
+            format!("`{}` is not a contract type", written(ty)),
             "use String, bool, i32, i64, f32, f64, Decimal, Uuid, Date, DateTime, Bytes, Value, Vec<T>, BTreeMap<String, T> or a contract, message or enum name".to_owned(),
         ));
     };
@@ -108,7 +108,7 @@ pub(crate) fn contract_type(ty: &syn::Type) -> Result<String, TypeProblem> {
     if !last.arguments.is_empty() {
         return Err(TypeProblem::new(
             ty,
-            format!("`{}` is not a contract type", ty.to_token_stream()),
+            format!("`{}` is not a contract type", written(ty)),
             "generic types other than `Option`, `Vec` and `BTreeMap<String, T>` have no contract equivalent".to_owned(),
         ));
     }
@@ -118,9 +118,16 @@ pub(crate) fn contract_type(ty: &syn::Type) -> Result<String, TypeProblem> {
     // A name written in lowercase is a primitive or a typo, never a contract, message or enum
     // (those are PascalCase): say which Rust type to use instead.
     if name.starts_with(|c: char| c.is_ascii_lowercase()) {
-        let help = match suggest(&name, SCALARS.iter().map(|(rust, _)| *rust)) {
-            Some(best) => format!("did you mean `{best}`?"),
-            None => "use String, bool, i32, i64, f32, f64, Decimal, Uuid, Date, DateTime, Bytes or Value".to_owned(),
+        let help = match name.as_str() {
+            "u8" | "u16" | "u32" | "i8" | "i16" | "usize" | "isize" => {
+                "contracts have signed 32- and 64-bit integers: use `i32` or `i64` (with `minimum = 0` for a count)".to_owned()
+            }
+            "u64" | "u128" | "i128" => "use `i64`, or `Decimal` for larger values".to_owned(),
+            "str" | "char" => "use `String` (with `max_length = 1` for a character)".to_owned(),
+            _ => match suggest(&name, SCALARS.iter().map(|(rust, _)| *rust)) {
+                Some(best) => format!("did you mean `{best}`?"),
+                None => "use String, bool, i32, i64, f32, f64, Decimal, Uuid, Date, DateTime, Bytes or Value".to_owned(),
+            },
         };
         return Err(TypeProblem::new(
             ty,
@@ -173,5 +180,58 @@ fn generic_two<'t>(ty: &'t syn::Type, name: &str) -> Option<(&'t syn::Type, &'t 
     match generic_args(ty, name)? {
         (_, args) if args.len() == 2 => Some((args[0], args[1])),
         _ => None,
+    }
+}
+
+/// A type as a user would write it: `&'static str`, `Vec<String>` (token streams print
+/// `& 'static str`, `Vec < String >`).
+pub(crate) fn written(ty: &impl ToTokens) -> String {
+    ty.to_token_stream()
+        .to_string()
+        .replace("& '", "&'")
+        .replace(" <", "<")
+        .replace("< ", "<")
+        .replace(" >", ">")
+        .replace(" ,", ",")
+        .replace(" :: ", "::")
+}
+
+/// The Rust type a failed expansion's stub gives a field: the generated code's type where the
+/// written one is contract vocabulary (`Uuid` -> `::cmmv::types::Uuid`), the written type for
+/// names the item declares or imports, and `()` for anything already reported, so the stub
+/// itself adds no error.
+pub(crate) fn stub_type(ty: &syn::Type, known: &[String]) -> proc_macro2::TokenStream {
+    if let Some((ident, inner)) = generic_one(ty, "Option") {
+        let inner = stub_type(inner, known);
+        return quote::quote_spanned!(ident.span()=> ::core::option::Option<#inner>);
+    }
+    if let Some((ident, inner)) = generic_one(ty, "Vec") {
+        let inner = stub_type(inner, known);
+        return quote::quote_spanned!(ident.span()=> ::std::vec::Vec<#inner>);
+    }
+    for map in ["BTreeMap", "HashMap", "IndexMap"] {
+        if let Some((key, value)) = generic_two(ty, map) {
+            if is_ident(key, "String") {
+                let value = stub_type(value, known);
+                return quote::quote!(::std::collections::BTreeMap<::std::string::String, #value>);
+            }
+        }
+    }
+    let syn::Type::Path(path) = ty else {
+        return quote::quote!(());
+    };
+    let Some(last) = path.path.segments.last().filter(|l| l.arguments.is_empty()) else {
+        return quote::quote!(());
+    };
+    let name = last.ident.to_string();
+    match name.as_str() {
+        "String" | "bool" | "i32" | "i64" | "f32" | "f64" => ty.to_token_stream(),
+        "Decimal" | "Uuid" | "Date" | "DateTime" | "Bytes" => {
+            let ident = &last.ident;
+            quote::quote!(::cmmv::types::#ident)
+        }
+        "Value" | "Json" => quote::quote!(::cmmv::__private::serde_json::Value),
+        _ if known.contains(&name) => ty.to_token_stream(),
+        _ => quote::quote!(()),
     }
 }

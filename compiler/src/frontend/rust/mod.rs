@@ -166,3 +166,6 @@ fn declaration(
         )),
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,178 @@
+use std::collections::BTreeMap;
+
+use crate::diag::{Diagnostics, SourceMap, render_all};
+
+const TWIN_YAML: &str = r#"
+contract: Note
+description: A short note.
+auth: { roles: [writer] }
+fields:
+  id: { type: uuid, primary: true }
+  text: { type: string, min_length: 1, max_length: 140 }
+  mood: { type: enum, values: [calm, busy], default: calm }
+  pinned_at: { type: datetime, optional: true }
+  tags: { type: list<string>, max_items: 3, default: [] }
+messages:
+  Pin:
+    fields:
+      until: { type: datetime, nullable: true }
+operations:
+  pin:
+    method: POST
+    path: /{id}/pin
+    request: Pin
+    response: Note
+    rate_limit: { limit: 5, per: 1m, key: user }
+"#;
+
+const TWIN_ARGS: &str = r#"auth(roles = ["writer"])"#;
+
+const TWIN_ITEM: &str = r#"
+pub mod note {
+    /// A short note.
+    pub struct Note {
+        #[field(primary)]
+        pub id: Uuid,
+        #[field(min_length = 1, max_length = 140)]
+        pub text: String,
+        #[field(values = [calm, busy], default = calm)]
+        pub mood: NoteMood,
+        pub pinned_at: Option<DateTime>,
+        #[field(max_items = 3, default = [])]
+        pub tags: Vec<String>,
+    }
+
+    #[message]
+    pub struct Pin {
+        #[field(nullable)]
+        pub until: Option<DateTime>,
+    }
+
+    pub trait Operations {
+        #[operation(method = "POST", path = "/{id}/pin", request = Pin, response = Note,
+                    rate_limit(limit = 5, per = "1m", key = "user"))]
+        fn pin();
+    }
+}
+"#;
+
+fn tokens(text: &str) -> proc_macro2::TokenStream {
+    text.parse().unwrap_or_else(|e| panic!("tokens: {e}"))
+}
+
+/// The macro's expansion is the Rust emitter's output for the YAML twin, token for token:
+/// there is no second code generator.
+#[test]
+fn the_expansion_is_what_the_rust_emitter_makes_of_the_yaml_twin() {
+    let mut input = crate::Input::default();
+    input.add_contract("note.yaml", TWIN_YAML);
+    let (project, diags) = crate::lower(&input);
+    assert!(diags.is_empty(), "{:?}", diags.into_sorted());
+    let contract = &project.contracts["Note"];
+    let from_yaml = crate::emit::rust::emit_contract(&project, contract);
+    let expanded = super::expand(tokens(TWIN_ARGS), tokens(TWIN_ITEM));
+    let expected = quote::quote!(pub mod note { #from_yaml });
+    assert_eq!(expanded.to_string(), expected.to_string());
+}
+
+/// The same item read from a file lowers to the same contract as the YAML twin (spans and
+/// the source file aside).
+#[test]
+fn a_file_item_lowers_to_the_contract_of_its_yaml_twin() {
+    let mut input = crate::Input::default();
+    input.add_contract("note.yaml", TWIN_YAML);
+    let (yaml, _) = crate::lower(&input);
+    let source = format!("#[cmmv::contract({TWIN_ARGS})]{TWIN_ITEM}");
+    let mut input = crate::Input::default();
+    input.add_rust_source("src/note.rs", source);
+    let (rust, diags) = crate::lower(&input);
+    assert!(diags.is_empty(), "{:?}", diags.into_sorted());
+    let strip = |project: &crate::ir::Project| {
+        format!(
+            "{:?}",
+            project.contracts["Note"]
+                .operations
+                .keys()
+                .collect::<Vec<_>>()
+        )
+    };
+    assert_eq!(strip(&yaml), strip(&rust));
+    let (y, r) = (&yaml.contracts["Note"], &rust.contracts["Note"]);
+    assert_eq!(y.fields.len(), r.fields.len());
+    for (a, b) in y.fields.iter().zip(&r.fields) {
+        assert_eq!(
+            (
+                &a.name,
+                &a.ty,
+                a.optional,
+                a.nullable,
+                &a.default,
+                &a.constraints
+            ),
+            (
+                &b.name,
+                &b.ty,
+                b.optional,
+                b.nullable,
+                &b.default,
+                &b.constraints
+            )
+        );
+    }
+    assert_eq!(
+        (&y.auth, &y.path, &y.versions),
+        (&r.auth, &r.path, &r.versions)
+    );
+    assert_eq!(
+        y.enums.keys().collect::<Vec<_>>(),
+        r.enums.keys().collect::<Vec<_>>()
+    );
+    assert_eq!(
+        y.messages.keys().collect::<Vec<_>>(),
+        r.messages.keys().collect::<Vec<_>>()
+    );
+}
+
+/// In a file, diagnostics render like YAML ones: `file:line:col`, the line, an underline.
+#[test]
+fn file_diagnostics_point_at_line_and_column() {
+    let text = "#[contract]\npub struct Note {\n    #[field(primary)]\n    pub id: Uuid,\n    #[field(mx_length = 3)]\n    pub text: String,\n}\n";
+    let mut sources = SourceMap::new();
+    let file = sources.add("src/note.rs", text);
+    let mut diags = Diagnostics::new();
+    let contracts = super::lower_file(file, text, &BTreeMap::new(), &mut diags);
+    assert_eq!(contracts.len(), 1);
+    let rendered = render_all(&diags.into_sorted(), &sources);
+    assert!(rendered.contains(" --> src/note.rs:5:13\n"), "{rendered}");
+    assert!(
+        rendered.contains("5 |     #[field(mx_length = 3)]\n  |             ^^^^^^^^^ unknown key"),
+        "{rendered}"
+    );
+    assert!(
+        rendered.contains("did you mean `max_length`?"),
+        "{rendered}"
+    );
+}
+
+/// A broken item expands to one `compile_error!` per problem, all of them, and the stub.
+#[test]
+fn a_broken_item_expands_to_every_error_and_a_stub() {
+    let item = "pub struct Note { #[field(primary)] pub id: Uuid, #[field(max_length = -1)] pub text: Strng, pub n: u32 }";
+    let expanded = super::expand(proc_macro2::TokenStream::new(), tokens(item)).to_string();
+    assert_eq!(expanded.matches("compile_error").count(), 3, "{expanded}");
+    assert!(expanded.contains("unknown type `Strng`"), "{expanded}");
+    assert!(
+        expanded.contains("`u32` has no contract type"),
+        "{expanded}"
+    );
+    assert!(expanded.contains("pub struct Note"), "{expanded}");
+    assert!(expanded.contains(":: cmmv :: types :: Uuid"), "{expanded}");
+    assert!(
+        expanded.contains("pub text : ()"),
+        "an unknown type is not reported again: {expanded}"
+    );
+    assert!(
+        !expanded.contains("# [field"),
+        "helper attributes are removed: {expanded}"
+    );
+}

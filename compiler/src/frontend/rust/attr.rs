@@ -23,6 +23,9 @@ use super::types::contract_type;
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::frontend::yaml::tree::{Node, NodeKind};
 
+/// Keys whose value is a type.
+const TYPE_KEYS: &[&str] = &["type", "request", "response"];
+
 /// Reads `key = value, key(...), flag, ...` into map entries.
 pub(crate) fn entries(
     spans: &mut SpanMap<'_>,
@@ -125,6 +128,17 @@ fn entry(
             ))
         }
         [TokenTree::Punct(eq), value @ ..] if eq.as_char() == '=' && !value.is_empty() => {
+            // Where a type is expected, a lone Rust scalar name means its contract type
+            // (`type = i64`, `response = String`); other words pass as written (`type = enum`).
+            if let ([TokenTree::Ident(word)], true) = (value, TYPE_KEYS.contains(&name.as_str())) {
+                if let Some(text) = super::types::scalar(&word.to_string()) {
+                    let written = word.to_string();
+                    return Some((
+                        key,
+                        string_node(spans, text, word.span(), word.span(), &written),
+                    ));
+                }
+            }
             let value = self::value(spans, value, diags)?;
             Some((key, value))
         }

@@ -6,6 +6,7 @@ const TWIN_YAML: &str = r#"
 contract: Note
 description: A short note.
 auth: { roles: [writer] }
+versions: [1, 2]
 fields:
   id: { type: uuid, primary: true }
   text: { type: string, min_length: 1, max_length: 140 }
@@ -23,9 +24,17 @@ operations:
     request: Pin
     response: Note
     rate_limit: { limit: 5, per: 1m, key: user }
+  search:
+    method: GET
+    path: /search
+    query:
+      q: { type: string, min_length: 2 }
+      max_results: { type: int32, default: 10, maximum: 50 }
+    response: list<Note>
+    versions: [2]
 "#;
 
-const TWIN_ARGS: &str = r#"auth(roles = ["writer"])"#;
+const TWIN_ARGS: &str = r#"auth(roles = ["writer"]), versions = [1, 2]"#;
 
 const TWIN_ITEM: &str = r#"
 pub mod note {
@@ -52,6 +61,15 @@ pub mod note {
         #[operation(method = "POST", path = "/{id}/pin", request = Pin, response = Note,
                     rate_limit(limit = 5, per = "1m", key = "user"))]
         fn pin();
+
+        #[operation(
+            method = "GET",
+            path = "/search",
+            query(q(type = String, min_length = 2), max_results(type = i32, default = 10, maximum = 50)),
+            response = Vec<Note>,
+            versions = [2],
+        )]
+        fn search();
     }
 }
 "#;

@@ -29,6 +29,14 @@ const SCALARS: &[(&str, &str)] = &[
     ("Json", "json"),
 ];
 
+/// The contract type of a Rust scalar name (`i64` -> `int64`).
+pub(crate) fn scalar(rust: &str) -> Option<&'static str> {
+    SCALARS
+        .iter()
+        .find(|(name, _)| *name == rust)
+        .map(|(_, contract)| *contract)
+}
+
 /// A Rust type with no contract equivalent, reported where it is written.
 #[derive(Debug)]
 pub(crate) struct TypeProblem {

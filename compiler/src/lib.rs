@@ -499,6 +499,9 @@ pub fn lower(input: &Input) -> (ir::Project, Diagnostics) {
     }
     project.index_types();
     validate::validate(&project, &mut diags);
+    if !input.rust_sources.is_empty() {
+        frontend::rust::check_project(&project, &input.sources, &mut diags);
+    }
     (project, diags)
 }
 

@@ -5,6 +5,7 @@ mod cli;
 mod contracts;
 mod diagnostics;
 mod formats;
+mod macro_cli;
 mod macro_parity;
 mod openapi_consistency;
 mod ratelimit_http;

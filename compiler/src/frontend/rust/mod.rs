@@ -22,8 +22,8 @@ mod types;
 
 use std::collections::BTreeMap;
 
-use crate::diag::{Diagnostic, Diagnostics, FileId};
-use crate::ir::{Contract, RateLimitPolicy};
+use crate::diag::{Diagnostic, Diagnostics, FileId, SourceMap};
+use crate::ir::{Contract, Definition, Project, RateLimitPolicy, Type};
 
 pub use expand::expand;
 
@@ -72,6 +72,52 @@ pub fn lower_file(
             )
         })
         .collect()
+}
+
+/// Checks what only the whole project shows about `#[contract]` contracts: a macro expands
+/// one item and takes every imported name for a contract or message, so a contract declared
+/// in Rust cannot use an enum declared by another contract (its expansion would treat the
+/// value as an object).
+pub fn check_project(project: &Project, sources: &SourceMap, diags: &mut Diagnostics) {
+    let from_rust = |contract: &Contract| {
+        sources
+            .name(contract.file)
+            .extension()
+            .is_some_and(|ext| ext == "rs")
+    };
+    for contract in project.contracts.values().filter(|c| from_rust(c)) {
+        let fields = contract
+            .fields
+            .iter()
+            .chain(contract.messages.values().flat_map(|m| &m.fields))
+            .chain(
+                contract
+                    .operations
+                    .values()
+                    .flat_map(|o| o.path_params.iter().chain(&o.query)),
+            );
+        for field in fields {
+            let Type::Named(name) = field.ty.element() else {
+                continue;
+            };
+            if let Some(Definition::Enum(owner, def)) = project.resolve(name) {
+                if owner.name != contract.name {
+                    diags.push(
+                        Diagnostic::error(
+                            field.spans.ty,
+                            format!("`{}` uses the enum `{name}` of contract `{}`", contract.name, owner.name),
+                        )
+                        .with_label("an enum of another contract")
+                        .with_secondary(def.span, "declared here")
+                        .with_help(format!(
+                            "a `#[contract]` expansion sees only its own item and cannot tell an imported enum from a contract; declare `{name}` in `{}` too, under another name",
+                            contract.name
+                        )),
+                    );
+                }
+            }
+        }
+    }
 }
 
 /// Whether `text` may declare a contract: a cheap test that spares parsing other files.

@@ -194,3 +194,25 @@ fn a_broken_item_expands_to_every_error_and_a_stub() {
         "helper attributes are removed: {expanded}"
     );
 }
+
+/// The whole-crate compilation refuses what a single expansion would get wrong: a macro
+/// contract using another contract's enum.
+#[test]
+fn a_macro_contract_cannot_use_another_contracts_enum() {
+    let mut input = crate::Input::default();
+    input.add_rust_source(
+        "src/a.rs",
+        "#[contract] pub mod a { pub struct Alert { #[field(primary)] pub id: Uuid, pub level: Level } pub enum Level { Low, High } }",
+    );
+    input.add_rust_source(
+        "src/b.rs",
+        "#[contract] pub mod b { use super::a::Level; pub struct Beacon { #[field(primary)] pub id: Uuid, pub level: Level } }",
+    );
+    let (_, diags) = crate::lower(&input);
+    let messages: Vec<String> = diags.into_sorted().into_iter().map(|d| d.message).collect();
+    assert_eq!(
+        messages,
+        ["`Beacon` uses the enum `Level` of contract `Alert`"],
+        "{messages:?}"
+    );
+}

@@ -80,3 +80,24 @@ fn gen_writes_the_documents_of_rust_contracts_and_check_mode_confirms_them() {
         "{stdout}"
     );
 }
+
+#[test]
+fn a_build_script_with_rust_sources_watches_their_directory_and_files() {
+    let twins = workspace_root().join("examples/twins");
+    let contracts = twins.join("macro-contracts");
+    let src = twins.join("src/macro_twin");
+    let input = cmmv_compiler::load_with_rust(&contracts, std::slice::from_ref(&src))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(input.rust_sources.len(), 1, "only files with a #[contract]");
+    let lines = cmmv_compiler::Builder::rerun_if_changed_paths(
+        &contracts,
+        &input,
+        &cmmv_compiler::Templates::builtin(),
+    );
+    assert!(
+        lines.contains(&src),
+        "a new module reruns the script: {lines:?}"
+    );
+    assert!(lines.contains(&src.join("ticket.rs")));
+    assert!(lines.contains(&contracts.join(cmmv_compiler::LOCK_FILE)));
+}

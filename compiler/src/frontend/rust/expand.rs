@@ -11,7 +11,10 @@ use quote::quote;
 use super::item::{self, Declaration};
 use super::spans::{SpanMap, TokenText};
 use crate::diag::{Diagnostic, Diagnostics, FileId, Label};
-use crate::ir::{Contract, Project};
+use std::collections::BTreeMap;
+
+use crate::frontend::yaml::tree::{Node, NodeKind};
+use crate::ir::{Contract, Project, RateKey, RateLimitPolicy};
 
 /// Expands `#[contract(args)] item`: the item's contract as generated Rust (types, validation,
 /// handler trait, routes), or, when anything is wrong, every problem as a `compile_error!` at
@@ -60,7 +63,7 @@ fn lower(declaration: &Declaration<'_>) -> Result<(Project, String), TokenStream
             file,
             spans.text(),
             &tree.root,
-            &Default::default(),
+            &named_policies(&tree.root),
             &mut diags,
         )
     });
@@ -86,6 +89,50 @@ fn lower(declaration: &Declaration<'_>) -> Result<(Project, String), TokenStream
     match name {
         Some(name) if !diags.has_errors() => Ok((project, name)),
         _ => Err(compile_errors(&diags.into_sorted(), &token_text, anchor)),
+    }
+}
+
+/// The named rate-limit policies the tree refers to (`rate_limit = "standard"`), each with a
+/// stand-in value. A macro cannot read `cmmv.yaml`; it needs no value either, since rate limits
+/// reach the app through the `RATE_LIMITS` table of the whole-crate compilation, which checks
+/// every name against `cmmv.yaml`.
+fn named_policies(node: &Node) -> BTreeMap<String, RateLimitPolicy> {
+    let mut names = BTreeMap::new();
+    collect_named_policies(node, false, &mut names);
+    names
+}
+
+fn collect_named_policies(
+    node: &Node,
+    under_rate_limit: bool,
+    names: &mut BTreeMap<String, RateLimitPolicy>,
+) {
+    match &node.kind {
+        NodeKind::Map(entries) => {
+            for (key, value) in entries {
+                let is_rate_limit = key.scalar_text() == Some("rate_limit");
+                collect_named_policies(value, is_rate_limit, names);
+            }
+        }
+        NodeKind::Seq(items) if under_rate_limit => {
+            for item in items {
+                collect_named_policies(item, true, names);
+            }
+        }
+        NodeKind::Scalar { text, .. } if under_rate_limit && text != "none" => {
+            names.insert(
+                text.clone(),
+                RateLimitPolicy {
+                    name: Some(text.clone()),
+                    limit: 1,
+                    period_secs: 1,
+                    burst: 1,
+                    key: RateKey::Ip,
+                    span: node.span,
+                },
+            );
+        }
+        _ => {}
     }
 }
 

@@ -216,3 +216,27 @@ fn a_macro_contract_cannot_use_another_contracts_enum() {
         "{messages:?}"
     );
 }
+
+/// Named rate-limit policies live in `cmmv.yaml`, which a macro cannot read: the expansion
+/// accepts the names (they do not change it), the whole-crate compilation checks them.
+#[test]
+fn named_rate_limits_are_checked_by_the_whole_crate_not_the_macro() {
+    let item = "pub struct Note { #[field(primary)] pub id: Uuid }";
+    let expanded = super::expand(tokens(r#"rate_limit = "standard""#), tokens(item)).to_string();
+    assert!(!expanded.contains("compile_error"), "{expanded}");
+
+    let mut input = crate::Input::default();
+    input.set_project(
+        "cmmv.yaml",
+        "rate_limits:\n  standard: { limit: 10, per: 1m }\n",
+    );
+    input.add_rust_source(
+        "src/note.rs",
+        format!("#[contract(rate_limit = \"standrd\")] {item}"),
+    );
+    let (_, diags) = crate::lower(&input);
+    let diags = diags.into_sorted();
+    assert_eq!(diags.len(), 1, "{diags:?}");
+    assert_eq!(diags[0].message, "unknown rate-limit policy `standrd`");
+    assert_eq!(diags[0].help.as_deref(), Some("did you mean `standard`?"));
+}

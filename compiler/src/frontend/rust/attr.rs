@@ -100,8 +100,9 @@ fn entry(
     part: &[TokenTree],
     diags: &mut Diagnostics,
 ) -> Option<(Node, Node)> {
-    let TokenTree::Ident(ident) = &part[0] else {
-        let span = spans.span(part[0].span(), last_span(part), &part[0].to_string());
+    let (head, tail) = part.split_first()?;
+    let TokenTree::Ident(ident) = head else {
+        let span = spans.span(head.span(), last_span(part), &head.to_string());
         diags.push(
             Diagnostic::error(span, "expected a key such as `name = value`")
                 .with_label("not a key")
@@ -111,7 +112,7 @@ fn entry(
     };
     let name = ident_text(ident);
     let key = plain_node(spans, &name, ident.span());
-    match &part[1..] {
+    match tail {
         [] => {
             let value = plain_node(spans, "true", ident.span());
             Some((key, value))
@@ -142,8 +143,8 @@ fn entry(
             let value = self::value(spans, value, diags)?;
             Some((key, value))
         }
-        rest => {
-            let span = spans.span(rest[0].span(), last_span(rest), &part_text(rest));
+        rest @ [first, ..] => {
+            let span = spans.span(first.span(), last_span(rest), &part_text(rest));
             diags.push(
                 Diagnostic::error(span, format!("expected `=` or `(...)` after `{name}`"))
                     .with_label("unexpected here")
@@ -164,6 +165,7 @@ pub(crate) fn value(
 ) -> Option<Node> {
     let written = part_text(part);
     match part {
+        [] => None,
         [TokenTree::Literal(lit)] => literal(spans, lit, None, diags),
         [TokenTree::Punct(minus), TokenTree::Literal(lit)] if minus.as_char() == '-' => {
             literal(spans, lit, Some(minus.span()), diags)
@@ -190,9 +192,9 @@ pub(crate) fn value(
                 span: spans.span(group.span(), group.span(), &written),
             })
         }
-        _ => {
+        [first, ..] => {
             let stream: TokenStream = part.iter().cloned().collect();
-            let span = spans.span(part[0].span(), last_span(part), &written);
+            let span = spans.span(first.span(), last_span(part), &written);
             match syn::parse2::<syn::Type>(stream) {
                 Ok(ty) => match contract_type(&ty) {
                     Ok(text) => Some(Node {

@@ -139,8 +139,7 @@ pub(crate) fn contract_tree(
         map(fields, fields_span),
     ));
 
-    if !enums.is_empty() {
-        let first = enums[0].ident.span();
+    if let Some(first) = enums.first().map(|e| e.ident.span()) {
         let defs = enums
             .iter()
             .filter_map(|e| enum_def(spans, e, diags))
@@ -148,8 +147,7 @@ pub(crate) fn contract_tree(
         let span = spans.span(first, first, "enums");
         entries.push((plain_node(spans, "enums", first), map(defs, span)));
     }
-    if !messages.is_empty() {
-        let first = messages[0].ident.span();
+    if let Some(first) = messages.first().map(|m| m.ident.span()) {
         let mut defs = Vec::new();
         for message in &messages {
             let message_name = message.ident.to_string();
@@ -182,8 +180,7 @@ pub(crate) fn contract_tree(
             push_unique(&mut defs, key, value, diags);
         }
     }
-    if !defs.is_empty() {
-        let span = defs[0].0.span;
+    if let Some(span) = defs.first().map(|(key, _)| key.span) {
         entries.push((
             plain_node(spans, "operations", resource.ident.span()),
             map(defs, span),

@@ -18,6 +18,8 @@ pub mod yaml {
 #[path = "macro_twin/ticket.rs"]
 mod declared;
 
+pub mod short_form;
+
 /// The macro twin: the contract's items from its `#[contract]` expansion, the project-wide
 /// tables (`OPENAPI`, `ROUTES`, `RATE_LIMITS`, `MIGRATIONS`) from the build script.
 pub mod macros {

@@ -8,4 +8,13 @@ pub struct Ticket {
     pub title: String,
 }
 
-fn main() {}
+// Code using what the item declares still compiles: the failed expansion leaves the struct,
+// so the only errors are the contract's own.
+fn title_of(ticket: &Ticket) -> &str {
+    &ticket.title
+}
+
+fn main() {
+    let ticket = Ticket { id: 1, title: String::new() };
+    let _ = (ticket.id, title_of(&ticket));
+}

@@ -70,11 +70,15 @@ fn lower(declaration: &Declaration<'_>) -> Result<(Project, String), TokenStream
     let mut project = Project::default();
     let name = contract.as_ref().map(|c| c.name.clone());
     if let (Some(contract), Some(tree)) = (contract, &tree) {
-        for (import, span) in &tree.imports {
+        // A `ref` names a contract but generates no Rust reference to it (the field holds its
+        // key), so it needs no import: the whole-crate compilation checks it.
+        let mut references = Vec::new();
+        collect_references(&tree.root, &mut references);
+        for (import, span) in tree.imports.iter().chain(&references) {
             let declared_here = *import == contract.name
                 || contract.messages.contains_key(import)
                 || contract.enums.contains_key(import);
-            if !declared_here {
+            if !declared_here && !project.contracts.contains_key(import) {
                 project
                     .contracts
                     .insert(import.clone(), placeholder(&contract, import, *span));
@@ -133,6 +137,22 @@ fn collect_named_policies(
             );
         }
         _ => {}
+    }
+}
+
+/// The contract names of every `ref` key in the tree.
+fn collect_references(node: &Node, out: &mut Vec<(String, crate::diag::Span)>) {
+    match &node.kind {
+        NodeKind::Map(entries) => {
+            for (key, value) in entries {
+                match (key.scalar_text(), value.scalar_text()) {
+                    (Some("ref"), Some(name)) => out.push((name.to_owned(), value.span)),
+                    _ => collect_references(value, out),
+                }
+            }
+        }
+        NodeKind::Seq(items) => items.iter().for_each(|item| collect_references(item, out)),
+        NodeKind::Scalar { .. } => {}
     }
 }
 

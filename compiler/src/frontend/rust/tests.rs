@@ -240,3 +240,13 @@ fn named_rate_limits_are_checked_by_the_whole_crate_not_the_macro() {
     assert_eq!(diags[0].message, "unknown rate-limit policy `standrd`");
     assert_eq!(diags[0].help.as_deref(), Some("did you mean `standard`?"));
 }
+
+/// A `ref` generates no Rust reference to its contract, so it needs no import; the
+/// expansion takes it on trust and never mentions the other contract's type.
+#[test]
+fn a_reference_needs_no_import() {
+    let item = "pub struct Task { #[field(primary)] pub id: Uuid, #[field(ref = Project, on_delete = cascade)] pub project_id: Uuid }";
+    let expanded = super::expand(proc_macro2::TokenStream::new(), tokens(item)).to_string();
+    assert!(!expanded.contains("compile_error"), "{expanded}");
+    assert!(!expanded.contains("Project "), "{expanded}");
+}

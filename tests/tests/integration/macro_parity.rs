@@ -232,14 +232,19 @@ async fn the_yaml_contract_and_its_macro_twin_answer_alike_over_http() {
     for (i, (y, r)) in yaml.iter().zip(&rust).enumerate() {
         assert_eq!(y, r, "answer {i} differs");
     }
-    // The conversation covers successes and each kind of error. (Auth policies are compared
-    // through the documents above: generated routes enforce them once the route guard of the
-    // auth issue is wired into the Rust emitter, and both twins then go through it alike.)
+    // The conversation covers successes and each kind of error.
     let statuses: Vec<u16> = yaml.iter().map(|a| a.status).collect();
-    for expected in [200, 201, 204, 400, 405, 422, 429] {
+    for expected in [200, 201, 400, 405, 422, 429] {
         assert!(
             statuses.contains(&expected),
             "no {expected} in {statuses:?}"
         );
     }
+    // `delete` is for admins: with the auth guard in the generated routes, a request without
+    // credentials is refused (before it, the route let it through). Either way both twins
+    // answered alike, above.
+    assert!(
+        statuses.contains(&401) || statuses.contains(&204),
+        "{statuses:?}"
+    );
 }

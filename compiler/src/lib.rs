@@ -501,6 +501,20 @@ pub fn lower(input: &Input) -> (ir::Project, Diagnostics) {
     validate::validate(&project, &mut diags);
     if !input.rust_sources.is_empty() {
         frontend::rust::check_project(&project, &input.sources, &mut diags);
+        // Hints of problems found in Rust sources, in Rust syntax.
+        let in_rust = |d: &Diagnostic| {
+            d.primary_span()
+                .is_some_and(|span| input.rust_sources.contains(&span.file))
+        };
+        let mut worded = Diagnostics::new();
+        worded.extend(diags.into_iter().map(|d| {
+            if in_rust(&d) {
+                frontend::rust::in_rust_syntax(d)
+            } else {
+                d
+            }
+        }));
+        diags = worded;
     }
     (project, diags)
 }

@@ -207,6 +207,7 @@ fn compile_errors(
 ) -> TokenStream {
     let mut out = TokenStream::new();
     for diagnostic in diagnostics.iter().filter(|d| d.is_error()) {
+        let diagnostic = &super::wording::in_rust_syntax(diagnostic.clone());
         let (first, last) = diagnostic
             .primary_span()
             .and_then(|span| tokens.tokens(span))

@@ -19,6 +19,7 @@ mod expand;
 mod item;
 mod spans;
 mod types;
+mod wording;
 
 use std::collections::BTreeMap;
 
@@ -118,6 +119,12 @@ pub fn check_project(project: &Project, sources: &SourceMap, diags: &mut Diagnos
             }
         }
     }
+}
+
+/// Gives the hints of diagnostics located in Rust sources their Rust spelling (the lowering
+/// and validation are shared with YAML and word their hints in YAML).
+pub fn in_rust_syntax(diagnostic: Diagnostic) -> Diagnostic {
+    wording::in_rust_syntax(diagnostic)
 }
 
 /// Whether `text` may declare a contract: a cheap test that spares parsing other files.

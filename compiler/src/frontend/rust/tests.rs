@@ -250,3 +250,20 @@ fn a_reference_needs_no_import() {
     assert!(!expanded.contains("compile_error"), "{expanded}");
     assert!(!expanded.contains("Project "), "{expanded}");
 }
+
+/// Hints that show YAML are given in Rust syntax for problems in Rust sources.
+#[test]
+fn hints_in_rust_sources_use_rust_syntax() {
+    let mut input = crate::Input::default();
+    input.add_rust_source(
+        "src/note.rs",
+        "#[contract] pub struct Note { pub text: String }",
+    );
+    let (_, diags) = crate::lower(&input);
+    let diags = diags.into_sorted();
+    assert_eq!(diags.len(), 1, "{diags:?}");
+    assert_eq!(
+        diags[0].help.as_deref(),
+        Some("add `#[field(primary)] pub id: Uuid` to the struct")
+    );
+}

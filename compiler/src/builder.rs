@@ -29,6 +29,7 @@ pub struct Builder {
     allow_destructive: bool,
     skip_rerun_lines: bool,
     targets: crate::Targets,
+    rust_sources: Vec<PathBuf>,
 }
 
 /// What a build produced.
@@ -111,6 +112,21 @@ impl Builder {
         self
     }
 
+    /// Also compile the `#[contract]` items of the Rust files under `dir` (relative to the crate
+    /// root; may be called more than once). The macros expand each contract's Rust; the build
+    /// adds what needs the whole project: cross-contract checks, the field-number lock, the
+    /// OpenAPI documents, proto files, SQL migrations and the `rust/mod.rs` tables (`OPENAPI`,
+    /// `ROUTES`, `RATE_LIMITS`, `MIGRATIONS`). The contract directory then holds `cmmv.yaml`,
+    /// `cmmv.lock` and `migrations/`, and may hold YAML contracts too.
+    ///
+    /// ```no_run
+    /// cmmv_compiler::Builder::new().rust_sources("src").run();
+    /// ```
+    pub fn rust_sources(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.rust_sources.push(dir.into());
+        self
+    }
+
     /// Do not print `cargo:rerun-if-changed` lines (when calling the builder outside cargo).
     ///
     /// ```no_run
@@ -154,7 +170,12 @@ impl Builder {
                 .map_err(|e| simple_error(&e.to_string()))?,
             None => Templates::builtin(),
         };
-        let input = crate::load(&dir)?;
+        let rust_dirs: Vec<PathBuf> = self
+            .rust_sources
+            .iter()
+            .map(|d| relative_to_crate(d))
+            .collect();
+        let input = crate::load_with_rust(&dir, &rust_dirs)?;
         let rerun_paths = Self::rerun_if_changed_paths(&dir, &input, &templates);
         // Generated files name their origin relative to the crate, never as an absolute path.
         let input = match &manifest_dir {
@@ -216,6 +237,9 @@ impl Builder {
         if migrations.is_dir() {
             paths.push(migrations);
         }
+        // Watching a source directory reruns the script on any edit under it: the one way a
+        // new `#[contract]` in a new module is noticed. The script then only parses.
+        paths.extend(input.rust_dirs.iter().cloned());
         paths.extend(input.files());
         paths.extend(templates.files_in_use().map(Path::to_path_buf));
         paths.sort();

@@ -26,6 +26,9 @@ enum Command {
         /// Accept schema changes that lose data instead of reporting them as errors.
         #[arg(long)]
         allow_destructive: bool,
+        /// Also compile the `#[contract]` items of the Rust files under DIR (repeatable).
+        #[arg(long, value_name = "DIR")]
+        rust: Vec<PathBuf>,
     },
     /// Generate OpenAPI documents, proto files and Rust; write the next SQL migration when the
     /// schema changed, and update the lock file.
@@ -52,6 +55,9 @@ enum Command {
         /// NOT NULL.
         #[arg(long)]
         allow_destructive: bool,
+        /// Also compile the `#[contract]` items of the Rust files under DIR (repeatable).
+        #[arg(long, value_name = "DIR")]
+        rust: Vec<PathBuf>,
     },
 }
 
@@ -88,7 +94,8 @@ pub fn run_with(
         Command::Check {
             dir,
             allow_destructive,
-        } => check(&dir, allow_destructive, stdout, stderr),
+            rust,
+        } => check(&dir, &rust, allow_destructive, stdout, stderr),
         Command::Gen {
             dir,
             out,
@@ -97,6 +104,7 @@ pub fn run_with(
             locked,
             only,
             allow_destructive,
+            rust,
         } => {
             let request = GenRequest {
                 dir: &dir,
@@ -106,6 +114,7 @@ pub fn run_with(
                 locked,
                 targets: only,
                 allow_destructive,
+                rust: &rust,
             };
             generate(&request, stdout, stderr)
         }
@@ -114,11 +123,12 @@ pub fn run_with(
 
 fn check(
     dir: &Path,
+    rust: &[PathBuf],
     allow_destructive: bool,
     stdout: &mut dyn std::io::Write,
     stderr: &mut dyn std::io::Write,
 ) -> i32 {
-    let input = match crate::load(dir) {
+    let input = match crate::load_with_rust(dir, rust) {
         Ok(input) => input,
         Err(error) => {
             let _ = write!(stderr, "{error}");
@@ -162,6 +172,7 @@ struct GenRequest<'a> {
     locked: bool,
     targets: crate::Targets,
     allow_destructive: bool,
+    rust: &'a [PathBuf],
 }
 
 fn generate(
@@ -179,7 +190,7 @@ fn generate(
         },
         None => Templates::builtin(),
     };
-    let input = match crate::load(request.dir) {
+    let input = match crate::load_with_rust(request.dir, request.rust) {
         Ok(input) => input,
         Err(error) => {
             let _ = write!(stderr, "{error}");

@@ -64,6 +64,10 @@ pub struct Input {
     pub migrations: Vec<FileId>,
     /// The directory the contracts came from, as the user wrote it (for `@generated` markers).
     pub dir: PathBuf,
+    /// Rust files that declare contracts with `#[contract]`, sorted by path.
+    pub rust_sources: Vec<FileId>,
+    /// The directories those files were read from (watched by build scripts).
+    pub rust_dirs: Vec<PathBuf>,
 }
 
 impl Input {
@@ -96,6 +100,41 @@ impl Input {
         id
     }
 
+    /// Adds a Rust source held in memory; its `#[contract]` items are compiled with the rest.
+    pub fn add_rust_source(&mut self, name: impl Into<PathBuf>, text: impl Into<String>) -> FileId {
+        let id = self.sources.add(name, text);
+        self.rust_sources.push(id);
+        id
+    }
+
+    /// Reads every `.rs` file under `dir` (recursively, in path order) that may declare a
+    /// contract with `#[contract]`.
+    pub fn load_rust_sources(&mut self, dir: &Path) -> Result<(), CompileError> {
+        let mut paths = Vec::new();
+        rust_files(dir, &mut paths).map_err(|e| CompileError {
+            diagnostics: vec![Diagnostic::global(format!(
+                "cannot read Rust sources in `{}`: {e}",
+                diag::display_path(dir)
+            ))],
+            sources: SourceMap::new(),
+        })?;
+        paths.sort();
+        for path in paths {
+            let text = std::fs::read_to_string(&path).map_err(|e| CompileError {
+                diagnostics: vec![Diagnostic::global(format!(
+                    "cannot read `{}`: {e}",
+                    diag::display_path(&path)
+                ))],
+                sources: SourceMap::new(),
+            })?;
+            if frontend::rust::may_declare_contracts(&text) {
+                self.add_rust_source(path, text);
+            }
+        }
+        self.rust_dirs.push(dir.to_path_buf());
+        Ok(())
+    }
+
     /// Shows every path relative to `base` (where it lies under it), so that `@generated`
     /// markers and diagnostics do not depend on where a checkout lives.
     pub fn relative_to(mut self, base: &Path) -> Self {
@@ -106,6 +145,7 @@ impl Input {
         }
         self.sources = sources;
         self.dir = strip(&self.dir);
+        self.rust_dirs = self.rust_dirs.iter().map(|d| strip(d)).collect();
         self
     }
 
@@ -113,6 +153,18 @@ impl Input {
     pub fn files(&self) -> Vec<PathBuf> {
         self.sources.files().map(|(_, f)| f.name.clone()).collect()
     }
+}
+
+fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        if path.is_dir() {
+            rust_files(&path, out)?;
+        } else if path.extension().is_some_and(|ext| ext == "rs") {
+            out.push(path);
+        }
+    }
+    Ok(())
 }
 
 /// Reads every `*.yaml` / `*.yml` contract in `dir`, plus `cmmv.yaml`, `cmmv.lock` and the
@@ -182,6 +234,24 @@ pub fn load(dir: &Path) -> Result<Input, CompileError> {
             })?;
             input.add_migration(path, text);
         }
+    }
+    Ok(input)
+}
+
+/// Reads the contract directory (as [`load`]) and the `#[contract]` items of the Rust files
+/// under each of `rust_dirs`. With Rust sources, the contract directory may be missing: it then
+/// only names where `cmmv.lock` and `migrations/` go.
+pub fn load_with_rust(dir: &Path, rust_dirs: &[PathBuf]) -> Result<Input, CompileError> {
+    let mut input = if rust_dirs.is_empty() || dir.is_dir() {
+        load(dir)?
+    } else {
+        Input {
+            dir: dir.to_path_buf(),
+            ..Input::default()
+        }
+    };
+    for rust_dir in rust_dirs {
+        input.load_rust_sources(rust_dir)?;
     }
     Ok(input)
 }
@@ -398,28 +468,27 @@ pub fn lower(input: &Input) -> (ir::Project, Diagnostics) {
             })
             .collect::<Vec<_>>()
     });
+    // `#[contract]` items of Rust sources lower through the same tree and checks.
+    let from_rust = input.rust_sources.iter().filter_map(|&id| {
+        let file = input.sources.get(id)?;
+        let mut file_diags = Diagnostics::new();
+        let contracts = frontend::rust::lower_file(id, &file.text, named_limits, &mut file_diags);
+        Some((contracts, file_diags))
+    });
+    let from_yaml = lowered
+        .into_iter()
+        .flatten()
+        .map(|(contract, file_diags)| (contract.into_iter().collect::<Vec<_>>(), file_diags));
     let mut first_spans: std::collections::BTreeMap<String, diag::Span> = Default::default();
-    for (contract, file_diags) in lowered.into_iter().flatten() {
+    let mut any_contract = false;
+    for (contracts, file_diags) in from_yaml.chain(from_rust.collect::<Vec<_>>()) {
         diags.extend(file_diags);
-        let Some(contract) = contract else {
-            continue;
-        };
-        if let Some(first) = first_spans.get(&contract.name) {
-            diags.push(
-                Diagnostic::error(
-                    contract.span,
-                    format!("duplicate contract `{}`", contract.name),
-                )
-                .with_label("declared again here")
-                .with_secondary(*first, "first declared here")
-                .with_help("contract names are unique across the project; rename one of them"),
-            );
-            continue;
+        for contract in contracts {
+            any_contract = true;
+            add_contract(&mut project, contract, &mut first_spans, &mut diags);
         }
-        first_spans.insert(contract.name.clone(), contract.span);
-        project.contracts.insert(contract.name.clone(), contract);
     }
-    if input.contracts.is_empty() {
+    if input.contracts.is_empty() && !any_contract {
         diags.push(
             Diagnostic::global(format!(
                 "no contracts found in `{}`",
@@ -430,7 +499,47 @@ pub fn lower(input: &Input) -> (ir::Project, Diagnostics) {
     }
     project.index_types();
     validate::validate(&project, &mut diags);
+    if !input.rust_sources.is_empty() {
+        frontend::rust::check_project(&project, &input.sources, &mut diags);
+        // Hints of problems found in Rust sources, in Rust syntax.
+        let in_rust = |d: &Diagnostic| {
+            d.primary_span()
+                .is_some_and(|span| input.rust_sources.contains(&span.file))
+        };
+        let mut worded = Diagnostics::new();
+        worded.extend(diags.into_iter().map(|d| {
+            if in_rust(&d) {
+                frontend::rust::in_rust_syntax(d)
+            } else {
+                d
+            }
+        }));
+        diags = worded;
+    }
     (project, diags)
+}
+
+/// Adds a lowered contract to the project, unless another of that name came first.
+fn add_contract(
+    project: &mut ir::Project,
+    contract: ir::Contract,
+    first_spans: &mut std::collections::BTreeMap<String, diag::Span>,
+    diags: &mut Diagnostics,
+) {
+    if let Some(first) = first_spans.get(&contract.name) {
+        diags.push(
+            Diagnostic::error(
+                contract.span,
+                format!("duplicate contract `{}`", contract.name),
+            )
+            .with_label("declared again here")
+            .with_secondary(*first, "first declared here")
+            .with_help("contract names are unique across the project; rename one of them"),
+        );
+        return;
+    }
+    first_spans.insert(contract.name.clone(), contract.span);
+    project.contracts.insert(contract.name.clone(), contract);
 }
 
 /// Runs the whole pipeline: analyze, then emit. Does no IO.

@@ -46,3 +46,7 @@ pub mod __private {
 
 #[cfg(feature = "macros")]
 pub use cmmv_macros;
+/// Declares a contract in Rust: `#[cmmv::contract(...)]` on a struct or an inline module (see
+/// `docs/contracts.md`, "Contracts in Rust").
+#[cfg(feature = "macros")]
+pub use cmmv_macros::contract;

@@ -6,12 +6,16 @@
 //!   report time and peak memory against a parse-only baseline measured in the same run.
 //! - `cargo xtask load [--requests N]`: the example service against a hand-written axum server
 //!   on the same store, under the same bounded load on 127.0.0.1 (`todo`'s `load` bench).
+//! - `cargo xtask macro-cost [--contracts N] [--rounds R]`: incremental build time of a crate
+//!   with N `#[contract]` contracts after editing one, next to the same contracts in YAML +
+//!   build.rs.
 //! - `cargo xtask storage`: get by id and a filtered, sorted page over 10,000 tasks in memory,
 //!   SQLite and PostgreSQL (`todo`'s `storage` bench).
 
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 mod bench;
+mod macro_cost;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -21,6 +25,7 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("validate") => validate(),
         Some("bench") => bench::run(&args[1..]),
+        Some("macro-cost") => macro_cost::run(&args[1..]),
         // A bench target of the example, built as users build it (see its module docs).
         Some(bench @ ("load" | "storage")) => {
             let status = Command::new(env!("CARGO"))
@@ -35,7 +40,7 @@ fn main() -> ExitCode {
             }
         }
         _ => Err(
-            "usage: cargo xtask <validate | bench [--contracts N] | load [--requests N] | storage>"
+            "usage: cargo xtask <validate | bench [--contracts N] | macro-cost [--contracts N] | load [--requests N] | storage>"
                 .to_owned(),
         ),
     };

@@ -37,6 +37,7 @@ pub fn emit(
     let mut files: Vec<RustFile> = project
         .contracts
         .values()
+        .filter(|contract| !expanded_by_macro(sources, contract))
         .map(|contract| RustFile {
             path: PathBuf::from(format!("rust/{}.rs", to_snake_case(&contract.name))),
             origin: display_path(sources.name(contract.file)),
@@ -46,16 +47,39 @@ pub fn emit(
     files.push(RustFile {
         path: PathBuf::from("rust/mod.rs"),
         origin: origin.to_owned(),
-        tokens: module_file(project, migrations),
+        tokens: module_file(project, migrations, sources),
     });
     files
 }
 
-fn module_file(project: &Project, migrations: &[Migration]) -> TokenStream {
-    let includes = project.contracts.values().map(|c| {
-        let file = format!("{}.rs", to_snake_case(&c.name));
-        quote!(include!(#file);)
-    });
+// ---- #[contract] macro entry point (issue 7) -------------------------------------------------
+
+/// The items of one contract, for the `#[contract]` macro: what `rust/<contract>.rs` holds for
+/// a YAML contract (no `@generated` header, not formatted: the tokens go straight to rustc).
+pub fn emit_contract(project: &Project, contract: &Contract) -> TokenStream {
+    ContractEmitter { project, contract }.file()
+}
+
+/// Whether a contract was declared with `#[contract]` in a Rust file: its macro expands its
+/// items, so the generated module only carries the project-wide tables for it.
+fn expanded_by_macro(sources: &SourceMap, contract: &Contract) -> bool {
+    sources
+        .name(contract.file)
+        .extension()
+        .is_some_and(|ext| ext == "rs")
+}
+
+// ---- end of the #[contract] macro entry point ------------------------------------------------
+
+fn module_file(project: &Project, migrations: &[Migration], sources: &SourceMap) -> TokenStream {
+    let includes = project
+        .contracts
+        .values()
+        .filter(|c| !expanded_by_macro(sources, c))
+        .map(|c| {
+            let file = format!("{}.rs", to_snake_case(&c.name));
+            quote!(include!(#file);)
+        });
     let documents = project.versions().into_iter().map(|version| {
         let json = format!("../openapi/v{version}.json");
         let yaml = format!("../openapi/v{version}.yaml");

@@ -8,6 +8,8 @@ mod cli;
 mod contracts;
 mod diagnostics;
 mod formats;
+mod macro_cli;
+mod macro_parity;
 mod openapi_consistency;
 mod ratelimit_http;
 mod ratelimit_redis;

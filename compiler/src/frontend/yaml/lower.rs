@@ -21,14 +21,26 @@ pub fn lower_file(
 ) -> Option<Contract> {
     let (root, syntax) = super::tree::parse(file, text);
     diags.extend(syntax);
-    let root = root?;
+    lower_tree(file, text, &root?, named_limits, diags)
+}
+
+/// Lowers one contract already in tree form. The Rust front end builds such a tree from
+/// `#[contract]` items, so both front ends share every check and every message of this file.
+/// `text` is the source the tree's spans index into (used to underline part of a scalar).
+pub(crate) fn lower_tree(
+    file: FileId,
+    text: &str,
+    root: &Node,
+    named_limits: &BTreeMap<String, RateLimitPolicy>,
+    diags: &mut Diagnostics,
+) -> Option<Contract> {
     let mut cx = Lowerer {
         file,
         text,
         diags,
         named_limits,
     };
-    cx.contract(&root)
+    cx.contract(root)
 }
 
 /// Lowers `cmmv.yaml`, the project file.

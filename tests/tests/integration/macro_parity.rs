@@ -6,6 +6,7 @@ use std::path::Path;
 
 use serde_json::Value;
 
+use crate::auth_support::{bearer, token, with_auth};
 use crate::runtime_support::{Served, client, settings};
 
 fn twins() -> std::path::PathBuf {
@@ -108,8 +109,10 @@ fn normalize(value: &mut Value, id: Option<&str>) {
     }
 }
 
-async fn send(
+/// Sends one request, as a caller holding `roles` (`None`: anonymous).
+async fn send_as(
     served: &Served,
+    roles: Option<&[&str]>,
     method: &str,
     path: &str,
     body: Option<Value>,
@@ -118,6 +121,9 @@ async fn send(
     let path = id.map_or_else(|| path.to_owned(), |id| path.replace("<id>", id));
     let method = reqwest::Method::from_bytes(method.as_bytes()).expect("a method");
     let mut request = client().request(method, served.url(&path));
+    if let Some(roles) = roles {
+        request = request.headers(bearer(&token("u-1", roles)));
+    }
     if let Some(body) = body {
         request = request.json(&body);
     }
@@ -147,6 +153,17 @@ async fn send(
         rate_limit_policy,
         body,
     }
+}
+
+/// Sends one request anonymously.
+async fn send(
+    served: &Served,
+    method: &str,
+    path: &str,
+    body: Option<Value>,
+    id: Option<&str>,
+) -> Answer {
+    send_as(served, None, method, path, body, id).await
 }
 
 /// An answer sent before any id is known: only request ids (and ids) to replace.
@@ -194,11 +211,6 @@ async fn conversation(app: cmmv::App) -> Vec<Answer> {
             Some(serde_json::json!({ "reason": "fixed" })),
         ),
         ("GET", "/v1/tickets/<id>", None),
-        (
-            "PATCH",
-            "/v1/tickets/<id>",
-            Some(serde_json::json!({ "title": "x" })),
-        ),
         ("DELETE", "/v1/tickets/<id>", None),
         // Creates until over `create`'s own limit of 3 a minute.
         (
@@ -220,21 +232,51 @@ async fn conversation(app: cmmv::App) -> Vec<Answer> {
     ] {
         answers.push(send(&served, method, path, body, id).await);
     }
+    // Who may do what: the contract's roles, checked alike by both twins.
+    for (roles, method, path, body) in [
+        (
+            Some(&["agent"][..]),
+            "PATCH",
+            "/v1/tickets/<id>",
+            Some(serde_json::json!({ "title": "x" })),
+        ),
+        (
+            Some(&["agent"][..]),
+            "PATCH",
+            "/v1/tickets/<id>",
+            Some(serde_json::json!({ "title": "Paper jam" })),
+        ),
+        (Some(&["agent"][..]), "DELETE", "/v1/tickets/<id>", None),
+        (
+            Some(&[][..]),
+            "PATCH",
+            "/v1/tickets/<id>",
+            Some(serde_json::json!({})),
+        ),
+        (Some(&["admin"][..]), "DELETE", "/v1/tickets/<id>", None),
+        (Some(&["admin"][..]), "DELETE", "/v1/tickets/<id>", None),
+    ] {
+        answers.push(send_as(&served, roles, method, path, body, id).await);
+    }
     served.shutdown().await;
     answers
 }
 
 #[tokio::test]
 async fn the_yaml_contract_and_its_macro_twin_answer_alike_over_http() {
-    let yaml = conversation(twins::YamlTwin::app(settings()).expect("the YAML twin's app")).await;
-    let rust = conversation(twins::MacroTwin::app(settings()).expect("the macro twin's app")).await;
+    let yaml =
+        conversation(twins::YamlTwin::app(with_auth(settings())).expect("the YAML twin's app"))
+            .await;
+    let rust =
+        conversation(twins::MacroTwin::app(with_auth(settings())).expect("the macro twin's app"))
+            .await;
     assert_eq!(yaml.len(), rust.len());
     for (i, (y, r)) in yaml.iter().zip(&rust).enumerate() {
         assert_eq!(y, r, "answer {i} differs");
     }
     // The conversation covers successes and each kind of error.
     let statuses: Vec<u16> = yaml.iter().map(|a| a.status).collect();
-    for expected in [200, 201, 400, 405, 422, 429] {
+    for expected in [200, 201, 204, 400, 401, 403, 404, 405, 422, 429] {
         assert!(
             statuses.contains(&expected),
             "no {expected} in {statuses:?}"

@@ -94,16 +94,19 @@ impl Authenticator {
 
     /// The principal the request's credentials prove: `Ok(None)` without credentials, an
     /// error when they are present but prove nothing.
-    pub async fn authenticate(&self, headers: &HeaderMap) -> Result<Option<Principal>, AuthError> {
+    pub async fn authenticate(
+        &self,
+        headers: &HeaderMap,
+    ) -> Result<Option<Arc<Principal>>, AuthError> {
         match credentials(headers) {
             Credentials::None => Ok(None),
             Credentials::Unusable => Err(AuthError::Malformed),
             Credentials::Bearer(token) => match &self.jwt {
-                Some(jwt) => jwt.verify(token).map(Some),
+                Some(jwt) => jwt.verify_shared(token).map(Some),
                 None => Err(AuthError::UnknownKey),
             },
             Credentials::ApiKey(key) => match &self.api_keys {
-                Some(keys) => keys.verify(key).await.map(Some),
+                Some(keys) => keys.verify(key).await.map(|p| Some(Arc::new(p))),
                 None => Err(AuthError::InvalidApiKey),
             },
         }
@@ -162,10 +165,7 @@ pub async fn resolve(request: &mut Request) -> Result<Option<Arc<Principal>>, Au
         return outcome.clone();
     }
     let outcome = match request.extensions().get::<AuthenticatorExt>() {
-        Some(AuthenticatorExt(auth)) => Arc::clone(auth)
-            .authenticate(request.headers())
-            .await
-            .map(|p| p.map(Arc::new)),
+        Some(AuthenticatorExt(auth)) => Arc::clone(auth).authenticate(request.headers()).await,
         // An app without an authenticator: nothing can be proved.
         None => match credentials(request.headers()) {
             Credentials::None => Ok(None),

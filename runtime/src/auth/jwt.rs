@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use jsonwebtoken::errors::ErrorKind;
@@ -143,6 +144,23 @@ pub struct JwtVerifier {
     /// The kid of the only key, when there is exactly one: the key of tokens without `kid`.
     only: Option<String>,
     roles_claim: String,
+    leeway: u64,
+    verified: Mutex<HashMap<Box<str>, Verified>>,
+}
+
+/// The tokens verified lately. A client sends the same token with every request until it
+/// expires; checking its signature and claims once is enough. Bounded: when full it is
+/// emptied, which costs one verification per token afterwards and never admits anything.
+const VERIFIED_CAPACITY: usize = 4096;
+
+/// A token that passed every check, and the window in which it still would.
+#[derive(Debug)]
+struct Verified {
+    principal: Arc<Principal>,
+    /// `nbf` minus the leeway (0 without `nbf`), in Unix seconds.
+    from: u64,
+    /// `exp` plus the leeway, in Unix seconds.
+    until: u64,
 }
 
 impl JwtVerifier {
@@ -188,6 +206,8 @@ impl JwtVerifier {
             keys: entries,
             only,
             roles_claim: config.roles_claim.clone(),
+            leeway: config.leeway.as_secs(),
+            verified: Mutex::new(HashMap::new()),
         })
     }
 
@@ -230,6 +250,41 @@ impl JwtVerifier {
 
     /// The principal a bearer token proves, or why it proves nothing.
     pub fn verify(&self, token: &str) -> Result<Principal, AuthError> {
+        self.verify_shared(token).map(|p| Principal::clone(&p))
+    }
+
+    /// [`JwtVerifier::verify`], sharing the principal of a token verified before: a token
+    /// already verified is only checked against the clock again (its bytes are compared whole,
+    /// so only the very same token hits).
+    pub fn verify_shared(&self, token: &str) -> Result<Arc<Principal>, AuthError> {
+        let now = jsonwebtoken::get_current_timestamp();
+        if let Ok(verified) = self.verified.lock() {
+            if let Some(hit) = verified.get(token) {
+                if hit.from <= now && now <= hit.until {
+                    return Ok(Arc::clone(&hit.principal));
+                }
+            }
+        }
+        let (principal, nbf, exp) = self.check(token)?;
+        let principal = Arc::new(principal);
+        if let Ok(mut verified) = self.verified.lock() {
+            if verified.len() >= VERIFIED_CAPACITY {
+                verified.clear();
+            }
+            verified.insert(
+                token.into(),
+                Verified {
+                    principal: Arc::clone(&principal),
+                    from: nbf.map_or(0, |nbf| nbf.saturating_sub(self.leeway)),
+                    until: exp.saturating_add(self.leeway),
+                },
+            );
+        }
+        Ok(principal)
+    }
+
+    /// Every check of a token: its principal, `nbf` and `exp`.
+    fn check(&self, token: &str) -> Result<(Principal, Option<u64>, u64), AuthError> {
         if token.len() > MAX_TOKEN_BYTES {
             return Err(AuthError::Malformed);
         }
@@ -263,11 +318,15 @@ impl JwtVerifier {
                 .ok_or(AuthError::InvalidClaim("roles"))?,
             Some(_) => return Err(AuthError::InvalidClaim("roles")),
         };
-        Ok(Principal {
+        // Both were checked by `decode`: `exp` is required, and each is a number.
+        let time = |claim: &str| claims.get(claim).and_then(Value::as_u64);
+        let exp = time("exp").ok_or(AuthError::InvalidClaim("exp"))?;
+        let principal = Principal {
             subject,
             roles,
             scheme: Scheme::Bearer,
-        })
+        };
+        Ok((principal, time("nbf"), exp))
     }
 }
 

@@ -22,21 +22,18 @@
 //! Bodies go through the runtime's JSON extractor: 415 without a JSON content type, 400 for
 //! malformed JSON, 422 naming each failing field.
 //!
-//! Mount it with its rate limits, so login attempts are limited per client IP by the app's
-//! limiter (in process or Redis):
+//! Mount it with `AppBuilder::login`: its routes, its rate limits (so login attempts are
+//! limited per client IP by the app's limiter, in process or Redis), its API keys as a
+//! credential every guard accepts, and a readiness check of its store:
 //!
 //! ```no_run
 //! # async fn run(settings: cmmv::Settings, db: cmmv::sql::Database) -> Result<(), Box<dyn std::error::Error>> {
 //! use std::sync::Arc;
-//! use cmmv::auth::{Login, SqlAuthStore, LOGIN_RATE_LIMITS};
+//! use cmmv::auth::{Login, SqlAuthStore};
 //!
 //! let store = Arc::new(SqlAuthStore::open(db).await?);
 //! let login = Login::from_settings(store, &settings)?;
-//! let app = cmmv::App::builder(settings)
-//!     .routes(login.routes())
-//!     .rate_limits(LOGIN_RATE_LIMITS)
-//!     .api_keys(login.api_key_verifier())
-//!     .build()?;
+//! let app = cmmv::App::builder(settings).login(&login).build()?;
 //! # Ok(()) }
 //! ```
 

@@ -731,3 +731,33 @@ proptest! {
         prop_assert!(shared().verify(&raw_token(&header, &claims, &extra)).is_err());
     }
 }
+
+#[test]
+fn a_remembered_token_is_still_refused_once_it_expires() {
+    let strict = JwtVerifier::new(
+        &JwtConfig {
+            leeway: Duration::ZERO,
+            ..config()
+        },
+        vec![hs256()],
+    )
+    .unwrap();
+    let short = token(
+        "hs-1",
+        Some("hs-1"),
+        &with(claims(), "exp", json!(now() + 1)),
+    );
+    let first = strict.verify_shared(&short).unwrap();
+    // The second answer comes from the verifier's memory: the same principal.
+    let second = strict.verify_shared(&short).unwrap();
+    assert!(std::sync::Arc::ptr_eq(&first, &second));
+    std::thread::sleep(Duration::from_millis(2100));
+    assert_eq!(refused(&strict, &short), AuthError::Expired);
+    // A token differing in one byte of its signature is never taken for a remembered one.
+    // (The signature's first character: its last one carries bits base64 decoders ignore.)
+    let at = short.rfind('.').unwrap() + 1;
+    let mut forged = short.clone();
+    let first_char = if &short[at..=at] == "A" { "B" } else { "A" };
+    forged.replace_range(at..=at, first_char);
+    assert!(strict.verify(&forged).is_err());
+}

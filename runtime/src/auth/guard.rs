@@ -159,25 +159,69 @@ struct Resolved(Result<Option<Arc<Principal>>, AuthError>);
 #[derive(Debug, Clone)]
 pub(crate) struct AuthenticatorExt(pub(crate) Arc<Authenticator>);
 
+/// What authenticating a request comes to: its principal (`None`: anonymous), or why its
+/// credentials prove nothing.
+type Outcome = Result<Option<Arc<Principal>>, AuthError>;
+
 /// The principal of the request, authenticating it the first time it is asked for.
-pub async fn resolve(request: &mut Request) -> Result<Option<Arc<Principal>>, AuthError> {
-    if let Some(Resolved(outcome)) = request.extensions().get::<Resolved>() {
-        return outcome.clone();
+pub async fn resolve(request: &mut Request) -> Outcome {
+    if let Some(outcome) = resolve_now(request) {
+        return outcome;
     }
+    // Only an API key with a store to ask is left.
     let outcome = match request.extensions().get::<AuthenticatorExt>() {
         Some(AuthenticatorExt(auth)) => Arc::clone(auth).authenticate(request.headers()).await,
-        // An app without an authenticator: nothing can be proved.
-        None => match credentials(request.headers()) {
-            Credentials::None => Ok(None),
-            Credentials::ApiKey(_) => Err(AuthError::InvalidApiKey),
-            _ => Err(AuthError::UnknownKey),
-        },
+        None => Err(AuthError::InvalidApiKey),
     };
+    remember(request, outcome)
+}
+
+/// [`resolve`] without waiting: `None` when the outcome needs the API-key store. A bearer
+/// token is verified in place, so a guarded request with one needs no future of its own.
+fn resolve_now(request: &mut Request) -> Option<Outcome> {
+    if let Some(Resolved(outcome)) = request.extensions().get::<Resolved>() {
+        return Some(outcome.clone());
+    }
+    let authenticator = request.extensions().get::<AuthenticatorExt>();
+    let outcome = match credentials(request.headers()) {
+        Credentials::None => Ok(None),
+        Credentials::Unusable => Err(AuthError::Malformed),
+        Credentials::Bearer(token) => match authenticator.and_then(|a| a.0.jwt.as_ref()) {
+            Some(jwt) => jwt.verify_shared(token).map(Some),
+            None => Err(AuthError::UnknownKey),
+        },
+        Credentials::ApiKey(_) if authenticator.is_some_and(|a| a.0.api_keys.is_some()) => {
+            return None;
+        }
+        Credentials::ApiKey(_) => Err(AuthError::InvalidApiKey),
+    };
+    Some(remember(request, outcome))
+}
+
+/// Keeps the outcome in the request for whoever asks next (the guard after the rate limiter,
+/// the handler's `Context`).
+fn remember(request: &mut Request, outcome: Outcome) -> Outcome {
     if let Err(error) = &outcome {
         tracing::info!(reason = error.reason(), "credentials refused");
     }
     request.extensions_mut().insert(Resolved(outcome.clone()));
     outcome
+}
+
+/// The answer refusing a request under `access`, or `None` to let it through.
+fn refusal(access: Access, outcome: &Outcome) -> Option<Response> {
+    match outcome {
+        Ok(principal) if access.permits(principal.as_deref()) => None,
+        // A public route serves anyone, whatever credentials they failed to prove.
+        _ if access == Access::Public => None,
+        Ok(None) => Some(AuthError::MissingCredentials.into_problem().into_response()),
+        // Which role was missing is the server's business, not the caller's.
+        Ok(Some(_)) => Some(
+            Problem::forbidden("the credentials are valid but do not permit this operation")
+                .into_response(),
+        ),
+        Err(error) => Some(error.clone().into_problem().into_response()),
+    }
 }
 
 /// The principal a request resolved to, if authentication has run and succeeded.
@@ -248,24 +292,26 @@ where
                 inner: self.inner.call(request),
             };
         }
-        // The readied service serves this request; a fresh clone waits for the next one.
+        if let Some(outcome) = resolve_now(&mut request) {
+            return match refusal(access, &outcome) {
+                None => GuardFuture::Direct {
+                    inner: self.inner.call(request),
+                },
+                Some(response) => GuardFuture::Refused {
+                    response: Some(response),
+                },
+            };
+        }
+        // An API key: the store is asked. The readied service serves this request; a fresh
+        // clone waits for the next one.
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
         GuardFuture::Checked {
             inner: Box::pin(async move {
-                match resolve(&mut request).await {
-                    Ok(principal) if access.permits(principal.as_deref()) => {
-                        inner.call(request).await
-                    }
-                    // A public route serves anyone, whatever credentials they failed to prove.
-                    _ if access == Access::Public => inner.call(request).await,
-                    Ok(None) => Ok(AuthError::MissingCredentials.into_problem().into_response()),
-                    // Which role was missing is the server's business, not the caller's.
-                    Ok(Some(_)) => Ok(Problem::forbidden(
-                        "the credentials are valid but do not permit this operation",
-                    )
-                    .into_response()),
-                    Err(error) => Ok(error.into_problem().into_response()),
+                let outcome = resolve(&mut request).await;
+                match refusal(access, &outcome) {
+                    None => inner.call(request).await,
+                    Some(response) => Ok(response),
                 }
             }),
         }
@@ -273,10 +319,12 @@ where
 }
 
 pin_project_lite::pin_project! {
-    /// The future of [`Guard`]: the handler's own, or the check and then the handler.
+    /// The future of [`Guard`]: the handler's own (anonymous on a public operation, or a bearer
+    /// token checked in place), a refusal, or an API key's check and then the handler.
     #[project = GuardProj]
     pub enum GuardFuture<F> {
         Direct { #[pin] inner: F },
+        Refused { response: Option<Response> },
         Checked { inner: BoxFuture<'static, Result<Response, Infallible>> },
     }
 }
@@ -287,6 +335,11 @@ impl<F: Future<Output = Result<Response, Infallible>>> Future for GuardFuture<F>
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         match self.project() {
             GuardProj::Direct { inner } => inner.poll(cx),
+            GuardProj::Refused { response } => match response.take() {
+                Some(response) => Poll::Ready(Ok(response)),
+                // Polled again after completing, which no server does: answer rather than hang.
+                None => Poll::Ready(Ok(Problem::internal().into_response())),
+            },
             GuardProj::Checked { inner } => inner.as_mut().poll(cx),
         }
     }

@@ -250,7 +250,9 @@ pub async fn serve(settings: Settings) -> Result<std::process::ExitCode, String>
         builder = builder.rate_limiter(limiter);
     }
     let app = builder.build().map_err(|e| e.to_string())?;
+    let purge = login.purge_expired_every(std::time::Duration::from_secs(3600));
     let code = app.run().await;
+    purge.abort();
     if let Some(db) = database {
         db.close().await;
     }

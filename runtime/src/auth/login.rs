@@ -217,6 +217,27 @@ impl Login {
         &self.shared.store
     }
 
+    /// Deletes expired refresh tokens every `period`, on a task of the current tokio runtime,
+    /// so that the table holds live sessions only. A failed round is logged and retried at
+    /// the next. Abort the returned handle to stop it.
+    pub fn purge_expired_every(&self, period: Duration) -> tokio::task::JoinHandle<()> {
+        let store = Arc::clone(&self.shared.store);
+        tokio::spawn(async move {
+            let mut ticks = tokio::time::interval(period);
+            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                ticks.tick().await;
+                match store.purge_expired(unix_now_i64()).await {
+                    Ok(0) => {}
+                    Ok(purged) => tracing::info!(purged, "expired refresh tokens deleted"),
+                    Err(error) => {
+                        tracing::warn!(?error, "expired refresh tokens could not be deleted");
+                    }
+                }
+            }
+        })
+    }
+
     /// The API-key verifier of this module's store, for `AppBuilder::api_keys`.
     pub fn api_key_verifier(&self) -> Arc<dyn ApiKeyVerifier> {
         Arc::new(ApiKeys::new(Arc::clone(&self.shared.store)))

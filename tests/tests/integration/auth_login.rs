@@ -838,3 +838,43 @@ async fn a_login_module_without_a_signing_key_stops_the_app_naming_the_setting()
         "{error}"
     );
 }
+
+#[tokio::test]
+async fn the_scheduled_purge_deletes_expired_refresh_tokens() {
+    let store: Arc<dyn AuthStore> = Arc::new(MemoryAuthStore::new());
+    let user = store
+        .create_user(NewUser {
+            id: "purged-user".to_owned(),
+            email: "purged@example.com".to_owned(),
+            password_hash: "$argon2id$unused".to_owned(),
+            roles: vec![],
+            created_at: 1_000,
+        })
+        .await
+        .expect("created");
+    let expired_long_ago = NewRefreshToken {
+        hash: "old".to_owned(),
+        expires_at: 2_000,
+    };
+    store
+        .start_family("old-family", &user.id, expired_long_ago, 1_000)
+        .await
+        .expect("family");
+    let login = Login::from_settings(Arc::clone(&store), &with_auth(settings())).expect("login");
+    let purge = login.purge_expired_every(Duration::from_millis(20));
+    // Presented as if at a time before its expiry, a token still stored would rotate; a purged
+    // one is unknown.
+    let successor = || NewRefreshToken {
+        hash: "new".to_owned(),
+        expires_at: 3_000,
+    };
+    // The first round runs at once; the sleep yields to it, with time to spare.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let outcome = store.rotate("old", successor(), 1_500).await;
+    purge.abort();
+    assert_eq!(
+        outcome,
+        Ok(Rotation::Invalid),
+        "the task purged the expired token"
+    );
+}

@@ -87,29 +87,50 @@ impl Authenticator {
         Self { jwt, api_keys }
     }
 
-    /// Whether any scheme is configured: without one, no request can authenticate.
-    pub fn is_configured(&self) -> bool {
-        self.jwt.is_some() || self.api_keys.is_some()
-    }
-
     /// The principal the request's credentials prove: `Ok(None)` without credentials, an
     /// error when they are present but prove nothing.
-    pub async fn authenticate(
-        &self,
-        headers: &HeaderMap,
-    ) -> Result<Option<Arc<Principal>>, AuthError> {
-        match credentials(headers) {
+    pub async fn authenticate(&self, headers: &HeaderMap) -> Outcome {
+        let credentials = credentials(headers);
+        match (
+            self.authenticate_now(credentials),
+            credentials,
+            &self.api_keys,
+        ) {
+            (Some(outcome), _, _) => outcome,
+            (None, Credentials::ApiKey(key), Some(keys)) => {
+                keys.verify(key).await.map(|p| Some(Arc::new(p)))
+            }
+            // `authenticate_now` leaves only API keys with a store to ask.
+            (None, _, _) => Err(AuthError::InvalidApiKey),
+        }
+    }
+
+    /// [`Authenticator::authenticate`] without waiting: `None` when an API key needs the store.
+    /// A bearer token is verified in place.
+    fn authenticate_now(&self, credentials: Credentials<'_>) -> Option<Outcome> {
+        Some(match credentials {
             Credentials::None => Ok(None),
             Credentials::Unusable => Err(AuthError::Malformed),
             Credentials::Bearer(token) => match &self.jwt {
                 Some(jwt) => jwt.verify_shared(token).map(Some),
                 None => Err(AuthError::UnknownKey),
             },
-            Credentials::ApiKey(key) => match &self.api_keys {
-                Some(keys) => keys.verify(key).await.map(|p| Some(Arc::new(p))),
-                None => Err(AuthError::InvalidApiKey),
-            },
-        }
+            Credentials::ApiKey(_) if self.api_keys.is_some() => return None,
+            Credentials::ApiKey(_) => Err(AuthError::InvalidApiKey),
+        })
+    }
+}
+
+/// What authenticating a request comes to: its principal (`None`: anonymous), or why its
+/// credentials prove nothing.
+type Outcome = Result<Option<Arc<Principal>>, AuthError>;
+
+/// The key of `Authorization: ApiKey <key>` or `X-API-Key`, read as the guard reads it (for
+/// the rate limiter's `key: api_key`).
+pub(crate) fn api_key(headers: &HeaderMap) -> Option<&str> {
+    match credentials(headers) {
+        Credentials::ApiKey(key) => Some(key),
+        _ => None,
     }
 }
 
@@ -159,10 +180,6 @@ struct Resolved(Result<Option<Arc<Principal>>, AuthError>);
 #[derive(Debug, Clone)]
 pub(crate) struct AuthenticatorExt(pub(crate) Arc<Authenticator>);
 
-/// What authenticating a request comes to: its principal (`None`: anonymous), or why its
-/// credentials prove nothing.
-type Outcome = Result<Option<Arc<Principal>>, AuthError>;
-
 /// The principal of the request, authenticating it the first time it is asked for.
 pub async fn resolve(request: &mut Request) -> Outcome {
     if let Some(outcome) = resolve_now(request) {
@@ -176,25 +193,22 @@ pub async fn resolve(request: &mut Request) -> Outcome {
     remember(request, outcome)
 }
 
-/// [`resolve`] without waiting: `None` when the outcome needs the API-key store. A bearer
-/// token is verified in place, so a guarded request with one needs no future of its own.
+/// [`resolve`] without waiting: `None` when the outcome needs the API-key store, so that a
+/// guarded request with a bearer token needs no future of its own.
 fn resolve_now(request: &mut Request) -> Option<Outcome> {
     if let Some(Resolved(outcome)) = request.extensions().get::<Resolved>() {
         return Some(outcome.clone());
     }
-    let authenticator = request.extensions().get::<AuthenticatorExt>();
-    let outcome = match credentials(request.headers()) {
-        Credentials::None => Ok(None),
-        Credentials::Unusable => Err(AuthError::Malformed),
-        Credentials::Bearer(token) => match authenticator.and_then(|a| a.0.jwt.as_ref()) {
-            Some(jwt) => jwt.verify_shared(token).map(Some),
-            None => Err(AuthError::UnknownKey),
-        },
-        Credentials::ApiKey(_) if authenticator.is_some_and(|a| a.0.api_keys.is_some()) => {
-            return None;
-        }
-        Credentials::ApiKey(_) => Err(AuthError::InvalidApiKey),
+    // A router served without the app's middleware has no authenticator: nothing proves.
+    static NONE: Authenticator = Authenticator {
+        jwt: None,
+        api_keys: None,
     };
+    let authenticator = match request.extensions().get::<AuthenticatorExt>() {
+        Some(AuthenticatorExt(auth)) => auth.as_ref(),
+        None => &NONE,
+    };
+    let outcome = authenticator.authenticate_now(credentials(request.headers()))?;
     Some(remember(request, outcome))
 }
 

@@ -97,7 +97,7 @@ impl RateLimiting {
         match kind {
             KeyKind::Ip => by_ip(),
             KeyKind::User => user.map_or_else(by_ip, |subject| format!("user:{subject}")),
-            KeyKind::ApiKey => api_key(request).map_or_else(by_ip, |key| {
+            KeyKind::ApiKey => crate::auth::api_key(request.headers()).map_or_else(by_ip, |key| {
                 // Limiter keys may live in Redis: keep the secret out of them.
                 format!("key:{}", crate::fingerprint::fnv1a_hex(key.as_bytes()))
             }),
@@ -122,18 +122,6 @@ impl RateLimiting {
             .map_or(IpAddr::V4(Ipv4Addr::LOCALHOST), |info| info.0.ip());
         client_ip(peer, request.headers(), &self.trusted_proxies)
     }
-}
-
-/// The API key of `Authorization: ApiKey <key>` or `X-API-Key`.
-fn api_key(request: &Request) -> Option<&str> {
-    let headers = request.headers();
-    headers
-        .get(http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("ApiKey "))
-        .or_else(|| headers.get("x-api-key").and_then(|v| v.to_str().ok()))
-        .map(str::trim)
-        .filter(|key| !key.is_empty())
 }
 
 /// The middleware: decides each policy of the route in turn, answers 429 at the first

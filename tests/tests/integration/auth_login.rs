@@ -9,8 +9,8 @@ use std::time::Duration;
 use axum::Router;
 use axum::routing::get;
 use cmmv::auth::{
-    Access, AuthStore, LOGIN_RATE_LIMITS, Login, MemoryAuthStore, NewRefreshToken, NewUser,
-    Principal, Rotation, SqlAuthStore, require,
+    Access, AuthStore, Login, MemoryAuthStore, NewRefreshToken, NewUser, Principal, Rotation,
+    SqlAuthStore, require,
 };
 use cmmv::settings::AuthSettings;
 use cmmv::{App, Settings};
@@ -43,7 +43,14 @@ async fn serve(store: Arc<dyn AuthStore>, serving: Serving) -> Served {
     serve_with(login_settings(serving.auth), store, serving.rate_limited).await
 }
 
-async fn serve_with(settings: Settings, store: Arc<dyn AuthStore>, rate_limited: bool) -> Served {
+/// Mounted as an app mounts it (`AppBuilder::login`): routes, rate limits, API keys and the
+/// store's readiness check; `rate_limited: false` turns the app's limits off.
+async fn serve_with(
+    mut settings: Settings,
+    store: Arc<dyn AuthStore>,
+    rate_limited: bool,
+) -> Served {
+    settings.rate_limit.enabled = rate_limited;
     let login = Login::from_settings(store, &settings).expect("the login module starts");
     let admin = Router::new()
         .route("/admin", get(|p: Principal| async move { p.subject }))
@@ -51,15 +58,13 @@ async fn serve_with(settings: Settings, store: Arc<dyn AuthStore>, rate_limited:
     let signed_in = Router::new()
         .route("/whoami", get(|p: Principal| async move { p.subject }))
         .route_layer(require(Access::Authenticated));
-    let mut builder = App::builder(settings)
-        .routes(login.routes())
+    let app = App::builder(settings)
+        .login(&login)
         .routes(admin)
         .routes(signed_in)
-        .api_keys(login.api_key_verifier());
-    if rate_limited {
-        builder = builder.rate_limits(LOGIN_RATE_LIMITS);
-    }
-    Served::start(builder.build().expect("the app builds")).await
+        .build()
+        .expect("the app builds");
+    Served::start(app).await
 }
 
 async fn post(served: &Served, path: &str, body: &Value) -> reqwest::Response {
@@ -769,7 +774,26 @@ async fn an_unreachable_database_is_a_503_never_a_500() {
     )
     .await;
     let key = text(&body_of(key).await, "key").to_owned();
+    let ready = client()
+        .get(served.url("/health/ready"))
+        .send()
+        .await
+        .expect("a response");
+    assert_eq!(ready.status(), 200);
     db.close().await;
+    // The store's readiness check, mounted by `AppBuilder::login`, names it.
+    let ready = client()
+        .get(served.url("/health/ready"))
+        .send()
+        .await
+        .expect("a response");
+    assert_eq!(ready.status(), 503);
+    let ready = body_of(ready).await;
+    assert_eq!(ready["checks"]["auth_store"]["status"], "error", "{ready}");
+    assert_eq!(
+        ready["checks"]["auth_store"]["error"], "the credential store is unreachable",
+        "{ready}"
+    );
     let login = post(
         &served,
         "/auth/login",

@@ -113,12 +113,7 @@ impl UserHandlers for Todo {
         };
         // A subject that is no user here (a deleted user's token, a token minted for another
         // service) is a credential that proves nothing to this operation.
-        let unknown = || {
-            Problem::unauthorized(
-                "the credentials name no user of this service",
-                "Bearer error=\"invalid_token\"",
-            )
-        };
+        let unknown = || cmmv::auth::AuthError::InvalidClaim("sub").into_problem();
         let id = principal
             .subject
             .parse::<cmmv::types::Uuid>()
@@ -198,6 +193,27 @@ impl LabelHandlers for Todo {
     fn label_store(&self) -> &Store<Label> {
         &self.labels
     }
+}
+
+/// `settings`, and whether a signing secret was drawn for this run because no JWT key is
+/// configured: so that the example runs with nothing set. Tokens signed with it die with the
+/// process (refresh tokens, kept in the database, do not).
+pub fn with_development_key(mut settings: Settings) -> (Settings, bool) {
+    if settings.jwt.has_keys() {
+        return (settings, false);
+    }
+    // Two random UUIDs: 244 random bits, more than HS256 needs, from the OS's generator.
+    let secret = format!(
+        "{}{}",
+        cmmv::types::Uuid::new_v4().simple(),
+        cmmv::types::Uuid::new_v4().simple()
+    );
+    settings.jwt.hs256_secret = Some(cmmv::settings::Secret::new(secret));
+    settings.jwt.issuer.get_or_insert_with(|| "todo".to_owned());
+    if settings.jwt.audience.is_empty() {
+        settings.jwt.audience = vec!["todo".to_owned()];
+    }
+    (settings, true)
 }
 
 /// The service as `cargo run -p todo` runs it: opens and migrates the database of the settings

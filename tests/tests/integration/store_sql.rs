@@ -252,7 +252,9 @@ fn crash_child() {
     if std::env::var_os(CRASH_CHILD_VAR).is_none() {
         return;
     }
-    let settings = cmmv::Settings::from_env().expect("CMMV_* settings");
+    // As `main` does: a signing key is drawn when the environment names none.
+    let (settings, _) =
+        todo::with_development_key(cmmv::Settings::from_env().expect("CMMV_* settings"));
     let runtime = tokio::runtime::Runtime::new().expect("a runtime");
     let outcome = runtime.block_on(todo::serve(settings));
     // The parent kills this process; serving must not end on its own.
@@ -268,7 +270,13 @@ struct Service {
 
 #[cfg(unix)]
 impl Service {
+    /// The service accepting the tests' tokens (`auth_support::ENV`).
     fn start(database_url: &str) -> Service {
+        Self::start_with(database_url, &crate::auth_support::ENV)
+    }
+
+    /// The service with these extra variables only.
+    fn start_with(database_url: &str, env: &[(&str, &str)]) -> Service {
         // A free port: bound, read, released; the child binds it again at once.
         let addr = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
@@ -286,7 +294,12 @@ impl Service {
             .env("CMMV_DATABASE_URL", database_url)
             .env("CMMV_LOG", "warn")
             .env("CMMV_SHUTDOWN_DELAY", "0s")
-            .envs(crate::auth_support::ENV)
+            // Only what the test passes decides how tokens are signed.
+            .env_remove("CMMV_JWT_HS256_SECRET")
+            .env_remove("CMMV_JWT_KEYS")
+            .env_remove("CMMV_JWT_ISSUER")
+            .env_remove("CMMV_JWT_AUDIENCE")
+            .envs(env.iter().copied())
             .stdin(std::process::Stdio::null())
             .stdout(std::process::Stdio::null())
             .spawn()
@@ -336,6 +349,51 @@ impl Drop for Service {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// README command #1 with nothing configured: the example draws a signing key, and a new user
+/// signs up, signs in and calls a protected operation over HTTP.
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_example_signs_users_in_with_nothing_configured() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let database_url = format!("sqlite://{}", dir.path().join("todo.db").display());
+    let mut service = Service::start_with(&database_url, &[]);
+    service.wait_ready().await;
+    let client = reqwest::Client::new();
+    let credentials = json!({"email": "ada@example.com", "password": "correct horse battery"});
+    let registered = client
+        .post(service.url("/auth/register"))
+        .json(&credentials)
+        .send()
+        .await
+        .expect("a response");
+    assert_eq!(registered.status(), StatusCode::CREATED);
+    let tokens: Value = client
+        .post(service.url("/auth/login"))
+        .json(&credentials)
+        .send()
+        .await
+        .expect("a response")
+        .json()
+        .await
+        .expect("tokens");
+    let token = tokens["access_token"].as_str().expect("an access token");
+    for path in ["/v1/tasks", "/auth/me"] {
+        let response = client
+            .get(service.url(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("a response");
+        assert_eq!(response.status(), StatusCode::OK, "{path}");
+    }
+    let anonymous = client
+        .get(service.url("/v1/tasks"))
+        .send()
+        .await
+        .expect("a response");
+    assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
 }
 
 #[cfg(unix)]

@@ -81,7 +81,7 @@ pub(crate) fn apply(
     ServiceBuilder::new()
         .layer(OuterLayer(Arc::new(Shared {
             metrics,
-            authenticator: crate::auth::AuthenticatorExt(authenticator),
+            authenticator,
             security_headers: security_headers(settings),
         })))
         .option_layer(cors_layer(settings))
@@ -92,12 +92,42 @@ pub(crate) fn apply(
         .service(routes)
 }
 
-/// The route template a request matched, filled in by [`ReportRoute`] once routing is done.
+/// What the app's middleware knows of one request, shared with everything below it (the route
+/// reporter, the rate limiter, the guards, the extractors) through a single request extension.
 ///
-/// The outer service runs before routing and so cannot see `MatchedPath` itself; a slot shared
-/// through the request lets the route report it, and survives a panic or timeout in between.
-#[derive(Debug, Clone, Default)]
-struct RouteSlot(Arc<OnceLock<MatchedPath>>);
+/// One extension rather than one per item: each `Extensions::insert` boxes its value and hashes
+/// its type, and a request used to pay for five of them before its handler ran.
+#[derive(Debug)]
+pub(crate) struct RequestScope {
+    pub(crate) request_id: request_id::RequestId,
+    /// The route template the request matched, filled in by [`ReportRoute`] once routing is
+    /// done. The outer service runs before routing and so cannot see `MatchedPath` itself; the
+    /// slot survives a panic or timeout in between.
+    route: OnceLock<MatchedPath>,
+    /// The outcome of authenticating the request, once something asked for it (the rate
+    /// limiter, the guard, the handler's `Context`), so that it is worked out once.
+    pub(crate) auth: OnceLock<crate::auth::Outcome>,
+    app: Arc<Shared>,
+}
+
+impl RequestScope {
+    /// The scope of the request, when it is served by an app (a bare router has none).
+    pub(crate) fn of(extensions: &http::Extensions) -> Option<&RequestScope> {
+        extensions.get::<Scope>().map(|scope| scope.0.as_ref())
+    }
+
+    pub(crate) fn metrics(&self) -> &Metrics {
+        &self.app.metrics
+    }
+
+    pub(crate) fn authenticator(&self) -> &crate::auth::Authenticator {
+        &self.app.authenticator
+    }
+}
+
+/// The extension carrying a [`RequestScope`].
+#[derive(Debug, Clone)]
+struct Scope(Arc<RequestScope>);
 
 /// Wraps every route to report its template into the request's [`RouteSlot`]. It adds no
 /// future of its own: the route's future is returned as is.
@@ -125,14 +155,14 @@ impl<S: Service<Request>> Service<Request> for ReportRoute<S> {
     }
 
     fn call(&mut self, request: Request) -> Self::Future {
-        if let (Some(slot), Some(path)) = (
-            request.extensions().get::<RouteSlot>(),
+        if let (Some(scope), Some(path)) = (
+            RequestScope::of(request.extensions()),
             request.extensions().get::<MatchedPath>(),
         ) {
             // Set once per request: this layer wraps the top-level routes only. Were it ever to
             // run twice, the first template is as good as the second, so a refused set is
             // ignored.
-            let _ = slot.0.set(path.clone());
+            let _ = scope.route.set(path.clone());
         }
         self.0.call(request)
     }
@@ -142,8 +172,8 @@ impl<S: Service<Request>> Service<Request> for ReportRoute<S> {
 #[derive(Debug)]
 struct Shared {
     metrics: Metrics,
-    /// Put into every request, for the routes' guards and the rate limiter.
-    authenticator: crate::auth::AuthenticatorExt,
+    /// For the routes' guards and the rate limiter.
+    authenticator: Arc<crate::auth::Authenticator>,
     /// The security headers of every response, computed once from the settings.
     security_headers: HeaderMap,
 }
@@ -183,29 +213,27 @@ where
 
     fn call(&mut self, mut request: Request) -> Self::Future {
         let started = Instant::now();
-        let request_id = request_id::assign(&mut request);
+        let scope = Arc::new(RequestScope {
+            request_id: request_id::assign(&request),
+            route: OnceLock::new(),
+            auth: OnceLock::new(),
+            app: Arc::clone(&self.shared),
+        });
         let method = request.method().clone();
         // The path is logged and may become a problem's `instance`. Cloning the URI shares the
         // request's bytes where copying the path would allocate.
         let uri = request.uri().clone();
-        let slot = RouteSlot::default();
-        request.extensions_mut().insert(slot.clone());
-        request.extensions_mut().insert(self.shared.metrics.clone());
-        request
-            .extensions_mut()
-            .insert(self.shared.authenticator.clone());
+        request.extensions_mut().insert(Scope(Arc::clone(&scope)));
 
-        let span = tracing::info_span!("request", request_id = request_id.as_str());
+        let span = tracing::info_span!("request", request_id = scope.request_id.as_str());
         let future = span.in_scope(|| self.inner.call(request));
         OuterFuture {
             inner: tracing::Instrument::instrument(future, span),
             answered: Answered {
                 started,
-                request_id,
                 method,
                 uri,
-                slot,
-                shared: Arc::clone(&self.shared),
+                scope,
             },
         }
     }
@@ -223,11 +251,9 @@ pin_project! {
 /// What [`Outer`] knows of a request to complete its answer with.
 struct Answered {
     started: Instant,
-    request_id: request_id::RequestId,
     method: Method,
     uri: Uri,
-    slot: RouteSlot,
-    shared: Arc<Shared>,
+    scope: Arc<RequestScope>,
 }
 
 impl<F> Future for OuterFuture<F>
@@ -251,18 +277,21 @@ impl Answered {
     fn complete(&self, response: &mut Response) {
         let Self {
             started,
-            request_id,
             method,
             uri,
-            slot,
-            shared,
+            scope,
         } = self;
-        add_security_headers(response, &shared.security_headers);
+        let RequestScope {
+            request_id,
+            route,
+            app,
+            ..
+        } = scope.as_ref();
+        add_security_headers(response, &app.security_headers);
 
         let latency = started.elapsed();
-        let route = slot.0.get().map_or(UNMATCHED_ROUTE, MatchedPath::as_str);
-        shared
-            .metrics
+        let route = route.get().map_or(UNMATCHED_ROUTE, MatchedPath::as_str);
+        app.metrics
             .record_request(method, route, response.status().as_u16(), latency);
         log_request(&RequestLog {
             method,

@@ -79,23 +79,18 @@ impl<S: Send + Sync> FromRequestParts<S> for RequestId {
     type Rejection = Infallible;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        Ok(parts
-            .extensions
-            .get::<Self>()
-            .cloned()
-            .unwrap_or_else(Self::generate))
+        Ok(crate::layers::RequestScope::of(&parts.extensions)
+            .map_or_else(Self::generate, |scope| scope.request_id.clone()))
     }
 }
 
-/// Assigns the request its id (the sane incoming one, or a fresh one) and returns it.
-pub(crate) fn assign(request: &mut Request) -> RequestId {
-    let id = request
+/// The id of a request: the sane incoming one, or a fresh one.
+pub(crate) fn assign(request: &Request) -> RequestId {
+    request
         .headers()
         .get(&REQUEST_ID_HEADER)
         .and_then(RequestId::accept_header)
-        .unwrap_or_else(RequestId::generate);
-    request.extensions_mut().insert(id.clone());
-    id
+        .unwrap_or_else(RequestId::generate)
 }
 
 /// Completes a problem response with the correlation fields only the outermost layer knows

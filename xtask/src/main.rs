@@ -4,7 +4,7 @@
 //!   (`openapi-spec-validator` from PyPI on every OpenAPI file, `protoc` on every .proto).
 //! - `cargo xtask bench [--contracts N]`: compile N generated contracts to OpenAPI + proto and
 //!   report time and peak memory against a parse-only baseline measured in the same run.
-//! - `cargo xtask load [--requests N]`: the example service against a hand-written axum server
+//! - `cargo xtask load [--requests N] [--only NAME]`: the example service against a hand-written axum server
 //!   on the same store, under the same bounded load on 127.0.0.1 (`todo`'s `load` bench).
 //! - `cargo xtask macro-cost [--contracts N] [--rounds R]`: incremental build time of a crate
 //!   with N `#[contract]` contracts after editing one, next to the same contracts in YAML +
@@ -40,7 +40,7 @@ fn main() -> ExitCode {
             }
         }
         _ => Err(
-            "usage: cargo xtask <validate | bench [--contracts N] | macro-cost [--contracts N] | load [--requests N] | storage>"
+            "usage: cargo xtask <validate | bench [--contracts N] | macro-cost [--contracts N] | load [--requests N] [--only get|post|auth|limit] | storage>"
                 .to_owned(),
         ),
     };

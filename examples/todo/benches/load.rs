@@ -42,9 +42,11 @@ use todo::api::{Task, TaskInput, TaskPriority};
 const CONNECTIONS: usize = 32;
 const SEED: usize = 1_000;
 const ROUNDS: usize = 5;
+/// The comparisons `--only` selects from, in the order they run.
+const COMPARISONS: &[&str] = &["get", "post", "auth", "limit"];
 
 fn main() -> std::process::ExitCode {
-    // `cargo bench` passes `--bench`; the benchmark takes only `--requests N`.
+    // `cargo bench` passes `--bench`; the benchmark takes `--requests N` and `--only NAME`.
     let args: Vec<String> = std::env::args()
         .skip(1)
         .filter(|a| a != "--bench")
@@ -62,6 +64,8 @@ fn run(args: &[String]) -> Result<(), String> {
     // 50,000 requests put 500 answers above each run's p99: with fewer, the p99 of a run is
     // a handful of samples and swings with every hiccup of the machine.
     let mut requests = 50_000usize;
+    // One comparison alone (`get`, `post`, `auth` or `limit`), e.g. to profile it.
+    let mut only: Option<String> = None;
     let mut iter = args.iter();
     while let Some(arg) = iter.next() {
         match arg.as_str() {
@@ -70,6 +74,16 @@ fn run(args: &[String]) -> Result<(), String> {
                     .next()
                     .and_then(|n| n.parse().ok())
                     .ok_or("--requests takes a number")?;
+            }
+            "--only" => {
+                let name = iter.next().ok_or("--only takes a comparison's name")?;
+                if !COMPARISONS.contains(&name.as_str()) {
+                    return Err(format!(
+                        "unknown comparison `{name}`; expected one of: {}",
+                        COMPARISONS.join(", ")
+                    ));
+                }
+                only = Some(name.clone());
             }
             other => return Err(format!("unknown argument `{other}`")),
         }
@@ -80,9 +94,13 @@ fn run(args: &[String]) -> Result<(), String> {
     // One measurement swings with whatever else the two cores are doing, so the servers take
     // turns, round after round, and the report gives each figure's median over the rounds.
     println!("{ROUNDS} rounds, the two servers of each comparison taking turns");
+    let selected = |name: &str| only.as_deref().is_none_or(|only| only == name);
     // The generated service against the hand-written one, neither rate limited (the
     // hand-written one has no limiter to compare with).
-    for scenario in [Scenario::Get, Scenario::Create] {
+    for (name, scenario) in [("get", Scenario::Get), ("post", Scenario::Create)] {
+        if !selected(name) {
+            continue;
+        }
         compare(
             scenario,
             [
@@ -95,26 +113,30 @@ fn run(args: &[String]) -> Result<(), String> {
     }
     // The cost of authentication: the same GET, once verifying the token and the roles, once
     // public.
-    compare(
-        Scenario::Get,
-        [
-            (Server::Guarded(Access::AnyRole(&["user", "admin"])), "jwt"),
-            (Server::Guarded(Access::Public), "public"),
-        ],
-        requests,
-        "target: throughput >= 0.85x",
-    )?;
+    if selected("auth") {
+        compare(
+            Scenario::Get,
+            [
+                (Server::Guarded(Access::AnyRole(&["user", "admin"])), "jwt"),
+                (Server::Guarded(Access::Public), "public"),
+            ],
+            requests,
+            "target: throughput >= 0.85x",
+        )?;
+    }
     // The cost of rate limiting: the same GET with a policy every request passes, decided by
     // the in-process limiter, against no limit at all.
-    compare(
-        Scenario::Get,
-        [
-            (Server::Limited, "limited"),
-            (Server::Generated, "unlimited"),
-        ],
-        requests,
-        "target: throughput >= 0.9x",
-    )?;
+    if selected("limit") {
+        compare(
+            Scenario::Get,
+            [
+                (Server::Limited, "limited"),
+                (Server::Generated, "unlimited"),
+            ],
+            requests,
+            "target: throughput >= 0.9x",
+        )?;
+    }
     Ok(())
 }
 

@@ -25,6 +25,7 @@ use http::request::Parts;
 use tower::{Layer, Service};
 
 use super::{AuthError, JwtVerifier, Principal};
+use crate::layers::RequestScope;
 use crate::problem::Problem;
 
 /// Who may call an operation: a contract's `auth` policy, as generated code states it.
@@ -123,7 +124,7 @@ impl Authenticator {
 
 /// What authenticating a request comes to: its principal (`None`: anonymous), or why its
 /// credentials prove nothing.
-type Outcome = Result<Option<Arc<Principal>>, AuthError>;
+pub(crate) type Outcome = Result<Option<Arc<Principal>>, AuthError>;
 
 /// The key of `Authorization: ApiKey <key>` or `X-API-Key`, read as the guard reads it (for
 /// the rate limiter's `key: api_key`).
@@ -172,13 +173,11 @@ fn credentials(headers: &HeaderMap) -> Credentials<'_> {
     }
 }
 
-/// The outcome of authenticating one request, kept in its extensions.
-#[derive(Debug, Clone)]
-struct Resolved(Result<Option<Arc<Principal>>, AuthError>);
-
-/// The app's authenticator, as the request carries it.
-#[derive(Debug, Clone)]
-pub(crate) struct AuthenticatorExt(pub(crate) Arc<Authenticator>);
+/// The authenticator of a router served without the app's middleware: nothing proves.
+static NO_AUTHENTICATOR: Authenticator = Authenticator {
+    jwt: None,
+    api_keys: None,
+};
 
 /// The principal of the request, authenticating it the first time it is asked for.
 pub async fn resolve(request: &mut Request) -> Outcome {
@@ -186,8 +185,8 @@ pub async fn resolve(request: &mut Request) -> Outcome {
         return outcome;
     }
     // Only an API key with a store to ask is left.
-    let outcome = match request.extensions().get::<AuthenticatorExt>() {
-        Some(AuthenticatorExt(auth)) => Arc::clone(auth).authenticate(request.headers()).await,
+    let outcome = match RequestScope::of(request.extensions()) {
+        Some(scope) => scope.authenticator().authenticate(request.headers()).await,
         None => Err(AuthError::InvalidApiKey),
     };
     remember(request, outcome)
@@ -195,30 +194,27 @@ pub async fn resolve(request: &mut Request) -> Outcome {
 
 /// [`resolve`] without waiting: `None` when the outcome needs the API-key store, so that a
 /// guarded request with a bearer token needs no future of its own.
-fn resolve_now(request: &mut Request) -> Option<Outcome> {
-    if let Some(Resolved(outcome)) = request.extensions().get::<Resolved>() {
+fn resolve_now(request: &Request) -> Option<Outcome> {
+    let scope = RequestScope::of(request.extensions());
+    if let Some(outcome) = scope.and_then(|scope| scope.auth.get()) {
         return Some(outcome.clone());
     }
-    // A router served without the app's middleware has no authenticator: nothing proves.
-    static NONE: Authenticator = Authenticator {
-        jwt: None,
-        api_keys: None,
-    };
-    let authenticator = match request.extensions().get::<AuthenticatorExt>() {
-        Some(AuthenticatorExt(auth)) => auth.as_ref(),
-        None => &NONE,
-    };
+    let authenticator = scope.map_or(&NO_AUTHENTICATOR, RequestScope::authenticator);
     let outcome = authenticator.authenticate_now(credentials(request.headers()))?;
     Some(remember(request, outcome))
 }
 
-/// Keeps the outcome in the request for whoever asks next (the guard after the rate limiter,
-/// the handler's `Context`).
-fn remember(request: &mut Request, outcome: Outcome) -> Outcome {
+/// Keeps the outcome in the request's scope for whoever asks next (the guard after the rate
+/// limiter, the handler's `Context`). A bare router has no scope, and no authenticator either:
+/// its outcome is "nobody", cheap to work out again.
+fn remember(request: &Request, outcome: Outcome) -> Outcome {
     if let Err(error) = &outcome {
         tracing::info!(reason = error.reason(), "credentials refused");
     }
-    request.extensions_mut().insert(Resolved(outcome.clone()));
+    if let Some(scope) = RequestScope::of(request.extensions()) {
+        // Set once: `resolve_now` returns the kept outcome before it works one out.
+        let _ = scope.auth.set(outcome.clone());
+    }
     outcome
 }
 
@@ -240,8 +236,8 @@ fn refusal(access: Access, outcome: &Outcome) -> Option<Response> {
 
 /// The principal a request resolved to, if authentication has run and succeeded.
 pub(crate) fn resolved(parts: &Parts) -> Option<Arc<Principal>> {
-    match parts.extensions.get::<Resolved>() {
-        Some(Resolved(Ok(principal))) => principal.clone(),
+    match RequestScope::of(&parts.extensions).and_then(|scope| scope.auth.get()) {
+        Some(Ok(principal)) => principal.clone(),
         _ => None,
     }
 }
@@ -306,7 +302,7 @@ where
                 inner: self.inner.call(request),
             };
         }
-        if let Some(outcome) = resolve_now(&mut request) {
+        if let Some(outcome) = resolve_now(&request) {
             return match refusal(access, &outcome) {
                 None => GuardFuture::Direct {
                     inner: self.inner.call(request),

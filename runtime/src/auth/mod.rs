@@ -107,7 +107,7 @@ pub use guard::{
     Access, ApiKeyVerifier, Authenticator, BoxFuture, Guard, GuardFuture, Require, guarded,
     require, resolve,
 };
-pub(crate) use guard::{AuthenticatorExt, api_key, resolved};
+pub(crate) use guard::{Outcome, api_key, resolved};
 pub use jwt::{AuthError, JwtConfig, JwtVerifier, MAX_TOKEN_BYTES};
 pub use keys::{JwtAlgorithm, JwtKey, KeyError};
 

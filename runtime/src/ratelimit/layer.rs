@@ -195,7 +195,9 @@ async fn user(request: &mut Request) -> Option<String> {
 /// Counts a refusal or a limiter failure in the app's metrics, by policy. Admissions are not
 /// counted: the request metrics already count every answer.
 fn count(request: &Request, name: &'static str, policy: &Policy) {
-    if let Some(metrics) = request.extensions().get::<crate::metrics::Metrics>() {
+    if let Some(metrics) =
+        crate::layers::RequestScope::of(request.extensions()).map(|scope| scope.metrics())
+    {
         metrics.record(|| metrics::counter!(name, "policy" => policy.id).increment(1));
     }
 }

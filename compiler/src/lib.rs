@@ -593,14 +593,25 @@ pub fn compile(input: &Input, options: &Options) -> Result<Compilation, CompileE
         origin: origin.clone(),
     };
     let targets = options.targets;
-    let (openapi, rust, protos) = std::thread::scope(|scope| {
-        let openapi = scope.spawn(|| {
-            if targets.openapi {
-                emit::openapi::emit(&project, &openapi_options)
-            } else {
-                Vec::new()
+    let openapi = || {
+        if targets.openapi {
+            emit::openapi::emit(&project, &openapi_options)
+        } else {
+            Vec::new()
+        }
+    };
+    let proto = if targets.proto {
+        match emit::proto::ProtoEmitter::new(&project, &lock, &options.templates, &input.sources) {
+            Ok(emitter) => Some(emitter),
+            Err(diagnostic) => {
+                diags.push(diagnostic);
+                return Err(failed(diags));
             }
-        });
+        }
+    } else {
+        None
+    };
+    let (openapi, rust, protos) = std::thread::scope(|scope| {
         let rust = scope.spawn(|| {
             if targets.rust {
                 output::format_rust_files(&emit::rust::emit(
@@ -613,19 +624,25 @@ pub fn compile(input: &Input, options: &Options) -> Result<Compilation, CompileE
                 Vec::new()
             }
         });
-        let protos = if targets.proto {
-            emit::proto::emit(&project, &lock, &options.templates, &input.sources)
-        } else {
-            Ok(Vec::new())
+        // The OpenAPI documents are one job and the proto files a thousand small ones: the
+        // proto files are shared out between this thread and the documents' once those are
+        // written, so that neither core idles while the other finishes.
+        let (openapi, protos) = match &proto {
+            Some(emitter) => {
+                let (openapi, files) =
+                    parallel::alongside(openapi, &emitter.contracts(), |contract| {
+                        emitter.file(contract)
+                    });
+                (openapi, emitter.finish(files))
+            }
+            None => (openapi(), Ok(Vec::new())),
         };
-        (openapi.join(), rust.join(), protos)
+        (openapi, rust.join(), protos)
     });
-    let mut files = Vec::new();
-    for emitted in [openapi, rust] {
-        match emitted {
-            Ok(emitted) => files.extend(emitted),
-            Err(panic) => std::panic::resume_unwind(panic),
-        }
+    let mut files = openapi;
+    match rust {
+        Ok(emitted) => files.extend(emitted),
+        Err(panic) => std::panic::resume_unwind(panic),
     }
     match protos {
         Ok(protos) => files.extend(protos),

@@ -8,15 +8,32 @@ use crate::diag::{Diagnostic, Diagnostics, Span, suggest};
 use crate::ir::*;
 
 pub fn validate(project: &Project, diags: &mut Diagnostics) {
-    check_type_namespace(project, diags);
-    check_file_names(project, diags);
-    for contract in project.contracts.values() {
-        check_json_names(contract, diags);
-        check_field_types(project, contract, diags);
-        check_bodies(project, contract, diags);
-        check_values(project, contract, diags);
-    }
-    check_routes(project, diags);
+    // The checks of each contract on their own and the checks across contracts are
+    // independent: they run side by side, and their diagnostics are merged in the order they
+    // would have come one after the other.
+    let ((before, routes), each) = crate::parallel::join(
+        || {
+            let mut diags = Diagnostics::new();
+            check_type_namespace(project, &mut diags);
+            check_file_names(project, &mut diags);
+            let mut routes = Diagnostics::new();
+            check_routes(project, &mut routes);
+            (diags, routes)
+        },
+        || {
+            let mut diags = Diagnostics::new();
+            for contract in project.contracts.values() {
+                check_json_names(contract, &mut diags);
+                check_field_types(project, contract, &mut diags);
+                check_bodies(project, contract, &mut diags);
+                check_values(project, contract, &mut diags);
+            }
+            diags
+        },
+    );
+    diags.extend(before);
+    diags.extend(each);
+    diags.extend(routes);
 }
 
 /// Contracts, messages and enums share one namespace: OpenAPI component names and proto

@@ -17,11 +17,20 @@ const RUNS: usize = 5;
 pub(crate) fn run(args: &[String]) -> Result<(), String> {
     let mut contracts = 1000;
     let mut peak_only = false;
+    // Compiles this many times and nothing else: for a profiler.
+    let mut profile_runs = None;
     let mut iter = args.iter();
     while let Some(arg) = iter.next() {
         match arg.as_str() {
             // The child process of the memory measurement.
             "--peak-only" => peak_only = true,
+            "--profile-runs" => {
+                profile_runs = Some(
+                    iter.next()
+                        .and_then(|n| n.parse::<usize>().ok())
+                        .ok_or("--profile-runs takes a number")?,
+                );
+            }
             "--contracts" => {
                 contracts = iter
                     .next()
@@ -34,6 +43,12 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
     let texts: Vec<(String, String)> = (0..contracts).map(contract).collect();
     if peak_only {
         return measure_peak(&texts);
+    }
+    if let Some(runs) = profile_runs {
+        for _ in 0..runs {
+            std::hint::black_box(compile_once(&texts));
+        }
+        return Ok(());
     }
     let bytes: usize = texts.iter().map(|(_, t)| t.len()).sum();
     println!(

@@ -60,52 +60,112 @@ pub fn emit(
     templates: &Templates,
     sources: &SourceMap,
 ) -> Result<Vec<GeneratedFile>, Diagnostic> {
-    let source = templates.get(TEMPLATE).ok_or_else(|| {
-        Diagnostic::global(format!("the template `{TEMPLATE}` is missing"))
-            .with_help("the template directory overrides built-in templates by file name")
-    })?;
-    check_proto_names(project)?;
-    let env = environment(source)?;
-    let template = env.get_template(TEMPLATE).map_err(|e| template_error(&e))?;
-
+    let emitter = ProtoEmitter::new(project, lock, templates, sources)?;
     // Every file's view and text depend only on the project, so the files are built and
-    // rendered in two halves side by side. Each view is dropped as soon as its text exists:
-    // a large project's views take several times the memory of its texts. Halves keep
-    // contract order, and the first half's error is the first error in that order, so
-    // results do not depend on the threads.
-    let all_versions = project.versions();
-    let contracts: Vec<&Contract> = project.contracts.values().collect();
-    let rendered = crate::parallel::in_halves(contracts, |half| {
+    // rendered in two halves side by side.
+    let files = crate::parallel::in_halves(emitter.contracts(), |half| {
         half.into_iter()
-            .map(|contract| {
-                let mut builder = FileBuilder::new(project, lock, &all_versions, contract);
-                // The outer result is the view's, the inner one the template's.
-                let file = builder.build().map(|view| {
-                    let body = template
-                        .render(minijinja::value::Serde(&view))
-                        .map_err(|e| template_error(&e))?;
-                    let origin = display_path(sources.name(contract.file));
-                    Ok(GeneratedFile {
-                        path: file_path(contract),
-                        contents: header("//", &origin) + &body,
-                    })
-                });
-                (&contract.name, builder.imported, file)
-            })
+            .map(|contract| emitter.file(contract))
             .collect::<Vec<_>>()
     });
-    // Errors come in the order the checks would come one after the other: the views', then
-    // import cycles, then the template's.
-    let mut imports: BTreeMap<&str, BTreeMap<&str, Span>> = BTreeMap::new();
-    let mut texts = Vec::new();
-    for (contract, imported, file) in rendered.into_iter().flatten() {
-        imports.insert(contract, imported);
-        texts.push(file?);
+    emitter.finish(files.into_iter().flatten().collect())
+}
+
+/// The proto emitter, ready to render: the template compiled, the project's names checked.
+/// Each contract's file is rendered on its own ([`ProtoEmitter::file`], on any thread), and
+/// [`ProtoEmitter::finish`] checks what needs all of them.
+pub(crate) struct ProtoEmitter<'a> {
+    project: &'a Project,
+    lock: &'a Lock,
+    sources: &'a SourceMap,
+    all_versions: BTreeSet<u32>,
+    env: Environment<'a>,
+}
+
+/// One contract's rendered file, with the other contracts it imports.
+pub(crate) struct ContractFile<'a> {
+    contract: &'a str,
+    imported: BTreeMap<&'a str, Span>,
+    /// The outer result is the view's, the inner one the template's.
+    file: Result<Result<GeneratedFile, Diagnostic>, Diagnostic>,
+}
+
+impl<'a> ProtoEmitter<'a> {
+    pub(crate) fn new(
+        project: &'a Project,
+        lock: &'a Lock,
+        templates: &'a Templates,
+        sources: &'a SourceMap,
+    ) -> Result<Self, Diagnostic> {
+        let source = templates.get(TEMPLATE).ok_or_else(|| {
+            Diagnostic::global(format!("the template `{TEMPLATE}` is missing"))
+                .with_help("the template directory overrides built-in templates by file name")
+        })?;
+        check_proto_names(project)?;
+        let env = environment(source)?;
+        env.get_template(TEMPLATE).map_err(|e| template_error(&e))?;
+        Ok(Self {
+            project,
+            lock,
+            sources,
+            all_versions: project.versions(),
+            env,
+        })
     }
-    check_import_cycles(&imports)?;
-    let mut files = texts.into_iter().collect::<Result<Vec<_>, Diagnostic>>()?;
-    files.sort();
-    Ok(files)
+
+    /// The contracts to render, in order.
+    pub(crate) fn contracts(&self) -> Vec<&'a Contract> {
+        self.project.contracts.values().collect()
+    }
+
+    /// Builds and renders one contract's file. Its view is dropped as soon as its text exists:
+    /// a large project's views take several times the memory of its texts.
+    pub(crate) fn file(&self, contract: &'a Contract) -> ContractFile<'a> {
+        let mut builder = FileBuilder::new(self.project, self.lock, &self.all_versions, contract);
+        let file = builder.build().map(|view| {
+            let template = self
+                .env
+                .get_template(TEMPLATE)
+                .map_err(|e| template_error(&e))?;
+            let body = template
+                .render(minijinja::value::Serde(&view))
+                .map_err(|e| template_error(&e))?;
+            let origin = display_path(self.sources.name(contract.file));
+            Ok(GeneratedFile {
+                path: file_path(contract),
+                contents: header("//", &origin) + &body,
+            })
+        });
+        ContractFile {
+            contract: &contract.name,
+            imported: builder.imported,
+            file,
+        }
+    }
+
+    /// The files of every contract (`files` in contract order), or the first error: the
+    /// views', then import cycles, then the template's, as the checks would come one after
+    /// the other. Results do not depend on which thread rendered what.
+    pub(crate) fn finish(
+        &self,
+        files: Vec<ContractFile<'a>>,
+    ) -> Result<Vec<GeneratedFile>, Diagnostic> {
+        let mut imports: BTreeMap<&str, BTreeMap<&str, Span>> = BTreeMap::new();
+        let mut texts = Vec::new();
+        for ContractFile {
+            contract,
+            imported,
+            file,
+        } in files
+        {
+            imports.insert(contract, imported);
+            texts.push(file?);
+        }
+        check_import_cycles(&imports)?;
+        let mut files = texts.into_iter().collect::<Result<Vec<_>, Diagnostic>>()?;
+        files.sort();
+        Ok(files)
+    }
 }
 
 /// A strict environment: an undefined variable is an error, not an empty string, so a template
@@ -246,10 +306,10 @@ enum Presence {
     Optional,
 }
 
-struct FileBuilder<'a> {
+struct FileBuilder<'a, 'v> {
     project: &'a Project,
     /// The project's versions, computed once: every contract's service compares against them.
-    all_versions: &'a BTreeSet<u32>,
+    all_versions: &'v BTreeSet<u32>,
     lock: &'a Lock,
     contract: &'a Contract,
     imports: BTreeSet<String>,
@@ -257,11 +317,11 @@ struct FileBuilder<'a> {
     imported: BTreeMap<&'a str, Span>,
 }
 
-impl<'a> FileBuilder<'a> {
+impl<'a, 'v> FileBuilder<'a, 'v> {
     fn new(
         project: &'a Project,
         lock: &'a Lock,
-        all_versions: &'a BTreeSet<u32>,
+        all_versions: &'v BTreeSet<u32>,
         contract: &'a Contract,
     ) -> Self {
         Self {

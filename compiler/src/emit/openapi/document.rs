@@ -17,85 +17,218 @@ use super::problems::{
     self, API_KEY_AUTH, BEARER_AUTH, ErrorResponse, JSON, PROBLEM, ResponseHeader,
 };
 use super::schema::{self, Component, Place};
-use super::writer::Writer;
+use super::writer::{Rendered, Writer};
 
-/// The document of API version `version`, with `generated` as its `x-generated` marker,
-/// written entry by entry: each path item and component schema is built, written and dropped
-/// before the next, so that memory holds the texts and not a model of the whole document.
-pub(super) fn write(project: &Project, version: u32, generated: &str, out: &mut Writer) {
-    out.entry("openapi", "3.1.0");
-    out.entry("x-generated", generated);
-    out.entry(
-        "info",
-        &Info {
-            title: project.api.title.clone(),
-            version: project.api.version.clone(),
-            description: project.api.description.clone(),
-            api_version: version,
-        },
-    );
+/// The documents of API versions `versions`, one per writer of `outs`, with `generated` as
+/// their `x-generated` marker, written entry by entry: each path item and component schema is
+/// built, written and dropped before the next, so that memory holds the texts and not a model
+/// of the whole document.
+///
+/// A path item depends only on the operations it serves and a component schema only on its
+/// type, never on the version that serves them (the version is in the path's key, not in its
+/// item). So the documents are written side by side, and an entry several versions share is
+/// built and rendered once, its text copied into each: a project whose versions mostly agree
+/// pays for about one document, not one per version.
+pub(super) fn write(project: &Project, versions: &[u32], generated: &str, outs: &mut [Writer]) {
+    assert_eq!(versions.len(), outs.len(), "one writer per version");
+    let mut plans: Vec<Plan<'_>> = versions.iter().map(|&v| Plan::new(project, v)).collect();
+    for ((plan, out), &version) in plans.iter().zip(outs.iter_mut()).zip(versions) {
+        out.entry("openapi", "3.1.0");
+        out.entry("x-generated", generated);
+        out.entry(
+            "info",
+            &Info {
+                title: project.api.title.clone(),
+                version: project.api.version.clone(),
+                description: project.api.description.clone(),
+                api_version: version,
+            },
+        );
+        if !plan.tags.is_empty() {
+            out.entry("tags", &plan.tags);
+        }
+        out.open("paths");
+    }
 
-    let mut tags = Vec::new();
-    let mut paths: BTreeMap<String, Vec<(&Contract, &Operation)>> = BTreeMap::new();
-    // Declared types are documented even when no operation of this version uses them, so
-    // that every contract served here shows its resource, messages and enums.
-    let mut roots: Vec<String> = Vec::new();
-    for contract in project.contracts.values() {
-        let operations: Vec<&Operation> = contract
-            .operations_in_order()
-            .into_iter()
-            .filter(|op| op.versions.contains(&version))
+    let mut roots: Vec<Vec<String>> = plans
+        .iter_mut()
+        .map(|plan| std::mem::take(&mut plan.roots))
+        .collect();
+    let plans = plans;
+    let mut rendered = Rendered::default();
+    let suffixes: BTreeSet<&str> = plans
+        .iter()
+        .flat_map(|plan| plan.paths.keys().map(String::as_str))
+        .collect();
+    let mut written = vec![0usize; plans.len()];
+    for suffix in suffixes {
+        // The versions serving this path, grouped by the operations they serve there.
+        let mut pending: Vec<usize> = (0..plans.len())
+            .filter(|&v| plans[v].paths.contains_key(suffix))
             .collect();
-        if operations.is_empty() {
-            continue;
-        }
-        tags.push(Tag {
-            name: contract.name.clone(),
-            description: contract.description.clone(),
-        });
-        roots.push(contract.name.clone());
-        roots.extend(contract.messages.keys().cloned());
-        roots.extend(contract.enums.keys().cloned());
-        for op in operations {
-            paths
-                .entry(op.full_path(contract, version))
-                .or_default()
-                .push((contract, op));
-        }
-    }
-    if !tags.is_empty() {
-        out.entry("tags", &tags);
-    }
-
-    out.open("paths");
-    // Early enough that little is copied, late enough for a fair sample of the paths.
-    let sample = paths.len().div_ceil(16);
-    for (index, (path, operations)) in paths.iter().enumerate() {
-        if index == sample {
-            out.reserve_rest(sample, paths.len());
-        }
-        let mut item = PathItem::default();
-        for &(contract, op) in operations {
-            let operation = operation(contract, op);
+        while let Some(&first) = pending.first() {
+            let operations = plans[first].paths[suffix].clone();
+            let (group, rest): (Vec<usize>, Vec<usize>) = pending
+                .into_iter()
+                .partition(|&v| same_operations(&plans[v].paths[suffix], &operations));
+            pending = rest;
+            let item = path_item(&operations);
             let mut refs = Vec::new();
-            operation_refs(&operation, &mut refs);
-            roots.extend(refs.into_iter().map(str::to_owned));
-            *method_slot(&mut item, op.method) = Some(operation);
+            for operation in item.operations() {
+                operation_refs(operation, &mut refs);
+            }
+            for &v in &group {
+                let plan = &plans[v];
+                roots[v].extend(refs.iter().map(|&name| name.to_owned()));
+                // Early enough that little is copied, late enough for a fair sample.
+                let sample = plan.paths.len().div_ceil(16);
+                if written[v] == sample {
+                    outs[v].reserve_rest(sample, plan.paths.len());
+                }
+                written[v] += 1;
+            }
+            write_entry(
+                outs,
+                &group,
+                |v| format!("/v{}{suffix}", versions[v]),
+                &item,
+                &mut rendered,
+            );
         }
-        out.entry(path, &item);
     }
-    out.close();
 
-    out.open("components");
-    out.open("schemas");
-    for (name, component) in reachable_components(project, roots) {
-        out.entry(&name, &component.schema());
+    let graph = ComponentGraph::new(project);
+    let mut refs = HashMap::new();
+    let reachable: Vec<BTreeSet<&str>> = roots
+        .into_iter()
+        .map(|roots| graph.reachable(roots, &mut refs))
+        .collect();
+    let names: BTreeSet<&str> = reachable.iter().flatten().copied().collect();
+    for out in outs.iter_mut() {
+        out.close();
+        out.open("components");
+        out.open("schemas");
     }
-    out.close();
-    out.entry("responses", &problems::response_components());
-    out.entry("headers", &problems::header_components());
-    out.entry("securitySchemes", &problems::security_schemes());
-    out.close();
+    for name in names {
+        let serving: Vec<usize> = (0..plans.len())
+            .filter(|&v| reachable[v].contains(name))
+            .collect();
+        let schema = graph.components[name].schema();
+        write_entry(outs, &serving, |_| name.to_owned(), &schema, &mut rendered);
+    }
+    let all: Vec<usize> = (0..outs.len()).collect();
+    for out in outs.iter_mut() {
+        out.close();
+    }
+    let key = |name: &'static str| move |_: usize| name.to_owned();
+    write_entry(
+        outs,
+        &all,
+        key("responses"),
+        &problems::response_components(),
+        &mut rendered,
+    );
+    write_entry(
+        outs,
+        &all,
+        key("headers"),
+        &problems::header_components(),
+        &mut rendered,
+    );
+    write_entry(
+        outs,
+        &all,
+        key("securitySchemes"),
+        &problems::security_schemes(),
+        &mut rendered,
+    );
+    for out in outs.iter_mut() {
+        out.close();
+    }
+}
+
+/// What one version's document serves, before any of it is written.
+struct Plan<'p> {
+    tags: Vec<Tag>,
+    /// The operations of each path, by the path below the version prefix (the prefix is the
+    /// same for every path of a version, so these sort as the full paths do).
+    paths: BTreeMap<String, Vec<(&'p Contract, &'p Operation)>>,
+    /// The schemas the document shows: declared types of every contract served, then the
+    /// types its operations refer to.
+    roots: Vec<String>,
+}
+
+impl<'p> Plan<'p> {
+    fn new(project: &'p Project, version: u32) -> Plan<'p> {
+        let mut plan = Plan {
+            tags: Vec::new(),
+            paths: BTreeMap::new(),
+            roots: Vec::new(),
+        };
+        let prefix = format!("/v{version}");
+        for contract in project.contracts.values() {
+            let operations: Vec<&Operation> = contract
+                .operations_in_order()
+                .into_iter()
+                .filter(|op| op.versions.contains(&version))
+                .collect();
+            if operations.is_empty() {
+                continue;
+            }
+            plan.tags.push(Tag {
+                name: contract.name.clone(),
+                description: contract.description.clone(),
+            });
+            // Declared types are documented even when no operation of this version uses
+            // them, so that every contract served here shows its resource, messages and enums.
+            plan.roots.push(contract.name.clone());
+            plan.roots.extend(contract.messages.keys().cloned());
+            plan.roots.extend(contract.enums.keys().cloned());
+            for op in operations {
+                let full = op.full_path(contract, version);
+                let suffix = full.strip_prefix(&prefix).unwrap_or(&full).to_owned();
+                plan.paths.entry(suffix).or_default().push((contract, op));
+            }
+        }
+        plan
+    }
+}
+
+/// Whether two versions serve the very same operations at a path.
+fn same_operations(a: &[(&Contract, &Operation)], b: &[(&Contract, &Operation)]) -> bool {
+    a.len() == b.len()
+        && a.iter()
+            .zip(b)
+            .all(|((ca, oa), (cb, ob))| std::ptr::eq(*ca, *cb) && std::ptr::eq(*oa, *ob))
+}
+
+fn path_item(operations: &[(&Contract, &Operation)]) -> PathItem {
+    let mut item = PathItem::default();
+    for &(contract, op) in operations {
+        *method_slot(&mut item, op.method) = Some(operation(contract, op));
+    }
+    item
+}
+
+/// Writes `value` as the entry `key(v)` of each document `v` of `targets`: straight into the
+/// document when it is the only one, otherwise rendered once into `rendered` and copied.
+fn write_entry<T: serde::Serialize + ?Sized>(
+    outs: &mut [Writer],
+    targets: &[usize],
+    key: impl Fn(usize) -> String,
+    value: &T,
+    rendered: &mut Rendered,
+) {
+    match targets {
+        [] => {}
+        [only] => outs[*only].entry(&key(*only), value),
+        [first, ..] => {
+            rendered.render(outs[*first].depth(), value);
+            for &v in targets {
+                outs[v].rendered_entry(&key(v), rendered);
+            }
+        }
+    }
 }
 
 fn method_slot(item: &mut PathItem, method: Method) -> &mut Option<model::Operation> {
@@ -108,33 +241,55 @@ fn method_slot(item: &mut PathItem, method: Method) -> &mut Option<model::Operat
     }
 }
 
-/// The component schemas reachable from `roots`, plus the problem schemas every error response
-/// uses, by name. Unreachable ones are left out, so that a version's document holds only its
-/// own types. Each reached schema is built here only to follow its references, and dropped.
-fn reachable_components(project: &Project, roots: Vec<String>) -> BTreeMap<String, Component<'_>> {
-    let mut all: HashMap<String, Component<'_>> = project
-        .contracts
-        .values()
-        .flat_map(Component::of_contract)
-        .chain([Component::Problem, Component::FieldError])
-        .map(|component| (component.name(), component))
-        .collect();
-    let mut reached = BTreeMap::new();
-    let mut pending = roots;
-    pending.push(PROBLEM.to_owned());
-    while let Some(name) = pending.pop() {
-        // Validation guarantees every name resolves; an unknown one simply has no schema. A
-        // name is removed once reached, so each schema is followed once.
-        let Some(component) = all.remove(&name) else {
-            continue;
-        };
-        let schema = component.schema();
-        let mut refs = Vec::new();
-        schema.collect_refs(&mut refs);
-        pending.extend(refs.into_iter().map(str::to_owned));
-        reached.insert(name, component);
+/// The component schemas of a project, by name, for finding what each version's document
+/// must show.
+struct ComponentGraph<'p> {
+    components: HashMap<String, Component<'p>>,
+}
+
+impl<'p> ComponentGraph<'p> {
+    fn new(project: &'p Project) -> ComponentGraph<'p> {
+        ComponentGraph {
+            components: project
+                .contracts
+                .values()
+                .flat_map(Component::of_contract)
+                .chain([Component::Problem, Component::FieldError])
+                .map(|component| (component.name(), component))
+                .collect(),
+        }
     }
-    reached
+
+    /// The names of the component schemas reachable from `roots`, plus the problem schemas
+    /// every error response uses. Unreachable ones are left out, so that a version's document
+    /// holds only its own types. `refs` keeps the references of each component followed, for
+    /// the next version: finding them builds the component's schema.
+    fn reachable<'g>(
+        &'g self,
+        roots: Vec<String>,
+        refs: &mut HashMap<&'g str, Vec<String>>,
+    ) -> BTreeSet<&'g str> {
+        let mut reached = BTreeSet::new();
+        let mut pending = roots;
+        pending.push(PROBLEM.to_owned());
+        while let Some(name) = pending.pop() {
+            // Validation guarantees every name resolves; an unknown one simply has no schema.
+            let Some((name, component)) = self.components.get_key_value(&name) else {
+                continue;
+            };
+            if !reached.insert(name.as_str()) {
+                continue;
+            }
+            let followed = refs.entry(name.as_str()).or_insert_with(|| {
+                let schema = component.schema();
+                let mut found = Vec::new();
+                schema.collect_refs(&mut found);
+                found.into_iter().map(str::to_owned).collect()
+            });
+            pending.extend(followed.iter().cloned());
+        }
+        reached
+    }
 }
 
 /// The schema names an operation refers to through its parameters and bodies.

@@ -39,51 +39,35 @@ pub struct OpenApiOptions {
 pub fn emit(project: &Project, options: &OpenApiOptions) -> Vec<GeneratedFile> {
     let marker = header("", &options.origin).trim().to_owned();
     let versions: Vec<u32> = project.versions().into_iter().collect();
-    // Each version's document is independent of the others: build them side by side.
-    let per_version: Vec<Vec<GeneratedFile>> = std::thread::scope(|scope| {
-        let handles: Vec<_> = versions
-            .iter()
-            .map(|&version| {
-                let marker = &marker;
-                scope.spawn(move || version_files(project, version, marker, options))
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|handle| match handle.join() {
-                Ok(files) => files,
-                Err(panic) => std::panic::resume_unwind(panic),
-            })
-            .collect()
-    });
-    per_version.into_iter().flatten().collect()
-}
-
-/// The JSON and YAML files of one version's document.
-fn version_files(
-    project: &Project,
-    version: u32,
-    marker: &str,
-    options: &OpenApiOptions,
-) -> Vec<GeneratedFile> {
-    // The YAML runs to about three quarters of the JSON's length. Both grow by doubling; a
-    // project large enough to care about the copies is large enough that they are cheap next
-    // to building its entries.
-    let mut yaml = header("#", &options.origin);
-    yaml.reserve(TEXT_CAPACITY / 4 * 3);
-    let mut out = Writer::new(Vec::with_capacity(TEXT_CAPACITY), yaml);
-    document::write(project, version, marker, &mut out);
-    let (json, yaml) = out.finish();
-    vec![
-        GeneratedFile {
-            path: PathBuf::from(format!("openapi/v{version}.json")),
-            contents: json,
-        },
-        GeneratedFile {
-            path: PathBuf::from(format!("openapi/v{version}.yaml")),
-            contents: yaml,
-        },
-    ]
+    // The YAML runs to about three quarters of the JSON's length. Both grow by doubling until
+    // the document extrapolates its own size (`Writer::reserve_rest`).
+    let mut writers: Vec<Writer> = versions
+        .iter()
+        .map(|_| {
+            let mut yaml = header("#", &options.origin);
+            yaml.reserve(TEXT_CAPACITY / 4 * 3);
+            Writer::new(Vec::with_capacity(TEXT_CAPACITY), yaml)
+        })
+        .collect();
+    // All versions in one pass, so that what they share is written once (see `document`).
+    document::write(project, &versions, &marker, &mut writers);
+    versions
+        .iter()
+        .zip(writers)
+        .flat_map(|(version, writer)| {
+            let (json, yaml) = writer.finish();
+            [
+                GeneratedFile {
+                    path: PathBuf::from(format!("openapi/v{version}.json")),
+                    contents: json,
+                },
+                GeneratedFile {
+                    path: PathBuf::from(format!("openapi/v{version}.yaml")),
+                    contents: yaml,
+                },
+            ]
+        })
+        .collect()
 }
 
 /// The initial capacity of each text: enough for a small project without regrowing, and

@@ -44,6 +44,15 @@ pub(super) struct PathItem {
     pub(super) delete: Option<Operation>,
 }
 
+impl PathItem {
+    /// The operations of the path, in the order they are written.
+    pub(super) fn operations(&self) -> impl Iterator<Item = &Operation> {
+        [&self.get, &self.post, &self.put, &self.patch, &self.delete]
+            .into_iter()
+            .flatten()
+    }
+}
+
 #[derive(Debug, Clone, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub(super) struct Operation {

@@ -6,6 +6,9 @@
 //! texts and dropped before the next is built. The texts are byte for byte what serializing a
 //! whole model would give: pretty JSON with two-space indentation, as `serde_json` writes it,
 //! and the block YAML of `yaml`.
+//!
+//! Several documents (one per API version) are written side by side, and an entry they share is
+//! rendered once ([`Rendered`]) and its text copied into each.
 
 use std::io;
 
@@ -37,12 +40,23 @@ impl Writer {
     /// `key: value` in the innermost open map.
     pub(super) fn entry<T: Serialize + ?Sized>(&mut self, key: &str, value: &T) {
         let depth = self.begin_entry(key);
-        let mut json = serde_json::Serializer::with_formatter(&mut self.json, Pretty::at(depth));
-        value
-            .serialize(&mut json)
-            .expect("the OpenAPI model serializes: its map keys are strings, its numbers finite");
-        yaml::write_value(&mut self.yaml, yaml_indent(depth), value)
-            .expect("the OpenAPI model serializes: its map keys are strings");
+        write_value(&mut self.json, &mut self.yaml, depth, value);
+    }
+
+    /// The depth of the next entry: where a value must be rendered to be written next.
+    pub(super) fn depth(&self) -> usize {
+        self.open.len()
+    }
+
+    /// `key: value` in the innermost open map, with the value's text rendered already.
+    pub(super) fn rendered_entry(&mut self, key: &str, rendered: &Rendered) {
+        let depth = self.begin_entry(key);
+        debug_assert_eq!(
+            depth, rendered.depth,
+            "the value was rendered for another depth"
+        );
+        self.json.extend_from_slice(&rendered.json);
+        self.yaml.push_str(&rendered.yaml);
     }
 
     /// Opens a map as the value of `key`; its entries follow until `close`.
@@ -108,6 +122,40 @@ impl Writer {
         yaml::write_key(&mut self.yaml, yaml_indent(depth), key);
         depth
     }
+}
+
+/// A value's JSON and YAML texts as an entry at one depth, for writing into several documents
+/// at the same place. Reused from entry to entry, so its buffers are allocated once.
+#[derive(Default)]
+pub(super) struct Rendered {
+    depth: usize,
+    json: Vec<u8>,
+    yaml: String,
+}
+
+impl Rendered {
+    /// Renders `value` as the value of an entry at `depth`, replacing what was rendered before.
+    pub(super) fn render<T: Serialize + ?Sized>(&mut self, depth: usize, value: &T) {
+        self.json.clear();
+        self.yaml.clear();
+        self.depth = depth;
+        write_value(&mut self.json, &mut self.yaml, depth, value);
+    }
+}
+
+/// Appends `value`'s texts, as the value of an entry at `depth`, to `json` and `yaml`.
+fn write_value<T: Serialize + ?Sized>(
+    json: &mut Vec<u8>,
+    yaml: &mut String,
+    depth: usize,
+    value: &T,
+) {
+    let mut serializer = serde_json::Serializer::with_formatter(json, Pretty::at(depth));
+    value
+        .serialize(&mut serializer)
+        .expect("the OpenAPI model serializes: its map keys are strings, its numbers finite");
+    yaml::write_value(yaml, yaml_indent(depth), value)
+        .expect("the OpenAPI model serializes: its map keys are strings");
 }
 
 /// The indentation of YAML entries at `depth`: the document's own keys have none.

@@ -655,7 +655,8 @@ fn is_plain_safe(s: &str) -> bool {
         && !s.ends_with(' ')
         && s.bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.' | b'/' | b' '))
-        && !RESERVED_WORDS.iter().any(|w| w.eq_ignore_ascii_case(s))
+        // The longest reserved word has five letters.
+        && (s.len() > 5 || !RESERVED_WORDS.iter().any(|w| w.eq_ignore_ascii_case(s)))
 }
 
 /// A double-quoted scalar. Characters YAML would fold, drop or refuse (line breaks, control
@@ -663,26 +664,42 @@ fn is_plain_safe(s: &str) -> bool {
 fn push_quoted(out: &mut String, s: &str) {
     out.reserve(s.len() + 2);
     out.push('"');
-    // Runs of characters that need no escape are copied whole.
+    // Runs of characters that need no escape are copied whole. Nearly every quoted scalar of a
+    // document (references, descriptions) is ASCII, so bytes are checked one by one and only
+    // the rest is decoded into characters.
+    let bytes = s.as_bytes();
     let mut run = 0;
-    for (i, c) in s.char_indices() {
-        let escape = match c {
-            '"' => Some("\\\""),
-            '\\' => Some("\\\\"),
-            '\n' => Some("\\n"),
-            '\r' => Some("\\r"),
-            '\t' => Some("\\t"),
-            c if needs_escape(c) => None,
-            _ => continue,
+    let mut i = 0;
+    while let Some(&b) = bytes.get(i) {
+        let (c, len) = if b.is_ascii() {
+            if !matches!(b, b'"' | b'\\' | 0..=0x1f | 0x7f) {
+                i += 1;
+                continue;
+            }
+            (char::from(b), 1)
+        } else {
+            match s[i..].chars().next() {
+                Some(c) if needs_escape(c) => (c, c.len_utf8()),
+                Some(c) => {
+                    i += c.len_utf8();
+                    continue;
+                }
+                None => break,
+            }
         };
         out.push_str(&s[run..i]);
-        run = i + c.len_utf8();
-        match escape {
-            Some(escape) => out.push_str(escape),
-            None => {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c => {
                 let _ = write!(out, "\\u{:04x}", u32::from(c));
             }
         }
+        i += len;
+        run = i;
     }
     out.push_str(&s[run..]);
     out.push('"');
@@ -722,6 +739,13 @@ mod tests {
         assert_eq!(string("trailing "), "\"trailing \"");
         assert_eq!(string("line\nbreak \"q\""), "\"line\\nbreak \\\"q\\\"\"");
         assert_eq!(string("sep\u{2028}"), "\"sep\\u2028\"");
+        // Escapes among ASCII and non-ASCII text: controls (C0, DEL, C1), tabs, backslashes.
+        assert_eq!(
+            string("é\t\\ \u{1}\u{7f}\u{85}ü: ok"),
+            "\"é\\t\\\\ \\u0001\\u007f\\u0085ü: ok\""
+        );
+        assert_eq!(string("\u{feff}start"), "\"\\ufeffstart\"");
+        assert_eq!(string("ends\r"), "\"ends\\r\"");
     }
 
     #[test]

@@ -99,6 +99,23 @@ impl SqlAuthStore {
         db.migrate_component("auth", AUTH_MIGRATIONS).await?;
         Ok(Self { db })
     }
+
+    /// The user whose `column` (a unique one: `id` or `email`) equals `value`.
+    async fn user_where(
+        &self,
+        column: &'static str,
+        value: &str,
+    ) -> Result<Option<UserCredentials>, StoreError> {
+        let sql = format!(r#"SELECT {USER_COLUMNS} FROM "cmmv_auth_users" WHERE "{column}" = $1"#);
+        on_pool!(self.db, |pool, _begin| {
+            let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(value)
+                .fetch_optional(pool)
+                .await
+                .map_err(failed)?;
+            row.map(|row| read_user(&row)).transpose().map_err(failed)
+        })
+    }
 }
 
 const USER_COLUMNS: &str = r#""id", "email", "roles", "created_at", "password_hash""#;
@@ -223,32 +240,13 @@ impl AuthStore for SqlAuthStore {
         &'a self,
         email: &'a str,
     ) -> BoxFuture<'a, Result<Option<UserCredentials>, StoreError>> {
-        Box::pin(async move {
-            let sql = format!(r#"SELECT {USER_COLUMNS} FROM "cmmv_auth_users" WHERE "email" = $1"#);
-            on_pool!(self.db, |pool, _begin| {
-                let row = sqlx::query(sqlx::AssertSqlSafe(sql))
-                    .bind(email)
-                    .fetch_optional(pool)
-                    .await
-                    .map_err(failed)?;
-                row.map(|row| read_user(&row)).transpose().map_err(failed)
-            })
-        })
+        Box::pin(self.user_where("email", email))
     }
 
     fn user<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<Option<User>, StoreError>> {
         Box::pin(async move {
-            let sql = format!(r#"SELECT {USER_COLUMNS} FROM "cmmv_auth_users" WHERE "id" = $1"#);
-            on_pool!(self.db, |pool, _begin| {
-                let row = sqlx::query(sqlx::AssertSqlSafe(sql))
-                    .bind(id)
-                    .fetch_optional(pool)
-                    .await
-                    .map_err(failed)?;
-                row.map(|row| read_user(&row).map(|c| c.user))
-                    .transpose()
-                    .map_err(failed)
-            })
+            let found = self.user_where("id", id).await?;
+            Ok(found.map(|credentials| credentials.user))
         })
     }
 

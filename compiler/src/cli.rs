@@ -210,6 +210,22 @@ fn generate(
             return 1;
         }
     };
+    let code = write_out(request, &compilation, stdout, stderr);
+    // A large project's model and texts take tens of milliseconds to free, allocation by
+    // allocation, which the user would wait for right before the process exits and the OS
+    // takes the memory back at once. So they are freed beside whatever comes next, if anything.
+    // Should no thread start, the closure and the compilation with it are dropped right here.
+    let _ = std::thread::Builder::new().spawn(move || drop(compilation));
+    code
+}
+
+/// Writes what `generate` compiled, or in check mode compares it; returns the exit code.
+fn write_out(
+    request: &GenRequest<'_>,
+    compilation: &crate::Compilation,
+    stdout: &mut dyn std::io::Write,
+    stderr: &mut dyn std::io::Write,
+) -> i32 {
     if !compilation.warnings.is_empty() {
         let _ = write!(
             stderr,

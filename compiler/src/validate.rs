@@ -2,7 +2,8 @@
 //! and defaults / examples that must satisfy their own constraints (which may depend on enums
 //! declared elsewhere). Each check is one function; all of them run, whatever the others found.
 
-use std::collections::BTreeMap;
+use std::collections::hash_map::Entry;
+use std::collections::{BTreeMap, HashMap};
 
 use crate::diag::{Diagnostic, Diagnostics, Span, suggest};
 use crate::ir::*;
@@ -40,9 +41,11 @@ pub fn validate(project: &Project, diags: &mut Diagnostics) {
 /// message names are global. Names the emitters derive (`TaskInput`, `TaskService`, ...) are
 /// part of it.
 fn check_type_namespace(project: &Project, diags: &mut Diagnostics) {
-    let mut seen: BTreeMap<String, (Span, &'static str)> = BTreeMap::new();
+    // Maps here and below only answer lookups (diagnostics come in contract order), so they
+    // hash: a thousand contracts declare tens of thousands of names.
+    let mut seen: HashMap<&str, (Span, &'static str)> = HashMap::new();
     for contract in project.contracts.values() {
-        seen.insert(contract.name.clone(), (contract.span, "contract"));
+        seen.insert(&contract.name, (contract.span, "contract"));
     }
     for contract in project.contracts.values() {
         let declared = contract
@@ -51,7 +54,7 @@ fn check_type_namespace(project: &Project, diags: &mut Diagnostics) {
             .map(|m| (&m.name, m.span, "message"))
             .chain(contract.enums.values().map(|e| (&e.name, e.span, "enum")));
         for (name, span, what) in declared {
-            if let Some((first, first_what)) = seen.get(name) {
+            if let Some((first, first_what)) = seen.get(name.as_str()) {
                 diags.push(
                     Diagnostic::error(span, format!("duplicate type name `{name}`"))
                         .with_label(format!("this {what}"))
@@ -61,13 +64,13 @@ fn check_type_namespace(project: &Project, diags: &mut Diagnostics) {
                         ),
                 );
             } else {
-                seen.insert(name.clone(), (span, what));
+                seen.insert(name, (span, what));
             }
         }
     }
     for contract in project.contracts.values() {
         for generated in contract.generated_type_names() {
-            if let Some((span, what)) = seen.get(&generated) {
+            if let Some((span, what)) = seen.get(generated.as_str()) {
                 diags.push(
                     Diagnostic::error(
                         *span,
@@ -87,7 +90,7 @@ fn check_type_namespace(project: &Project, diags: &mut Diagnostics) {
         }
     }
     // Two contracts can derive the same name (`A.b_c` and `AB.c` both give `ABCRequest`).
-    let mut derived: BTreeMap<String, &Contract> = BTreeMap::new();
+    let mut derived: HashMap<String, &Contract> = HashMap::new();
     for contract in project.contracts.values() {
         for generated in contract.generated_type_names() {
             if let Some(first) = derived.get(&generated) {
@@ -121,7 +124,7 @@ fn check_type_namespace(project: &Project, diags: &mut Diagnostics) {
 /// Each contract gets files named after it in snake_case (`proto/http_server.proto`), so two
 /// names that differ only in case (`HTTPServer`, `HttpServer`) would overwrite each other.
 fn check_file_names(project: &Project, diags: &mut Diagnostics) {
-    let mut seen: BTreeMap<String, &Contract> = BTreeMap::new();
+    let mut seen: HashMap<String, &Contract> = HashMap::new();
     for contract in project.contracts.values() {
         let file = to_snake_case(&contract.name);
         if let Some(first) = seen.get(&file) {
@@ -291,10 +294,10 @@ fn check_bodies(project: &Project, contract: &Contract, diags: &mut Diagnostics)
 /// same API version is served twice. Clashes between the same two declarations (two contracts
 /// on one collection path clash on every CRUD route) are reported once, listing every route.
 fn check_routes(project: &Project, diags: &mut Diagnostics) {
-    let mut routes: BTreeMap<(u32, Method, String), (&Contract, &Operation)> = BTreeMap::new();
+    let mut routes: HashMap<(u32, Method, String), (&Contract, &Operation)> = HashMap::new();
     // One path shape must be spelled one way: OpenAPI forbids paths that differ only in
     // parameter names, and the router cannot tell them apart.
-    let mut spellings: BTreeMap<(u32, String), (String, &Contract, &Operation)> = BTreeMap::new();
+    let mut spellings: HashMap<(u32, String), (String, &Contract, &Operation)> = HashMap::new();
     // (route, operation, first operation) for each pair of clashing declarations.
     type Clash = (String, String, String);
     let mut clashes: BTreeMap<(Span, Span), Vec<Clash>> = BTreeMap::new();
@@ -302,37 +305,34 @@ fn check_routes(project: &Project, diags: &mut Diagnostics) {
         for op in contract.operations_in_order() {
             for &version in &op.versions {
                 let full_path = op.full_path(contract, version);
-                let route = format!("{} {}", op.method.as_str(), full_path);
-                let shape_key = (version, route_shape(&full_path));
-                match spellings.get(&shape_key) {
-                    Some((first_path, first_contract, first_op)) if *first_path != full_path => {
-                        diags.push(
-                            Diagnostic::error(op.span, format!("`{full_path}` and `{first_path}` differ only in parameter names"))
-                                .with_label(format!("operation `{}.{}`", contract.name, op.name))
-                                .with_secondary(first_op.span, format!("`{}.{}` spells it `{first_path}`", first_contract.name, first_op.name))
-                                .with_help("use the same parameter names for the same path"),
-                        );
+                let shape = route_shape(&full_path);
+                match spellings.entry((version, shape.clone())) {
+                    Entry::Occupied(first) => {
+                        let (first_path, first_contract, first_op) = first.get();
+                        if *first_path != full_path {
+                            diags.push(
+                                Diagnostic::error(op.span, format!("`{full_path}` and `{first_path}` differ only in parameter names"))
+                                    .with_label(format!("operation `{}.{}`", contract.name, op.name))
+                                    .with_secondary(first_op.span, format!("`{}.{}` spells it `{first_path}`", first_contract.name, first_op.name))
+                                    .with_help("use the same parameter names for the same path"),
+                            );
+                        }
                     }
-                    Some(_) => {}
-                    None => {
-                        spellings.insert(shape_key, (full_path.clone(), contract, op));
+                    Entry::Vacant(slot) => {
+                        slot.insert((full_path.clone(), contract, op));
                     }
                 }
-                let key = (
-                    version,
-                    op.method,
-                    route_shape(&op.full_path(contract, version)),
-                );
-                match routes.get(&key) {
-                    Some((first_contract, first_op)) => {
+                match routes.entry((version, op.method, shape)) {
+                    Entry::Occupied(first) => {
+                        let (first_contract, first_op) = first.get();
                         clashes.entry((op.span, first_op.span)).or_default().push((
-                            route,
+                            format!("{} {full_path}", op.method.as_str()),
                             format!("{}.{}", contract.name, op.name),
                             format!("{}.{}", first_contract.name, first_op.name),
                         ));
                     }
-                    None => {
-                        routes.insert(key, (contract, op));
+                    Entry::Vacant(slot) => {
+                        slot.insert((contract, op));
                     }
                 }
             }
@@ -363,10 +363,18 @@ fn check_routes(project: &Project, diags: &mut Diagnostics) {
 }
 
 fn route_shape(path: &str) -> String {
-    path.split('/')
-        .map(|seg| if seg.starts_with('{') { "{}" } else { seg })
-        .collect::<Vec<_>>()
-        .join("/")
+    let mut shape = String::with_capacity(path.len());
+    for (i, segment) in path.split('/').enumerate() {
+        if i > 0 {
+            shape.push('/');
+        }
+        shape.push_str(if segment.starts_with('{') {
+            "{}"
+        } else {
+            segment
+        });
+    }
+    shape
 }
 
 fn check_values(project: &Project, contract: &Contract, diags: &mut Diagnostics) {

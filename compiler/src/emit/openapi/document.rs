@@ -98,10 +98,9 @@ pub(super) fn write(project: &Project, versions: &[u32], generated: &str, outs: 
     }
 
     let graph = ComponentGraph::new(project);
-    let mut refs = HashMap::new();
     let reachable: Vec<BTreeSet<&str>> = roots
         .into_iter()
-        .map(|roots| graph.reachable(roots, &mut refs))
+        .map(|roots| graph.reachable(roots))
         .collect();
     let names: BTreeSet<&str> = reachable.iter().flatten().copied().collect();
     for out in outs.iter_mut() {
@@ -262,13 +261,8 @@ impl<'p> ComponentGraph<'p> {
 
     /// The names of the component schemas reachable from `roots`, plus the problem schemas
     /// every error response uses. Unreachable ones are left out, so that a version's document
-    /// holds only its own types. `refs` keeps the references of each component followed, for
-    /// the next version: finding them builds the component's schema.
-    fn reachable<'g>(
-        &'g self,
-        roots: Vec<String>,
-        refs: &mut HashMap<&'g str, Vec<String>>,
-    ) -> BTreeSet<&'g str> {
+    /// holds only its own types.
+    fn reachable(&self, roots: Vec<String>) -> BTreeSet<&str> {
         let mut reached = BTreeSet::new();
         let mut pending = roots;
         pending.push(PROBLEM.to_owned());
@@ -277,16 +271,9 @@ impl<'p> ComponentGraph<'p> {
             let Some((name, component)) = self.components.get_key_value(&name) else {
                 continue;
             };
-            if !reached.insert(name.as_str()) {
-                continue;
+            if reached.insert(name.as_str()) {
+                pending.extend(component.refs().into_iter().map(str::to_owned));
             }
-            let followed = refs.entry(name.as_str()).or_insert_with(|| {
-                let schema = component.schema();
-                let mut found = Vec::new();
-                schema.collect_refs(&mut found);
-                found.into_iter().map(str::to_owned).collect()
-            });
-            pending.extend(followed.iter().cloned());
         }
         reached
     }

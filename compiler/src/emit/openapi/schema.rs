@@ -119,6 +119,15 @@ fn set_extension(schema: &mut Schema, key: &'static str, value: Option<serde_jso
     }
 }
 
+/// The names a value of type `ty` refers to, as `type_schema` writes them into `$ref`s.
+fn named_types<'t>(ty: &'t Type, out: &mut Vec<&'t str>) {
+    match ty {
+        Type::Scalar(_) => {}
+        Type::Named(name) => out.push(name),
+        Type::List(inner) | Type::Map(inner) => named_types(inner, out),
+    }
+}
+
 /// Lets a schema also accept `null`: `type: [T, "null"]` for inline types, and
 /// `anyOf: [{$ref}, {type: null}]` for references, whose target cannot be changed.
 pub(super) fn nullable(schema: Schema) -> Schema {
@@ -386,6 +395,29 @@ impl<'p> Component<'p> {
             Component::Enum(def) => def.name.clone(),
             Component::Problem => PROBLEM.to_owned(),
             Component::FieldError => FIELD_ERROR.to_owned(),
+        }
+    }
+
+    /// The names of the component schemas this one refers to (with repeats), read off the IR:
+    /// the names [`Schema::collect_refs`] finds in [`Component::schema`], without building it.
+    /// Finding which schemas a document must show follows these for every component.
+    pub(super) fn refs(self) -> Vec<&'p str> {
+        fn of_fields<'f>(fields: impl IntoIterator<Item = &'f Field>) -> Vec<&'f str> {
+            let mut names = Vec::new();
+            for field in fields {
+                named_types(&field.ty, &mut names);
+            }
+            names
+        }
+        match self {
+            Component::Resource(contract) => of_fields(&contract.fields),
+            Component::Derived(contract, DerivedBody::Input | DerivedBody::Patch) => {
+                of_fields(contract.fields.iter().filter(|f| f.is_input()))
+            }
+            Component::Derived(contract, DerivedBody::Page) => vec![contract.name.as_str()],
+            Component::Message(message) => of_fields(&message.fields),
+            Component::Problem => vec![FIELD_ERROR],
+            Component::Enum(_) | Component::FieldError => Vec::new(),
         }
     }
 

@@ -471,7 +471,10 @@ impl View for RpcView {
 
 /// A list of strings as a template sequence.
 fn texts(items: &[String]) -> Value {
-    items.iter().map(|item| Value::from(item.as_str())).collect()
+    items
+        .iter()
+        .map(|item| Value::from(item.as_str()))
+        .collect()
 }
 
 /// A list of views as a template sequence of the views themselves.

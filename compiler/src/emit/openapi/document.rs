@@ -1,6 +1,7 @@
 //! The IR of one API version -> an OpenAPI document: paths, operations, parameters, security,
 //! rate limits, responses and the component schemas they use.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use crate::ir::{
@@ -318,12 +319,13 @@ fn operation(contract: &Contract, op: &Operation) -> model::Operation {
         required: true,
         content: json_content(body_schema(contract, &body.ty)),
     });
+    let noun = noun(contract);
     let mut responses = BTreeMap::from([(
-        op.status.to_string(),
-        RefOr::Item(success_response(contract, op)),
+        Cow::Owned(op.status.to_string()),
+        RefOr::Item(success_response(contract, op, &noun)),
     )]);
     for error in error_responses(op) {
-        responses.insert(error.status().to_string(), error.reference());
+        responses.insert(Cow::Borrowed(error.status_key()), error.reference());
     }
     let (security, roles) = security(&op.auth);
     model::Operation {
@@ -331,7 +333,7 @@ fn operation(contract: &Contract, op: &Operation) -> model::Operation {
         summary: Some(
             op.summary
                 .clone()
-                .unwrap_or_else(|| default_summary(contract, op)),
+                .unwrap_or_else(|| default_summary(op, &noun)),
         ),
         description: op.description.clone(),
         operation_id: contract.operation_id(op),
@@ -462,7 +464,7 @@ fn json_content(schema: Schema) -> BTreeMap<&'static str, MediaType> {
     )])
 }
 
-fn success_response(contract: &Contract, op: &Operation) -> Response {
+fn success_response(contract: &Contract, op: &Operation, noun: &str) -> Response {
     let mut headers = vec![ResponseHeader::RequestId];
     if is_rate_limited(op) {
         headers.extend([ResponseHeader::RateLimit, ResponseHeader::RateLimitPolicy]);
@@ -472,7 +474,7 @@ fn success_response(contract: &Contract, op: &Operation) -> Response {
         _ => BTreeMap::new(),
     };
     Response {
-        description: success_description(contract, op),
+        description: success_description(contract, op, noun),
         headers: problems::header_refs(&headers),
         content,
     }
@@ -609,10 +611,10 @@ fn with_article(noun: &str) -> String {
 
 /// A summary for operations whose contract gives none, so that every operation reads well in
 /// documentation tools.
-fn default_summary(contract: &Contract, op: &Operation) -> String {
-    let one = with_article(&noun(contract));
+fn default_summary(op: &Operation, noun: &str) -> String {
+    let one = with_article(noun);
     match op.crud() {
-        Some(CrudKind::List) => format!("List {}", pluralize(&noun(contract))),
+        Some(CrudKind::List) => format!("List {}", pluralize(noun)),
         Some(CrudKind::Get) => format!("Get {one}"),
         Some(CrudKind::Create) => format!("Create {one}"),
         Some(CrudKind::Update) => format!("Replace {one}"),
@@ -628,10 +630,9 @@ fn default_summary(contract: &Contract, op: &Operation) -> String {
     }
 }
 
-fn success_description(contract: &Contract, op: &Operation) -> String {
-    let noun = noun(contract);
+fn success_description(contract: &Contract, op: &Operation, noun: &str) -> String {
     match (op.crud(), &op.response) {
-        (Some(CrudKind::List), _) => format!("A page of {}.", pluralize(&noun)),
+        (Some(CrudKind::List), _) => format!("A page of {}.", pluralize(noun)),
         (Some(CrudKind::Get), _) => format!("The {noun}."),
         (Some(CrudKind::Create), _) => format!("The created {noun}."),
         (Some(CrudKind::Update | CrudKind::Patch), _) => format!("The updated {noun}."),

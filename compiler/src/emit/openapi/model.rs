@@ -6,6 +6,7 @@
 //! its details after. Empty collections and unset options are left out, so that documents stay
 //! short.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use serde::ser::{Serialize, SerializeMap, SerializeSeq, Serializer};
@@ -69,7 +70,7 @@ pub(super) struct Operation {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(super) request_body: Option<RequestBody>,
     /// Keyed by status code; three-digit codes sort numerically as strings.
-    pub(super) responses: BTreeMap<String, RefOr<Response>>,
+    pub(super) responses: BTreeMap<Cow<'static, str>, RefOr<Response>>,
     /// `Some(vec![])` is meaningful: it says the operation needs no credentials.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(super) security: Option<Vec<SecurityRequirement>>,
@@ -184,7 +185,7 @@ pub(super) struct Header {
 pub(super) enum RefOr<T> {
     Ref {
         #[serde(rename = "$ref")]
-        reference: String,
+        reference: Cow<'static, str>,
     },
     Item(T),
 }

@@ -1,6 +1,7 @@
 //! What every document shares: the RFC 9457 problem schemas, the error responses the runtime
 //! produces, the response headers it sets, and the security schemes it accepts.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use serde_json::json;
@@ -14,6 +15,9 @@ pub(super) const FIELD_ERROR: &str = "FieldError";
 
 pub(super) const JSON: &str = "application/json";
 const PROBLEM_JSON: &str = "application/problem+json";
+
+const HEADER_REFS: &str = "#/components/headers/";
+const RESPONSE_REFS: &str = "#/components/responses/";
 
 /// The request id of every example, so that examples agree with each other.
 const EXAMPLE_REQUEST_ID: &str = "0b6f2c1e-3b7a-4f0e-9a51-6d2c8e4f7a90";
@@ -48,9 +52,18 @@ impl ResponseHeader {
     }
 
     fn component_name(self) -> &'static str {
+        &self.reference()[HEADER_REFS.len()..]
+    }
+
+    /// `#/components/headers/<component name>`, spelled out so that operations refer to it
+    /// without formatting it anew each time.
+    fn reference(self) -> &'static str {
         match self {
-            ResponseHeader::RequestId => "RequestId",
-            other => other.wire_name(),
+            ResponseHeader::RequestId => "#/components/headers/RequestId",
+            ResponseHeader::RateLimit => "#/components/headers/RateLimit",
+            ResponseHeader::RateLimitPolicy => "#/components/headers/RateLimit-Policy",
+            ResponseHeader::RetryAfter => "#/components/headers/Retry-After",
+            ResponseHeader::WwwAuthenticate => "#/components/headers/WWW-Authenticate",
         }
     }
 
@@ -100,7 +113,7 @@ pub(super) fn header_refs(headers: &[ResponseHeader]) -> BTreeMap<&'static str, 
     headers
         .iter()
         .map(|h| {
-            let reference = format!("#/components/headers/{}", h.component_name());
+            let reference = Cow::Borrowed(h.reference());
             (h.wire_name(), RefOr::Ref { reference })
         })
         .collect()
@@ -161,26 +174,49 @@ impl ErrorResponse {
         }
     }
 
-    fn component_name(self) -> &'static str {
+    /// The status code as the key of an operation's `responses`.
+    pub(super) fn status_key(self) -> &'static str {
         match self {
-            ErrorResponse::BadRequest => "BadRequest",
-            ErrorResponse::Unauthorized => "Unauthorized",
-            ErrorResponse::Forbidden => "Forbidden",
-            ErrorResponse::NotFound => "NotFound",
-            ErrorResponse::Conflict => "Conflict",
-            ErrorResponse::PayloadTooLarge => "PayloadTooLarge",
-            ErrorResponse::UnsupportedMediaType => "UnsupportedMediaType",
-            ErrorResponse::ValidationFailed => "ValidationFailed",
-            ErrorResponse::TooManyRequests => "TooManyRequests",
-            ErrorResponse::InternalError => "InternalError",
-            ErrorResponse::ServiceUnavailable => "ServiceUnavailable",
+            ErrorResponse::BadRequest => "400",
+            ErrorResponse::Unauthorized => "401",
+            ErrorResponse::Forbidden => "403",
+            ErrorResponse::NotFound => "404",
+            ErrorResponse::Conflict => "409",
+            ErrorResponse::PayloadTooLarge => "413",
+            ErrorResponse::UnsupportedMediaType => "415",
+            ErrorResponse::ValidationFailed => "422",
+            ErrorResponse::TooManyRequests => "429",
+            ErrorResponse::InternalError => "500",
+            ErrorResponse::ServiceUnavailable => "503",
+        }
+    }
+
+    fn component_name(self) -> &'static str {
+        &self.reference_path()[RESPONSE_REFS.len()..]
+    }
+
+    /// `#/components/responses/<component name>`, spelled out so that every operation refers
+    /// to it without formatting it anew.
+    fn reference_path(self) -> &'static str {
+        match self {
+            ErrorResponse::BadRequest => "#/components/responses/BadRequest",
+            ErrorResponse::Unauthorized => "#/components/responses/Unauthorized",
+            ErrorResponse::Forbidden => "#/components/responses/Forbidden",
+            ErrorResponse::NotFound => "#/components/responses/NotFound",
+            ErrorResponse::Conflict => "#/components/responses/Conflict",
+            ErrorResponse::PayloadTooLarge => "#/components/responses/PayloadTooLarge",
+            ErrorResponse::UnsupportedMediaType => "#/components/responses/UnsupportedMediaType",
+            ErrorResponse::ValidationFailed => "#/components/responses/ValidationFailed",
+            ErrorResponse::TooManyRequests => "#/components/responses/TooManyRequests",
+            ErrorResponse::InternalError => "#/components/responses/InternalError",
+            ErrorResponse::ServiceUnavailable => "#/components/responses/ServiceUnavailable",
         }
     }
 
     /// The reference an operation's `responses` uses.
     pub(super) fn reference(self) -> RefOr<Response> {
         RefOr::Ref {
-            reference: format!("#/components/responses/{}", self.component_name()),
+            reference: Cow::Borrowed(self.reference_path()),
         }
     }
 
@@ -446,4 +482,36 @@ pub(super) fn security_schemes() -> BTreeMap<&'static str, SecurityScheme> {
             },
         ),
     ])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The spelled-out keys and references say what the codes and component names say.
+    #[test]
+    fn keys_and_references_agree_with_the_components() {
+        for error in ErrorResponse::ALL {
+            assert_eq!(error.status_key(), error.status().to_string());
+            assert_eq!(
+                error.reference_path(),
+                format!("{RESPONSE_REFS}{}", error.component_name())
+            );
+            assert!(error.component_name().chars().all(char::is_alphanumeric));
+        }
+        let names: Vec<&str> = ResponseHeader::ALL
+            .into_iter()
+            .map(ResponseHeader::component_name)
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "RequestId",
+                "RateLimit",
+                "RateLimit-Policy",
+                "Retry-After",
+                "WWW-Authenticate"
+            ]
+        );
+    }
 }

@@ -17,6 +17,7 @@ pub fn validate(project: &Project, diags: &mut Diagnostics) {
             let mut diags = Diagnostics::new();
             check_type_namespace(project, &mut diags);
             check_file_names(project, &mut diags);
+            check_proto_enum_values(project, &mut diags);
             let mut routes = Diagnostics::new();
             check_routes(project, &mut routes);
             (diags, routes)
@@ -146,22 +147,83 @@ fn check_file_names(project: &Project, diags: &mut Diagnostics) {
 }
 
 /// protoc derives a JSON name for every field (`a_1` and `a1` both become `a1`) and refuses a
-/// message where two fields share one.
+/// message where two fields share one. The messages: the resource, the declared messages, and
+/// the request of each custom operation, whose fields are its path and query parameters.
 fn check_json_names(contract: &Contract, diags: &mut Diagnostics) {
-    let messages = std::iter::once((&contract.name, &contract.fields))
-        .chain(contract.messages.values().map(|m| (&m.name, &m.fields)));
-    for (owner, fields) in messages {
-        let mut seen: BTreeMap<String, &Field> = BTreeMap::new();
-        for field in fields {
-            let json = proto_json_name(&field.name);
-            if let Some(first) = seen.get(&json) {
+    check_message_json_names(&contract.name, &contract.fields, diags);
+    for message in contract.messages.values() {
+        check_message_json_names(&message.name, &message.fields, diags);
+    }
+    for op in contract
+        .operations
+        .values()
+        .filter(|op| op.crud().is_none())
+    {
+        check_message_json_names(
+            &contract.request_message_name(op),
+            op.path_params.iter().chain(&op.query),
+            diags,
+        );
+    }
+}
+
+fn check_message_json_names<'f>(
+    owner: &str,
+    fields: impl IntoIterator<Item = &'f Field>,
+    diags: &mut Diagnostics,
+) {
+    let mut seen: HashMap<String, &Field> = HashMap::new();
+    for field in fields {
+        match seen.entry(proto_json_name(&field.name)) {
+            Entry::Occupied(first) => {
+                let json = first.key();
+                let first = first.get();
                 diags.push(
                     Diagnostic::error(field.span, format!("fields `{}` and `{}` of `{owner}` have the same protobuf JSON name `{json}`", first.name, field.name))
                         .with_secondary(first.span, "the other field")
                         .with_help("rename one of them; protobuf drops underscores when it derives JSON names"),
                 );
-            } else {
-                seen.insert(json, field);
+            }
+            Entry::Vacant(slot) => {
+                slot.insert(field);
+            }
+        }
+    }
+}
+
+/// proto3 enum values share their package's namespace, so the emitter prefixes each with its
+/// enum's name; two enums can still end up with one value name (`Ab.c_d` and `AbC.d` are both
+/// `AB_C_D`), which protoc refuses.
+fn check_proto_enum_values(project: &Project, diags: &mut Diagnostics) {
+    let mut values: HashMap<String, (&EnumDef, Span)> = HashMap::new();
+    for def in project.contracts.values().flat_map(|c| c.enums.values()) {
+        let prefix = to_screaming_snake_case(&def.name);
+        // The emitter adds the zero value `<PREFIX>_UNSPECIFIED` to every enum.
+        let unspecified = std::iter::once(("unspecified", def.span));
+        for (value, span) in unspecified.chain(def.values.iter().map(|v| (v.name.as_str(), v.span)))
+        {
+            match values.entry(proto_enum_value_name(&prefix, value)) {
+                Entry::Occupied(first) => {
+                    let name = first.key();
+                    let (first_def, first_span) = first.get();
+                    diags.push(
+                        Diagnostic::error(
+                            span,
+                            format!(
+                                "enums `{}` and `{}` both define `{name}` in proto",
+                                first_def.name, def.name
+                            ),
+                        )
+                        .with_label(format!("becomes `{name}`"))
+                        .with_secondary(*first_span, format!("also `{name}`"))
+                        .with_help(
+                            "proto enum values share the package's namespace; rename the enum or the value",
+                        ),
+                    );
+                }
+                Entry::Vacant(slot) => {
+                    slot.insert((def, span));
+                }
             }
         }
     }

@@ -30,7 +30,8 @@ use minijinja::{AutoEscape, Environment, UndefinedBehavior};
 use crate::diag::{Diagnostic, SourceMap, Span, display_path};
 use crate::ir::{
     Body, BodyType, Contract, CrudKind, Definition, DerivedBody, EnumDef, Field, Format, Message,
-    Operation, Project, Scalar, Type, to_pascal_case, to_screaming_snake_case, to_snake_case,
+    Operation, Project, Scalar, Type, proto_enum_value_name, to_pascal_case,
+    to_screaming_snake_case, to_snake_case,
 };
 use crate::lock::{BODY_FIELD, Lock};
 use crate::templates::Templates;
@@ -102,7 +103,6 @@ impl<'a> ProtoEmitter<'a> {
             Diagnostic::global(format!("the template `{TEMPLATE}` is missing"))
                 .with_help("the template directory overrides built-in templates by file name")
         })?;
-        check_proto_names(project)?;
         let env = environment(source)?;
         env.get_template(TEMPLATE).map_err(|e| template_error(&e))?;
         Ok(Self {
@@ -863,7 +863,7 @@ impl<'a, 'v> FileBuilder<'a, 'v> {
 
     fn enum_view(&self, def: &EnumDef) -> Result<EnumView, Diagnostic> {
         let prefix = to_screaming_snake_case(&def.name);
-        let value_name = |value: &str| format!("{prefix}_{}", value.to_ascii_uppercase());
+        let value_name = |value: &str| proto_enum_value_name(&prefix, value);
         let mut values = vec![EnumValueView {
             name: value_name("unspecified"),
             number: 0,
@@ -1171,84 +1171,6 @@ fn format_name(format: Format) -> &'static str {
         Format::Ipv4 => "IPv4 address",
         Format::Ipv6 => "IPv6 address",
     }
-}
-
-/// Names protoc refuses although every contract rule holds: two fields of one message whose
-/// JSON names (lowerCamelCase) are equal, such as `a_1` and `a1`, and two enum values with one
-/// proto name (enum values are scoped by the package, not by their enum, so `A` + `b_c` and
-/// `AB` + `c` both make `A_B_C`).
-// These checks would sit better in `validate.rs`, which reports every problem at once; the
-// emitter can only return the first.
-fn check_proto_names(project: &Project) -> Result<(), Diagnostic> {
-    for contract in project.contracts.values() {
-        let custom = contract
-            .operations_in_order()
-            .into_iter()
-            .filter(|op| op.crud().is_none())
-            .map(|op| {
-                (
-                    contract.request_message_name(op),
-                    op.path_params.iter().chain(&op.query).collect(),
-                )
-            });
-        let messages = [(
-            contract.name.clone(),
-            contract.fields.iter().collect::<Vec<_>>(),
-        )]
-        .into_iter()
-        .chain(
-            contract
-                .messages
-                .values()
-                .map(|m| (m.name.clone(), m.fields.iter().collect())),
-        )
-        .chain(custom);
-        for (message, fields) in messages {
-            let mut seen: BTreeMap<String, &Field> = BTreeMap::new();
-            for field in fields {
-                if let Some(first) = seen.insert(crate::ir::proto_json_name(&field.name), field) {
-                    return Err(Diagnostic::error(
-                        field.span,
-                        format!(
-                            "fields `{}` and `{}` of `{message}` have the same JSON name `{}`",
-                            first.name,
-                            field.name,
-                            crate::ir::proto_json_name(&field.name)
-                        ),
-                    )
-                    .with_label("protoc refuses this field")
-                    .with_secondary(first.span, "the other field")
-                    .with_help(
-                        "proto3 JSON drops underscores (`a_1` is `a1`); rename one of them",
-                    ));
-                }
-            }
-        }
-    }
-    let mut values: BTreeMap<String, (&EnumDef, Span)> = BTreeMap::new();
-    for def in project.contracts.values().flat_map(|c| c.enums.values()) {
-        let prefix = to_screaming_snake_case(&def.name);
-        let unspecified = std::iter::once(("unspecified", def.span));
-        for (value, span) in unspecified.chain(def.values.iter().map(|v| (v.name.as_str(), v.span)))
-        {
-            let name = format!("{prefix}_{}", value.to_ascii_uppercase());
-            if let Some((first, first_span)) = values.insert(name.clone(), (def, span)) {
-                return Err(Diagnostic::error(
-                    span,
-                    format!(
-                        "enums `{}` and `{}` both define `{name}` in proto",
-                        first.name, def.name
-                    ),
-                )
-                .with_label(format!("becomes `{name}`"))
-                .with_secondary(first_span, format!("also `{name}`"))
-                .with_help(
-                    "proto enum values share the package's namespace; rename the enum or the value",
-                ));
-            }
-        }
-    }
-    Ok(())
 }
 
 /// `version 2`, `versions 1 and 2`, `versions 1, 2 and 3`.
@@ -1640,31 +1562,52 @@ message NotePinRequest {
         }
     }
 
+    /// Names protoc refuses although each contract on its own is fine: two fields of one
+    /// message with one JSON name, two enum values with one proto name. Validation reports them
+    /// with every other problem of the run, so the emitter never meets them.
     #[test]
     fn names_protoc_refuses_are_reported() {
-        // Fields with one JSON name (`x_1`, `x1`) are refused earlier, by validation, with
-        // every other problem of the run.
-        let mut input = crate::Input::default();
-        input.add_contract(
-            "contracts/a.yaml",
-            "contract: A\nfields:\n  id: { type: uuid, primary: true }\n  x_1: string\n  x1: string\n",
-        );
-        let (_, diags) = crate::lower(&input);
-        assert!(
+        let messages = |text: &str| {
+            let mut input = crate::Input::default();
+            input.add_contract("contracts/a.yaml", text);
+            let (_, diags) = crate::lower(&input);
             diags
                 .into_sorted()
-                .iter()
-                .any(|d| d.message.contains("same protobuf JSON name"))
+                .into_iter()
+                .map(|d| (d.message.clone(), d.labels.len()))
+                .collect::<Vec<_>>()
+        };
+        let fields = messages(
+            "contract: A\nfields:\n  id: { type: uuid, primary: true }\n  x_1: string\n  x1: string\n",
         );
-        let (diag, _) = emit_error(&[(
-            "contracts/a.yaml",
-            "contract: A\nfields:\n  id: { type: uuid, primary: true }\nenums:\n  Ab: [c_d]\n  AbC: [d]\n",
-        )]);
         assert_eq!(
-            diag.message,
-            "enums `Ab` and `AbC` both define `AB_C_D` in proto"
+            fields,
+            [(
+                "fields `x_1` and `x1` of `A` have the same protobuf JSON name `x1`".to_owned(),
+                2
+            )]
         );
-        assert_eq!(diag.labels.len(), 2);
+        let parameters = messages(
+            "contract: A\nfields:\n  id: { type: uuid, primary: true }\noperations:\n  find:\n    method: GET\n    path: /find\n    query:\n      page_1: int32\n      page1: int32\n    response: A\n",
+        );
+        assert_eq!(
+            parameters,
+            [(
+                "fields `page_1` and `page1` of `AFindRequest` have the same protobuf JSON name `page1`"
+                    .to_owned(),
+                2
+            )]
+        );
+        let enums = messages(
+            "contract: A\nfields:\n  id: { type: uuid, primary: true }\nenums:\n  Ab: [c_d]\n  AbC: [d]\n",
+        );
+        assert_eq!(
+            enums,
+            [(
+                "enums `Ab` and `AbC` both define `AB_C_D` in proto".to_owned(),
+                2
+            )]
+        );
     }
 
     #[test]

@@ -83,6 +83,13 @@ pub fn to_screaming_snake_case(name: &str) -> String {
     to_snake_case(name).to_ascii_uppercase()
 }
 
+/// The proto name of `value` of an enum whose values start with `prefix` (the enum's name in
+/// SCREAMING_SNAKE_CASE): `STATUS_ACTIVE`. proto3 enum values share their package's namespace,
+/// hence the prefix.
+pub fn proto_enum_value_name(prefix: &str, value: &str) -> String {
+    format!("{prefix}_{}", value.to_ascii_uppercase())
+}
+
 /// English plural of a lowercase word, good enough for resource paths (`category` ->
 /// `categories`, `box` -> `boxes`); a contract sets `path:` when it is not.
 pub fn pluralize(word: &str) -> String {

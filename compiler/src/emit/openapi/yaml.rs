@@ -649,15 +649,27 @@ const RESERVED_WORDS: &[&str] = &["true", "false", "yes", "no", "y", "n", "on", 
 /// A letter, then letters, digits, `_`, `-`, `.`, `/` and inner spaces: such a scalar cannot
 /// start a number, an indicator, a comment or a `key: value` pair.
 fn is_plain_safe(s: &str) -> bool {
-    let starts_with_letter = s.chars().next().is_some_and(|c| c.is_ascii_alphabetic());
-    // Every allowed character is ASCII, so bytes can be checked in place of chars.
-    starts_with_letter
-        && !s.ends_with(' ')
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.' | b'/' | b' '))
+    let bytes = s.as_bytes();
+    // Every allowed character is ASCII, so bytes can be checked in place of chars, each with
+    // one look-up: every key and string of a document passes through here.
+    bytes.first().is_some_and(u8::is_ascii_alphabetic)
+        && bytes.last() != Some(&b' ')
+        && bytes.iter().all(|&b| PLAIN[usize::from(b)])
         // The longest reserved word has five letters.
         && (s.len() > 5 || !RESERVED_WORDS.iter().any(|w| w.eq_ignore_ascii_case(s)))
 }
+
+/// The bytes a plain scalar may hold (see `is_plain_safe`).
+const PLAIN: [bool; 256] = {
+    let mut plain = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        plain[b] = c.is_ascii_alphanumeric() || matches!(c, b'_' | b'-' | b'.' | b'/' | b' ');
+        b += 1;
+    }
+    plain
+};
 
 /// A double-quoted scalar. Characters YAML would fold, drop or refuse (line breaks, control
 /// characters, the byte-order mark, non-characters) are escaped.

@@ -454,19 +454,14 @@ pub fn lower(input: &Input) -> (ir::Project, Diagnostics) {
         Some((id, file)) => frontend::yaml::lower_project_file(id, &file.text, &mut diags),
         None => ir::Project::default(),
     };
-    // Each file lowers on its own, so the files are lowered in two halves side by side; their
-    // diagnostics are merged in file order, so nothing depends on the threads.
+    // Each file lowers on its own, so the files are lowered on both cores; their diagnostics
+    // are merged in file order, so nothing depends on the threads.
     let named_limits = &project.rate_limits;
-    let lowered = parallel::in_halves(input.contracts.clone(), |ids| {
-        ids.into_iter()
-            .filter_map(|id| {
-                let file = input.sources.get(id)?;
-                let mut file_diags = Diagnostics::new();
-                let contract =
-                    frontend::yaml::lower_file(id, &file.text, named_limits, &mut file_diags);
-                Some((contract, file_diags))
-            })
-            .collect::<Vec<_>>()
+    let lowered = parallel::map(&input.contracts, |&id| {
+        let file = input.sources.get(id)?;
+        let mut file_diags = Diagnostics::new();
+        let contract = frontend::yaml::lower_file(id, &file.text, named_limits, &mut file_diags);
+        Some((contract, file_diags))
     });
     // `#[contract]` items of Rust sources lower through the same tree and checks.
     let from_rust = input.rust_sources.iter().filter_map(|&id| {

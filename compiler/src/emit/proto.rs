@@ -64,13 +64,10 @@ pub fn emit(
 ) -> Result<Vec<GeneratedFile>, Diagnostic> {
     let emitter = ProtoEmitter::new(project, lock, templates, sources)?;
     // Every file's view and text depend only on the project, so the files are built and
-    // rendered in two halves side by side.
-    let files = crate::parallel::in_halves(emitter.contracts(), |half| {
-        half.into_iter()
-            .map(|contract| emitter.file(contract))
-            .collect::<Vec<_>>()
-    });
-    emitter.finish(files.into_iter().flatten().collect())
+    // rendered on both cores.
+    let contracts = emitter.contracts();
+    let files = crate::parallel::map(&contracts, |contract| emitter.file(contract));
+    emitter.finish(files)
 }
 
 /// The proto emitter, ready to render: the template compiled, the project's names checked.

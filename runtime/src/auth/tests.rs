@@ -40,6 +40,18 @@ fn public(kid: &str, alg: JwtAlgorithm) -> JwtKey {
     JwtKey::from_pem(kid, alg, &read(&format!("keys/{kid}.{alg}.pem"))).unwrap()
 }
 
+/// The shared-secret verifier without leeway: a token expired a moment ago is refused.
+fn strict_verifier() -> JwtVerifier {
+    JwtVerifier::new(
+        &JwtConfig {
+            leeway: Duration::ZERO,
+            ..config()
+        },
+        vec![hs256()],
+    )
+    .unwrap()
+}
+
 fn hs256() -> JwtKey {
     JwtKey::hs256("hs-1", SECRET).unwrap()
 }
@@ -217,14 +229,7 @@ fn leeway_at_the_boundary() {
     assert!(verifier.verify(&t(&nbf_inside)).is_ok());
     assert_eq!(refused(&verifier, &t(&nbf_outside)), AuthError::NotYetValid);
     // No leeway at all: a token expired a few seconds ago is refused.
-    let strict = JwtVerifier::new(
-        &JwtConfig {
-            leeway: Duration::ZERO,
-            ..config()
-        },
-        vec![hs256()],
-    )
-    .unwrap();
+    let strict = strict_verifier();
     let just_expired = with(claims(), "exp", json!(now() - 3));
     assert_eq!(refused(&strict, &t(&just_expired)), AuthError::Expired);
 }
@@ -725,14 +730,7 @@ proptest! {
 
 #[test]
 fn a_remembered_token_is_still_refused_once_it_expires() {
-    let strict = JwtVerifier::new(
-        &JwtConfig {
-            leeway: Duration::ZERO,
-            ..config()
-        },
-        vec![hs256()],
-    )
-    .unwrap();
+    let strict = strict_verifier();
     let short = token(
         "hs-1",
         Some("hs-1"),

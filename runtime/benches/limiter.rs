@@ -4,7 +4,7 @@
 use std::hint::black_box;
 use std::time::Duration;
 
-use cmmv::ratelimit::{KeyKind, MemoryLimiter, MemoryLimiterSettings, Policy};
+use cmmv::ratelimit::{FailMode, KeyKind, MemoryLimiter, MemoryLimiterSettings, Policy};
 use criterion::{Criterion, criterion_group, criterion_main};
 
 /// Generous enough that most decisions admit, as most requests of a healthy service do.
@@ -14,6 +14,7 @@ const POLICY: Policy = Policy {
     period: Duration::from_secs(1),
     burst: 1_000,
     key: KeyKind::Ip,
+    on_error: FailMode::App,
 };
 
 fn decide(c: &mut Criterion) {

@@ -17,7 +17,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use cmmv::ratelimit::{KeyKind, Limiter, Policy, RedisLimiter, RedisLimiterSettings};
+use cmmv::ratelimit::{FailMode, KeyKind, Limiter, Policy, RedisLimiter, RedisLimiterSettings};
 
 const CONCURRENCY: u64 = 32;
 const DECISIONS: u64 = 100_000;
@@ -96,6 +96,7 @@ async fn limiter_rate(url: &str, prefix: &str) -> BenchResult<f64> {
         period: Duration::from_secs(1),
         burst: 1000,
         key: KeyKind::Ip,
+        on_error: FailMode::App,
     };
     let next = Arc::new(AtomicU64::new(0));
     let started = Instant::now();

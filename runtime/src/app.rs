@@ -80,6 +80,8 @@ struct AuthParts {
     /// Replaces the verifier the settings describe.
     jwt: Option<JwtVerifier>,
     api_keys: Option<Arc<dyn ApiKeyVerifier>>,
+    /// What is wrong with the parts given (reported by `build`).
+    errors: Vec<SettingsError>,
 }
 
 /// What [`AppBuilder`] collects for rate limiting.
@@ -303,8 +305,11 @@ impl AppBuilder {
     /// Mounts the login module: its routes, their rate limits (`LOGIN_RATE_LIMITS`), its API
     /// keys as a credential the guards accept, and a readiness check of its store.
     #[must_use]
-    pub fn login(self, login: &crate::auth::Login) -> Self {
+    pub fn login(mut self, login: &crate::auth::Login) -> Self {
         let store = Arc::clone(login.store());
+        if let Some(error) = login.misconfiguration() {
+            self.auth.errors.push(error);
+        }
         self.routes(login.routes())
             .rate_limits(crate::auth::LOGIN_RATE_LIMITS)
             .api_keys(login.api_key_verifier())
@@ -324,6 +329,9 @@ impl AppBuilder {
     /// Validates the settings and assembles the app.
     pub fn build(self) -> Result<App, SettingsError> {
         self.settings.validate()?;
+        if let Some(error) = self.auth.errors.into_iter().next() {
+            return Err(error);
+        }
         let jwt = match self.auth.jwt {
             Some(verifier) => Some(verifier),
             None => JwtVerifier::from_settings(&self.settings)?,

@@ -23,8 +23,11 @@
 //! | `CMMV_CORS_CREDENTIALS` | `false` | allow credentialed cross-origin requests |
 //! | `CMMV_HSTS` | `false` | `true` (one year), `false`, or a max-age in seconds |
 //! | `CMMV_RATE_LIMIT` | `true` | enforce the contracts' rate limits (`false` turns every limit off) |
-//! | `CMMV_TRUSTED_PROXIES` | unset | comma-separated CIDR blocks of proxies whose `Forwarded` / `X-Forwarded-For` are believed |
-//! | `CMMV_RATE_LIMIT_FAIL` | `open` | when the Redis limiter cannot decide in time: `open` admits, `closed` answers 503 |
+//! | `CMMV_TRUSTED_PROXIES` | unset | comma-separated CIDR blocks of proxies whose forwarding header is believed |
+//! | `CMMV_TRUSTED_PROXY_HEADER` | `x-forwarded-for` | the one header those proxies set: `x-forwarded-for`, `forwarded` (RFC 7239), or another name such as `x-real-ip`; no other is read |
+//! | `CMMV_RATE_LIMIT_IPV6_PREFIX` | `64` | IPv6 clients are counted per block of this prefix length (`128`: per address) |
+//! | `CMMV_RATE_LIMIT_IPV4_PREFIX` | `32` | IPv4 clients are counted per block of this prefix length |
+//! | `CMMV_RATE_LIMIT_FAIL` | `open` | when the Redis limiter cannot decide in time, for policies that do not choose: `open` admits, `closed` answers 503, `local` decides with an in-process limiter |
 //! | `CMMV_RATE_LIMIT_TIMEOUT` | `50ms` | how long a Redis decision may take |
 //! | `CMMV_RATE_LIMIT_LEGACY_HEADERS` | `false` | also send `X-RateLimit-Limit`, `-Remaining`, `-Reset` |
 //! | `CMMV_RATE_LIMIT_MAX_KEYS` | `1000000` | keys the in-process limiter holds at most |
@@ -41,6 +44,8 @@
 //! | `CMMV_AUTH_REFRESH_TTL` | `30d` | lifetime of each refresh token (longer than the access tokens') |
 //! | `CMMV_AUTH_DEFAULT_ROLES` | `user` | comma-separated roles of newly registered users (may be empty) |
 //! | `CMMV_AUTH_PASSWORD_MIN_LENGTH` | `12` | shortest password accepted at registration, in characters (8 to 128) |
+//! | `CMMV_AUTH_REGISTRATION` | `immediate` | `immediate`: `201` and the account signs in at once, `409` for a taken email; `confirm`: `202` alike for every address, the account pending until the token an `AccountMailer` sends comes back (see [`crate::auth::Registration`]) |
+//! | `CMMV_AUTH_CONFIRMATION_TTL` | `24h` | how long a confirmation token works |
 //!
 //! The settings file is the one named by `CMMV_SETTINGS`, else `cmmv.toml` in the working
 //! directory when it exists. Its keys are the variable names without the prefix, in lower case:
@@ -132,11 +137,15 @@ pub struct Settings {
 #[derive(Debug, Clone, PartialEq)]
 pub struct RateLimitSettings {
     pub enabled: bool,
-    /// Proxies whose forwarding headers name the client; every other peer is the client.
+    /// Proxies whose forwarding header names the client; every other peer is the client.
     pub trusted_proxies: Vec<crate::ratelimit::Cidr>,
-    /// What a request gets when the shared limiter cannot decide in time: admitted (`true`)
-    /// or a 503.
-    pub fail_open: bool,
+    /// The one header those proxies write the client into (`X-Forwarded-For` unless set).
+    pub proxy_header: crate::ratelimit::ProxyHeader,
+    /// The blocks clients are counted by: each IPv4 address, each IPv6 /64, unless set.
+    pub client_blocks: crate::ratelimit::ClientBlocks,
+    /// What a request gets when the shared limiter cannot decide in time, for policies that
+    /// do not choose: admitted, a 503, or the in-process limiter's decision.
+    pub fail_mode: crate::ratelimit::FailMode,
     /// How long a decision by the Redis limiter may take.
     pub timeout: Duration,
     /// Also send the `X-RateLimit-*` headers older clients read.
@@ -150,7 +159,9 @@ impl Default for RateLimitSettings {
         Self {
             enabled: true,
             trusted_proxies: Vec::new(),
-            fail_open: true,
+            proxy_header: crate::ratelimit::ProxyHeader::default(),
+            client_blocks: crate::ratelimit::ClientBlocks::default(),
+            fail_mode: crate::ratelimit::FailMode::Open,
             timeout: Duration::from_millis(50),
             legacy_headers: false,
             max_keys: 1_000_000,
@@ -213,6 +224,11 @@ pub struct AuthSettings {
     pub default_roles: Vec<String>,
     /// The shortest password accepted at registration, in characters.
     pub password_min_length: usize,
+    /// How registration answers: at once (`409` for a taken email), or alike for every
+    /// address, confirmed by a mailed token.
+    pub registration: crate::auth::Registration,
+    /// How long a confirmation token works.
+    pub confirmation_ttl: Duration,
 }
 
 impl Default for AuthSettings {
@@ -224,6 +240,8 @@ impl Default for AuthSettings {
             refresh_ttl: Duration::from_secs(30 * 24 * 3600),
             default_roles: vec!["user".to_owned()],
             password_min_length: 12,
+            registration: crate::auth::Registration::Immediate,
+            confirmation_ttl: Duration::from_secs(24 * 3600),
         }
     }
 }
@@ -528,14 +546,27 @@ impl RawSettings {
                             .collect()
                     },
                 )?,
-                fail_open: self.parse(
+                proxy_header: self.parse(
+                    "CMMV_TRUSTED_PROXY_HEADER",
+                    d.rate_limit.proxy_header,
+                    str::parse,
+                )?,
+                client_blocks: crate::ratelimit::ClientBlocks {
+                    ipv4_prefix: self.parse(
+                        "CMMV_RATE_LIMIT_IPV4_PREFIX",
+                        d.rate_limit.client_blocks.ipv4_prefix,
+                        |v| prefix_length(v, 32),
+                    )?,
+                    ipv6_prefix: self.parse(
+                        "CMMV_RATE_LIMIT_IPV6_PREFIX",
+                        d.rate_limit.client_blocks.ipv6_prefix,
+                        |v| prefix_length(v, 128),
+                    )?,
+                },
+                fail_mode: self.parse(
                     "CMMV_RATE_LIMIT_FAIL",
-                    d.rate_limit.fail_open,
-                    |v| match v.to_ascii_lowercase().as_str() {
-                        "open" => Ok(true),
-                        "closed" => Ok(false),
-                        _ => Err(format!("invalid fail mode {v:?} (expected open or closed)")),
-                    },
+                    d.rate_limit.fail_mode,
+                    str::parse,
                 )?,
                 timeout: self.parse("CMMV_RATE_LIMIT_TIMEOUT", d.rate_limit.timeout, |v| {
                     parse_duration(v).and_then(|t| positive(t, t.is_zero()))
@@ -610,6 +641,16 @@ impl RawSettings {
                             .map_err(|_| format!("invalid length {v:?} (expected an integer)"))
                             .and_then(check_password_min_length)
                     },
+                )?,
+                registration: self.parse(
+                    "CMMV_AUTH_REGISTRATION",
+                    d.auth.registration,
+                    str::parse,
+                )?,
+                confirmation_ttl: self.parse(
+                    "CMMV_AUTH_CONFIRMATION_TTL",
+                    d.auth.confirmation_ttl,
+                    |v| parse_duration(v).and_then(|t| positive(t, t.as_secs() == 0)),
                 )?,
             },
             extra: self
@@ -919,6 +960,17 @@ fn parse_redis_url(v: &str) -> Result<Option<String>, String> {
 }
 
 /// `true`/`false` and the usual spellings of them.
+/// A prefix length of at most `max` bits, and at least 1: a /0 would count the whole
+/// internet as one client.
+fn prefix_length(v: &str, max: u8) -> Result<u8, String> {
+    match v.trim().trim_start_matches('/').parse::<u8>() {
+        Ok(n) if (1..=max).contains(&n) => Ok(n),
+        _ => Err(format!(
+            "invalid prefix length {v:?} (expected 1 to {max}, e.g. {max})"
+        )),
+    }
+}
+
 pub(crate) fn parse_bool(v: &str) -> Result<bool, String> {
     match v.to_ascii_lowercase().as_str() {
         "true" | "1" | "yes" | "on" => Ok(true),
@@ -1071,6 +1123,59 @@ mod tests {
         assert!(settings.cors.credentials);
         assert_eq!(settings.hsts_max_age, Some(600));
         assert_eq!(settings.extra("CMMV_JWT_SECRET"), Some("s3cret"));
+    }
+
+    #[test]
+    fn client_identity_and_fail_mode_settings_parse_and_are_checked() {
+        use crate::ratelimit::{ClientBlocks, FailMode, ProxyHeader};
+        let d = Settings::from_pairs(Vec::<(String, String)>::new()).expect("defaults");
+        assert_eq!(d.rate_limit.proxy_header, ProxyHeader::default());
+        assert_eq!(d.rate_limit.client_blocks, ClientBlocks::default());
+        assert_eq!(d.rate_limit.client_blocks.ipv6_prefix, 64);
+        assert_eq!(d.rate_limit.fail_mode, FailMode::Open);
+        let settings = Settings::from_pairs([
+            ("CMMV_TRUSTED_PROXY_HEADER", "Forwarded"),
+            ("CMMV_RATE_LIMIT_IPV6_PREFIX", "/56"),
+            ("CMMV_RATE_LIMIT_IPV4_PREFIX", "24"),
+            ("CMMV_RATE_LIMIT_FAIL", "local"),
+            ("CMMV_AUTH_REGISTRATION", "confirm"),
+            ("CMMV_AUTH_CONFIRMATION_TTL", "2h"),
+        ])
+        .expect("valid settings");
+        assert_eq!(settings.rate_limit.proxy_header, ProxyHeader::Forwarded);
+        assert_eq!(
+            settings.rate_limit.client_blocks,
+            ClientBlocks {
+                ipv4_prefix: 24,
+                ipv6_prefix: 56
+            }
+        );
+        assert_eq!(settings.rate_limit.fail_mode, FailMode::Local);
+        assert_eq!(
+            settings.auth.registration,
+            crate::auth::Registration::Confirm
+        );
+        assert_eq!(settings.auth.confirmation_ttl, Duration::from_secs(7200));
+        let other = Settings::from_pairs([("CMMV_TRUSTED_PROXY_HEADER", "X-Real-IP")])
+            .expect("valid settings");
+        assert_eq!(
+            other.rate_limit.proxy_header.to_string(),
+            "x-real-ip".to_owned()
+        );
+        for (key, value) in [
+            ("CMMV_TRUSTED_PROXY_HEADER", "x forwarded"),
+            ("CMMV_RATE_LIMIT_IPV6_PREFIX", "0"),
+            ("CMMV_RATE_LIMIT_IPV6_PREFIX", "129"),
+            ("CMMV_RATE_LIMIT_IPV4_PREFIX", "33"),
+            ("CMMV_RATE_LIMIT_FAIL", "maybe"),
+            ("CMMV_AUTH_REGISTRATION", "later"),
+            ("CMMV_AUTH_CONFIRMATION_TTL", "0"),
+        ] {
+            assert!(
+                error_of(&[(key, value)]).starts_with(&format!("{key}: ")),
+                "{key}={value}"
+            );
+        }
     }
 
     #[test]

@@ -184,6 +184,12 @@ fn rate_policy(
         RateKey::Header(name) => quote!(::cmmv::ratelimit::KeyKind::Header(#name)),
         RateKey::Custom(name) => quote!(::cmmv::ratelimit::KeyKind::Custom(#name)),
     };
+    let on_error = match policy.on_error {
+        RateFailMode::App => quote!(::cmmv::ratelimit::FailMode::App),
+        RateFailMode::Open => quote!(::cmmv::ratelimit::FailMode::Open),
+        RateFailMode::Closed => quote!(::cmmv::ratelimit::FailMode::Closed),
+        RateFailMode::Local => quote!(::cmmv::ratelimit::FailMode::Local),
+    };
     quote! {
         ::cmmv::ratelimit::Policy {
             id: #id,
@@ -191,6 +197,7 @@ fn rate_policy(
             period: ::core::time::Duration::from_secs(#period),
             burst: #burst,
             key: #key,
+            on_error: #on_error,
         }
     }
 }

@@ -512,7 +512,40 @@ pub struct RateLimitPolicy {
     /// The largest burst admitted at once; defaults to `limit`.
     pub burst: u32,
     pub key: RateKey,
+    /// What a request gets when the shared limiter cannot decide.
+    pub on_error: RateFailMode,
     pub span: Span,
+}
+
+/// What a request gets when the shared (Redis) limiter cannot decide in time.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub enum RateFailMode {
+    /// The app's setting (`CMMV_RATE_LIMIT_FAIL`).
+    #[default]
+    App,
+    /// Admitted.
+    Open,
+    /// A 503 problem.
+    Closed,
+    /// Decided by an in-process limiter of the instance.
+    Local,
+}
+
+impl RateFailMode {
+    /// The modes a contract may name, as it spells them.
+    pub const ALL: [(&'static str, RateFailMode); 3] = [
+        ("open", RateFailMode::Open),
+        ("closed", RateFailMode::Closed),
+        ("local", RateFailMode::Local),
+    ];
+
+    /// The spelling of a mode a contract chose (`None` for the app's default).
+    pub fn as_str(self) -> Option<&'static str> {
+        Self::ALL
+            .iter()
+            .find(|(_, mode)| *mode == self)
+            .map(|(name, _)| *name)
+    }
 }
 
 /// What a rate limit counts requests by.

@@ -32,7 +32,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use cmmv::auth::Access;
-use cmmv::ratelimit::{KeyKind, Policy};
+use cmmv::ratelimit::{FailMode, KeyKind, Policy};
 use cmmv::resource::Resource;
 use cmmv::store::Store;
 use cmmv::types::{DateTime, Uuid};
@@ -274,6 +274,7 @@ const ADMIT_ALL: &[(&str, &str, &[Policy])] = &[(
         period: Duration::from_secs(1),
         burst: 1_000_000_000,
         key: KeyKind::Ip,
+        on_error: FailMode::App,
     }],
 )];
 

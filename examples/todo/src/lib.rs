@@ -216,11 +216,36 @@ pub fn with_development_key(mut settings: Settings) -> (Settings, bool) {
     (settings, true)
 }
 
-/// The service as `cargo run -p todo` runs it: opens and migrates the database of the settings
-/// (or keeps everything in memory for `memory:`), mounts the login module (`/auth/...`) on the
-/// same database, serves until shut down, then closes the database so that every connection is
-/// returned and SQLite's log is checkpointed.
+/// The service as `cargo run -p todo` runs it: [`assemble`]d from the settings, served until
+/// shut down, then the database closed so that every connection is returned and SQLite's log
+/// is checkpointed.
 pub async fn serve(settings: Settings) -> Result<std::process::ExitCode, String> {
+    let service = assemble(settings).await?;
+    let purge = service
+        .login
+        .purge_expired_every(std::time::Duration::from_secs(3600));
+    let code = service.app.run().await;
+    purge.abort();
+    if let Some(db) = service.database {
+        db.close().await;
+    }
+    Ok(code)
+}
+
+/// The example service, assembled but not yet serving.
+#[derive(Debug)]
+pub struct Service {
+    pub app: App,
+    /// The login module mounted on `app`.
+    pub login: cmmv::auth::Login,
+    /// `None` for `memory:`.
+    pub database: Option<cmmv::sql::Database>,
+}
+
+/// Opens and migrates the database of the settings (or keeps everything in memory for
+/// `memory:`), connects the Redis limiter when `CMMV_REDIS_URL` is set, and builds the app:
+/// every contract, their limits, and the login module (`/auth/...`) on the same database.
+pub async fn assemble(settings: Settings) -> Result<Service, String> {
     let database = if settings.database_url == "memory:" {
         None
     } else {
@@ -266,13 +291,11 @@ pub async fn serve(settings: Settings) -> Result<std::process::ExitCode, String>
         builder = builder.rate_limiter(limiter);
     }
     let app = builder.build().map_err(|e| e.to_string())?;
-    let purge = login.purge_expired_every(std::time::Duration::from_secs(3600));
-    let code = app.run().await;
-    purge.abort();
-    if let Some(db) = database {
-        db.close().await;
-    }
-    Ok(code)
+    Ok(Service {
+        app,
+        login,
+        database,
+    })
 }
 
 /// The app: every contract's routes, their rate limits, the OpenAPI documents and a readiness

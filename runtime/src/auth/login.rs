@@ -9,8 +9,11 @@
 //! | `POST /auth/logout` | public | `{refresh_token}` | 204, whatever the token |
 //! | `GET /auth/me` | authenticated | | 200 `{subject, roles, scheme, email}` |
 //! | `POST /auth/api-keys` | bearer token | `{name, roles?, expires_at?}` | 201 with the key, shown once |
-//! | `GET /auth/api-keys` | authenticated | | 200 `{items: [...]}`, the caller's live keys |
-//! | `DELETE /auth/api-keys/{id}` | authenticated | | 204; 404 unless a live key of the caller |
+//! | `GET /auth/api-keys` | bearer token | | 200 `{items: [...]}`, the caller's live keys |
+//! | `DELETE /auth/api-keys/{id}` | bearer token | | 204; 404 unless a live key of the caller |
+//!
+//! A request authenticated by an API key gets 403 on the three key routes: keys are managed
+//! by a signed-in user only.
 //!
 //! Tokens come back as `{access_token, token_type: "Bearer", expires_in, refresh_token,
 //! refresh_expires_in}` with `Cache-Control: no-store` (RFC 6749 §5.1).
@@ -52,13 +55,17 @@ use serde_json::Value;
 use super::api_keys::{self, ApiKeys};
 use super::issuer::{TokenIssuer, unix_now_i64};
 use super::password::Passwords;
+use super::password::normalize_password;
 use super::secret::{random_hex, sha256_hex};
-use super::store::{ApiKey, AuthStore, NewRefreshToken, NewUser, Rotation, User, normalize_email};
+use super::store::{
+    ApiKey, AuthStore, NewConfirmation, NewRefreshToken, NewUser, Rotation, User, normalize_email,
+};
 use super::{Access, ApiKeyVerifier, Principal, Scheme, require};
 use crate::extract::JsonBody;
 use crate::problem::{FieldError, Problem};
-use crate::ratelimit::{KeyKind, Policy};
+use crate::ratelimit::{FailMode, KeyKind, Policy};
 use crate::settings::{AUTH_MAX_PASSWORD_LENGTH, Settings, SettingsError};
+use crate::store::BoxFuture;
 use crate::types::DateTime;
 use crate::validate::{
     At, Check, Errors, Format, FromJson, Presence, Rules, field, object, required,
@@ -71,8 +78,10 @@ pub const LOGOUT_PATH: &str = "/auth/logout";
 pub const ME_PATH: &str = "/auth/me";
 pub const API_KEYS_PATH: &str = "/auth/api-keys";
 pub const API_KEY_PATH: &str = "/auth/api-keys/{id}";
+/// Mounted only with [`Registration::Confirm`].
+pub const CONFIRM_PATH: &str = "/auth/confirm";
 
-/// Login attempts per client IP: 10 a minute, 5 at once. Enough for a person mistyping,
+/// Login attempts per client (each IPv4 address, each IPv6 /64): 10 a minute, 5 at once. Enough for a person mistyping,
 /// far too few for guessing passwords; credential stuffing from many IPs needs more than a
 /// rate limit (and is why failures take a full argon2 verification).
 pub const LOGIN_POLICY: Policy = Policy {
@@ -81,6 +90,7 @@ pub const LOGIN_POLICY: Policy = Policy {
     period: Duration::from_secs(60),
     burst: 5,
     key: KeyKind::Ip,
+    on_error: FailMode::Local,
 };
 
 /// Registrations per client IP: 10 an hour, 3 at once.
@@ -90,6 +100,7 @@ pub const REGISTER_POLICY: Policy = Policy {
     period: Duration::from_secs(3600),
     burst: 3,
     key: KeyKind::Ip,
+    on_error: FailMode::Local,
 };
 
 /// Refreshes and logouts per client IP: 60 a minute, 10 at once; a client refreshes once
@@ -100,22 +111,29 @@ pub const REFRESH_POLICY: Policy = Policy {
     period: Duration::from_secs(60),
     burst: 10,
     key: KeyKind::Ip,
+    on_error: FailMode::Local,
 };
 
 /// The rate limits of the login routes, in the shape of generated `RATE_LIMITS`: pass it to
-/// `AppBuilder::rate_limits`, and the app's limiter enforces it.
+/// `AppBuilder::rate_limits`, and the app's limiter enforces it. When a shared (Redis)
+/// limiter cannot decide, these policies fall back on an in-process limiter
+/// ([`FailMode::Local`]) whatever `CMMV_RATE_LIMIT_FAIL` says: failing open would switch off
+/// the one defence against password guessing exactly when Redis is down.
 pub const LOGIN_RATE_LIMITS: &[(&str, &str, &[Policy])] = &[
     ("POST", LOGIN_PATH, &[LOGIN_POLICY]),
     ("POST", REGISTER_PATH, &[REGISTER_POLICY]),
     ("POST", REFRESH_PATH, &[REFRESH_POLICY]),
     ("POST", LOGOUT_PATH, &[REFRESH_POLICY]),
+    ("POST", CONFIRM_PATH, &[REFRESH_POLICY]),
 ];
 
 /// The one answer to a failed login.
 const INVALID_CREDENTIALS: &str = "invalid email or password";
 /// The one answer to a refused refresh token.
 const INVALID_REFRESH: &str = "invalid, expired or revoked refresh token";
-/// Bytes of a refresh token's secret: 256 bits.
+/// The one answer to a refused confirmation token.
+const INVALID_CONFIRMATION: &str = "invalid, expired or spent confirmation token";
+/// Bytes of a refresh or confirmation token's secret: 256 bits.
 const REFRESH_TOKEN_BYTES: usize = 32;
 /// The longest email accepted (RFC 5321's path limit).
 const MAX_EMAIL_LENGTH: usize = 254;
@@ -131,17 +149,80 @@ pub struct LoginOptions {
     pub default_roles: Vec<String>,
     /// The shortest password accepted at registration, in characters.
     pub password_min_length: usize,
+    /// How `POST /auth/register` answers.
+    pub registration: Registration,
+    /// How long a confirmation token works ([`Registration::Confirm`]).
+    pub confirmation_ttl: Duration,
 }
 
 impl LoginOptions {
-    /// `CMMV_AUTH_REFRESH_TTL`, `CMMV_AUTH_DEFAULT_ROLES`, `CMMV_AUTH_PASSWORD_MIN_LENGTH`.
+    /// `CMMV_AUTH_REFRESH_TTL`, `CMMV_AUTH_DEFAULT_ROLES`, `CMMV_AUTH_PASSWORD_MIN_LENGTH`,
+    /// `CMMV_AUTH_REGISTRATION`, `CMMV_AUTH_CONFIRMATION_TTL`.
     pub fn from_settings(settings: &Settings) -> Self {
         Self {
             refresh_ttl: settings.auth.refresh_ttl,
             default_roles: settings.auth.default_roles.clone(),
             password_min_length: settings.auth.password_min_length,
+            registration: settings.auth.registration,
+            confirmation_ttl: settings.auth.confirmation_ttl,
         }
     }
+}
+
+/// How registration answers, and so what it tells about addresses that already have an
+/// account.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Registration {
+    /// `201` with the new account, which may sign in at once; `409` when the email is taken.
+    /// Simple for clients, but anyone can learn whether an address has an account here —
+    /// which `/auth/login` takes care not to tell.
+    #[default]
+    Immediate,
+    /// Enumeration-safe: `202` with the same body for every well-formed request. A new
+    /// account is pending until the one-time token the app's [`AccountMailer`] sends to the
+    /// address comes back through `POST /auth/confirm`; for an address that already has an
+    /// account, the mailer is told so instead (to warn its owner) and nothing changes. The
+    /// price: an extra step and a mail system, and clients cannot tell a typo in their
+    /// address from success.
+    Confirm,
+}
+
+impl Registration {
+    /// The setting's spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Registration::Immediate => "immediate",
+            Registration::Confirm => "confirm",
+        }
+    }
+}
+
+impl std::str::FromStr for Registration {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "immediate" => Ok(Registration::Immediate),
+            "confirm" => Ok(Registration::Confirm),
+            _ => Err(format!(
+                "invalid registration mode {s:?} (expected immediate or confirm)"
+            )),
+        }
+    }
+}
+
+/// What reaches a person by email for [`Registration::Confirm`]: the app's mail system,
+/// implemented by the app. Calls run on a task of their own after the answer is decided, so
+/// a slow mail server neither delays registration nor shows in its timing; a failure is the
+/// implementation's to log and retry.
+pub trait AccountMailer: Send + Sync + fmt::Debug + 'static {
+    /// An account for `email` waits for `token`: send it (as a link to the app's page that
+    /// posts it to `/auth/confirm`, say). The token is a credential: never log it.
+    fn send_confirmation<'a>(&'a self, email: &'a str, token: &'a str) -> BoxFuture<'a, ()>;
+
+    /// Someone tried to register `email`, which has an account: tell its owner (who may
+    /// have forgotten, or may be the target of someone else).
+    fn send_already_registered<'a>(&'a self, email: &'a str) -> BoxFuture<'a, ()>;
 }
 
 impl Default for LoginOptions {
@@ -158,9 +239,10 @@ pub struct Login {
 
 struct Shared {
     store: Arc<dyn AuthStore>,
-    issuer: TokenIssuer,
+    issuer: Arc<TokenIssuer>,
     passwords: Passwords,
     options: LoginOptions,
+    mailer: Option<Arc<dyn AccountMailer>>,
 }
 
 impl fmt::Debug for Login {
@@ -184,11 +266,41 @@ impl Login {
         Self {
             shared: Arc::new(Shared {
                 store,
-                issuer,
+                issuer: Arc::new(issuer),
                 passwords,
                 options,
+                mailer: None,
             }),
         }
+    }
+
+    /// Sends confirmations through `mailer`; [`Registration::Confirm`] needs one (an app
+    /// without it does not build).
+    #[must_use]
+    pub fn with_mailer(self, mailer: Arc<dyn AccountMailer>) -> Self {
+        let shared = Shared {
+            store: Arc::clone(&self.shared.store),
+            issuer: Arc::clone(&self.shared.issuer),
+            passwords: self.shared.passwords.clone(),
+            options: self.shared.options.clone(),
+            mailer: Some(mailer),
+        };
+        Self {
+            shared: Arc::new(shared),
+        }
+    }
+
+    /// Why this module cannot serve as configured, if it cannot: checked when an app
+    /// mounts it.
+    pub(crate) fn misconfiguration(&self) -> Option<SettingsError> {
+        (self.shared.options.registration == Registration::Confirm
+            && self.shared.mailer.is_none())
+        .then(|| {
+            SettingsError::env(
+                "CMMV_AUTH_REGISTRATION",
+                "`confirm` sends a token to each new address: give the login module an AccountMailer (Login::with_mailer)",
+            )
+        })
     }
 
     /// The module the settings describe: see [`TokenIssuer::from_settings`] and
@@ -250,7 +362,12 @@ impl Login {
             .route(API_KEYS_PATH, get(list_api_keys).post(create_api_key))
             .route(API_KEY_PATH, axum::routing::delete(revoke_api_key))
             .route_layer(require(Access::Authenticated));
+        let confirm = match self.shared.options.registration {
+            Registration::Immediate => Router::new(),
+            Registration::Confirm => Router::new().route(CONFIRM_PATH, post(confirm)),
+        };
         Router::new()
+            .merge(confirm)
             .route(REGISTER_PATH, post(register))
             .route(LOGIN_PATH, post(login))
             .route(REFRESH_PATH, post(refresh))
@@ -298,6 +415,23 @@ impl Check for Credentials {
             );
         }
     }
+}
+
+/// `{token}` of a confirmation.
+struct TokenBody {
+    token: String,
+}
+
+impl FromJson for TokenBody {
+    fn from_json(value: &mut Value, at: &At<'_>, errors: &mut Errors) -> Option<Self> {
+        let map = object(value, at, &["token"], errors)?;
+        let token = required::<String>(map, at, "token", errors)?;
+        Some(Self { token })
+    }
+}
+
+impl Check for TokenBody {
+    fn check(&self, _rules: &Rules, _at: &At<'_>, _errors: &mut Errors) {}
 }
 
 /// `{refresh_token}` of refresh and logout.
@@ -374,6 +508,13 @@ impl From<User> for UserView {
             created_at: rfc3339(user.created_at),
         }
     }
+}
+
+/// The answer to every well-formed registration in [`Registration::Confirm`] mode.
+#[derive(Serialize)]
+struct Pending {
+    email: String,
+    status: &'static str,
 }
 
 #[derive(Serialize)]
@@ -470,22 +611,22 @@ async fn register(
     State(shared): State<Arc<Shared>>,
     JsonBody(body): JsonBody<Credentials>,
 ) -> Result<Response, Problem> {
-    let email = normalize_email(&body.email);
+    let email = normalize_email(&body.email).filter(|email| Format::Email.matches(email));
     let mut errors = Vec::new();
-    if !Format::Email.matches(&email) {
+    if email.is_none() {
         errors.push(FieldError::at("/email", "format", "must be a valid email"));
     }
     let min = shared.options.password_min_length;
-    if body.password.chars().count() < min {
+    if normalize_password(&body.password).chars().count() < min {
         errors.push(FieldError::at(
             "/password",
             "min_length",
             format!("must be at least {min} characters"),
         ));
     }
-    if !errors.is_empty() {
+    let Some(email) = email.filter(|_| errors.is_empty()) else {
         return Err(Problem::validation(errors));
-    }
+    };
     let password_hash = shared
         .passwords
         .hash_blocking(body.password)
@@ -494,37 +635,124 @@ async fn register(
             tracing::error!(%error, "password hashing failed");
             Problem::unavailable("accounts cannot be created right now; retry later")
         })?;
+    let now = unix_now_i64();
+    match shared.options.registration {
+        Registration::Immediate => {
+            let user = shared
+                .store
+                .create_user(new_user(&shared, email, password_hash, now, None))
+                .await
+                .map_err(storage)?;
+            Ok((StatusCode::CREATED, axum::Json(UserView::from(user))).into_response())
+        }
+        Registration::Confirm => register_pending(&shared, email, password_hash, now).await,
+    }
+}
+
+fn new_user(
+    shared: &Shared,
+    email: String,
+    password_hash: String,
+    now: i64,
+    confirmation: Option<NewConfirmation>,
+) -> NewUser {
+    NewUser {
+        id: uuid::Uuid::now_v7().to_string(),
+        email,
+        password_hash,
+        roles: shared.options.default_roles.clone(),
+        created_at: now,
+        confirmation,
+    }
+}
+
+/// The enumeration-safe registration: the same `202` and body whether the address is new,
+/// pending or taken, after the same work (the password was hashed either way); what differs
+/// happens in the mail the address's owner gets.
+async fn register_pending(
+    shared: &Shared,
+    email: String,
+    password_hash: String,
+    now: i64,
+) -> Result<Response, Problem> {
+    let token = random_hex(REFRESH_TOKEN_BYTES).ok_or_else(no_randomness)?;
+    let ttl = i64::try_from(shared.options.confirmation_ttl.as_secs()).unwrap_or(i64::MAX);
+    let confirmation = NewConfirmation {
+        hash: sha256_hex(&token),
+        expires_at: now.saturating_add(ttl),
+    };
+    let created = shared
+        .store
+        .create_user(new_user(
+            shared,
+            email.clone(),
+            password_hash.clone(),
+            now,
+            Some(confirmation.clone()),
+        ))
+        .await;
+    let sent_token = match created {
+        Ok(_) => true,
+        Err(crate::store::StoreError::Conflict { .. }) => shared
+            .store
+            .restart_confirmation(&email, password_hash, confirmation)
+            .await
+            .map_err(storage)?,
+        Err(error) => return Err(storage(error)),
+    };
+    if let Some(mailer) = &shared.mailer {
+        let mailer = Arc::clone(mailer);
+        let to = email.clone();
+        tokio::spawn(async move {
+            if sent_token {
+                mailer.send_confirmation(&to, &token).await;
+            } else {
+                mailer.send_already_registered(&to).await;
+            }
+        });
+    }
+    Ok((
+        StatusCode::ACCEPTED,
+        axum::Json(Pending {
+            email,
+            status: "pending_confirmation",
+        }),
+    )
+        .into_response())
+}
+
+async fn confirm(
+    State(shared): State<Arc<Shared>>,
+    JsonBody(body): JsonBody<TokenBody>,
+) -> Result<Response, Problem> {
     let user = shared
         .store
-        .create_user(NewUser {
-            id: uuid::Uuid::now_v7().to_string(),
-            email,
-            password_hash,
-            roles: shared.options.default_roles.clone(),
-            created_at: unix_now_i64(),
-        })
+        .confirm(&sha256_hex(&body.token), unix_now_i64())
         .await
-        .map_err(storage)?;
-    Ok((StatusCode::CREATED, axum::Json(UserView::from(user))).into_response())
+        .map_err(storage)?
+        .ok_or_else(|| Problem::bad_request(INVALID_CONFIRMATION))?;
+    // The mailbox's owner just proved it: sign them in.
+    let tokens = start_session(&shared, &user).await?;
+    Ok(no_store(StatusCode::OK, &tokens))
 }
 
 async fn login(
     State(shared): State<Arc<Shared>>,
     JsonBody(body): JsonBody<Credentials>,
 ) -> Result<Response, Problem> {
-    let found = shared
-        .store
-        .user_by_email(&normalize_email(&body.email))
-        .await
-        .map_err(storage)?;
+    let found = match normalize_email(&body.email) {
+        Some(email) => shared.store.user_by_email(&email).await.map_err(storage)?,
+        None => None,
+    };
     // An unknown user is checked against the dummy hash: the same work, the same answer.
+    // So is a pending one: its password is checked, but it signs in only once confirmed.
     let stored = found.as_ref().map(|c| c.password_hash.clone());
     let verified = shared
         .passwords
         .verify_blocking(body.password, stored)
         .await;
     match found {
-        Some(credentials) if verified => {
+        Some(credentials) if verified && credentials.user.confirmed => {
             let tokens = start_session(&shared, &credentials.user).await?;
             Ok(no_store(StatusCode::OK, &tokens))
         }
@@ -633,17 +861,25 @@ async fn me(State(shared): State<Arc<Shared>>, principal: Principal) -> Result<R
     .into_response())
 }
 
+/// API keys are managed by a signed-in user (a bearer token), never with an API key: a leaked
+/// key must not be able to mint keys that outlive its own revocation, to find its owner's
+/// other keys, or to revoke the keys of the owner's other services.
+fn signed_in(principal: &Principal) -> Result<(), Problem> {
+    if principal.scheme == Scheme::Bearer {
+        Ok(())
+    } else {
+        Err(Problem::forbidden(
+            "API keys are managed with a bearer token from /auth/login, not with an API key",
+        ))
+    }
+}
+
 async fn create_api_key(
     State(shared): State<Arc<Shared>>,
     principal: Principal,
     JsonBody(body): JsonBody<NewKeyBody>,
 ) -> Result<Response, Problem> {
-    // A key cannot mint keys: a leaked one must not be able to outlive its own revocation.
-    if principal.scheme != Scheme::Bearer {
-        return Err(Problem::forbidden(
-            "API keys are created with a bearer token, not with another API key",
-        ));
-    }
+    signed_in(&principal)?;
     let now = unix_now_i64();
     let roles = body.roles.unwrap_or_else(|| principal.roles.clone());
     let mut errors: Vec<FieldError> = roles
@@ -695,6 +931,7 @@ async fn list_api_keys(
     State(shared): State<Arc<Shared>>,
     principal: Principal,
 ) -> Result<Response, Problem> {
+    signed_in(&principal)?;
     let keys = shared
         .store
         .api_keys(&principal.subject)
@@ -711,6 +948,7 @@ async fn revoke_api_key(
     principal: Principal,
     Path(id): Path<String>,
 ) -> Result<StatusCode, Problem> {
+    signed_in(&principal)?;
     let revoked = shared
         .store
         .revoke_api_key(&principal.subject, &id, unix_now_i64())

@@ -94,13 +94,15 @@ mod tests;
 pub use api_keys::ApiKeys;
 pub use issuer::{AccessToken, IssueError, TokenIssuer};
 pub use login::{
-    API_KEY_PATH, API_KEYS_PATH, LOGIN_PATH, LOGIN_POLICY, LOGIN_RATE_LIMITS, LOGOUT_PATH, Login,
-    LoginOptions, ME_PATH, REFRESH_PATH, REFRESH_POLICY, REGISTER_PATH, REGISTER_POLICY,
+    API_KEY_PATH, API_KEYS_PATH, AccountMailer, CONFIRM_PATH, LOGIN_PATH, LOGIN_POLICY,
+    LOGIN_RATE_LIMITS, LOGOUT_PATH, Login, LoginOptions, ME_PATH, REFRESH_PATH, REFRESH_POLICY,
+    REGISTER_PATH, REGISTER_POLICY, Registration,
 };
-pub use password::{PasswordError, Passwords};
+pub use password::{PasswordError, Passwords, normalize_password};
 pub use store::{
-    AUTH_MIGRATIONS, ApiKey, AuthStore, MemoryAuthStore, NewApiKey, NewRefreshToken, NewUser,
-    Rotation, SqlAuthStore, StoredApiKey, User, UserCredentials, normalize_email,
+    AUTH_MIGRATIONS, ApiKey, AuthStore, MemoryAuthStore, NewApiKey, NewConfirmation,
+    NewRefreshToken, NewUser, Rotation, SqlAuthStore, StoredApiKey, User, UserCredentials,
+    normalize_email,
 };
 
 pub use guard::{

@@ -20,6 +20,25 @@ use tokio::sync::Semaphore;
 
 use super::secret;
 
+/// A password as it is hashed and verified: RFC 8265's OpaqueString profile in short — every
+/// non-ASCII space becomes U+0020 and the whole is put in Unicode NFC — so that one password
+/// typed on two keyboards (a precomposed `é`, or `e` and a combining accent; a no-break space)
+/// is one password. Nothing else changes: case and every other character are the user's.
+pub fn normalize_password(password: &str) -> String {
+    use unicode_normalization::UnicodeNormalization as _;
+    password
+        .chars()
+        .map(|c| {
+            if !c.is_ascii() && c.is_whitespace() {
+                ' '
+            } else {
+                c
+            }
+        })
+        .nfc()
+        .collect()
+}
+
 /// Salt length: 16 bytes, as RFC 9106 recommends.
 const SALT_BYTES: usize = 16;
 
@@ -84,9 +103,10 @@ impl Passwords {
         })
     }
 
-    /// The PHC string of `password` with a fresh random salt.
+    /// The PHC string of `password` (normalized, see [`normalize_password`]) with a fresh
+    /// random salt.
     pub fn hash(&self, password: &str) -> Result<String, PasswordError> {
-        hash_with(&self.inner.params, password)
+        hash_with(&self.inner.params, &normalize_password(password))
     }
 
     /// Whether `password` matches `stored` (a PHC string); with `None` (no such user) the
@@ -97,7 +117,9 @@ impl Passwords {
             Some(hash) => (hash, true),
             None => (self.inner.dummy.as_str(), false),
         };
-        let matches = argon2().verify_password(password.as_bytes(), hash).is_ok();
+        let matches = argon2()
+            .verify_password(normalize_password(password).as_bytes(), hash)
+            .is_ok();
         matches && real
     }
 
@@ -178,5 +200,23 @@ mod tests {
         let passwords = fast();
         assert!(!passwords.verify("anything", None));
         assert!(!passwords.verify("anything", Some("not a phc string")));
+    }
+
+    #[test]
+    fn a_password_in_nfc_or_nfd_is_one_password() {
+        let passwords = fast();
+        let nfc = "j\u{f6}rg's caf\u{e9} password";
+        let nfd = "jo\u{308}rg's cafe\u{301} password";
+        assert_ne!(nfc, nfd);
+        for (set, typed) in [(nfc, nfd), (nfd, nfc)] {
+            let hash = passwords.hash(set).expect("hash");
+            assert!(passwords.verify(typed, Some(&hash)), "{set:?} / {typed:?}");
+        }
+        // A no-break space is a space; case and other characters are kept.
+        let hash = passwords.hash("two\u{a0}words").expect("hash");
+        assert!(passwords.verify("two words", Some(&hash)));
+        assert!(!passwords.verify("Two words", Some(&hash)));
+        assert!(!passwords.verify("two\twords", Some(&hash)));
+        assert_eq!(normalize_password("e\u{301}"), "\u{e9}");
     }
 }

@@ -70,16 +70,64 @@ fn canonical(ip: IpAddr) -> IpAddr {
     }
 }
 
-/// The client's address of a request from `peer` with these headers.
-pub fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &[Cidr]) -> IpAddr {
+/// The header trusted proxies write the client's address into. Only this one header is
+/// read: a proxy that appends to `X-Forwarded-For` passes any `Forwarded` header the client
+/// sent through untouched, so reading "whichever is present" would let the client choose its
+/// own address.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProxyHeader {
+    /// RFC 7239 `Forwarded: for=...` elements, as Envoy, HAProxy or nginx can be set to send.
+    Forwarded,
+    /// A comma-separated list of addresses, one appended per hop: `X-Forwarded-For` (nginx,
+    /// AWS ALB, Google's and Azure's load balancers), or a one-address header such as
+    /// `X-Real-IP` or `CF-Connecting-IP`.
+    List(http::HeaderName),
+}
+
+impl Default for ProxyHeader {
+    fn default() -> Self {
+        ProxyHeader::List(http::HeaderName::from_static("x-forwarded-for"))
+    }
+}
+
+impl FromStr for ProxyHeader {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let name = s.trim();
+        if name.eq_ignore_ascii_case("forwarded") {
+            return Ok(ProxyHeader::Forwarded);
+        }
+        http::HeaderName::from_bytes(name.to_ascii_lowercase().as_bytes())
+            .map(ProxyHeader::List)
+            .map_err(|_| format!("`{s}` is not a header name"))
+    }
+}
+
+impl std::fmt::Display for ProxyHeader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ProxyHeader::Forwarded => f.write_str("forwarded"),
+            ProxyHeader::List(name) => f.write_str(name.as_str()),
+        }
+    }
+}
+
+/// The client's address of a request from `peer` with these headers: the peer itself unless
+/// it is a trusted proxy, and then the rightmost hop of `header` that no trusted proxy could
+/// have added.
+pub fn client_ip(
+    peer: IpAddr,
+    headers: &HeaderMap,
+    trusted: &[Cidr],
+    header: &ProxyHeader,
+) -> IpAddr {
     let peer = canonical(peer);
     let is_trusted = |ip: IpAddr| trusted.iter().any(|cidr| cidr.contains(ip));
     if !is_trusted(peer) {
         return peer;
     }
-    let Some(hops) = forwarded_hops(headers) else {
-        return peer;
-    };
+    let hops = forwarded_hops(headers, header);
     // Right to left: the first hop no trusted proxy could have added is the client. When
     // every hop is trusted, the leftmost is as far as the chain goes.
     let mut client = peer;
@@ -96,18 +144,71 @@ pub fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &[Cidr]) -> IpAddr 
     client
 }
 
-/// The hops of `Forwarded` (RFC 7239) or, without it, `X-Forwarded-For`, left to right;
-/// `None` for a hop that is not an address (`unknown`, an obfuscated name, garbage).
-fn forwarded_hops(headers: &HeaderMap) -> Option<Vec<Option<IpAddr>>> {
-    let forwarded: Vec<&str> = headers
-        .get_all(http::header::FORWARDED)
+/// The block of addresses a client is counted by: its /64 for IPv6 by default, since one
+/// subscriber is routinely given a whole /64 (or more) and picks addresses in it at will;
+/// its own address for IPv4.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientBlocks {
+    /// Prefix length IPv4 clients are counted by (32: each address).
+    pub ipv4_prefix: u8,
+    /// Prefix length IPv6 clients are counted by (64: each subscriber's usual allocation).
+    pub ipv6_prefix: u8,
+}
+
+impl Default for ClientBlocks {
+    fn default() -> Self {
+        Self {
+            ipv4_prefix: 32,
+            ipv6_prefix: 64,
+        }
+    }
+}
+
+impl ClientBlocks {
+    /// The block `ip` belongs to, as text for a limiter key: `192.0.2.7` for a whole
+    /// address, `2001:db8:1:2::/64` for a block.
+    pub fn key(&self, ip: IpAddr) -> String {
+        match canonical(ip) {
+            IpAddr::V4(v4) if self.ipv4_prefix >= 32 => v4.to_string(),
+            IpAddr::V4(v4) => {
+                let mask = u32::MAX
+                    .checked_shl(32 - u32::from(self.ipv4_prefix))
+                    .unwrap_or(0);
+                format!(
+                    "{}/{}",
+                    std::net::Ipv4Addr::from(u32::from(v4) & mask),
+                    self.ipv4_prefix
+                )
+            }
+            IpAddr::V6(v6) if self.ipv6_prefix >= 128 => v6.to_string(),
+            IpAddr::V6(v6) => {
+                let mask = u128::MAX
+                    .checked_shl(128 - u32::from(self.ipv6_prefix))
+                    .unwrap_or(0);
+                format!(
+                    "{}/{}",
+                    std::net::Ipv6Addr::from(u128::from(v6) & mask),
+                    self.ipv6_prefix
+                )
+            }
+        }
+    }
+}
+
+/// The hops of the configured header, left to right (several header lines are one list, in
+/// order); `None` for a hop that is not an address (`unknown`, an obfuscated name, garbage).
+fn forwarded_hops(headers: &HeaderMap, header: &ProxyHeader) -> Vec<Option<IpAddr>> {
+    let name = match header {
+        ProxyHeader::Forwarded => &http::header::FORWARDED,
+        ProxyHeader::List(name) => name,
+    };
+    let elements = headers
+        .get_all(name)
         .iter()
-        .filter_map(|v| v.to_str().ok())
-        .collect();
-    if !forwarded.is_empty() {
-        let hops = forwarded
-            .iter()
-            .flat_map(|v| v.split(','))
+        // A line that is not visible ASCII cannot be read: it is one unreadable hop.
+        .flat_map(|v| v.to_str().unwrap_or("\u{fffd}").split(','));
+    match header {
+        ProxyHeader::Forwarded => elements
             .map(|element| {
                 element.split(';').find_map(|pair| {
                     let (name, value) = pair.split_once('=')?;
@@ -117,23 +218,9 @@ fn forwarded_hops(headers: &HeaderMap) -> Option<Vec<Option<IpAddr>>> {
                         .flatten()
                 })
             })
-            .collect();
-        return Some(hops);
-    }
-    let xff: Vec<&str> = headers
-        .get_all("x-forwarded-for")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .collect();
-    if xff.is_empty() {
-        return None;
-    }
-    Some(
-        xff.iter()
-            .flat_map(|v| v.split(','))
-            .map(|hop| parse_node(hop.trim()))
             .collect(),
-    )
+        ProxyHeader::List(_) => elements.map(|hop| parse_node(hop.trim())).collect(),
+    }
 }
 
 /// An address as forwarding headers write it: `192.0.2.1`, `192.0.2.1:4711`, `[2001:db8::1]`,
@@ -192,13 +279,19 @@ mod tests {
         assert!("ten".parse::<Cidr>().is_err());
     }
 
+    fn xff() -> ProxyHeader {
+        ProxyHeader::default()
+    }
+
     #[test]
     fn an_untrusted_peer_is_the_client_whatever_it_sends() {
         let spoofed = headers(&[("x-forwarded-for", "1.2.3.4"), ("forwarded", "for=5.6.7.8")]);
-        assert_eq!(
-            client_ip(ip("203.0.113.9"), &spoofed, &trusted()),
-            ip("203.0.113.9")
-        );
+        for header in [xff(), ProxyHeader::Forwarded] {
+            assert_eq!(
+                client_ip(ip("203.0.113.9"), &spoofed, &trusted(), &header),
+                ip("203.0.113.9")
+            );
+        }
     }
 
     #[test]
@@ -206,7 +299,7 @@ mod tests {
         // The client claims to be 1.1.1.1; the first trusted proxy saw 198.51.100.7.
         let chain = headers(&[("x-forwarded-for", "1.1.1.1, 198.51.100.7, 10.0.0.5")]);
         assert_eq!(
-            client_ip(ip("10.0.0.2"), &chain, &trusted()),
+            client_ip(ip("10.0.0.2"), &chain, &trusted(), &xff()),
             ip("198.51.100.7")
         );
         let forwarded = headers(&[(
@@ -214,8 +307,53 @@ mod tests {
             "for=1.1.1.1, for=\"[2001:db8::7]:4711\";proto=https, for=10.0.0.5",
         )]);
         assert_eq!(
-            client_ip(ip("10.0.0.2"), &forwarded, &trusted()),
+            client_ip(
+                ip("10.0.0.2"),
+                &forwarded,
+                &trusted(),
+                &ProxyHeader::Forwarded
+            ),
             ip("2001:db8::7")
+        );
+    }
+
+    #[test]
+    fn only_the_configured_header_is_read() {
+        // Behind a proxy that appends to X-Forwarded-For, a client sends its own `Forwarded`:
+        // reading it would let the client pick any address.
+        let spoofed = headers(&[
+            ("forwarded", "for=192.0.2.66"),
+            ("x-forwarded-for", "198.51.100.7"),
+        ]);
+        assert_eq!(
+            client_ip(ip("10.0.0.2"), &spoofed, &trusted(), &xff()),
+            ip("198.51.100.7")
+        );
+        // And the other way round.
+        assert_eq!(
+            client_ip(
+                ip("10.0.0.2"),
+                &spoofed,
+                &trusted(),
+                &ProxyHeader::Forwarded
+            ),
+            ip("192.0.2.66")
+        );
+        let only_forwarded = headers(&[("forwarded", "for=192.0.2.66")]);
+        assert_eq!(
+            client_ip(ip("10.0.0.2"), &only_forwarded, &trusted(), &xff()),
+            ip("10.0.0.2")
+        );
+        let real_ip: ProxyHeader = "X-Real-IP".parse().expect("header");
+        let single = headers(&[("x-real-ip", "203.0.113.4"), ("x-forwarded-for", "1.1.1.1")]);
+        assert_eq!(
+            client_ip(ip("10.0.0.2"), &single, &trusted(), &real_ip),
+            ip("203.0.113.4")
+        );
+        assert!("not a header".parse::<ProxyHeader>().is_err());
+        assert_eq!(
+            "Forwarded".parse::<ProxyHeader>(),
+            Ok(ProxyHeader::Forwarded)
         );
     }
 
@@ -223,10 +361,43 @@ mod tests {
     fn garbage_hops_stop_the_walk() {
         let chain = headers(&[("x-forwarded-for", "1.1.1.1, garbage, 10.0.0.5")]);
         assert_eq!(
-            client_ip(ip("10.0.0.2"), &chain, &trusted()),
+            client_ip(ip("10.0.0.2"), &chain, &trusted(), &xff()),
             ip("10.0.0.5")
         );
         let none = headers(&[]);
-        assert_eq!(client_ip(ip("10.0.0.2"), &none, &trusted()), ip("10.0.0.2"));
+        assert_eq!(
+            client_ip(ip("10.0.0.2"), &none, &trusted(), &xff()),
+            ip("10.0.0.2")
+        );
+    }
+
+    #[test]
+    fn ipv6_clients_are_counted_by_their_block() {
+        let blocks = ClientBlocks::default();
+        assert_eq!(
+            blocks.key(ip("2001:db8:1:2:aaaa:bbbb:cccc:dddd")),
+            "2001:db8:1:2::/64"
+        );
+        assert_eq!(
+            blocks.key(ip("2001:db8:1:2::1")),
+            blocks.key(ip("2001:db8:1:2:ffff::9"))
+        );
+        assert_ne!(
+            blocks.key(ip("2001:db8:1:2::1")),
+            blocks.key(ip("2001:db8:1:3::1"))
+        );
+        assert_eq!(blocks.key(ip("192.0.2.7")), "192.0.2.7");
+        assert_eq!(blocks.key(ip("::ffff:192.0.2.7")), "192.0.2.7");
+        let wide = ClientBlocks {
+            ipv4_prefix: 24,
+            ipv6_prefix: 48,
+        };
+        assert_eq!(wide.key(ip("192.0.2.7")), "192.0.2.0/24");
+        assert_eq!(wide.key(ip("2001:db8:1:2::1")), "2001:db8:1::/48");
+        let exact = ClientBlocks {
+            ipv4_prefix: 32,
+            ipv6_prefix: 128,
+        };
+        assert_eq!(exact.key(ip("2001:db8::1")), "2001:db8::1");
     }
 }

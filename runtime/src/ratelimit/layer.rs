@@ -8,7 +8,7 @@
 use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use axum::extract::{ConnectInfo, MatchedPath, Request, State};
@@ -16,8 +16,8 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use http::{HeaderName, HeaderValue, Method, StatusCode};
 
-use super::identity::{Cidr, client_ip};
-use super::{Decision, KeyKind, Limiter, Policy};
+use super::identity::{Cidr, ClientBlocks, ProxyHeader, client_ip};
+use super::{Decision, FailMode, KeyKind, Limiter, LimiterError, Policy};
 use crate::problem::Problem;
 use crate::settings::RateLimitSettings;
 
@@ -40,7 +40,14 @@ pub(crate) struct RateLimiting {
     limiter: Arc<dyn Limiter>,
     custom_keys: HashMap<String, KeyFn>,
     trusted_proxies: Vec<Cidr>,
-    fail_open: bool,
+    proxy_header: ProxyHeader,
+    blocks: ClientBlocks,
+    /// What policies that say [`FailMode::App`] do when the limiter cannot decide.
+    fail_mode: FailMode,
+    /// The in-process limiter [`FailMode::Local`] policies fall back on, made at the first
+    /// failure (most apps never fail over).
+    fallback: OnceLock<Arc<dyn Limiter>>,
+    max_keys: usize,
     legacy_headers: bool,
 }
 
@@ -85,7 +92,14 @@ impl RateLimiting {
             limiter,
             custom_keys,
             trusted_proxies: settings.trusted_proxies.clone(),
-            fail_open: settings.fail_open,
+            proxy_header: settings.proxy_header.clone(),
+            blocks: settings.client_blocks,
+            fail_mode: match settings.fail_mode {
+                FailMode::App => FailMode::Open,
+                mode => mode,
+            },
+            fallback: OnceLock::new(),
+            max_keys: settings.max_keys,
             legacy_headers: settings.legacy_headers,
         })
     }
@@ -93,7 +107,7 @@ impl RateLimiting {
     /// The key a policy counts this request by; the kind prefix keeps an IP and a user name
     /// that happen to be equal apart.
     fn key(&self, kind: KeyKind, request: &Request, user: Option<&str>) -> String {
-        let by_ip = || format!("ip:{}", self.client(request));
+        let by_ip = || format!("ip:{}", self.blocks.key(self.client(request)));
         match kind {
             KeyKind::Ip => by_ip(),
             KeyKind::User => user.map_or_else(by_ip, |subject| format!("user:{subject}")),
@@ -120,7 +134,49 @@ impl RateLimiting {
             .extensions()
             .get::<ConnectInfo<SocketAddr>>()
             .map_or(IpAddr::V4(Ipv4Addr::LOCALHOST), |info| info.0.ip());
-        client_ip(peer, request.headers(), &self.trusted_proxies)
+        client_ip(
+            peer,
+            request.headers(),
+            &self.trusted_proxies,
+            &self.proxy_header,
+        )
+    }
+
+    /// The decision a policy gets when the limiter failed with `error`: `None` to admit the
+    /// request undecided, or the in-process limiter's decision, or a 503 to answer.
+    async fn on_error(
+        &self,
+        policy: &Policy,
+        key: &str,
+        error: &LimiterError,
+    ) -> Result<Option<Decision>, Response> {
+        let mode = match policy.on_error {
+            FailMode::App => self.fail_mode,
+            mode => mode,
+        };
+        tracing::warn!(policy = policy.id, %error, fail_mode = mode.as_str(), "rate limiter could not decide");
+        match mode {
+            FailMode::App | FailMode::Open => Ok(None),
+            FailMode::Closed => Err(limiter_unavailable()),
+            FailMode::Local => {
+                let fallback = self.fallback.get_or_init(|| {
+                    super::default_limiter(&crate::settings::RateLimitSettings {
+                        max_keys: self.max_keys,
+                        ..Default::default()
+                    })
+                });
+                // The in-process limiter always decides; an error here would be a bug, and
+                // refusing is the safe reading for a policy that asked not to fail open.
+                fallback
+                    .check(policy, key)
+                    .await
+                    .map(Some)
+                    .map_err(|error| {
+                        tracing::error!(policy = policy.id, %error, "the fallback limiter failed");
+                        limiter_unavailable()
+                    })
+            }
+        }
     }
 }
 
@@ -149,28 +205,26 @@ pub(crate) async fn enforce(
     let mut decisions = Vec::with_capacity(policies.len());
     for policy in policies {
         let key = limits.key(policy.key, &request, user.as_deref());
-        match limits.limiter.check(policy, &key).await {
-            Ok(decision) if decision.allowed => decisions.push((policy, decision)),
-            Ok(refused) => {
-                count(&request, "cmmv_rate_limit_refused_total", policy);
-                let mut response =
-                    Problem::too_many_requests(whole_seconds(refused.retry_after)).into_response();
-                decisions.push((policy, refused));
-                add_headers(&mut response, &decisions, limits.legacy_headers);
-                return response;
-            }
+        let decision = match limits.limiter.check(policy, &key).await {
+            Ok(decision) => decision,
             Err(error) => {
                 count(&request, "cmmv_rate_limit_errors_total", policy);
-                tracing::warn!(policy = policy.id, %error, fail_open = limits.fail_open, "rate limiter could not decide");
-                if !limits.fail_open {
-                    return Problem::unavailable(
-                        "rate limiting is temporarily unavailable; retry later",
-                    )
-                    .with_header(http::header::RETRY_AFTER, HeaderValue::from_static("1"))
-                    .into_response();
+                match limits.on_error(policy, &key, &error).await {
+                    Ok(Some(decision)) => decision,
+                    Ok(None) => continue,
+                    Err(unavailable) => return unavailable,
                 }
             }
+        };
+        if !decision.allowed {
+            count(&request, "cmmv_rate_limit_refused_total", policy);
+            let mut response =
+                Problem::too_many_requests(whole_seconds(decision.retry_after)).into_response();
+            decisions.push((policy, decision));
+            add_headers(&mut response, &decisions, limits.legacy_headers);
+            return response;
         }
+        decisions.push((policy, decision));
     }
     let mut response = next.run(request).await;
     if response.status() != StatusCode::TOO_MANY_REQUESTS {
@@ -200,6 +254,14 @@ fn count(request: &Request, name: &'static str, policy: &Policy) {
     {
         metrics.record(|| metrics::counter!(name, "policy" => policy.id).increment(1));
     }
+}
+
+/// The answer of a policy that may not fail open when no limiter can decide: the service
+/// cannot tell whether the client exceeded anything, so it is unavailable, not a 429.
+fn limiter_unavailable() -> Response {
+    Problem::unavailable("rate limiting is temporarily unavailable; retry later")
+        .with_header(http::header::RETRY_AFTER, HeaderValue::from_static("1"))
+        .into_response()
 }
 
 /// Seconds rounded up: a client told to wait 0 s while a wait remains would retry at once.

@@ -369,7 +369,7 @@ mod tests {
     use proptest::prelude::*;
 
     use super::*;
-    use crate::ratelimit::KeyKind;
+    use crate::ratelimit::{FailMode, KeyKind};
 
     fn limiter(max_keys: usize) -> (MemoryLimiter<FakeRelativeClock>, FakeRelativeClock) {
         let clock = FakeRelativeClock::default();
@@ -387,6 +387,7 @@ mod tests {
             period,
             burst,
             key: KeyKind::Ip,
+            on_error: FailMode::App,
         }
     }
 

@@ -36,7 +36,7 @@ use std::time::Duration;
 
 pub use self::redis::{RedisLimiter, RedisLimiterSettings};
 pub use gcra::Gcra;
-pub use identity::{Cidr, client_ip};
+pub use identity::{Cidr, ClientBlocks, ProxyHeader, client_ip};
 pub use layer::{KeyFn, RateLimitSubject};
 pub(crate) use layer::{RateLimiting, RouteLimits, enforce};
 pub use memory::{MemoryLimiter, MemoryLimiterSettings};
@@ -56,6 +56,8 @@ pub struct Policy {
     /// The most requests admitted at once; at least 1.
     pub burst: u32,
     pub key: KeyKind,
+    /// What a request gets when the limiter cannot decide (Redis unreachable or too slow).
+    pub on_error: FailMode,
 }
 
 impl Policy {
@@ -78,6 +80,52 @@ pub enum KeyKind {
     Header(&'static str),
     /// A key function registered in the app under this name.
     Custom(&'static str),
+}
+
+/// What a request gets when the limiter cannot decide in time: only the shared (Redis)
+/// limiter ever fails; the in-process one always decides.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum FailMode {
+    /// What the app's settings say (`CMMV_RATE_LIMIT_FAIL`, `open` unless set).
+    #[default]
+    App,
+    /// Admitted: availability before the limit. Right for cheap reads, wrong for anything an
+    /// attacker gains from trying often.
+    Open,
+    /// A 503 problem with `Retry-After`: the limit before availability.
+    Closed,
+    /// Decided by an in-process limiter of this instance instead: each instance enforces the
+    /// policy alone, so a fleet of `n` admits up to `n` times the budget, but never an
+    /// unlimited number. The login module's policies use it.
+    Local,
+}
+
+impl FailMode {
+    /// The mode as contracts and settings spell it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FailMode::App => "app",
+            FailMode::Open => "open",
+            FailMode::Closed => "closed",
+            FailMode::Local => "local",
+        }
+    }
+}
+
+impl std::str::FromStr for FailMode {
+    type Err = String;
+
+    /// `open`, `closed` or `local` (the spellings of settings; `app` is a policy's default).
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "open" => Ok(FailMode::Open),
+            "closed" => Ok(FailMode::Closed),
+            "local" => Ok(FailMode::Local),
+            _ => Err(format!(
+                "invalid fail mode {s:?} (expected open, closed or local)"
+            )),
+        }
+    }
 }
 
 /// What a limiter decided for one request under one policy.

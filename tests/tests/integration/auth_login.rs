@@ -158,6 +158,7 @@ async fn store_level_rotation_and_expiry(store: &dyn AuthStore, tag: &str) {
             password_hash: "$argon2id$unused".to_owned(),
             roles: vec!["user".to_owned()],
             created_at: 1_000,
+            confirmation: None,
         })
         .await
         .expect("created");
@@ -214,6 +215,7 @@ async fn store_level_rotation_and_expiry(store: &dyn AuthStore, tag: &str) {
             password_hash: "$argon2id$unused".to_owned(),
             roles: vec![],
             created_at: 1_000,
+            confirmation: None,
         })
         .await;
     assert!(
@@ -520,6 +522,36 @@ async fn api_keys_work_through_the_guard(served: &Served, store: &Arc<dyn AuthSt
         .await
         .expect("a response");
     problem(minted_by_key, 403, "/auth/api-keys").await;
+
+    // Nor list its owner's keys, nor revoke them (its own or another): a leaked key must not
+    // find or cut off the owner's other services (issue 15). The key is still live after.
+    for (name, value) in [
+        ("x-api-key", key.as_str()),
+        ("authorization", authorization.as_str()),
+    ] {
+        let listed = client()
+            .get(served.url("/auth/api-keys"))
+            .header(name, value)
+            .send()
+            .await
+            .expect("a response");
+        let body = problem(listed, 403, "/auth/api-keys").await;
+        assert!(body.get("items").is_none(), "{body}");
+        let path = format!("/auth/api-keys/{key_id}");
+        let revoked = client()
+            .delete(served.url(&path))
+            .header(name, value)
+            .send()
+            .await
+            .expect("a response");
+        problem(revoked, 403, &path).await;
+    }
+    let still = get_with(served, "/auth/me", ("x-api-key", &key)).await;
+    assert_eq!(
+        still.status(),
+        200,
+        "the key survived its own revocation attempt"
+    );
 
     // Roles beyond the creator's are refused, one error per role.
     let beyond = create_key(
@@ -873,6 +905,7 @@ async fn the_scheduled_purge_deletes_expired_refresh_tokens() {
             password_hash: "$argon2id$unused".to_owned(),
             roles: vec![],
             created_at: 1_000,
+            confirmation: None,
         })
         .await
         .expect("created");

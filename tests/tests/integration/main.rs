@@ -18,6 +18,7 @@ mod runtime_http;
 mod runtime_metrics;
 mod runtime_shutdown;
 mod runtime_support;
+mod security;
 mod service;
 mod store_conformance;
 mod store_sql;

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use cmmv::ratelimit::{KeyKind, Limiter, Policy, RedisLimiter, RedisLimiterSettings};
+use cmmv::ratelimit::{FailMode, KeyKind, Limiter, Policy, RedisLimiter, RedisLimiterSettings};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::sync::watch;
@@ -53,6 +53,7 @@ fn policy(id: &'static str, limit: u32, period: Duration, burst: u32) -> Policy 
         period,
         burst,
         key: KeyKind::Ip,
+        on_error: FailMode::App,
     }
 }
 
@@ -601,25 +602,30 @@ async fn a_silent_connection_is_replaced() {
     Resp::connect(&url).await.clean(&prefix).await;
 }
 
-/// The example service on a Redis limiter reached through `proxy`, with `fail_open`.
+/// The example service on a Redis limiter reached through `proxy`, failing as `fail_mode`
+/// says where a policy does not choose.
 async fn service_through(
     proxy: &Proxy,
     prefix: &str,
-    fail_open: bool,
+    fail_mode: FailMode,
 ) -> crate::runtime_support::Served {
     let limiter = RedisLimiter::connect(through(proxy, prefix))
         .await
         .expect("connects through the proxy");
     let settings = cmmv::Settings {
         rate_limit: cmmv::settings::RateLimitSettings {
-            fail_open,
+            fail_mode,
             ..Default::default()
         },
         ..crate::auth_support::with_auth(crate::runtime_support::settings())
     };
     let todo = std::sync::Arc::new(todo::Todo::in_memory());
+    let login =
+        cmmv::auth::Login::from_settings(Arc::new(cmmv::auth::MemoryAuthStore::new()), &settings)
+            .expect("the login module starts");
     let app = todo::app_builder(settings, &todo)
         .rate_limits(todo::api::RATE_LIMITS)
+        .login(&login)
         .rate_limiter(Arc::new(limiter))
         .build()
         .expect("the app builds");
@@ -651,7 +657,12 @@ async fn the_service_keeps_answering_through_an_outage_in_its_fail_mode() {
             "fail-closed"
         });
         let mut proxy = Proxy::start(address(&url)).await;
-        let served = service_through(&proxy, &prefix, fail_open).await;
+        let mode = if fail_open {
+            FailMode::Open
+        } else {
+            FailMode::Closed
+        };
+        let served = service_through(&proxy, &prefix, mode).await;
         let (status, limit) = list_tasks(&served).await;
         assert_eq!(status, 200);
         assert!(
@@ -690,4 +701,52 @@ async fn the_service_keeps_answering_through_an_outage_in_its_fail_mode() {
         served.shutdown().await;
         Resp::connect(&url).await.clean(&prefix).await;
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_redis_down_the_credential_endpoints_still_limit() {
+    let Some(url) = redis_url("with_redis_down_the_credential_endpoints_still_limit") else {
+        return;
+    };
+    let prefix = unique_prefix("credentials-down");
+    let mut proxy = Proxy::start(address(&url)).await;
+    // The app fails open where a policy does not choose (the default): the login routes'
+    // policies choose the in-process limiter instead.
+    let served = service_through(&proxy, &prefix, FailMode::Open).await;
+    proxy.stop();
+    let attempt =
+        serde_json::json!({"email": "mallory@example.com", "password": "guess guess guess"});
+    let mut statuses = Vec::new();
+    for _ in 0..8 {
+        let started = Instant::now();
+        let response = crate::runtime_support::client()
+            .post(served.url("/auth/login"))
+            .json(&attempt)
+            .timeout(Duration::from_secs(5))
+            .send()
+            .await
+            .expect("the service answers");
+        assert!(started.elapsed() < Duration::from_secs(3), "never a hang");
+        statuses.push(response.status().as_u16());
+    }
+    // LOGIN_POLICY's burst of 5, then refusals: limited by this instance alone.
+    assert_eq!(statuses, [401, 401, 401, 401, 401, 429, 429, 429]);
+    for path in ["/auth/register", "/auth/refresh"] {
+        let response = crate::runtime_support::client()
+            .post(served.url(path))
+            .json(&serde_json::json!({}))
+            .send()
+            .await
+            .expect("the service answers");
+        assert!(
+            crate::runtime_support::header(&response, "ratelimit").is_some(),
+            "{path} is still limited"
+        );
+    }
+    // A contract route whose policy does not choose fails open, as the app says: admitted,
+    // with no budget to report.
+    let (status, limit) = list_tasks(&served).await;
+    assert_eq!((status, limit), (200, None));
+    served.shutdown().await;
+    Resp::connect(&url).await.clean(&prefix).await;
 }

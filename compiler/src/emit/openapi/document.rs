@@ -577,6 +577,7 @@ fn rate_limit_extension(limit: &RateLimit) -> Option<RateLimitExtension> {
                     period: format!("{}s", p.period_secs),
                     burst: p.burst,
                     key: rate_key(&p.key),
+                    on_error: p.on_error.as_str(),
                 })
                 .collect(),
         )),

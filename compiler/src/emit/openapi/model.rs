@@ -117,6 +117,9 @@ pub(super) struct RateLimitPolicy {
     pub(super) period: String,
     pub(super) burst: u32,
     pub(super) key: String,
+    /// Only when the contract chose: otherwise the deployment's setting decides.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) on_error: Option<&'static str>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]

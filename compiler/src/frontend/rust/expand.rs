@@ -14,7 +14,7 @@ use crate::diag::{Diagnostic, Diagnostics, FileId, Label};
 use std::collections::BTreeMap;
 
 use crate::frontend::yaml::tree::{Node, NodeKind};
-use crate::ir::{Contract, Project, RateKey, RateLimitPolicy};
+use crate::ir::{Contract, Project, RateFailMode, RateKey, RateLimitPolicy};
 
 /// Expands `#[contract(args)] item`: the item's contract as generated Rust (types, validation,
 /// handler trait, routes), or, when anything is wrong, every problem as a `compile_error!` at
@@ -132,6 +132,7 @@ fn collect_named_policies(
                     period_secs: 1,
                     burst: 1,
                     key: RateKey::Ip,
+                    on_error: RateFailMode::App,
                     span: node.span,
                 },
             );

@@ -206,7 +206,7 @@ const ENUM_VALUE_KEYS: &[&str] = &["name", "description"];
 const STORAGE_KEYS: &[&str] = &["table", "timestamps", "soft_delete"];
 const PAGINATION_KEYS: &[&str] = &["default_limit", "max_limit"];
 const AUTH_KEYS: &[&str] = &["roles", "require"];
-const RATE_LIMIT_KEYS: &[&str] = &["limit", "per", "burst", "key"];
+const RATE_LIMIT_KEYS: &[&str] = &["limit", "per", "burst", "key", "on_error"];
 const CRUD_OVERRIDE_KEYS: &[&str] = &[
     "summary",
     "description",
@@ -767,14 +767,35 @@ impl<'a> Lowerer<'a> {
             .get("key")
             .and_then(|n| self.rate_key(n))
             .unwrap_or(RateKey::Ip);
+        let on_error = object
+            .get("on_error")
+            .map_or(Some(RateFailMode::App), |n| self.rate_fail_mode(n));
         Some(RateLimitPolicy {
             name: None,
             limit: limit?,
             period_secs: period_secs?,
             burst: burst.or(limit)?,
             key,
+            on_error: on_error?,
             span: node.span,
         })
+    }
+
+    /// `on_error: open | closed | local`.
+    fn rate_fail_mode(&mut self, node: &Node) -> Option<RateFailMode> {
+        let found = match node.scalar() {
+            Some(Yaml::Str(text)) => RateFailMode::ALL
+                .iter()
+                .find(|(name, _)| *name == text)
+                .map(|(_, mode)| *mode),
+            _ => None,
+        };
+        if found.is_none() {
+            self.error(node.span, "`on_error` must be `open`, `closed` or `local`")
+                .with_help("what a request gets when the shared limiter cannot decide: `open` admits it, `closed` answers 503, `local` lets this instance's own limiter decide; without `on_error`, the app's `CMMV_RATE_LIMIT_FAIL` says")
+                .emit(self.diags);
+        }
+        found
     }
 
     fn positive_u32(&mut self, node: &Node, what: &str) -> Option<u32> {

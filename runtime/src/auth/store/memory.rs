@@ -5,8 +5,8 @@ use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard};
 
 use super::{
-    ApiKey, AuthStore, BoxFuture, NewApiKey, NewRefreshToken, NewUser, Rotation, StoredApiKey,
-    User, UserCredentials,
+    ApiKey, AuthStore, BoxFuture, NewApiKey, NewConfirmation, NewRefreshToken, NewUser, Rotation,
+    StoredApiKey, User, UserCredentials,
 };
 use crate::store::StoreError;
 
@@ -28,6 +28,8 @@ struct State {
     tokens: HashMap<String, Token>,
     /// By prefix.
     api_keys: HashMap<String, (NewApiKey, bool)>,
+    /// Confirmation-token hash → (user id, expires at).
+    confirmations: HashMap<String, (String, i64)>,
 }
 
 #[derive(Debug)]
@@ -67,7 +69,14 @@ impl AuthStore for MemoryAuthStore {
                 email: user.email.clone(),
                 roles: user.roles,
                 created_at: user.created_at,
+                confirmed: user.confirmation.is_none(),
             };
+            if let Some(confirmation) = user.confirmation {
+                state.confirmations.insert(
+                    confirmation.hash,
+                    (user.id.clone(), confirmation.expires_at),
+                );
+            }
             state.emails.insert(user.email, user.id.clone());
             state.users.insert(
                 user.id,
@@ -77,6 +86,54 @@ impl AuthStore for MemoryAuthStore {
                 },
             );
             Ok(created)
+        })
+    }
+
+    fn restart_confirmation<'a>(
+        &'a self,
+        email: &'a str,
+        password_hash: String,
+        confirmation: NewConfirmation,
+    ) -> BoxFuture<'a, Result<bool, StoreError>> {
+        Box::pin(async move {
+            let mut state = self.state()?;
+            let State {
+                emails,
+                users,
+                confirmations,
+                ..
+            } = &mut *state;
+            let Some(user) = emails.get(email).and_then(|id| users.get_mut(id)) else {
+                return Ok(false);
+            };
+            if user.user.confirmed {
+                return Ok(false);
+            }
+            user.password_hash = password_hash;
+            let id = user.user.id.clone();
+            confirmations.retain(|_, (owner, _)| *owner != id);
+            confirmations.insert(confirmation.hash, (id, confirmation.expires_at));
+            Ok(true)
+        })
+    }
+
+    fn confirm<'a>(
+        &'a self,
+        presented: &'a str,
+        now: i64,
+    ) -> BoxFuture<'a, Result<Option<User>, StoreError>> {
+        Box::pin(async move {
+            let mut state = self.state()?;
+            let Some((id, expires_at)) = state.confirmations.remove(presented) else {
+                return Ok(None);
+            };
+            if expires_at <= now {
+                return Ok(None);
+            }
+            Ok(state.users.get_mut(&id).map(|user| {
+                user.user.confirmed = true;
+                user.user.clone()
+            }))
         })
     }
 
@@ -195,9 +252,13 @@ impl AuthStore for MemoryAuthStore {
             let before = state.tokens.len();
             state.tokens.retain(|_, token| token.expires_at > now);
             let State {
-                families, tokens, ..
+                families,
+                tokens,
+                confirmations,
+                ..
             } = &mut *state;
             families.retain(|id, _| tokens.values().any(|t| &t.family_id == id));
+            confirmations.retain(|_, (_, expires_at)| *expires_at > now);
             Ok(u64::try_from(before - tokens.len()).unwrap_or(u64::MAX))
         })
     }

@@ -28,6 +28,19 @@ pub struct User {
     pub roles: Vec<String>,
     /// Unix seconds.
     pub created_at: i64,
+    /// Whether the account may sign in: created so, or confirmed since through the token
+    /// sent to its email (see [`crate::auth::Registration::Confirm`]).
+    pub confirmed: bool,
+}
+
+/// A one-time token that confirms a pending account: the hash of its secret and when it
+/// expires.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewConfirmation {
+    /// SHA-256 of the token, hex.
+    pub hash: String,
+    /// Unix seconds.
+    pub expires_at: i64,
 }
 
 /// A user to create.
@@ -40,6 +53,9 @@ pub struct NewUser {
     pub password_hash: String,
     pub roles: Vec<String>,
     pub created_at: i64,
+    /// `None`: the account may sign in at once. Otherwise it is pending until this token
+    /// comes back ([`AuthStore::confirm`]).
+    pub confirmation: Option<NewConfirmation>,
 }
 
 impl fmt::Debug for NewUser {
@@ -48,6 +64,7 @@ impl fmt::Debug for NewUser {
             .field("id", &self.id)
             .field("email", &self.email)
             .field("roles", &self.roles)
+            .field("pending", &self.confirmation.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -126,6 +143,27 @@ pub trait AuthStore: Send + Sync + fmt::Debug + 'static {
     /// Creates a user; `Conflict { field: "email" }` when the email is taken.
     fn create_user(&self, user: NewUser) -> BoxFuture<'_, Result<User, StoreError>>;
 
+    /// Starts the confirmation of the *pending* account of `email` over: its password hash
+    /// becomes `password_hash` and `confirmation` replaces its earlier tokens. Whoever reads
+    /// the mailbox then confirms the account with the password given last, so a stranger who
+    /// registered the address first cannot keep its owner out. `false`, changing nothing,
+    /// when the account is confirmed or there is none.
+    fn restart_confirmation<'a>(
+        &'a self,
+        email: &'a str,
+        password_hash: String,
+        confirmation: NewConfirmation,
+    ) -> BoxFuture<'a, Result<bool, StoreError>>;
+
+    /// Confirms the pending account of the token whose hash is `presented`, if the token is
+    /// live at `now`: the token is spent (it works once) and the account may sign in. `None`
+    /// for an unknown, spent or expired token.
+    fn confirm<'a>(
+        &'a self,
+        presented: &'a str,
+        now: i64,
+    ) -> BoxFuture<'a, Result<Option<User>, StoreError>>;
+
     /// The user with this (normalized) email and their password hash.
     fn user_by_email<'a>(
         &'a self,
@@ -171,8 +209,8 @@ pub trait AuthStore: Send + Sync + fmt::Debug + 'static {
         now: i64,
     ) -> BoxFuture<'a, Result<bool, StoreError>>;
 
-    /// Deletes the refresh tokens expired at `now` and the families left without any; returns
-    /// how many tokens went. Run it now and then (a daily task): nothing else removes them.
+    /// Deletes the refresh tokens expired at `now` and the families left without any (and
+    /// expired confirmation tokens); returns how many refresh tokens went. Run it now and then (a daily task): nothing else removes them.
     /// An expired token that was purged is refused as unknown rather than as reuse, which
     /// changes nothing for its holder: it was refused either way.
     fn purge_expired(&self, now: i64) -> BoxFuture<'_, Result<u64, StoreError>>;
@@ -201,9 +239,18 @@ pub trait AuthStore: Send + Sync + fmt::Debug + 'static {
     fn check(&self) -> BoxFuture<'_, Result<(), StoreError>>;
 }
 
-/// The form emails are stored and looked up in: trimmed, lowercased. Addresses differing
-/// only in case are one account, whatever RFC 5321 allows for local parts: that is what
-/// users expect, and it keeps `Alice@x` from registering next to `alice@x`.
-pub fn normalize_email(email: &str) -> String {
-    email.trim().to_lowercase()
+/// The form emails are stored and looked up in, so that one address is one account however
+/// it was typed: trimmed; the local part lowercased and in Unicode NFC (`jörg` typed as `o` +
+/// a combining diaeresis is the precomposed `ö`); the domain in IDNA's ASCII form (UTS 46:
+/// `Bücher.de` and `xn--bcher-kva.de` are one domain). Addresses differing only in case are
+/// one account, whatever RFC 5321 allows for local parts: that is what users expect, and it
+/// keeps `Alice@x` from registering next to `alice@x`.
+///
+/// `None` when the text cannot be an address: no `@`, or a domain IDNA refuses.
+pub fn normalize_email(email: &str) -> Option<String> {
+    use unicode_normalization::UnicodeNormalization as _;
+    let (local, domain) = email.trim().rsplit_once('@')?;
+    let local: String = local.to_lowercase().nfc().collect();
+    let domain = idna::domain_to_ascii(domain).ok()?;
+    Some(format!("{local}@{domain}"))
 }

@@ -14,19 +14,40 @@
 use sqlx::Row as _;
 
 use super::{
-    ApiKey, AuthStore, BoxFuture, NewApiKey, NewRefreshToken, NewUser, Rotation, StoredApiKey,
-    User, UserCredentials,
+    ApiKey, AuthStore, BoxFuture, NewApiKey, NewConfirmation, NewRefreshToken, NewUser, Rotation,
+    StoredApiKey, User, UserCredentials,
 };
 use crate::sql::{Database, DatabaseError, Migration};
 use crate::store::StoreError;
 
 /// The login module's tables: one text that SQLite and PostgreSQL both accept.
-pub const AUTH_MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "auth users, refresh tokens and api keys",
-    sqlite: SCHEMA_V1,
-    postgres: SCHEMA_V1,
-}];
+pub const AUTH_MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "auth users, refresh tokens and api keys",
+        sqlite: SCHEMA_V1,
+        postgres: SCHEMA_V1,
+    },
+    Migration {
+        version: 2,
+        name: "auth account confirmation",
+        sqlite: SCHEMA_V2,
+        postgres: SCHEMA_V2,
+    },
+];
+
+/// Accounts that wait for their email's confirmation. Every account before this one could
+/// sign in, so each counts as confirmed when it was created.
+const SCHEMA_V2: &str = r#"
+ALTER TABLE "cmmv_auth_users" ADD COLUMN "confirmed_at" BIGINT;
+UPDATE "cmmv_auth_users" SET "confirmed_at" = "created_at";
+CREATE TABLE "cmmv_auth_confirmations" (
+    "hash" TEXT PRIMARY KEY,
+    "user_id" TEXT NOT NULL REFERENCES "cmmv_auth_users" ("id") ON DELETE CASCADE,
+    "expires_at" BIGINT NOT NULL
+);
+CREATE INDEX "cmmv_auth_confirmations_user_id" ON "cmmv_auth_confirmations" ("user_id");
+"#;
 
 const SCHEMA_V1: &str = r#"
 CREATE TABLE "cmmv_auth_users" (
@@ -118,7 +139,8 @@ impl SqlAuthStore {
     }
 }
 
-const USER_COLUMNS: &str = r#""id", "email", "roles", "created_at", "password_hash""#;
+const USER_COLUMNS: &str =
+    r#""id", "email", "roles", "created_at", "confirmed_at", "password_hash""#;
 
 fn read_user(row: &impl RowLike) -> Result<UserCredentials, sqlx::Error> {
     Ok(UserCredentials {
@@ -127,6 +149,7 @@ fn read_user(row: &impl RowLike) -> Result<UserCredentials, sqlx::Error> {
             email: row.text("email")?,
             roles: roles_from_text(&row.text("roles")?)?,
             created_at: row.int("created_at")?,
+            confirmed: row.optional_int("confirmed_at")?.is_some(),
         },
         password_hash: row.text("password_hash")?,
     })
@@ -204,6 +227,22 @@ fn classify(error: sqlx::Error, field: &str) -> StoreError {
     }
 }
 
+/// Stores a pending account's confirmation token, inside the transaction `$tx` (a macro, not
+/// a function: the two drivers' transactions are different types).
+macro_rules! insert_confirmation {
+    ($tx:expr, $user_id:expr, $confirmation:expr) => {
+        sqlx::query(
+            r#"INSERT INTO "cmmv_auth_confirmations" ("hash", "user_id", "expires_at") VALUES ($1, $2, $3)"#,
+        )
+        .bind(&$confirmation.hash)
+        .bind($user_id)
+        .bind($confirmation.expires_at)
+        .execute(&mut *$tx)
+        .await
+        .map_err(|e| classify(e, "hash"))?
+    };
+}
+
 /// Errors of statements where no constraint can break.
 fn failed(error: sqlx::Error) -> StoreError {
     classify(error, "id")
@@ -213,26 +252,110 @@ impl AuthStore for SqlAuthStore {
     fn create_user(&self, user: NewUser) -> BoxFuture<'_, Result<User, StoreError>> {
         Box::pin(async move {
             let roles = roles_to_text(&user.roles);
-            on_pool!(self.db, |pool, _begin| {
+            let confirmed_at = user.confirmation.is_none().then_some(user.created_at);
+            on_pool!(self.db, |pool, begin| {
+                let mut tx = pool.begin_with(begin).await.map_err(failed)?;
                 sqlx::query(
-                    r#"INSERT INTO "cmmv_auth_users" ("id", "email", "password_hash", "roles", "created_at") VALUES ($1, $2, $3, $4, $5)"#,
+                    r#"INSERT INTO "cmmv_auth_users" ("id", "email", "password_hash", "roles", "created_at", "confirmed_at") VALUES ($1, $2, $3, $4, $5, $6)"#,
                 )
                 .bind(&user.id)
                 .bind(&user.email)
                 .bind(&user.password_hash)
                 .bind(&roles)
                 .bind(user.created_at)
-                .execute(pool)
+                .bind(confirmed_at)
+                .execute(&mut *tx)
                 .await
-                .map_err(|e| classify(e, "email"))
-                .map(drop)
+                .map_err(|e| classify(e, "email"))?;
+                if let Some(confirmation) = &user.confirmation {
+                    insert_confirmation!(tx, &user.id, confirmation);
+                }
+                tx.commit().await.map_err(failed)
             })?;
             Ok(User {
                 id: user.id,
                 email: user.email,
                 roles: user.roles,
                 created_at: user.created_at,
+                confirmed: confirmed_at.is_some(),
             })
+        })
+    }
+
+    fn restart_confirmation<'a>(
+        &'a self,
+        email: &'a str,
+        password_hash: String,
+        confirmation: NewConfirmation,
+    ) -> BoxFuture<'a, Result<bool, StoreError>> {
+        Box::pin(async move {
+            on_pool!(self.db, |pool, begin| {
+                let mut tx = pool.begin_with(begin).await.map_err(failed)?;
+                let pending = sqlx::query(
+                    r#"UPDATE "cmmv_auth_users" SET "password_hash" = $1
+                       WHERE "email" = $2 AND "confirmed_at" IS NULL RETURNING "id""#,
+                )
+                .bind(&password_hash)
+                .bind(email)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(failed)?;
+                let Some(row) = pending else {
+                    return Ok(false);
+                };
+                let id = row.text("id").map_err(failed)?;
+                sqlx::query(r#"DELETE FROM "cmmv_auth_confirmations" WHERE "user_id" = $1"#)
+                    .bind(&id)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(failed)?;
+                insert_confirmation!(tx, &id, confirmation);
+                tx.commit().await.map_err(failed)?;
+                Ok(true)
+            })
+        })
+    }
+
+    fn confirm<'a>(
+        &'a self,
+        presented: &'a str,
+        now: i64,
+    ) -> BoxFuture<'a, Result<Option<User>, StoreError>> {
+        Box::pin(async move {
+            let confirmed = on_pool!(self.db, |pool, begin| {
+                let mut tx = pool.begin_with(begin).await.map_err(failed)?;
+                // Spent whether live or not: a token is looked at once.
+                let spent = sqlx::query(
+                    r#"DELETE FROM "cmmv_auth_confirmations" WHERE "hash" = $1
+                       RETURNING "user_id", "expires_at""#,
+                )
+                .bind(presented)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(failed)?;
+                let live = match spent {
+                    Some(row) if row.int("expires_at").map_err(failed)? > now => {
+                        Some(row.text("user_id").map_err(failed)?)
+                    }
+                    _ => None,
+                };
+                if let Some(id) = &live {
+                    sqlx::query(
+                        r#"UPDATE "cmmv_auth_users" SET "confirmed_at" = $1 WHERE "id" = $2 AND "confirmed_at" IS NULL"#,
+                    )
+                    .bind(now)
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(failed)?;
+                }
+                tx.commit().await.map_err(failed)?;
+                Ok::<_, StoreError>(live)
+            })?;
+            match confirmed {
+                Some(id) => self.user(&id).await,
+                None => Ok(None),
+            }
         })
     }
 
@@ -415,6 +538,11 @@ impl AuthStore for SqlAuthStore {
                 .execute(&mut *tx)
                 .await
                 .map_err(failed)?;
+                sqlx::query(r#"DELETE FROM "cmmv_auth_confirmations" WHERE "expires_at" <= $1"#)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(failed)?;
                 tx.commit().await.map_err(failed)?;
                 Ok(purged)
             })

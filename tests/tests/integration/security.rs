@@ -1,0 +1,572 @@
+//! The security review's regressions (issue 15), each over real HTTP against the example
+//! service as `cargo run -p todo` assembles it (`todo::assemble`: a SQLite file, every
+//! contract, the login module), or against the login module alone where a part of it is
+//! swapped (the mailer of the enumeration-safe registration):
+//!
+//! - behind a proxy that appends to `X-Forwarded-For` (a real one, in front of the app), a
+//!   `Forwarded` header the client writes changes nothing;
+//! - login attempts from many addresses of one IPv6 /64 draw from one budget;
+//! - the NFC and NFD spellings of one email are one account, and a password typed in either
+//!   form signs in;
+//! - `/auth/register` can answer alike for new and taken addresses.
+//!
+//! Keys that must not manage keys are in `auth_login.rs`, the credential limits with Redis
+//! down in `ratelimit_redis.rs`.
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::extract::{ConnectInfo, Request, State};
+use axum::response::{IntoResponse, Response};
+use cmmv::auth::{
+    AccountMailer, AuthStore, BoxFuture, Login, MemoryAuthStore, Registration, SqlAuthStore,
+};
+use cmmv::ratelimit::Cidr;
+use cmmv::{App, Settings};
+use serde_json::{Value, json};
+use tokio::net::TcpListener;
+
+use crate::auth_support::with_auth;
+use crate::runtime_support::{Served, client, json as body_of, problem, settings};
+use crate::store_support::{TestDatabase, sqlite_database};
+
+const PASSWORD: &str = "correct horse battery staple";
+
+/// The example service on a SQLite file in `dir`, signing tokens with the tests' key.
+async fn example(dir: &tempfile::TempDir, tune: impl FnOnce(&mut Settings)) -> Served {
+    let mut settings = with_auth(settings());
+    settings.database_url = format!("sqlite://{}", dir.path().join("todo.db").display());
+    tune(&mut settings);
+    let service = todo::assemble(settings)
+        .await
+        .expect("the example assembles");
+    Served::start(service.app).await
+}
+
+async fn login_attempt(
+    client: &reqwest::Client,
+    url: &str,
+    headers: &[(&str, &str)],
+) -> reqwest::Response {
+    let mut request = client
+        .post(format!("{url}/auth/login"))
+        .json(&json!({"email": "victim@example.com", "password": "guess guess guess"}));
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    request.send().await.expect("a response")
+}
+
+// ---- a proxy in front of the app ---------------------------------------------------------------
+
+/// A reverse proxy doing what nginx does with
+/// `proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for` (and AWS ALB by default):
+/// every request goes on to the app with the peer's address appended to `X-Forwarded-For`;
+/// every other header, `Forwarded` included, passes through untouched.
+struct ForwardingProxy {
+    addr: SocketAddr,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl ForwardingProxy {
+    async fn start(upstream: SocketAddr) -> Self {
+        let listener = TcpListener::bind(("127.0.0.1", 0))
+            .await
+            .expect("the proxy binds");
+        let addr = listener.local_addr().expect("an address");
+        let router = axum::Router::new()
+            .fallback(forward)
+            .with_state((upstream, client()));
+        let task = tokio::spawn(async move {
+            let service = router.into_make_service_with_connect_info::<SocketAddr>();
+            let _ = axum::serve(listener, service).await;
+        });
+        Self { addr, task }
+    }
+
+    fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+}
+
+impl Drop for ForwardingProxy {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+async fn forward(
+    State((upstream, client)): State<(SocketAddr, reqwest::Client)>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    request: Request,
+) -> Response {
+    let (parts, body) = request.into_parts();
+    let body = axum::body::to_bytes(body, 1 << 20)
+        .await
+        .expect("a small body");
+    let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+    let mut headers = parts.headers.clone();
+    headers.remove(axum::http::header::HOST);
+    let appended = match headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()) {
+        Some(earlier) => format!("{earlier}, {}", peer.ip()),
+        None => peer.ip().to_string(),
+    };
+    headers.insert(
+        "x-forwarded-for",
+        appended.parse().expect("an address is a header value"),
+    );
+    let answer = client
+        .request(parts.method, format!("http://{upstream}{path}"))
+        .headers(headers)
+        .body(body)
+        .send()
+        .await
+        .expect("the app answers the proxy");
+    let status = answer.status();
+    let headers = answer.headers().clone();
+    let body = answer.bytes().await.expect("a body");
+    (status, headers, body).into_response()
+}
+
+/// A client whose connections come from `ip` (any address of 127.0.0.0/8 is this machine).
+fn client_from(ip: &str) -> reqwest::Client {
+    reqwest::Client::builder()
+        .local_address(ip.parse::<IpAddr>().expect("an address"))
+        .pool_max_idle_per_host(0)
+        .build()
+        .expect("a client")
+}
+
+#[tokio::test]
+async fn behind_an_x_forwarded_for_proxy_a_forwarded_header_from_the_client_changes_nothing() {
+    let dir = tempfile::tempdir().expect("a directory");
+    // The app trusts its proxy (it connects from 127.0.0.1) and reads the header the proxy
+    // writes: X-Forwarded-For, the default.
+    let app = example(&dir, |settings| {
+        settings.rate_limit.trusted_proxies = vec!["127.0.0.1/32".parse::<Cidr>().expect("cidr")];
+    })
+    .await;
+    let proxy = ForwardingProxy::start(app.addr).await;
+    let attacker = client_from("127.0.0.2");
+    // The attacker names a new client in every `Forwarded` (one of them its victim's address)
+    // and prepends hops of its own to X-Forwarded-For: were either read, each attempt would
+    // get a fresh budget of login attempts, or spend the victim's.
+    let mut statuses = Vec::new();
+    for n in 0..8 {
+        let claimed = if n == 3 {
+            "for=127.0.0.3".to_owned()
+        } else {
+            format!("for=198.51.100.{n}")
+        };
+        let response = login_attempt(
+            &attacker,
+            &proxy.url(),
+            &[
+                ("forwarded", claimed.as_str()),
+                ("x-forwarded-for", "203.0.113.9"),
+            ],
+        )
+        .await;
+        statuses.push(response.status().as_u16());
+    }
+    // LOGIN_POLICY: 5 at once per client, then refused: the attacker is one client.
+    assert_eq!(statuses, [401, 401, 401, 401, 401, 429, 429, 429]);
+    // The victim, whose address the attacker claimed, still has its whole budget.
+    let victim = login_attempt(&client_from("127.0.0.3"), &proxy.url(), &[]).await;
+    problem(victim, 401, "/auth/login").await;
+    // And a forwarding header sent straight to the app by an untrusted peer is ignored too.
+    let direct = login_attempt(
+        &client_from("127.0.0.4"),
+        &app.url(""),
+        &[("x-forwarded-for", "127.0.0.2")],
+    )
+    .await;
+    problem(direct, 401, "/auth/login").await;
+}
+
+#[tokio::test]
+async fn login_attempts_from_one_ipv6_64_hit_the_limit_like_those_from_one_address() {
+    let dir = tempfile::tempdir().expect("a directory");
+    // The test client stands for the trusted proxy: it writes X-Forwarded-For itself.
+    let app = example(&dir, |settings| {
+        settings.rate_limit.trusted_proxies = vec!["127.0.0.1/32".parse::<Cidr>().expect("cidr")];
+    })
+    .await;
+    let local = client();
+    let mut spread = Vec::new();
+    for n in 1..=12 {
+        // Twelve addresses of 2001:db8:5:6::/64, as a client with a /64 picks them.
+        let address = format!("2001:db8:5:6:{n:x}:{:x}::{n:x}", (n * 7919) % 0x1_0000);
+        let response = login_attempt(&local, &app.url(""), &[("x-forwarded-for", &address)]).await;
+        spread.push(response.status().as_u16());
+    }
+    let mut single = Vec::new();
+    for _ in 1..=12 {
+        let response = login_attempt(
+            &local,
+            &app.url(""),
+            &[("x-forwarded-for", "2001:db8:7:8::1")],
+        )
+        .await;
+        single.push(response.status().as_u16());
+    }
+    assert_eq!(spread, single);
+    assert_eq!(
+        spread.iter().filter(|s| **s == 401).count(),
+        5,
+        "{spread:?}"
+    );
+    assert!(spread[5..].iter().all(|s| *s == 429), "{spread:?}");
+    // The neighbouring /64 is another client.
+    let neighbour = login_attempt(
+        &local,
+        &app.url(""),
+        &[("x-forwarded-for", "2001:db8:5:7::1")],
+    )
+    .await;
+    problem(neighbour, 401, "/auth/login").await;
+}
+
+// ---- Unicode -----------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn nfc_and_nfd_spellings_of_one_email_are_one_account() {
+    let dir = tempfile::tempdir().expect("a directory");
+    let app = example(&dir, |settings| settings.rate_limit.enabled = false).await;
+    // "jörg" with a precomposed ö (NFC), and with o + U+0308 (NFD); the domain in Unicode,
+    // with capitals, and in its IDNA form.
+    let nfc = "j\u{f6}rg@b\u{fc}cher.example";
+    let nfd = "JO\u{308}RG@BU\u{308}CHER.example";
+    let ascii_domain = "jo\u{308}rg@xn--bcher-kva.example";
+    let password_nfc = "caf\u{e9} cr\u{e8}me br\u{fb}l\u{e9}e";
+    let password_nfd = "cafe\u{301} cre\u{300}me bru\u{302}le\u{301}e";
+
+    let created = client()
+        .post(app.url("/auth/register"))
+        .json(&json!({"email": nfc, "password": password_nfc}))
+        .send()
+        .await
+        .expect("a response");
+    assert_eq!(created.status(), 201);
+    let user = body_of(created).await;
+    assert_eq!(user["email"], "j\u{f6}rg@xn--bcher-kva.example", "{user}");
+
+    for spelling in [nfd, ascii_domain] {
+        let again = client()
+            .post(app.url("/auth/register"))
+            .json(&json!({"email": spelling, "password": "another long password"}))
+            .send()
+            .await
+            .expect("a response");
+        problem(again, 409, "/auth/register").await;
+    }
+    for (email, password) in [(nfd, password_nfd), (ascii_domain, password_nfc)] {
+        let signed_in = client()
+            .post(app.url("/auth/login"))
+            .json(&json!({"email": email, "password": password}))
+            .send()
+            .await
+            .expect("a response");
+        assert_eq!(signed_in.status(), 200, "{email:?} / {password:?}");
+        let tokens = body_of(signed_in).await;
+        let me = client()
+            .get(app.url("/auth/me"))
+            .bearer_auth(tokens["access_token"].as_str().expect("a token"))
+            .send()
+            .await
+            .expect("a response");
+        assert_eq!(body_of(me).await["subject"], user["id"]);
+    }
+    // A domain IDNA refuses is no address.
+    let refused = client()
+        .post(app.url("/auth/register"))
+        .json(&json!({"email": "a@exa mple..com", "password": PASSWORD}))
+        .send()
+        .await
+        .expect("a response");
+    let body = problem(refused, 422, "/auth/register").await;
+    assert_eq!(body["errors"][0]["pointer"], "/email", "{body}");
+}
+
+// ---- enumeration-safe registration -------------------------------------------------------------
+
+/// What the app's mail system was asked to send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Mail {
+    Confirmation { to: String, token: String },
+    AlreadyRegistered { to: String },
+}
+
+/// The app's mailer in these tests: it keeps what it was asked to send.
+#[derive(Debug, Default)]
+struct Outbox {
+    mails: Mutex<Vec<Mail>>,
+}
+
+impl Outbox {
+    /// The next mail to `to`, waiting for it (the module sends from a task of its own).
+    async fn next_to(&self, to: &str) -> Mail {
+        for _ in 0..200 {
+            {
+                let mut mails = self.mails.lock().expect("the outbox");
+                let addressed = |mail: &Mail| match mail {
+                    Mail::Confirmation { to: t, .. } | Mail::AlreadyRegistered { to: t } => t == to,
+                };
+                if let Some(at) = mails.iter().position(addressed) {
+                    return mails.remove(at);
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("no mail to {to}");
+    }
+}
+
+impl AccountMailer for Outbox {
+    fn send_confirmation<'a>(&'a self, email: &'a str, token: &'a str) -> BoxFuture<'a, ()> {
+        Box::pin(async move {
+            self.mails
+                .lock()
+                .expect("the outbox")
+                .push(Mail::Confirmation {
+                    to: email.to_owned(),
+                    token: token.to_owned(),
+                });
+        })
+    }
+
+    fn send_already_registered<'a>(&'a self, email: &'a str) -> BoxFuture<'a, ()> {
+        Box::pin(async move {
+            self.mails
+                .lock()
+                .expect("the outbox")
+                .push(Mail::AlreadyRegistered {
+                    to: email.to_owned(),
+                });
+        })
+    }
+}
+
+fn confirm_settings() -> Settings {
+    let mut settings = with_auth(settings());
+    settings.auth.registration = Registration::Confirm;
+    settings.rate_limit.enabled = false;
+    settings
+}
+
+async fn serve_confirming(store: Arc<dyn AuthStore>, outbox: &Arc<Outbox>) -> Served {
+    let settings = confirm_settings();
+    let login = Login::from_settings(store, &settings)
+        .expect("the login module starts")
+        .with_mailer(Arc::clone(outbox) as Arc<dyn AccountMailer>);
+    let app = App::builder(settings)
+        .login(&login)
+        .build()
+        .expect("the app builds");
+    Served::start(app).await
+}
+
+async fn post(served: &Served, path: &str, body: &Value) -> reqwest::Response {
+    client()
+        .post(served.url(path))
+        .json(body)
+        .send()
+        .await
+        .expect("a response")
+}
+
+/// Registers and returns the status and body, which must be the same for every address.
+async fn register(served: &Served, email: &str, password: &str) -> (u16, Value) {
+    let response = post(
+        served,
+        "/auth/register",
+        &json!({"email": email, "password": password}),
+    )
+    .await;
+    (response.status().as_u16(), body_of(response).await)
+}
+
+async fn confirming_registration(store: Arc<dyn AuthStore>, tag: &str) {
+    let outbox = Arc::new(Outbox::default());
+    let served = serve_confirming(store, &outbox).await;
+    let new = format!("new.{tag}@example.com");
+
+    // A new address: accepted, pending; it cannot sign in before the mailbox answers.
+    let (status, body) = register(&served, &new, PASSWORD).await;
+    assert_eq!(status, 202);
+    assert_eq!(
+        body,
+        json!({"email": new, "status": "pending_confirmation"})
+    );
+    let Mail::Confirmation { token, .. } = outbox.next_to(&new).await else {
+        panic!("a confirmation");
+    };
+    let pending = post(
+        &served,
+        "/auth/login",
+        &json!({"email": new, "password": PASSWORD}),
+    )
+    .await;
+    let wrong = post(
+        &served,
+        "/auth/login",
+        &json!({"email": new, "password": "not the password at all"}),
+    )
+    .await;
+    let pending = problem(pending, 401, "/auth/login").await;
+    let wrong = problem(wrong, 401, "/auth/login").await;
+    assert_eq!(pending["detail"], wrong["detail"]);
+
+    // The token signs the owner in, once.
+    let bogus = post(&served, "/auth/confirm", &json!({"token": "0".repeat(64)})).await;
+    problem(bogus, 400, "/auth/confirm").await;
+    let confirmed = post(&served, "/auth/confirm", &json!({ "token": token })).await;
+    assert_eq!(confirmed.status(), 200);
+    assert!(body_of(confirmed).await["access_token"].is_string());
+    let again = post(&served, "/auth/confirm", &json!({ "token": token })).await;
+    problem(again, 400, "/auth/confirm").await;
+    let signed_in = post(
+        &served,
+        "/auth/login",
+        &json!({"email": new, "password": PASSWORD}),
+    )
+    .await;
+    assert_eq!(signed_in.status(), 200);
+
+    // A taken address gets the very same answer; its owner is told, its password unchanged.
+    let (status, taken) = register(&served, &new.to_uppercase(), "an attacker's password").await;
+    assert_eq!((status, &taken), (202, &body));
+    assert_eq!(
+        outbox.next_to(&new).await,
+        Mail::AlreadyRegistered { to: new.clone() }
+    );
+    let still = post(
+        &served,
+        "/auth/login",
+        &json!({"email": new, "password": PASSWORD}),
+    )
+    .await;
+    assert_eq!(still.status(), 200);
+
+    // Someone registers another's address first: the address's owner registering later
+    // starts over, and only the latest token (in the owner's mailbox) confirms, with the
+    // owner's password.
+    let squatted = format!("squatted.{tag}@example.com");
+    register(&served, &squatted, "the squatter's password").await;
+    let Mail::Confirmation { token: first, .. } = outbox.next_to(&squatted).await else {
+        panic!("a confirmation");
+    };
+    let (status, _) = register(&served, &squatted, PASSWORD).await;
+    assert_eq!(status, 202);
+    let Mail::Confirmation { token: second, .. } = outbox.next_to(&squatted).await else {
+        panic!("a new confirmation");
+    };
+    problem(
+        post(&served, "/auth/confirm", &json!({ "token": first })).await,
+        400,
+        "/auth/confirm",
+    )
+    .await;
+    let confirmed = post(&served, "/auth/confirm", &json!({ "token": second })).await;
+    assert_eq!(confirmed.status(), 200);
+    let squatter = post(
+        &served,
+        "/auth/login",
+        &json!({"email": squatted, "password": "the squatter's password"}),
+    )
+    .await;
+    problem(squatter, 401, "/auth/login").await;
+    let owner = post(
+        &served,
+        "/auth/login",
+        &json!({"email": squatted, "password": PASSWORD}),
+    )
+    .await;
+    assert_eq!(owner.status(), 200);
+    served.shutdown().await;
+}
+
+#[tokio::test]
+async fn confirming_registration_answers_alike_on_memory() {
+    confirming_registration(Arc::new(MemoryAuthStore::new()), "memory").await;
+}
+
+#[tokio::test]
+async fn confirming_registration_answers_alike_on_sqlite() {
+    let (_dir, db) = sqlite_database().await;
+    let store = SqlAuthStore::open(db).await.expect("auth migrations");
+    confirming_registration(Arc::new(store), "sqlite").await;
+}
+
+#[tokio::test]
+async fn confirming_registration_answers_alike_on_postgres() {
+    let Some(test_db) = TestDatabase::postgres("confirm").await else {
+        return;
+    };
+    let store = SqlAuthStore::open(test_db.db.clone())
+        .await
+        .expect("auth migrations");
+    confirming_registration(Arc::new(store), "postgres").await;
+    test_db.drop().await;
+}
+
+#[tokio::test]
+async fn confirmation_tokens_expire() {
+    let store: Arc<dyn AuthStore> = Arc::new(MemoryAuthStore::new());
+    let outbox = Arc::new(Outbox::default());
+    let mut settings = confirm_settings();
+    settings.auth.confirmation_ttl = Duration::from_secs(1);
+    let login = Login::from_settings(store, &settings)
+        .expect("the login module starts")
+        .with_mailer(Arc::clone(&outbox) as Arc<dyn AccountMailer>);
+    let served = Served::start(
+        App::builder(settings)
+            .login(&login)
+            .build()
+            .expect("the app builds"),
+    )
+    .await;
+    register(&served, "late@example.com", PASSWORD).await;
+    let Mail::Confirmation { token, .. } = outbox.next_to("late@example.com").await else {
+        panic!("a confirmation");
+    };
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    let late = post(&served, "/auth/confirm", &json!({ "token": token })).await;
+    problem(late, 400, "/auth/confirm").await;
+}
+
+#[tokio::test]
+async fn confirming_registration_without_a_mailer_does_not_start() {
+    let dir = tempfile::tempdir().expect("a directory");
+    let mut settings = confirm_settings();
+    settings.database_url = format!("sqlite://{}", dir.path().join("todo.db").display());
+    let error = todo::assemble(settings)
+        .await
+        .expect_err("no mail system to send confirmations with");
+    assert!(error.contains("CMMV_AUTH_REGISTRATION"), "{error}");
+    assert!(error.contains("AccountMailer"), "{error}");
+}
+
+#[tokio::test]
+async fn immediate_registration_without_the_setting_is_unchanged() {
+    // The default still answers 201 and 409: the enumeration-safe flow is an option.
+    let dir = tempfile::tempdir().expect("a directory");
+    let app = example(&dir, |settings| settings.rate_limit.enabled = false).await;
+    let first = post(
+        &app,
+        "/auth/register",
+        &json!({"email": "ada@example.com", "password": PASSWORD}),
+    )
+    .await;
+    assert_eq!(first.status(), 201);
+    let taken = post(
+        &app,
+        "/auth/register",
+        &json!({"email": "ada@example.com", "password": PASSWORD}),
+    )
+    .await;
+    problem(taken, 409, "/auth/register").await;
+    let unrouted = post(&app, "/auth/confirm", &json!({"token": "x"})).await;
+    assert_eq!(unrouted.status(), 404);
+}

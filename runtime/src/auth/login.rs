@@ -3,7 +3,8 @@
 //!
 //! | route | access | body | answer |
 //! | --- | --- | --- | --- |
-//! | `POST /auth/register` | public | `{email, password}` | 201 the user; 409 email taken; 422 |
+//! | `POST /auth/register` | public | `{email, password}` | 201 the user; 409 email taken; 422 (with [`Registration::Confirm`]: 202 alike for every address) |
+//! | `POST /auth/confirm` | public, [`Registration::Confirm`] only | `{token}` | 200 tokens; 400 |
 //! | `POST /auth/login` | public | `{email, password}` | 200 tokens; 401 |
 //! | `POST /auth/refresh` | public | `{refresh_token}` | 200 new tokens; 401 |
 //! | `POST /auth/logout` | public | `{refresh_token}` | 204, whatever the token |
@@ -17,6 +18,10 @@
 //!
 //! Tokens come back as `{access_token, token_type: "Bearer", expires_in, refresh_token,
 //! refresh_expires_in}` with `Cache-Control: no-store` (RFC 6749 §5.1).
+//!
+//! Emails are stored in one canonical form ([`normalize_email`]: NFC, lowercase, IDNA domain)
+//! and passwords hashed and checked in NFC ([`super::normalize_password`]), so that one
+//! address or password typed two ways is one.
 //!
 //! A failed login says `invalid email or password` with the same status and body whether the
 //! user exists or not, after the same work: an unknown user's password is checked against a

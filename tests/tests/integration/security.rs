@@ -570,3 +570,108 @@ async fn immediate_registration_without_the_setting_is_unchanged() {
     let unrouted = post(&app, "/auth/confirm", &json!({"token": "x"})).await;
     assert_eq!(unrouted.status(), 404);
 }
+
+// ---- secrets at rest ---------------------------------------------------------------------------
+
+/// A password no other test uses, so that finding its bytes anywhere means it was stored.
+const AT_REST_PASSWORD: &str = "a distinctive passphrase 7f3a9c";
+
+/// Registers a user through the example's login module with [`AT_REST_PASSWORD`].
+async fn register_at_rest(app: &Served) {
+    let created = post(
+        app,
+        "/auth/register",
+        &json!({"email": "at-rest@example.com", "password": AT_REST_PASSWORD}),
+    )
+    .await;
+    assert_eq!(created.status(), 201);
+    let body = body_of(created).await.to_string();
+    assert!(
+        !body.contains(AT_REST_PASSWORD) && !body.contains("argon2"),
+        "{body}"
+    );
+}
+
+/// Asserts that no file in `dir` holds [`AT_REST_PASSWORD`]'s bytes.
+fn assert_not_in_files(dir: &std::path::Path) {
+    for entry in std::fs::read_dir(dir).expect("the directory") {
+        let path = entry.expect("an entry").path();
+        // SQLite removes its log and shared memory when the last connection closes.
+        let Ok(bytes) = std::fs::read(&path) else {
+            continue;
+        };
+        assert!(
+            !bytes
+                .windows(AT_REST_PASSWORD.len())
+                .any(|w| w == AT_REST_PASSWORD.as_bytes()),
+            "the clear password is in {}",
+            path.display()
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_registered_password_is_nowhere_in_the_sqlite_file() {
+    let dir = tempfile::tempdir().expect("a directory");
+    let mut settings = with_auth(settings());
+    settings.database_url = format!("sqlite://{}", dir.path().join("todo.db").display());
+    settings.rate_limit.enabled = false;
+    let service = todo::assemble(settings)
+        .await
+        .expect("the example assembles");
+    let database = service.database.clone().expect("a database");
+    let app = Served::start(service.app).await;
+    register_at_rest(&app).await;
+    app.shutdown().await;
+    // Every byte SQLite wrote: the database and its write-ahead log while open, then the
+    // database once the log is checkpointed into it.
+    assert_not_in_files(dir.path());
+    database.close().await;
+    assert_not_in_files(dir.path());
+    let url = format!("sqlite://{}", dir.path().join("todo.db").display());
+    let mut db = <sqlx::SqliteConnection as sqlx::Connection>::connect(&url)
+        .await
+        .expect("the file opens");
+    let (hash,): (String,) = sqlx::query_as(
+        r#"SELECT "password_hash" FROM "cmmv_auth_users" WHERE "email" = 'at-rest@example.com'"#,
+    )
+    .fetch_one(&mut db)
+    .await
+    .expect("the user's row");
+    assert!(hash.starts_with("$argon2id$v=19$"), "{hash}");
+}
+
+#[tokio::test]
+async fn a_registered_password_is_stored_only_as_a_hash_in_postgres() {
+    let Ok(server) = std::env::var(crate::store_support::DATABASE_URL_VAR) else {
+        crate::store_support::skip("a_registered_password_is_stored_only_as_a_hash_in_postgres");
+        return;
+    };
+    let schema = TestDatabase::create_schema(&server, "at_rest").await;
+    let url = crate::store_support::with_search_path(&server, &schema);
+    let mut settings = with_auth(settings());
+    settings.database_url = url.clone();
+    settings.rate_limit.enabled = false;
+    let service = todo::assemble(settings)
+        .await
+        .expect("the example assembles");
+    let database = service.database.clone().expect("a database");
+    let app = Served::start(service.app).await;
+    register_at_rest(&app).await;
+    app.shutdown().await;
+    database.close().await;
+    let mut db = <sqlx::PgConnection as sqlx::Connection>::connect(&url)
+        .await
+        .expect("PostgreSQL connects");
+    // Every column of the row, as text.
+    let (row,): (String,) = sqlx::query_as(
+        r#"SELECT row_to_json(u)::text FROM "cmmv_auth_users" u WHERE "email" = 'at-rest@example.com'"#,
+    )
+    .fetch_one(&mut db)
+    .await
+    .expect("the user's row");
+    assert!(!row.contains(AT_REST_PASSWORD), "{row}");
+    assert!(row.contains("$argon2id$v=19$"), "{row}");
+    drop(db);
+    crate::store_support::drop_schema(&server, &schema).await;
+}

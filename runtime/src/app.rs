@@ -252,18 +252,16 @@ impl AppBuilder {
         self
     }
 
-    /// Enforces the rate limits of these routes (generated code's `RATE_LIMITS`). May be
-    /// called once per generated module.
+    /// Takes what a generated module exports whole ([`crate::Api`]): serves its OpenAPI
+    /// documents (see [`AppBuilder::openapi`]) and checks at start that every custom key its
+    /// rate limits name is registered. Its routes are mounted with [`AppBuilder::routes`]
+    /// (each contract's `*_routes(handlers)`), and carry their own limits and guards.
     #[must_use]
-    pub fn rate_limits(
-        mut self,
-        table: &'static [(
-            &'static str,
-            &'static str,
-            &'static [crate::ratelimit::Policy],
-        )],
-    ) -> Self {
-        self.rate_limits.tables.push(table);
+    pub fn api(mut self, api: &crate::Api) -> Self {
+        for &(version, json, yaml) in api.openapi {
+            self = self.openapi(version, json, yaml);
+        }
+        self.rate_limits.tables.push(api.rate_limits);
         self
     }
 
@@ -302,8 +300,8 @@ impl AppBuilder {
         self
     }
 
-    /// Mounts the login module: its routes, their rate limits (`LOGIN_RATE_LIMITS`), its API
-    /// keys as a credential the guards accept, and a readiness check of its store.
+    /// Mounts the login module: its routes (with their rate limits, `LOGIN_RATE_LIMITS`), its
+    /// API keys as a credential the guards accept, and a readiness check of its store.
     #[must_use]
     pub fn login(mut self, login: &crate::auth::Login) -> Self {
         let store = Arc::clone(login.store());
@@ -311,7 +309,6 @@ impl AppBuilder {
             self.auth.errors.push(error);
         }
         self.routes(login.routes())
-            .rate_limits(crate::auth::LOGIN_RATE_LIMITS)
             .api_keys(login.api_key_verifier())
             .readiness_check("auth_store", move || {
                 let store = Arc::clone(&store);
@@ -350,9 +347,9 @@ impl AppBuilder {
                 get(metrics::serve_metrics).with_state(metrics.clone()),
             )
             .merge(openapi::routes(&self.documents));
-        let mut contract_routes = self.routes;
         let limits = &self.settings.rate_limit;
-        if limits.enabled && !self.rate_limits.tables.is_empty() {
+        // Every route carries its own policies; the app gives them the limiter they share.
+        let rate_limiting = if limits.enabled {
             let limiter = self
                 .rate_limits
                 .limiter
@@ -364,18 +361,22 @@ impl AppBuilder {
                 limits,
             )
             .map_err(|message| SettingsError::env("CMMV_RATE_LIMIT", message))?;
-            // A route layer: it wraps only the contracts' routes, and runs after routing, when
-            // the matched template is known.
-            contract_routes = contract_routes.route_layer(axum::middleware::from_fn_with_state(
-                Arc::new(limiting),
-                crate::ratelimit::enforce,
-            ));
-        }
-        let routes = contract_routes
+            Some(Arc::new(limiting))
+        } else {
+            None
+        };
+        let routes = self
+            .routes
             .merge(own_routes)
             // Set last, so that it replaces any fallback a contract router brought along.
             .fallback(layers::not_found);
-        let stack = layers::apply(routes, &self.settings, metrics.clone(), authenticator);
+        let stack = layers::apply(
+            routes,
+            &self.settings,
+            metrics.clone(),
+            authenticator,
+            rate_limiting,
+        );
         Ok(App {
             settings: self.settings,
             try_path: self.try_path,

@@ -68,6 +68,7 @@ pub(crate) fn apply(
     settings: &Settings,
     metrics: Metrics,
     authenticator: Arc<crate::auth::Authenticator>,
+    rate_limiting: Option<Arc<crate::ratelimit::RateLimiting>>,
 ) -> Stack {
     // Both wrap each route (and the fallback) in one layer, so that a route pays for one more
     // boxed service rather than two.
@@ -82,6 +83,7 @@ pub(crate) fn apply(
         .layer(OuterLayer(Arc::new(Shared {
             metrics,
             authenticator,
+            rate_limiting,
             security_headers: security_headers(settings),
         })))
         .option_layer(cors_layer(settings))
@@ -122,6 +124,11 @@ impl RequestScope {
 
     pub(crate) fn authenticator(&self) -> &crate::auth::Authenticator {
         &self.app.authenticator
+    }
+
+    /// The app's rate limiting; `None` when limits are switched off.
+    pub(crate) fn rate_limiting(&self) -> Option<&Arc<crate::ratelimit::RateLimiting>> {
+        self.app.rate_limiting.as_ref()
     }
 }
 
@@ -174,6 +181,8 @@ struct Shared {
     metrics: Metrics,
     /// For the routes' guards and the rate limiter.
     authenticator: Arc<crate::auth::Authenticator>,
+    /// For the routes' limits.
+    rate_limiting: Option<Arc<crate::ratelimit::RateLimiting>>,
     /// The security headers of every response, computed once from the settings.
     security_headers: HeaderMap,
 }

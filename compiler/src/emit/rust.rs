@@ -41,7 +41,12 @@ pub fn emit(
         .map(|contract| RustFile {
             path: PathBuf::from(format!("rust/{}.rs", to_snake_case(&contract.name))),
             origin: display_path(sources.name(contract.file)),
-            tokens: ContractEmitter { project, contract }.file(),
+            tokens: ContractEmitter {
+                project,
+                contract,
+                named_policies: NamedPolicies::Inline,
+            }
+            .file(),
         })
         .collect();
     files.push(RustFile {
@@ -57,7 +62,13 @@ pub fn emit(
 /// The items of one contract, for the `#[contract]` macro: what `rust/<contract>.rs` holds for
 /// a YAML contract (no `@generated` header, not formatted: the tokens go straight to rustc).
 pub fn emit_contract(project: &Project, contract: &Contract) -> TokenStream {
-    ContractEmitter { project, contract }.file()
+    ContractEmitter {
+        project,
+        contract,
+        // A macro cannot read `cmmv.yaml`: its named policies are stand-ins.
+        named_policies: NamedPolicies::ByName,
+    }
+    .file()
 }
 
 /// Whether a contract was declared with `#[contract]` in a Rust file: its macro expands its
@@ -113,14 +124,11 @@ fn module_file(project: &Project, migrations: &[Migration], sources: &SourceMap)
             .operations_in_order()
             .into_iter()
             .flat_map(move |op| {
-                let policies: Vec<TokenStream> = match &op.rate_limit {
-                    RateLimit::Policies(policies) => policies
-                        .iter()
-                        .enumerate()
-                        .map(|(i, policy)| rate_policy(contract, op, i, policy))
-                        .collect(),
-                    RateLimit::Inherit | RateLimit::Unlimited => Vec::new(),
-                };
+                let policies: Vec<TokenStream> =
+                    operation_policies(contract, op, NamedPolicies::Inline)
+                        .into_iter()
+                        .map(|(_, policy)| policy)
+                        .collect();
                 let versions: Vec<u32> = if policies.is_empty() {
                     Vec::new()
                 } else {
@@ -142,26 +150,79 @@ fn module_file(project: &Project, migrations: &[Migration], sources: &SourceMap)
         /// Every route the generated routers serve: `(method, path)`.
         pub const ROUTES: &[(&str, &str)] = &[#(#routes),*];
 
-        /// The rate-limit policies of every limited route: `(method, path, policies)`, for
-        /// `cmmv::AppBuilder::rate_limits`. Routes declared `rate_limit: none` are absent.
+        /// The rate-limit policies of every limited route: `(method, path, policies)`. The
+        /// routes carry them; this table describes them (and lets the app check at start that
+        /// the custom keys they name are registered). Routes declared `rate_limit: none` are
+        /// absent.
         pub const RATE_LIMITS: &[(&str, &str, &[::cmmv::ratelimit::Policy])] = &[#(#rate_limits),*];
 
         /// The database migrations derived from the contracts, in order, for
         /// `cmmv::sql::Database::migrate`.
         pub const MIGRATIONS: &[::cmmv::sql::Migration] = &[#(#migrations),*];
+
+        /// All of the above, for `cmmv::AppBuilder::api`.
+        pub const API: ::cmmv::Api = ::cmmv::Api {
+            openapi: OPENAPI,
+            routes: ROUTES,
+            rate_limits: RATE_LIMITS,
+            migrations: MIGRATIONS,
+        };
     }
+}
+
+/// The policies of an operation, in order, each with its id (none when it is unlimited).
+fn operation_policies(
+    contract: &Contract,
+    op: &Operation,
+    named: NamedPolicies,
+) -> Vec<(String, TokenStream)> {
+    match &op.rate_limit {
+        RateLimit::Policies(policies) => policies
+            .iter()
+            .enumerate()
+            .map(|(i, policy)| {
+                let id = policy_id(contract, op, i, policy);
+                let tokens = match (&policy.name, named) {
+                    (Some(_), NamedPolicies::ByName) => {
+                        quote!(::cmmv::ratelimit::Policy::named(#id))
+                    }
+                    _ => rate_policy(&id, policy),
+                };
+                (id, tokens)
+            })
+            .collect(),
+        RateLimit::Inherit | RateLimit::Unlimited => Vec::new(),
+    }
+}
+
+/// The name of the constant holding the policy `id` in a contract's routes: the id in
+/// upper snake case (`standard` -> `STANDARD`, `Task.create#2` -> `TASK_CREATE_2`), numbered
+/// by `index` so that two ids that read alike never share a name.
+fn policy_constant(id: &str, index: usize) -> Ident {
+    let mut name: String = id
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_uppercase()
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    name.push_str(&format!("_{index}"));
+    format_ident!("LIMIT_{}", name)
 }
 
 /// One policy of a route. Its id names the budget it draws from: a shared policy's name, else
 /// the contract (a policy declared on the contract, inherited by its operations, is one
 /// budget for all of them) or the operation that declared it, with the policy's place in a
 /// list when there are several.
-fn rate_policy(
+fn policy_id(
     contract: &Contract,
     op: &Operation,
     index: usize,
     policy: &RateLimitPolicy,
-) -> TokenStream {
+) -> String {
     let declared_on_contract = matches!(
         &contract.rate_limit,
         RateLimit::Policies(own) if own.iter().any(|p| p.span == policy.span)
@@ -174,6 +235,11 @@ fn rate_policy(
     if policy.name.is_none() && index > 0 {
         id.push_str(&format!("#{}", index + 1));
     }
+    id
+}
+
+/// A policy as a `cmmv::ratelimit::Policy` literal.
+fn rate_policy(id: &str, policy: &RateLimitPolicy) -> TokenStream {
     let limit = Literal::u32_unsuffixed(policy.limit);
     let period = Literal::u64_unsuffixed(policy.period_secs);
     let burst = Literal::u32_unsuffixed(policy.burst);
@@ -285,6 +351,17 @@ enum Shape {
 struct ContractEmitter<'a> {
     project: &'a Project,
     contract: &'a Contract,
+    named_policies: NamedPolicies,
+}
+
+/// How routes carry a policy named in `cmmv.yaml` (`rate_limit: standard`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum NamedPolicies {
+    /// With its values, as the project declares them.
+    Inline,
+    /// By name, resolved by the app from the whole-crate compilation's `API` table: for the
+    /// `#[contract]` macro, which cannot read `cmmv.yaml`.
+    ByName,
 }
 
 impl ContractEmitter<'_> {
@@ -989,8 +1066,9 @@ impl ContractEmitter<'_> {
         }
     }
 
-    /// Every operation's handler is wrapped in its auth guard, so that the contract's policy
-    /// travels with the route: no app can mount the routes without it.
+    /// Every operation's handler is wrapped in its rate limits and its auth guard, so that the
+    /// contract's policies travel with the route: no app can mount the routes without them,
+    /// and nesting the router under a prefix keeps them.
     fn routes_fn(&self) -> TokenStream {
         let contract = self.contract;
         let trait_name = type_ident(&contract.handlers_trait_name());
@@ -1005,15 +1083,35 @@ impl ContractEmitter<'_> {
             .into_iter()
             .map(|op| self.route_handler(op, &trait_name, &resource));
         let mut by_path: BTreeMap<String, Vec<TokenStream>> = BTreeMap::new();
+        // One constant per policy (by id: one budget), however many operations draw on it.
+        let mut limits: Vec<TokenStream> = Vec::new();
+        let mut constants: BTreeMap<String, Ident> = BTreeMap::new();
         for op in contract.operations_in_order() {
             let handler = format_ident!("{}_handler", op.name);
             let method = format_ident!("{}", op.method.lowercase());
+            let names: Vec<Ident> = operation_policies(contract, op, self.named_policies)
+                .into_iter()
+                .map(|(id, policy)| {
+                    let taken = constants.len();
+                    constants
+                        .entry(id.clone())
+                        .or_insert_with(|| {
+                            let name = policy_constant(&id, taken);
+                            limits.push(quote! {
+                                const #name: ::cmmv::ratelimit::Policy = #policy;
+                            });
+                            name
+                        })
+                        .clone()
+                })
+                .collect();
+            let limit = quote!(&[#(#names),*]);
             for &version in &op.versions {
                 let access = access(&op.auth);
                 by_path
                     .entry(op.full_path(contract, version))
                     .or_default()
-                    .push(quote!(#method(::cmmv::auth::guarded(#handler::<H>, #access))));
+                    .push(quote!(#method(::cmmv::operation(#handler::<H>, #access, #limit))));
             }
         }
         let routes = by_path.iter().map(|(path, methods)| {
@@ -1028,6 +1126,8 @@ impl ContractEmitter<'_> {
             #[doc = #docs]
             pub fn #fn_name<H: #trait_name>(handlers: ::std::sync::Arc<H>) -> ::cmmv::__private::axum::Router {
                 use ::cmmv::__private::axum::extract::State;
+
+                #(#limits)*
 
                 #(#handlers)*
 

@@ -32,7 +32,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use cmmv::auth::Access;
-use cmmv::ratelimit::{FailMode, KeyKind, Policy};
+use cmmv::ratelimit::{FailMode, KeyKind, Limiter, Policy};
 use cmmv::resource::Resource;
 use cmmv::store::Store;
 use cmmv::types::{DateTime, Uuid};
@@ -184,7 +184,7 @@ fn compare(
 enum Server {
     /// The example's app, its rate limits off.
     Generated,
-    /// The example's app with one policy on GET one task that admits every request.
+    /// The example's app with its limits decided by a limiter that admits every request.
     Limited,
     HandWritten,
     /// An app serving only GET one task, as generated code mounts it, behind this access rule.
@@ -264,19 +264,33 @@ fn task_input(title: &str) -> TaskInput {
     }
 }
 
-/// A policy on GET one task that no load run exhausts: every request is decided and admitted.
-const ADMIT_ALL: &[(&str, &str, &[Policy])] = &[(
-    "GET",
-    "/v1/tasks/{id}",
-    &[Policy {
-        id: "bench",
-        limit: 1_000_000_000,
-        period: Duration::from_secs(1),
-        burst: 1_000_000_000,
-        key: KeyKind::Ip,
-        on_error: FailMode::App,
-    }],
-)];
+/// A policy that no load run exhausts: every request is decided and admitted.
+const ADMIT_ALL: Policy = Policy {
+    id: "bench",
+    limit: 1_000_000_000,
+    period: Duration::from_secs(1),
+    burst: 1_000_000_000,
+    key: KeyKind::Ip,
+    on_error: FailMode::App,
+};
+
+/// The in-process limiter deciding whatever policy a route carries as [`ADMIT_ALL`]: each
+/// request pays for the whole decision (its key, the GCRA step, the headers) and passes.
+#[derive(Debug)]
+struct AdmitAll(cmmv::ratelimit::MemoryLimiter);
+
+impl Limiter for AdmitAll {
+    fn check<'a>(
+        &'a self,
+        _policy: &'a Policy,
+        key: &'a str,
+    ) -> cmmv::ratelimit::BoxFuture<
+        'a,
+        Result<cmmv::ratelimit::Decision, cmmv::ratelimit::LimiterError>,
+    > {
+        self.0.check(&ADMIT_ALL, key)
+    }
+}
 
 const CREATE_BODY: &str = r#"{"project_id":"0190c3b1-7f7e-7a9a-8b1e-2f1d3c4b5a69","title":"Load test task","notes":null,"tags":["load"]}"#;
 
@@ -352,9 +366,13 @@ fn measure(server: Server, scenario: Scenario, requests: usize) -> Result<Measur
         match server {
             Server::Generated | Server::Limited => {
                 let todo = Arc::new(todo::Todo::with_task_store(store.clone()));
-                let builder = todo::app_builder(settings(addr), &todo);
+                let mut settings = settings(addr);
+                settings.rate_limit.enabled = matches!(server, Server::Limited);
+                let builder = todo::app_builder(settings, &todo);
                 let builder = match server {
-                    Server::Limited => builder.rate_limits(ADMIT_ALL),
+                    Server::Limited => builder.rate_limiter(Arc::new(AdmitAll(
+                        cmmv::ratelimit::MemoryLimiter::new(Default::default()),
+                    ))),
                     _ => builder,
                 };
                 let app = builder.build().map_err(|e| e.to_string())?;

@@ -284,9 +284,7 @@ pub async fn assemble(settings: Settings) -> Result<Service, String> {
     };
     let login =
         cmmv::auth::Login::from_settings(credentials, &settings).map_err(|e| e.to_string())?;
-    let mut builder = app_builder(settings, &Arc::new(todo))
-        .rate_limits(RATE_LIMITS)
-        .login(&login);
+    let mut builder = app_builder(settings, &Arc::new(todo)).login(&login);
     if let Some(limiter) = limiter {
         builder = builder.rate_limiter(limiter);
     }
@@ -298,25 +296,22 @@ pub async fn assemble(settings: Settings) -> Result<Service, String> {
     })
 }
 
-/// The app: every contract's routes, their rate limits, the OpenAPI documents and a readiness
-/// check per store.
+/// The app: every contract's routes (each with its rate limits and guard), the OpenAPI
+/// documents and a readiness check per store.
 pub fn app(settings: Settings, todo: &Arc<Todo>) -> Result<App, cmmv::SettingsError> {
-    app_builder(settings, todo).rate_limits(RATE_LIMITS).build()
+    app_builder(settings, todo).build()
 }
 
-/// The app's parts but its rate limits, for apps that bring their own (a shared limiter, a
-/// benchmark's policies).
+/// The app's parts, for apps that add to them (a shared limiter, the login module).
 pub fn app_builder(settings: Settings, todo: &Arc<Todo>) -> cmmv::AppBuilder {
-    let mut builder = App::builder(settings)
+    let builder = App::builder(settings)
+        .api(&API)
         .routes(user_routes(todo.clone()))
         .routes(project_routes(todo.clone()))
         .routes(task_routes(todo.clone()))
         .routes(comment_routes(todo.clone()))
         .routes(label_routes(todo.clone()))
         .try_it("/v1/labels");
-    for &(version, json, yaml) in OPENAPI {
-        builder = builder.openapi(version, json, yaml);
-    }
     let store = todo.tasks.clone();
     builder.readiness_check("store", move || {
         let store = store.clone();

@@ -67,13 +67,10 @@ macro_rules! service {
                 let service = Arc::new(Self {
                     tickets: cmmv::MemoryStore::shared(),
                 });
-                let mut builder = App::builder(settings)
+                App::builder(settings)
                     .routes($api::ticket_routes(service))
-                    .rate_limits($api::RATE_LIMITS);
-                for &(version, json, yaml) in $api::OPENAPI {
-                    builder = builder.openapi(version, json, yaml);
-                }
-                builder.build()
+                    .api(&$api::API)
+                    .build()
             }
         }
     };

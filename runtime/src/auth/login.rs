@@ -65,8 +65,9 @@ use super::secret::{random_hex, sha256_hex};
 use super::store::{
     ApiKey, AuthStore, NewConfirmation, NewRefreshToken, NewUser, Rotation, User, normalize_email,
 };
-use super::{Access, ApiKeyVerifier, Principal, Scheme, require};
+use super::{Access, ApiKeyVerifier, Principal, Scheme};
 use crate::extract::JsonBody;
+use crate::operation;
 use crate::problem::{FieldError, Problem};
 use crate::ratelimit::{FailMode, KeyKind, Policy};
 use crate::settings::{AUTH_MAX_PASSWORD_LENGTH, Settings, SettingsError};
@@ -119,8 +120,8 @@ pub const REFRESH_POLICY: Policy = Policy {
     on_error: FailMode::Local,
 };
 
-/// The rate limits of the login routes, in the shape of generated `RATE_LIMITS`: pass it to
-/// `AppBuilder::rate_limits`, and the app's limiter enforces it. When a shared (Redis)
+/// The rate limits of the login routes, in the shape of generated `RATE_LIMITS` (the routes
+/// carry them; this table describes them). When a shared (Redis)
 /// limiter cannot decide, these policies fall back on an in-process limiter
 /// ([`FailMode::Local`]) whatever `CMMV_RATE_LIMIT_FAIL` says: failing open would switch off
 /// the one defence against password guessing exactly when Redis is down.
@@ -361,23 +362,48 @@ impl Login {
     }
 
     /// The routes, for `AppBuilder::routes`.
+    /// The routes, for `AppBuilder::routes`; each carries its rate limits and its guard, as
+    /// generated operations do.
     pub fn routes(&self) -> Router {
-        let authenticated = Router::new()
-            .route(ME_PATH, get(me))
-            .route(API_KEYS_PATH, get(list_api_keys).post(create_api_key))
-            .route(API_KEY_PATH, axum::routing::delete(revoke_api_key))
-            .route_layer(require(Access::Authenticated));
+        const SIGNED_IN: Access = Access::Authenticated;
         let confirm = match self.shared.options.registration {
             Registration::Immediate => Router::new(),
-            Registration::Confirm => Router::new().route(CONFIRM_PATH, post(confirm)),
+            Registration::Confirm => Router::new().route(
+                CONFIRM_PATH,
+                post(operation(confirm, Access::Public, &[REFRESH_POLICY])),
+            ),
         };
         Router::new()
             .merge(confirm)
-            .route(REGISTER_PATH, post(register))
-            .route(LOGIN_PATH, post(login))
-            .route(REFRESH_PATH, post(refresh))
-            .route(LOGOUT_PATH, post(logout))
-            .merge(authenticated)
+            .route(
+                REGISTER_PATH,
+                post(operation(register, Access::Public, &[REGISTER_POLICY])),
+            )
+            .route(
+                LOGIN_PATH,
+                post(operation(login, Access::Public, &[LOGIN_POLICY])),
+            )
+            .route(
+                REFRESH_PATH,
+                post(operation(refresh, Access::Public, &[REFRESH_POLICY])),
+            )
+            .route(
+                LOGOUT_PATH,
+                post(operation(logout, Access::Public, &[REFRESH_POLICY])),
+            )
+            .route(ME_PATH, get(operation(me, SIGNED_IN, &[])))
+            .route(
+                API_KEYS_PATH,
+                get(operation(list_api_keys, SIGNED_IN, &[])).post(operation(
+                    create_api_key,
+                    SIGNED_IN,
+                    &[],
+                )),
+            )
+            .route(
+                API_KEY_PATH,
+                axum::routing::delete(operation(revoke_api_key, SIGNED_IN, &[])),
+            )
             .with_state(Arc::clone(&self.shared))
     }
 }

@@ -76,7 +76,7 @@
 //!   rotated one revokes its whole family; logout revokes the family.
 //! - API keys: `cmmv_<prefix>_<secret>`, shown once, stored as SHA-256, scoped to a subset of
 //!   the creator's roles, revocable; [`ApiKeys`] resolves them for the guard.
-//! - Rate limits: [`LOGIN_RATE_LIMITS`] for `AppBuilder::rate_limits` (per client IP: login
+//! - Rate limits: [`LOGIN_RATE_LIMITS`], carried by the routes (per client IP: login
 //!   10/min burst 5, register 10/h burst 3, refresh and logout 60/min burst 10).
 
 mod api_keys;

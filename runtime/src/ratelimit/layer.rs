@@ -1,23 +1,30 @@
-//! Enforcing the policies of each route: the key of each policy, the limiter's decision, the
-//! `RateLimit` headers on every answer of a limited route, and the 429 problem.
+//! Enforcing the policies of each operation: the key of each policy, the limiter's decision,
+//! the `RateLimit` headers on every answer of a limited route, and the 429 problem.
 //!
-//! It wraps the contract routes (not health, metrics or documents), after routing, so that it
-//! knows the matched route template, and before any body is read, so that a refused request
-//! costs little.
+//! The policies travel with the route they guard ([`limit`], which generated code puts on
+//! every operation together with its auth guard), so that nesting a router under a prefix, or
+//! an app forgetting a table, cannot drop a limit. What every route of an app shares — the
+//! limiter, the custom keys, how clients are identified — is the app's [`RateLimiting`],
+//! reached through the request's scope. It runs before the guard and before any body is read,
+//! so that a refused request costs little.
 
 use std::collections::HashMap;
+use std::convert::Infallible;
 use std::fmt::Write as _;
+use std::future::Future;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::pin::Pin;
 use std::sync::{Arc, OnceLock};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
-use axum::extract::{ConnectInfo, MatchedPath, Request, State};
-use axum::middleware::Next;
+use axum::extract::{ConnectInfo, Request};
 use axum::response::{IntoResponse, Response};
-use http::{HeaderName, HeaderValue, Method, StatusCode};
+use http::{HeaderName, HeaderValue, StatusCode};
+use tower::{Layer, Service};
 
 use super::identity::{Cidr, ClientBlocks, ProxyHeader, client_ip};
-use super::{Decision, FailMode, KeyKind, Limiter, LimiterError, Policy};
+use super::{BoxFuture, Decision, FailMode, KeyKind, Limiter, LimiterError, Policy};
 use crate::problem::Problem;
 use crate::settings::RateLimitSettings;
 
@@ -32,12 +39,14 @@ pub type KeyFn = Arc<dyn Fn(&Request) -> Option<String> + Send + Sync>;
 pub struct RateLimitSubject(pub String);
 
 /// `(method, route template, policies)`, as generated code lists them.
-pub(crate) type RouteLimits = &'static [(&'static str, &'static str, &'static [Policy])];
+pub type RouteLimits = &'static [(&'static str, &'static str, &'static [Policy])];
 
-/// What every request of the app's limited routes shares.
+/// What every limited route of an app shares.
 pub(crate) struct RateLimiting {
-    routes: HashMap<(Method, &'static str), &'static [Policy]>,
     limiter: Arc<dyn Limiter>,
+    /// Every policy of the tables the app was given, by id: what a route's
+    /// [`Policy::named`] stands for.
+    named: HashMap<&'static str, &'static Policy>,
     custom_keys: HashMap<String, KeyFn>,
     trusted_proxies: Vec<Cidr>,
     proxy_header: ProxyHeader,
@@ -54,42 +63,39 @@ pub(crate) struct RateLimiting {
 impl std::fmt::Debug for RateLimiting {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RateLimiting")
-            .field("routes", &self.routes.len())
             .field("limiter", &self.limiter)
             .finish_non_exhaustive()
     }
 }
 
 impl RateLimiting {
-    /// Checks that every custom key a policy names is registered: a missing one is a start-up
-    /// error, not a limit that silently counts something else.
+    /// Checks that every custom key a policy of `tables` names is registered: a missing one
+    /// is a start-up error, not a limit that silently counts something else. (Routes mounted
+    /// without their table are still limited; an unregistered key of theirs is logged and
+    /// counts by IP.)
     pub(crate) fn new(
         tables: &[RouteLimits],
         limiter: Arc<dyn Limiter>,
         custom_keys: HashMap<String, KeyFn>,
         settings: &RateLimitSettings,
     ) -> Result<Self, String> {
-        let mut routes = HashMap::new();
-        for table in tables {
-            for &(method, path, policies) in *table {
-                let method = Method::from_bytes(method.as_bytes())
-                    .map_err(|_| format!("rate limits: `{method}` is not an HTTP method"))?;
-                for policy in policies {
-                    if let KeyKind::Custom(name) = policy.key {
-                        if !custom_keys.contains_key(name) {
-                            return Err(format!(
-                                "rate limit `{}` on {method} {path} counts by the custom key `{name}`, which the app does not register (AppBuilder::rate_limit_key)",
-                                policy.id
-                            ));
-                        }
+        let mut named = HashMap::new();
+        for &(method, path, policies) in tables.iter().flat_map(|table| table.iter()) {
+            for policy in policies {
+                named.insert(policy.id, policy);
+                if let KeyKind::Custom(name) = policy.key {
+                    if !custom_keys.contains_key(name) {
+                        return Err(format!(
+                            "rate limit `{}` on {method} {path} counts by the custom key `{name}`, which the app does not register (AppBuilder::rate_limit_key)",
+                            policy.id
+                        ));
                     }
                 }
-                routes.insert((method, path), policies);
             }
         }
         Ok(RateLimiting {
-            routes,
             limiter,
+            named,
             custom_keys,
             trusted_proxies: settings.trusted_proxies.clone(),
             proxy_header: settings.proxy_header.clone(),
@@ -102,6 +108,19 @@ impl RateLimiting {
             max_keys: settings.max_keys,
             legacy_headers: settings.legacy_headers,
         })
+    }
+
+    /// The policy itself, or for one known only by name, the policy of that name in the
+    /// app's tables.
+    fn resolve<'p>(&self, policy: &'p Policy) -> Option<&'p Policy> {
+        if policy.is_by_name() {
+            self.named
+                .get(policy.id)
+                .copied()
+                .filter(|p| !p.is_by_name())
+        } else {
+            Some(policy)
+        }
     }
 
     /// The key a policy counts this request by; the kind prefix keeps an IP and a user name
@@ -120,11 +139,18 @@ impl RateLimiting {
                 .get(name)
                 .and_then(|v| v.to_str().ok())
                 .map_or_else(by_ip, |value| format!("header:{name}:{value}")),
-            KeyKind::Custom(name) => self
-                .custom_keys
-                .get(name)
-                .and_then(|key| key(request))
-                .map_or_else(by_ip, |value| format!("custom:{name}:{value}")),
+            KeyKind::Custom(name) => match self.custom_keys.get(name) {
+                Some(key) => {
+                    key(request).map_or_else(by_ip, |value| format!("custom:{name}:{value}"))
+                }
+                None => {
+                    tracing::error!(
+                        key = name,
+                        "a rate limit counts by a custom key the app does not register (AppBuilder::rate_limit_key); counting by IP"
+                    );
+                    by_ip()
+                }
+            },
         }
     }
 
@@ -180,57 +206,161 @@ impl RateLimiting {
     }
 }
 
-/// The middleware: decides each policy of the route in turn, answers 429 at the first
-/// refusal, and otherwise calls the route and adds the headers to its answer.
-pub(crate) async fn enforce(
-    State(limits): State<Arc<RateLimiting>>,
-    mut request: Request,
-    next: Next,
-) -> Response {
-    let Some(template) = request.extensions().get::<MatchedPath>() else {
-        return next.run(request).await;
-    };
-    let Some(policies) = limits
-        .routes
-        .get(&(request.method().clone(), template.as_str()))
-        .copied()
-    else {
-        return next.run(request).await;
-    };
-    let user = if policies.iter().any(|p| matches!(p.key, KeyKind::User)) {
-        user(&mut request).await
-    } else {
-        None
-    };
-    let mut decisions = Vec::with_capacity(policies.len());
-    for policy in policies {
-        let key = limits.key(policy.key, &request, user.as_deref());
-        let decision = match limits.limiter.check(policy, &key).await {
-            Ok(decision) => decision,
-            Err(error) => {
-                count(&request, "cmmv_rate_limit_errors_total", policy);
-                match limits.on_error(policy, &key, &error).await {
-                    Ok(Some(decision)) => decision,
-                    Ok(None) => continue,
-                    Err(unavailable) => return unavailable,
-                }
-            }
-        };
-        if !decision.allowed {
-            count(&request, "cmmv_rate_limit_refused_total", policy);
-            let mut response =
-                Problem::too_many_requests(whole_seconds(decision.retry_after)).into_response();
-            decisions.push((policy, decision));
-            add_headers(&mut response, &decisions, limits.legacy_headers);
-            return response;
+/// The layer limiting one operation by `policies`: how generated code mounts them (see
+/// [`crate::operation`]). Routes written by hand use it the same way:
+///
+/// ```
+/// use std::time::Duration;
+/// use axum::{Router, handler::Handler, routing::post};
+/// use cmmv::ratelimit::{FailMode, KeyKind, Policy, limit};
+///
+/// const SEND: &[Policy] = &[Policy {
+///     id: "mail.send",
+///     limit: 10,
+///     period: Duration::from_secs(3600),
+///     burst: 3,
+///     key: KeyKind::User,
+///     on_error: FailMode::Local,
+/// }];
+/// let routes: Router = Router::new().route("/mail", post((|| async { "sent" }).layer(limit(SEND))));
+/// ```
+pub fn limit(policies: &'static [Policy]) -> Limit {
+    Limit { policies }
+}
+
+/// See [`limit`].
+#[derive(Debug, Clone, Copy)]
+pub struct Limit {
+    policies: &'static [Policy],
+}
+
+impl<S> Layer<S> for Limit {
+    type Service = Limited<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        Limited {
+            inner,
+            policies: self.policies,
         }
-        decisions.push((policy, decision));
     }
-    let mut response = next.run(request).await;
-    if response.status() != StatusCode::TOO_MANY_REQUESTS {
-        add_headers(&mut response, &decisions, limits.legacy_headers);
+}
+
+/// The service of [`limit`].
+#[derive(Debug, Clone)]
+pub struct Limited<S> {
+    inner: S,
+    policies: &'static [Policy],
+}
+
+impl<S> Service<Request> for Limited<S>
+where
+    S: Service<Request, Response = Response, Error = Infallible> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = LimitedFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
     }
-    response
+
+    fn call(&mut self, request: Request) -> Self::Future {
+        // A route served outside an app (or an app with limits switched off) has no limiter:
+        // there is nothing to count with. An app always has one otherwise.
+        let limiting = crate::layers::RequestScope::of(request.extensions())
+            .and_then(crate::layers::RequestScope::rate_limiting);
+        let (Some(limiting), false) = (limiting, self.policies.is_empty()) else {
+            return LimitedFuture::Direct {
+                inner: self.inner.call(request),
+            };
+        };
+        let limiting = Arc::clone(limiting);
+        let policies = self.policies;
+        // The readied service serves this request; a fresh clone waits for the next one.
+        let clone = self.inner.clone();
+        let inner = std::mem::replace(&mut self.inner, clone);
+        LimitedFuture::Decided {
+            inner: Box::pin(async move { Ok(limiting.enforce(policies, request, inner).await) }),
+        }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// The future of [`Limited`]: the route's own when nothing is decided, or the decisions
+    /// and then the route.
+    #[project = LimitedProj]
+    pub enum LimitedFuture<F> {
+        Direct { #[pin] inner: F },
+        Decided { inner: BoxFuture<'static, Result<Response, Infallible>> },
+    }
+}
+
+impl<F: Future<Output = Result<Response, Infallible>>> Future for LimitedFuture<F> {
+    type Output = Result<Response, Infallible>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.project() {
+            LimitedProj::Direct { inner } => inner.poll(cx),
+            LimitedProj::Decided { inner } => inner.as_mut().poll(cx),
+        }
+    }
+}
+
+impl RateLimiting {
+    /// Decides each policy in turn, answers 429 at the first refusal, and otherwise calls the
+    /// route and adds the headers to its answer.
+    async fn enforce<S>(&self, policies: &[Policy], mut request: Request, mut route: S) -> Response
+    where
+        S: Service<Request, Response = Response, Error = Infallible>,
+    {
+        let user = if policies.iter().any(|p| matches!(p.key, KeyKind::User)) {
+            user(&mut request).await
+        } else {
+            None
+        };
+        let mut decisions = Vec::with_capacity(policies.len());
+        for policy in policies {
+            let Some(policy) = self.resolve(policy) else {
+                // The values of a policy known only by name are in a table the app was not
+                // given: a mistake in the app's code, which must not turn into "no limit".
+                tracing::error!(
+                    policy = policy.id,
+                    "a route's rate limit is known only by name, and the app was not given the API table that defines it (AppBuilder::api)"
+                );
+                return limiter_unavailable();
+            };
+            let key = self.key(policy.key, &request, user.as_deref());
+            let decision = match self.limiter.check(policy, &key).await {
+                Ok(decision) => decision,
+                Err(error) => {
+                    count(&request, "cmmv_rate_limit_errors_total", policy);
+                    match self.on_error(policy, &key, &error).await {
+                        Ok(Some(decision)) => decision,
+                        Ok(None) => continue,
+                        Err(unavailable) => return unavailable,
+                    }
+                }
+            };
+            if !decision.allowed {
+                count(&request, "cmmv_rate_limit_refused_total", policy);
+                let mut response =
+                    Problem::too_many_requests(whole_seconds(decision.retry_after)).into_response();
+                decisions.push((policy, decision));
+                add_headers(&mut response, &decisions, self.legacy_headers);
+                return response;
+            }
+            decisions.push((policy, decision));
+        }
+        let mut response = match route.call(request).await {
+            Ok(response) => response,
+            Err(never) => match never {},
+        };
+        if response.status() != StatusCode::TOO_MANY_REQUESTS {
+            add_headers(&mut response, &decisions, self.legacy_headers);
+        }
+        response
+    }
 }
 
 /// Who `key: user` counts the request by: the app's own subject, or the principal its

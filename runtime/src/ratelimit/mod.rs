@@ -37,8 +37,8 @@ use std::time::Duration;
 pub use self::redis::{RedisLimiter, RedisLimiterSettings};
 pub use gcra::Gcra;
 pub use identity::{Cidr, ClientBlocks, ProxyHeader, client_ip};
-pub use layer::{KeyFn, RateLimitSubject};
-pub(crate) use layer::{RateLimiting, RouteLimits, enforce};
+pub(crate) use layer::RateLimiting;
+pub use layer::{KeyFn, Limit, Limited, LimitedFuture, RateLimitSubject, RouteLimits, limit};
 pub use memory::{MemoryLimiter, MemoryLimiterSettings};
 
 /// A boxed future, so that limiters can be trait objects.
@@ -61,6 +61,26 @@ pub struct Policy {
 }
 
 impl Policy {
+    /// A policy known here only by its name: routes expanded by `#[contract]` carry the
+    /// policies `cmmv.yaml` names this way (a macro cannot read that file), and the app finds
+    /// the values in the `API` table it is given ([`crate::AppBuilder::api`]). A limit of 0
+    /// marks it; no declared policy has one.
+    pub const fn named(id: &'static str) -> Policy {
+        Policy {
+            id,
+            limit: 0,
+            period: Duration::ZERO,
+            burst: 0,
+            key: KeyKind::Ip,
+            on_error: FailMode::App,
+        }
+    }
+
+    /// Whether this policy is only a name ([`Policy::named`]).
+    pub fn is_by_name(&self) -> bool {
+        self.limit == 0
+    }
+
     /// The GCRA parameters of this policy.
     pub fn gcra(&self) -> Gcra {
         Gcra::new(self.limit, self.period, self.burst)

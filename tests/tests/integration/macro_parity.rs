@@ -19,11 +19,20 @@ fn read(path: &Path) -> String {
 
 /// Compiles one twin alone, its source under the same directory name as the other's, so that
 /// the documents' `@generated` markers match too.
+/// Each twin's directory holds the same `cmmv.yaml` (a named policy both use).
 fn compile(add: impl FnOnce(&mut cmmv_compiler::Input)) -> cmmv_compiler::Compilation {
     let mut input = cmmv_compiler::Input {
         dir: "twins".into(),
         ..Default::default()
     };
+    input.set_project(
+        "twins/cmmv.yaml",
+        read(&twins().join("contracts/cmmv.yaml")),
+    );
+    assert_eq!(
+        read(&twins().join("contracts/cmmv.yaml")),
+        read(&twins().join("macro-contracts/cmmv.yaml"))
+    );
     add(&mut input);
     match cmmv_compiler::compile(&input, &cmmv_compiler::Options::default()) {
         Ok(compilation) => compilation,

@@ -158,3 +158,192 @@ async fn limits_can_be_switched_off() {
     }
     served.shutdown().await;
 }
+
+/// Signs up through `served` at `prefix` (the routes nested there).
+async fn sign_up_at(served: &Served, prefix: &str, n: usize) -> reqwest::Response {
+    client()
+        .post(served.url(&format!("{prefix}/v1/users")))
+        .json(&json!({
+            "email": format!("nested{n}@example.com"),
+            "display_name": format!("User {n}"),
+            "password": "correct horse battery"
+        }))
+        .send()
+        .await
+        .expect("a response")
+}
+
+#[tokio::test]
+async fn limits_travel_with_routes_nested_under_a_prefix() {
+    // Issue 16: limits were matched by (method, path template) at the app, so a router nested
+    // under a prefix lost every one of them.
+    let todo = Arc::new(Todo::in_memory());
+    let nested = axum::Router::new().nest("/api", todo::api::user_routes(todo));
+    let served = Served::start(
+        cmmv::App::builder(settings())
+            .routes(nested)
+            .build()
+            .expect("the app builds"),
+    )
+    .await;
+    for n in 0..5 {
+        let response = sign_up_at(&served, "/api", n).await;
+        assert_eq!(response.status(), 201);
+        assert_eq!(
+            header(&response, "ratelimit-policy"),
+            Some("\"User.create\";q=5;w=3600")
+        );
+    }
+    problem(sign_up_at(&served, "/api", 5).await, 429, "/api/v1/users").await;
+    served.shutdown().await;
+}
+
+#[tokio::test]
+async fn an_app_given_only_the_routes_still_enforces_their_limits() {
+    // No `.api(&API)`, no table: nothing to forget, the routes carry their policies.
+    let todo = Arc::new(Todo::in_memory());
+    let served = Served::start(
+        cmmv::App::builder(settings())
+            .routes(todo::api::user_routes(todo))
+            .build()
+            .expect("the app builds"),
+    )
+    .await;
+    for n in 0..5 {
+        assert_eq!(sign_up(&served, n, None).await.status(), 201);
+    }
+    problem(sign_up(&served, 5, None).await, 429, "/v1/users").await;
+    served.shutdown().await;
+}
+
+const PER_TENANT: &[cmmv::ratelimit::Policy] = &[cmmv::ratelimit::Policy {
+    id: "reports",
+    limit: 2,
+    period: std::time::Duration::from_secs(60),
+    burst: 2,
+    key: cmmv::ratelimit::KeyKind::Custom("tenant"),
+    on_error: cmmv::ratelimit::FailMode::Local,
+}];
+
+/// A hand-written route limited like a generated one, counted per tenant.
+fn reports() -> axum::Router {
+    use axum::handler::Handler;
+    axum::Router::new().route(
+        "/reports",
+        axum::routing::get((|| async { "report" }).layer(cmmv::ratelimit::limit(PER_TENANT))),
+    )
+}
+
+const REPORT_LIMITS: cmmv::ratelimit::RouteLimits = &[("GET", "/reports", PER_TENANT)];
+
+const REPORTS_API: cmmv::Api = cmmv::Api {
+    openapi: &[],
+    routes: &[("GET", "/reports")],
+    rate_limits: REPORT_LIMITS,
+    migrations: &[],
+};
+
+#[tokio::test]
+async fn custom_keys_are_checked_at_start_and_count_hand_written_routes() {
+    let missing = cmmv::App::builder(settings())
+        .routes(reports())
+        .api(&REPORTS_API)
+        .build()
+        .expect_err("the custom key is not registered");
+    assert!(missing.to_string().contains("`tenant`"), "{missing}");
+
+    let served = Served::start(
+        cmmv::App::builder(settings())
+            .routes(reports())
+            .api(&REPORTS_API)
+            .rate_limit_key("tenant", |request| {
+                request
+                    .headers()
+                    .get("x-tenant")
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_owned)
+            })
+            .build()
+            .expect("the app builds"),
+    )
+    .await;
+    let get = |tenant: &'static str| {
+        client()
+            .get(served.url("/reports"))
+            .header("x-tenant", tenant)
+            .send()
+    };
+    for _ in 0..2 {
+        assert_eq!(get("acme").await.expect("a response").status(), 200);
+    }
+    problem(get("acme").await.expect("a response"), 429, "/reports").await;
+    assert_eq!(get("globex").await.expect("a response").status(), 200);
+    served.shutdown().await;
+}
+
+const BY_NAME: &[cmmv::ratelimit::Policy] = &[cmmv::ratelimit::Policy::named("reports")];
+
+#[tokio::test]
+async fn a_policy_known_by_name_is_resolved_from_the_api_table_or_refused() {
+    use axum::handler::Handler;
+    // As `#[contract]` expands a route under a policy of `cmmv.yaml`: by name only.
+    let named = || {
+        axum::Router::new().route(
+            "/reports",
+            axum::routing::get((|| async { "report" }).layer(cmmv::ratelimit::limit(BY_NAME))),
+        )
+    };
+    let tenant = |request: &axum::extract::Request| {
+        request
+            .headers()
+            .get("x-tenant")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    // Without the table that defines it, the route refuses rather than run unlimited.
+    let unresolved = Served::start(
+        cmmv::App::builder(settings())
+            .routes(named())
+            .build()
+            .expect("the app builds"),
+    )
+    .await;
+    let refused = client()
+        .get(unresolved.url("/reports"))
+        .send()
+        .await
+        .expect("a response");
+    problem(refused, 503, "/reports").await;
+    unresolved.shutdown().await;
+
+    let resolved = Served::start(
+        cmmv::App::builder(settings())
+            .routes(named())
+            .api(&REPORTS_API)
+            .rate_limit_key("tenant", tenant)
+            .build()
+            .expect("the app builds"),
+    )
+    .await;
+    for _ in 0..2 {
+        let response = client()
+            .get(resolved.url("/reports"))
+            .header("x-tenant", "acme")
+            .send()
+            .await
+            .expect("a response");
+        assert_eq!(response.status(), 200);
+        assert_eq!(
+            header(&response, "ratelimit-policy"),
+            Some("\"reports\";q=2;w=60")
+        );
+    }
+    let third = client()
+        .get(resolved.url("/reports"))
+        .header("x-tenant", "acme")
+        .send()
+        .await
+        .expect("a response");
+    problem(third, 429, "/reports").await;
+    resolved.shutdown().await;
+}

@@ -624,7 +624,6 @@ async fn service_through(
         cmmv::auth::Login::from_settings(Arc::new(cmmv::auth::MemoryAuthStore::new()), &settings)
             .expect("the login module starts");
     let app = todo::app_builder(settings, &todo)
-        .rate_limits(todo::api::RATE_LIMITS)
         .login(&login)
         .rate_limiter(Arc::new(limiter))
         .build()

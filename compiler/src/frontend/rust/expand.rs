@@ -97,9 +97,9 @@ fn lower(declaration: &Declaration<'_>) -> Result<(Project, String), TokenStream
 }
 
 /// The named rate-limit policies the tree refers to (`rate_limit = "standard"`), each with a
-/// stand-in value. A macro cannot read `cmmv.yaml`; it needs no value either, since rate limits
-/// reach the app through the `RATE_LIMITS` table of the whole-crate compilation, which checks
-/// every name against `cmmv.yaml`.
+/// stand-in value. A macro cannot read `cmmv.yaml`; it needs no value either: its routes carry
+/// such a policy by name (`Policy::named`), and the app resolves the name from the `API` table
+/// of the whole-crate compilation, which checks every name against `cmmv.yaml`.
 fn named_policies(node: &Node) -> BTreeMap<String, RateLimitPolicy> {
     let mut names = BTreeMap::new();
     collect_named_policies(node, false, &mut names);

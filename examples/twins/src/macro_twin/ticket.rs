@@ -2,7 +2,7 @@
 
 #[cmmv::contract(
     auth(roles = ["agent"]),
-    rate_limit(limit = 100, per = "1m", key = "ip"),
+    rate_limit = "tickets",
     crud(
         list(auth = public),
         get(auth = public),

@@ -23,6 +23,7 @@
 pub mod cli;
 pub mod diag;
 pub mod emit;
+pub mod expand;
 pub mod frontend;
 pub mod ir;
 pub mod lock;
@@ -395,7 +396,7 @@ pub fn analyze(input: &Input) -> Analysis {
 /// Parses, lowers and validates every contract, numbers their fields through the lock file and
 /// plans the next SQL migration, collecting every diagnostic. Does no IO.
 pub fn analyze_with(input: &Input, options: &Options) -> Analysis {
-    let (project, mut diags) = lower(input);
+    let (project, mut diags) = lower_and_validate(input);
     let contracts_ok = !diags.has_errors();
 
     // Numbering runs even when other checks failed: its problems (collisions, reused numbers)
@@ -443,8 +444,35 @@ pub fn analyze_with(input: &Input, options: &Options) -> Analysis {
     }
 }
 
-/// Parses, lowers and validates every contract (everything but field numbering), collecting
-/// every diagnostic. Does no IO.
+/// [`lower`], then every check on the model ([`validate`]): what `cmmv check` reports but for
+/// field numbering and the migration plan. Hints of problems in Rust sources are worded in
+/// Rust syntax. Does no IO.
+pub fn lower_and_validate(input: &Input) -> (ir::Project, Diagnostics) {
+    let (project, mut diags) = lower(input);
+    validate::validate(&project, &mut diags);
+    if !input.rust_sources.is_empty() {
+        validate::check_macro_contracts(&project, &input.sources, &mut diags);
+        // Hints of problems found in Rust sources, in Rust syntax.
+        let in_rust = |d: &Diagnostic| {
+            d.primary_span()
+                .is_some_and(|span| input.rust_sources.contains(&span.file))
+        };
+        let mut worded = Diagnostics::new();
+        worded.extend(diags.into_iter().map(|d| {
+            if in_rust(&d) {
+                frontend::rust::in_rust_syntax(d)
+            } else {
+                d
+            }
+        }));
+        diags = worded;
+    }
+    (project, diags)
+}
+
+/// Parses and lowers every contract file and `#[contract]` item into one project, collecting
+/// every diagnostic of the contract format. Only lowering: the checks that need the model
+/// are [`validate`]'s ([`lower_and_validate`] runs both). Does no IO.
 pub fn lower(input: &Input) -> (ir::Project, Diagnostics) {
     let mut diags = Diagnostics::new();
     let mut project = match input
@@ -493,24 +521,6 @@ pub fn lower(input: &Input) -> (ir::Project, Diagnostics) {
         );
     }
     project.index_types();
-    validate::validate(&project, &mut diags);
-    if !input.rust_sources.is_empty() {
-        frontend::rust::check_project(&project, &input.sources, &mut diags);
-        // Hints of problems found in Rust sources, in Rust syntax.
-        let in_rust = |d: &Diagnostic| {
-            d.primary_span()
-                .is_some_and(|span| input.rust_sources.contains(&span.file))
-        };
-        let mut worded = Diagnostics::new();
-        worded.extend(diags.into_iter().map(|d| {
-            if in_rust(&d) {
-                frontend::rust::in_rust_syntax(d)
-            } else {
-                d
-            }
-        }));
-        diags = worded;
-    }
     (project, diags)
 }
 
@@ -628,7 +638,7 @@ pub fn compile(input: &Input, options: &Options) -> Result<Compilation, CompileE
                     parallel::alongside(openapi, &emitter.contracts(), |contract| {
                         emitter.file(contract)
                     });
-                (openapi, emitter.finish(files))
+                (openapi, emit::proto::finish(files))
             }
             None => (openapi(), Ok(Vec::new())),
         };
@@ -641,8 +651,8 @@ pub fn compile(input: &Input, options: &Options) -> Result<Compilation, CompileE
     }
     match protos {
         Ok(protos) => files.extend(protos),
-        Err(diagnostic) => {
-            diags.push(diagnostic);
+        Err(problems) => {
+            diags.extend(problems);
             return Err(failed(diags));
         }
     }

@@ -844,7 +844,7 @@ mod tests {
         for (name, text) in files {
             input.add_contract(*name, *text);
         }
-        let (project, diags) = crate::lower(&input);
+        let (project, diags) = crate::lower_and_validate(&input);
         assert!(
             diags.is_empty(),
             "unexpected diagnostics: {:?}",

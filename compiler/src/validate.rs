@@ -3,9 +3,9 @@
 //! declared elsewhere). Each check is one function; all of them run, whatever the others found.
 
 use std::collections::hash_map::Entry;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use crate::diag::{Diagnostic, Diagnostics, Span, suggest};
+use crate::diag::{Diagnostic, Diagnostics, SourceMap, Span, suggest};
 use crate::ir::*;
 
 pub fn validate(project: &Project, diags: &mut Diagnostics) {
@@ -18,6 +18,7 @@ pub fn validate(project: &Project, diags: &mut Diagnostics) {
             check_type_namespace(project, &mut diags);
             check_file_names(project, &mut diags);
             check_proto_enum_values(project, &mut diags);
+            check_proto_import_cycles(project, &mut diags);
             let mut routes = Diagnostics::new();
             check_routes(project, &mut routes);
             (diags, routes)
@@ -36,6 +37,120 @@ pub fn validate(project: &Project, diags: &mut Diagnostics) {
     diags.extend(before);
     diags.extend(each);
     diags.extend(routes);
+}
+
+/// protoc refuses files that import each other in a cycle: report each cycle at the
+/// references that make it. A contract's file imports those of the contracts whose types it
+/// names ([`Project::contracts_used_by`], the rule the proto emitter follows too), so this is
+/// a check on the contracts, made with all the others (`cmmv check` finds it as `cmmv gen`).
+fn check_proto_import_cycles(project: &Project, diags: &mut Diagnostics) {
+    let graph: BTreeMap<&str, BTreeMap<&str, Span>> = project
+        .contracts
+        .values()
+        .map(|contract| (contract.name.as_str(), project.contracts_used_by(contract)))
+        .collect();
+    let imports = &graph;
+    fn visit<'a>(
+        node: &'a str,
+        imports: &BTreeMap<&'a str, BTreeMap<&'a str, Span>>,
+        path: &mut Vec<&'a str>,
+        done: &mut BTreeSet<&'a str>,
+    ) -> Option<Vec<&'a str>> {
+        if let Some(start) = path.iter().position(|n| *n == node) {
+            let mut cycle = path[start..].to_vec();
+            cycle.push(node);
+            return Some(cycle);
+        }
+        if !done.insert(node) {
+            return None;
+        }
+        path.push(node);
+        for next in imports.get(node).into_iter().flat_map(BTreeMap::keys) {
+            if let Some(cycle) = visit(next, imports, path, done) {
+                return Some(cycle);
+            }
+        }
+        path.pop();
+        None
+    }
+
+    let mut done = BTreeSet::new();
+    for &start in imports.keys() {
+        let Some(cycle) = visit(start, imports, &mut Vec::new(), &mut done) else {
+            continue;
+        };
+        let edge = |i: usize| {
+            imports
+                .get(cycle[i])
+                .and_then(|to| to.get(cycle[i + 1]))
+                .copied()
+        };
+        let names: Vec<String> = cycle.iter().map(|n| format!("`{n}`")).collect();
+        let mut diagnostic = Diagnostic::error(
+            edge(0).unwrap_or_default(),
+            format!("contracts {} use each other's types", names.join(" -> ")),
+        )
+        .with_label(format!("`{}` uses a type of `{}` here", cycle[0], cycle[1]))
+        .with_help(
+            "proto files cannot import each other in a cycle; move the shared messages and enums \
+             into one contract, or refer to the other resource by its id (`type: uuid, ref: Name`)",
+        );
+        for i in 1..cycle.len() - 1 {
+            if let Some(span) = edge(i) {
+                diagnostic = diagnostic.with_secondary(
+                    span,
+                    format!("`{}` uses a type of `{}` here", cycle[i], cycle[i + 1]),
+                );
+            }
+        }
+        diags.push(diagnostic);
+    }
+}
+
+/// Checks what only the whole project shows about `#[contract]` contracts: a macro expands
+/// one item and takes every imported name for a contract or message, so a contract declared
+/// in Rust cannot use an enum declared by another contract (its expansion would treat the
+/// value as an object).
+pub fn check_macro_contracts(project: &Project, sources: &SourceMap, diags: &mut Diagnostics) {
+    let from_rust = |contract: &Contract| {
+        sources
+            .name(contract.file)
+            .extension()
+            .is_some_and(|ext| ext == "rs")
+    };
+    for contract in project.contracts.values().filter(|c| from_rust(c)) {
+        let fields = contract
+            .fields
+            .iter()
+            .chain(contract.messages.values().flat_map(|m| &m.fields))
+            .chain(
+                contract
+                    .operations
+                    .values()
+                    .flat_map(|o| o.path_params.iter().chain(&o.query)),
+            );
+        for field in fields {
+            let Type::Named(name) = field.ty.element() else {
+                continue;
+            };
+            if let Some(Definition::Enum(owner, def)) = project.resolve(name) {
+                if owner.name != contract.name {
+                    diags.push(
+                        Diagnostic::error(
+                            field.spans.ty,
+                            format!("`{}` uses the enum `{name}` of contract `{}`", contract.name, owner.name),
+                        )
+                        .with_label("an enum of another contract")
+                        .with_secondary(def.span, "declared here")
+                        .with_help(format!(
+                            "a `#[contract]` expansion sees only its own item and cannot tell an imported enum from a contract; declare `{name}` in `{}` too, under another name",
+                            contract.name
+                        )),
+                    );
+                }
+            }
+        }
+    }
 }
 
 /// Contracts, messages and enums share one namespace: OpenAPI component names and proto

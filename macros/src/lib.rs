@@ -9,5 +9,5 @@ use proc_macro::TokenStream;
 /// Expands to the contract's generated Rust; see `docs/contracts.md` for the keys.
 #[proc_macro_attribute]
 pub fn contract(args: TokenStream, item: TokenStream) -> TokenStream {
-    cmmv_compiler::frontend::rust::expand(args.into(), item.into()).into()
+    cmmv_compiler::expand::expand(args.into(), item.into()).into()
 }

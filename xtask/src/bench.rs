@@ -80,7 +80,7 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
     }
     input.dir = "contracts".into();
     let start = Instant::now();
-    let (project, _) = cmmv_compiler::lower(&input);
+    let (project, _) = cmmv_compiler::lower_and_validate(&input);
     let lowered = start.elapsed();
     let start = Instant::now();
     let analysis = cmmv_compiler::analyze(&input);

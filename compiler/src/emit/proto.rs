@@ -19,7 +19,7 @@
 //! (relative to the `proto/` directory, which is the include root to give protoc) for types
 //! declared by other contracts. All files share the project's proto package.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -55,19 +55,19 @@ fn import_path(contract: &Contract) -> String {
     format!("{}.proto", to_snake_case(&contract.name))
 }
 
-/// One `.proto` file per contract under `proto/`.
+/// One `.proto` file per contract under `proto/`, or every problem met.
 pub fn emit(
     project: &Project,
     lock: &Lock,
     templates: &Templates,
     sources: &SourceMap,
-) -> Result<Vec<GeneratedFile>, Diagnostic> {
-    let emitter = ProtoEmitter::new(project, lock, templates, sources)?;
+) -> Result<Vec<GeneratedFile>, Vec<Diagnostic>> {
+    let emitter = ProtoEmitter::new(project, lock, templates, sources).map_err(|d| vec![d])?;
     // Every file's view and text depend only on the project, so the files are built and
     // rendered on both cores.
     let contracts = emitter.contracts();
     let files = crate::parallel::map(&contracts, |contract| emitter.file(contract));
-    emitter.finish(files)
+    finish(files)
 }
 
 /// The proto emitter, ready to render: the template compiled. Names protoc would refuse were
@@ -82,13 +82,8 @@ pub(crate) struct ProtoEmitter<'a> {
     env: Environment<'a>,
 }
 
-/// One contract's rendered file, with the other contracts it imports.
-pub(crate) struct ContractFile<'a> {
-    contract: &'a str,
-    imported: BTreeMap<&'a str, Span>,
-    /// The outer result is the view's, the inner one the template's.
-    file: Result<Result<GeneratedFile, Diagnostic>, Diagnostic>,
-}
+/// One contract's rendered file, or why it could not be.
+pub(crate) type ContractFile = Result<GeneratedFile, Diagnostic>;
 
 impl<'a> ProtoEmitter<'a> {
     pub(crate) fn new(
@@ -119,52 +114,41 @@ impl<'a> ProtoEmitter<'a> {
 
     /// Builds and renders one contract's file. Its view is dropped as soon as its text exists:
     /// a large project's views take several times the memory of its texts.
-    pub(crate) fn file(&self, contract: &'a Contract) -> ContractFile<'a> {
+    pub(crate) fn file(&self, contract: &'a Contract) -> ContractFile {
         let mut builder = FileBuilder::new(self.project, self.lock, &self.all_versions, contract);
-        let file = builder.build().map(|view| {
-            let template = self
-                .env
-                .get_template(TEMPLATE)
-                .map_err(|e| template_error(&e))?;
-            let body = template
-                .render(Value::from_object(view))
-                .map_err(|e| template_error(&e))?;
-            let origin = display_path(self.sources.name(contract.file));
-            Ok(GeneratedFile {
-                path: file_path(contract),
-                contents: header("//", &origin) + &body,
-            })
-        });
-        ContractFile {
-            contract: &contract.name,
-            imported: builder.imported,
-            file,
-        }
+        let view = builder.build()?;
+        let template = self
+            .env
+            .get_template(TEMPLATE)
+            .map_err(|e| template_error(&e))?;
+        let body = template
+            .render(Value::from_object(view))
+            .map_err(|e| template_error(&e))?;
+        let origin = display_path(self.sources.name(contract.file));
+        Ok(GeneratedFile {
+            path: file_path(contract),
+            contents: header("//", &origin) + &body,
+        })
     }
+}
 
-    /// The files of every contract (`files` in contract order), or the first error: the
-    /// views', then import cycles, then the template's, as the checks would come one after
-    /// the other. Results do not depend on which thread rendered what.
-    pub(crate) fn finish(
-        &self,
-        files: Vec<ContractFile<'a>>,
-    ) -> Result<Vec<GeneratedFile>, Diagnostic> {
-        let mut imports: BTreeMap<&str, BTreeMap<&str, Span>> = BTreeMap::new();
-        let mut texts = Vec::new();
-        for ContractFile {
-            contract,
-            imported,
-            file,
-        } in files
-        {
-            imports.insert(contract, imported);
-            texts.push(file?);
-        }
-        check_import_cycles(&imports)?;
-        let mut files = texts.into_iter().collect::<Result<Vec<_>, Diagnostic>>()?;
-        files.sort();
-        Ok(files)
+/// The files of every contract (`files` in contract order), or every problem met (in contract
+/// order, so that they do not depend on which thread rendered what). Import cycles are not
+/// among them: validation reports those before any emitter runs.
+pub(crate) fn finish(files: Vec<ContractFile>) -> Result<Vec<GeneratedFile>, Vec<Diagnostic>> {
+    let (files, problems): (Vec<_>, Vec<_>) = files.into_iter().partition(Result::is_ok);
+    if !problems.is_empty() {
+        // A template's error is met by every file: once is enough.
+        let mut global = BTreeSet::new();
+        return Err(problems
+            .into_iter()
+            .filter_map(Result::err)
+            .filter(|d| !d.labels.is_empty() || global.insert(d.message.clone()))
+            .collect());
     }
+    let mut files: Vec<GeneratedFile> = files.into_iter().filter_map(Result::ok).collect();
+    files.sort();
+    Ok(files)
 }
 
 /// A strict environment: an undefined variable is an error, not an empty string, so a template
@@ -512,8 +496,6 @@ struct FileBuilder<'a, 'v> {
     lock: &'a Lock,
     contract: &'a Contract,
     imports: BTreeSet<String>,
-    /// Other contracts whose files this one imports, with the first place that needs each.
-    imported: BTreeMap<&'a str, Span>,
 }
 
 impl<'a, 'v> FileBuilder<'a, 'v> {
@@ -528,8 +510,14 @@ impl<'a, 'v> FileBuilder<'a, 'v> {
             all_versions,
             lock,
             contract,
-            imports: BTreeSet::new(),
-            imported: BTreeMap::new(),
+            // The files of the other contracts it uses: one rule, shared with validation's
+            // check for import cycles.
+            imports: project
+                .contracts_used_by(contract)
+                .into_keys()
+                .filter_map(|name| project.contracts.get(name))
+                .map(import_path)
+                .collect(),
         }
     }
 
@@ -588,7 +576,7 @@ impl<'a, 'v> FileBuilder<'a, 'v> {
                 }
             }
             Type::Named(name) => {
-                let (ty, is_message) = self.named(name, span);
+                let (ty, is_message) = self.named(name);
                 ProtoType {
                     ty,
                     repeated: false,
@@ -630,20 +618,10 @@ impl<'a, 'v> FileBuilder<'a, 'v> {
         (ty.to_owned(), import.is_some())
     }
 
-    /// A contract, message or enum by name (importing the file that declares it), and whether
-    /// it is a message.
-    fn named(&mut self, name: &str, span: Span) -> (String, bool) {
-        let (owner, is_message) = match self.project.resolve(name) {
-            Some(Definition::Contract(owner)) => (owner, true),
-            Some(Definition::Message(owner, _)) => (owner, true),
-            Some(Definition::Enum(owner, _)) => (owner, false),
-            // Validation reports unknown types before emitters run.
-            None => return (name.to_owned(), true),
-        };
-        if owner.name != self.contract.name {
-            self.imports.insert(import_path(owner));
-            self.imported.entry(&owner.name).or_insert(span);
-        }
+    /// A contract, message or enum by name (its file is imported: see
+    /// [`Project::contracts_used_by`]), and whether it is a message.
+    fn named(&self, name: &str) -> (String, bool) {
+        let is_message = !matches!(self.project.resolve(name), Some(Definition::Enum(..)));
         (name.to_owned(), is_message)
     }
 
@@ -1181,67 +1159,6 @@ fn versions_text(versions: &BTreeSet<u32>) -> String {
     }
 }
 
-/// protoc refuses files that import each other in a cycle; report the first cycle at the
-/// references that make it.
-fn check_import_cycles(imports: &BTreeMap<&str, BTreeMap<&str, Span>>) -> Result<(), Diagnostic> {
-    fn visit<'a>(
-        node: &'a str,
-        imports: &BTreeMap<&'a str, BTreeMap<&'a str, Span>>,
-        path: &mut Vec<&'a str>,
-        done: &mut BTreeSet<&'a str>,
-    ) -> Option<Vec<&'a str>> {
-        if let Some(start) = path.iter().position(|n| *n == node) {
-            let mut cycle = path[start..].to_vec();
-            cycle.push(node);
-            return Some(cycle);
-        }
-        if !done.insert(node) {
-            return None;
-        }
-        path.push(node);
-        for next in imports.get(node).into_iter().flat_map(BTreeMap::keys) {
-            if let Some(cycle) = visit(next, imports, path, done) {
-                return Some(cycle);
-            }
-        }
-        path.pop();
-        None
-    }
-
-    let mut done = BTreeSet::new();
-    for &start in imports.keys() {
-        let Some(cycle) = visit(start, imports, &mut Vec::new(), &mut done) else {
-            continue;
-        };
-        let edge = |i: usize| {
-            imports
-                .get(cycle[i])
-                .and_then(|to| to.get(cycle[i + 1]))
-                .copied()
-        };
-        let names: Vec<String> = cycle.iter().map(|n| format!("`{n}`")).collect();
-        let mut diagnostic = Diagnostic::error(
-            edge(0).unwrap_or_default(),
-            format!("contracts {} use each other's types", names.join(" -> ")),
-        )
-        .with_label(format!("`{}` uses a type of `{}` here", cycle[0], cycle[1]))
-        .with_help(
-            "proto files cannot import each other in a cycle; move the shared messages and enums \
-             into one contract, or refer to the other resource by its id (`type: uuid, ref: Name`)",
-        );
-        for i in 1..cycle.len() - 1 {
-            if let Some(span) = edge(i) {
-                diagnostic = diagnostic.with_secondary(
-                    span,
-                    format!("`{}` uses a type of `{}` here", cycle[i], cycle[i + 1]),
-                );
-            }
-        }
-        return Err(diagnostic);
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1319,7 +1236,7 @@ crud: [list, get]
         for (name, text) in contracts {
             input.add_contract(*name, *text);
         }
-        let (project, diags) = crate::lower(&input);
+        let (project, diags) = crate::lower_and_validate(&input);
         assert!(diags.is_empty(), "{:?}", diags.into_sorted());
         let (lock, diags) = crate::lock::assign(&project, None);
         assert!(diags.is_empty(), "{diags:?}");
@@ -1434,7 +1351,7 @@ operations:
     fn golden_small_contract_with_removed_fields() {
         let mut input = crate::Input::default();
         input.add_contract("contracts/note.yaml", NOTE);
-        let (project, diags) = crate::lower(&input);
+        let (project, diags) = crate::lower_and_validate(&input);
         assert!(diags.is_empty(), "{:?}", diags.into_sorted());
         // An earlier version had a field `old` and an enum value `urgent`.
         let previous = crate::lock::parse(
@@ -1529,34 +1446,72 @@ message NotePinRequest {
     }
 
     #[test]
-    fn import_cycles_are_reported() {
+    fn import_cycles_are_reported_by_validation_with_every_other_problem() {
+        // Issue 16: the check lived in this emitter, so `cmmv check` (analysis only) passed
+        // what `cmmv gen` refused.
         let a = "contract: Alpha\nfields:\n  id: { type: uuid, primary: true }\n  kind: { type: BetaKind }\nenums:\n  AlphaKind: [x]\n";
-        let b = "contract: Beta\nfields:\n  id: { type: uuid, primary: true }\n  kind: { type: AlphaKind }\nenums:\n  BetaKind: [y]\n";
-        let (diag, sources) =
-            emit_error(&[("contracts/alpha.yaml", a), ("contracts/beta.yaml", b)]);
+        let b = "contract: Beta\nfields:\n  id: { type: uuid, primary: true }\n  kind: { type: AlphaKind }\n  bad: { type: strng }\nenums:\n  BetaKind: [y]\n";
+        let mut input = crate::Input::default();
+        input.add_contract("contracts/alpha.yaml", a);
+        input.add_contract("contracts/beta.yaml", b);
+        let analysis = crate::analyze(&input);
+        let diags = analysis.diagnostics.into_sorted();
+        let cycle = diags
+            .iter()
+            .find(|d| d.message.contains("use each other's types"))
+            .unwrap_or_else(|| panic!("no cycle among {diags:?}"));
         assert_eq!(
-            diag.message,
+            cycle.message,
             "contracts `Alpha` -> `Beta` -> `Alpha` use each other's types"
         );
-        assert_eq!(diag.labels.len(), 2);
+        assert_eq!(cycle.labels.len(), 2);
         assert_eq!(
-            sources.location(diag.labels[0].span),
+            input.sources.location(cycle.labels[0].span),
             "contracts/alpha.yaml:4:3"
+        );
+        assert!(
+            diags
+                .iter()
+                .any(|d| d.message.contains("unknown type `strng`")),
+            "reported with the rest: {diags:?}"
         );
     }
 
-    /// Analyzes, numbers and emits; returns the emitter's error.
-    fn emit_error(contracts: &[(&str, &str)]) -> (Diagnostic, SourceMap) {
-        let mut input = crate::Input::default();
-        for (name, text) in contracts {
-            input.add_contract(*name, *text);
-        }
-        let (project, diags) = crate::lower(&input);
-        assert!(diags.is_empty(), "{:?}", diags.into_sorted());
-        let (lock, _) = crate::lock::assign(&project, None);
-        match emit(&project, &lock, &Templates::builtin(), &input.sources) {
-            Ok(_) => panic!("emitted what protoc refuses"),
-            Err(diag) => (diag, input.sources),
+    /// What each proto file imports of the other contracts is what validation checks for
+    /// cycles: both read [`Project::contracts_used_by`].
+    #[test]
+    fn emitted_imports_are_the_contracts_used() {
+        let input =
+            crate::load(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../contracts"))
+                .expect("the example loads");
+        let analysis = crate::analyze(&input);
+        let files = emit(
+            &analysis.project,
+            &analysis.lock,
+            &Templates::builtin(),
+            &input.sources,
+        )
+        .expect("the example's proto files");
+        for contract in analysis.project.contracts.values() {
+            let file = files
+                .iter()
+                .find(|f| f.path == file_path(contract))
+                .expect("a file per contract");
+            let imported: BTreeSet<String> = file
+                .contents
+                .lines()
+                .filter_map(|l| l.strip_prefix("import \""))
+                .filter_map(|l| l.strip_suffix("\";"))
+                .filter(|l| !l.starts_with("google/"))
+                .map(str::to_owned)
+                .collect();
+            let used: BTreeSet<String> = analysis
+                .project
+                .contracts_used_by(contract)
+                .into_keys()
+                .map(|name| import_path(&analysis.project.contracts[name]))
+                .collect();
+            assert_eq!(imported, used, "{}", contract.name);
         }
     }
 
@@ -1568,7 +1523,7 @@ message NotePinRequest {
         let messages = |text: &str| {
             let mut input = crate::Input::default();
             input.add_contract("contracts/a.yaml", text);
-            let (_, diags) = crate::lower(&input);
+            let (_, diags) = crate::lower_and_validate(&input);
             diags
                 .into_sorted()
                 .into_iter()
@@ -1619,11 +1574,15 @@ message NotePinRequest {
         let templates = Templates::with_overrides(dir.path()).expect("templates");
         let mut input = crate::Input::default();
         input.add_contract("contracts/note.yaml", NOTE);
-        let project = crate::lower(&input).0;
+        input.add_contract("contracts/other.yaml", NOTE.replace("Note", "Other"));
+        let project = crate::lower_and_validate(&input).0;
         let (lock, _) = crate::lock::assign(&project, None);
-        let Err(diag) = emit(&project, &lock, &templates, &input.sources) else {
+        let Err(diags) = emit(&project, &lock, &templates, &input.sources) else {
             panic!("an undefined variable was accepted");
         };
+        // Met in both files, reported once.
+        assert_eq!(diags.len(), 1, "{diags:?}");
+        let diag = &diags[0];
         assert!(diag.labels.is_empty());
         assert!(
             diag.message

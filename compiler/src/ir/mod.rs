@@ -940,6 +940,48 @@ impl Project {
         })
     }
 
+    /// The other contracts whose contracts, messages or enums `contract`'s definitions name —
+    /// its fields, its messages' fields, its operations' parameters and bodies — each with
+    /// the first place it is named: what `contract`'s proto file imports. Unknown names
+    /// (reported by validation) are left out.
+    pub fn contracts_used_by<'p>(&'p self, contract: &Contract) -> BTreeMap<&'p str, Span> {
+        let mut used: BTreeMap<&'p str, Span> = BTreeMap::new();
+        let mut name_used = |name: &str, span: Span| {
+            let owner = match self.resolve(name) {
+                Some(Definition::Contract(owner)) => owner,
+                Some(Definition::Message(owner, _) | Definition::Enum(owner, _)) => owner,
+                None => return,
+            };
+            if owner.name != contract.name {
+                used.entry(owner.name.as_str()).or_insert(span);
+            }
+        };
+        let operations = contract.operations_in_order();
+        let fields = contract
+            .fields
+            .iter()
+            .chain(contract.messages.values().flat_map(|m| &m.fields))
+            .chain(
+                operations
+                    .iter()
+                    .flat_map(|op| op.path_params.iter().chain(&op.query)),
+            );
+        for field in fields {
+            if let Type::Named(name) = field.ty.element() {
+                name_used(name, field.span);
+            }
+        }
+        for body in operations
+            .iter()
+            .flat_map(|op| op.request.iter().chain(&op.response))
+        {
+            if let BodyType::Named(name) | BodyType::List(name) = &body.ty {
+                name_used(name, body.span);
+            }
+        }
+        used
+    }
+
     /// The API versions any contract serves.
     pub fn versions(&self) -> BTreeSet<u32> {
         self.contracts

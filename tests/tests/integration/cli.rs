@@ -244,3 +244,32 @@ fn check_reports_destructive_changes_at_their_field() {
     );
     assert!(stderr.contains("0001_init.sql:1:1"), "{stderr}");
 }
+
+/// Issue 16: `cmmv check` is `cmmv gen` minus writing. Two contracts whose messages use each
+/// other once passed `check` (the cycle check lived in the proto emitter) and failed `gen`.
+#[test]
+fn check_refuses_what_gen_refuses_proto_import_cycles_included() {
+    let work = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+    let contracts = work.path().join("contracts");
+    std::fs::create_dir_all(&contracts).unwrap_or_else(|e| panic!("mkdir: {e}"));
+    let write = |name: &str, text: &str| {
+        std::fs::write(contracts.join(name), text).unwrap_or_else(|e| panic!("write: {e}"));
+    };
+    write(
+        "alpha.yaml",
+        "contract: Alpha\nfields:\n  id: { type: uuid, primary: true }\n  beta: { type: BetaNote, optional: true }\nmessages:\n  AlphaNote:\n    fields: { text: { type: string } }\n",
+    );
+    write(
+        "beta.yaml",
+        "contract: Beta\nfields:\n  id: { type: uuid, primary: true }\n  alpha: { type: AlphaNote, optional: true }\nmessages:\n  BetaNote:\n    fields: { text: { type: string } }\n",
+    );
+    let (check, _, check_err) = cmmv(&["check", s(&contracts)]);
+    let out = work.path().join("generated");
+    let (gen_code, _, gen_err) = cmmv(&["gen", s(&contracts), "--out", s(&out)]);
+    assert_eq!((check, gen_code), (1, 1), "{check_err}\n{gen_err}");
+    let cycle = "error: contracts `Alpha` -> `Beta` -> `Alpha` use each other's types";
+    assert!(check_err.contains(cycle), "{check_err}");
+    assert!(gen_err.contains(cycle), "{gen_err}");
+    assert!(check_err.contains("contracts/alpha.yaml:4:"), "{check_err}");
+    assert!(!out.exists(), "nothing may be written on error");
+}

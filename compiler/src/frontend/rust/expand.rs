@@ -1,4 +1,6 @@
-//! The `#[contract]` proc macro's expansion: one item -> IR -> checks -> the Rust emitter.
+//! The front end's half of the `#[contract]` proc macro: one item -> IR -> checks, and where
+//! generated items go in it. The macro's driver (`crate::expand`) hands the contract to the
+//! Rust emitter: the front end never calls an emitter.
 //!
 //! A macro sees one item. Names declared in it (the resource, its messages and enums) resolve
 //! as in a YAML file; names brought in by `use` items are taken to be other contracts (or their
@@ -16,14 +18,30 @@ use std::collections::BTreeMap;
 use crate::frontend::yaml::tree::{Node, NodeKind};
 use crate::ir::{Contract, Project, RateFailMode, RateKey, RateLimitPolicy};
 
-/// Expands `#[contract(args)] item`: the item's contract as generated Rust (types, validation,
-/// handler trait, routes), or, when anything is wrong, every problem as a `compile_error!` at
-/// its tokens plus the item as written without the helper attributes, so that code using it
-/// does not add a cascade of secondary errors.
-pub fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
+/// What the front end makes of `#[contract(args)] item`.
+#[allow(
+    missing_debug_implementations,
+    reason = "syn's items are `Debug` only with its `extra-traits` feature, which nothing else needs"
+)]
+pub enum LoweredItem {
+    /// The item's contract, alone in a project with a placeholder for each name it imports,
+    /// and the item, for [`place`].
+    Contract {
+        project: Project,
+        name: String,
+        item: Box<syn::Item>,
+    },
+    /// Every problem as a `compile_error!` at its tokens plus the item as written without
+    /// the helper attributes, so that code using it does not add a cascade of secondary
+    /// errors: the whole expansion.
+    Failed(TokenStream),
+}
+
+/// Lowers and checks the item of `#[contract(args)] item`.
+pub fn lower_item(args: TokenStream, item: TokenStream) -> LoweredItem {
     let mut parsed: syn::Item = match syn::parse2(item.clone()) {
         Ok(parsed) => parsed,
-        Err(error) => return error.to_compile_error(),
+        Err(error) => return LoweredItem::Failed(error.to_compile_error()),
     };
     let declaration = match super::declaration(&parsed, args) {
         Ok(declaration) => declaration,
@@ -31,22 +49,19 @@ pub fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
             let error = syn::Error::new(at, format!("{message}\n  = help: {}", super::USAGE));
             let mut out = error.to_compile_error();
             out.extend(item);
-            return out;
+            return LoweredItem::Failed(out);
         }
     };
     match lower(&declaration) {
-        Ok((project, name)) => {
-            let generated = project
-                .contracts
-                .get(&name)
-                .map(|contract| crate::emit::rust::emit_contract(&project, contract))
-                .unwrap_or_default();
-            place(&parsed, generated)
-        }
+        Ok((project, name)) => LoweredItem::Contract {
+            project,
+            name,
+            item: Box::new(parsed),
+        },
         Err(errors) => {
             let known = item::declared_names(&parsed);
             item::stub(&mut parsed, &known);
-            quote!(#errors #parsed)
+            LoweredItem::Failed(quote!(#errors #parsed))
         }
     }
 }
@@ -173,7 +188,7 @@ fn placeholder(template: &Contract, name: &str, span: crate::diag::Span) -> Cont
 
 /// Where the generated items go: in place of the struct, or inside the module (with the
 /// module's `use` items and any items the contract does not read, such as helper functions).
-fn place(item: &syn::Item, generated: TokenStream) -> TokenStream {
+pub fn place(item: &syn::Item, generated: TokenStream) -> TokenStream {
     let syn::Item::Mod(module) = item else {
         return generated;
     };

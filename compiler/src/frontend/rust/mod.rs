@@ -8,8 +8,9 @@
 //!
 //! Two callers:
 //!
-//! - [`expand`], the body of the `#[contract]` proc macro: one item, diagnostics as
-//!   `compile_error!`s at the exact tokens, the contract's Rust from the Rust emitter;
+//! - [`lower_item`], for the `#[contract]` proc macro (driven by `crate::expand`): one item,
+//!   diagnostics as `compile_error!`s at the exact tokens, the contract for the Rust emitter
+//!   and [`place`] to put its output where the item was;
 //! - [`lower_file`], for `cmmv gen --rust DIR` and `Builder::rust_sources`: every
 //!   `#[contract]` item of a file, lowered into the whole project next to YAML contracts, so that
 //!   cross-contract checks, the field-number lock, OpenAPI and proto cover them as well.
@@ -23,10 +24,10 @@ mod wording;
 
 use std::collections::BTreeMap;
 
-use crate::diag::{Diagnostic, Diagnostics, FileId, SourceMap};
-use crate::ir::{Contract, Definition, Project, RateLimitPolicy, Type};
+use crate::diag::{Diagnostic, Diagnostics, FileId};
+use crate::ir::{Contract, RateLimitPolicy};
 
-pub use expand::expand;
+pub use expand::{LoweredItem, lower_item, place};
 
 use item::Declaration;
 use spans::SpanMap;
@@ -73,52 +74,6 @@ pub fn lower_file(
             )
         })
         .collect()
-}
-
-/// Checks what only the whole project shows about `#[contract]` contracts: a macro expands
-/// one item and takes every imported name for a contract or message, so a contract declared
-/// in Rust cannot use an enum declared by another contract (its expansion would treat the
-/// value as an object).
-pub fn check_project(project: &Project, sources: &SourceMap, diags: &mut Diagnostics) {
-    let from_rust = |contract: &Contract| {
-        sources
-            .name(contract.file)
-            .extension()
-            .is_some_and(|ext| ext == "rs")
-    };
-    for contract in project.contracts.values().filter(|c| from_rust(c)) {
-        let fields = contract
-            .fields
-            .iter()
-            .chain(contract.messages.values().flat_map(|m| &m.fields))
-            .chain(
-                contract
-                    .operations
-                    .values()
-                    .flat_map(|o| o.path_params.iter().chain(&o.query)),
-            );
-        for field in fields {
-            let Type::Named(name) = field.ty.element() else {
-                continue;
-            };
-            if let Some(Definition::Enum(owner, def)) = project.resolve(name) {
-                if owner.name != contract.name {
-                    diags.push(
-                        Diagnostic::error(
-                            field.spans.ty,
-                            format!("`{}` uses the enum `{name}` of contract `{}`", contract.name, owner.name),
-                        )
-                        .with_label("an enum of another contract")
-                        .with_secondary(def.span, "declared here")
-                        .with_help(format!(
-                            "a `#[contract]` expansion sees only its own item and cannot tell an imported enum from a contract; declare `{name}` in `{}` too, under another name",
-                            contract.name
-                        )),
-                    );
-                }
-            }
-        }
-    }
 }
 
 /// Gives the hints of diagnostics located in Rust sources their Rust spelling (the lowering

@@ -84,11 +84,11 @@ fn tokens(text: &str) -> proc_macro2::TokenStream {
 fn the_expansion_is_what_the_rust_emitter_makes_of_the_yaml_twin() {
     let mut input = crate::Input::default();
     input.add_contract("note.yaml", TWIN_YAML);
-    let (project, diags) = crate::lower(&input);
+    let (project, diags) = crate::lower_and_validate(&input);
     assert!(diags.is_empty(), "{:?}", diags.into_sorted());
     let contract = &project.contracts["Note"];
     let from_yaml = crate::emit::rust::emit_contract(&project, contract);
-    let expanded = super::expand(tokens(TWIN_ARGS), tokens(TWIN_ITEM));
+    let expanded = crate::expand::expand(tokens(TWIN_ARGS), tokens(TWIN_ITEM));
     let expected = quote::quote!(pub mod note { #from_yaml });
     assert_eq!(expanded.to_string(), expected.to_string());
 }
@@ -99,11 +99,11 @@ fn the_expansion_is_what_the_rust_emitter_makes_of_the_yaml_twin() {
 fn a_file_item_lowers_to_the_contract_of_its_yaml_twin() {
     let mut input = crate::Input::default();
     input.add_contract("note.yaml", TWIN_YAML);
-    let (yaml, _) = crate::lower(&input);
+    let (yaml, _) = crate::lower_and_validate(&input);
     let source = format!("#[cmmv::contract({TWIN_ARGS})]{TWIN_ITEM}");
     let mut input = crate::Input::default();
     input.add_rust_source("src/note.rs", source);
-    let (rust, diags) = crate::lower(&input);
+    let (rust, diags) = crate::lower_and_validate(&input);
     assert!(diags.is_empty(), "{:?}", diags.into_sorted());
     let strip = |project: &crate::ir::Project| {
         format!(
@@ -176,7 +176,7 @@ fn file_diagnostics_point_at_line_and_column() {
 #[test]
 fn a_broken_item_expands_to_every_error_and_a_stub() {
     let item = "pub struct Note { #[field(primary)] pub id: Uuid, #[field(max_length = -1)] pub text: Strng, pub n: u32 }";
-    let expanded = super::expand(proc_macro2::TokenStream::new(), tokens(item)).to_string();
+    let expanded = crate::expand::expand(proc_macro2::TokenStream::new(), tokens(item)).to_string();
     assert_eq!(expanded.matches("compile_error").count(), 3, "{expanded}");
     assert!(expanded.contains("unknown type `Strng`"), "{expanded}");
     assert!(
@@ -208,7 +208,7 @@ fn a_macro_contract_cannot_use_another_contracts_enum() {
         "src/b.rs",
         "#[contract] pub mod b { use super::a::Level; pub struct Beacon { #[field(primary)] pub id: Uuid, pub level: Level } }",
     );
-    let (_, diags) = crate::lower(&input);
+    let (_, diags) = crate::lower_and_validate(&input);
     let messages: Vec<String> = diags.into_sorted().into_iter().map(|d| d.message).collect();
     assert_eq!(
         messages,
@@ -222,7 +222,8 @@ fn a_macro_contract_cannot_use_another_contracts_enum() {
 #[test]
 fn named_rate_limits_are_checked_by_the_whole_crate_not_the_macro() {
     let item = "pub struct Note { #[field(primary)] pub id: Uuid }";
-    let expanded = super::expand(tokens(r#"rate_limit = "standard""#), tokens(item)).to_string();
+    let expanded =
+        crate::expand::expand(tokens(r#"rate_limit = "standard""#), tokens(item)).to_string();
     assert!(!expanded.contains("compile_error"), "{expanded}");
 
     let mut input = crate::Input::default();
@@ -234,7 +235,7 @@ fn named_rate_limits_are_checked_by_the_whole_crate_not_the_macro() {
         "src/note.rs",
         format!("#[contract(rate_limit = \"standrd\")] {item}"),
     );
-    let (_, diags) = crate::lower(&input);
+    let (_, diags) = crate::lower_and_validate(&input);
     let diags = diags.into_sorted();
     assert_eq!(diags.len(), 1, "{diags:?}");
     assert_eq!(diags[0].message, "unknown rate-limit policy `standrd`");
@@ -246,7 +247,7 @@ fn named_rate_limits_are_checked_by_the_whole_crate_not_the_macro() {
 #[test]
 fn a_reference_needs_no_import() {
     let item = "pub struct Task { #[field(primary)] pub id: Uuid, #[field(ref = Project, on_delete = cascade)] pub project_id: Uuid }";
-    let expanded = super::expand(proc_macro2::TokenStream::new(), tokens(item)).to_string();
+    let expanded = crate::expand::expand(proc_macro2::TokenStream::new(), tokens(item)).to_string();
     assert!(!expanded.contains("compile_error"), "{expanded}");
     assert!(!expanded.contains("Project "), "{expanded}");
 }
@@ -259,7 +260,7 @@ fn hints_in_rust_sources_use_rust_syntax() {
         "src/note.rs",
         "#[contract] pub struct Note { pub text: String }",
     );
-    let (_, diags) = crate::lower(&input);
+    let (_, diags) = crate::lower_and_validate(&input);
     let diags = diags.into_sorted();
     assert_eq!(diags.len(), 1, "{diags:?}");
     assert_eq!(

@@ -565,7 +565,7 @@ impl<'a, 'v> FileBuilder<'a, 'v> {
 
     // ---- types -------------------------------------------------------------------------------
 
-    fn proto_type(&mut self, ty: &Type, span: Span) -> ProtoType {
+    fn proto_type(&mut self, ty: &Type) -> ProtoType {
         match ty {
             Type::Scalar(scalar) => {
                 let (ty, is_message) = self.scalar(*scalar);
@@ -586,10 +586,10 @@ impl<'a, 'v> FileBuilder<'a, 'v> {
             Type::List(inner) => ProtoType {
                 repeated: true,
                 has_presence: true,
-                ..self.proto_type(inner, span)
+                ..self.proto_type(inner)
             },
             Type::Map(inner) => {
-                let value = self.proto_type(inner, span);
+                let value = self.proto_type(inner);
                 ProtoType {
                     ty: format!("map<string, {}>", value.ty),
                     repeated: false,
@@ -626,11 +626,11 @@ impl<'a, 'v> FileBuilder<'a, 'v> {
     }
 
     /// The proto type of a request or response body.
-    fn body_type(&mut self, body: &BodyType, span: Span) -> ProtoType {
+    fn body_type(&mut self, body: &BodyType) -> ProtoType {
         match body {
-            BodyType::Named(name) => self.proto_type(&Type::Named(name.clone()), span),
+            BodyType::Named(name) => self.proto_type(&Type::Named(name.clone())),
             BodyType::List(name) => {
-                self.proto_type(&Type::List(Box::new(Type::Named(name.clone()))), span)
+                self.proto_type(&Type::List(Box::new(Type::Named(name.clone()))))
             }
             BodyType::Derived(d) => ProtoType {
                 ty: d.type_name(&self.contract.name),
@@ -665,7 +665,7 @@ impl<'a, 'v> FileBuilder<'a, 'v> {
         presence: Presence,
         extra_comments: &[String],
     ) -> FieldView {
-        let ty = self.proto_type(&field.ty, field.span);
+        let ty = self.proto_type(&field.ty);
         let mut comments = text_lines(field.description.as_deref());
         comments.extend(format_note(field));
         comments.extend(extra_comments.iter().cloned());
@@ -886,7 +886,7 @@ impl<'a, 'v> FileBuilder<'a, 'v> {
             messages.push(self.request_message(op, &request)?);
             let response = match (&op.response, contract.response_message_name(op)) {
                 (Some(body), Some(wrapper)) => {
-                    let items = self.body_type(&body.ty, body.span);
+                    let items = self.body_type(&body.ty);
                     messages.push(fixed_message(
                         wrapper.clone(),
                         vec![format!("The response of {}.", to_pascal_case(&op.name))],
@@ -900,7 +900,7 @@ impl<'a, 'v> FileBuilder<'a, 'v> {
                     ));
                     wrapper
                 }
-                (Some(body), None) => self.body_type(&body.ty, body.span).ty,
+                (Some(body), None) => self.body_type(&body.ty).ty,
                 (None, _) => {
                     self.imports
                         .insert("google/protobuf/empty.proto".to_owned());
@@ -987,7 +987,7 @@ impl<'a, 'v> FileBuilder<'a, 'v> {
 
     /// The `body` field of a request message.
     fn body_field(&mut self, body: &Body, number: u32) -> FieldView {
-        let ty = self.body_type(&body.ty, body.span);
+        let ty = self.body_type(&body.ty);
         plain_field(
             label(&ty, Presence::Required),
             &ty.ty,

@@ -748,7 +748,7 @@ impl<'a, 'v> FileBuilder<'a, 'v> {
 
     fn patch_message(&mut self) -> Result<MessageView, Diagnostic> {
         let fields =
-            self.contract_fields(Field::is_input, |_| Presence::Optional, |_| Vec::new())?;
+            self.contract_fields(Field::is_patchable, |_| Presence::Optional, |_| Vec::new())?;
         let comments = vec![
             format!(
                 "What a patch request sends: unset fields of `{}` stay unchanged.",

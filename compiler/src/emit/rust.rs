@@ -1307,7 +1307,7 @@ fn patch_fields(contract: &Contract) -> Vec<&Field> {
     contract
         .fields
         .iter()
-        .filter(|f| f.is_input() && !f.primary)
+        .filter(|f| f.is_patchable())
         .collect()
 }
 

@@ -184,6 +184,13 @@ impl Field {
         !self.read_only
     }
 
+    /// Whether patch bodies carry the field: the input fields but the key, which a patch
+    /// never changes (it is in the path). The one answer the Rust, OpenAPI and proto
+    /// projections of `TaskPatch` share.
+    pub fn is_patchable(&self) -> bool {
+        self.is_input() && !self.primary
+    }
+
     /// Whether the resource as returned carries the field.
     pub fn is_output(&self) -> bool {
         !self.write_only

@@ -11,6 +11,7 @@ mod formats;
 mod macro_cli;
 mod macro_parity;
 mod openapi_consistency;
+mod projections;
 mod ratelimit_http;
 mod ratelimit_redis;
 mod runtime_health;

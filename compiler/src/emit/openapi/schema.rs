@@ -266,14 +266,14 @@ pub(super) fn input_schema(contract: &Contract) -> Schema {
     )
 }
 
-/// The body of patch requests: every input field, none required.
+/// The body of patch requests: every input field but the key, none required.
 pub(super) fn patch_schema(contract: &Contract) -> Schema {
     object_schema(
         Some(format!(
             "The fields of a `{}` to change; absent fields keep their value, `null` clears a nullable field.",
             contract.name
         )),
-        contract.fields.iter().filter(|f| f.is_input()),
+        contract.fields.iter().filter(|f| f.is_patchable()),
         Place::Patch,
         |_| false,
         true,
@@ -411,8 +411,11 @@ impl<'p> Component<'p> {
         }
         match self {
             Component::Resource(contract) => of_fields(&contract.fields),
-            Component::Derived(contract, DerivedBody::Input | DerivedBody::Patch) => {
+            Component::Derived(contract, DerivedBody::Input) => {
                 of_fields(contract.fields.iter().filter(|f| f.is_input()))
+            }
+            Component::Derived(contract, DerivedBody::Patch) => {
+                of_fields(contract.fields.iter().filter(|f| f.is_patchable()))
             }
             Component::Derived(contract, DerivedBody::Page) => vec![contract.name.as_str()],
             Component::Message(message) => of_fields(&message.fields),

@@ -461,6 +461,28 @@ fn check_bodies(project: &Project, contract: &Contract, diags: &mut Diagnostics)
                         .with_secondary(def.span, "enum declared here")
                         .with_help("bodies are contracts or messages; wrap the value in a message"),
                 ),
+                // A resource holds the hashes of its secrets, not their clear text: a body of
+                // its type cannot carry a secret to hash.
+                Some(Definition::Contract(target))
+                    if op.request.as_ref() == Some(body) && op.crud().is_none() =>
+                {
+                    if let Some(secret) = target
+                        .fields
+                        .iter()
+                        .find(|f| f.ty == Type::Scalar(Scalar::Secret))
+                    {
+                        diags.push(
+                            Diagnostic::error(
+                                body.span,
+                                format!("a request body cannot be `{name}`, which has a secret"),
+                            )
+                            .with_secondary(secret.span, "a secret field")
+                            .with_help(format!(
+                                "send secrets through `{name}`'s create, update or patch, or in a message with a `type: secret` field"
+                            )),
+                        );
+                    }
+                }
                 Some(_) => {}
             }
         }
@@ -562,7 +584,8 @@ fn check_values(project: &Project, contract: &Contract, diags: &mut Diagnostics)
         ];
         for (what, value, span) in values {
             let Some(value) = value else { continue };
-            if field.primary && what == "default" {
+            // Lowering refuses both on a key and on a secret; one error is enough.
+            if (field.primary && what == "default") || field.ty == Type::Scalar(Scalar::Secret) {
                 continue;
             }
             if let Err(problem) = check_value(project, field, &field.ty, &field.constraints, value)

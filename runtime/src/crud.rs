@@ -25,7 +25,8 @@ pub async fn get<R: Resource>(store: &Store<R>, key: R::Key) -> Result<R, Proble
         .map_err(|e| e.into_problem(R::NAME, Some(&key_text::<R>(&key))))
 }
 
-pub async fn create<R: Resource>(store: &Store<R>, input: R::Input) -> Result<R, Problem> {
+pub async fn create<R: Resource>(store: &Store<R>, mut input: R::Input) -> Result<R, Problem> {
+    crate::secret::seal_all(R::input_secrets(&mut input)).await?;
     let now = DateTime::now();
     store
         .insert(Box::new(move |sequence| {
@@ -41,7 +42,7 @@ pub async fn create<R: Resource>(store: &Store<R>, input: R::Input) -> Result<R,
 pub async fn replace<R: Resource>(
     store: &Store<R>,
     key: R::Key,
-    input: R::Input,
+    mut input: R::Input,
 ) -> Result<R, Problem> {
     if let Some(body_key) = R::input_key(&input) {
         if body_key != key {
@@ -54,6 +55,7 @@ pub async fn replace<R: Resource>(
             return Err(Problem::validation(errors.into_vec()));
         }
     }
+    crate::secret::seal_all(R::input_secrets(&mut input)).await?;
     let now = DateTime::now();
     store
         .update(
@@ -68,8 +70,9 @@ pub async fn replace<R: Resource>(
 pub async fn patch<R: Resource>(
     store: &Store<R>,
     key: R::Key,
-    patch: R::Patch,
+    mut patch: R::Patch,
 ) -> Result<R, Problem> {
+    crate::secret::seal_all(R::patch_secrets(&mut patch)).await?;
     let now = DateTime::now();
     store
         .update(

@@ -17,6 +17,7 @@ pub mod ratelimit;
 pub mod request_id;
 pub mod resource;
 pub mod respond;
+pub mod secret;
 pub mod settings;
 pub mod shutdown;
 pub mod sql;

@@ -27,6 +27,23 @@ impl<T> Patch<T> {
         }
     }
 
+    /// The value sent, to change in place (a secret to hash, say).
+    pub fn value_mut(&mut self) -> Option<&mut T> {
+        match self {
+            Patch::Value(value) => Some(value),
+            Patch::Absent | Patch::Null => None,
+        }
+    }
+
+    /// The patch with its value changed by `f`.
+    pub fn map<U>(self, f: impl FnOnce(T) -> U) -> Patch<U> {
+        match self {
+            Patch::Absent => Patch::Absent,
+            Patch::Null => Patch::Null,
+            Patch::Value(value) => Patch::Value(f(value)),
+        }
+    }
+
     /// Applies the patch to a required field (`Null` cannot reach one: decoding rejects it).
     pub fn apply(self, target: &mut T) {
         if let Patch::Value(value) = self {

@@ -259,6 +259,18 @@ pub trait Resource: Clone + Send + Sync + Debug + Serialize + 'static {
 
     /// The value of a filterable, sortable or unique field.
     fn field(&self, name: &str) -> Option<FieldValue>;
+
+    /// The secret fields (`type: secret`) a create or replace body carries, which the default
+    /// CRUD operations hash before [`Resource::create`] or [`Resource::replace`]. Generated
+    /// for contracts with secrets; none otherwise.
+    fn input_secrets(_input: &mut Self::Input) -> Vec<&mut crate::secret::Secret> {
+        Vec::new()
+    }
+
+    /// The secret fields a patch body carries, hashed before [`Resource::patch`].
+    fn patch_secrets(_patch: &mut Self::Patch) -> Vec<&mut crate::secret::Secret> {
+        Vec::new()
+    }
 }
 
 #[cfg(test)]

@@ -602,7 +602,9 @@ impl<'a, 'v> FileBuilder<'a, 'v> {
     /// The proto type of a scalar, and whether it is a message.
     fn scalar(&mut self, scalar: Scalar) -> (String, bool) {
         let (ty, import) = match scalar {
-            Scalar::String | Scalar::Decimal | Scalar::Uuid | Scalar::Date => ("string", None),
+            Scalar::String | Scalar::Decimal | Scalar::Uuid | Scalar::Date | Scalar::Secret => {
+                ("string", None)
+            }
             Scalar::Bool => ("bool", None),
             Scalar::Int32 => ("int32", None),
             Scalar::Int64 => ("int64", None),
@@ -1179,7 +1181,7 @@ fields:
   kind: { type: CategoryKind, optional: true }
   category_id: { type: int64, ref: Category, nullable: true, on_delete: set_null }
   estimate: { type: decimal, optional: true }
-  secret: { type: string, write_only: true, optional: true }
+  passcode: { type: secret, optional: true }
   legacy: { type: int32, deprecated: true, optional: true }
   contact: { type: string, format: email, optional: true }
   attachment: { type: bytes, optional: true }
@@ -1316,7 +1318,7 @@ crud: [list, get]
             "  map<string, Label> labels = 16;\n",
             // Write-only fields are accepted, never returned.
             "message TaskInput {\n",
-            "  optional string secret = 12;\n",
+            "  optional string passcode = 12;\n",
             "  rpc Search(TaskSearchRequest) returns (TaskSearchResponse);\n",
             "message TaskSearchResponse {\n  repeated Task items = 1;\n}\n",
             "  rpc Delete(TaskDeleteRequest) returns (google.protobuf.Empty);\n",
@@ -1326,7 +1328,7 @@ crud: [list, get]
         }
         let resource = &task
             [task.find("message Task {").unwrap_or(0)..task.find("message TaskInput").unwrap_or(0)];
-        assert!(!resource.contains("secret"));
+        assert!(!resource.contains("passcode"));
         assert!(
             !files[0].contents.contains("import"),
             "category.proto imports nothing"

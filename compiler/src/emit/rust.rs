@@ -307,6 +307,8 @@ fn rust_type(ty: &Type) -> TokenStream {
             Scalar::DateTime => quote!(::cmmv::types::DateTime),
             Scalar::Bytes => quote!(::cmmv::types::Bytes),
             Scalar::Json => quote!(::cmmv::__private::serde_json::Value),
+            // The clear text of a body; a stored resource holds its hash (`field_type`).
+            Scalar::Secret => quote!(::cmmv::secret::Secret),
         },
         Type::List(inner) => {
             let inner = rust_type(inner);
@@ -328,13 +330,60 @@ fn is_option(field: &Field) -> bool {
     field.optional || field.nullable
 }
 
-fn field_type(field: &Field) -> TokenStream {
-    let ty = rust_type(&field.ty);
+fn field_type(field: &Field, shape: Shape) -> TokenStream {
+    let ty = value_type(field, shape);
     if is_option(field) {
         quote!(::core::option::Option<#ty>)
     } else {
         ty
     }
+}
+
+/// `value` (a body's field) as the resource stores it: a secret becomes its hash (sealed by the
+/// default CRUD operations before they call `create` or `replace`).
+fn stored(field: &Field, value: TokenStream) -> TokenStream {
+    match (is_secret(field), is_option(field)) {
+        (true, false) => quote!(::cmmv::secret::Secret::into_stored(#value)),
+        (true, true) => quote!(#value.map(::cmmv::secret::Secret::into_stored)),
+        (false, _) => value,
+    }
+}
+
+/// `Resource::input_secrets` / `patch_secrets` for a contract with secret fields (the
+/// runtime's defaults, which find none, serve the others).
+fn secrets_fn<'f>(
+    name: &str,
+    param: &str,
+    body: &TokenStream,
+    fields: impl Iterator<Item = &'f Field>,
+    push: impl Fn(Ident, &Field) -> TokenStream,
+) -> TokenStream {
+    let (name, param) = (format_ident!("{name}"), format_ident!("{param}"));
+    let pushes: Vec<TokenStream> = fields
+        .map(|field| push(member_ident(&field.name), field))
+        .collect();
+    if pushes.is_empty() {
+        return TokenStream::new();
+    }
+    quote! {
+        fn #name(#param: &mut #body) -> ::std::vec::Vec<&mut ::cmmv::secret::Secret> {
+            ::core::iter::empty()#(.chain(#pushes))*.collect()
+        }
+    }
+}
+
+/// The Rust type of one value of `field` where it is used: a resource keeps the hash of a
+/// secret, bodies carry its clear text.
+fn value_type(field: &Field, shape: Shape) -> TokenStream {
+    if shape == Shape::Resource && is_secret(field) {
+        quote!(::cmmv::secret::SecretHash)
+    } else {
+        rust_type(&field.ty)
+    }
+}
+
+fn is_secret(field: &Field) -> bool {
+    field.ty == Type::Scalar(Scalar::Secret)
 }
 
 /// Where a set of fields is used: it decides which serde and decoding rules apply.
@@ -427,16 +476,17 @@ impl ContractEmitter<'_> {
         let docs = doc(description);
         let members = fields.iter().map(|field| {
             let name = member_ident(&field.name);
-            let ty = field_type(field);
+            let ty = field_type(field, shape);
             let docs = doc(field.description.as_deref());
             let mut attrs = Vec::new();
-            if field.optional && !field.nullable {
+            // A secret is written by no shape, not even the body it came in: nothing that
+            // serializes a value can show it.
+            if (field.write_only && shape != Shape::Input) || is_secret(field) {
+                attrs.push(quote!(#[serde(skip_serializing)]));
+            } else if field.optional && !field.nullable {
                 attrs.push(
                     quote!(#[serde(skip_serializing_if = "::core::option::Option::is_none")]),
                 );
-            }
-            if field.write_only && shape != Shape::Input {
-                attrs.push(quote!(#[serde(skip_serializing)]));
             }
             let deprecated = field
                 .deprecated
@@ -448,7 +498,7 @@ impl ContractEmitter<'_> {
                 pub #name: #ty
             }
         });
-        let decode = self.decode_impl(&ident, fields);
+        let decode = self.decode_impl(&ident, fields, shape);
         let check = check_impl(&ident, fields);
         quote! {
             #docs
@@ -463,11 +513,11 @@ impl ContractEmitter<'_> {
         }
     }
 
-    fn decode_impl(&self, ident: &Ident, fields: &[Field]) -> TokenStream {
+    fn decode_impl(&self, ident: &Ident, fields: &[Field], shape: Shape) -> TokenStream {
         let decodes = fields.iter().map(|field| {
             let var = ident_var(&field.name);
             let key = field.name.as_str();
-            let ty = rust_type(&field.ty);
+            let ty = value_type(field, shape);
             let nullable = field.nullable;
             let value = match (&field.default, is_option(field)) {
                 (None, false) => quote! {
@@ -648,7 +698,7 @@ impl ContractEmitter<'_> {
             } else if is_timestamp(field) {
                 quote!(now)
             } else if field.is_input() {
-                quote!(input.#member)
+                stored(field, quote!(input.#member))
             } else {
                 self.initial_value(field)
             };
@@ -660,16 +710,45 @@ impl ContractEmitter<'_> {
             .filter(|f| f.is_input() && !f.primary)
             .map(|field| {
                 let member = member_ident(&field.name);
-                quote!(self.#member = input.#member;)
+                let value = stored(field, quote!(input.#member));
+                quote!(self.#member = #value;)
             });
         let patches = patch_fields(contract).into_iter().map(|field| {
             let member = member_ident(&field.name);
-            if is_option(field) {
-                quote!(patch.#member.apply_option(&mut self.#member);)
+            let patch = if is_secret(field) {
+                quote!(patch.#member.map(::cmmv::secret::Secret::into_stored))
             } else {
-                quote!(patch.#member.apply(&mut self.#member);)
+                quote!(patch.#member)
+            };
+            if is_option(field) {
+                quote!(#patch.apply_option(&mut self.#member);)
+            } else {
+                quote!(#patch.apply(&mut self.#member);)
             }
         });
+        let input_secrets = secrets_fn(
+            "input_secrets",
+            "input",
+            &quote!(Self::Input),
+            contract
+                .fields
+                .iter()
+                .filter(|f| f.is_input() && is_secret(f)),
+            |member, field| {
+                if is_option(field) {
+                    quote!(input.#member.as_mut())
+                } else {
+                    quote!(::core::iter::once(&mut input.#member))
+                }
+            },
+        );
+        let patch_secrets = secrets_fn(
+            "patch_secrets",
+            "patch",
+            &quote!(Self::Patch),
+            patch_fields(contract).into_iter().filter(|f| is_secret(f)),
+            |member, _| quote!(patch.#member.value_mut()),
+        );
         let touch = contract
             .fields
             .iter()
@@ -771,6 +850,10 @@ impl ContractEmitter<'_> {
                 }
 
                 #field_fn
+
+                #input_secrets
+
+                #patch_secrets
             }
         }
     }
@@ -828,6 +911,7 @@ impl ContractEmitter<'_> {
                 Scalar::DateTime => "DateTime",
                 Scalar::Bytes => "Bytes",
                 Scalar::Json => "Json",
+                Scalar::Secret => "Text",
             },
             Type::Named(name) => match self.project.resolve(name) {
                 Some(Definition::Enum(..)) => "Text",
@@ -875,7 +959,7 @@ impl ContractEmitter<'_> {
         let docs = format!("The query parameters of `{}`.", op.name);
         let members = op.query.iter().map(|field| {
             let ident = member_ident(&field.name);
-            let ty = field_type(field);
+            let ty = field_type(field, Shape::Message);
             let docs = doc(field.description.as_deref());
             quote!(#docs pub #ident: #ty)
         });

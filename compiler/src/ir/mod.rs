@@ -295,10 +295,13 @@ pub enum Scalar {
     Bytes,
     /// Any JSON value.
     Json,
+    /// A password or other secret: a string on the way in, hashed (argon2id) by the runtime
+    /// before it is stored, never returned. Always write-only.
+    Secret,
 }
 
 impl Scalar {
-    pub const ALL: [Scalar; 12] = [
+    pub const ALL: [Scalar; 13] = [
         Scalar::String,
         Scalar::Bool,
         Scalar::Int32,
@@ -311,6 +314,7 @@ impl Scalar {
         Scalar::DateTime,
         Scalar::Bytes,
         Scalar::Json,
+        Scalar::Secret,
     ];
 
     pub fn name(self) -> &'static str {
@@ -327,6 +331,7 @@ impl Scalar {
             Scalar::DateTime => "datetime",
             Scalar::Bytes => "bytes",
             Scalar::Json => "json",
+            Scalar::Secret => "secret",
         }
     }
 

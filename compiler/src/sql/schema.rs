@@ -98,7 +98,8 @@ impl ColumnType {
     pub fn of(ty: &Type, project: &Project) -> ColumnType {
         match ty {
             Type::Scalar(scalar) => match scalar {
-                Scalar::String => ColumnType::Text,
+                // A secret's column holds its hash, a PHC string.
+                Scalar::String | Scalar::Secret => ColumnType::Text,
                 Scalar::Bool => ColumnType::Bool,
                 Scalar::Int32 => ColumnType::Int32,
                 Scalar::Int64 => ColumnType::Int64,

@@ -675,3 +675,159 @@ async fn a_registered_password_is_stored_only_as_a_hash_in_postgres() {
     drop(db);
     crate::store_support::drop_schema(&server, &schema).await;
 }
+
+// ---- secret fields of contracts ----------------------------------------------------------------
+
+const FIRST_PASSWORD: &str = "first password 4c1e9d";
+const SECOND_PASSWORD: &str = "second password 8b2f07";
+
+/// Signs up a `User` of the example (its `password` is `type: secret`) and replaces its
+/// password; checks that no answer shows either. Returns the user's id.
+async fn user_with_a_changed_password(app: &Served) -> String {
+    let created = client()
+        .post(app.url("/v1/users"))
+        .json(&json!({
+            "email": "secret.user@example.com",
+            "display_name": "Secret User",
+            "password": FIRST_PASSWORD,
+        }))
+        .send()
+        .await
+        .expect("a response");
+    assert_eq!(created.status(), 201);
+    let user = body_of(created).await;
+    let shown = user.to_string();
+    assert!(
+        !shown.contains("password") && !shown.contains("argon2"),
+        "{shown}"
+    );
+    let id = user["id"].as_str().expect("an id").to_owned();
+    let replaced = crate::auth_support::admin_client()
+        .put(app.url(&format!("/v1/users/{id}")))
+        .json(&json!({
+            "email": "secret.user@example.com",
+            "display_name": "Secret User",
+            "password": SECOND_PASSWORD,
+        }))
+        .send()
+        .await
+        .expect("a response");
+    assert_eq!(replaced.status(), 200);
+    let shown = body_of(replaced).await.to_string();
+    assert!(
+        !shown.contains(SECOND_PASSWORD) && !shown.contains("argon2"),
+        "{shown}"
+    );
+    let read = crate::auth_support::admin_client()
+        .get(app.url(&format!("/v1/users/{id}")))
+        .send()
+        .await
+        .expect("a response");
+    let shown = body_of(read).await.to_string();
+    assert!(
+        !shown.contains("password") && !shown.contains("argon2"),
+        "{shown}"
+    );
+    // Too short a password is refused by its rules, without being quoted.
+    let short = client()
+        .post(app.url("/v1/users"))
+        .json(&json!({
+            "email": "short@example.com",
+            "display_name": "Short",
+            "password": "tiny secret",
+        }))
+        .send()
+        .await
+        .expect("a response");
+    let problem = problem(short, 422, "/v1/users").await;
+    assert_eq!(problem["errors"][0]["pointer"], "/password", "{problem}");
+    assert!(!problem.to_string().contains("tiny secret"), "{problem}");
+    id
+}
+
+/// The stored hash verifies the second password only.
+fn assert_stored_hash(stored: &str) {
+    assert!(stored.starts_with("$argon2id$v=19$"), "{stored}");
+    let hash = cmmv::secret::SecretHash::from_phc(stored);
+    assert!(hash.verify(SECOND_PASSWORD));
+    assert!(!hash.verify(FIRST_PASSWORD));
+}
+
+#[tokio::test]
+async fn a_contract_secret_is_stored_only_as_a_hash_in_the_sqlite_file() {
+    let dir = tempfile::tempdir().expect("a directory");
+    let mut settings = with_auth(settings());
+    settings.database_url = format!("sqlite://{}", dir.path().join("todo.db").display());
+    settings.rate_limit.enabled = false;
+    let service = todo::assemble(settings)
+        .await
+        .expect("the example assembles");
+    let database = service.database.clone().expect("a database");
+    let app = Served::start(service.app).await;
+    let id = user_with_a_changed_password(&app).await;
+    app.shutdown().await;
+    for password in [FIRST_PASSWORD, SECOND_PASSWORD] {
+        for entry in std::fs::read_dir(dir.path()).expect("the directory") {
+            let path = entry.expect("an entry").path();
+            let Ok(bytes) = std::fs::read(&path) else {
+                continue;
+            };
+            assert!(
+                !bytes
+                    .windows(password.len())
+                    .any(|w| w == password.as_bytes()),
+                "a clear password is in {}",
+                path.display()
+            );
+        }
+    }
+    database.close().await;
+    let url = format!("sqlite://{}", dir.path().join("todo.db").display());
+    let mut db = <sqlx::SqliteConnection as sqlx::Connection>::connect(&url)
+        .await
+        .expect("the file opens");
+    let (stored,): (String,) = sqlx::query_as(r#"SELECT "password" FROM "users" WHERE "id" = $1"#)
+        .bind(&id)
+        .fetch_one(&mut db)
+        .await
+        .expect("the user's row");
+    assert_stored_hash(&stored);
+}
+
+#[tokio::test]
+async fn a_contract_secret_is_stored_only_as_a_hash_in_postgres() {
+    let Ok(server) = std::env::var(crate::store_support::DATABASE_URL_VAR) else {
+        crate::store_support::skip("a_contract_secret_is_stored_only_as_a_hash_in_postgres");
+        return;
+    };
+    let schema = TestDatabase::create_schema(&server, "secret_field").await;
+    let url = crate::store_support::with_search_path(&server, &schema);
+    let mut settings = with_auth(settings());
+    settings.database_url = url.clone();
+    settings.rate_limit.enabled = false;
+    let service = todo::assemble(settings)
+        .await
+        .expect("the example assembles");
+    let database = service.database.clone().expect("a database");
+    let app = Served::start(service.app).await;
+    let id = user_with_a_changed_password(&app).await;
+    app.shutdown().await;
+    database.close().await;
+    let mut db = <sqlx::PgConnection as sqlx::Connection>::connect(&url)
+        .await
+        .expect("PostgreSQL connects");
+    let (row, stored): (String, String) = sqlx::query_as(
+        r#"SELECT row_to_json(u)::text, "password" FROM "users" u WHERE "id" = $1::uuid"#,
+    )
+    .bind(&id)
+    .fetch_one(&mut db)
+    .await
+    .expect("the user's row");
+    assert!(
+        !row.contains(FIRST_PASSWORD) && !row.contains(SECOND_PASSWORD),
+        "{row}"
+    );
+    assert_stored_hash(&stored);
+    drop(db);
+    crate::store_support::drop_schema(&server, &schema).await;
+}

@@ -169,9 +169,17 @@ async fn round_trip_keeps_every_field(stores: &Stores) {
     )
     .await
     .expect("user");
-    // Write-only fields are stored even though they are never returned.
+    // A secret is stored as its argon2id hash, never in clear (issue 15), and round-trips as
+    // that hash.
     let read = stores.users.get(&user.id).await.expect("stored");
-    assert_eq!(read.password, "correct horse battery");
+    assert!(
+        read.password.as_phc().starts_with("$argon2id$v=19$"),
+        "{:?}",
+        read.password.as_phc()
+    );
+    assert!(!read.password.as_phc().contains("correct horse"));
+    assert!(read.password.verify("correct horse battery"));
+    assert!(!read.password.verify("correct horse battery!"));
     assert_eq!(read, user);
 }
 

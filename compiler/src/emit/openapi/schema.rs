@@ -74,6 +74,7 @@ fn scalar_schema(scalar: Scalar, c: &Constraints) -> Schema {
         },
         // Any JSON value: the empty schema.
         Scalar::Json => Schema::default(),
+        Scalar::Secret => typed(JsonType::String, Some("password")),
     };
     match scalar {
         // `minLength` would count base64 characters, not the bytes the server checks.
@@ -81,7 +82,7 @@ fn scalar_schema(scalar: Scalar, c: &Constraints) -> Schema {
             set_extension(&mut schema, "x-min-bytes", c.min_length.map(Into::into));
             set_extension(&mut schema, "x-max-bytes", c.max_length.map(Into::into));
         }
-        Scalar::String => {
+        Scalar::String | Scalar::Secret => {
             schema.min_length = c.min_length;
             schema.max_length = c.max_length;
             schema.pattern.clone_from(&c.pattern);

@@ -27,7 +27,7 @@ auth: { roles: [admin] }
 fields:
   id: { type: uuid, primary: true }
   email: { type: string, format: email, unique: true, filterable: true }
-  password: { type: string, write_only: true, min_length: 12 }
+  password: { type: secret, min_length: 12 }
   avatar: { type: bytes, optional: true, min_length: 1, max_length: 65536 }
   born_on: { type: date, optional: true }
 crud: [get, create]
@@ -538,6 +538,13 @@ fn resource_input_and_patch_schemas() {
         json!(["email", "password"])
     );
     assert_eq!(property(&doc, "UserInput", "password")["writeOnly"], true);
+    // A secret is a string on the wire, marked as a password for tools that mask it.
+    assert_eq!(property(&doc, "UserInput", "password")["type"], "string");
+    assert_eq!(
+        property(&doc, "UserInput", "password")["format"],
+        "password"
+    );
+    assert_eq!(property(&doc, "UserInput", "password")["minLength"], 12);
 
     let patch = schema(&doc, "TaskPatch");
     assert_eq!(patch["additionalProperties"], false);

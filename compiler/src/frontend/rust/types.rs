@@ -27,6 +27,7 @@ const SCALARS: &[(&str, &str)] = &[
     ("Bytes", "bytes"),
     ("Value", "json"),
     ("Json", "json"),
+    ("Secret", "secret"),
 ];
 
 /// The contract type of a Rust scalar name (`i64` -> `int64`).
@@ -239,6 +240,7 @@ pub(crate) fn stub_type(ty: &syn::Type, known: &[String]) -> proc_macro2::TokenS
             quote::quote!(::cmmv::types::#ident)
         }
         "Value" | "Json" => quote::quote!(::cmmv::__private::serde_json::Value),
+        "Secret" => quote::quote!(::cmmv::secret::Secret),
         _ if known.contains(&name) => ty.to_token_stream(),
         _ => quote::quote!(()),
     }

@@ -1083,6 +1083,7 @@ impl<'a> Lowerer<'a> {
             let ty = self.field_type(node, None, owner, name, enums)?;
             let mut field = plain_field(name, name_span, ty);
             field.spans.ty = node.span;
+            self.check_secret(&mut field, None, place);
             return name_ok.then_some(field);
         }
         let allowed: Vec<&str> = FIELD_KEYS.iter().chain(CONSTRAINT_KEYS).copied().collect();
@@ -1108,7 +1109,7 @@ impl<'a> Lowerer<'a> {
             Some(ty) => self.field_type(ty, object.get("values"), owner, name, enums),
             None => {
                 self.error(name_span, format!("field `{name}` has no `type`"))
-                    .with_help("e.g. `{ type: string }`; types: string, bool, int32, int64, float, double, decimal, uuid, date, datetime, bytes, json, enum, list<T>, map<T>, or a contract/message/enum name")
+                    .with_help("e.g. `{ type: string }`; types: string, bool, int32, int64, float, double, decimal, uuid, date, datetime, bytes, json, secret, enum, list<T>, map<T>, or a contract/message/enum name")
                     .emit(self.diags);
                 None
             }
@@ -1273,6 +1274,9 @@ impl<'a> Lowerer<'a> {
             },
             ty,
         };
+        let mut field = field;
+        self.check_secret(&mut field, Some(&object), place);
+        self.warn_clear_password(&field, &object);
         self.check_list_options(&field, &object);
         if field.primary && field.default.is_some() {
             if let Some(span) = object.key_span("default") {
@@ -1304,10 +1308,88 @@ impl<'a> Lowerer<'a> {
         None
     }
 
+    /// A secret is accepted and hashed, never stored in clear, returned, looked up or shown:
+    /// it is write-only whatever the field says, and takes no option that would keep, compare
+    /// or publish its value.
+    fn check_secret(&mut self, field: &mut Field, object: Option<&Object<'_>>, place: FieldPlace) {
+        let secret = Type::Scalar(Scalar::Secret);
+        if field.ty != secret {
+            if field.ty.element() == &secret {
+                self.error(
+                    field.spans.ty,
+                    format!("a `{}` cannot hold secrets", field.ty),
+                )
+                .with_label("a list or map of secrets")
+                .with_help(
+                    "a secret is one field of its own (`type: secret`), hashed when it is written",
+                )
+                .emit(self.diags);
+            }
+            return;
+        }
+        field.write_only = true;
+        if place == FieldPlace::Parameter {
+            self.error(field.spans.ty, "a parameter cannot be a `secret`")
+                .with_label("path and query strings end up in logs and browser histories")
+                .with_help("send secrets in a request body: a message field of `type: secret`")
+                .emit(self.diags);
+        }
+        let Some(object) = object else {
+            return;
+        };
+        let refused = [
+            ("read_only", "a secret is accepted, never returned"),
+            (
+                "unique",
+                "only the secret's salted hash is stored, so values cannot be compared",
+            ),
+            (
+                "index",
+                "only the secret's salted hash is stored, so values cannot be looked up",
+            ),
+            ("default", "a default would be a secret known to everyone"),
+            ("example", "an example is published in the documents"),
+        ];
+        for (key, why) in refused {
+            if let Some(span) = object.key_span(key) {
+                self.error(span, format!("`{key}` does not apply to a secret"))
+                    .with_help(why)
+                    .emit(self.diags);
+            }
+        }
+    }
+
+    /// `write_only` only keeps a value out of responses; a password marked so is still stored
+    /// in clear. A warning, with the fix.
+    fn warn_clear_password(&mut self, field: &Field, object: &Object<'_>) {
+        if !(field.write_only && field.ty == Type::Scalar(Scalar::String)) {
+            return;
+        }
+        let looks_secret = field.name.split('_').any(|part| {
+            matches!(
+                part,
+                "password" | "passwd" | "pwd" | "passphrase" | "pin" | "secret"
+            )
+        }) || ["password", "passphrase", "secret"]
+            .iter()
+            .any(|word| field.name.contains(word));
+        if looks_secret {
+            let span = object.key_span("write_only").unwrap_or(field.span);
+            self.diags.push(
+                Diagnostic::warning(
+                    span,
+                    format!("`{}` looks like a secret stored in clear", field.name),
+                )
+                .with_label("`write_only` only hides the value from responses")
+                .with_help("use `type: secret`: the runtime hashes it with argon2id when it is written and never stores, logs or returns it in clear"),
+            );
+        }
+    }
+
     /// Filtering and sorting only work on values the stores can compare.
     fn check_list_options(&mut self, field: &Field, object: &Object<'_>) {
         let comparable = match &field.ty {
-            Type::Scalar(s) => !matches!(s, Scalar::Json | Scalar::Bytes),
+            Type::Scalar(s) => !matches!(s, Scalar::Json | Scalar::Bytes | Scalar::Secret),
             Type::Named(_) => true, // enums; validate.rs rejects messages
             Type::List(_) | Type::Map(_) => false,
         };
@@ -1431,7 +1513,7 @@ impl<'a> Lowerer<'a> {
         candidates.extend(["enum", "list<", "map<"]);
         let help = match suggest(trimmed, candidates.iter().copied()) {
             Some(best) => format!("did you mean `{best}`?"),
-            None => "types: string, bool, int32, int64, float, double, decimal, uuid, date, datetime, bytes, json, enum, list<T>, map<T>, or a PascalCase contract, message or enum name".to_owned(),
+            None => "types: string, bool, int32, int64, float, double, decimal, uuid, date, datetime, bytes, json, secret, enum, list<T>, map<T>, or a PascalCase contract, message or enum name".to_owned(),
         };
         self.error(here(self, text.len()), format!("unknown type `{trimmed}`"))
             .with_label("not a type")
@@ -1447,9 +1529,13 @@ impl<'a> Lowerer<'a> {
         let applies = |key: &str| -> bool {
             match key {
                 "min_length" | "max_length" => {
-                    matches!(scalar, Some(Scalar::String | Scalar::Bytes))
+                    matches!(
+                        scalar,
+                        Some(Scalar::String | Scalar::Bytes | Scalar::Secret)
+                    )
                 }
-                "pattern" | "format" => scalar == Some(Scalar::String),
+                "pattern" => matches!(scalar, Some(Scalar::String | Scalar::Secret)),
+                "format" => scalar == Some(Scalar::String),
                 "minimum" | "maximum" | "exclusive_minimum" | "exclusive_maximum"
                 | "multiple_of" => scalar.is_some_and(Scalar::is_numeric),
                 "min_items" | "max_items" => is_collection,

@@ -694,21 +694,22 @@ fn check_scalar(scalar: Scalar, c: &Constraints, value: &Value) -> Result<(), St
         (Scalar::Float | Scalar::Double, Value::Int(i)) => check_number(*i as f64, c),
         (Scalar::Float | Scalar::Double, Value::Float(x)) => check_number(*x, c),
         (Scalar::Decimal, Value::String(s)) => match s.parse::<f64>() {
-            Ok(x) if is_decimal_text(s) => check_number(x, c),
+            Ok(x) if cmmv_rules::is_decimal(s) => check_number(x, c),
             _ => Err(format!("`{s}` is not a decimal number")),
         },
         (Scalar::Decimal, Value::Int(i)) => check_number(*i as f64, c),
         (Scalar::Decimal, Value::Float(x)) => check_number(*x, c),
         (Scalar::String, Value::String(s)) => check_string(s, c),
-        (Scalar::Uuid, Value::String(s)) if is_uuid(s) => Ok(()),
+        (Scalar::Uuid, Value::String(s)) if cmmv_rules::parse_uuid(s).is_some() => Ok(()),
         (Scalar::Uuid, Value::String(s)) => Err(format!("`{s}` is not a UUID")),
-        (Scalar::Date, Value::String(s)) if is_date(s) => Ok(()),
+        (Scalar::Date, Value::String(s)) if cmmv_rules::parse_date(s).is_some() => Ok(()),
         (Scalar::Date, Value::String(s)) => Err(format!("`{s}` is not a date (YYYY-MM-DD)")),
-        (Scalar::DateTime, Value::String(s)) if is_datetime(s) => Ok(()),
+        (Scalar::DateTime, Value::String(s)) if cmmv_rules::parse_date_time(s).is_some() => Ok(()),
         (Scalar::DateTime, Value::String(s)) => Err(format!("`{s}` is not an RFC 3339 date-time")),
         (Scalar::Bytes, Value::String(s)) => {
-            let len = base64_len(s).ok_or_else(|| format!("`{s}` is not base64"))?;
-            check_length(len as u64, "bytes", c)
+            let bytes =
+                cmmv_rules::parse_base64(s).ok_or_else(|| format!("`{s}` is not base64"))?;
+            check_length(bytes.len() as u64, "bytes", c)
         }
         (Scalar::Bool, _) => expected("a boolean"),
         (Scalar::Int32 | Scalar::Int64, _) => expected("an integer"),
@@ -760,165 +761,54 @@ fn check_string(s: &str, c: &Constraints) -> Result<(), String> {
         }
     }
     if let Some(format) = c.format {
-        if !matches_format(format, s) {
+        if !format.matches(s) {
             return Err(format!("`{s}` is not a valid {}", format.name()));
         }
     }
     Ok(())
 }
 
-/// The same format rules the runtime enforces (kept deliberately simple and documented).
-pub fn matches_format(format: Format, s: &str) -> bool {
-    match format {
-        Format::Email => s.split_once('@').is_some_and(|(local, domain)| {
-            !local.is_empty()
-                && !domain.contains('@')
-                && domain.contains('.')
-                && !domain.starts_with('.')
-                && !domain.ends_with('.')
-                && !s.chars().any(char::is_whitespace)
-        }),
-        Format::Url => s.split_once("://").is_some_and(|(scheme, rest)| {
-            scheme.starts_with(|c: char| c.is_ascii_alphabetic())
-                && scheme
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
-                && !rest.is_empty()
-                && !s.chars().any(char::is_whitespace)
-        }),
-        Format::Hostname => {
-            !s.is_empty()
-                && s.len() <= 253
-                && s.split('.').all(|label| {
-                    !label.is_empty()
-                        && label.len() <= 63
-                        && !label.starts_with('-')
-                        && !label.ends_with('-')
-                        && label
-                            .bytes()
-                            .all(|b| b.is_ascii_alphanumeric() || b == b'-')
-                })
-        }
-        Format::Ipv4 => s.parse::<std::net::Ipv4Addr>().is_ok(),
-        Format::Ipv6 => s.parse::<std::net::Ipv6Addr>().is_ok(),
-    }
-}
-
-fn is_decimal_text(s: &str) -> bool {
-    let digits = s.strip_prefix('-').unwrap_or(s);
-    let (int, frac) = digits.split_once('.').unwrap_or((digits, "0"));
-    !int.is_empty()
-        && !frac.is_empty()
-        && int.bytes().all(|b| b.is_ascii_digit())
-        && frac.bytes().all(|b| b.is_ascii_digit())
-}
-
-fn is_uuid(s: &str) -> bool {
-    let groups: Vec<&str> = s.split('-').collect();
-    groups.len() == 5
-        && groups
-            .iter()
-            .zip([8, 4, 4, 4, 12])
-            .all(|(g, len)| g.len() == len && g.bytes().all(|b| b.is_ascii_hexdigit()))
-}
-
-fn is_date(s: &str) -> bool {
-    let b = s.as_bytes();
-    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
-        return false;
-    }
-    let num = |r: std::ops::Range<usize>| {
-        s.get(r)
-            .filter(|t| t.bytes().all(|c| c.is_ascii_digit()))
-            .and_then(|t| t.parse::<u32>().ok())
-    };
-    let (Some(year), Some(month), Some(day)) = (num(0..4), num(5..7), num(8..10)) else {
-        return false;
-    };
-    let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
-    let days = match month {
-        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
-        4 | 6 | 9 | 11 => 30,
-        2 if leap => 29,
-        2 => 28,
-        _ => return false,
-    };
-    (1..=days).contains(&day)
-}
-
-fn is_datetime(s: &str) -> bool {
-    let Some((date, time)) = s.split_once(['T', 't']) else {
-        return false;
-    };
-    let (clock, zone) = match time.strip_suffix(['Z', 'z']) {
-        Some(clock) => (clock, "Z"),
-        None if time.len() > 6 && time.is_char_boundary(time.len() - 6) => {
-            time.split_at(time.len() - 6)
-        }
-        None => return false,
-    };
-    let zone_ok = zone == "Z"
-        || (zone.starts_with(['+', '-'])
-            && zone.as_bytes()[3] == b':'
-            && two_digits(&zone[1..3]).is_some_and(|h| h < 24)
-            && two_digits(&zone[4..6]).is_some_and(|m| m < 60));
-    let (whole, fraction) = clock.split_once('.').unwrap_or((clock, "0"));
-    let parts: Vec<&str> = whole.split(':').collect();
-    let clock_ok = parts.len() == 3
-        && two_digits(parts[0]).is_some_and(|h| h < 24)
-        && two_digits(parts[1]).is_some_and(|m| m < 60)
-        && two_digits(parts[2]).is_some_and(|s| s <= 60)
-        && !fraction.is_empty()
-        && fraction.bytes().all(|b| b.is_ascii_digit());
-    is_date(date) && zone_ok && clock_ok
-}
-
-fn two_digits(s: &str) -> Option<u32> {
-    if s.len() == 2 && s.bytes().all(|b| b.is_ascii_digit()) {
-        s.parse().ok()
-    } else {
-        None
-    }
-}
-
-/// The decoded length of standard base64 text, if it is valid.
-fn base64_len(s: &str) -> Option<usize> {
-    let trimmed = s.trim_end_matches('=');
-    let padding = s.len() - trimmed.len();
-    let valid = s.len() % 4 == 0
-        && padding <= 2
-        && trimmed
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'+' || b == b'/');
-    valid.then(|| s.len() / 4 * 3 - padding)
-}
-
 #[cfg(test)]
 mod tests {
-    use super::*;
-
+    /// Issue 16: defaults are checked by the parsers the runtime decodes with (`cmmv-rules`).
+    /// A leap second the runtime refuses was accepted here, published in the OpenAPI, and
+    /// read at start as 1970-01-01.
     #[test]
-    fn formats() {
-        assert!(matches_format(Format::Email, "a@b.co"));
-        assert!(!matches_format(Format::Email, "a@b"));
-        assert!(matches_format(Format::Url, "https://example.com/x"));
-        assert!(!matches_format(Format::Url, "example.com"));
-        assert!(matches_format(Format::Ipv6, "::1"));
-        assert!(matches_format(Format::Hostname, "api.example.com"));
-    }
-
-    #[test]
-    fn scalar_texts() {
-        assert!(is_uuid("123e4567-e89b-12d3-a456-426614174000"));
-        assert!(!is_uuid("123e4567"));
-        assert!(is_date("2024-02-29"));
-        assert!(!is_date("2024-13-01"));
-        assert!(is_datetime("2024-02-29T10:00:00Z"));
-        assert!(is_datetime("2024-02-29T10:00:00.5+02:00"));
-        assert!(!is_datetime("2024-02-29 10:00"));
-        assert_eq!(base64_len("aGVsbG8="), Some(5));
-        assert_eq!(base64_len("abc"), None);
-        assert!(is_decimal_text("-12.50"));
-        assert!(!is_decimal_text("1e5"));
+    fn a_default_the_runtime_would_refuse_is_refused_at_its_line() {
+        let mut input = crate::Input::default();
+        input.add_contract(
+            "contracts/event.yaml",
+            "contract: Event\nfields:\n  id: { type: uuid, primary: true }\n  at: { type: datetime, default: \"2030-01-31T12:00:60Z\" }\n  day: { type: date, default: \"2030-02-30\" }\n  blob: { type: bytes, default: \"aGVsbG8\" }\n  ok: { type: datetime, default: \"2030-01-31T12:00:59.5+02:00\" }\n",
+        );
+        let diags = crate::analyze(&input).diagnostics.into_sorted();
+        let at = |line: usize| {
+            diags
+                .iter()
+                .find(|d| {
+                    d.primary_span().is_some_and(|s| {
+                        input
+                            .sources
+                            .location(s)
+                            .starts_with(&format!("contracts/event.yaml:{line}:"))
+                    })
+                })
+                .map(|d| d.message.clone())
+        };
+        assert_eq!(
+            at(4).as_deref(),
+            Some(
+                "the default of `at` is invalid: `2030-01-31T12:00:60Z` is not an RFC 3339 date-time"
+            )
+        );
+        assert!(
+            at(5).is_some_and(|m| m.contains("is not a date")),
+            "{diags:?}"
+        );
+        assert!(
+            at(6).is_some_and(|m| m.contains("is not base64")),
+            "{diags:?}"
+        );
+        assert_eq!(at(7), None, "{diags:?}");
+        assert_eq!(diags.len(), 3, "{diags:?}");
     }
 }

@@ -28,6 +28,16 @@ impl DateTime {
     pub fn unix_nanos(&self) -> i128 {
         self.0.unix_timestamp_nanos()
     }
+
+    /// The instant `nanos` after the Unix epoch, in UTC, as generated code writes a
+    /// contract's default (the compiler parsed it; an instant outside the supported range is
+    /// clamped to it).
+    pub fn from_unix_nanos(nanos: i128) -> Self {
+        let min = time::PrimitiveDateTime::MIN.assume_utc();
+        let max = time::PrimitiveDateTime::MAX.assume_utc();
+        let nanos = nanos.clamp(min.unix_timestamp_nanos(), max.unix_timestamp_nanos());
+        Self(time::OffsetDateTime::from_unix_timestamp_nanos(nanos).unwrap_or(min))
+    }
 }
 
 impl fmt::Display for DateTime {
@@ -43,9 +53,9 @@ impl FromStr for DateTime {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        time::OffsetDateTime::parse(s, &Rfc3339)
+        cmmv_rules::parse_date_time(s)
             .map(DateTime)
-            .map_err(|_| format!("`{s}` is not an RFC 3339 date-time"))
+            .ok_or_else(|| format!("`{s}` is not an RFC 3339 date-time"))
     }
 }
 
@@ -64,22 +74,24 @@ impl FromStr for Date {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let bad = || format!("`{s}` is not a date (YYYY-MM-DD)");
-        let bytes = s.as_bytes();
-        if bytes.len() != 10 || bytes[4] != b'-' || bytes[7] != b'-' {
-            return Err(bad());
-        }
-        let year: i32 = s[0..4].parse().map_err(|_| bad())?;
-        let month: u8 = s[5..7].parse().map_err(|_| bad())?;
-        let day: u8 = s[8..10].parse().map_err(|_| bad())?;
-        let month = time::Month::try_from(month).map_err(|_| bad())?;
-        time::Date::from_calendar_date(year, month, day)
+        cmmv_rules::parse_date(s)
             .map(Date)
-            .map_err(|_| bad())
+            .ok_or_else(|| format!("`{s}` is not a date (YYYY-MM-DD)"))
     }
 }
 
-/// An exact decimal number, carried as its canonical text (`-12.50`), never as a float.
+impl Date {
+    /// The date of a Julian day number, as generated code writes a contract's default (the
+    /// compiler parsed it; a day outside the supported range is clamped to it).
+    pub fn from_julian_day(day: i32) -> Self {
+        let day = day.clamp(
+            time::Date::MIN.to_julian_day(),
+            time::Date::MAX.to_julian_day(),
+        );
+        Date(time::Date::from_julian_day(day).unwrap_or(time::Date::MIN))
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Decimal(String);
 
@@ -91,6 +103,12 @@ impl Decimal {
     /// The value as a float, for range checks only.
     pub fn to_f64(&self) -> f64 {
         self.0.parse().unwrap_or(f64::NAN)
+    }
+
+    /// A contract's default, as generated code writes it: text the compiler checked with
+    /// the rule [`FromStr`] applies.
+    pub fn from_checked(text: &str) -> Self {
+        Decimal(text.to_owned())
     }
 }
 
@@ -104,13 +122,7 @@ impl FromStr for Decimal {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let digits = s.strip_prefix('-').unwrap_or(s);
-        let (int, frac) = digits.split_once('.').unwrap_or((digits, ""));
-        let valid = !int.is_empty()
-            && int.bytes().all(|b| b.is_ascii_digit())
-            && frac.bytes().all(|b| b.is_ascii_digit())
-            && (frac.is_empty() != digits.contains('.'));
-        if valid {
+        if cmmv_rules::is_decimal(s) {
             Ok(Decimal(s.to_owned()))
         } else {
             Err(format!("`{s}` is not a decimal number"))
@@ -122,27 +134,9 @@ impl FromStr for Decimal {
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
 pub struct Bytes(pub Vec<u8>);
 
-const BASE64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
 impl fmt::Display for Bytes {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut out = String::with_capacity(self.0.len().div_ceil(3) * 4);
-        for chunk in self.0.chunks(3) {
-            let b = [
-                chunk[0],
-                *chunk.get(1).unwrap_or(&0),
-                *chunk.get(2).unwrap_or(&0),
-            ];
-            let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-            for i in 0..4 {
-                if i <= chunk.len() {
-                    out.push(BASE64[((n >> (18 - 6 * i)) & 63) as usize] as char);
-                } else {
-                    out.push('=');
-                }
-            }
-        }
-        f.write_str(&out)
+        f.write_str(&cmmv_rules::to_base64(&self.0))
     }
 }
 
@@ -150,55 +144,10 @@ impl FromStr for Bytes {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let bad = || "not valid base64".to_owned();
-        if s.len() % 4 != 0 {
-            return Err(bad());
-        }
-        let mut out = Vec::with_capacity(s.len() / 4 * 3);
-        for chunk in s.as_bytes().chunks(4) {
-            let mut n = 0u32;
-            let mut padding = 0;
-            for (i, &c) in chunk.iter().enumerate() {
-                let v = match c {
-                    b'=' if i >= 2 => {
-                        padding += 1;
-                        0
-                    }
-                    _ if padding > 0 => return Err(bad()),
-                    _ => BASE64.iter().position(|&x| x == c).ok_or_else(bad)? as u32,
-                };
-                n = (n << 6) | v;
-            }
-            let bytes = [(n >> 16) as u8, (n >> 8) as u8, n as u8];
-            out.extend_from_slice(&bytes[..3 - padding]);
-        }
-        Ok(Bytes(out))
+        cmmv_rules::parse_base64(s)
+            .map(Bytes)
+            .ok_or_else(|| "not valid base64".to_owned())
     }
-}
-
-impl Default for DateTime {
-    /// The Unix epoch: only a fallback, generated defaults are checked by the compiler.
-    fn default() -> Self {
-        Self(time::OffsetDateTime::UNIX_EPOCH)
-    }
-}
-
-impl Default for Date {
-    fn default() -> Self {
-        Self(time::OffsetDateTime::UNIX_EPOCH.date())
-    }
-}
-
-impl Default for Decimal {
-    fn default() -> Self {
-        Self("0".to_owned())
-    }
-}
-
-/// A contract's default value for a string-shaped type. The compiler has already checked that
-/// the text parses, so the fallback is never used.
-pub fn parse_default<T: FromStr + Default>(text: &str) -> T {
-    text.parse().unwrap_or_default()
 }
 
 /// A contract's default value for a `json` field, written as JSON text.
@@ -242,6 +191,23 @@ mod tests {
         }
         assert_eq!(Bytes(b"hello".to_vec()).to_string(), "aGVsbG8=");
         assert!("a=bc".parse::<Bytes>().is_err());
+    }
+
+    #[test]
+    fn defaults_as_generated_code_writes_them() {
+        assert_eq!(Date::from_julian_day(2_451_545).to_string(), "2000-01-01");
+        assert_eq!(
+            DateTime::from_unix_nanos(-3_598_500_000_000).to_string(),
+            "1969-12-31T23:00:01.5Z"
+        );
+        assert_eq!(
+            Uuid::from_u128(42).to_string(),
+            "00000000-0000-0000-0000-00000000002a"
+        );
+        assert_eq!(Decimal::from_checked("12.50").as_str(), "12.50");
+        // Out of range is clamped, never a panic.
+        let _ = DateTime::from_unix_nanos(i128::MAX);
+        let _ = Date::from_julian_day(i32::MIN);
     }
 
     #[test]

@@ -428,63 +428,9 @@ impl LazyRegex {
     }
 }
 
-/// Well-known string formats, with the rules `docs/contracts.md` documents.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Format {
-    Email,
-    Url,
-    Hostname,
-    Ipv4,
-    Ipv6,
-}
-
-impl Format {
-    pub fn name(self) -> &'static str {
-        match self {
-            Format::Email => "email",
-            Format::Url => "url",
-            Format::Hostname => "hostname",
-            Format::Ipv4 => "ipv4",
-            Format::Ipv6 => "ipv6",
-        }
-    }
-
-    pub fn matches(self, s: &str) -> bool {
-        match self {
-            Format::Email => s.split_once('@').is_some_and(|(local, domain)| {
-                !local.is_empty()
-                    && !domain.contains('@')
-                    && domain.contains('.')
-                    && !domain.starts_with('.')
-                    && !domain.ends_with('.')
-                    && !s.chars().any(char::is_whitespace)
-            }),
-            Format::Url => s.split_once("://").is_some_and(|(scheme, rest)| {
-                scheme.starts_with(|c: char| c.is_ascii_alphabetic())
-                    && scheme
-                        .chars()
-                        .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
-                    && !rest.is_empty()
-                    && !s.chars().any(char::is_whitespace)
-            }),
-            Format::Hostname => {
-                !s.is_empty()
-                    && s.len() <= 253
-                    && s.split('.').all(|label| {
-                        !label.is_empty()
-                            && label.len() <= 63
-                            && !label.starts_with('-')
-                            && !label.ends_with('-')
-                            && label
-                                .bytes()
-                                .all(|b| b.is_ascii_alphanumeric() || b == b'-')
-                    })
-            }
-            Format::Ipv4 => s.parse::<std::net::Ipv4Addr>().is_ok(),
-            Format::Ipv6 => s.parse::<std::net::Ipv6Addr>().is_ok(),
-        }
-    }
-}
+/// Well-known string formats, with the rules `docs/contracts.md` documents: the compiler's
+/// own definition (`cmmv-rules`), so that a contract's defaults and the server agree.
+pub use cmmv_rules::Format;
 
 /// The constraints of one field, as the contract declares them.
 #[derive(Debug)]

@@ -1451,14 +1451,42 @@ fn scalar_expr(scalar: Scalar, value: &Value) -> TokenStream {
             let text = value.to_json().to_string();
             quote!(::cmmv::types::json_default(#text))
         }
-        (_, Value::String(s)) => quote!(::cmmv::types::parse_default(#s)),
+        // Values written as strings are parsed here, by the parsers the runtime decodes with
+        // (validation refused the ones they refuse), and emitted as the values they are: no
+        // parsing at start, so nothing can turn into something else there.
+        (Scalar::Uuid, Value::String(s)) => match cmmv_rules::parse_uuid(s) {
+            Some(uuid) => {
+                let bits = Literal::u128_unsuffixed(uuid.as_u128());
+                quote!(::cmmv::types::Uuid::from_u128(#bits))
+            }
+            None => quote!(::core::default::Default::default()),
+        },
+        (Scalar::Date, Value::String(s)) => match cmmv_rules::parse_date(s) {
+            Some(date) => {
+                let day = Literal::i32_unsuffixed(date.to_julian_day());
+                quote!(::cmmv::types::Date::from_julian_day(#day))
+            }
+            None => quote!(::core::default::Default::default()),
+        },
+        (Scalar::DateTime, Value::String(s)) => match cmmv_rules::parse_date_time(s) {
+            Some(at) => {
+                let nanos = Literal::i128_unsuffixed(at.unix_timestamp_nanos());
+                quote!(::cmmv::types::DateTime::from_unix_nanos(#nanos))
+            }
+            None => quote!(::core::default::Default::default()),
+        },
+        (Scalar::Bytes, Value::String(s)) => {
+            let bytes = cmmv_rules::parse_base64(s).unwrap_or_default();
+            quote!(::cmmv::types::Bytes(::std::vec![#(#bytes),*]))
+        }
+        (Scalar::Decimal, Value::String(s)) => quote!(::cmmv::types::Decimal::from_checked(#s)),
         (Scalar::Decimal, Value::Int(i)) => {
             let text = i.to_string();
-            quote!(::cmmv::types::parse_default(#text))
+            quote!(::cmmv::types::Decimal::from_checked(#text))
         }
         (Scalar::Decimal, Value::Float(x)) => {
             let text = x.to_string();
-            quote!(::cmmv::types::parse_default(#text))
+            quote!(::cmmv::types::Decimal::from_checked(#text))
         }
         _ => quote!(::core::default::Default::default()),
     }
@@ -1713,5 +1741,45 @@ fn access(policy: &AuthPolicy) -> TokenStream {
                 RoleMode::All => quote!(::cmmv::auth::Access::AllRoles(&[#(#roles),*])),
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// Issue 16: defaults written as strings are emitted as the values the runtime's parsers
+    /// make of them, not as text parsed at start (where a failure used to become a default
+    /// value silently).
+    #[test]
+    fn defaults_are_emitted_as_typed_values() {
+        let mut input = crate::Input::default();
+        input.add_contract(
+            "contracts/event.yaml",
+            "contract: Event\nfields:\n  id: { type: uuid, primary: true }\n  at: { type: datetime, default: \"1970-01-01T00:00:01.5+01:00\" }\n  day: { type: date, default: \"2000-01-01\" }\n  owner: { type: uuid, default: \"00000000-0000-0000-0000-00000000002a\" }\n  blob: { type: bytes, default: \"aGk=\" }\n  price: { type: decimal, default: \"12.50\" }\n",
+        );
+        let (project, diags) = crate::lower_and_validate(&input);
+        assert!(diags.is_empty(), "{:?}", diags.into_sorted());
+        let tokens = super::emit_contract(&project, &project.contracts["Event"]).to_string();
+        // One hour before the epoch plus one and a half seconds.
+        assert!(
+            tokens.contains(":: cmmv :: types :: DateTime :: from_unix_nanos (- 3598500000000)"),
+            "{tokens}"
+        );
+        assert!(
+            tokens.contains(":: cmmv :: types :: Date :: from_julian_day (2451545)"),
+            "{tokens}"
+        );
+        assert!(
+            tokens.contains(":: cmmv :: types :: Uuid :: from_u128 (42)"),
+            "{tokens}"
+        );
+        assert!(
+            tokens.contains(":: cmmv :: types :: Bytes (:: std :: vec ! [104u8 , 105u8])"),
+            "{tokens}"
+        );
+        assert!(
+            tokens.contains(":: cmmv :: types :: Decimal :: from_checked (\"12.50\")"),
+            "{tokens}"
+        );
+        assert!(!tokens.contains("parse_default"), "{tokens}");
     }
 }

@@ -428,43 +428,8 @@ impl Constraints {
     }
 }
 
-/// Well-known string formats.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Format {
-    Email,
-    Url,
-    Hostname,
-    Ipv4,
-    Ipv6,
-}
-
-impl Format {
-    pub const ALL: [Format; 5] = [
-        Format::Email,
-        Format::Url,
-        Format::Hostname,
-        Format::Ipv4,
-        Format::Ipv6,
-    ];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Format::Email => "email",
-            Format::Url => "url",
-            Format::Hostname => "hostname",
-            Format::Ipv4 => "ipv4",
-            Format::Ipv6 => "ipv6",
-        }
-    }
-
-    /// The JSON Schema `format` keyword value.
-    pub fn json_schema_name(self) -> &'static str {
-        match self {
-            Format::Url => "uri",
-            other => other.name(),
-        }
-    }
-}
+/// Well-known string formats: one definition, shared with the runtime.
+pub use cmmv_rules::Format;
 
 /// Who may call an operation.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use proc_macro2::{Ident, Literal, Span as TokenSpan, TokenStream};
-use quote::{format_ident, quote};
+use quote::{ToTokens as _, format_ident, quote};
 
 use crate::diag::{SourceMap, display_path};
 use crate::ir::*;
@@ -418,11 +418,21 @@ impl ContractEmitter<'_> {
         let contract = self.contract;
         let enums = contract.enums.values().map(enum_type);
         let messages = contract.messages.values().map(|m| {
-            let object = self.object(&m.name, m.description.as_deref(), &m.fields, Shape::Message);
+            let object = self.object(
+                &m.name,
+                &m.name,
+                m.description.as_deref(),
+                &m.fields,
+                Shape::Message,
+            );
+            let rules = rules_statics(&m.name, &m.fields);
             let column = json_column_impl(&type_ident(&m.name));
-            quote!(#object #column)
+            quote!(#rules #object #column)
         });
+        // One set of rules per field, shared by `Task`, `TaskInput` and `TaskPatch`.
+        let rules = rules_statics(&contract.name, &contract.fields);
         let resource = self.object(
+            &contract.name,
             &contract.name,
             contract.description.as_deref(),
             &contract.fields,
@@ -439,7 +449,13 @@ impl ContractEmitter<'_> {
             "What create (POST) and replace (PUT) requests send: the fields of [`{}`] that clients may set.",
             contract.name
         );
-        let input = self.object(&input_name, Some(&input_doc), &input_fields, Shape::Input);
+        let input = self.object(
+            &input_name,
+            &contract.name,
+            Some(&input_doc),
+            &input_fields,
+            Shape::Input,
+        );
         let patch = self.patch_type();
         let resource_impl = self.resource_impl();
         let record_impl = self.record_impl();
@@ -452,6 +468,7 @@ impl ContractEmitter<'_> {
         let routes = self.routes_fn();
         quote! {
             #(#enums)*
+            #rules
             #resource
             #input
             #patch
@@ -465,9 +482,12 @@ impl ContractEmitter<'_> {
     }
 
     /// A struct with serde serialization, decoding and validation.
+    /// `owner` names the fields' rules: the contract (for the resource and its bodies, which
+    /// share them) or the message.
     fn object(
         &self,
         name: &str,
+        owner: &str,
         description: Option<&str>,
         fields: &[Field],
         shape: Shape,
@@ -499,7 +519,7 @@ impl ContractEmitter<'_> {
             }
         });
         let decode = self.decode_impl(&ident, fields, shape);
-        let check = check_impl(&ident, fields);
+        let check = check_impl(&ident, owner, fields);
         quote! {
             #docs
             #[derive(Debug, Clone, PartialEq, ::cmmv::__private::serde::Serialize)]
@@ -608,7 +628,7 @@ impl ContractEmitter<'_> {
         });
         let decode = from_json_impl(&name, fields.iter().copied(), decodes);
         let owned: Vec<Field> = fields.iter().map(|f| (*f).clone()).collect();
-        let check = check_impl(&name, &owned);
+        let check = check_impl(&name, &contract.name, &owned);
         quote! {
             #[doc = #docs]
             #[derive(Debug, Clone, PartialEq, Default)]
@@ -997,7 +1017,9 @@ impl ContractEmitter<'_> {
             let var = ident_var(&field.name);
             quote!(#name: #var?)
         });
-        let check = check_impl(&name, &op.query);
+        let query_owner = self.contract.query_struct_name(op);
+        let query_rules = rules_statics(&query_owner, &op.query);
+        let check = check_impl(&name, &query_owner, &op.query);
         quote! {
             #[doc = #docs]
             #[derive(Debug, Clone, PartialEq)]
@@ -1014,6 +1036,7 @@ impl ContractEmitter<'_> {
                 }
             }
 
+            #query_rules
             #check
         }
     }
@@ -1594,20 +1617,22 @@ fn json_column_impl(ident: &Ident) -> TokenStream {
 }
 
 /// `impl Check`: each field with constraints (or of a type with constraints of its own) is
-/// checked under its JSON Pointer.
-fn check_impl(ident: &Ident, fields: &[Field]) -> TokenStream {
+/// checked under its JSON Pointer, by the rules [`rules_statics`] declared for `owner`.
+fn check_impl(ident: &Ident, owner: &str, fields: &[Field]) -> TokenStream {
     let checks: Vec<TokenStream> = fields
         .iter()
         .filter(|f| needs_check(f))
         .map(|field| {
             let member = ident_member(&field.name);
             let key = field.name.as_str();
-            let rules = rules_static(field);
+            let rules = if has_rules(field) {
+                let name = rules_ident(owner, &field.name, "RULES");
+                quote!(#name)
+            } else {
+                quote!(::cmmv::validate::Rules::NONE)
+            };
             quote! {
-                {
-                    #rules
-                    ::cmmv::validate::Check::check(&self.#member, &RULES, &at.key(#key), errors);
-                }
+                ::cmmv::validate::Check::check(&self.#member, &#rules, &at.key(#key), errors);
             }
         })
         .collect();
@@ -1631,100 +1656,111 @@ fn ident_member(name: &str) -> Ident {
 
 /// Whether checking a field can find anything: it has constraints, or its type has fields.
 fn needs_check(field: &Field) -> bool {
-    !field.constraints.is_empty()
-        || !field.item_constraints.is_empty()
-        || matches!(field.ty.element(), Type::Named(_))
+    has_rules(field) || matches!(field.ty.element(), Type::Named(_))
 }
 
-/// `static RULES: Rules = ...;` (and `ITEMS`, `PATTERN`, `ITEM_PATTERN` when needed).
-fn rules_static(field: &Field) -> TokenStream {
-    let (item_pattern, items) = if field.item_constraints.is_empty() {
-        (TokenStream::new(), quote!(::core::option::Option::None))
-    } else {
-        let (pattern_static, body) = rules_body(
-            &field.item_constraints,
-            "ITEM_PATTERN",
-            &quote!(::core::option::Option::None),
-        );
-        (
-            quote! {
-                #pattern_static
-                static ITEMS: ::cmmv::validate::Rules = #body;
-            },
-            quote!(::core::option::Option::Some(&ITEMS)),
-        )
-    };
-    let (pattern_static, body) = rules_body(&field.constraints, "PATTERN", &items);
-    quote! {
-        #item_pattern
-        #pattern_static
-        static RULES: ::cmmv::validate::Rules = #body;
-    }
+fn has_rules(field: &Field) -> bool {
+    !field.constraints.is_empty() || !field.item_constraints.is_empty()
 }
 
+/// The static of one of `owner`'s fields: `TASK_TITLE_RULES`, `TASK_TAGS_ITEMS`,
+/// `TASK_CODE_PATTERN`. Contract, message and query names are unique in a project, so these
+/// are too.
+fn rules_ident(owner: &str, field: &str, what: &str) -> Ident {
+    format_ident!(
+        "{}_{}_{what}",
+        to_screaming_snake_case(owner),
+        to_screaming_snake_case(field)
+    )
+}
+
+/// The rules of each of `owner`'s fields that has any, as statics (with the compiled
+/// pattern and the items' rules they point at), declared once and shared by every type that
+/// carries the field. Unset rules are `Rules::NONE`'s.
+fn rules_statics(owner: &str, fields: &[Field]) -> TokenStream {
+    let statics = fields.iter().filter(|f| has_rules(f)).map(|field| {
+        let name = rules_ident(owner, &field.name, "RULES");
+        let (item_statics, items) = if field.item_constraints.is_empty() {
+            (TokenStream::new(), None)
+        } else {
+            let items_name = rules_ident(owner, &field.name, "ITEMS");
+            let pattern_name = rules_ident(owner, &field.name, "ITEM_PATTERN");
+            let (pattern_static, body) = rules_body(&field.item_constraints, &pattern_name, None);
+            (
+                quote! {
+                    #pattern_static
+                    static #items_name: ::cmmv::validate::Rules = #body;
+                },
+                Some(quote!(&#items_name)),
+            )
+        };
+        let pattern_name = rules_ident(owner, &field.name, "PATTERN");
+        let (pattern_static, body) = rules_body(&field.constraints, &pattern_name, items);
+        quote! {
+            #item_statics
+            #pattern_static
+            static #name: ::cmmv::validate::Rules = #body;
+        }
+    });
+    quote!(#(#statics)*)
+}
+
+/// A `Rules` literal of the constraints that are set (the others are `Rules::NONE`'s), and
+/// the static of its compiled pattern when it has one.
 fn rules_body(
     c: &Constraints,
-    pattern_name: &str,
-    items: &TokenStream,
+    pattern_name: &Ident,
+    items: Option<TokenStream>,
 ) -> (TokenStream, TokenStream) {
-    fn opt_u64(v: Option<u64>) -> TokenStream {
-        match v {
-            Some(v) => {
-                let lit = Literal::u64_suffixed(v);
-                quote!(::core::option::Option::Some(#lit))
-            }
-            None => quote!(::core::option::Option::None),
+    fn some(value: TokenStream) -> TokenStream {
+        quote!(::core::option::Option::Some(#value))
+    }
+    let mut set: Vec<TokenStream> = Vec::new();
+    let mut pattern_static = TokenStream::new();
+    let lengths = [("min_length", c.min_length), ("max_length", c.max_length)];
+    let counts = [("min_items", c.min_items), ("max_items", c.max_items)];
+    for (key, value) in lengths.into_iter().chain(counts) {
+        if let Some(value) = value {
+            let key = format_ident!("{key}");
+            let value = some(Literal::u64_suffixed(value).into_token_stream());
+            set.push(quote!(#key: #value));
         }
     }
-    fn opt_f64(v: Option<f64>) -> TokenStream {
-        match v {
-            Some(v) => {
-                let lit = Literal::f64_suffixed(v);
-                quote!(::core::option::Option::Some(#lit))
-            }
-            None => quote!(::core::option::Option::None),
+    let bounds = [
+        ("minimum", c.minimum),
+        ("maximum", c.maximum),
+        ("exclusive_minimum", c.exclusive_minimum),
+        ("exclusive_maximum", c.exclusive_maximum),
+        ("multiple_of", c.multiple_of),
+    ];
+    for (key, value) in bounds {
+        if let Some(value) = value {
+            let key = format_ident!("{key}");
+            let value = some(Literal::f64_suffixed(value).into_token_stream());
+            set.push(quote!(#key: #value));
         }
     }
-    let pattern_ident = format_ident!("{}", pattern_name);
-    let (pattern_static, pattern) = match &c.pattern {
-        Some(source) => (
-            quote!(static #pattern_ident: ::cmmv::validate::LazyRegex = ::cmmv::validate::LazyRegex::new(#source);),
-            quote!(::core::option::Option::Some(&#pattern_ident)),
-        ),
-        None => (TokenStream::new(), quote!(::core::option::Option::None)),
-    };
-    let format = match c.format {
-        Some(format) => {
-            let variant = format_ident!("{}", to_pascal_case(format.name()));
-            quote!(::core::option::Option::Some(::cmmv::validate::Format::#variant))
-        }
-        None => quote!(::core::option::Option::None),
-    };
-    let (min_length, max_length) = (opt_u64(c.min_length), opt_u64(c.max_length));
-    let (min_items, max_items) = (opt_u64(c.min_items), opt_u64(c.max_items));
-    let (minimum, maximum) = (opt_f64(c.minimum), opt_f64(c.maximum));
-    let (exclusive_minimum, exclusive_maximum) =
-        (opt_f64(c.exclusive_minimum), opt_f64(c.exclusive_maximum));
-    let multiple_of = opt_f64(c.multiple_of);
-    let unique_items = c.unique_items;
+    if let Some(source) = &c.pattern {
+        pattern_static = quote!(static #pattern_name: ::cmmv::validate::LazyRegex = ::cmmv::validate::LazyRegex::new(#source););
+        let value = some(quote!(&#pattern_name));
+        set.push(quote!(pattern: #value));
+    }
+    if let Some(format) = c.format {
+        let variant = format_ident!("{}", to_pascal_case(format.name()));
+        let value = some(quote!(::cmmv::validate::Format::#variant));
+        set.push(quote!(format: #value));
+    }
+    if c.unique_items {
+        set.push(quote!(unique_items: true));
+    }
+    if let Some(items) = items {
+        let value = some(items);
+        set.push(quote!(items: #value));
+    }
     (
         pattern_static,
         quote! {
-            ::cmmv::validate::Rules {
-                min_length: #min_length,
-                max_length: #max_length,
-                pattern: #pattern,
-                format: #format,
-                minimum: #minimum,
-                maximum: #maximum,
-                exclusive_minimum: #exclusive_minimum,
-                exclusive_maximum: #exclusive_maximum,
-                multiple_of: #multiple_of,
-                min_items: #min_items,
-                max_items: #max_items,
-                unique_items: #unique_items,
-                items: #items,
-            }
+            ::cmmv::validate::Rules { #(#set,)* ..::cmmv::validate::Rules::NONE }
         },
     )
 }

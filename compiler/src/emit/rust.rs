@@ -1712,7 +1712,7 @@ fn rules_body(
     pattern_name: &Ident,
     items: Option<TokenStream>,
 ) -> (TokenStream, TokenStream) {
-    fn some(value: TokenStream) -> TokenStream {
+    fn some(value: &TokenStream) -> TokenStream {
         quote!(::core::option::Option::Some(#value))
     }
     let mut set: Vec<TokenStream> = Vec::new();
@@ -1722,7 +1722,7 @@ fn rules_body(
     for (key, value) in lengths.into_iter().chain(counts) {
         if let Some(value) = value {
             let key = format_ident!("{key}");
-            let value = some(Literal::u64_suffixed(value).into_token_stream());
+            let value = some(&Literal::u64_suffixed(value).into_token_stream());
             set.push(quote!(#key: #value));
         }
     }
@@ -1736,25 +1736,25 @@ fn rules_body(
     for (key, value) in bounds {
         if let Some(value) = value {
             let key = format_ident!("{key}");
-            let value = some(Literal::f64_suffixed(value).into_token_stream());
+            let value = some(&Literal::f64_suffixed(value).into_token_stream());
             set.push(quote!(#key: #value));
         }
     }
     if let Some(source) = &c.pattern {
         pattern_static = quote!(static #pattern_name: ::cmmv::validate::LazyRegex = ::cmmv::validate::LazyRegex::new(#source););
-        let value = some(quote!(&#pattern_name));
+        let value = some(&quote!(&#pattern_name));
         set.push(quote!(pattern: #value));
     }
     if let Some(format) = c.format {
         let variant = format_ident!("{}", to_pascal_case(format.name()));
-        let value = some(quote!(::cmmv::validate::Format::#variant));
+        let value = some(&quote!(::cmmv::validate::Format::#variant));
         set.push(quote!(format: #value));
     }
     if c.unique_items {
         set.push(quote!(unique_items: true));
     }
     if let Some(items) = items {
-        let value = some(items);
+        let value = some(&items);
         set.push(quote!(items: #value));
     }
     (

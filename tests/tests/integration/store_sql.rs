@@ -117,9 +117,9 @@ async fn sqlite_with(
     let dir = tempfile::tempdir().expect("temporary directory");
     let file = dir.path().join("test.db");
     let db = Database::connect(&DatabaseSettings {
-        url: format!("sqlite://{}", file.display()),
         max_connections,
         acquire_timeout,
+        ..DatabaseSettings::new(format!("sqlite://{}", file.display()))
     })
     .await
     .expect("SQLite opens");
@@ -1022,9 +1022,9 @@ async fn postgres_unreachable_is_503_until_it_returns() {
             .expect("an address");
         let mut proxy = Proxy::start(target).await;
         let db = Database::connect(&DatabaseSettings {
-            url: through_port(&url, proxy.port),
             max_connections: 4,
             acquire_timeout: Duration::from_secs(1),
+            ..DatabaseSettings::new(through_port(&url, proxy.port))
         })
         .await
         .expect("PostgreSQL connects through the proxy");

@@ -12,9 +12,9 @@ pub(crate) const DATABASE_URL_VAR: &str = "CMMV_TEST_DATABASE_URL";
 
 pub(crate) fn settings(url: String) -> DatabaseSettings {
     DatabaseSettings {
-        url,
         max_connections: 8,
         acquire_timeout: Duration::from_secs(10),
+        ..DatabaseSettings::new(url)
     }
 }
 

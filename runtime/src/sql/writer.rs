@@ -58,6 +58,8 @@ pub(crate) struct WriterLimits {
 /// What the writer has done so far, for operators and tests.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct WriterStats {
+    /// Writes the writer has taken off the queue, to run or to refuse.
+    pub received: u64,
     /// Transactions committed.
     pub commits: u64,
     /// Writes committed (the sum of every committed batch's kept writes).
@@ -74,6 +76,7 @@ pub struct WriterStats {
 
 #[derive(Debug, Default)]
 struct Counters {
+    received: AtomicU64,
     commits: AtomicU64,
     committed: AtomicU64,
     failed: AtomicU64,
@@ -156,6 +159,7 @@ impl Writer {
     pub(crate) fn stats(&self) -> WriterStats {
         let c = &self.counters;
         WriterStats {
+            received: c.received.load(Ordering::Relaxed),
             commits: c.commits.load(Ordering::Relaxed),
             committed: c.committed.load(Ordering::Relaxed),
             failed: c.failed.load(Ordering::Relaxed),
@@ -193,6 +197,7 @@ async fn serve(
                 if received == 0 {
                     break;
                 }
+                Counters::add(&counters.received, received);
                 commit_batch(&mut conn, &mut batch, &limits, &counters).await;
             }
             // A stop (or every handle dropped): refuse new writes; those already queued are

@@ -47,6 +47,7 @@ pub use value::{
 
 pub use writer::WriterStats;
 
+pub(crate) use self::writer::Changes;
 use self::writer::{Writer, WriterLimits};
 use crate::resource::Resource;
 use crate::store::{BoxFuture, ListQuery, Store, StoreError};
@@ -168,8 +169,7 @@ impl Database {
 
 impl Database {
     /// Opens the database (the SQLite writer and read pool, or the PostgreSQL pool) and checks
-    /// that it answers. Call it inside the tokio runtime that serves: SQLite's writer is a
-    /// task of that runtime.
+    /// that it answers.
     pub async fn connect(settings: &DatabaseSettings) -> Result<Database, DatabaseError> {
         let url = settings.url.as_str();
         let backend = if url.starts_with("sqlite:") {
@@ -220,7 +220,8 @@ impl Database {
                 batch: settings.write_batch,
                 max_wait: settings.acquire_timeout,
             },
-        );
+        )
+        .map_err(|e| DatabaseError(format!("cannot start the writer of `{url}`: {e}")))?;
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         let readers = settings
             .max_connections
@@ -348,11 +349,11 @@ impl Database {
     /// Runs `work` as one atomic write and returns its result once it is durable.
     ///
     /// On SQLite, `work` runs on the writer's connection in a savepoint of the writer's next
-    /// batch (group commit, see `writer.rs`); on PostgreSQL, in a transaction of its own on a
-    /// pooled connection. Either way an error from `work` undoes every statement it ran and
+    /// batch (group commit, see `writer.rs`; `changes` says whether it needs a savepoint of
+    /// its own there); on PostgreSQL, in a transaction of its own on a pooled connection. Either way an error from `work` undoes every statement it ran and
     /// nothing else, and `Ok` means committed. `work` is `'static` because on SQLite it runs
-    /// on the writer's task, after the caller may have been cancelled.
-    pub(crate) async fn write<T, F>(&self, work: F) -> Result<T, StoreError>
+    /// on the writer's thread, after the caller may have been cancelled.
+    pub(crate) async fn write<T, F>(&self, changes: Changes, work: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
         F: for<'c> FnOnce(Conn<'c>) -> BoxFuture<'c, Result<T, StoreError>> + Send + 'static,
@@ -361,7 +362,7 @@ impl Database {
             Backend::Sqlite(sqlite) => {
                 sqlite
                     .writer
-                    .run(move |conn| work(Conn::Sqlite(conn)))
+                    .run(changes, move |conn| work(Conn::Sqlite(conn)))
                     .await
             }
             Backend::Postgres(pool) => {

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use super::conn::{Conn, Doing, store_error};
 use super::query::{self, Dialect, Statement, Table};
 use super::value::{Column, ColumnKind, Row, SqlColumn};
-use super::{Database, Record};
+use super::{Changes, Database, Record};
 use crate::resource::FieldValue;
 use crate::store::{BoxFuture, Change, Direction, ListQuery, Make, Page, Repository, StoreError};
 use crate::types::DateTime;
@@ -165,7 +165,7 @@ impl<R: Record> Repository<R> for SqlStore<R> {
 
     fn insert<'a>(&'a self, make: Make<R>) -> BoxFuture<'a, Result<R, StoreError>> {
         let (dialect, table) = (self.db.dialect(), self.table);
-        Box::pin(self.db.write(move |mut conn| {
+        Box::pin(self.db.write(Changes::OneStatement, move |mut conn| {
             Box::pin(async move {
                 let resource = make(next_sequence(&mut conn, dialect, &table).await?);
                 conn.execute(query::insert(dialect, &table, resource.to_row()))
@@ -183,7 +183,7 @@ impl<R: Record> Repository<R> for SqlStore<R> {
     ) -> BoxFuture<'a, Result<R, StoreError>> {
         let (dialect, table, kinds) = (self.db.dialect(), self.table, self.kinds.clone());
         let select = query::select_by_key(dialect, &table, key.to_sql(), true);
-        Box::pin(self.db.write(move |mut conn| {
+        Box::pin(self.db.write(Changes::OneStatement, move |mut conn| {
             Box::pin(async move {
                 let error = |e| store_error(e, &table, Doing::Writing);
                 // Read and write in one transaction (on PostgreSQL the row locked; on SQLite
@@ -207,7 +207,7 @@ impl<R: Record> Repository<R> for SqlStore<R> {
     fn delete<'a>(&'a self, key: &'a R::Key) -> BoxFuture<'a, Result<(), StoreError>> {
         let table = self.table;
         let statement = query::delete(self.db.dialect(), &table, key.to_sql(), DateTime::now());
-        Box::pin(self.db.write(move |mut conn| {
+        Box::pin(self.db.write(Changes::OneStatement, move |mut conn| {
             Box::pin(async move {
                 let deleted = conn
                     .execute(statement)

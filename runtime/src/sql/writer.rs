@@ -3,13 +3,18 @@
 //! SQLite lets one connection write at a time, and with `synchronous=FULL` every commit waits
 //! for an fsync. Letting each request open its own write transaction makes concurrent writers
 //! queue for the lock through busy-timeout sleeps, one fsync each: the tail of the write
-//! latency grows with the number of writers. Instead, every write of the app goes to one task
-//! that owns the only writing connection. It takes whatever has queued (never waiting for more
-//! to arrive: a lone write is committed at once) and runs it in ONE transaction, each write in
-//! a savepoint of its own, then commits: one fsync carries the whole batch.
+//! latency grows with the number of writers. Instead, every write of the app goes to one
+//! writer, on a thread of its own, that owns the only writing connection. It takes whatever
+//! has queued (never waiting for more to arrive: a lone write is committed at once) and runs
+//! it in ONE transaction, each write isolated from the others, then commits: one fsync
+//! carries the whole batch.
 //!
-//! - A write that fails (a unique violation, a missing reference, a panic) is rolled back to
-//!   its savepoint and answered with its own error; the others of its batch still commit.
+//! - A write that fails (a unique violation, a missing reference, a panic) is undone and
+//!   answered with its own error; the others of its batch still commit. A write of several
+//!   changing statements runs in a `SAVEPOINT` of its own, rolled back to when it fails. A
+//!   write of one changing statement (every contract store's create, update and delete) needs
+//!   none: SQLite undoes a failed statement by itself, and a round trip per write to SQLite's
+//!   thread is what the writer's throughput is made of (see [`Changes`]).
 //! - A write is answered only once the commit holding it has returned, that is, once it is
 //!   durable: the caller's result travels back through a oneshot channel after `COMMIT`.
 //! - The queue is bounded ([`WriterLimits::queue`]): a write that finds it full is refused at
@@ -20,9 +25,9 @@
 //! - A batch holds at most [`WriterLimits::batch`] writes, which bounds how long the write lock
 //!   is held and how long the first write of a batch waits for the last.
 //!
-//! A write is a closure run on the writer's connection inside its savepoint
-//! ([`Writer::run`]); it returns its typed result, which the writer hands back after the
-//! commit. Statements stay in `query.rs` and `conn.rs`; only the transaction control lives here.
+//! A write is a closure run on the writer's connection ([`Writer::run`]); it returns its typed
+//! result, which the writer hands back after the commit. Statements stay in `query.rs` and
+//! `conn.rs` (and the login module's store); only the transaction control lives here.
 
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
@@ -35,14 +40,31 @@ use std::time::{Duration, Instant};
 use sqlx::sqlite::SqliteConnection;
 use sqlx::{Connection as _, Executor as _};
 use tokio::sync::{mpsc, oneshot, watch};
-use tokio::task::JoinHandle;
 
 use super::conn::unavailable_or_internal;
 use crate::store::{BoxFuture, StoreError};
 
-/// The savepoint each write runs in. One name serves every write: a savepoint is released (or
-/// rolled back to, and reused) before the next write starts.
+/// The savepoint a write of several changing statements runs in. One name serves every such
+/// write: it is released (after a rollback to it, if the write failed) before the next starts.
 const SAVEPOINT: &str = "cmmv_write";
+
+/// The savepoint open for the whole batch, right after `BEGIN`. It is never rolled back to: it
+/// is how the writer knows that the transaction survived a failed write (SQLite rolls the
+/// whole transaction back for some errors, such as a full disk, and the savepoint goes with
+/// it, so releasing it fails).
+const BATCH: &str = "cmmv_batch";
+
+/// How a write changes the database, which decides whether it needs a savepoint of its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Changes {
+    /// One statement changes rows, and it is the write's last: when the write fails, that
+    /// statement failed or never ran. SQLite undoes a failed statement by itself (every
+    /// statement runs in an implicit savepoint of its own), so the write needs no savepoint,
+    /// and costs no round trip to SQLite's thread beyond its statements.
+    OneStatement,
+    /// Several statements change rows: a savepoint around them undoes all of them together.
+    Several,
+}
 
 /// How much the writer takes on, and for how long.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -90,7 +112,7 @@ impl Counters {
     }
 }
 
-/// The handle on the writer task, shared by every clone of a `Database`.
+/// The handle on the writer, shared by every clone of a `Database`.
 #[derive(Debug)]
 pub(crate) struct Writer {
     queue: mpsc::Sender<Box<dyn Job>>,
@@ -98,30 +120,46 @@ pub(crate) struct Writer {
     counters: Arc<Counters>,
     /// Set to `true` to make the writer finish what is queued and close its connection.
     stop: watch::Sender<bool>,
-    task: Mutex<Option<JoinHandle<()>>>,
+    /// Signalled (by being dropped) when the writer's thread has closed its connection.
+    stopped: Mutex<Option<oneshot::Receiver<()>>>,
 }
 
 impl Writer {
-    /// Starts the writer task on the current tokio runtime, owning `conn`.
-    pub(crate) fn start(conn: SqliteConnection, limits: WriterLimits) -> Writer {
+    /// Starts the writer, owning `conn`, on a thread of its own.
+    ///
+    /// A thread, not a task of the app's runtime: a write is a few round trips between the
+    /// writer and SQLite's own thread, one after the other, and as a task the writer would
+    /// queue behind every ready HTTP task at each of them. Under load that made the single
+    /// writer, which every write waits for, the slowest part of the service.
+    pub(crate) fn start(conn: SqliteConnection, limits: WriterLimits) -> std::io::Result<Writer> {
         let (queue, receiver) = mpsc::channel(limits.queue.max(1));
         let (stop, stopping) = watch::channel(false);
+        let (done, stopped) = oneshot::channel::<()>();
         let counters = Arc::new(Counters::default());
-        let task = tokio::spawn(serve(conn, receiver, stopping, limits, counters.clone()));
-        Writer {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        let task = serve(conn, receiver, stopping, limits, counters.clone());
+        std::thread::Builder::new()
+            .name("cmmv-sqlite-writer".to_owned())
+            .spawn(move || {
+                runtime.block_on(task);
+                drop(done);
+            })?;
+        Ok(Writer {
             queue,
             limits,
             counters,
             stop,
-            task: Mutex::new(Some(task)),
-        }
+            stopped: Mutex::new(Some(stopped)),
+        })
     }
 
-    /// Runs `work` on the writer's connection, in a savepoint of the next batch, and returns
-    /// its result once the batch's commit is durable. An error from `work` rolls back its own
-    /// statements only. Refused at once with [`StoreError::Unavailable`] when the queue is
+    /// Runs `work` on the writer's connection in the next batch (in a savepoint of its own when
+    /// it makes [`Changes::Several`]), and returns its result once the batch's commit is
+    /// durable. An error from `work` undoes its own statements only. Refused at once with [`StoreError::Unavailable`] when the queue is
     /// full or the writer is closed.
-    pub(crate) async fn run<T, F>(&self, work: F) -> Result<T, StoreError>
+    pub(crate) async fn run<T, F>(&self, changes: Changes, work: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
         F: for<'c> FnOnce(&'c mut SqliteConnection) -> BoxFuture<'c, Result<T, StoreError>>
@@ -130,6 +168,7 @@ impl Writer {
     {
         let (reply, answer) = oneshot::channel();
         let job = Box::new(Typed {
+            changes,
             work,
             reply,
             queued_at: Instant::now(),
@@ -172,9 +211,14 @@ impl Writer {
     /// Commits what is queued, refuses what comes after, and closes the connection.
     pub(crate) async fn close(&self) {
         let _ = self.stop.send(true);
-        let task = self.task.lock().ok().and_then(|mut task| task.take());
-        if let Some(task) = task {
-            let _ = task.await;
+        let stopped = self
+            .stopped
+            .lock()
+            .ok()
+            .and_then(|mut stopped| stopped.take());
+        if let Some(stopped) = stopped {
+            // Err: the sender is dropped, which is the signal.
+            let _ = stopped.await;
         }
     }
 }
@@ -240,7 +284,7 @@ async fn commit_batch(
     }
     // IMMEDIATE takes the write lock at once; another process holding it makes this wait for
     // the busy timeout and then fail, and the whole batch is refused as unavailable.
-    if let Err(error) = script(conn, &format!("BEGIN IMMEDIATE; SAVEPOINT {SAVEPOINT}")).await {
+    if let Err(error) = script(conn, &format!("BEGIN IMMEDIATE; SAVEPOINT {BATCH}")).await {
         // If BEGIN went through and SAVEPOINT did not, end the transaction; otherwise this
         // ROLLBACK finds none and fails harmlessly.
         let _ = script(conn, "ROLLBACK").await;
@@ -255,21 +299,41 @@ async fn commit_batch(
     let mut kept: Vec<Reply> = Vec::with_capacity(jobs.len());
     let mut jobs = jobs.into_iter();
     while let Some(job) = jobs.next() {
-        let ran = job.run(conn).await;
-        // A kept write joins the transaction and a new savepoint opens for the next; a failed
-        // one is undone, its savepoint staying open for the next.
-        let end = if ran.kept {
-            format!("RELEASE {SAVEPOINT}; SAVEPOINT {SAVEPOINT}")
+        let several = job.changes() == Changes::Several;
+        let opened = if several {
+            script(conn, &format!("SAVEPOINT {SAVEPOINT}")).await
         } else {
-            format!("ROLLBACK TO {SAVEPOINT}")
+            Ok(())
         };
-        if let Err(error) = script(conn, &end).await {
-            // Some errors (a full disk, I/O) make SQLite roll the whole transaction back, and
-            // the savepoint is gone with it: nothing of this batch can commit.
+        let (ran, closed) = match opened {
+            Ok(()) => {
+                let ran = job.run(conn).await;
+                // What ends the write: its savepoint's release (after a rollback to it, when
+                // it failed); after a failed single statement, proof that the transaction
+                // survived it; after a kept single statement, nothing at all.
+                let end = match (several, ran.kept) {
+                    (true, true) => Some(format!("RELEASE {SAVEPOINT}")),
+                    (true, false) => Some(format!("ROLLBACK TO {SAVEPOINT}; RELEASE {SAVEPOINT}")),
+                    (false, false) => Some(format!("RELEASE {BATCH}; SAVEPOINT {BATCH}")),
+                    (false, true) => None,
+                };
+                let closed = match end {
+                    Some(end) => script(conn, &end).await,
+                    None => Ok(()),
+                };
+                (Some(ran), closed)
+            }
+            Err(error) => (None, Err(error)),
+        };
+        if let Err(error) = closed {
+            // The transaction is broken (or its savepoints are): nothing of this batch can
+            // commit. End it and tell everyone.
             let error = unavailable_or_internal(error);
             let _ = script(conn, "ROLLBACK").await;
             Counters::add(&counters.refused, kept.len() + 1 + jobs.len());
-            (ran.reply)(Err(error.clone()));
+            if let Some(ran) = ran {
+                (ran.reply)(Err(error.clone()));
+            }
             for reply in kept {
                 reply(Err(error.clone()));
             }
@@ -278,6 +342,7 @@ async fn commit_batch(
             }
             return;
         }
+        let Some(ran) = ran else { continue };
         if ran.kept {
             kept.push(ran.reply);
         } else {
@@ -291,7 +356,7 @@ async fn commit_batch(
         let _ = script(conn, "ROLLBACK").await;
         return;
     }
-    let committed = match script(conn, &format!("RELEASE {SAVEPOINT}; COMMIT")).await {
+    let committed = match script(conn, &format!("RELEASE {BATCH}; COMMIT")).await {
         Ok(()) => {
             Counters::add(&counters.commits, 1);
             Counters::add(&counters.committed, kept.len());
@@ -333,6 +398,7 @@ struct Ran {
 
 /// One queued write, its result type erased so that every write shares the queue.
 trait Job: Send {
+    fn changes(&self) -> Changes;
     /// Whether the caller stopped waiting (its request was dropped).
     fn abandoned(&self) -> bool;
     fn queued_at(&self) -> Instant;
@@ -343,6 +409,7 @@ trait Job: Send {
 }
 
 struct Typed<T, F> {
+    changes: Changes,
     work: F,
     reply: oneshot::Sender<Result<T, StoreError>>,
     queued_at: Instant,
@@ -355,6 +422,10 @@ where
         + Send
         + 'static,
 {
+    fn changes(&self) -> Changes {
+        self.changes
+    }
+
     fn abandoned(&self) -> bool {
         self.reply.is_closed()
     }

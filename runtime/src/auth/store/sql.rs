@@ -20,7 +20,7 @@ use super::{
     ApiKey, AuthStore, BoxFuture, NewApiKey, NewConfirmation, NewRefreshToken, NewUser, Rotation,
     StoredApiKey, User, UserCredentials,
 };
-use crate::sql::{Conn, Database, DatabaseError, Migration};
+use crate::sql::{Changes, Conn, Database, DatabaseError, Migration};
 use crate::store::StoreError;
 
 /// The login module's tables: one text that SQLite and PostgreSQL both accept.
@@ -109,7 +109,7 @@ macro_rules! on_pool {
 /// owns what it uses (it may run on the writer's task) and is the same text for both drivers.
 macro_rules! on_write {
     ($db:expr, |$tx:ident| $body:expr) => {
-        $db.write(move |conn| {
+        $db.write(Changes::Several, move |conn| {
             Box::pin(async move {
                 match conn {
                     Conn::Sqlite($tx) => $body,

@@ -9,7 +9,7 @@
 //! | --- | --- | --- |
 //! | `CMMV_ADDR` | `127.0.0.1:8080` | listen address |
 //! | `CMMV_DATABASE_URL` | `sqlite://cmmv.db` | storage URL: `sqlite://FILE`, `postgres://...`, or `memory:` |
-//! | `CMMV_DATABASE_MAX_CONNECTIONS` | `10` | PostgreSQL: connections the pool keeps at most; SQLite: read-only connections at most (as many as the machine has cores, if fewer) |
+//! | `CMMV_DATABASE_MAX_CONNECTIONS` | `10` | PostgreSQL: connections the pool keeps at most; SQLite: read-only connections at most (four per core, if fewer); the writer's connection is apart |
 //! | `CMMV_DATABASE_TIMEOUT` | `5s` | how long a request waits for a connection, or a write for SQLite's writer, before a 503 |
 //! | `CMMV_DATABASE_WRITE_QUEUE` | `1024` | SQLite: writes waiting for the writer at most; one more is a 503 with `Retry-After` |
 //! | `CMMV_DATABASE_WRITE_BATCH` | `256` | SQLite: writes committed together in one transaction at most (see [`crate::sql`], group commit) |

@@ -76,9 +76,9 @@ async fn run(rounds: usize) -> Result<(), String> {
         cmmv::types::Uuid::new_v4().simple()
     ));
     let db = Database::connect(&DatabaseSettings {
-        url: format!("sqlite://{}", path.display()),
         max_connections: 4,
         acquire_timeout: Duration::from_secs(5),
+        ..DatabaseSettings::new(format!("sqlite://{}", path.display()))
     })
     .await
     .map_err(|e| e.to_string())?;

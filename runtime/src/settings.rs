@@ -9,8 +9,10 @@
 //! | --- | --- | --- |
 //! | `CMMV_ADDR` | `127.0.0.1:8080` | listen address |
 //! | `CMMV_DATABASE_URL` | `sqlite://cmmv.db` | storage URL: `sqlite://FILE`, `postgres://...`, or `memory:` |
-//! | `CMMV_DATABASE_MAX_CONNECTIONS` | `10` | connections the pool keeps at most |
-//! | `CMMV_DATABASE_TIMEOUT` | `5s` | how long a request waits for a connection before a 503 |
+//! | `CMMV_DATABASE_MAX_CONNECTIONS` | `10` | PostgreSQL: connections the pool keeps at most; SQLite: read-only connections at most (four per core, if fewer); the writer's connection is apart |
+//! | `CMMV_DATABASE_TIMEOUT` | `5s` | how long a request waits for a connection, or a write for SQLite's writer, before a 503 |
+//! | `CMMV_DATABASE_WRITE_QUEUE` | `1024` | SQLite: writes waiting for the writer at most; one more is a 503 with `Retry-After` |
+//! | `CMMV_DATABASE_WRITE_BATCH` | `256` | SQLite: writes committed together in one transaction at most (see [`crate::sql`], group commit) |
 //! | `CMMV_REDIS_URL` | unset | Redis URL (`redis://`, `rediss://` or `unix://`) |
 //! | `CMMV_LOG` | `info` | log filter, `tracing_subscriber::EnvFilter` syntax |
 //! | `CMMV_LOG_FORMAT` | `json` | `json` or `text` |
@@ -104,9 +106,14 @@ pub struct Settings {
     pub addr: SocketAddr,
     pub database_url: String,
     pub database_max_connections: u32,
-    /// How long a request waits for a database connection before the store reports itself
-    /// unavailable (503).
+    /// How long a request waits for a database connection (or, on SQLite, a write for the
+    /// writer) before the store reports itself unavailable (503).
     pub database_timeout: Duration,
+    /// SQLite: how many writes may wait for the writer; beyond, a write is refused at once
+    /// (503 with `Retry-After`) rather than queued without bound.
+    pub database_write_queue: usize,
+    /// SQLite: how many writes one transaction commits at most.
+    pub database_write_batch: usize,
     pub redis_url: Option<String>,
     /// The log filter, in `tracing_subscriber::EnvFilter` syntax.
     pub log: String,
@@ -303,6 +310,8 @@ impl Settings {
             url: self.database_url.clone(),
             max_connections: self.database_max_connections,
             acquire_timeout: self.database_timeout,
+            write_queue: self.database_write_queue,
+            write_batch: self.database_write_batch,
         }
     }
 }
@@ -314,6 +323,8 @@ impl Default for Settings {
             database_url: "sqlite://cmmv.db".to_owned(),
             database_max_connections: 10,
             database_timeout: Duration::from_secs(5),
+            database_write_queue: crate::sql::DatabaseSettings::DEFAULT_WRITE_QUEUE,
+            database_write_batch: crate::sql::DatabaseSettings::DEFAULT_WRITE_BATCH,
             redis_url: None,
             log: "info".to_owned(),
             log_format: LogFormat::Json,
@@ -494,16 +505,21 @@ impl RawSettings {
             database_max_connections: self.parse(
                 "CMMV_DATABASE_MAX_CONNECTIONS",
                 d.database_max_connections,
-                |v| match v.parse::<u32>() {
-                    Ok(n) if n > 0 => Ok(n),
-                    _ => Err(format!(
-                        "invalid connection count {v:?} (expected a positive integer)"
-                    )),
-                },
+                |v| parse_count(v, "connection count"),
             )?,
             database_timeout: self.parse("CMMV_DATABASE_TIMEOUT", d.database_timeout, |v| {
                 parse_duration(v).and_then(|t| positive(t, t.is_zero()))
             })?,
+            database_write_queue: self.parse(
+                "CMMV_DATABASE_WRITE_QUEUE",
+                d.database_write_queue,
+                |v| parse_count(v, "queue length"),
+            )?,
+            database_write_batch: self.parse(
+                "CMMV_DATABASE_WRITE_BATCH",
+                d.database_write_batch,
+                |v| parse_count(v, "batch size"),
+            )?,
             redis_url: self.parse("CMMV_REDIS_URL", d.redis_url, parse_redis_url)?,
             log: self.parse("CMMV_LOG", d.log, |v| Ok(v.to_owned()))?,
             log_format: self.parse("CMMV_LOG_FORMAT", d.log_format, |v| {
@@ -924,6 +940,19 @@ fn check_password_min_length(length: usize) -> Result<usize, String> {
 }
 
 /// Refuses a zero where it would disable a protection (no body, no time at all).
+/// A positive whole number of something (`what`, for the message).
+fn parse_count<T: std::str::FromStr + Default + PartialEq>(
+    v: &str,
+    what: &str,
+) -> Result<T, String> {
+    match v.parse::<T>() {
+        Ok(n) if n != T::default() => Ok(n),
+        _ => Err(format!(
+            "invalid {what} {v:?} (expected a positive integer)"
+        )),
+    }
+}
+
 fn positive<T>(value: T, is_zero: bool) -> Result<T, String> {
     if is_zero {
         Err("must be greater than 0".to_owned())

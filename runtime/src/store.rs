@@ -58,7 +58,10 @@ impl StoreError {
             }),
             StoreError::Unavailable(reason) => {
                 tracing::warn!(%reason, "store unavailable");
+                // Every cause (a full write queue, a locked or unreachable database) is
+                // worth a retry soon; a second is long enough for a queue to drain.
                 Problem::unavailable("storage is temporarily unavailable; retry later")
+                    .with_header(http::header::RETRY_AFTER, http::HeaderValue::from(1u32))
             }
             StoreError::Internal(reason) => {
                 tracing::error!(%reason, "store failure");
@@ -98,8 +101,13 @@ pub struct Page<T> {
     pub total: Option<u64>,
 }
 
-/// A change applied atomically to a stored resource.
-pub type Change<'a, R> = Box<dyn FnOnce(&mut R) + Send + 'a>;
+/// A change applied atomically to a stored resource. It owns what it needs (`'static`): a
+/// SQL store on SQLite runs it on the writer's task, inside the write's savepoint.
+pub type Change<R> = Box<dyn FnOnce(&mut R) + Send>;
+
+/// What makes a new resource from the next sequence value (for integer keys), inside the
+/// insert's transaction; `'static` for the same reason as [`Change`].
+pub type Make<R> = Box<dyn FnOnce(u64) -> R + Send>;
 
 /// Persistence of one contract's resources.
 pub trait Repository<R: Resource>: Send + Sync + std::fmt::Debug + 'static {
@@ -109,17 +117,14 @@ pub trait Repository<R: Resource>: Send + Sync + std::fmt::Debug + 'static {
 
     /// Stores a new resource made by `make` from the next sequence value; fails with
     /// `Conflict` if its key or a unique field is taken.
-    fn insert<'a>(
-        &'a self,
-        make: Box<dyn FnOnce(u64) -> R + Send + 'a>,
-    ) -> BoxFuture<'a, Result<R, StoreError>>;
+    fn insert<'a>(&'a self, make: Make<R>) -> BoxFuture<'a, Result<R, StoreError>>;
 
     /// Applies `change` to the stored resource atomically (no concurrent update is lost) and
     /// returns the new state.
     fn update<'a>(
         &'a self,
         key: &'a R::Key,
-        change: Change<'a, R>,
+        change: Change<R>,
     ) -> BoxFuture<'a, Result<R, StoreError>>;
 
     fn delete<'a>(&'a self, key: &'a R::Key) -> BoxFuture<'a, Result<(), StoreError>>;
@@ -232,10 +237,7 @@ impl<R: Resource> Repository<R> for MemoryStore<R> {
         })
     }
 
-    fn insert<'a>(
-        &'a self,
-        make: Box<dyn FnOnce(u64) -> R + Send + 'a>,
-    ) -> BoxFuture<'a, Result<R, StoreError>> {
+    fn insert<'a>(&'a self, make: Make<R>) -> BoxFuture<'a, Result<R, StoreError>> {
         Box::pin(async move {
             let resource = make(self.sequence.fetch_add(1, Ordering::Relaxed) + 1);
             let mut rows = self.rows.write().map_err(|_| Self::poisoned())?;
@@ -255,7 +257,7 @@ impl<R: Resource> Repository<R> for MemoryStore<R> {
     fn update<'a>(
         &'a self,
         key: &'a R::Key,
-        change: Change<'a, R>,
+        change: Change<R>,
     ) -> BoxFuture<'a, Result<R, StoreError>> {
         Box::pin(async move {
             let mut rows = self.rows.write().map_err(|_| Self::poisoned())?;

@@ -7,12 +7,20 @@
 //! crates' dependency features (the compiler's `serde_json/preserve_order`, say) into a runtime
 //! no user runs.
 //!
-//! Both servers keep `Task`s in a `MemoryStore` seeded with the same rows. The hand-written one
-//! is what a careful developer would write without CMMV: axum routes, serde decoding, the same
-//! checks on the title, the same store calls — and none of the framework's middleware. The
-//! generated one is `todo::app`, request logging filtered to warnings like any load test's.
-//! Each scenario runs the same number of requests from the same number of connections; the
-//! report gives throughput and latency percentiles and the ratios generated / hand-written.
+//! In `get` and `post`, both servers keep `Task`s in a `MemoryStore` seeded with the same rows.
+//! The hand-written one is what a careful developer would write without CMMV: axum routes, serde
+//! decoding, the same checks on the title, the same store calls — and none of the framework's
+//! middleware. The generated one is `todo::app`, request logging filtered to warnings like any
+//! load test's. Each scenario runs the same number of requests from the same number of
+//! connections; the report gives throughput and latency percentiles and the ratios generated /
+//! hand-written.
+//!
+//! In `sqlite-get` and `sqlite-post`, the tasks live in a SQLite file (a fresh one per run,
+//! seeded alike; WAL, `synchronous=FULL`, foreign keys on). The generated service uses
+//! `cmmv::sql::Database` (its single writer with group commit, its read-only pool); the
+//! hand-written one is axum + sqlx as a careful developer writes it: a pool of the runtime's
+//! default size on the same file settings, one `SELECT` by key per GET, one `INSERT` committed
+//! on its own per POST.
 //!
 //! Every request carries a bearer token (HS256), since the contracts protect both operations:
 //! the generated service verifies it through `cmmv::auth`, the hand-written one with
@@ -22,28 +30,29 @@
 
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
+#[path = "load/baseline.rs"]
+mod baseline;
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use axum::Json;
-use axum::extract::{Path, State};
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::extract::State;
+use axum::response::Response;
 use axum::routing::get;
 use cmmv::auth::Access;
 use cmmv::ratelimit::{FailMode, KeyKind, Limiter, Policy};
-use cmmv::resource::Resource;
+use cmmv::sql::{Database, DatabaseSettings};
 use cmmv::store::Store;
-use cmmv::types::{DateTime, Uuid};
+use cmmv::types::Uuid;
 use cmmv::{MemoryStore, Settings};
-use todo::api::{Task, TaskInput, TaskPriority};
+use todo::api::{Project, Task, TaskInput, TaskPriority, User};
 
 const CONNECTIONS: usize = 32;
 const SEED: usize = 1_000;
 const ROUNDS: usize = 5;
 /// The comparisons `--only` selects from, in the order they run.
-const COMPARISONS: &[&str] = &["get", "post", "auth", "limit"];
+const COMPARISONS: &[&str] = &["get", "post", "sqlite-get", "sqlite-post", "auth", "limit"];
 
 fn main() -> std::process::ExitCode {
     // `cargo bench` passes `--bench`; the benchmark takes `--requests N` and `--only NAME`.
@@ -104,11 +113,33 @@ fn run(args: &[String]) -> Result<(), String> {
         compare(
             scenario,
             [
-                (Server::Generated, "generated"),
+                (Server::Generated(Backend::Memory), "generated"),
                 (Server::HandWritten, "hand-written"),
             ],
             requests,
             "targets: throughput >= 0.9x, p99 <= 1.2x",
+        )?;
+    }
+    // The same on a SQLite file: the runtime's writer and read pool against axum + sqlx.
+    for (name, scenario, targets) in [
+        ("sqlite-get", Scenario::Get, "target: throughput >= 0.95x"),
+        (
+            "sqlite-post",
+            Scenario::Create,
+            "targets: throughput >= 4x, p99 <= 0.25x",
+        ),
+    ] {
+        if !selected(name) {
+            continue;
+        }
+        compare(
+            scenario,
+            [
+                (Server::Generated(Backend::Sqlite), "generated"),
+                (Server::HandWrittenSql, "axum+sqlx"),
+            ],
+            requests,
+            targets,
         )?;
     }
     // The cost of authentication: the same GET, once verifying the token and the roles, once
@@ -131,7 +162,7 @@ fn run(args: &[String]) -> Result<(), String> {
             Scenario::Get,
             [
                 (Server::Limited, "limited"),
-                (Server::Generated, "unlimited"),
+                (Server::Generated(Backend::Memory), "unlimited"),
             ],
             requests,
             "target: throughput >= 0.9x",
@@ -170,25 +201,35 @@ fn compare(
         );
     }
     println!(
-        "{:<8} {} / {}: throughput {:.2}x, p99 {:.2}x ({targets})",
+        "{:<8} {} / {}: throughput {:.2}x, p50 {:.2}x, p99 {:.2}x ({targets})",
         scenario.name(),
         servers[0].1,
         servers[1].1,
         first.throughput / second.throughput,
+        first.p50.as_secs_f64() / second.p50.as_secs_f64(),
         first.p99.as_secs_f64() / second.p99.as_secs_f64()
     );
     Ok(())
 }
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 enum Server {
-    /// The example's app, its rate limits off.
-    Generated,
+    /// The example's app, its rate limits off, its tasks in this backend.
+    Generated(Backend),
     /// The example's app with its limits decided by a limiter that admits every request.
     Limited,
     HandWritten,
+    /// axum + sqlx on a SQLite file.
+    HandWrittenSql,
     /// An app serving only GET one task, as generated code mounts it, behind this access rule.
     Guarded(Access),
+}
+
+/// Where the generated service keeps its tasks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Backend {
+    Memory,
+    Sqlite,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -292,6 +333,9 @@ impl Limiter for AdmitAll {
     }
 }
 
+/// The project of [`CREATE_BODY`]; on SQLite, replaced by the seeded project's id (a task must
+/// refer to a project that exists).
+const PROJECT_ID: &str = "0190c3b1-7f7e-7a9a-8b1e-2f1d3c4b5a69";
 const CREATE_BODY: &str = r#"{"project_id":"0190c3b1-7f7e-7a9a-8b1e-2f1d3c4b5a69","title":"Load test task","notes":null,"tags":["load"]}"#;
 
 const ISSUER: &str = "https://issuer.bench";
@@ -308,6 +352,9 @@ fn settings(addr: SocketAddr) -> Settings {
     settings.jwt.issuer = Some(ISSUER.to_owned());
     settings.jwt.audience = vec![AUDIENCE.to_owned()];
     settings.jwt.hs256_secret = Some(cmmv::settings::Secret::new(SECRET));
+    // The routes carry the contracts' limits; a load run would exhaust them. The `limited`
+    // comparison turns them on with a limiter that admits every request.
+    settings.rate_limit.enabled = false;
     settings
 }
 
@@ -349,7 +396,16 @@ fn guarded_get(todo: Arc<todo::Todo>, access: Access) -> axum::Router {
 }
 
 fn measure(server: Server, scenario: Scenario, requests: usize) -> Result<Measured, String> {
-    let (store, ids) = seed_tasks();
+    let on_sqlite = matches!(
+        server,
+        Server::Generated(Backend::Sqlite) | Server::HandWrittenSql
+    );
+    // Seeded before the server's runtime exists: seeding a memory store runs a runtime of its
+    // own. A SQLite file is seeded inside the server's runtime, which its writer belongs to.
+    let memory = (!on_sqlite).then(seed_tasks);
+    // A fresh SQLite file per run, removed with its directory.
+    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let file = dir.path().join("load.db");
     // The server gets its own two-thread runtime; the load generator another, so both compete
     // for the machine's two cores the same way in every scenario.
     let server_runtime = tokio::runtime::Builder::new_multi_thread()
@@ -358,14 +414,35 @@ fn measure(server: Server, scenario: Scenario, requests: usize) -> Result<Measur
         .enable_all()
         .build()
         .map_err(|e| e.to_string())?;
-    let addr: SocketAddr = server_runtime.block_on(async {
+    let (addr, ids, body, db) = server_runtime.block_on(async {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .map_err(|e| e.to_string())?;
         let addr = listener.local_addr().map_err(|e| e.to_string())?;
+        let (store, ids, body) = match memory {
+            Some((store, ids)) => (Some(store), ids, CREATE_BODY.to_owned()),
+            None => {
+                let (db, ids, project) = seed_sqlite(&file).await?;
+                let body = CREATE_BODY.replace(PROJECT_ID, &project.to_string());
+                if server == Server::Generated(Backend::Sqlite) {
+                    let todo = Arc::new(todo::Todo::with_database(&db));
+                    let app = todo::app_builder(settings(addr), &todo)
+                        .build()
+                        .map_err(|e| e.to_string())?;
+                    tokio::spawn(app.serve(listener));
+                    return Ok::<_, String>((addr, ids, body, Some(db)));
+                }
+                // The baseline opens the file itself; the seeding connections go.
+                db.close().await;
+                let router = baseline::on_sqlite(&file).await?;
+                tokio::spawn(async move { axum::serve(listener, router).await });
+                return Ok::<_, String>((addr, ids, body, None));
+            }
+        };
+        let store = store.ok_or("a memory store")?;
         match server {
-            Server::Generated | Server::Limited => {
-                let todo = Arc::new(todo::Todo::with_task_store(store.clone()));
+            Server::Generated(_) | Server::Limited => {
+                let todo = Arc::new(todo::Todo::with_task_store(store));
                 let mut settings = settings(addr);
                 settings.rate_limit.enabled = matches!(server, Server::Limited);
                 let builder = todo::app_builder(settings, &todo);
@@ -379,23 +456,23 @@ fn measure(server: Server, scenario: Scenario, requests: usize) -> Result<Measur
                 tokio::spawn(app.serve(listener));
             }
             Server::Guarded(access) => {
-                let todo = Arc::new(todo::Todo::with_task_store(store.clone()));
+                let todo = Arc::new(todo::Todo::with_task_store(store));
                 let app = cmmv::App::builder(settings(addr))
                     .routes(guarded_get(todo, access))
                     .build()
                     .map_err(|e| e.to_string())?;
                 tokio::spawn(app.serve(listener));
             }
-            Server::HandWritten => {
-                let router = hand_written(store.clone());
+            Server::HandWritten | Server::HandWrittenSql => {
+                let router = baseline::in_memory(store);
                 tokio::spawn(async move { axum::serve(listener, router).await });
             }
         }
-        Ok::<_, String>(addr)
+        Ok::<_, String>((addr, ids, body, None))
     })?;
     let prefix = match server {
-        Server::Generated | Server::Limited | Server::Guarded(_) => "/v1/tasks",
-        Server::HandWritten => "/tasks",
+        Server::Generated(_) | Server::Limited | Server::Guarded(_) => "/v1/tasks",
+        Server::HandWritten | Server::HandWrittenSql => "/tasks",
     };
     let client_runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
@@ -403,18 +480,96 @@ fn measure(server: Server, scenario: Scenario, requests: usize) -> Result<Measur
         .enable_all()
         .build()
         .map_err(|e| e.to_string())?;
-    let result = client_runtime.block_on(drive(addr, prefix, scenario, requests, Arc::new(ids)));
+    let result = client_runtime.block_on(drive(
+        addr,
+        prefix,
+        Work {
+            scenario,
+            requests,
+            ids: Arc::new(ids),
+            body: Arc::from(body),
+        },
+    ));
+    if let Some(stats) = db.and_then(|db| db.writer_stats()) {
+        // How the writer committed this run's writes (and the seeding's).
+        println!(
+            "  writer: {} writes in {} commits (mean batch {:.1}, largest {}), {} failed, {} refused",
+            stats.committed,
+            stats.commits,
+            stats.committed as f64 / stats.commits.max(1) as f64,
+            stats.largest_batch,
+            stats.failed,
+            stats.refused
+        );
+    }
     server_runtime.shutdown_timeout(Duration::from_secs(1));
     result
 }
 
-async fn drive(
-    addr: SocketAddr,
-    prefix: &'static str,
+/// A migrated SQLite file with a user, a project and [`SEED`] tasks of that project, written
+/// through the runtime's stores (the tasks all at once, so that the writer commits them in a
+/// few batches). Returns the database, the tasks' ids and the project's.
+async fn seed_sqlite(file: &std::path::Path) -> Result<(Database, Vec<Uuid>, Uuid), String> {
+    fn decode<T: cmmv::validate::FromJson>(mut body: serde_json::Value) -> Result<T, String> {
+        let mut errors = cmmv::validate::Errors::new();
+        let value = T::from_json(&mut body, &cmmv::validate::At::Root, &mut errors);
+        value
+            .filter(|_| errors.is_empty())
+            .ok_or_else(|| format!("a fixture does not decode: {body}"))
+    }
+    let db = Database::connect(&DatabaseSettings::new(format!(
+        "sqlite://{}",
+        file.display()
+    )))
+    .await
+    .map_err(|e| e.to_string())?;
+    db.migrate(todo::api::MIGRATIONS)
+        .await
+        .map_err(|e| e.to_string())?;
+    let user = cmmv::crud::create(
+        &db.store::<User>(),
+        decode(serde_json::json!({
+            "email": "load@example.com", "display_name": "Load", "password": "correct horse battery"
+        }))?,
+    )
+    .await
+    .map_err(|e| e.to_string())?;
+    let project = cmmv::crud::create(
+        &db.store::<Project>(),
+        decode(serde_json::json!({"name": "Load test", "owner_id": user.id}))?,
+    )
+    .await
+    .map_err(|e| e.to_string())?;
+    let tasks: Store<Task> = db.store();
+    let mut writes = tokio::task::JoinSet::new();
+    for i in 0..SEED {
+        let mut input = task_input(&format!("seeded task {i}"));
+        input.project_id = project.id;
+        let tasks = tasks.clone();
+        writes.spawn(async move { cmmv::crud::create(&tasks, input).await });
+    }
+    let mut ids = Vec::with_capacity(SEED);
+    while let Some(written) = writes.join_next().await {
+        ids.push(
+            written
+                .map_err(|e| e.to_string())?
+                .map_err(|e| e.to_string())?
+                .id,
+        );
+    }
+    Ok((db, ids, project.id))
+}
+
+/// What one run sends: the scenario, how many requests, the ids GETs pick from and the body
+/// POSTs carry.
+struct Work {
     scenario: Scenario,
     requests: usize,
     ids: Arc<Vec<Uuid>>,
-) -> Result<Measured, String> {
+    body: Arc<str>,
+}
+
+async fn drive(addr: SocketAddr, prefix: &'static str, work: Work) -> Result<Measured, String> {
     let mut headers = reqwest::header::HeaderMap::new();
     headers.insert(
         reqwest::header::AUTHORIZATION,
@@ -427,35 +582,28 @@ async fn drive(
         .default_headers(headers)
         .build()
         .map_err(|e| e.to_string())?;
+    let work = Arc::new(work);
     // Warm-up: open the connections and touch every code path once.
     for i in 0..CONNECTIONS * 4 {
-        one(&client, addr, prefix, scenario, &ids, i).await?;
+        one(&client, addr, prefix, &work, i).await?;
     }
-    let per_connection = requests / CONNECTIONS;
+    let per_connection = work.requests / CONNECTIONS;
     let start = Instant::now();
     let mut tasks = Vec::new();
     for c in 0..CONNECTIONS {
         let client = client.clone();
-        let ids = ids.clone();
+        let work = work.clone();
         tasks.push(tokio::spawn(async move {
             let mut latencies = Vec::with_capacity(per_connection);
             for i in 0..per_connection {
                 let began = Instant::now();
-                one(
-                    &client,
-                    addr,
-                    prefix,
-                    scenario,
-                    &ids,
-                    c * per_connection + i,
-                )
-                .await?;
+                one(&client, addr, prefix, &work, c * per_connection + i).await?;
                 latencies.push(began.elapsed());
             }
             Ok::<_, String>(latencies)
         }));
     }
-    let mut latencies = Vec::with_capacity(requests);
+    let mut latencies = Vec::with_capacity(work.requests);
     for task in tasks {
         latencies.extend(task.await.map_err(|e| e.to_string())??);
     }
@@ -473,13 +621,13 @@ async fn one(
     client: &reqwest::Client,
     addr: SocketAddr,
     prefix: &str,
-    scenario: Scenario,
-    ids: &[Uuid],
+    work: &Work,
     i: usize,
 ) -> Result<(), String> {
+    let scenario = work.scenario;
     let response = match scenario {
         Scenario::Get => {
-            let id = ids[i % ids.len()];
+            let id = work.ids[i % work.ids.len()];
             client
                 .get(format!("http://{addr}{prefix}/{id}"))
                 .send()
@@ -489,7 +637,7 @@ async fn one(
             client
                 .post(format!("http://{addr}{prefix}"))
                 .header("content-type", "application/json")
-                .body(CREATE_BODY)
+                .body(work.body.to_string())
                 .send()
                 .await
         }
@@ -502,107 +650,4 @@ async fn one(
     } else {
         Err(format!("{} answered {status}", scenario.name()))
     }
-}
-
-/// The baseline: plain axum over the same store, decoding with serde and checking the title by
-/// hand, verifying the bearer token with `jsonwebtoken` (the same claims, the same role rule),
-/// with no middleware.
-fn hand_written(store: Store<Task>) -> axum::Router {
-    #[derive(Clone)]
-    struct Shared {
-        store: Store<Task>,
-        key: Arc<jsonwebtoken::DecodingKey>,
-        validation: Arc<jsonwebtoken::Validation>,
-    }
-
-    #[derive(serde::Deserialize)]
-    struct Claims {
-        #[allow(dead_code, reason = "required, as the generated service requires it")]
-        sub: String,
-        #[serde(default)]
-        roles: Vec<String>,
-    }
-
-    /// A user or an admin, as the contract asks of both operations.
-    fn authorized(shared: &Shared, headers: &axum::http::HeaderMap) -> bool {
-        let Some(token) = headers
-            .get(axum::http::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-        else {
-            return false;
-        };
-        jsonwebtoken::decode::<Claims>(token, &shared.key, &shared.validation).is_ok_and(|data| {
-            data.claims
-                .roles
-                .iter()
-                .any(|role| role == "user" || role == "admin")
-        })
-    }
-
-    #[derive(serde::Deserialize)]
-    struct NewTask {
-        project_id: Uuid,
-        title: String,
-        notes: Option<String>,
-        #[serde(default)]
-        tags: Vec<String>,
-    }
-
-    async fn get_task(
-        State(shared): State<Shared>,
-        headers: axum::http::HeaderMap,
-        Path(id): Path<Uuid>,
-    ) -> Response {
-        if !authorized(&shared, &headers) {
-            return StatusCode::UNAUTHORIZED.into_response();
-        }
-        match shared.store.get(&id).await {
-            Ok(task) => Json(task).into_response(),
-            Err(_) => StatusCode::NOT_FOUND.into_response(),
-        }
-    }
-
-    async fn create_task(
-        State(shared): State<Shared>,
-        headers: axum::http::HeaderMap,
-        Json(new): Json<NewTask>,
-    ) -> Response {
-        if !authorized(&shared, &headers) {
-            return StatusCode::UNAUTHORIZED.into_response();
-        }
-        let store = shared.store;
-        if new.title.is_empty() || new.title.chars().count() > 200 || new.tags.len() > 10 {
-            return StatusCode::UNPROCESSABLE_ENTITY.into_response();
-        }
-        let mut input = task_input(&new.title);
-        input.project_id = new.project_id;
-        input.notes = new.notes;
-        input.tags = new.tags;
-        let now = DateTime::now();
-        match store
-            .insert(Box::new(move |sequence| {
-                Task::create(Task::new_key(&input, sequence), input, now)
-            }))
-            .await
-        {
-            Ok(task) => (StatusCode::CREATED, Json(task)).into_response(),
-            Err(_) => StatusCode::CONFLICT.into_response(),
-        }
-    }
-
-    axum::Router::new()
-        .route("/tasks", axum::routing::post(create_task))
-        .route("/tasks/{id}", get(get_task))
-        .with_state({
-            let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::HS256);
-            validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
-            validation.set_issuer(&[ISSUER]);
-            validation.set_audience(&[AUDIENCE]);
-            Shared {
-                store,
-                key: Arc::new(jsonwebtoken::DecodingKey::from_secret(SECRET.as_bytes())),
-                validation: Arc::new(validation),
-            }
-        })
 }

@@ -171,9 +171,9 @@ fn database_backend(name: &'static str, db: &Database) -> Backend {
 
 async fn connect(url: String) -> Result<Database, String> {
     let db = Database::connect(&DatabaseSettings {
-        url,
         max_connections: CALLERS as u32,
         acquire_timeout: Duration::from_secs(10),
+        ..DatabaseSettings::new(url)
     })
     .await
     .map_err(|e| e.to_string())?;

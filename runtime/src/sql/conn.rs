@@ -21,6 +21,15 @@ pub(crate) enum Conn<'c> {
 }
 
 impl Conn<'_> {
+    /// The same connection for a shorter while, so that it can be handed to a function and
+    /// used again afterwards.
+    pub(crate) fn reborrow(&mut self) -> Conn<'_> {
+        match self {
+            Conn::Sqlite(conn) => Conn::Sqlite(conn),
+            Conn::Postgres(conn) => Conn::Postgres(conn),
+        }
+    }
+
     /// The rows a query returns, each read by the column kinds given.
     pub(crate) async fn rows(
         &mut self,

@@ -16,7 +16,8 @@ use super::value::{ColumnKind, SqlValue};
 use sqlx::Connection as _;
 use sqlx::sqlite::SqliteConnection;
 
-use super::{Database, DatabaseError, DbPool, Tx};
+use super::conn::Conn;
+use super::{Backend, Database, DatabaseError};
 use crate::types::DateTime;
 
 /// One migration, in both dialects. Generated code lists them all, in order.
@@ -94,38 +95,62 @@ impl Database {
         table: &str,
         migrations: &[Migration],
     ) -> Result<MigrationReport, DatabaseError> {
-        match &self.pool {
-            DbPool::Sqlite(pool) => {
-                let mut conn = pool
-                    .acquire()
+        let report = match &self.backend {
+            // A connection of its own, not the writer's: migrations change the schema with
+            // foreign keys off and must not share a transaction with requests' writes. The
+            // writer waits for the lock like any other connection meanwhile.
+            Backend::Sqlite(sqlite) => {
+                let mut conn = SqliteConnection::connect_with(&sqlite.options)
                     .await
                     .map_err(|e| failed("cannot open a connection to migrate with", e))?;
                 pragma(&mut conn, "PRAGMA foreign_keys = OFF").await?;
-                let outcome = match conn.begin_with("BEGIN IMMEDIATE").await {
-                    Ok(tx) => apply(Tx::Sqlite(tx), Dialect::Sqlite, table, migrations).await,
-                    Err(e) => Err(failed("cannot start the migration transaction", e)),
-                };
-                // The connection goes back to the pool: with foreign keys on again, or not at all.
-                if pragma(&mut conn, "PRAGMA foreign_keys = ON").await.is_err() {
-                    conn.close_on_drop();
-                }
-                outcome
-            }
-            DbPool::Postgres(pool) => {
-                let mut tx = Tx::Postgres(
-                    pool.begin()
+                let outcome = async {
+                    let mut tx = conn
+                        .begin_with("BEGIN IMMEDIATE")
                         .await
-                        .map_err(|e| failed("cannot start the migration transaction", e))?,
-                );
+                        .map_err(|e| failed("cannot start the migration transaction", e))?;
+                    let report =
+                        apply(Conn::Sqlite(&mut tx), Dialect::Sqlite, table, migrations).await?;
+                    tx.commit()
+                        .await
+                        .map_err(|e| failed("cannot commit the migrations", e))?;
+                    Ok(report)
+                }
+                .await;
+                let _ = conn.close().await;
+                outcome?
+            }
+            Backend::Postgres(pool) => {
+                let mut tx = pool
+                    .begin()
+                    .await
+                    .map_err(|e| failed("cannot start the migration transaction", e))?;
                 run(
-                    &mut tx,
+                    Conn::Postgres(&mut tx),
                     &format!("SELECT pg_advisory_xact_lock({ADVISORY_LOCK})"),
                 )
                 .await
                 .map_err(|e| failed("cannot take the migration lock", e))?;
-                apply(tx, Dialect::Postgres, table, migrations).await
+                let report = apply(
+                    Conn::Postgres(&mut tx),
+                    Dialect::Postgres,
+                    table,
+                    migrations,
+                )
+                .await?;
+                tx.commit()
+                    .await
+                    .map_err(|e| failed("cannot commit the migrations", e))?;
+                report
             }
+        };
+        if !report.applied.is_empty() {
+            tracing::info!(applied = ?report.applied, "database migrated");
         }
+        if !report.unknown.is_empty() {
+            tracing::warn!(unknown = ?report.unknown, "the database has migrations this build does not know; a newer release applied them");
+        }
+        Ok(report)
     }
 }
 
@@ -145,15 +170,16 @@ async fn pragma(conn: &mut SqliteConnection, statement: &'static str) -> Result<
         .map_err(|e| failed(statement, e))
 }
 
-/// Records, checks and applies the pending migrations in `tx`, then commits it.
+/// Records, checks and applies the pending migrations on `tx`, a transaction's connection the
+/// caller commits.
 async fn apply(
-    mut tx: Tx<'_>,
+    mut tx: Conn<'_>,
     dialect: Dialect,
     table: &str,
     migrations: &[Migration],
 ) -> Result<MigrationReport, DatabaseError> {
     run(
-        &mut tx,
+        tx.reborrow(),
         &format!(
             "CREATE TABLE IF NOT EXISTS \"{table}\" (\"version\" BIGINT PRIMARY KEY, \"name\" TEXT NOT NULL, \"checksum\" TEXT NOT NULL, \"applied_at\" TEXT NOT NULL)"
         ),
@@ -162,7 +188,6 @@ async fn apply(
     .map_err(|e| failed("cannot create the migrations table", e))?;
 
     let recorded = tx
-        .conn()
         .rows(
             Statement {
                 sql: format!("SELECT \"version\", \"name\", \"checksum\" FROM \"{table}\""),
@@ -203,18 +228,16 @@ async fn apply(
     pending.sort_by_key(|m| m.version);
     for migration in pending {
         let label = format!("migration {} `{}`", migration.version, migration.name);
-        run(&mut tx, migration.text(dialect))
+        run(tx.reborrow(), migration.text(dialect))
             .await
             .map_err(|e| failed(&format!("{label} failed"), e))?;
-        tx.conn()
-            .execute(record(dialect, table, migration))
+        tx.execute(record(dialect, table, migration))
             .await
             .map_err(|e| failed(&format!("cannot record {label}"), e))?;
         report.applied.push(migration.version);
     }
     if dialect == Dialect::Sqlite {
         let broken = tx
-            .conn()
             .rows(
                 Statement {
                     sql: "PRAGMA foreign_key_check".to_owned(),
@@ -232,15 +255,6 @@ async fn apply(
             )));
         }
     }
-    tx.commit()
-        .await
-        .map_err(|e| failed("cannot commit the migrations", e))?;
-    if !report.applied.is_empty() {
-        tracing::info!(applied = ?report.applied, "database migrated");
-    }
-    if !report.unknown.is_empty() {
-        tracing::warn!(unknown = ?report.unknown, "the database has migrations this build does not know; a newer release applied them");
-    }
     Ok(report)
 }
 
@@ -252,11 +266,11 @@ fn text(value: Option<&SqlValue>) -> &str {
 }
 
 /// Runs a script of one or more statements without parameters.
-async fn run(tx: &mut Tx<'_>, script: &str) -> Result<(), sqlx::Error> {
+async fn run(conn: Conn<'_>, script: &str) -> Result<(), sqlx::Error> {
     let script = AssertSqlSafe(script.to_owned());
-    match tx {
-        Tx::Sqlite(tx) => sqlx::raw_sql(script).execute(&mut **tx).await.map(drop),
-        Tx::Postgres(tx) => sqlx::raw_sql(script).execute(&mut **tx).await.map(drop),
+    match conn {
+        Conn::Sqlite(conn) => sqlx::raw_sql(script).execute(conn).await.map(drop),
+        Conn::Postgres(conn) => sqlx::raw_sql(script).execute(conn).await.map(drop),
     }
 }
 

@@ -1,19 +1,21 @@
 //! The repository of one contract in a SQL database.
 
 use std::marker::PhantomData;
+use std::sync::Arc;
 
-use super::conn::{Doing, store_error};
-use super::query::{self, Statement, Table};
+use super::conn::{Conn, Doing, store_error};
+use super::query::{self, Dialect, Statement, Table};
 use super::value::{Column, ColumnKind, Row, SqlColumn};
-use super::{Database, Record};
+use super::{Changes, Database, Record};
 use crate::resource::FieldValue;
-use crate::store::{BoxFuture, Change, Direction, ListQuery, Page, Repository, StoreError};
+use crate::store::{BoxFuture, Change, Direction, ListQuery, Make, Page, Repository, StoreError};
 use crate::types::DateTime;
 
 pub(crate) struct SqlStore<R> {
     db: Database,
     table: Table,
-    kinds: Vec<ColumnKind>,
+    /// How to read each column, shared with the writes' jobs (which outlive a borrow).
+    kinds: Arc<[ColumnKind]>,
     resource: PhantomData<fn() -> R>,
 }
 
@@ -65,20 +67,23 @@ impl<R: Record> SqlStore<R> {
             StoreError::Internal(format!("{}: a stored row does not read back: {e}", R::NAME))
         })
     }
+}
 
-    /// The server-generated key's next value, for integer keys; other keys ignore it.
-    async fn next_sequence(&self, tx: &mut super::Tx<'_>) -> Result<u64, StoreError> {
-        if self.table.key.kind != ColumnKind::Int64 {
-            return Ok(0);
-        }
-        let statement = query::next_key(self.db.dialect(), &self.table);
-        let next = tx
-            .conn()
-            .integer(statement)
-            .await
-            .map_err(self.error(Doing::Writing))?;
-        Ok(u64::try_from(next).unwrap_or(0))
+/// The server-generated key's next value, for integer keys (other keys ignore it), read in the
+/// write's transaction so that no other write takes the same.
+async fn next_sequence(
+    conn: &mut Conn<'_>,
+    dialect: Dialect,
+    table: &Table,
+) -> Result<u64, StoreError> {
+    if table.key.kind != ColumnKind::Int64 {
+        return Ok(0);
     }
+    let next = conn
+        .integer(query::next_key(dialect, table))
+        .await
+        .map_err(|e| store_error(e, table, Doing::Writing))?;
+    Ok(u64::try_from(next).unwrap_or(0))
 }
 
 impl<R: Record> SqlStore<R> {
@@ -158,73 +163,63 @@ impl<R: Record> Repository<R> for SqlStore<R> {
         })
     }
 
-    fn insert<'a>(
-        &'a self,
-        make: Box<dyn FnOnce(u64) -> R + Send + 'a>,
-    ) -> BoxFuture<'a, Result<R, StoreError>> {
-        Box::pin(async move {
-            let mut tx = self.db.begin().await.map_err(self.error(Doing::Writing))?;
-            let resource = make(self.next_sequence(&mut tx).await?);
-            let statement = query::insert(self.db.dialect(), &self.table, resource.to_row());
-            tx.conn()
-                .execute(statement)
-                .await
-                .map_err(self.error(Doing::Writing))?;
-            tx.commit().await.map_err(self.error(Doing::Writing))?;
-            Ok(resource)
-        })
+    fn insert<'a>(&'a self, make: Make<R>) -> BoxFuture<'a, Result<R, StoreError>> {
+        let (dialect, table) = (self.db.dialect(), self.table);
+        Box::pin(self.db.write(Changes::OneStatement, move |mut conn| {
+            Box::pin(async move {
+                let resource = make(next_sequence(&mut conn, dialect, &table).await?);
+                conn.execute(query::insert(dialect, &table, resource.to_row()))
+                    .await
+                    .map_err(|e| store_error(e, &table, Doing::Writing))?;
+                Ok(resource)
+            })
+        }))
     }
 
     fn update<'a>(
         &'a self,
         key: &'a R::Key,
-        change: Change<'a, R>,
+        change: Change<R>,
     ) -> BoxFuture<'a, Result<R, StoreError>> {
-        Box::pin(async move {
-            let dialect = self.db.dialect();
-            let mut tx = self.db.begin().await.map_err(self.error(Doing::Writing))?;
-            // Read and write in one transaction, the row locked: no concurrent change is lost.
-            let row = tx
-                .conn()
-                .rows(
-                    query::select_by_key(dialect, &self.table, key.to_sql(), true),
-                    &self.kinds,
-                )
-                .await
-                .map_err(self.error(Doing::Writing))?
-                .pop()
-                .ok_or(StoreError::NotFound)?;
-            let mut resource = Self::resource(row)?;
-            change(&mut resource);
-            tx.conn()
-                .execute(query::update(dialect, &self.table, resource.to_row()))
-                .await
-                .map_err(self.error(Doing::Writing))?;
-            tx.commit().await.map_err(self.error(Doing::Writing))?;
-            Ok(resource)
-        })
+        let (dialect, table, kinds) = (self.db.dialect(), self.table, self.kinds.clone());
+        let select = query::select_by_key(dialect, &table, key.to_sql(), true);
+        Box::pin(self.db.write(Changes::OneStatement, move |mut conn| {
+            Box::pin(async move {
+                let error = |e| store_error(e, &table, Doing::Writing);
+                // Read and write in one transaction (on PostgreSQL the row locked; on SQLite
+                // the writer is alone): no concurrent change is lost.
+                let row = conn
+                    .rows(select, &kinds)
+                    .await
+                    .map_err(error)?
+                    .pop()
+                    .ok_or(StoreError::NotFound)?;
+                let mut resource = Self::resource(row)?;
+                change(&mut resource);
+                conn.execute(query::update(dialect, &table, resource.to_row()))
+                    .await
+                    .map_err(error)?;
+                Ok(resource)
+            })
+        }))
     }
 
     fn delete<'a>(&'a self, key: &'a R::Key) -> BoxFuture<'a, Result<(), StoreError>> {
-        Box::pin(async move {
-            let statement = query::delete(
-                self.db.dialect(),
-                &self.table,
-                key.to_sql(),
-                DateTime::now(),
-            );
-            let mut conn = self.db.acquire().await?;
-            let deleted = conn
-                .conn()
-                .execute(statement)
-                .await
-                .map_err(self.error(Doing::Deleting))?;
-            if deleted == 0 {
-                Err(StoreError::NotFound)
-            } else {
-                Ok(())
-            }
-        })
+        let table = self.table;
+        let statement = query::delete(self.db.dialect(), &table, key.to_sql(), DateTime::now());
+        Box::pin(self.db.write(Changes::OneStatement, move |mut conn| {
+            Box::pin(async move {
+                let deleted = conn
+                    .execute(statement)
+                    .await
+                    .map_err(|e| store_error(e, &table, Doing::Deleting))?;
+                if deleted == 0 {
+                    Err(StoreError::NotFound)
+                } else {
+                    Ok(())
+                }
+            })
+        }))
     }
 
     fn check(&self) -> BoxFuture<'_, Result<(), StoreError>> {

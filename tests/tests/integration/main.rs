@@ -24,3 +24,4 @@ mod service;
 mod store_conformance;
 mod store_sql;
 mod store_support;
+mod store_writer;

@@ -9,7 +9,6 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
-use std::path::Path;
 use std::str::FromStr as _;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -20,16 +19,16 @@ use cmmv::store::{Direction, StoreError};
 use cmmv::types::Uuid;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use sqlx::{AssertSqlSafe, Connection as _};
-use todo::Todo;
 use todo::api::{Comment, Task};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::{JoinHandle, JoinSet};
 
-use crate::auth_support::{admin_headers, with_auth};
-use crate::runtime_support::{Served, settings};
+use crate::auth_support::admin_headers;
 use crate::store_conformance::{Stores, create, project, task};
-use crate::store_support::{DATABASE_URL_VAR, TestDatabase, skip, sqlite_database};
+use crate::store_support::{
+    DATABASE_URL_VAR, Raw, TestDatabase, assert_no_database_text, call, client, serve, skip,
+    sqlite_database, sqlite_with,
+};
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
@@ -52,187 +51,6 @@ where
             Ok(panic) => std::panic::resume_unwind(panic),
             Err(error) => panic!("the test body did not finish: {error}"),
         }
-    }
-}
-
-/// A connection of the test's own, beside the pool, for looking at rows and tampering with them.
-enum Raw {
-    Sqlite(sqlx::SqliteConnection),
-    Postgres(sqlx::PgConnection),
-}
-
-impl Raw {
-    async fn sqlite(file: &Path) -> Raw {
-        let options = sqlx::sqlite::SqliteConnectOptions::new()
-            .filename(file)
-            .foreign_keys(true);
-        Raw::Sqlite(
-            sqlx::SqliteConnection::connect_with(&options)
-                .await
-                .expect("the SQLite file opens"),
-        )
-    }
-
-    async fn postgres(url: &str) -> Raw {
-        Raw::Postgres(
-            sqlx::PgConnection::connect(url)
-                .await
-                .expect("PostgreSQL connects"),
-        )
-    }
-
-    /// Runs a script (one or more statements, no parameters).
-    async fn execute(&mut self, sql: &str) {
-        let script = AssertSqlSafe(sql.to_owned());
-        match self {
-            Raw::Sqlite(conn) => sqlx::raw_sql(script).execute(&mut *conn).await.map(drop),
-            Raw::Postgres(conn) => sqlx::raw_sql(script).execute(&mut *conn).await.map(drop),
-        }
-        .unwrap_or_else(|e| panic!("`{sql}` runs: {e}"));
-    }
-
-    /// The integer a query returns.
-    async fn integer(&mut self, sql: &str) -> i64 {
-        let query = AssertSqlSafe(sql.to_owned());
-        match self {
-            Raw::Sqlite(conn) => sqlx::query_scalar(query).fetch_one(&mut *conn).await,
-            Raw::Postgres(conn) => sqlx::query_scalar(query).fetch_one(&mut *conn).await,
-        }
-        .unwrap_or_else(|e| panic!("`{sql}` answers: {e}"))
-    }
-
-    async fn close(self) {
-        let _ = match self {
-            Raw::Sqlite(conn) => conn.close().await,
-            Raw::Postgres(conn) => conn.close().await,
-        };
-    }
-}
-
-/// A migrated SQLite database in a fresh file, with pool settings of the test's choosing.
-async fn sqlite_with(
-    max_connections: u32,
-    acquire_timeout: Duration,
-) -> (tempfile::TempDir, std::path::PathBuf, Database) {
-    let dir = tempfile::tempdir().expect("temporary directory");
-    let file = dir.path().join("test.db");
-    let db = Database::connect(&DatabaseSettings {
-        url: format!("sqlite://{}", file.display()),
-        max_connections,
-        acquire_timeout,
-    })
-    .await
-    .expect("SQLite opens");
-    db.migrate(todo::api::MIGRATIONS)
-        .await
-        .expect("migrations apply");
-    (dir, file, db)
-}
-
-/// The example app on these stores, served on 127.0.0.1.
-async fn serve(db: &Database) -> Served {
-    let app = todo::app(with_auth(settings()), &Arc::new(Todo::with_database(db)))
-        .expect("the example app builds");
-    Served::start(app).await
-}
-
-/// A client whose every request gives up after a while, so that no wait is unbounded; signed
-/// in with every role, as storage is under test here, not access.
-fn client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .pool_max_idle_per_host(0)
-        .default_headers(admin_headers())
-        .timeout(Duration::from_secs(30))
-        .build()
-        .expect("a client")
-}
-
-/// One HTTP exchange: the status, the content type and the body, as JSON when it parses.
-struct Answer {
-    status: StatusCode,
-    content_type: String,
-    text: String,
-    body: Value,
-}
-
-async fn call(served: &Served, method: Method, path: &str, body: Option<Value>) -> Answer {
-    let mut request = client().request(method, served.url(path));
-    if let Some(body) = body {
-        request = request.json(&body);
-    }
-    let response = request.send().await.expect("a response");
-    let status = response.status();
-    let content_type = response
-        .headers()
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_owned();
-    let text = response.text().await.expect("a body");
-    let body = serde_json::from_str(&text).unwrap_or(Value::Null);
-    Answer {
-        status,
-        content_type,
-        text,
-        body,
-    }
-}
-
-impl Answer {
-    /// Asserts an RFC 9457 problem of `status`; returns the body.
-    fn problem(&self, status: StatusCode) -> &Value {
-        assert_eq!(self.status, status, "{}", self.text);
-        assert_eq!(
-            self.content_type, "application/problem+json",
-            "{}",
-            self.text
-        );
-        assert_eq!(self.body["status"], status.as_u16(), "{}", self.text);
-        &self.body
-    }
-
-    /// The (pointer, rule) pairs of a 422.
-    fn failures(&self) -> Vec<(String, String)> {
-        self.body["errors"]
-            .as_array()
-            .map(|errors| {
-                errors
-                    .iter()
-                    .map(|e| {
-                        (
-                            e["pointer"].as_str().unwrap_or_default().to_owned(),
-                            e["rule"].as_str().unwrap_or_default().to_owned(),
-                        )
-                    })
-                    .collect()
-            })
-            .unwrap_or_default()
-    }
-}
-
-/// Asserts that a body says nothing of the database behind it: no SQL, no driver or pool
-/// message, no address.
-fn assert_no_database_text(text: &str, extra: &[&str]) {
-    let lower = text.to_lowercase();
-    for word in [
-        "sql",
-        "select",
-        "insert",
-        "postgres",
-        "sqlite",
-        "pool",
-        "refused",
-        "timed out",
-        "locked",
-        "busy",
-        "error returned from database",
-        "io error",
-        "127.0.0.1",
-    ]
-    .iter()
-    .chain(extra)
-    {
-        assert!(!lower.contains(word), "`{word}` leaks into {text}");
     }
 }
 
@@ -1022,9 +840,9 @@ async fn postgres_unreachable_is_503_until_it_returns() {
             .expect("an address");
         let mut proxy = Proxy::start(target).await;
         let db = Database::connect(&DatabaseSettings {
-            url: through_port(&url, proxy.port),
             max_connections: 4,
             acquire_timeout: Duration::from_secs(1),
+            ..DatabaseSettings::new(through_port(&url, proxy.port))
         })
         .await
         .expect("PostgreSQL connects through the proxy");
@@ -1139,6 +957,12 @@ async fn sqlite_write_lock_held_elsewhere_is_503_until_released() {
     )
     .await;
     blocked.problem(StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(
+        blocked.retry_after.as_deref(),
+        Some("1"),
+        "{}",
+        blocked.text
+    );
     assert_no_database_text(&blocked.text, &[]);
     let read = call(&served, Method::GET, "/v1/labels/first", None).await;
     assert_eq!(

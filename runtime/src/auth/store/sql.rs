@@ -5,11 +5,14 @@
 //! Every statement is the same text on both databases (`$n` placeholders, which SQLite reads
 //! too; times as integer Unix seconds; hashes and ids as text).
 //!
+//! Every write goes through [`Database::write`]: on SQLite, the single writer's group commit
+//! (one savepoint per write), on PostgreSQL a transaction per write; reads use the read pool.
+//!
 //! Rotation is one conditional `UPDATE ... WHERE used_at IS NULL ... RETURNING` inside a
 //! write transaction: PostgreSQL's row lock makes a concurrent rotation of the same token wait
-//! and then find it used; SQLite's `BEGIN IMMEDIATE` serializes writers outright. Either way,
-//! exactly one of two concurrent refreshes with one token rotates it, and the other is
-//! treated as reuse.
+//! and then find it used; SQLite's single writer runs writes one after the other outright.
+//! Either way, exactly one of two concurrent refreshes with one token rotates it, and the
+//! other is treated as reuse.
 
 use sqlx::Row as _;
 
@@ -17,7 +20,7 @@ use super::{
     ApiKey, AuthStore, BoxFuture, NewApiKey, NewConfirmation, NewRefreshToken, NewUser, Rotation,
     StoredApiKey, User, UserCredentials,
 };
-use crate::sql::{Database, DatabaseError, Migration};
+use crate::sql::{Changes, Conn, Database, DatabaseError, Migration};
 use crate::store::StoreError;
 
 /// The login module's tables: one text that SQLite and PostgreSQL both accept.
@@ -87,24 +90,33 @@ CREATE TABLE "cmmv_api_keys" (
 CREATE INDEX "cmmv_api_keys_user_id" ON "cmmv_api_keys" ("user_id");
 "#;
 
-/// Runs `$body` with `$pool` bound to the database's pool, whichever kind it is, and `$begin`
-/// to the statement that opens a write transaction on it. The body is the same text for both;
-/// the compiler checks it once per driver.
+/// Runs `$body` with `$pool` bound to the database's pool for reading (SQLite's read-only
+/// pool, or PostgreSQL's), whichever kind it is. The body is the same text for both; the
+/// compiler checks it once per driver.
 macro_rules! on_pool {
-    ($db:expr, |$pool:ident, $begin:ident| $body:expr) => {
+    ($db:expr, |$pool:ident| $body:expr) => {
         match ($db.sqlite_pool(), $db.postgres_pool()) {
-            (Some($pool), _) => {
-                // Takes SQLite's write lock at once, so that a second writer waits (for the
-                // busy timeout) instead of failing to upgrade a read.
-                let $begin = "BEGIN IMMEDIATE";
-                $body
-            }
-            (None, Some($pool)) => {
-                let $begin = "BEGIN";
-                $body
-            }
+            (Some($pool), _) => $body,
+            (None, Some($pool)) => $body,
             (None, None) => Err(StoreError::Internal("the database has no pool".to_owned())),
         }
+    };
+}
+
+/// One atomic write: `$body` runs with `$tx` bound to the write's connection (SQLite's writer,
+/// in a savepoint of its next group commit; a PostgreSQL transaction), and its `Ok` is
+/// durable once this returns. An `Err` undoes the body's statements and nothing else. The body
+/// owns what it uses (it may run on the writer's task) and is the same text for both drivers.
+macro_rules! on_write {
+    ($db:expr, |$tx:ident| $body:expr) => {
+        $db.write(Changes::Several, move |conn| {
+            Box::pin(async move {
+                match conn {
+                    Conn::Sqlite($tx) => $body,
+                    Conn::Postgres($tx) => $body,
+                }
+            })
+        })
     };
 }
 
@@ -128,7 +140,7 @@ impl SqlAuthStore {
         value: &str,
     ) -> Result<Option<UserCredentials>, StoreError> {
         let sql = format!(r#"SELECT {USER_COLUMNS} FROM "cmmv_auth_users" WHERE "{column}" = $1"#);
-        on_pool!(self.db, |pool, _begin| {
+        on_pool!(self.db, |pool| {
             let row = sqlx::query(sqlx::AssertSqlSafe(sql))
                 .bind(value)
                 .fetch_optional(pool)
@@ -227,8 +239,8 @@ fn classify(error: sqlx::Error, field: &str) -> StoreError {
     }
 }
 
-/// Stores a pending account's confirmation token, inside the transaction `$tx` (a macro, not
-/// a function: the two drivers' transactions are different types).
+/// Stores a pending account's confirmation token on the write's connection `$tx` (a macro, not
+/// a function: the two drivers' connections are different types).
 macro_rules! insert_confirmation {
     ($tx:expr, $user_id:expr, $confirmation:expr) => {
         sqlx::query(
@@ -250,28 +262,24 @@ fn failed(error: sqlx::Error) -> StoreError {
 
 impl AuthStore for SqlAuthStore {
     fn create_user(&self, user: NewUser) -> BoxFuture<'_, Result<User, StoreError>> {
-        Box::pin(async move {
+        Box::pin(on_write!(self.db, |tx| {
             let roles = roles_to_text(&user.roles);
             let confirmed_at = user.confirmation.is_none().then_some(user.created_at);
-            on_pool!(self.db, |pool, begin| {
-                let mut tx = pool.begin_with(begin).await.map_err(failed)?;
-                sqlx::query(
-                    r#"INSERT INTO "cmmv_auth_users" ("id", "email", "password_hash", "roles", "created_at", "confirmed_at") VALUES ($1, $2, $3, $4, $5, $6)"#,
-                )
-                .bind(&user.id)
-                .bind(&user.email)
-                .bind(&user.password_hash)
-                .bind(&roles)
-                .bind(user.created_at)
-                .bind(confirmed_at)
-                .execute(&mut *tx)
-                .await
-                .map_err(|e| classify(e, "email"))?;
-                if let Some(confirmation) = &user.confirmation {
-                    insert_confirmation!(tx, &user.id, confirmation);
-                }
-                tx.commit().await.map_err(failed)
-            })?;
+            sqlx::query(
+                r#"INSERT INTO "cmmv_auth_users" ("id", "email", "password_hash", "roles", "created_at", "confirmed_at") VALUES ($1, $2, $3, $4, $5, $6)"#,
+            )
+            .bind(&user.id)
+            .bind(&user.email)
+            .bind(&user.password_hash)
+            .bind(&roles)
+            .bind(user.created_at)
+            .bind(confirmed_at)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| classify(e, "email"))?;
+            if let Some(confirmation) = &user.confirmation {
+                insert_confirmation!(tx, &user.id, confirmation);
+            }
             Ok(User {
                 id: user.id,
                 email: user.email,
@@ -279,7 +287,7 @@ impl AuthStore for SqlAuthStore {
                 created_at: user.created_at,
                 confirmed: confirmed_at.is_some(),
             })
-        })
+        }))
     }
 
     fn restart_confirmation<'a>(
@@ -288,32 +296,29 @@ impl AuthStore for SqlAuthStore {
         password_hash: String,
         confirmation: NewConfirmation,
     ) -> BoxFuture<'a, Result<bool, StoreError>> {
-        Box::pin(async move {
-            on_pool!(self.db, |pool, begin| {
-                let mut tx = pool.begin_with(begin).await.map_err(failed)?;
-                let pending = sqlx::query(
-                    r#"UPDATE "cmmv_auth_users" SET "password_hash" = $1
-                       WHERE "email" = $2 AND "confirmed_at" IS NULL RETURNING "id""#,
-                )
-                .bind(&password_hash)
-                .bind(email)
-                .fetch_optional(&mut *tx)
+        let email = email.to_owned();
+        Box::pin(on_write!(self.db, |tx| {
+            let pending = sqlx::query(
+                r#"UPDATE "cmmv_auth_users" SET "password_hash" = $1
+                   WHERE "email" = $2 AND "confirmed_at" IS NULL RETURNING "id""#,
+            )
+            .bind(&password_hash)
+            .bind(&email)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(failed)?;
+            let Some(row) = pending else {
+                return Ok(false);
+            };
+            let id = row.text("id").map_err(failed)?;
+            sqlx::query(r#"DELETE FROM "cmmv_auth_confirmations" WHERE "user_id" = $1"#)
+                .bind(&id)
+                .execute(&mut *tx)
                 .await
                 .map_err(failed)?;
-                let Some(row) = pending else {
-                    return Ok(false);
-                };
-                let id = row.text("id").map_err(failed)?;
-                sqlx::query(r#"DELETE FROM "cmmv_auth_confirmations" WHERE "user_id" = $1"#)
-                    .bind(&id)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(failed)?;
-                insert_confirmation!(tx, &id, confirmation);
-                tx.commit().await.map_err(failed)?;
-                Ok(true)
-            })
-        })
+            insert_confirmation!(tx, &id, confirmation);
+            Ok(true)
+        }))
     }
 
     fn confirm<'a>(
@@ -321,15 +326,15 @@ impl AuthStore for SqlAuthStore {
         presented: &'a str,
         now: i64,
     ) -> BoxFuture<'a, Result<Option<User>, StoreError>> {
+        let presented = presented.to_owned();
         Box::pin(async move {
-            let confirmed = on_pool!(self.db, |pool, begin| {
-                let mut tx = pool.begin_with(begin).await.map_err(failed)?;
+            let confirmed = on_write!(self.db, |tx| {
                 // Spent whether live or not: a token is looked at once.
                 let spent = sqlx::query(
                     r#"DELETE FROM "cmmv_auth_confirmations" WHERE "hash" = $1
                        RETURNING "user_id", "expires_at""#,
                 )
-                .bind(presented)
+                .bind(&presented)
                 .fetch_optional(&mut *tx)
                 .await
                 .map_err(failed)?;
@@ -349,9 +354,10 @@ impl AuthStore for SqlAuthStore {
                     .await
                     .map_err(failed)?;
                 }
-                tx.commit().await.map_err(failed)?;
                 Ok::<_, StoreError>(live)
-            })?;
+            })
+            .await?;
+            // Committed before this read: the read pool sees it.
             match confirmed {
                 Some(id) => self.user(&id).await,
                 None => Ok(None),
@@ -378,23 +384,22 @@ impl AuthStore for SqlAuthStore {
         id: &'a str,
         roles: Vec<String>,
     ) -> BoxFuture<'a, Result<(), StoreError>> {
-        Box::pin(async move {
-            let roles = roles_to_text(&roles);
-            let changed = on_pool!(self.db, |pool, _begin| {
+        let id = id.to_owned();
+        Box::pin(on_write!(self.db, |tx| {
+            let changed =
                 sqlx::query(r#"UPDATE "cmmv_auth_users" SET "roles" = $1 WHERE "id" = $2"#)
-                    .bind(&roles)
-                    .bind(id)
-                    .execute(pool)
+                    .bind(roles_to_text(&roles))
+                    .bind(&id)
+                    .execute(&mut *tx)
                     .await
-                    .map(|done| done.rows_affected())
-                    .map_err(failed)
-            })?;
+                    .map_err(failed)?
+                    .rows_affected();
             if changed == 0 {
                 Err(StoreError::NotFound)
             } else {
                 Ok(())
             }
-        })
+        }))
     }
 
     fn start_family<'a>(
@@ -404,31 +409,29 @@ impl AuthStore for SqlAuthStore {
         first: NewRefreshToken,
         now: i64,
     ) -> BoxFuture<'a, Result<(), StoreError>> {
-        Box::pin(async move {
-            on_pool!(self.db, |pool, begin| {
-                let mut tx = pool.begin_with(begin).await.map_err(failed)?;
-                sqlx::query(
-                    r#"INSERT INTO "cmmv_auth_refresh_families" ("id", "user_id", "created_at") VALUES ($1, $2, $3)"#,
-                )
-                .bind(family_id)
-                .bind(user_id)
-                .bind(now)
-                .execute(&mut *tx)
-                .await
-                .map_err(|e| classify(e, "id"))?;
-                sqlx::query(
-                    r#"INSERT INTO "cmmv_auth_refresh_tokens" ("hash", "family_id", "user_id", "expires_at") VALUES ($1, $2, $3, $4)"#,
-                )
-                .bind(&first.hash)
-                .bind(family_id)
-                .bind(user_id)
-                .bind(first.expires_at)
-                .execute(&mut *tx)
-                .await
-                .map_err(|e| classify(e, "hash"))?;
-                tx.commit().await.map_err(failed)
-            })
-        })
+        let (family_id, user_id) = (family_id.to_owned(), user_id.to_owned());
+        Box::pin(on_write!(self.db, |tx| {
+            sqlx::query(
+                r#"INSERT INTO "cmmv_auth_refresh_families" ("id", "user_id", "created_at") VALUES ($1, $2, $3)"#,
+            )
+            .bind(&family_id)
+            .bind(&user_id)
+            .bind(now)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| classify(e, "id"))?;
+            sqlx::query(
+                r#"INSERT INTO "cmmv_auth_refresh_tokens" ("hash", "family_id", "user_id", "expires_at") VALUES ($1, $2, $3, $4)"#,
+            )
+            .bind(&first.hash)
+            .bind(&family_id)
+            .bind(&user_id)
+            .bind(first.expires_at)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| classify(e, "hash"))?;
+            Ok(())
+        }))
     }
 
     fn rotate<'a>(
@@ -437,64 +440,59 @@ impl AuthStore for SqlAuthStore {
         next: NewRefreshToken,
         now: i64,
     ) -> BoxFuture<'a, Result<Rotation, StoreError>> {
-        Box::pin(async move {
-            on_pool!(self.db, |pool, begin| {
-                let mut tx = pool.begin_with(begin).await.map_err(failed)?;
-                let current = sqlx::query(
-                    r#"UPDATE "cmmv_auth_refresh_tokens" SET "used_at" = $1
-                       WHERE "hash" = $2 AND "used_at" IS NULL AND "expires_at" > $1
-                         AND "family_id" IN (SELECT "id" FROM "cmmv_auth_refresh_families" WHERE "revoked_at" IS NULL)
-                       RETURNING "family_id", "user_id""#,
+        let presented = presented.to_owned();
+        Box::pin(on_write!(self.db, |tx| {
+            let current = sqlx::query(
+                r#"UPDATE "cmmv_auth_refresh_tokens" SET "used_at" = $1
+                   WHERE "hash" = $2 AND "used_at" IS NULL AND "expires_at" > $1
+                     AND "family_id" IN (SELECT "id" FROM "cmmv_auth_refresh_families" WHERE "revoked_at" IS NULL)
+                   RETURNING "family_id", "user_id""#,
+            )
+            .bind(now)
+            .bind(&presented)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(failed)?;
+            if let Some(row) = current {
+                let family_id = row.text("family_id").map_err(failed)?;
+                let user_id = row.text("user_id").map_err(failed)?;
+                sqlx::query(
+                    r#"INSERT INTO "cmmv_auth_refresh_tokens" ("hash", "family_id", "user_id", "expires_at") VALUES ($1, $2, $3, $4)"#,
                 )
-                .bind(now)
-                .bind(presented)
-                .fetch_optional(&mut *tx)
+                .bind(&next.hash)
+                .bind(&family_id)
+                .bind(&user_id)
+                .bind(next.expires_at)
+                .execute(&mut *tx)
                 .await
-                .map_err(failed)?;
-                if let Some(row) = current {
+                .map_err(|e| classify(e, "hash"))?;
+                return Ok(Rotation::Rotated { user_id });
+            }
+            // Not current: find out whether it was used before (reuse: revoke the family, in
+            // the same transaction) or is unknown, expired or revoked.
+            let used = sqlx::query(
+                r#"SELECT "family_id" FROM "cmmv_auth_refresh_tokens" WHERE "hash" = $1 AND "used_at" IS NOT NULL"#,
+            )
+            .bind(&presented)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(failed)?;
+            match used {
+                Some(row) => {
                     let family_id = row.text("family_id").map_err(failed)?;
-                    let user_id = row.text("user_id").map_err(failed)?;
                     sqlx::query(
-                        r#"INSERT INTO "cmmv_auth_refresh_tokens" ("hash", "family_id", "user_id", "expires_at") VALUES ($1, $2, $3, $4)"#,
+                        r#"UPDATE "cmmv_auth_refresh_families" SET "revoked_at" = $1 WHERE "id" = $2 AND "revoked_at" IS NULL"#,
                     )
-                    .bind(&next.hash)
+                    .bind(now)
                     .bind(&family_id)
-                    .bind(&user_id)
-                    .bind(next.expires_at)
                     .execute(&mut *tx)
                     .await
-                    .map_err(|e| classify(e, "hash"))?;
-                    tx.commit().await.map_err(failed)?;
-                    return Ok(Rotation::Rotated { user_id });
+                    .map_err(failed)?;
+                    Ok(Rotation::Reused)
                 }
-                // Not current: find out whether it was used before (reuse: revoke the
-                // family, in the same transaction) or is unknown, expired or revoked.
-                let used = sqlx::query(
-                    r#"SELECT "family_id" FROM "cmmv_auth_refresh_tokens" WHERE "hash" = $1 AND "used_at" IS NOT NULL"#,
-                )
-                .bind(presented)
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(failed)?;
-                let outcome = match used {
-                    Some(row) => {
-                        let family_id = row.text("family_id").map_err(failed)?;
-                        sqlx::query(
-                            r#"UPDATE "cmmv_auth_refresh_families" SET "revoked_at" = $1 WHERE "id" = $2 AND "revoked_at" IS NULL"#,
-                        )
-                        .bind(now)
-                        .bind(&family_id)
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(failed)?;
-                        Rotation::Reused
-                    }
-                    None => Rotation::Invalid,
-                };
-                tx.commit().await.map_err(failed)?;
-                Ok(outcome)
-            })
-        })
+                None => Ok(Rotation::Invalid),
+            }
+        }))
     }
 
     fn revoke_family<'a>(
@@ -502,77 +500,67 @@ impl AuthStore for SqlAuthStore {
         presented: &'a str,
         now: i64,
     ) -> BoxFuture<'a, Result<bool, StoreError>> {
-        Box::pin(async move {
-            let changed = on_pool!(self.db, |pool, _begin| {
-                sqlx::query(
-                    r#"UPDATE "cmmv_auth_refresh_families" SET "revoked_at" = $1
-                       WHERE "revoked_at" IS NULL
-                         AND "id" = (SELECT "family_id" FROM "cmmv_auth_refresh_tokens" WHERE "hash" = $2)"#,
-                )
-                .bind(now)
-                .bind(presented)
-                .execute(pool)
-                .await
-                .map(|done| done.rows_affected())
-                .map_err(failed)
-            })?;
+        let presented = presented.to_owned();
+        Box::pin(on_write!(self.db, |tx| {
+            let changed = sqlx::query(
+                r#"UPDATE "cmmv_auth_refresh_families" SET "revoked_at" = $1
+                   WHERE "revoked_at" IS NULL
+                     AND "id" = (SELECT "family_id" FROM "cmmv_auth_refresh_tokens" WHERE "hash" = $2)"#,
+            )
+            .bind(now)
+            .bind(&presented)
+            .execute(&mut *tx)
+            .await
+            .map_err(failed)?
+            .rows_affected();
             Ok(changed > 0)
-        })
+        }))
     }
 
     fn purge_expired(&self, now: i64) -> BoxFuture<'_, Result<u64, StoreError>> {
-        Box::pin(async move {
-            on_pool!(self.db, |pool, begin| {
-                let mut tx = pool.begin_with(begin).await.map_err(failed)?;
-                let purged = sqlx::query(
-                    r#"DELETE FROM "cmmv_auth_refresh_tokens" WHERE "expires_at" <= $1"#,
-                )
-                .bind(now)
-                .execute(&mut *tx)
-                .await
-                .map_err(failed)?
-                .rows_affected();
-                sqlx::query(
-                    r#"DELETE FROM "cmmv_auth_refresh_families" WHERE "id" NOT IN (SELECT "family_id" FROM "cmmv_auth_refresh_tokens")"#,
-                )
-                .execute(&mut *tx)
-                .await
-                .map_err(failed)?;
-                sqlx::query(r#"DELETE FROM "cmmv_auth_confirmations" WHERE "expires_at" <= $1"#)
+        Box::pin(on_write!(self.db, |tx| {
+            let purged =
+                sqlx::query(r#"DELETE FROM "cmmv_auth_refresh_tokens" WHERE "expires_at" <= $1"#)
                     .bind(now)
                     .execute(&mut *tx)
                     .await
-                    .map_err(failed)?;
-                tx.commit().await.map_err(failed)?;
-                Ok(purged)
-            })
-        })
+                    .map_err(failed)?
+                    .rows_affected();
+            sqlx::query(
+                r#"DELETE FROM "cmmv_auth_refresh_families" WHERE "id" NOT IN (SELECT "family_id" FROM "cmmv_auth_refresh_tokens")"#,
+            )
+            .execute(&mut *tx)
+            .await
+            .map_err(failed)?;
+            sqlx::query(r#"DELETE FROM "cmmv_auth_confirmations" WHERE "expires_at" <= $1"#)
+                .bind(now)
+                .execute(&mut *tx)
+                .await
+                .map_err(failed)?;
+            Ok(purged)
+        }))
     }
 
     fn create_api_key(&self, new: NewApiKey) -> BoxFuture<'_, Result<ApiKey, StoreError>> {
-        Box::pin(async move {
+        Box::pin(on_write!(self.db, |tx| {
             let key = &new.key;
-            let roles = roles_to_text(&key.roles);
-            on_pool!(self.db, |pool, _begin| {
-                sqlx::query(
-                    r#"INSERT INTO "cmmv_api_keys" ("id", "prefix", "hash", "user_id", "name", "roles", "last4", "created_at", "expires_at") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"#,
-                )
-                .bind(&key.id)
-                .bind(&key.prefix)
-                .bind(&new.hash)
-                .bind(&key.user_id)
-                .bind(&key.name)
-                .bind(&roles)
-                .bind(&key.last4)
-                .bind(key.created_at)
-                .bind(key.expires_at)
-                .execute(pool)
-                .await
-                .map_err(|e| classify(e, "prefix"))
-                .map(drop)
-            })?;
+            sqlx::query(
+                r#"INSERT INTO "cmmv_api_keys" ("id", "prefix", "hash", "user_id", "name", "roles", "last4", "created_at", "expires_at") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"#,
+            )
+            .bind(&key.id)
+            .bind(&key.prefix)
+            .bind(&new.hash)
+            .bind(&key.user_id)
+            .bind(&key.name)
+            .bind(roles_to_text(&key.roles))
+            .bind(&key.last4)
+            .bind(key.created_at)
+            .bind(key.expires_at)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| classify(e, "prefix"))?;
             Ok(new.key)
-        })
+        }))
     }
 
     fn api_keys<'a>(&'a self, user_id: &'a str) -> BoxFuture<'a, Result<Vec<ApiKey>, StoreError>> {
@@ -581,7 +569,7 @@ impl AuthStore for SqlAuthStore {
                 r#"SELECT {API_KEY_COLUMNS} FROM "cmmv_api_keys" k JOIN "cmmv_auth_users" u ON u."id" = k."user_id"
                    WHERE k."user_id" = $1 AND k."revoked_at" IS NULL ORDER BY k."created_at", k."id""#
             );
-            on_pool!(self.db, |pool, _begin| {
+            on_pool!(self.db, |pool| {
                 let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
                     .bind(user_id)
                     .fetch_all(pool)
@@ -601,21 +589,20 @@ impl AuthStore for SqlAuthStore {
         id: &'a str,
         now: i64,
     ) -> BoxFuture<'a, Result<bool, StoreError>> {
-        Box::pin(async move {
-            let changed = on_pool!(self.db, |pool, _begin| {
-                sqlx::query(
-                    r#"UPDATE "cmmv_api_keys" SET "revoked_at" = $1 WHERE "id" = $2 AND "user_id" = $3 AND "revoked_at" IS NULL"#,
-                )
-                .bind(now)
-                .bind(id)
-                .bind(user_id)
-                .execute(pool)
-                .await
-                .map(|done| done.rows_affected())
-                .map_err(failed)
-            })?;
+        let (user_id, id) = (user_id.to_owned(), id.to_owned());
+        Box::pin(on_write!(self.db, |tx| {
+            let changed = sqlx::query(
+                r#"UPDATE "cmmv_api_keys" SET "revoked_at" = $1 WHERE "id" = $2 AND "user_id" = $3 AND "revoked_at" IS NULL"#,
+            )
+            .bind(now)
+            .bind(&id)
+            .bind(&user_id)
+            .execute(&mut *tx)
+            .await
+            .map_err(failed)?
+            .rows_affected();
             Ok(changed > 0)
-        })
+        }))
     }
 
     fn api_key_by_prefix<'a>(
@@ -626,7 +613,7 @@ impl AuthStore for SqlAuthStore {
             let sql = format!(
                 r#"SELECT {API_KEY_COLUMNS} FROM "cmmv_api_keys" k JOIN "cmmv_auth_users" u ON u."id" = k."user_id" WHERE k."prefix" = $1"#
             );
-            on_pool!(self.db, |pool, _begin| {
+            on_pool!(self.db, |pool| {
                 let row = sqlx::query(sqlx::AssertSqlSafe(sql))
                     .bind(prefix)
                     .fetch_optional(pool)

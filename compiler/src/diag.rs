@@ -479,6 +479,28 @@ pub fn edit_distance(a: &str, b: &str) -> usize {
     prev[b.len()]
 }
 
+/// A diagnostic on its way out: built with the `with_*` calls, pushed by `emit` (so that a
+/// check reads as one expression).
+pub(crate) struct Pending(pub(crate) Diagnostic);
+
+impl Pending {
+    pub(crate) fn with_help(self, help: impl Into<String>) -> Self {
+        Pending(self.0.with_help(help))
+    }
+
+    pub(crate) fn with_label(self, label: impl Into<String>) -> Self {
+        Pending(self.0.with_label(label))
+    }
+
+    pub(crate) fn with_secondary(self, span: Span, label: impl Into<String>) -> Self {
+        Pending(self.0.with_secondary(span, label))
+    }
+
+    pub(crate) fn emit(self, diags: &mut Diagnostics) {
+        diags.push(self.0);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,0 +1,354 @@
+//! IR -> Rust: the types, validation, handler trait and axum routes of every contract.
+//!
+//! The generated code is deliberately thin: it lists fields, their rules and their routes, and
+//! calls the runtime crate `cmmv` (always by absolute path) for everything else — decoding,
+//! validation, CRUD over the repository, responses and errors. Tokens are built with `quote!`;
+//! they are formatted only when written (`output::format_rust_files`).
+
+mod policy;
+mod resource;
+mod routes;
+mod rules;
+mod types;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use proc_macro2::{Ident, Literal, Span as TokenSpan, TokenStream};
+use quote::{ToTokens as _, format_ident, quote};
+
+use crate::diag::{SourceMap, display_path};
+use crate::ir::*;
+use crate::sql::Migration;
+
+use policy::*;
+use rules::*;
+use types::*;
+
+/// One generated Rust file, as tokens.
+#[derive(Debug, Clone)]
+pub struct RustFile {
+    /// Relative to the output directory: `rust/task.rs`.
+    pub path: PathBuf,
+    /// What the `@generated` marker names as the file's origin.
+    pub origin: String,
+    pub tokens: TokenStream,
+}
+
+/// One file per contract, plus `rust/mod.rs` that includes them all and embeds the OpenAPI
+/// documents and the database migrations. Include it in a module of your crate:
+/// `pub mod api { include!(concat!(env!("OUT_DIR"), "/cmmv/rust/mod.rs")); }`.
+pub fn emit(
+    project: &Project,
+    migrations: &[Migration],
+    sources: &SourceMap,
+    origin: &str,
+) -> Vec<RustFile> {
+    let mut files: Vec<RustFile> = project
+        .contracts
+        .values()
+        .filter(|contract| !expanded_by_macro(sources, contract))
+        .map(|contract| RustFile {
+            path: PathBuf::from(format!("rust/{}.rs", to_snake_case(&contract.name))),
+            origin: display_path(sources.name(contract.file)),
+            tokens: ContractEmitter {
+                project,
+                contract,
+                named_policies: NamedPolicies::Inline,
+            }
+            .file(),
+        })
+        .collect();
+    files.push(RustFile {
+        path: PathBuf::from("rust/mod.rs"),
+        origin: origin.to_owned(),
+        tokens: module_file(project, migrations, sources),
+    });
+    files
+}
+
+// ---- #[contract] macro entry point (issue 7) -------------------------------------------------
+
+/// The items of one contract, for the `#[contract]` macro: what `rust/<contract>.rs` holds for
+/// a YAML contract (no `@generated` header, not formatted: the tokens go straight to rustc).
+pub fn emit_contract(project: &Project, contract: &Contract) -> TokenStream {
+    ContractEmitter {
+        project,
+        contract,
+        // A macro cannot read `cmmv.yaml`: its named policies are stand-ins.
+        named_policies: NamedPolicies::ByName,
+    }
+    .file()
+}
+
+/// Whether a contract was declared with `#[contract]` in a Rust file: its macro expands its
+/// items, so the generated module only carries the project-wide tables for it.
+fn expanded_by_macro(sources: &SourceMap, contract: &Contract) -> bool {
+    sources
+        .name(contract.file)
+        .extension()
+        .is_some_and(|ext| ext == "rs")
+}
+
+// ---- end of the #[contract] macro entry point ------------------------------------------------
+
+fn module_file(project: &Project, migrations: &[Migration], sources: &SourceMap) -> TokenStream {
+    let includes = project
+        .contracts
+        .values()
+        .filter(|c| !expanded_by_macro(sources, c))
+        .map(|c| {
+            let file = format!("{}.rs", to_snake_case(&c.name));
+            quote!(include!(#file);)
+        });
+    let documents = project.versions().into_iter().map(|version| {
+        let json = format!("../openapi/v{version}.json");
+        let yaml = format!("../openapi/v{version}.yaml");
+        let version = Literal::u32_unsuffixed(version);
+        quote!((#version, include_str!(#json), include_str!(#yaml)))
+    });
+    let routes = project.contracts.values().flat_map(|contract| {
+        contract
+            .operations_in_order()
+            .into_iter()
+            .flat_map(move |op| {
+                op.versions.iter().map(move |&version| {
+                    let method = op.method.as_str();
+                    let path = op.full_path(contract, version);
+                    quote!((#method, #path))
+                })
+            })
+    });
+    // The scripts are inlined rather than `include_str!`ed from the contract directory: the
+    // generated code stays free of absolute paths, and a build uses exactly the migrations
+    // the compiler checked against the lock.
+    let migrations = migrations.iter().map(|m| {
+        let version = Literal::u32_unsuffixed(m.version);
+        let (name, sqlite, postgres) = (m.name.as_str(), m.sqlite.as_str(), m.postgres.as_str());
+        quote! {
+            ::cmmv::sql::Migration { version: #version, name: #name, sqlite: #sqlite, postgres: #postgres }
+        }
+    });
+    let rate_limits = project.contracts.values().flat_map(|contract| {
+        contract
+            .operations_in_order()
+            .into_iter()
+            .flat_map(move |op| {
+                let policies: Vec<TokenStream> =
+                    operation_policies(contract, op, NamedPolicies::Inline)
+                        .into_iter()
+                        .map(|(_, policy)| policy)
+                        .collect();
+                let versions: Vec<u32> = if policies.is_empty() {
+                    Vec::new()
+                } else {
+                    op.versions.iter().copied().collect()
+                };
+                versions.into_iter().map(move |version| {
+                    let method = op.method.as_str();
+                    let path = op.full_path(contract, version);
+                    quote!((#method, #path, &[#(#policies),*]))
+                })
+            })
+    });
+    quote! {
+        #(#includes)*
+
+        /// The OpenAPI documents of the API, by version: `(version, JSON, YAML)`.
+        pub const OPENAPI: &[(u32, &str, &str)] = &[#(#documents),*];
+
+        /// Every route the generated routers serve: `(method, path)`.
+        pub const ROUTES: &[(&str, &str)] = &[#(#routes),*];
+
+        /// The rate-limit policies of every limited route: `(method, path, policies)`. The
+        /// routes carry them; this table describes them (and lets the app check at start that
+        /// the custom keys they name are registered). Routes declared `rate_limit: none` are
+        /// absent.
+        pub const RATE_LIMITS: &[(&str, &str, &[::cmmv::ratelimit::Policy])] = &[#(#rate_limits),*];
+
+        /// The database migrations derived from the contracts, in order, for
+        /// `cmmv::sql::Database::migrate`.
+        pub const MIGRATIONS: &[::cmmv::sql::Migration] = &[#(#migrations),*];
+
+        /// All of the above, for `cmmv::AppBuilder::api`.
+        pub const API: ::cmmv::Api = ::cmmv::Api {
+            openapi: OPENAPI,
+            routes: ROUTES,
+            rate_limits: RATE_LIMITS,
+            migrations: MIGRATIONS,
+        };
+    }
+}
+
+/// A field or operation name as a Rust identifier (`type` -> `r#type`).
+fn member_ident(name: &str) -> Ident {
+    if is_rust_keyword(name) {
+        Ident::new_raw(name, TokenSpan::call_site())
+    } else {
+        Ident::new(name, TokenSpan::call_site())
+    }
+}
+
+fn type_ident(name: &str) -> Ident {
+    Ident::new(name, TokenSpan::call_site())
+}
+
+fn doc(text: Option<&str>) -> TokenStream {
+    match text {
+        Some(text) => {
+            let lines = text.lines().map(|line| format!(" {line}"));
+            quote!(#(#[doc = #lines])*)
+        }
+        None => TokenStream::new(),
+    }
+}
+
+/// Whether a field is held as an `Option`: absent or null are both `None`.
+fn is_option(field: &Field) -> bool {
+    field.optional || field.nullable
+}
+
+/// Where a set of fields is used: it decides which serde and decoding rules apply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Shape {
+    /// The resource as stored and returned.
+    Resource,
+    /// A user message (request or response).
+    Message,
+    /// The create / replace body.
+    Input,
+}
+
+struct ContractEmitter<'a> {
+    project: &'a Project,
+    contract: &'a Contract,
+    named_policies: NamedPolicies,
+}
+
+/// How routes carry a policy named in `cmmv.yaml` (`rate_limit: standard`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum NamedPolicies {
+    /// With its values, as the project declares them.
+    Inline,
+    /// By name, resolved by the app from the whole-crate compilation's `API` table: for the
+    /// `#[contract]` macro, which cannot read `cmmv.yaml`.
+    ByName,
+}
+
+impl ContractEmitter<'_> {
+    fn file(&self) -> TokenStream {
+        let contract = self.contract;
+        let enums = contract.enums.values().map(enum_type);
+        let messages = contract.messages.values().map(|m| {
+            let object = self.object(
+                &m.name,
+                &m.name,
+                m.description.as_deref(),
+                &m.fields,
+                Shape::Message,
+            );
+            let rules = rules_statics(&m.name, &m.fields);
+            let column = json_column_impl(&type_ident(&m.name));
+            quote!(#rules #object #column)
+        });
+        // One set of rules per field, shared by `Task`, `TaskInput` and `TaskPatch`.
+        let rules = rules_statics(&contract.name, &contract.fields);
+        let resource = self.object(
+            &contract.name,
+            &contract.name,
+            contract.description.as_deref(),
+            &contract.fields,
+            Shape::Resource,
+        );
+        let input_fields: Vec<Field> = contract
+            .fields
+            .iter()
+            .filter(|f| f.is_input())
+            .cloned()
+            .collect();
+        let input_name = DerivedBody::Input.type_name(&contract.name);
+        let input_doc = format!(
+            "What create (POST) and replace (PUT) requests send: the fields of [`{}`] that clients may set.",
+            contract.name
+        );
+        let input = self.object(
+            &input_name,
+            &contract.name,
+            Some(&input_doc),
+            &input_fields,
+            Shape::Input,
+        );
+        let patch = self.patch_type();
+        let resource_impl = self.resource_impl();
+        let record_impl = self.record_impl();
+        let queries = contract
+            .operations_in_order()
+            .into_iter()
+            .filter(|op| !op.query.is_empty())
+            .map(|op| self.query_struct(op));
+        let handlers = self.handlers_trait();
+        let routes = self.routes_fn();
+        quote! {
+            #(#enums)*
+            #rules
+            #resource
+            #input
+            #patch
+            #(#messages)*
+            #(#queries)*
+            #resource_impl
+            #record_impl
+            #handlers
+            #routes
+        }
+    }
+}
+
+/// The variable a field is decoded into (`title` -> `title_value`, never a keyword).
+fn ident_var(name: &str) -> Ident {
+    format_ident!("{}_value", name)
+}
+
+fn ident_member(name: &str) -> Ident {
+    member_ident(name)
+}
+
+#[cfg(test)]
+mod tests {
+    /// Issue 16: defaults written as strings are emitted as the values the runtime's parsers
+    /// make of them, not as text parsed at start (where a failure used to become a default
+    /// value silently).
+    #[test]
+    fn defaults_are_emitted_as_typed_values() {
+        let mut input = crate::Input::default();
+        input.add_contract(
+            "contracts/event.yaml",
+            "contract: Event\nfields:\n  id: { type: uuid, primary: true }\n  at: { type: datetime, default: \"1970-01-01T00:00:01.5+01:00\" }\n  day: { type: date, default: \"2000-01-01\" }\n  owner: { type: uuid, default: \"00000000-0000-0000-0000-00000000002a\" }\n  blob: { type: bytes, default: \"aGk=\" }\n  price: { type: decimal, default: \"12.50\" }\n",
+        );
+        let (project, diags) = crate::lower_and_validate(&input);
+        assert!(diags.is_empty(), "{:?}", diags.into_sorted());
+        let tokens = super::emit_contract(&project, &project.contracts["Event"]).to_string();
+        // One hour before the epoch plus one and a half seconds.
+        assert!(
+            tokens.contains(":: cmmv :: types :: DateTime :: from_unix_nanos (- 3598500000000)"),
+            "{tokens}"
+        );
+        assert!(
+            tokens.contains(":: cmmv :: types :: Date :: from_julian_day (2451545)"),
+            "{tokens}"
+        );
+        assert!(
+            tokens.contains(":: cmmv :: types :: Uuid :: from_u128 (42)"),
+            "{tokens}"
+        );
+        assert!(
+            tokens.contains(":: cmmv :: types :: Bytes (:: std :: vec ! [104u8 , 105u8])"),
+            "{tokens}"
+        );
+        assert!(
+            tokens.contains(":: cmmv :: types :: Decimal :: from_checked (\"12.50\")"),
+            "{tokens}"
+        );
+        assert!(!tokens.contains("parse_default"), "{tokens}");
+    }
+}

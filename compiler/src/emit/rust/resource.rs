@@ -1,0 +1,371 @@
+//! `impl Resource` (keys, create / replace / patch, secrets, filterable and sortable fields)
+//! and `impl Record` (the row of a resource).
+
+use super::*;
+
+impl ContractEmitter<'_> {
+    pub(super) fn resource_impl(&self) -> TokenStream {
+        let contract = self.contract;
+        let name = type_ident(&contract.name);
+        let input = type_ident(&DerivedBody::Input.type_name(&contract.name));
+        let patch = type_ident(&DerivedBody::Patch.type_name(&contract.name));
+        let Some(pk) = contract.primary_key() else {
+            return TokenStream::new();
+        };
+        let key_ty = rust_type(&pk.ty);
+        let key_field = member_ident(&pk.name);
+        let key_name = pk.name.as_str();
+        let contract_name = contract.name.as_str();
+        let (new_key, input_key) = match pk.ty {
+            Type::Scalar(Scalar::Uuid) => (
+                quote!(::cmmv::types::Uuid::now_v7()),
+                quote!(::core::option::Option::None),
+            ),
+            Type::Scalar(Scalar::Int64) => (
+                quote!(i64::try_from(sequence).unwrap_or(i64::MAX)),
+                quote!(::core::option::Option::None),
+            ),
+            _ => (
+                quote!(input.#key_field.clone()),
+                quote!(::core::option::Option::Some(input.#key_field.clone())),
+            ),
+        };
+        let client_key = pk.is_input();
+        let (input_param, sequence_param) = if client_key {
+            (quote!(input), quote!(_sequence))
+        } else {
+            (quote!(_input), quote!(sequence))
+        };
+        let sequence_param = if matches!(pk.ty, Type::Scalar(Scalar::Int64)) {
+            sequence_param
+        } else {
+            quote!(_sequence)
+        };
+        let input_key_param = if client_key {
+            quote!(input)
+        } else {
+            quote!(_input)
+        };
+
+        let filterable = contract
+            .fields
+            .iter()
+            .filter(|f| f.filterable)
+            .map(|field| {
+                let name = field.name.as_str();
+                let kind = self.field_kind(&field.ty);
+                quote!(::cmmv::resource::FilterField { name: #name, kind: #kind })
+            });
+        let sortable = contract
+            .fields
+            .iter()
+            .filter(|f| f.sortable)
+            .map(|f| f.name.as_str());
+        let unique = contract
+            .fields
+            .iter()
+            .filter(|f| f.unique && !f.primary)
+            .map(|f| f.name.as_str());
+        let default_limit = Literal::u32_unsuffixed(contract.pagination.default_limit);
+        let max_limit = Literal::u32_unsuffixed(contract.pagination.max_limit);
+
+        let timestamps = contract.storage.timestamps;
+        let is_timestamp = |field: &Field| {
+            timestamps && matches!(field.name.as_str(), "created_at" | "updated_at")
+        };
+        let creates = contract.fields.iter().map(|field| {
+            let member = member_ident(&field.name);
+            let value = if field.primary {
+                quote!(key)
+            } else if is_timestamp(field) {
+                quote!(now)
+            } else if field.is_input() {
+                stored(field, quote!(input.#member))
+            } else {
+                self.initial_value(field)
+            };
+            quote!(#member: #value)
+        });
+        let replaces = contract
+            .fields
+            .iter()
+            .filter(|f| f.is_input() && !f.primary)
+            .map(|field| {
+                let member = member_ident(&field.name);
+                let value = stored(field, quote!(input.#member));
+                quote!(self.#member = #value;)
+            });
+        let patches = patch_fields(contract).into_iter().map(|field| {
+            let member = member_ident(&field.name);
+            let patch = if is_secret(field) {
+                quote!(patch.#member.map(::cmmv::secret::Secret::into_stored))
+            } else {
+                quote!(patch.#member)
+            };
+            if is_option(field) {
+                quote!(#patch.apply_option(&mut self.#member);)
+            } else {
+                quote!(#patch.apply(&mut self.#member);)
+            }
+        });
+        let input_secrets = secrets_fn(
+            "input_secrets",
+            "input",
+            &quote!(Self::Input),
+            contract
+                .fields
+                .iter()
+                .filter(|f| f.is_input() && is_secret(f)),
+            |member, field| {
+                if is_option(field) {
+                    quote!(input.#member.as_mut())
+                } else {
+                    quote!(::core::iter::once(&mut input.#member))
+                }
+            },
+        );
+        let patch_secrets = secrets_fn(
+            "patch_secrets",
+            "patch",
+            &quote!(Self::Patch),
+            patch_fields(contract).into_iter().filter(|f| is_secret(f)),
+            |member, _| quote!(patch.#member.value_mut()),
+        );
+        let touch = contract
+            .fields
+            .iter()
+            .any(|f| timestamps && f.name == "updated_at")
+            .then(|| quote!(self.updated_at = now;));
+        let now_param = if touch.is_some() {
+            quote!(now)
+        } else {
+            quote!(_now)
+        };
+        let create_now = if contract.fields.iter().any(is_timestamp) {
+            quote!(now)
+        } else {
+            quote!(_now)
+        };
+        let replace_input = if contract.fields.iter().any(|f| f.is_input() && !f.primary) {
+            quote!(input)
+        } else {
+            quote!(_input)
+        };
+        let patch_param = if patch_fields(contract).is_empty() {
+            quote!(_patch)
+        } else {
+            quote!(patch)
+        };
+        let create_input = if contract.fields.iter().any(|f| f.is_input()) {
+            quote!(input)
+        } else {
+            quote!(_input)
+        };
+        let by_name: Vec<TokenStream> = contract
+            .fields
+            .iter()
+            .filter(|f| f.filterable || f.sortable || (f.unique && !f.primary))
+            .map(|field| {
+                let name = field.name.as_str();
+                let member = member_ident(&field.name);
+                quote! {
+                    #name => ::core::option::Option::Some(
+                        ::cmmv::resource::ToFieldValue::to_field_value(&self.#member)
+                    ),
+                }
+            })
+            .collect();
+        let field_fn = if by_name.is_empty() {
+            quote! {
+                fn field(&self, _name: &str) -> ::core::option::Option<::cmmv::resource::FieldValue> {
+                    ::core::option::Option::None
+                }
+            }
+        } else {
+            quote! {
+                fn field(&self, name: &str) -> ::core::option::Option<::cmmv::resource::FieldValue> {
+                    match name {
+                        #(#by_name)*
+                        _ => ::core::option::Option::None,
+                    }
+                }
+            }
+        };
+        quote! {
+            impl ::cmmv::resource::Resource for #name {
+                type Key = #key_ty;
+                type Input = #input;
+                type Patch = #patch;
+
+                const NAME: &'static str = #contract_name;
+                const KEY_FIELD: &'static str = #key_name;
+                const FILTERABLE: &'static [::cmmv::resource::FilterField] = &[#(#filterable),*];
+                const SORTABLE: &'static [&'static str] = &[#(#sortable),*];
+                const UNIQUE: &'static [&'static str] = &[#(#unique),*];
+                const DEFAULT_LIMIT: u32 = #default_limit;
+                const MAX_LIMIT: u32 = #max_limit;
+
+                fn key(&self) -> &#key_ty {
+                    &self.#key_field
+                }
+
+                fn new_key(#input_param: &#input, #sequence_param: u64) -> #key_ty {
+                    #new_key
+                }
+
+                fn input_key(#input_key_param: &#input) -> ::core::option::Option<#key_ty> {
+                    #input_key
+                }
+
+                fn create(key: #key_ty, #create_input: #input, #create_now: ::cmmv::types::DateTime) -> Self {
+                    Self { #(#creates,)* }
+                }
+
+                fn replace(&mut self, #replace_input: #input, #now_param: ::cmmv::types::DateTime) {
+                    #(#replaces)*
+                    #touch
+                }
+
+                fn patch(&mut self, #patch_param: #patch, #now_param: ::cmmv::types::DateTime) {
+                    #(#patches)*
+                    #touch
+                }
+
+                #field_fn
+
+                #input_secrets
+
+                #patch_secrets
+            }
+        }
+    }
+
+    /// `impl Record`: the table, its columns in field order, and the row of a resource. The
+    /// migrations create exactly these columns (see `crate::sql`).
+    pub(super) fn record_impl(&self) -> TokenStream {
+        let contract = self.contract;
+        if contract.primary_key().is_none() {
+            return TokenStream::new();
+        }
+        let name = type_ident(&contract.name);
+        let table = contract.storage.table.as_str();
+        let soft_delete = contract.storage.soft_delete;
+        let columns = contract.fields.iter().map(|field| {
+            let column = field.name.as_str();
+            let kind = format_ident!("{}", self.column_kind(&field.ty));
+            quote!(::cmmv::sql::Column { name: #column, kind: ::cmmv::sql::ColumnKind::#kind })
+        });
+        let members: Vec<Ident> = contract
+            .fields
+            .iter()
+            .map(|f| member_ident(&f.name))
+            .collect();
+        quote! {
+            impl ::cmmv::sql::Record for #name {
+                const TABLE: &'static str = #table;
+                const COLUMNS: &'static [::cmmv::sql::Column] = &[#(#columns),*];
+                const SOFT_DELETE: bool = #soft_delete;
+
+                fn to_row(&self) -> ::std::vec::Vec<::cmmv::sql::SqlValue> {
+                    ::std::vec![#(::cmmv::sql::SqlColumn::to_sql(&self.#members)),*]
+                }
+
+                fn from_row(row: &mut ::cmmv::sql::Row) -> ::core::result::Result<Self, ::std::string::String> {
+                    ::core::result::Result::Ok(Self { #(#members: row.take()?,)* })
+                }
+            }
+        }
+    }
+
+    /// The name of the `ColumnKind` variant that stores a value of type `ty`.
+    pub(super) fn column_kind(&self, ty: &Type) -> &'static str {
+        match ty {
+            Type::Scalar(scalar) => match scalar {
+                Scalar::String => "Text",
+                Scalar::Bool => "Bool",
+                Scalar::Int32 => "Int32",
+                Scalar::Int64 => "Int64",
+                Scalar::Float => "Float",
+                Scalar::Double => "Double",
+                Scalar::Decimal => "Decimal",
+                Scalar::Uuid => "Uuid",
+                Scalar::Date => "Date",
+                Scalar::DateTime => "DateTime",
+                Scalar::Bytes => "Bytes",
+                Scalar::Json => "Json",
+                Scalar::Secret => "Text",
+            },
+            Type::Named(name) => match self.project.resolve(name) {
+                Some(Definition::Enum(..)) => "Text",
+                _ => "Json",
+            },
+            Type::List(_) | Type::Map(_) => "Json",
+        }
+    }
+
+    /// The value of a read-only field when a resource is created: its default, else `None`.
+    pub(super) fn initial_value(&self, field: &Field) -> TokenStream {
+        match (&field.default, is_option(field)) {
+            (Some(Value::Null), _) | (None, _) => quote!(::core::option::Option::None),
+            (Some(value), false) => self.value_expr(&field.ty, value),
+            (Some(value), true) => {
+                let value = self.value_expr(&field.ty, value);
+                quote!(::core::option::Option::Some(#value))
+            }
+        }
+    }
+
+    pub(super) fn field_kind(&self, ty: &Type) -> TokenStream {
+        match ty {
+            Type::Scalar(Scalar::String) => quote!(::cmmv::resource::FieldKind::Text),
+            Type::Scalar(Scalar::Bool) => quote!(::cmmv::resource::FieldKind::Bool),
+            Type::Scalar(Scalar::Int32 | Scalar::Int64) => quote!(::cmmv::resource::FieldKind::Int),
+            Type::Scalar(Scalar::Float | Scalar::Double) => {
+                quote!(::cmmv::resource::FieldKind::Float)
+            }
+            Type::Scalar(Scalar::Uuid) => quote!(::cmmv::resource::FieldKind::Uuid),
+            Type::Scalar(Scalar::Date) => quote!(::cmmv::resource::FieldKind::Date),
+            Type::Scalar(Scalar::DateTime) => quote!(::cmmv::resource::FieldKind::DateTime),
+            Type::Scalar(Scalar::Decimal) => quote!(::cmmv::resource::FieldKind::Decimal),
+            Type::Named(name) => {
+                let name = type_ident(name);
+                quote!(::cmmv::resource::FieldKind::Enum(#name::ALL))
+            }
+            // Lowering refuses filters on other types.
+            _ => quote!(::cmmv::resource::FieldKind::Text),
+        }
+    }
+}
+
+/// `value` (a body's field) as the resource stores it: a secret becomes its hash (sealed by the
+/// default CRUD operations before they call `create` or `replace`).
+pub(super) fn stored(field: &Field, value: TokenStream) -> TokenStream {
+    match (is_secret(field), is_option(field)) {
+        (true, false) => quote!(::cmmv::secret::Secret::into_stored(#value)),
+        (true, true) => quote!(#value.map(::cmmv::secret::Secret::into_stored)),
+        (false, _) => value,
+    }
+}
+
+/// `Resource::input_secrets` / `patch_secrets` for a contract with secret fields (the
+/// runtime's defaults, which find none, serve the others).
+pub(super) fn secrets_fn<'f>(
+    name: &str,
+    param: &str,
+    body: &TokenStream,
+    fields: impl Iterator<Item = &'f Field>,
+    push: impl Fn(Ident, &Field) -> TokenStream,
+) -> TokenStream {
+    let (name, param) = (format_ident!("{name}"), format_ident!("{param}"));
+    let pushes: Vec<TokenStream> = fields
+        .map(|field| push(member_ident(&field.name), field))
+        .collect();
+    if pushes.is_empty() {
+        return TokenStream::new();
+    }
+    quote! {
+        fn #name(#param: &mut #body) -> ::std::vec::Vec<&mut ::cmmv::secret::Secret> {
+            ::core::iter::empty()#(.chain(#pushes))*.collect()
+        }
+    }
+}

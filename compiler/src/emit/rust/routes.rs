@@ -1,0 +1,436 @@
+//! The handler trait of a contract, its query structs and its axum routes, each operation
+//! mounted with its limits and guard.
+
+use super::*;
+
+impl ContractEmitter<'_> {
+    pub(super) fn query_struct(&self, op: &Operation) -> TokenStream {
+        let name = type_ident(&self.contract.query_struct_name(op));
+        let docs = format!("The query parameters of `{}`.", op.name);
+        let members = op.query.iter().map(|field| {
+            let ident = member_ident(&field.name);
+            let ty = field_type(field, Shape::Message);
+            let docs = doc(field.description.as_deref());
+            quote!(#docs pub #ident: #ty)
+        });
+        let names = op.query.iter().map(|f| f.name.as_str());
+        let reads = op.query.iter().map(|field| {
+            let var = ident_var(&field.name);
+            let key = field.name.as_str();
+            let read = match (&field.ty, &field.default, is_option(field)) {
+                (Type::List(inner), _, _) => {
+                    let inner = rust_type(inner);
+                    quote!(reader.list::<#inner>(#key))
+                }
+                (ty, None, false) => {
+                    let ty = rust_type(ty);
+                    quote!(reader.required::<#ty>(#key))
+                }
+                (ty, None, true) => {
+                    let ty = rust_type(ty);
+                    quote!(reader.optional::<#ty>(#key))
+                }
+                (ty, Some(default), option) => {
+                    let rust = rust_type(ty);
+                    let default = self.value_expr(ty, default);
+                    if option {
+                        quote!(reader.optional::<#rust>(#key).map(|v| v.or(::core::option::Option::Some(#default))))
+                    } else {
+                        quote!(reader.optional::<#rust>(#key).map(|v| v.unwrap_or(#default)))
+                    }
+                }
+            };
+            quote!(let #var = #read;)
+        });
+        let assigns = op.query.iter().map(|field| {
+            let name = member_ident(&field.name);
+            let var = ident_var(&field.name);
+            quote!(#name: #var?)
+        });
+        let query_owner = self.contract.query_struct_name(op);
+        let query_rules = rules_statics(&query_owner, &op.query);
+        let check = check_impl(&name, &query_owner, &op.query);
+        quote! {
+            #[doc = #docs]
+            #[derive(Debug, Clone, PartialEq)]
+            pub struct #name {
+                #(#members,)*
+            }
+
+            impl ::cmmv::extract::FromQuery for #name {
+                const NAMES: &'static [&'static str] = &[#(#names),*];
+
+                fn from_query(reader: &mut ::cmmv::extract::QueryReader<'_>) -> ::core::option::Option<Self> {
+                    #(#reads)*
+                    ::core::option::Option::Some(Self { #(#assigns,)* })
+                }
+            }
+
+            #query_rules
+            #check
+        }
+    }
+
+    pub(super) fn handlers_trait(&self) -> TokenStream {
+        let contract = self.contract;
+        let trait_name = type_ident(&contract.handlers_trait_name());
+        let resource = type_ident(&contract.name);
+        let store_fn = format_ident!("{}_store", to_snake_case(&contract.name));
+        let docs = format!(
+            "The operations of `{}`. CRUD methods default to the repository from [`{}::{}`]; custom operations are yours to write.",
+            contract.name,
+            contract.handlers_trait_name(),
+            store_fn
+        );
+        let key_ty = contract
+            .primary_key()
+            .map_or_else(|| quote!(()), |pk| rust_type(&pk.ty));
+        let methods = contract.operations_in_order().into_iter().map(|op| {
+            let method = member_ident(&op.name);
+            let docs = doc(op.summary.as_deref().or(op.description.as_deref()));
+            let result = self.result_type(op);
+            let future = quote!(impl ::core::future::Future<Output = ::core::result::Result<#result, ::cmmv::Problem>> + ::core::marker::Send);
+            match op.crud() {
+                Some(CrudKind::List) => quote! {
+                    #docs
+                    fn #method(&self, _ctx: ::cmmv::Context, query: ::cmmv::store::ListQuery) -> #future {
+                        ::cmmv::crud::list(self.#store_fn(), query)
+                    }
+                },
+                Some(CrudKind::Get) => quote! {
+                    #docs
+                    fn #method(&self, _ctx: ::cmmv::Context, id: #key_ty) -> #future {
+                        ::cmmv::crud::get(self.#store_fn(), id)
+                    }
+                },
+                Some(CrudKind::Create) => {
+                    let input = type_ident(&DerivedBody::Input.type_name(&contract.name));
+                    quote! {
+                        #docs
+                        fn #method(&self, _ctx: ::cmmv::Context, input: #input) -> #future {
+                            ::cmmv::crud::create(self.#store_fn(), input)
+                        }
+                    }
+                }
+                Some(CrudKind::Update) => {
+                    let input = type_ident(&DerivedBody::Input.type_name(&contract.name));
+                    quote! {
+                        #docs
+                        fn #method(&self, _ctx: ::cmmv::Context, id: #key_ty, input: #input) -> #future {
+                            ::cmmv::crud::replace(self.#store_fn(), id, input)
+                        }
+                    }
+                }
+                Some(CrudKind::Patch) => {
+                    let patch = type_ident(&DerivedBody::Patch.type_name(&contract.name));
+                    quote! {
+                        #docs
+                        fn #method(&self, _ctx: ::cmmv::Context, id: #key_ty, patch: #patch) -> #future {
+                            ::cmmv::crud::patch(self.#store_fn(), id, patch)
+                        }
+                    }
+                }
+                Some(CrudKind::Delete) => quote! {
+                    #docs
+                    fn #method(&self, _ctx: ::cmmv::Context, id: #key_ty) -> #future {
+                        ::cmmv::crud::delete(self.#store_fn(), id)
+                    }
+                },
+                None => {
+                    let params = self.custom_params(op).into_iter().map(|(name, ty)| quote!(#name: #ty));
+                    quote! {
+                        #docs
+                        fn #method(&self, ctx: ::cmmv::Context #(, #params)*) -> #future;
+                    }
+                }
+            }
+        });
+        quote! {
+            #[doc = #docs]
+            pub trait #trait_name: ::core::marker::Send + ::core::marker::Sync + 'static {
+                /// The repository of the default CRUD methods.
+                fn #store_fn(&self) -> &::cmmv::Store<#resource>;
+
+                #(#methods)*
+            }
+        }
+    }
+
+    /// The parameters a custom operation's handler takes after the context.
+    pub(super) fn custom_params(&self, op: &Operation) -> Vec<(Ident, TokenStream)> {
+        let mut params: Vec<(Ident, TokenStream)> = op
+            .path_params
+            .iter()
+            .map(|p| (member_ident(&p.name), rust_type(&p.ty)))
+            .collect();
+        if !op.query.is_empty() {
+            let name = type_ident(&self.contract.query_struct_name(op));
+            params.push((format_ident!("query"), quote!(#name)));
+        }
+        if let Some(body) = &op.request {
+            params.push((format_ident!("body"), self.body_type(&body.ty)));
+        }
+        params
+    }
+
+    pub(super) fn body_type(&self, ty: &BodyType) -> TokenStream {
+        match ty {
+            BodyType::Named(name) => {
+                let name = type_ident(name);
+                quote!(#name)
+            }
+            BodyType::List(name) => {
+                let name = type_ident(name);
+                quote!(::std::vec::Vec<#name>)
+            }
+            BodyType::Derived(derived) => {
+                let name = type_ident(&derived.type_name(&self.contract.name));
+                match derived {
+                    DerivedBody::Page => {
+                        let resource = type_ident(&self.contract.name);
+                        quote!(::cmmv::Page<#resource>)
+                    }
+                    _ => quote!(#name),
+                }
+            }
+        }
+    }
+
+    pub(super) fn result_type(&self, op: &Operation) -> TokenStream {
+        match &op.response {
+            Some(body) => self.body_type(&body.ty),
+            None => quote!(()),
+        }
+    }
+
+    /// Every operation's handler is wrapped in its rate limits and its auth guard, so that the
+    /// contract's policies travel with the route: no app can mount the routes without them,
+    /// and nesting the router under a prefix keeps them.
+    pub(super) fn routes_fn(&self) -> TokenStream {
+        let contract = self.contract;
+        let trait_name = type_ident(&contract.handlers_trait_name());
+        let fn_name = format_ident!("{}_routes", to_snake_case(&contract.name));
+        let resource = type_ident(&contract.name);
+        let docs = format!(
+            "The axum routes of `{}`, every version, with `handlers` as state.",
+            contract.name
+        );
+        let handlers = contract
+            .operations_in_order()
+            .into_iter()
+            .map(|op| self.route_handler(op, &trait_name, &resource));
+        let mut by_path: BTreeMap<String, Vec<TokenStream>> = BTreeMap::new();
+        // One constant per policy (by id: one budget), however many operations draw on it.
+        let mut limits: Vec<TokenStream> = Vec::new();
+        let mut constants: BTreeMap<String, Ident> = BTreeMap::new();
+        for op in contract.operations_in_order() {
+            let handler = format_ident!("{}_handler", op.name);
+            let method = format_ident!("{}", op.method.lowercase());
+            let names: Vec<Ident> = operation_policies(contract, op, self.named_policies)
+                .into_iter()
+                .map(|(id, policy)| {
+                    let taken = constants.len();
+                    constants
+                        .entry(id.clone())
+                        .or_insert_with(|| {
+                            let name = policy_constant(&id, taken);
+                            limits.push(quote! {
+                                const #name: ::cmmv::ratelimit::Policy = #policy;
+                            });
+                            name
+                        })
+                        .clone()
+                })
+                .collect();
+            let limit = quote!(&[#(#names),*]);
+            for &version in &op.versions {
+                let access = access(&op.auth);
+                by_path
+                    .entry(op.full_path(contract, version))
+                    .or_default()
+                    .push(quote!(#method(::cmmv::operation(#handler::<H>, #access, #limit))));
+            }
+        }
+        let routes = by_path.iter().map(|(path, methods)| {
+            let mut methods = methods.iter();
+            let first = methods.next().map_or_else(
+                TokenStream::new,
+                |m| quote!(::cmmv::__private::axum::routing::#m),
+            );
+            quote!(.route(#path, #first #(.#methods)*))
+        });
+        quote! {
+            #[doc = #docs]
+            pub fn #fn_name<H: #trait_name>(handlers: ::std::sync::Arc<H>) -> ::cmmv::__private::axum::Router {
+                use ::cmmv::__private::axum::extract::State;
+
+                #(#limits)*
+
+                #(#handlers)*
+
+                ::cmmv::__private::axum::Router::new()
+                    #(#routes)*
+                    .with_state(handlers)
+            }
+        }
+    }
+
+    /// The axum handler of one operation: extract, call the trait method, respond.
+    pub(super) fn route_handler(
+        &self,
+        op: &Operation,
+        trait_name: &Ident,
+        resource: &Ident,
+    ) -> TokenStream {
+        let handler = format_ident!("{}_handler", op.name);
+        let method = member_ident(&op.name);
+        let state = quote!(State(handlers): State<::std::sync::Arc<H>>);
+        let ctx = quote!(ctx: ::cmmv::Context);
+        let result = quote!(::core::result::Result<::cmmv::__private::axum::response::Response, ::cmmv::Problem>);
+        let key = quote!(<#resource as ::cmmv::resource::Resource>::Key);
+        let status = op.status;
+        match op.crud() {
+            Some(CrudKind::List) => quote! {
+                async fn #handler<H: #trait_name>(#state, #ctx, query: ::cmmv::extract::ListParams<#resource>) -> #result {
+                    let page = <H as #trait_name>::#method(&handlers, ctx, query.0).await?;
+                    ::core::result::Result::Ok(::cmmv::respond::json(#status, page))
+                }
+            },
+            Some(CrudKind::Get) => quote! {
+                async fn #handler<H: #trait_name>(#state, #ctx, path: ::cmmv::extract::PathParams) -> #result {
+                    let id = ::cmmv::extract::path_key::<#key>(path.raw("id"))?;
+                    let item = <H as #trait_name>::#method(&handlers, ctx, id).await?;
+                    ::core::result::Result::Ok(::cmmv::respond::json(#status, item))
+                }
+            },
+            Some(CrudKind::Create) => {
+                let input = type_ident(&DerivedBody::Input.type_name(&self.contract.name));
+                quote! {
+                    async fn #handler<H: #trait_name>(
+                        #state,
+                        #ctx,
+                        uri: ::cmmv::__private::axum::extract::OriginalUri,
+                        ::cmmv::extract::JsonBody(input): ::cmmv::extract::JsonBody<#input>,
+                    ) -> #result {
+                        let item = <H as #trait_name>::#method(&handlers, ctx, input).await?;
+                        let location = ::std::format!(
+                            "{}/{}",
+                            uri.path().trim_end_matches('/'),
+                            ::cmmv::resource::Resource::key(&item)
+                        );
+                        ::core::result::Result::Ok(::cmmv::respond::created(&location, item))
+                    }
+                }
+            }
+            Some(kind @ (CrudKind::Update | CrudKind::Patch)) => {
+                let body = if kind == CrudKind::Update {
+                    type_ident(&DerivedBody::Input.type_name(&self.contract.name))
+                } else {
+                    type_ident(&DerivedBody::Patch.type_name(&self.contract.name))
+                };
+                quote! {
+                    async fn #handler<H: #trait_name>(
+                        #state,
+                        #ctx,
+                        path: ::cmmv::extract::PathParams,
+                        ::cmmv::extract::JsonBody(body): ::cmmv::extract::JsonBody<#body>,
+                    ) -> #result {
+                        let id = ::cmmv::extract::path_key::<#key>(path.raw("id"))?;
+                        let item = <H as #trait_name>::#method(&handlers, ctx, id, body).await?;
+                        ::core::result::Result::Ok(::cmmv::respond::json(#status, item))
+                    }
+                }
+            }
+            Some(CrudKind::Delete) => quote! {
+                async fn #handler<H: #trait_name>(#state, #ctx, path: ::cmmv::extract::PathParams) -> #result {
+                    let id = ::cmmv::extract::path_key::<#key>(path.raw("id"))?;
+                    <H as #trait_name>::#method(&handlers, ctx, id).await?;
+                    ::core::result::Result::Ok(::cmmv::respond::no_content())
+                }
+            },
+            None => self.custom_handler(op, trait_name, &handler, &method),
+        }
+    }
+
+    pub(super) fn custom_handler(
+        &self,
+        op: &Operation,
+        trait_name: &Ident,
+        handler: &Ident,
+        method: &Ident,
+    ) -> TokenStream {
+        let mut extractors = vec![
+            quote!(State(handlers): State<::std::sync::Arc<H>>),
+            quote!(ctx: ::cmmv::Context),
+        ];
+        let mut parse = Vec::new();
+        let mut args = Vec::new();
+        if !op.path_params.is_empty() {
+            extractors.push(quote!(path: ::cmmv::extract::PathParams));
+            for param in &op.path_params {
+                let var = member_ident(&param.name);
+                let ty = rust_type(&param.ty);
+                let name = param.name.as_str();
+                let expected = expected_text(self.project, &param.ty);
+                parse.push(quote!(let #var = path.get::<#ty>(#name, #expected)?;));
+                args.push(quote!(#var));
+            }
+        }
+        if op.query.is_empty() {
+            extractors.push(quote!(_query: ::cmmv::extract::Query<::cmmv::extract::NoQuery>));
+        } else {
+            let query = type_ident(&self.contract.query_struct_name(op));
+            extractors.push(quote!(::cmmv::extract::Query(query): ::cmmv::extract::Query<#query>));
+            args.push(quote!(query));
+        }
+        if let Some(body) = &op.request {
+            let ty = self.body_type(&body.ty);
+            extractors
+                .push(quote!(::cmmv::extract::JsonBody(body): ::cmmv::extract::JsonBody<#ty>));
+            args.push(quote!(body));
+        }
+        let status = op.status;
+        let call = quote!(<H as #trait_name>::#method(&handlers, ctx #(, #args)*).await?);
+        let respond = if op.response.is_some() {
+            quote! {
+                let result = #call;
+                ::core::result::Result::Ok(::cmmv::respond::json(#status, result))
+            }
+        } else {
+            quote! {
+                #call;
+                ::core::result::Result::Ok(::cmmv::respond::no_content())
+            }
+        };
+        quote! {
+            async fn #handler<H: #trait_name>(#(#extractors),*) -> ::core::result::Result<::cmmv::__private::axum::response::Response, ::cmmv::Problem> {
+                #(#parse)*
+                #respond
+            }
+        }
+    }
+}
+
+/// How a path parameter's expected shape is described in a 400.
+pub(super) fn expected_text(project: &Project, ty: &Type) -> String {
+    match ty {
+        Type::Scalar(Scalar::Uuid) => "a UUID".to_owned(),
+        Type::Scalar(Scalar::Int32 | Scalar::Int64) => "an integer".to_owned(),
+        Type::Scalar(Scalar::Float | Scalar::Double | Scalar::Decimal) => "a number".to_owned(),
+        Type::Scalar(Scalar::Bool) => "`true` or `false`".to_owned(),
+        Type::Scalar(Scalar::Date) => "a date (YYYY-MM-DD)".to_owned(),
+        Type::Scalar(Scalar::DateTime) => "an RFC 3339 date-time".to_owned(),
+        Type::Named(name) => match project.resolve(name) {
+            Some(Definition::Enum(_, def)) => format!(
+                "one of {}",
+                def.values
+                    .iter()
+                    .map(|v| v.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            _ => "a value".to_owned(),
+        },
+        _ => "a string".to_owned(),
+    }
+}

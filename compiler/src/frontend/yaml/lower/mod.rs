@@ -1,0 +1,379 @@
+//! Lowering: a spanned YAML tree -> IR.
+//!
+//! Each function reads one construct of the contract format, reports every problem it finds
+//! (unknown keys with suggestions, values of the wrong kind, constraints that cannot hold) and
+//! returns what it could make sense of, so that one run reports all problems. Checks that need
+//! more than one contract (references, route clashes, field numbers) live in `validate.rs`.
+
+mod contract;
+mod field;
+mod keys;
+mod message;
+mod operation;
+mod policy;
+mod types;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use keys::*;
+
+use super::tree::{Node, NodeKind, Scalar as Yaml};
+use crate::diag::{Diagnostic, Diagnostics, FileId, Pending, Span, suggest};
+use crate::ir::*;
+
+/// Lowers one contract file. Returns `None` only when not even the contract's name could be
+/// read; otherwise a contract whose broken parts were left out (and reported).
+pub fn lower_file(
+    file: FileId,
+    text: &str,
+    named_limits: &BTreeMap<String, RateLimitPolicy>,
+    diags: &mut Diagnostics,
+) -> Option<Contract> {
+    let (root, syntax) = super::tree::parse(file, text);
+    diags.extend(syntax);
+    lower_tree(file, text, &root?, named_limits, diags)
+}
+
+/// Lowers one contract already in tree form. The Rust front end builds such a tree from
+/// `#[contract]` items, so both front ends share every check and every message of this file.
+/// `text` is the source the tree's spans index into (used to underline part of a scalar).
+pub(crate) fn lower_tree(
+    file: FileId,
+    text: &str,
+    root: &Node,
+    named_limits: &BTreeMap<String, RateLimitPolicy>,
+    diags: &mut Diagnostics,
+) -> Option<Contract> {
+    let mut cx = Lowerer {
+        file,
+        text,
+        diags,
+        named_limits,
+    };
+    cx.contract(root)
+}
+
+/// Lowers `cmmv.yaml`, the project file.
+pub fn lower_project_file(file: FileId, text: &str, diags: &mut Diagnostics) -> Project {
+    let mut project = Project::default();
+    project.api.file = Some(file);
+    let (root, syntax) = super::tree::parse(file, text);
+    diags.extend(syntax);
+    let Some(root) = root else {
+        return project;
+    };
+    let empty = BTreeMap::new();
+    let mut cx = Lowerer {
+        file,
+        text,
+        diags,
+        named_limits: &empty,
+    };
+    let Some(map) = cx.object(&root, "the project file", PROJECT_KEYS) else {
+        return project;
+    };
+    if let Some(api) = map.get("api") {
+        if let Some(api) = cx.object(api, "`api`", API_KEYS) {
+            if let Some(title) = api.get("title").and_then(|n| cx.string(n)) {
+                project.api.title = title;
+            }
+            if let Some(version) = api.get("version").and_then(|n| cx.string(n)) {
+                project.api.version = version;
+            }
+            project.api.description = api.get("description").and_then(|n| cx.string(n));
+        }
+    }
+    if let Some(proto) = map.get("proto") {
+        if let Some(proto) = cx.object(proto, "`proto`", PROTO_KEYS) {
+            if let Some(node) = proto.get("package") {
+                if let Some(package) = cx.string(node) {
+                    let valid = package.split('.').all(is_snake_case);
+                    if valid {
+                        project.api.proto_package = package;
+                    } else {
+                        cx.error(
+                            node.span,
+                            format!("`{package}` is not a valid proto package"),
+                        )
+                        .with_help("use dot-separated lowercase words, e.g. `todo.v1`")
+                        .emit(cx.diags);
+                    }
+                }
+            }
+        }
+    }
+    if let Some(limits) = map.get("rate_limits") {
+        if let Some(entries) = cx.map(limits, "`rate_limits`") {
+            for (key, value) in entries {
+                let Some(name) = cx.key_name(key) else {
+                    continue;
+                };
+                if !is_snake_case(&name) {
+                    cx.error(
+                        key.span,
+                        format!("rate-limit policy name `{name}` is not snake_case"),
+                    )
+                    .with_help("name policies like `standard` or `login_attempts`")
+                    .emit(cx.diags);
+                    continue;
+                }
+                if let Some(mut policy) = cx.rate_limit_policy(value) {
+                    policy.name = Some(name.clone());
+                    project.rate_limits.insert(name, policy);
+                }
+            }
+        }
+    }
+    project
+}
+
+/// Query parameter names the list operation reserves for itself.
+pub const LIST_PARAMS: &[&str] = &["limit", "offset", "sort", "include_total"];
+
+struct Lowerer<'a> {
+    file: FileId,
+    text: &'a str,
+    diags: &'a mut Diagnostics,
+    named_limits: &'a BTreeMap<String, RateLimitPolicy>,
+}
+
+/// A map whose keys were checked against the allowed set.
+struct Object<'n> {
+    entries: &'n [(Node, Node)],
+    span: Span,
+}
+
+impl<'n> Object<'n> {
+    fn get(&self, key: &str) -> Option<&'n Node> {
+        self.entries
+            .iter()
+            .find(|(k, _)| k.scalar_text() == Some(key))
+            .map(|(_, v)| v)
+    }
+
+    fn key_span(&self, key: &str) -> Option<Span> {
+        self.entries
+            .iter()
+            .find(|(k, _)| k.scalar_text() == Some(key))
+            .map(|(k, _)| k.span)
+    }
+}
+
+/// Where a field is declared: contract fields may carry storage and list options.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum FieldPlace {
+    Contract,
+    Message,
+    Parameter,
+}
+
+impl<'a> Lowerer<'a> {
+    fn error(&self, span: Span, message: impl Into<String>) -> Pending {
+        Pending(Diagnostic::error(span, message))
+    }
+
+    // ---- generic readers -------------------------------------------------------------------
+
+    fn map<'n>(&mut self, node: &'n Node, what: &str) -> Option<&'n [(Node, Node)]> {
+        match node.as_map() {
+            Some(entries) => Some(entries),
+            None => {
+                self.error(node.span, format!("{what} must be a map"))
+                    .with_label(format!("found {}", node.describe()))
+                    .emit(self.diags);
+                None
+            }
+        }
+    }
+
+    /// Reads a map and reports every key not in `allowed`, with the closest allowed key.
+    fn object<'n>(&mut self, node: &'n Node, what: &str, allowed: &[&str]) -> Option<Object<'n>> {
+        let entries = self.map(node, what)?;
+        for (key, _) in entries {
+            let Some(name) = key.scalar_text() else {
+                self.error(key.span, "keys must be plain strings")
+                    .emit(self.diags);
+                continue;
+            };
+            if !allowed.contains(&name) {
+                let mut pending = self
+                    .error(key.span, format!("unknown key `{name}` in {what}"))
+                    .with_label("unknown key");
+                pending = match suggest(name, allowed.iter().copied()) {
+                    Some(best) => pending.with_help(format!("did you mean `{best}`?")),
+                    None => pending.with_help(format!("expected one of: {}", allowed.join(", "))),
+                };
+                pending.emit(self.diags);
+            }
+        }
+        Some(Object {
+            entries,
+            span: node.span,
+        })
+    }
+
+    fn key_name(&mut self, key: &Node) -> Option<String> {
+        match key.scalar_text() {
+            Some(name) => Some(name.to_owned()),
+            None => {
+                self.error(key.span, "keys must be plain strings")
+                    .emit(self.diags);
+                None
+            }
+        }
+    }
+
+    fn expected(&mut self, node: &Node, expected: &str) {
+        self.error(
+            node.span,
+            format!("expected {expected}, found {}", node.describe()),
+        )
+        .with_label(format!("expected {expected}"))
+        .emit(self.diags);
+    }
+
+    fn string(&mut self, node: &Node) -> Option<String> {
+        match node.scalar() {
+            Some(Yaml::Str(s)) => Some(s.to_owned()),
+            _ => {
+                self.expected(node, "a string");
+                None
+            }
+        }
+    }
+
+    fn bool(&mut self, node: &Node) -> Option<bool> {
+        match node.scalar() {
+            Some(Yaml::Bool(b)) => Some(b),
+            _ => {
+                self.expected(node, "`true` or `false`");
+                None
+            }
+        }
+    }
+
+    fn flag(&mut self, object: &Object<'_>, key: &str) -> bool {
+        object
+            .get(key)
+            .and_then(|node| self.bool(node))
+            .unwrap_or(false)
+    }
+
+    fn unsigned(&mut self, node: &Node) -> Option<u64> {
+        match node.scalar() {
+            Some(Yaml::Int(i)) if i >= 0 => Some(i as u64),
+            _ => {
+                self.expected(node, "a non-negative integer");
+                None
+            }
+        }
+    }
+
+    fn number(&mut self, node: &Node) -> Option<f64> {
+        match node.scalar() {
+            Some(Yaml::Int(i)) => Some(i as f64),
+            Some(Yaml::Float(x)) if x.is_finite() => Some(x),
+            _ => {
+                self.expected(node, "a number");
+                None
+            }
+        }
+    }
+
+    fn string_list(&mut self, node: &Node) -> Option<Vec<(String, Span)>> {
+        let Some(items) = node.as_seq() else {
+            self.expected(node, "a list of strings");
+            return None;
+        };
+        Some(
+            items
+                .iter()
+                .filter_map(|item| self.string(item).map(|s| (s, item.span)))
+                .collect(),
+        )
+    }
+
+    /// Converts any YAML node to a literal value (defaults, examples).
+    fn value(&mut self, node: &Node) -> Value {
+        match &node.kind {
+            NodeKind::Seq(items) => Value::List(items.iter().map(|i| self.value(i)).collect()),
+            NodeKind::Map(entries) => Value::Map(
+                entries
+                    .iter()
+                    .filter_map(|(k, v)| Some((k.scalar_text()?.to_owned(), self.value(v))))
+                    .collect(),
+            ),
+            NodeKind::Scalar { .. } => match node.scalar() {
+                Some(Yaml::Null) | None => Value::Null,
+                Some(Yaml::Bool(b)) => Value::Bool(b),
+                Some(Yaml::Int(i)) => Value::Int(i),
+                Some(Yaml::Float(x)) => Value::Float(x),
+                Some(Yaml::Str(s)) => Value::String(s.to_owned()),
+            },
+        }
+    }
+
+    /// The span of `part` inside a plain or quoted scalar node, for precise underlines.
+    fn sub_span(&self, node: &Node, part_start: usize, part_len: usize) -> Span {
+        let start = node.span.start as usize;
+        let end = node.span.end as usize;
+        let Some(source) = self.text.get(start..end) else {
+            return node.span;
+        };
+        let quote = usize::from(source.starts_with(['"', '\'']));
+        let text = node.scalar_text().unwrap_or_default();
+        if source.get(quote..quote + text.len()) == Some(text) {
+            Span::new(
+                self.file,
+                start + quote + part_start,
+                start + quote + part_start + part_len,
+            )
+        } else {
+            node.span
+        }
+    }
+}
+
+fn is_path_literal_byte(b: u8) -> bool {
+    b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'-' | b'.' | b'_')
+}
+
+/// A path parameter carrying the primary key's type.
+fn path_param_from(pk: &Field, name: &str) -> Field {
+    Field {
+        description: Some("The resource's identifier.".to_owned()),
+        ..plain_field(name, pk.span, pk.ty.clone())
+    }
+}
+
+/// A field with a type and nothing else.
+fn plain_field(name: &str, span: Span, ty: Type) -> Field {
+    Field {
+        name: name.to_owned(),
+        span,
+        ty,
+        description: None,
+        optional: false,
+        nullable: false,
+        default: None,
+        example: None,
+        constraints: Box::default(),
+        item_constraints: Box::default(),
+        primary: false,
+        read_only: false,
+        write_only: false,
+        deprecated: false,
+        unique: false,
+        index: false,
+        filterable: false,
+        sortable: false,
+        references: None,
+        number: None,
+        renamed_from: None,
+        spans: FieldSpans {
+            ty: span,
+            default: None,
+            example: None,
+        },
+    }
+}

@@ -479,6 +479,20 @@ pub fn edit_distance(a: &str, b: &str) -> usize {
     prev[b.len()]
 }
 
+/// The offset of the last key of `path` found by searching each quoted key after the previous
+/// one; the start of the file when one is missing. Good enough to point at an entry of a file
+/// the compiler wrote (the lock file).
+pub(crate) fn locate(text: &str, path: &[String]) -> usize {
+    let mut offset = 0;
+    for key in path {
+        match text[offset..].find(&format!("\"{key}\"")) {
+            Some(found) => offset += found,
+            None => return offset,
+        }
+    }
+    offset
+}
+
 /// A diagnostic on its way out: built with the `with_*` calls, pushed by `emit` (so that a
 /// check reads as one expression).
 pub(crate) struct Pending(pub(crate) Diagnostic);

@@ -417,7 +417,12 @@ pub fn analyze_with(input: &Input, options: &Options) -> Analysis {
             sql::plan(
                 &project,
                 input,
-                previous.as_ref(),
+                previous
+                    .as_ref()
+                    .map_or_else(sql::Recorded::default, |lock| sql::Recorded {
+                        migrations: &lock.migrations,
+                        schema: lock.schema.as_ref(),
+                    }),
                 sql::PlanOptions {
                     allow_destructive: options.allow_destructive,
                     compare: contracts_ok,

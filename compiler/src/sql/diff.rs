@@ -14,9 +14,9 @@
 
 use std::collections::BTreeMap;
 
+use crate::diag::locate;
 use crate::diag::{Diagnostic, FileId, Span};
 use crate::ir::{Contract, Project};
-use crate::lock::locate;
 
 use super::schema::{Column, DELETED_AT, Index, Schema, Table};
 

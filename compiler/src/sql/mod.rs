@@ -31,10 +31,10 @@ pub use diff::{ALLOW_DESTRUCTIVE_FLAG, SchemaDiff};
 pub use emit::Dialect;
 pub use schema::Schema;
 
+use crate::diag::locate;
 use crate::diag::{Diagnostic, FileId, Span, display_path};
 use crate::emit::GeneratedFile;
 use crate::ir::Project;
-use crate::lock::{Lock, locate};
 use crate::{Input, LOCK_FILE};
 
 /// The directory next to the contracts that holds the migrations, one subdirectory per dialect.
@@ -155,26 +155,33 @@ impl Plan {
     }
 }
 
+/// What the lock file recorded of the storage: the migrations applied so far, and the schema
+/// as of the last one. (The planner reads these, not the lock itself: the lock records the
+/// planner's types, and the dependency goes one way.)
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Recorded<'a> {
+    pub migrations: &'a [MigrationRecord],
+    pub schema: Option<&'a Schema>,
+}
+
 /// Checks the recorded migrations against their files and, when the contracts' schema
 /// differs from the recorded one, makes the next migration. Does no IO.
 pub fn plan(
     project: &Project,
     input: &Input,
-    previous: Option<&Lock>,
+    previous: Recorded<'_>,
     options: PlanOptions,
 ) -> Plan {
     let lock_file = input
         .lock
         .and_then(|id| Some((id, input.sources.get(id)?.text.as_str())));
-    let empty = Lock::default();
-    let previous = previous.unwrap_or(&empty);
     let mut plan = Plan {
-        records: previous.migrations.clone(),
-        schema: previous.schema.clone(),
+        records: previous.migrations.to_vec(),
+        schema: previous.schema.cloned(),
         ..Plan::default()
     };
     let mut files = migration_files(input);
-    for record in &previous.migrations {
+    for record in previous.migrations {
         if let Some(migration) =
             recorded(record, &mut files, input, lock_file, &mut plan.diagnostics)
         {
@@ -183,7 +190,7 @@ pub fn plan(
     }
 
     if options.compare {
-        let before = previous.schema.clone().unwrap_or_default();
+        let before = previous.schema.cloned().unwrap_or_default();
         let after = schema::schema_of(project);
         let origins = diff::Origins::new(project, lock_file);
         let (changes, diags) = diff::diff(&before, &after, &origins, options.allow_destructive);

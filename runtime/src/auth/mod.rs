@@ -87,6 +87,7 @@ mod keys;
 mod login;
 mod password;
 mod secret;
+mod settings;
 mod store;
 #[cfg(test)]
 mod tests;
@@ -99,6 +100,7 @@ pub use login::{
     REGISTER_PATH, REGISTER_POLICY, Registration,
 };
 pub use password::{PasswordError, Passwords, normalize_password};
+pub use settings::{AuthSettings, JwtSettings};
 pub use store::{
     AUTH_MIGRATIONS, ApiKey, AuthStore, MemoryAuthStore, NewApiKey, NewConfirmation,
     NewRefreshToken, NewUser, Rotation, SqlAuthStore, StoredApiKey, User, UserCredentials,

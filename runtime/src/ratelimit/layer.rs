@@ -23,10 +23,10 @@ use axum::response::{IntoResponse, Response};
 use http::{HeaderName, HeaderValue, StatusCode};
 use tower::{Layer, Service};
 
+use super::RateLimitSettings;
 use super::identity::{Cidr, ClientBlocks, ProxyHeader, client_ip};
 use super::{BoxFuture, Decision, FailMode, KeyKind, Limiter, LimiterError, Policy};
 use crate::problem::Problem;
-use crate::settings::RateLimitSettings;
 
 /// A custom key function, registered in the app under the name contracts use
 /// (`key: custom:tenant`): the key of a request, or `None` to count it by client IP.
@@ -186,7 +186,7 @@ impl RateLimiting {
             FailMode::Closed => Err(limiter_unavailable()),
             FailMode::Local => {
                 let fallback = self.fallback.get_or_init(|| {
-                    super::default_limiter(&crate::settings::RateLimitSettings {
+                    super::default_limiter(&RateLimitSettings {
                         max_keys: self.max_keys,
                         ..Default::default()
                     })

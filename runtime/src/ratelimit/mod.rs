@@ -28,6 +28,7 @@ mod identity;
 mod layer;
 mod memory;
 mod redis;
+mod settings;
 
 use std::fmt;
 use std::future::Future;
@@ -40,6 +41,7 @@ pub use identity::{Cidr, ClientBlocks, ProxyHeader, client_ip};
 pub(crate) use layer::RateLimiting;
 pub use layer::{KeyFn, Limit, Limited, LimitedFuture, RateLimitSubject, RouteLimits, limit};
 pub use memory::{MemoryLimiter, MemoryLimiterSettings};
+pub use settings::RateLimitSettings;
 
 /// A boxed future, so that limiters can be trait objects.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -173,9 +175,7 @@ impl fmt::Display for LimiterError {
 impl std::error::Error for LimiterError {}
 
 /// The limiter an app uses when it is given none: in process, sized by the settings.
-pub(crate) fn default_limiter(
-    settings: &crate::settings::RateLimitSettings,
-) -> std::sync::Arc<dyn Limiter> {
+pub(crate) fn default_limiter(settings: &RateLimitSettings) -> std::sync::Arc<dyn Limiter> {
     std::sync::Arc::new(MemoryLimiter::new(MemoryLimiterSettings {
         max_keys: settings.max_keys,
         ..MemoryLimiterSettings::default()

@@ -17,7 +17,7 @@ use cmmv::{App, Settings};
 use serde_json::{Value, json};
 
 use crate::auth_support::with_auth;
-use crate::runtime_support::{Served, client, header, json as body_of, problem, settings};
+use crate::runtime_support::{Served, client, header, json as body_of, post, problem, settings};
 use crate::store_support::{TestDatabase, sqlite_database};
 
 const PASSWORD: &str = "correct horse battery staple";
@@ -65,15 +65,6 @@ async fn serve_with(
         .build()
         .expect("the app builds");
     Served::start(app).await
-}
-
-async fn post(served: &Served, path: &str, body: &Value) -> reqwest::Response {
-    client()
-        .post(served.url(path))
-        .json(body)
-        .send()
-        .await
-        .expect("a response")
 }
 
 async fn get_with(served: &Served, path: &str, header: (&str, &str)) -> reqwest::Response {

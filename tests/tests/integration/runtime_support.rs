@@ -78,6 +78,20 @@ pub(crate) async fn get(served: &Served, path: &str) -> reqwest::Response {
         .expect("a response")
 }
 
+/// POSTs `body` as JSON to `path`.
+pub(crate) async fn post(
+    served: &Served,
+    path: &str,
+    body: &serde_json::Value,
+) -> reqwest::Response {
+    client()
+        .post(served.url(path))
+        .json(body)
+        .send()
+        .await
+        .expect("a response")
+}
+
 pub(crate) async fn json(response: reqwest::Response) -> serde_json::Value {
     response.json().await.expect("a JSON body")
 }

@@ -28,7 +28,7 @@ use serde_json::{Value, json};
 use tokio::net::TcpListener;
 
 use crate::auth_support::with_auth;
-use crate::runtime_support::{Served, client, json as body_of, problem, settings};
+use crate::runtime_support::{Served, client, json as body_of, post, problem, settings};
 use crate::store_support::{TestDatabase, sqlite_database};
 
 const PASSWORD: &str = "correct horse battery staple";
@@ -367,15 +367,6 @@ async fn serve_confirming(store: Arc<dyn AuthStore>, outbox: &Arc<Outbox>) -> Se
     Served::start(app).await
 }
 
-async fn post(served: &Served, path: &str, body: &Value) -> reqwest::Response {
-    client()
-        .post(served.url(path))
-        .json(body)
-        .send()
-        .await
-        .expect("a response")
-}
-
 /// Registers and returns the status and body, which must be the same for every address.
 async fn register(served: &Served, email: &str, password: &str) -> (u16, Value) {
     let response = post(
@@ -575,6 +566,8 @@ async fn immediate_registration_without_the_setting_is_unchanged() {
 
 /// A password no other test uses, so that finding its bytes anywhere means it was stored.
 const AT_REST_PASSWORD: &str = "a distinctive passphrase 7f3a9c";
+const FIRST_PASSWORD: &str = "first password 4c1e9d";
+const SECOND_PASSWORD: &str = "second password 8b2f07";
 
 /// Registers a user through the example's login module with [`AT_REST_PASSWORD`].
 async fn register_at_rest(app: &Served) {
@@ -591,95 +584,6 @@ async fn register_at_rest(app: &Served) {
         "{body}"
     );
 }
-
-/// Asserts that no file in `dir` holds [`AT_REST_PASSWORD`]'s bytes.
-fn assert_not_in_files(dir: &std::path::Path) {
-    for entry in std::fs::read_dir(dir).expect("the directory") {
-        let path = entry.expect("an entry").path();
-        // SQLite removes its log and shared memory when the last connection closes.
-        let Ok(bytes) = std::fs::read(&path) else {
-            continue;
-        };
-        assert!(
-            !bytes
-                .windows(AT_REST_PASSWORD.len())
-                .any(|w| w == AT_REST_PASSWORD.as_bytes()),
-            "the clear password is in {}",
-            path.display()
-        );
-    }
-}
-
-#[tokio::test]
-async fn a_registered_password_is_nowhere_in_the_sqlite_file() {
-    let dir = tempfile::tempdir().expect("a directory");
-    let mut settings = with_auth(settings());
-    settings.database_url = format!("sqlite://{}", dir.path().join("todo.db").display());
-    settings.rate_limit.enabled = false;
-    let service = todo::assemble(settings)
-        .await
-        .expect("the example assembles");
-    let database = service.database.clone().expect("a database");
-    let app = Served::start(service.app).await;
-    register_at_rest(&app).await;
-    app.shutdown().await;
-    // Every byte SQLite wrote: the database and its write-ahead log while open, then the
-    // database once the log is checkpointed into it.
-    assert_not_in_files(dir.path());
-    database.close().await;
-    assert_not_in_files(dir.path());
-    let url = format!("sqlite://{}", dir.path().join("todo.db").display());
-    let mut db = <sqlx::SqliteConnection as sqlx::Connection>::connect(&url)
-        .await
-        .expect("the file opens");
-    let (hash,): (String,) = sqlx::query_as(
-        r#"SELECT "password_hash" FROM "cmmv_auth_users" WHERE "email" = 'at-rest@example.com'"#,
-    )
-    .fetch_one(&mut db)
-    .await
-    .expect("the user's row");
-    assert!(hash.starts_with("$argon2id$v=19$"), "{hash}");
-}
-
-#[tokio::test]
-async fn a_registered_password_is_stored_only_as_a_hash_in_postgres() {
-    let Ok(server) = std::env::var(crate::store_support::DATABASE_URL_VAR) else {
-        crate::store_support::skip("a_registered_password_is_stored_only_as_a_hash_in_postgres");
-        return;
-    };
-    let schema = TestDatabase::create_schema(&server, "at_rest").await;
-    let url = crate::store_support::with_search_path(&server, &schema);
-    let mut settings = with_auth(settings());
-    settings.database_url = url.clone();
-    settings.rate_limit.enabled = false;
-    let service = todo::assemble(settings)
-        .await
-        .expect("the example assembles");
-    let database = service.database.clone().expect("a database");
-    let app = Served::start(service.app).await;
-    register_at_rest(&app).await;
-    app.shutdown().await;
-    database.close().await;
-    let mut db = <sqlx::PgConnection as sqlx::Connection>::connect(&url)
-        .await
-        .expect("PostgreSQL connects");
-    // Every column of the row, as text.
-    let (row,): (String,) = sqlx::query_as(
-        r#"SELECT row_to_json(u)::text FROM "cmmv_auth_users" u WHERE "email" = 'at-rest@example.com'"#,
-    )
-    .fetch_one(&mut db)
-    .await
-    .expect("the user's row");
-    assert!(!row.contains(AT_REST_PASSWORD), "{row}");
-    assert!(row.contains("$argon2id$v=19$"), "{row}");
-    drop(db);
-    crate::store_support::drop_schema(&server, &schema).await;
-}
-
-// ---- secret fields of contracts ----------------------------------------------------------------
-
-const FIRST_PASSWORD: &str = "first password 4c1e9d";
-const SECOND_PASSWORD: &str = "second password 8b2f07";
 
 /// Signs up a `User` of the example (its `password` is `type: secret`) and replaces its
 /// password; checks that no answer shows either. Returns the user's id.
@@ -753,80 +657,108 @@ fn assert_stored_hash(stored: &str) {
     assert!(!hash.verify(FIRST_PASSWORD));
 }
 
-#[tokio::test]
-async fn a_contract_secret_is_stored_only_as_a_hash_in_the_sqlite_file() {
-    let dir = tempfile::tempdir().expect("a directory");
+/// The example on `database_url` with its limits off, and its database to close once served.
+async fn example_on(database_url: String) -> (Served, cmmv::sql::Database) {
     let mut settings = with_auth(settings());
-    settings.database_url = format!("sqlite://{}", dir.path().join("todo.db").display());
+    settings.database_url = database_url;
     settings.rate_limit.enabled = false;
     let service = todo::assemble(settings)
         .await
         .expect("the example assembles");
     let database = service.database.clone().expect("a database");
-    let app = Served::start(service.app).await;
-    let id = user_with_a_changed_password(&app).await;
-    app.shutdown().await;
-    for password in [FIRST_PASSWORD, SECOND_PASSWORD] {
-        for entry in std::fs::read_dir(dir.path()).expect("the directory") {
-            let path = entry.expect("an entry").path();
-            let Ok(bytes) = std::fs::read(&path) else {
-                continue;
-            };
+    (Served::start(service.app).await, database)
+}
+
+/// Asserts that no file in `dir` holds the bytes of any of `secrets`.
+fn assert_not_in_files(dir: &std::path::Path, secrets: &[&str]) {
+    for entry in std::fs::read_dir(dir).expect("the directory") {
+        let path = entry.expect("an entry").path();
+        // SQLite removes its log and shared memory when the last connection closes.
+        let Ok(bytes) = std::fs::read(&path) else {
+            continue;
+        };
+        for secret in secrets {
             assert!(
-                !bytes
-                    .windows(password.len())
-                    .any(|w| w == password.as_bytes()),
-                "a clear password is in {}",
+                !bytes.windows(secret.len()).any(|w| w == secret.as_bytes()),
+                "a clear secret is in {}",
                 path.display()
             );
         }
     }
-    database.close().await;
+}
+
+/// Every secret these tests send: one registered with the login module, two given to the
+/// contract's `User.password`.
+const CLEAR_TEXTS: [&str; 3] = [AT_REST_PASSWORD, FIRST_PASSWORD, SECOND_PASSWORD];
+
+#[tokio::test]
+async fn passwords_are_nowhere_in_the_sqlite_files_only_their_hashes() {
+    let dir = tempfile::tempdir().expect("a directory");
     let url = format!("sqlite://{}", dir.path().join("todo.db").display());
+    let (app, database) = example_on(url.clone()).await;
+    register_at_rest(&app).await;
+    let id = user_with_a_changed_password(&app).await;
+    app.shutdown().await;
+    // Every byte SQLite wrote: the database and its write-ahead log while open, then the
+    // database once the log is checkpointed into it.
+    assert_not_in_files(dir.path(), &CLEAR_TEXTS);
+    database.close().await;
+    assert_not_in_files(dir.path(), &CLEAR_TEXTS);
     let mut db = <sqlx::SqliteConnection as sqlx::Connection>::connect(&url)
         .await
         .expect("the file opens");
+    let (hash,): (String,) = sqlx::query_as(
+        r#"SELECT "password_hash" FROM "cmmv_auth_users" WHERE "email" = 'at-rest@example.com'"#,
+    )
+    .fetch_one(&mut db)
+    .await
+    .expect("the login module's row");
+    assert!(hash.starts_with("$argon2id$v=19$"), "{hash}");
     let (stored,): (String,) = sqlx::query_as(r#"SELECT "password" FROM "users" WHERE "id" = $1"#)
         .bind(&id)
         .fetch_one(&mut db)
         .await
-        .expect("the user's row");
+        .expect("the contract's row");
     assert_stored_hash(&stored);
 }
 
 #[tokio::test]
-async fn a_contract_secret_is_stored_only_as_a_hash_in_postgres() {
+async fn passwords_are_stored_only_as_hashes_in_postgres() {
     let Ok(server) = std::env::var(crate::store_support::DATABASE_URL_VAR) else {
-        crate::store_support::skip("a_contract_secret_is_stored_only_as_a_hash_in_postgres");
+        crate::store_support::skip("passwords_are_stored_only_as_hashes_in_postgres");
         return;
     };
-    let schema = TestDatabase::create_schema(&server, "secret_field").await;
+    let schema = TestDatabase::create_schema(&server, "at_rest").await;
     let url = crate::store_support::with_search_path(&server, &schema);
-    let mut settings = with_auth(settings());
-    settings.database_url = url.clone();
-    settings.rate_limit.enabled = false;
-    let service = todo::assemble(settings)
-        .await
-        .expect("the example assembles");
-    let database = service.database.clone().expect("a database");
-    let app = Served::start(service.app).await;
+    let (app, database) = example_on(url.clone()).await;
+    register_at_rest(&app).await;
     let id = user_with_a_changed_password(&app).await;
     app.shutdown().await;
     database.close().await;
     let mut db = <sqlx::PgConnection as sqlx::Connection>::connect(&url)
         .await
         .expect("PostgreSQL connects");
-    let (row, stored): (String, String) = sqlx::query_as(
+    // Every column of both rows, as text.
+    let (account,): (String,) = sqlx::query_as(
+        r#"SELECT row_to_json(u)::text FROM "cmmv_auth_users" u WHERE "email" = 'at-rest@example.com'"#,
+    )
+    .fetch_one(&mut db)
+    .await
+    .expect("the login module's row");
+    let (user, stored): (String, String) = sqlx::query_as(
         r#"SELECT row_to_json(u)::text, "password" FROM "users" u WHERE "id" = $1::uuid"#,
     )
     .bind(&id)
     .fetch_one(&mut db)
     .await
-    .expect("the user's row");
-    assert!(
-        !row.contains(FIRST_PASSWORD) && !row.contains(SECOND_PASSWORD),
-        "{row}"
-    );
+    .expect("the contract's row");
+    for row in [&account, &user] {
+        assert!(
+            !CLEAR_TEXTS.iter().any(|clear| row.contains(clear)),
+            "{row}"
+        );
+    }
+    assert!(account.contains("$argon2id$v=19$"), "{account}");
     assert_stored_hash(&stored);
     drop(db);
     crate::store_support::drop_schema(&server, &schema).await;

@@ -3,6 +3,7 @@
 pub mod app;
 pub mod auth;
 pub mod crud;
+pub mod enumeration;
 pub mod extract;
 mod fingerprint;
 pub mod health;
@@ -26,6 +27,7 @@ pub mod types;
 pub mod validate;
 
 pub use app::{App, AppBuilder};
+pub use enumeration::Enum;
 pub use extract::Context;
 pub use health::Readiness;
 pub use metrics::Metrics;

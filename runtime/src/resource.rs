@@ -175,7 +175,7 @@ impl FieldKind {
                 if values.contains(&raw) {
                     Ok(FieldValue::Text(raw.to_owned()))
                 } else {
-                    Err(format!("`{raw}` is not one of: {}", values.join(", ")))
+                    Err(crate::enumeration::not_one_of(raw, values))
                 }
             }
         }

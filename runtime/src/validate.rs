@@ -261,11 +261,7 @@ pub fn enum_value<'v>(
     match value {
         Value::String(s) if allowed.contains(&s.as_str()) => Some(s),
         Value::String(s) => {
-            errors.push(
-                at,
-                "enum",
-                format!("`{s}` is not one of: {}", allowed.join(", ")),
-            );
+            errors.push(at, "enum", crate::enumeration::not_one_of(s, allowed));
             None
         }
         other => {

@@ -329,7 +329,7 @@ impl ContractEmitter<'_> {
             Type::Scalar(Scalar::Decimal) => quote!(::cmmv::resource::FieldKind::Decimal),
             Type::Named(name) => {
                 let name = type_ident(name);
-                quote!(::cmmv::resource::FieldKind::Enum(#name::ALL))
+                quote!(::cmmv::resource::FieldKind::Enum(<#name as ::cmmv::Enum>::WIRE))
             }
             // Lowering refuses filters on other types.
             _ => quote!(::cmmv::resource::FieldKind::Text),

@@ -343,8 +343,9 @@ pub(super) fn enum_type(def: &EnumDef) -> TokenStream {
         .collect();
     let variant_docs = def.values.iter().map(|v| doc(v.description.as_deref()));
     let wire: Vec<&str> = def.values.iter().map(|v| v.name.as_str()).collect();
-    let expected = format!("one of: {}", wire.join(", "));
     let enum_name = def.name.as_str();
+    // Decoding, checks, storage and filters come from the runtime's blanket impls over
+    // `Enum`; only the traits of other crates are implemented here, by delegation.
     quote! {
         #docs
         #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -352,21 +353,15 @@ pub(super) fn enum_type(def: &EnumDef) -> TokenStream {
             #(#variant_docs #variants,)*
         }
 
-        impl #name {
-            /// Every value, as sent on the wire.
-            pub const ALL: &'static [&'static str] = &[#(#wire),*];
-
-            /// The value as sent on the wire.
-            pub fn as_str(self) -> &'static str {
-                match self {
-                    #(Self::#variants => #wire,)*
-                }
-            }
+        impl ::cmmv::Enum for #name {
+            const NAME: &'static str = #enum_name;
+            const VALUES: &'static [Self] = &[#(Self::#variants),*];
+            const WIRE: &'static [&'static str] = &[#(#wire),*];
         }
 
         impl ::core::fmt::Display for #name {
             fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
-                f.write_str(self.as_str())
+                f.write_str(::cmmv::Enum::as_str(*self))
             }
         }
 
@@ -374,46 +369,13 @@ pub(super) fn enum_type(def: &EnumDef) -> TokenStream {
             type Err = ::std::string::String;
 
             fn from_str(s: &str) -> ::core::result::Result<Self, Self::Err> {
-                match s {
-                    #(#wire => ::core::result::Result::Ok(Self::#variants),)*
-                    other => ::core::result::Result::Err(::std::format!("`{other}` is not a valid {}: expected {}", #enum_name, #expected)),
-                }
+                <Self as ::cmmv::Enum>::parse(s)
             }
         }
 
         impl ::cmmv::__private::serde::Serialize for #name {
             fn serialize<S: ::cmmv::__private::serde::Serializer>(&self, serializer: S) -> ::core::result::Result<S::Ok, S::Error> {
-                serializer.serialize_str(self.as_str())
-            }
-        }
-
-        impl ::cmmv::validate::FromJson for #name {
-            fn from_json(
-                value: &mut ::cmmv::__private::serde_json::Value,
-                at: &::cmmv::validate::At<'_>,
-                errors: &mut ::cmmv::validate::Errors,
-            ) -> ::core::option::Option<Self> {
-                ::cmmv::validate::enum_value(value, at, Self::ALL, errors).and_then(|s| s.parse().ok())
-            }
-        }
-
-        impl ::cmmv::validate::Check for #name {
-            fn check(&self, _rules: &::cmmv::validate::Rules, _at: &::cmmv::validate::At<'_>, _errors: &mut ::cmmv::validate::Errors) {}
-        }
-
-        impl ::cmmv::resource::ToFieldValue for #name {
-            fn to_field_value(&self) -> ::cmmv::resource::FieldValue {
-                ::cmmv::resource::FieldValue::Text(::std::string::String::from(self.as_str()))
-            }
-        }
-
-        impl ::cmmv::sql::SqlColumn for #name {
-            fn to_sql(&self) -> ::cmmv::sql::SqlValue {
-                ::cmmv::sql::enum_to_sql(self.as_str())
-            }
-
-            fn from_sql(value: ::cmmv::sql::SqlValue) -> ::core::result::Result<Self, ::std::string::String> {
-                ::cmmv::sql::enum_from_sql(value)
+                serializer.serialize_str(::cmmv::Enum::as_str(*self))
             }
         }
     }

@@ -484,9 +484,47 @@ impl PathParams {
             .unwrap_or_default()
     }
 
-    /// Parses the parameter `name`.
-    pub fn get<T: FromStr>(&self, name: &str, expected: &str) -> Result<T, Problem> {
-        path_param(self.raw(name), name, expected)
+    /// Parses the parameter `name`; a value that does not parse is a 400 saying what the
+    /// parameter's type expects.
+    pub fn get<T: PathParam>(&self, name: &str) -> Result<T, Problem> {
+        path_param(self.raw(name), name, &T::expected())
+    }
+}
+
+/// A type a path parameter may have, and how a 400 describes the values it takes. The
+/// runtime implements it for every scalar a contract may put in a path, and for every
+/// contract enum.
+pub trait PathParam: FromStr {
+    /// What a valid value looks like: `a UUID`, `an integer`, `one of: low, high`.
+    fn expected() -> std::borrow::Cow<'static, str>;
+}
+
+macro_rules! path_params {
+    ($($ty:ty => $expected:literal),* $(,)?) => {$(
+        impl PathParam for $ty {
+            fn expected() -> std::borrow::Cow<'static, str> {
+                std::borrow::Cow::Borrowed($expected)
+            }
+        }
+    )*};
+}
+
+path_params! {
+    String => "a string",
+    bool => "`true` or `false`",
+    i32 => "an integer",
+    i64 => "an integer",
+    f32 => "a number",
+    f64 => "a number",
+    crate::types::Decimal => "a number",
+    crate::types::Uuid => "a UUID",
+    crate::types::Date => "a date (YYYY-MM-DD)",
+    crate::types::DateTime => "an RFC 3339 date-time",
+}
+
+impl<E: crate::Enum + FromStr> PathParam for E {
+    fn expected() -> std::borrow::Cow<'static, str> {
+        std::borrow::Cow::Owned(format!("one of {}", E::WIRE.join(", ")))
     }
 }
 

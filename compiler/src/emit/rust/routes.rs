@@ -371,8 +371,7 @@ impl ContractEmitter<'_> {
                 let var = member_ident(&param.name);
                 let ty = rust_type(&param.ty);
                 let name = param.name.as_str();
-                let expected = expected_text(self.project, &param.ty);
-                parse.push(quote!(let #var = path.get::<#ty>(#name, #expected)?;));
+                parse.push(quote!(let #var = path.get::<#ty>(#name)?;));
                 args.push(quote!(#var));
             }
         }
@@ -408,29 +407,5 @@ impl ContractEmitter<'_> {
                 #respond
             }
         }
-    }
-}
-
-/// How a path parameter's expected shape is described in a 400.
-pub(super) fn expected_text(project: &Project, ty: &Type) -> String {
-    match ty {
-        Type::Scalar(Scalar::Uuid) => "a UUID".to_owned(),
-        Type::Scalar(Scalar::Int32 | Scalar::Int64) => "an integer".to_owned(),
-        Type::Scalar(Scalar::Float | Scalar::Double | Scalar::Decimal) => "a number".to_owned(),
-        Type::Scalar(Scalar::Bool) => "`true` or `false`".to_owned(),
-        Type::Scalar(Scalar::Date) => "a date (YYYY-MM-DD)".to_owned(),
-        Type::Scalar(Scalar::DateTime) => "an RFC 3339 date-time".to_owned(),
-        Type::Named(name) => match project.resolve(name) {
-            Some(Definition::Enum(_, def)) => format!(
-                "one of {}",
-                def.values
-                    .iter()
-                    .map(|v| v.name.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
-            _ => "a value".to_owned(),
-        },
-        _ => "a string".to_owned(),
     }
 }

@@ -28,6 +28,7 @@
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
+use std::fmt;
 use std::future::Future;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -324,10 +325,10 @@ impl AppBuilder {
     }
 
     /// Validates the settings and assembles the app.
-    pub fn build(self) -> Result<App, SettingsError> {
+    pub fn build(self) -> Result<App, BuildError> {
         self.settings.validate()?;
         if let Some(error) = self.auth.errors.into_iter().next() {
-            return Err(error);
+            return Err(error.into());
         }
         let jwt = match self.auth.jwt {
             Some(verifier) => Some(verifier),
@@ -360,7 +361,7 @@ impl AppBuilder {
                 self.rate_limits.custom_keys,
                 limits,
             )
-            .map_err(|message| SettingsError::env("CMMV_RATE_LIMIT", message))?;
+            .map_err(BuildError::RateLimits)?;
             Some(Arc::new(limiting))
         } else {
             None
@@ -384,6 +385,41 @@ impl AppBuilder {
             readiness,
             metrics,
         })
+    }
+}
+
+/// Why an app could not be built: a setting that cannot be used (named, with where it came
+/// from), or a mistake in how the app's code assembles it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BuildError {
+    /// A `CMMV_*` setting (or its key in the settings file) cannot be used.
+    Settings(SettingsError),
+    /// The routes' rate limits cannot be enforced as written: a policy counts by a custom key
+    /// the app does not register (`AppBuilder::rate_limit_key`).
+    RateLimits(String),
+}
+
+impl fmt::Display for BuildError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            BuildError::Settings(error) => error.fmt(f),
+            BuildError::RateLimits(message) => f.write_str(message),
+        }
+    }
+}
+
+impl std::error::Error for BuildError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            BuildError::Settings(error) => Some(error),
+            BuildError::RateLimits(_) => None,
+        }
+    }
+}
+
+impl From<SettingsError> for BuildError {
+    fn from(error: SettingsError) -> Self {
+        BuildError::Settings(error)
     }
 }
 

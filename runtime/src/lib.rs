@@ -26,7 +26,7 @@ pub mod store;
 pub mod types;
 pub mod validate;
 
-pub use app::{App, AppBuilder};
+pub use app::{App, AppBuilder, BuildError};
 pub use enumeration::Enum;
 pub use extract::Context;
 pub use health::Readiness;

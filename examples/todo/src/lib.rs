@@ -298,7 +298,7 @@ pub async fn assemble(settings: Settings) -> Result<Service, String> {
 
 /// The app: every contract's routes (each with its rate limits and guard), the OpenAPI
 /// documents and a readiness check per store.
-pub fn app(settings: Settings, todo: &Arc<Todo>) -> Result<App, cmmv::SettingsError> {
+pub fn app(settings: Settings, todo: &Arc<Todo>) -> Result<App, cmmv::BuildError> {
     app_builder(settings, todo).build()
 }
 

@@ -63,7 +63,7 @@ macro_rules! service {
 
         impl $service {
             /// The app serving this twin: its routes, rate limits and OpenAPI documents.
-            pub fn app(settings: Settings) -> Result<App, cmmv::SettingsError> {
+            pub fn app(settings: Settings) -> Result<App, cmmv::BuildError> {
                 let service = Arc::new(Self {
                     tickets: cmmv::MemoryStore::shared(),
                 });

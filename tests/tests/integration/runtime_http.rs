@@ -364,7 +364,10 @@ fn credentials_with_any_origin_stop_the_start() {
         .routes(routes())
         .build()
         .expect_err("credentials with * are refused");
-    assert_eq!(error.key.as_deref(), Some("CMMV_CORS_CREDENTIALS"));
+    let cmmv::BuildError::Settings(setting) = &error else {
+        panic!("a settings error: {error:?}");
+    };
+    assert_eq!(setting.key.as_deref(), Some("CMMV_CORS_CREDENTIALS"));
     assert!(
         error.to_string().starts_with("CMMV_CORS_CREDENTIALS: "),
         "{error}"

@@ -1,4 +1,44 @@
 //! The runtime of CMMV for Rust: what code generated from contracts links against.
+//!
+//! A contract compiles (`cmmv gen`, a `build.rs` with `cmmv_compiler::Builder`, or
+//! `#[cmmv::contract]`) into types, validation, a handler trait and an axum router per
+//! contract, plus one `API` value (documents, routes, limits, migrations). This crate serves
+//! them: an [`App`] built from [`Settings`] mounts the routers, lends them what every route
+//! shares (the limiter, the authenticator, metrics), and runs the server with graceful
+//! shutdown.
+//!
+//! ```no_run
+//! # mod api {
+//! #     pub const API: cmmv::Api = cmmv::Api { openapi: &[], routes: &[], rate_limits: &[], migrations: &[] };
+//! # }
+//! # async fn serve() -> Result<(), Box<dyn std::error::Error>> {
+//! // pub mod api { include!(concat!(env!("OUT_DIR"), "/cmmv/rust/mod.rs")); }
+//! let settings = cmmv::Settings::from_env()?; // CMMV_* and an optional cmmv.toml
+//! let app = cmmv::App::builder(settings)
+//!     .api(&api::API) // the OpenAPI documents, and the limits' keys checked at start
+//!     // .routes(api::task_routes(handlers)) for each contract: every operation carries its
+//!     // auth guard and its rate limits
+//!     .build()?;
+//! app.run().await; // binds CMMV_ADDR; SIGTERM drains in-flight requests
+//! # Ok(()) }
+//! ```
+//!
+//! Where things are:
+//!
+//! | module | what |
+//! | --- | --- |
+//! | [`app`] | [`App`], [`AppBuilder`], [`BuildError`]: assembling and serving |
+//! | [`settings`] | [`Settings`] from `CMMV_*` variables and `cmmv.toml`, checked at start |
+//! | [`problem`] | [`Problem`]: every error as RFC 9457 `application/problem+json` |
+//! | [`auth`] | bearer tokens, API keys, the guards, and the login module (`/auth/*`) |
+//! | [`ratelimit`] | GCRA limits per route, in process or on Redis, and client identity |
+//! | [`sql`], [`store`] | SQLite and PostgreSQL stores, migrations, the in-memory store |
+//! | [`secret`] | `type: secret` fields: hashed with argon2id, never shown |
+//! | [`validate`], [`extract`], [`crud`], [`resource`], [`enumeration`], [`types`] | what generated code calls: decoding and checks, extractors, default CRUD, scalar types |
+//! | [`health`], [`metrics`], [`logging`], [`shutdown`], [`request_id`] | operations |
+//!
+//! What operators configure (proxies, IPv6 counting, fail modes, registration) is in
+//! `docs/operations.md`; the contract format in `docs/contracts.md`.
 
 pub mod app;
 pub mod auth;

@@ -423,6 +423,8 @@ struct Proxy {
     connections: Arc<std::sync::Mutex<JoinSet<()>>>,
     /// Bumped to freeze every connection open so far: they stay open and forward nothing.
     freeze: watch::Sender<u64>,
+    /// Connections forwarding right now: a freeze waits until none is.
+    forwarding: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl Proxy {
@@ -434,6 +436,7 @@ impl Proxy {
             accept: None,
             connections: Arc::default(),
             freeze,
+            forwarding: Arc::default(),
         };
         proxy.listen().await;
         proxy
@@ -452,10 +455,11 @@ impl Proxy {
             .expect("the proxy binds");
         let listener: TcpListener = socket.listen(64).expect("the proxy listens");
         self.port = listener.local_addr().expect("its address").port();
-        let (upstream, connections, freeze) = (
+        let (upstream, connections, freeze, forwarding) = (
             self.upstream.clone(),
             Arc::clone(&self.connections),
             self.freeze.clone(),
+            Arc::clone(&self.forwarding),
         );
         self.accept = Some(tokio::spawn(async move {
             while let Ok((mut client, _)) = listener.accept().await {
@@ -463,14 +467,17 @@ impl Proxy {
                 let mut frozen = freeze.subscribe();
                 let generation = *frozen.borrow_and_update();
                 let mut connections = connections.lock().expect("the proxy's connections");
+                let forwarding = Arc::clone(&forwarding);
                 connections.spawn(async move {
                     let Ok(mut server) = TcpStream::connect(upstream).await else {
                         return;
                     };
+                    forwarding.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                     let froze = tokio::select! {
                         _ = tokio::io::copy_bidirectional(&mut client, &mut server) => false,
                         _ = frozen.wait_for(|now| *now > generation) => true,
                     };
+                    forwarding.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
                     if froze {
                         // Hold both sockets open and forward nothing, like a peer gone
                         // without a reset.
@@ -492,9 +499,18 @@ impl Proxy {
             .abort_all();
     }
 
-    /// Every open connection stops forwarding, without closing; new ones work.
-    fn freeze(&self) {
+    /// Every open connection stops forwarding, without closing; new ones work. Returns once
+    /// every connection has seen it: on a loaded machine a connection's task may otherwise
+    /// still forward the next command before it is scheduled.
+    async fn freeze(&self) {
         self.freeze.send_modify(|generation| *generation += 1);
+        for _ in 0..400 {
+            if self.forwarding.load(std::sync::atomic::Ordering::SeqCst) == 0 {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        panic!("the proxy's connections did not freeze within 2 s");
     }
 }
 
@@ -589,7 +605,7 @@ async fn a_silent_connection_is_replaced() {
     assert!(limiter.check(&policy, "k").await.expect("decides").allowed);
 
     // The connection stays open but nothing comes back: no error ever reaches the client.
-    proxy.freeze();
+    proxy.freeze().await;
     let started = Instant::now();
     let result = limiter.check(&policy, "k").await;
     assert!(result.is_err(), "{result:?}");

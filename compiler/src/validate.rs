@@ -29,6 +29,7 @@ pub fn validate(project: &Project, diags: &mut Diagnostics) {
                 check_json_names(contract, &mut diags);
                 check_field_types(project, contract, &mut diags);
                 check_bodies(project, contract, &mut diags);
+                check_stored_secrets(project, contract, &mut diags);
                 check_values(project, contract, &mut diags);
             }
             diags
@@ -440,6 +441,60 @@ fn check_field_types(project: &Project, contract: &Contract, diags: &mut Diagnos
             }
         }
     }
+}
+
+/// A contract field whose type is an object (a message or another contract) is stored as a
+/// JSON document, and a secret inside it would be lost (it is never serialized) or kept in
+/// clear: only a contract's own `secret` fields are hashed and stored.
+fn check_stored_secrets(project: &Project, contract: &Contract, diags: &mut Diagnostics) {
+    for field in &contract.fields {
+        let Type::Named(name) = field.ty.element() else {
+            continue;
+        };
+        let mut seen = Vec::new();
+        if let Some((holder, secret)) = nested_secret(project, name, &mut seen) {
+            diags.push(
+                Diagnostic::error(
+                    field.spans.ty,
+                    format!(
+                        "field `{}` would store `{name}` as JSON, with the secret `{holder}.{}` in it",
+                        field.name, secret.name
+                    ),
+                )
+                .with_secondary(secret.span, "declared a `secret` here")
+                .with_help("secrets are hashed only as a contract's own fields; declare the secret on the contract, or send the object only in request bodies"),
+            );
+        }
+    }
+}
+
+/// The first `secret` field in the object type `name` or in the object types its fields hold.
+fn nested_secret<'p>(
+    project: &'p Project,
+    name: &str,
+    seen: &mut Vec<String>,
+) -> Option<(String, &'p Field)> {
+    if seen.iter().any(|s| s == name) {
+        return None;
+    }
+    seen.push(name.to_owned());
+    let fields: &[Field] = match project.resolve(name)? {
+        Definition::Contract(contract) => &contract.fields,
+        Definition::Message(_, message) => &message.fields,
+        Definition::Enum(..) => return None,
+    };
+    for field in fields {
+        match field.ty.element() {
+            Type::Scalar(Scalar::Secret) => return Some((name.to_owned(), field)),
+            Type::Named(inner) => {
+                if let Some(found) = nested_secret(project, inner, seen) {
+                    return Some(found);
+                }
+            }
+            _ => {}
+        }
+    }
+    None
 }
 
 fn check_bodies(project: &Project, contract: &Contract, diags: &mut Diagnostics) {

@@ -51,7 +51,7 @@ fn unavailable() -> Problem {
 }
 
 /// A secret as a request sent it: the clear text, never shown. See the [module](self) docs.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone)]
 pub struct Secret {
     clear: String,
     /// Its hash, once [`Secret::seal`] made it.
@@ -117,6 +117,15 @@ impl Secret {
 
 /// A stored value no password matches (not a PHC string).
 const LOCKED: &str = "!locked";
+
+/// Compared in constant time: equality of secrets must not tell how much of one matched.
+impl PartialEq for Secret {
+    fn eq(&self, other: &Self) -> bool {
+        crate::auth::secret::constant_time_eq(&self.clear, &other.clear)
+    }
+}
+
+impl Eq for Secret {}
 
 impl fmt::Debug for Secret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -86,7 +86,7 @@ mod jwt;
 mod keys;
 mod login;
 mod password;
-mod secret;
+pub(crate) mod secret;
 mod settings;
 mod store;
 #[cfg(test)]

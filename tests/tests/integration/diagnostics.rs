@@ -76,6 +76,7 @@ fn every_problem_of_the_broken_fixture_is_reported_in_one_run() {
         "a `list<secret>` cannot hold secrets",
         "a parameter cannot be a `secret`",
         "a request body cannot be `Account`, which has a secret",
+        "field `last_unlock` would store `Unlock` as JSON, with the secret `Unlock.pin` in it",
         "warning: `api_password` looks like a secret stored in clear",
     ];
     let missing: Vec<&str> = expected

@@ -284,7 +284,7 @@ impl Database {
             .integer(query::Statement {
                 // BIGINT: `integer` reads an i64, and PostgreSQL's plain `1` is an INT4 that
                 // does not decode as one, which made every PostgreSQL readiness check fail.
-                sql: "SELECT CAST(1 AS BIGINT)".to_owned(),
+                sql: "SELECT CAST(1 AS BIGINT)".to_owned().into(),
                 params: Vec::new(),
             })
             .await
@@ -311,7 +311,7 @@ impl Database {
             ),
             Dialect::Postgres => ("EXPLAIN ", vec![ColumnKind::Text]),
         };
-        statement.sql.insert_str(0, prefix);
+        statement.sql = query::SqlText::Built(format!("{prefix}{}", statement.sql.as_str()));
         let mut conn = self.acquire().await?;
         let rows = conn
             .conn()

@@ -372,6 +372,12 @@ impl Database {
                     .run(changes, move |conn| work(Conn::Sqlite(conn)))
                     .await
             }
+            Backend::Postgres(pool) if changes == Changes::Alone => {
+                // One changing statement and no read to hold: it commits by itself, as
+                // durably as a transaction's `COMMIT`, and a failed one changes nothing.
+                let mut conn = pool.acquire().await.map_err(unavailable_or_internal)?;
+                work(Conn::Postgres(&mut conn)).await
+            }
             Backend::Postgres(pool) => {
                 let mut tx = pool.begin().await.map_err(unavailable_or_internal)?;
                 // An error returns early and drops the transaction, which rolls it back.

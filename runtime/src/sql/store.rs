@@ -171,7 +171,7 @@ impl<R: Record> Repository<R> for SqlStore<R> {
 
     fn insert<'a>(&'a self, make: Make<R>) -> BoxFuture<'a, Result<R, StoreError>> {
         let (dialect, table, insert) = (self.db.dialect(), self.table, self.insert.clone());
-        Box::pin(self.db.write(Changes::OneStatement, move |mut conn| {
+        Box::pin(self.db.write(Changes::Alone, move |mut conn| {
             Box::pin(async move {
                 let resource = make(next_sequence(&mut conn, dialect, &table).await?);
                 conn.execute(insert.bind(resource.to_row()))
@@ -213,7 +213,7 @@ impl<R: Record> Repository<R> for SqlStore<R> {
     fn delete<'a>(&'a self, key: &'a R::Key) -> BoxFuture<'a, Result<(), StoreError>> {
         let table = self.table;
         let statement = query::delete(self.db.dialect(), &table, key.to_sql(), DateTime::now());
-        Box::pin(self.db.write(Changes::OneStatement, move |mut conn| {
+        Box::pin(self.db.write(Changes::Alone, move |mut conn| {
             Box::pin(async move {
                 let deleted = conn
                     .execute(statement)

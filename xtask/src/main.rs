@@ -40,7 +40,7 @@ fn main() -> ExitCode {
             }
         }
         _ => Err(
-            "usage: cargo xtask <validate | bench [--contracts N] | macro-cost [--contracts N] | load [--requests N] [--only get|post|sqlite-get|sqlite-post|auth|limit] | storage>"
+            "usage: cargo xtask <validate | bench [--contracts N] | macro-cost [--contracts N] | load [--requests N] [--only get|post|sqlite-get|sqlite-post|postgres-get|postgres-post|auth|limit] | storage>"
                 .to_owned(),
         ),
     };

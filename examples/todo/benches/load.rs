@@ -22,6 +22,11 @@
 //! default size on the same file settings, one `SELECT` by key per GET, one `INSERT` committed
 //! on its own per POST.
 //!
+//! In `postgres-get` and `postgres-post` (run when `CMMV_TEST_DATABASE_URL` names a server),
+//! the same on PostgreSQL: each run migrates and seeds a schema of its own, dropped afterwards;
+//! the generated service uses `cmmv::sql::Database`'s pool, the hand-written one axum + sqlx
+//! with a pool of ten, the columns' own types, one `INSERT` per POST.
+//!
 //! Every request carries a bearer token (HS256), since the contracts protect both operations:
 //! the generated service verifies it through `cmmv::auth`, the hand-written one with
 //! `jsonwebtoken` directly, checking the same claims and roles. A third comparison isolates the
@@ -52,7 +57,16 @@ const CONNECTIONS: usize = 32;
 const SEED: usize = 1_000;
 const ROUNDS: usize = 5;
 /// The comparisons `--only` selects from, in the order they run.
-const COMPARISONS: &[&str] = &["get", "post", "sqlite-get", "sqlite-post", "auth", "limit"];
+const COMPARISONS: &[&str] = &[
+    "get",
+    "post",
+    "sqlite-get",
+    "sqlite-post",
+    "postgres-get",
+    "postgres-post",
+    "auth",
+    "limit",
+];
 
 fn main() -> std::process::ExitCode {
     // `cargo bench` passes `--bench`; the benchmark takes `--requests N` and `--only NAME`.
@@ -142,6 +156,29 @@ fn run(args: &[String]) -> Result<(), String> {
             targets,
         )?;
     }
+    // The same on PostgreSQL (when a server is configured): the runtime's pool against
+    // axum + sqlx, each run in a schema of its own, dropped afterwards.
+    for (name, scenario, targets) in [
+        ("postgres-get", Scenario::Get, "target: throughput >= 0.95x"),
+        ("postgres-post", Scenario::Create, "reported, no target"),
+    ] {
+        if !selected(name) {
+            continue;
+        }
+        if std::env::var_os("CMMV_TEST_DATABASE_URL").is_none() {
+            println!("({name} skipped: set CMMV_TEST_DATABASE_URL to include it)");
+            continue;
+        }
+        compare(
+            scenario,
+            [
+                (Server::Generated(Backend::Postgres), "generated"),
+                (Server::HandWrittenPg, "axum+sqlx"),
+            ],
+            requests,
+            targets,
+        )?;
+    }
     // The cost of authentication: the same GET, once verifying the token and the roles, once
     // public.
     if selected("auth") {
@@ -221,6 +258,8 @@ enum Server {
     HandWritten,
     /// axum + sqlx on a SQLite file.
     HandWrittenSql,
+    /// axum + sqlx on PostgreSQL.
+    HandWrittenPg,
     /// An app serving only GET one task, as generated code mounts it, behind this access rule.
     Guarded(Access),
 }
@@ -230,6 +269,7 @@ enum Server {
 enum Backend {
     Memory,
     Sqlite,
+    Postgres,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -400,12 +440,30 @@ fn measure(server: Server, scenario: Scenario, requests: usize) -> Result<Measur
         server,
         Server::Generated(Backend::Sqlite) | Server::HandWrittenSql
     );
+    let on_postgres = matches!(
+        server,
+        Server::Generated(Backend::Postgres) | Server::HandWrittenPg
+    );
     // Seeded before the server's runtime exists: seeding a memory store runs a runtime of its
-    // own. A SQLite file is seeded inside the server's runtime, which its writer belongs to.
-    let memory = (!on_sqlite).then(seed_tasks);
-    // A fresh SQLite file per run, removed with its directory.
+    // own. A database is seeded inside the server's runtime, which its writer belongs to.
+    let memory = (!on_sqlite && !on_postgres).then(seed_tasks);
+    // A fresh SQLite file per run, removed with its directory; on PostgreSQL, a fresh schema,
+    // dropped after the run.
     let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
-    let file = dir.path().join("load.db");
+    let postgres = if on_postgres {
+        let server = std::env::var("CMMV_TEST_DATABASE_URL").map_err(|e| e.to_string())?;
+        let schema = format!("cmmv_load_{}", Uuid::new_v4().simple());
+        Some((server, schema))
+    } else {
+        None
+    };
+    let url = match &postgres {
+        Some((server, schema)) => {
+            let separator = if server.contains('?') { '&' } else { '?' };
+            format!("{server}{separator}options=-c%20search_path%3D{schema}")
+        }
+        None => format!("sqlite://{}", dir.path().join("load.db").display()),
+    };
     // The server gets its own two-thread runtime; the load generator another, so both compete
     // for the machine's two cores the same way in every scenario.
     let server_runtime = tokio::runtime::Builder::new_multi_thread()
@@ -422,9 +480,12 @@ fn measure(server: Server, scenario: Scenario, requests: usize) -> Result<Measur
         let (store, ids, body) = match memory {
             Some((store, ids)) => (Some(store), ids, CREATE_BODY.to_owned()),
             None => {
-                let (db, ids, project) = seed_sqlite(&file).await?;
+                if let Some((server, schema)) = &postgres {
+                    admin(server, &format!("CREATE SCHEMA \"{schema}\"")).await?;
+                }
+                let (db, ids, project) = seed_database(&url).await?;
                 let body = CREATE_BODY.replace(PROJECT_ID, &project.to_string());
-                if server == Server::Generated(Backend::Sqlite) {
+                if matches!(server, Server::Generated(_)) {
                     let todo = Arc::new(todo::Todo::with_database(&db));
                     let app = todo::app_builder(settings(addr), &todo)
                         .build()
@@ -432,9 +493,13 @@ fn measure(server: Server, scenario: Scenario, requests: usize) -> Result<Measur
                     tokio::spawn(app.serve(listener));
                     return Ok::<_, String>((addr, ids, body, Some(db)));
                 }
-                // The baseline opens the file itself; the seeding connections go.
+                // The baseline opens the database itself; the seeding connections go.
                 db.close().await;
-                let router = baseline::on_sqlite(&file).await?;
+                let router = if on_postgres {
+                    baseline::on_postgres(&url).await?
+                } else {
+                    baseline::on_sqlite(&dir.path().join("load.db")).await?
+                };
                 tokio::spawn(async move { axum::serve(listener, router).await });
                 return Ok::<_, String>((addr, ids, body, None));
             }
@@ -463,7 +528,7 @@ fn measure(server: Server, scenario: Scenario, requests: usize) -> Result<Measur
                     .map_err(|e| e.to_string())?;
                 tokio::spawn(app.serve(listener));
             }
-            Server::HandWritten | Server::HandWrittenSql => {
+            Server::HandWritten | Server::HandWrittenSql | Server::HandWrittenPg => {
                 let router = baseline::in_memory(store);
                 tokio::spawn(async move { axum::serve(listener, router).await });
             }
@@ -472,7 +537,7 @@ fn measure(server: Server, scenario: Scenario, requests: usize) -> Result<Measur
     })?;
     let prefix = match server {
         Server::Generated(_) | Server::Limited | Server::Guarded(_) => "/v1/tasks",
-        Server::HandWritten | Server::HandWrittenSql => "/tasks",
+        Server::HandWritten | Server::HandWrittenSql | Server::HandWrittenPg => "/tasks",
     };
     let client_runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
@@ -503,13 +568,31 @@ fn measure(server: Server, scenario: Scenario, requests: usize) -> Result<Measur
         );
     }
     server_runtime.shutdown_timeout(Duration::from_secs(1));
+    if let Some((server, schema)) = &postgres {
+        // The server's connections are gone with its runtime; the schema goes too.
+        client_runtime.block_on(admin(server, &format!("DROP SCHEMA \"{schema}\" CASCADE")))?;
+    }
     result
 }
 
-/// A migrated SQLite file with a user, a project and [`SEED`] tasks of that project, written
-/// through the runtime's stores (the tasks all at once, so that the writer commits them in a
-/// few batches). Returns the database, the tasks' ids and the project's.
-async fn seed_sqlite(file: &std::path::Path) -> Result<(Database, Vec<Uuid>, Uuid), String> {
+/// Runs one statement on a connection of its own (creating and dropping a run's schema).
+async fn admin(server: &str, statement: &str) -> Result<(), String> {
+    use sqlx::Connection as _;
+    let mut conn = sqlx::PgConnection::connect(server)
+        .await
+        .map_err(|e| e.to_string())?;
+    sqlx::raw_sql(sqlx::AssertSqlSafe(statement.to_owned()))
+        .execute(&mut conn)
+        .await
+        .map(drop)
+        .map_err(|e| e.to_string())
+}
+
+/// A migrated database (a SQLite file, a PostgreSQL schema) with a user, a project and
+/// [`SEED`] tasks of that project, written through the runtime's stores (the tasks all at
+/// once, so that SQLite's writer commits them in a few batches). Returns the database, the
+/// tasks' ids and the project's.
+async fn seed_database(url: &str) -> Result<(Database, Vec<Uuid>, Uuid), String> {
     fn decode<T: cmmv::validate::FromJson>(mut body: serde_json::Value) -> Result<T, String> {
         let mut errors = cmmv::validate::Errors::new();
         let value = T::from_json(&mut body, &cmmv::validate::At::Root, &mut errors);
@@ -517,12 +600,9 @@ async fn seed_sqlite(file: &std::path::Path) -> Result<(Database, Vec<Uuid>, Uui
             .filter(|_| errors.is_empty())
             .ok_or_else(|| format!("a fixture does not decode: {body}"))
     }
-    let db = Database::connect(&DatabaseSettings::new(format!(
-        "sqlite://{}",
-        file.display()
-    )))
-    .await
-    .map_err(|e| e.to_string())?;
+    let db = Database::connect(&DatabaseSettings::new(url))
+        .await
+        .map_err(|e| e.to_string())?;
     db.migrate(todo::api::MIGRATIONS)
         .await
         .map_err(|e| e.to_string())?;

@@ -9,7 +9,7 @@ use sqlx::sqlite::{Sqlite, SqliteArguments, SqliteConnection, SqliteRow};
 use sqlx::{AssertSqlSafe, Row as _};
 use time::OffsetDateTime;
 
-use super::query::{Statement, Table};
+use super::query::{SqlText, Statement, Table};
 use super::value::{ColumnKind, SqlValue, storage_text};
 use crate::store::StoreError;
 use crate::types::{Date, DateTime, Uuid};
@@ -48,6 +48,32 @@ impl Conn<'_> {
         }
     }
 
+    /// The first row a query returns, if any, read by the column kinds given (a read by key:
+    /// no list of rows is collected).
+    pub(crate) async fn row(
+        &mut self,
+        statement: Statement,
+        kinds: &[ColumnKind],
+    ) -> Result<Option<Vec<SqlValue>>, sqlx::Error> {
+        match self {
+            Conn::Sqlite(conn) => {
+                match sqlite_query(statement).fetch_optional(&mut **conn).await? {
+                    Some(row) => read_sqlite(&row, kinds).map(Some),
+                    None => Ok(None),
+                }
+            }
+            Conn::Postgres(conn) => {
+                match postgres_query(statement)
+                    .fetch_optional(&mut **conn)
+                    .await?
+                {
+                    Some(row) => read_postgres(&row, kinds).map(Some),
+                    None => Ok(None),
+                }
+            }
+        }
+    }
+
     /// The single integer a query returns (a count, a key).
     pub(crate) async fn integer(&mut self, statement: Statement) -> Result<i64, sqlx::Error> {
         match self {
@@ -77,8 +103,17 @@ impl Conn<'_> {
     }
 }
 
+/// The statement's text as sqlx takes it: a shared text is handed over without a copy.
+fn sql_str(text: SqlText) -> sqlx::SqlStr {
+    use sqlx::SqlSafeStr as _;
+    match text {
+        SqlText::Built(text) => AssertSqlSafe(text).into_sql_str(),
+        SqlText::Shared(text) => AssertSqlSafe(text).into_sql_str(),
+    }
+}
+
 fn sqlite_query(statement: Statement) -> Query<'static, Sqlite, SqliteArguments> {
-    let mut query = sqlx::query(AssertSqlSafe(statement.sql));
+    let mut query = sqlx::query(sql_str(statement.sql));
     for (value, _) in statement.params {
         query = match value {
             SqlValue::Null => query.bind(None::<String>),
@@ -99,7 +134,7 @@ fn sqlite_query(statement: Statement) -> Query<'static, Sqlite, SqliteArguments>
 }
 
 fn postgres_query(statement: Statement) -> Query<'static, Postgres, PgArguments> {
-    let mut query = sqlx::query(AssertSqlSafe(statement.sql));
+    let mut query = sqlx::query(sql_str(statement.sql));
     for (value, kind) in statement.params {
         // Each value is bound with the type of its column, so that comparisons use the
         // column's own operators (and indexes); a NULL needs that type too.

@@ -190,7 +190,7 @@ async fn apply(
     let recorded = tx
         .rows(
             Statement {
-                sql: format!("SELECT \"version\", \"name\", \"checksum\" FROM \"{table}\""),
+                sql: format!("SELECT \"version\", \"name\", \"checksum\" FROM \"{table}\"").into(),
                 params: Vec::new(),
             },
             &[ColumnKind::Int64, ColumnKind::Text, ColumnKind::Text],
@@ -240,7 +240,7 @@ async fn apply(
         let broken = tx
             .rows(
                 Statement {
-                    sql: "PRAGMA foreign_key_check".to_owned(),
+                    sql: "PRAGMA foreign_key_check".to_owned().into(),
                     params: Vec::new(),
                 },
                 &[ColumnKind::Text, ColumnKind::Int64, ColumnKind::Text],
@@ -282,7 +282,8 @@ fn record(dialect: Dialect, table: &str, migration: &Migration) -> Statement {
     Statement {
         sql: format!(
             "INSERT INTO \"{table}\" (\"version\", \"name\", \"checksum\", \"applied_at\") VALUES ({placeholders})"
-        ),
+        )
+        .into(),
         params: vec![
             (
                 SqlValue::Int(i64::from(migration.version)),

@@ -284,7 +284,7 @@ impl Database {
             .integer(query::Statement {
                 // BIGINT: `integer` reads an i64, and PostgreSQL's plain `1` is an INT4 that
                 // does not decode as one, which made every PostgreSQL readiness check fail.
-                sql: "SELECT CAST(1 AS BIGINT)".to_owned(),
+                sql: "SELECT CAST(1 AS BIGINT)".to_owned().into(),
                 params: Vec::new(),
             })
             .await
@@ -311,7 +311,7 @@ impl Database {
             ),
             Dialect::Postgres => ("EXPLAIN ", vec![ColumnKind::Text]),
         };
-        statement.sql.insert_str(0, prefix);
+        statement.sql = query::SqlText::Built(format!("{prefix}{}", statement.sql.as_str()));
         let mut conn = self.acquire().await?;
         let rows = conn
             .conn()
@@ -371,6 +371,12 @@ impl Database {
                     .writer
                     .run(changes, move |conn| work(Conn::Sqlite(conn)))
                     .await
+            }
+            Backend::Postgres(pool) if changes == Changes::Alone => {
+                // One changing statement and no read to hold: it commits by itself, as
+                // durably as a transaction's `COMMIT`, and a failed one changes nothing.
+                let mut conn = pool.acquire().await.map_err(unavailable_or_internal)?;
+                work(Conn::Postgres(&mut conn)).await
             }
             Backend::Postgres(pool) => {
                 let mut tx = pool.begin().await.map_err(unavailable_or_internal)?;

@@ -3,6 +3,7 @@
 //! is a bound parameter, never text in the statement.
 
 use std::fmt::Write as _;
+use std::sync::Arc;
 
 use super::value::{Column, ColumnKind, SqlValue};
 use crate::resource::FieldValue;
@@ -20,8 +21,66 @@ pub enum Dialect {
 /// written to (PostgreSQL needs a type even for a NULL).
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Statement {
-    pub(crate) sql: String,
+    pub(crate) sql: SqlText,
     pub(crate) params: Vec<(SqlValue, ColumnKind)>,
+}
+
+/// The text of a statement: written for this one (a page, an update), or written once per
+/// store and shared by every run of it (the read by key, the insert), which costs a request
+/// no formatting and no allocation.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum SqlText {
+    Built(String),
+    Shared(Arc<str>),
+}
+
+impl SqlText {
+    pub(crate) fn as_str(&self) -> &str {
+        match self {
+            SqlText::Built(text) => text,
+            SqlText::Shared(text) => text,
+        }
+    }
+}
+
+impl From<String> for SqlText {
+    fn from(text: String) -> Self {
+        SqlText::Built(text)
+    }
+}
+
+impl PartialEq<&str> for SqlText {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+/// A statement whose text never changes for a store (the dialect and the table fix it) and
+/// whose values do: the text written once, each run binding its own values.
+#[derive(Debug, Clone)]
+pub(crate) struct Prepared {
+    sql: Arc<str>,
+    /// The kind of each placeholder's column, in order.
+    kinds: Arc<[ColumnKind]>,
+}
+
+impl Prepared {
+    /// Keeps the text of `statement` (written with placeholder values) and its parameters'
+    /// kinds.
+    fn of(statement: &Statement) -> Prepared {
+        Prepared {
+            sql: Arc::from(statement.sql.as_str()),
+            kinds: statement.params.iter().map(|(_, kind)| *kind).collect(),
+        }
+    }
+
+    /// The statement with these values, one per placeholder, in order.
+    pub(crate) fn bind(&self, values: impl IntoIterator<Item = SqlValue>) -> Statement {
+        Statement {
+            sql: SqlText::Shared(Arc::clone(&self.sql)),
+            params: values.into_iter().zip(self.kinds.iter().copied()).collect(),
+        }
+    }
 }
 
 /// The table a store works on: what generated code says about it.
@@ -67,7 +126,12 @@ impl Writer {
 
     fn ident(&mut self, name: &str) -> &mut Self {
         self.sql.push('"');
-        self.sql.push_str(&name.replace('"', "\"\""));
+        // Generated names have no quote; only a name with one needs a copy.
+        if name.contains('"') {
+            self.sql.push_str(&name.replace('"', "\"\""));
+        } else {
+            self.sql.push_str(name);
+        }
         self.sql.push('"');
         self
     }
@@ -156,7 +220,7 @@ impl Writer {
 
     fn finish(self) -> Statement {
         Statement {
-            sql: self.sql,
+            sql: SqlText::Built(self.sql),
             params: self.params,
         }
     }
@@ -202,6 +266,20 @@ pub(crate) fn select_by_key(
         w.push(" FOR UPDATE");
     }
     w.finish()
+}
+
+/// [`select_by_key`] written once: bind it the key.
+pub(crate) fn select_by_key_prepared(dialect: Dialect, table: &Table) -> Prepared {
+    Prepared::of(&select_by_key(dialect, table, SqlValue::Null, false))
+}
+
+/// [`insert`] written once: bind it the row.
+pub(crate) fn insert_prepared(dialect: Dialect, table: &Table) -> Prepared {
+    Prepared::of(&insert(
+        dialect,
+        table,
+        vec![SqlValue::Null; table.columns.len()],
+    ))
 }
 
 /// One page of a list, filtered and sorted, the key breaking ties so that pages are stable.

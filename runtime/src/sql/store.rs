@@ -4,7 +4,7 @@ use std::marker::PhantomData;
 use std::sync::Arc;
 
 use super::conn::{Conn, Doing, store_error};
-use super::query::{self, Dialect, Statement, Table};
+use super::query::{self, Dialect, Prepared, Statement, Table};
 use super::value::{Column, ColumnKind, Row, SqlColumn};
 use super::{Changes, Database, Record};
 use crate::resource::FieldValue;
@@ -16,6 +16,10 @@ pub(crate) struct SqlStore<R> {
     table: Table,
     /// How to read each column, shared with the writes' jobs (which outlive a borrow).
     kinds: Arc<[ColumnKind]>,
+    /// The read by key and the insert, written once: the text of neither depends on the
+    /// request, so a GET or a POST formats no SQL.
+    by_key: Prepared,
+    insert: Prepared,
     resource: PhantomData<fn() -> R>,
 }
 
@@ -37,15 +41,19 @@ impl<R: Record> SqlStore<R> {
             // Generated code lists the key among the columns; a hand-written Record that does
             // not is a bug to see at start-up, not on the first request.
             .unwrap_or_else(|| panic!("{}: the key `{}` is not a column", R::NAME, R::KEY_FIELD));
+        let table = Table {
+            name: R::TABLE,
+            columns: R::COLUMNS,
+            key,
+            soft_delete: R::SOFT_DELETE,
+        };
+        let dialect = db.dialect();
         SqlStore {
             db,
-            table: Table {
-                name: R::TABLE,
-                columns: R::COLUMNS,
-                key,
-                soft_delete: R::SOFT_DELETE,
-            },
+            table,
             kinds: R::COLUMNS.iter().map(|c| c.kind).collect(),
+            by_key: query::select_by_key_prepared(dialect, &table),
+            insert: query::insert_prepared(dialect, &table),
             resource: PhantomData,
         }
     }
@@ -149,26 +157,24 @@ impl<R: Record> Repository<R> for SqlStore<R> {
 
     fn get<'a>(&'a self, key: &'a R::Key) -> BoxFuture<'a, Result<R, StoreError>> {
         Box::pin(async move {
-            let statement =
-                query::select_by_key(self.db.dialect(), &self.table, key.to_sql(), false);
+            let statement = self.by_key.bind([key.to_sql()]);
             let mut conn = self.db.acquire().await?;
             let row = conn
                 .conn()
-                .rows(statement, &self.kinds)
+                .row(statement, &self.kinds)
                 .await
                 .map_err(self.error(Doing::Writing))?
-                .pop()
                 .ok_or(StoreError::NotFound)?;
             Self::resource(row)
         })
     }
 
     fn insert<'a>(&'a self, make: Make<R>) -> BoxFuture<'a, Result<R, StoreError>> {
-        let (dialect, table) = (self.db.dialect(), self.table);
-        Box::pin(self.db.write(Changes::OneStatement, move |mut conn| {
+        let (dialect, table, insert) = (self.db.dialect(), self.table, self.insert.clone());
+        Box::pin(self.db.write(Changes::Alone, move |mut conn| {
             Box::pin(async move {
                 let resource = make(next_sequence(&mut conn, dialect, &table).await?);
-                conn.execute(query::insert(dialect, &table, resource.to_row()))
+                conn.execute(insert.bind(resource.to_row()))
                     .await
                     .map_err(|e| store_error(e, &table, Doing::Writing))?;
                 Ok(resource)
@@ -207,7 +213,7 @@ impl<R: Record> Repository<R> for SqlStore<R> {
     fn delete<'a>(&'a self, key: &'a R::Key) -> BoxFuture<'a, Result<(), StoreError>> {
         let table = self.table;
         let statement = query::delete(self.db.dialect(), &table, key.to_sql(), DateTime::now());
-        Box::pin(self.db.write(Changes::OneStatement, move |mut conn| {
+        Box::pin(self.db.write(Changes::Alone, move |mut conn| {
             Box::pin(async move {
                 let deleted = conn
                     .execute(statement)

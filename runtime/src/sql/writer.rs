@@ -62,6 +62,12 @@ pub(crate) enum Changes {
     /// statement runs in an implicit savepoint of its own), so the write needs no savepoint,
     /// and costs no round trip to SQLite's thread beyond its statements.
     OneStatement,
+    /// Like [`Changes::OneStatement`], and moreover nothing the write reads needs to hold
+    /// until its change (an insert, whose only read is the next value of a sequence, which is
+    /// outside transactions anyway; a delete). On SQLite the same as `OneStatement`; on
+    /// PostgreSQL it runs without a transaction of its own, its statement committing by
+    /// itself: `BEGIN` and `COMMIT` would be two more round trips for nothing.
+    Alone,
     /// Several statements change rows: a savepoint around them undoes all of them together.
     Several,
 }

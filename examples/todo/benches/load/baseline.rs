@@ -295,3 +295,150 @@ pub(crate) async fn on_sqlite(file: &FilePath) -> Result<axum::Router, String> {
             auth: Auth::new(),
         }))
 }
+
+/// A task as the PostgreSQL baseline reads and writes it: the columns' own types (UUID,
+/// TIMESTAMPTZ, JSONB), serialized as the generated service answers them.
+#[derive(serde::Serialize)]
+struct PgTaskRow {
+    id: Uuid,
+    project_id: Uuid,
+    title: String,
+    notes: Option<String>,
+    done: bool,
+    priority: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    due_at: Option<DateTime>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    estimate_hours: Option<f32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    story_points: Option<i32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    confidence: Option<f64>,
+    tags: serde_json::Value,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    checklist: Option<serde_json::Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    metadata: Option<serde_json::Value>,
+    attachment_count: i64,
+    created_at: DateTime,
+    updated_at: DateTime,
+}
+
+const PG_SELECT_TASK: &str = r#"SELECT "id", "project_id", "title", "notes", "done", "priority", "due_at", "estimate_hours", "story_points", "confidence", "tags", "checklist", "metadata", "attachment_count", "created_at", "updated_at" FROM "tasks" WHERE "id" = $1 AND "deleted_at" IS NULL"#;
+
+const PG_INSERT_TASK: &str = r#"INSERT INTO "tasks" ("id", "project_id", "title", "notes", "done", "priority", "tags", "attachment_count", "created_at", "updated_at") VALUES ($1, $2, $3, $4, FALSE, 'normal', $5, 0, $6, $6)"#;
+
+fn read_pg_task(row: &sqlx::postgres::PgRow) -> Result<PgTaskRow, sqlx::Error> {
+    use sqlx::types::time::OffsetDateTime;
+    Ok(PgTaskRow {
+        id: row.try_get("id")?,
+        project_id: row.try_get("project_id")?,
+        title: row.try_get("title")?,
+        notes: row.try_get("notes")?,
+        done: row.try_get("done")?,
+        priority: row.try_get("priority")?,
+        due_at: row
+            .try_get::<Option<OffsetDateTime>, _>("due_at")?
+            .map(DateTime),
+        estimate_hours: row.try_get("estimate_hours")?,
+        story_points: row.try_get("story_points")?,
+        confidence: row.try_get("confidence")?,
+        tags: row.try_get("tags")?,
+        checklist: row.try_get("checklist")?,
+        metadata: row.try_get("metadata")?,
+        attachment_count: row.try_get("attachment_count")?,
+        created_at: DateTime(row.try_get("created_at")?),
+        updated_at: DateTime(row.try_get("updated_at")?),
+    })
+}
+
+/// axum + sqlx on PostgreSQL, as a careful developer writes it: a pool of the runtime's
+/// default size (ten), prepared statements (sqlx caches them per connection), one `SELECT` by
+/// key per GET, one `INSERT` committed on its own per POST.
+pub(crate) async fn on_postgres(url: &str) -> Result<axum::Router, String> {
+    #[derive(Clone)]
+    struct Shared {
+        pool: sqlx::PgPool,
+        auth: Auth,
+    }
+
+    async fn get_task(
+        State(shared): State<Shared>,
+        headers: HeaderMap,
+        Path(id): Path<Uuid>,
+    ) -> Response {
+        if !shared.auth.authorized(&headers) {
+            return StatusCode::UNAUTHORIZED.into_response();
+        }
+        let row = sqlx::query(PG_SELECT_TASK)
+            .bind(id)
+            .fetch_optional(&shared.pool)
+            .await;
+        match row.map(|row| row.as_ref().map(read_pg_task).transpose()) {
+            Ok(Ok(Some(task))) => Json(task).into_response(),
+            Ok(Ok(None)) => StatusCode::NOT_FOUND.into_response(),
+            _ => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+        }
+    }
+
+    async fn create_task(
+        State(shared): State<Shared>,
+        headers: HeaderMap,
+        Json(new): Json<NewTask>,
+    ) -> Response {
+        if !shared.auth.authorized(&headers) {
+            return StatusCode::UNAUTHORIZED.into_response();
+        }
+        if !new.is_valid() {
+            return StatusCode::UNPROCESSABLE_ENTITY.into_response();
+        }
+        let now = DateTime::now();
+        let task = PgTaskRow {
+            id: Uuid::now_v7(),
+            project_id: new.project_id,
+            title: new.title,
+            notes: new.notes,
+            done: false,
+            priority: "normal".to_owned(),
+            due_at: None,
+            estimate_hours: None,
+            story_points: None,
+            confidence: None,
+            tags: serde_json::Value::from(new.tags),
+            checklist: None,
+            metadata: None,
+            attachment_count: 0,
+            created_at: now,
+            updated_at: now,
+        };
+        let inserted = sqlx::query(PG_INSERT_TASK)
+            .bind(task.id)
+            .bind(task.project_id)
+            .bind(&task.title)
+            .bind(&task.notes)
+            .bind(sqlx::types::Json(&task.tags))
+            .bind(now.0)
+            .execute(&shared.pool)
+            .await;
+        match inserted {
+            Ok(_) => (StatusCode::CREATED, Json(task)).into_response(),
+            Err(sqlx::Error::Database(e)) if e.is_foreign_key_violation() => {
+                StatusCode::UNPROCESSABLE_ENTITY.into_response()
+            }
+            Err(_) => StatusCode::SERVICE_UNAVAILABLE.into_response(),
+        }
+    }
+
+    let pool = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(10)
+        .connect(url)
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(axum::Router::new()
+        .route("/tasks", post(create_task))
+        .route("/tasks/{id}", get(get_task))
+        .with_state(Shared {
+            pool,
+            auth: Auth::new(),
+        }))
+}

@@ -1,0 +1,247 @@
+//! `cargo bench -p todo --bench request_cost [-- --requests N] [--only memory|sqlite]
+//! [--get|--post]`: what
+//! one request costs the server, without a network or a load generator in the way.
+//!
+//! The example's app (limits off, a bearer token on every request, as in the `load` bench)
+//! answers GET one task by id and POST a task through `tower::ServiceExt::oneshot` on a
+//! current-thread runtime, one request at a time, and prints the time per request. It counts
+//! nothing itself (the workspace forbids the `unsafe` a counting allocator needs): run it
+//! under a tool twice, with two request counts, and divide the difference of the totals by
+//! the difference of the counts, which cancels the start-up and the seeding:
+//!
+//! - allocations: `heaptrack` (its "calls to allocation functions");
+//! - instructions: `valgrind --tool=callgrind` (its "Collected" total).
+//!
+//! Every thread is counted, so the SQLite figures include the work sqlx's connection threads
+//! and the writer's thread do for the request.
+
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::body::Body;
+use cmmv::Settings;
+use cmmv::sql::{Database, DatabaseSettings};
+use cmmv::store::Store;
+use cmmv::types::Uuid;
+use http::Request;
+use todo::api::{Project, Task, TaskInput, TaskPriority, User};
+use tower::ServiceExt;
+
+const SEED: usize = 100;
+const ISSUER: &str = "https://issuer.bench";
+const AUDIENCE: &str = "todo";
+const SECRET: &str = "the load benchmark's HS256 secret, 32+ bytes";
+
+fn main() -> std::process::ExitCode {
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| a != "--bench")
+        .collect();
+    match run(&args) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(args: &[String]) -> Result<(), String> {
+    let mut requests = 10_000usize;
+    let mut only: Option<String> = None;
+    let mut scenarios = vec!["GET", "POST"];
+    let mut iter = args.iter();
+    while let Some(arg) = iter.next() {
+        match arg.as_str() {
+            "--requests" => {
+                requests = iter
+                    .next()
+                    .and_then(|n| n.parse().ok())
+                    .ok_or("--requests takes a number")?;
+            }
+            "--only" => only = Some(iter.next().ok_or("--only takes memory or sqlite")?.clone()),
+            "--get" => scenarios = vec!["GET"],
+            "--post" => scenarios = vec!["POST"],
+            other => return Err(format!("unknown argument `{other}`")),
+        }
+    }
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+    runtime.block_on(async {
+        for backend in ["memory", "sqlite"] {
+            if only.as_deref().is_some_and(|o| o != backend) {
+                continue;
+            }
+            let (todo, ids, project, _db) = if backend == "memory" {
+                let store: Store<Task> = Arc::new(cmmv::MemoryStore::new());
+                let mut ids = Vec::new();
+                for i in 0..SEED {
+                    let task = cmmv::crud::create(&store, task_input(i, Uuid::nil()))
+                        .await
+                        .map_err(|e| e.to_string())?;
+                    ids.push(task.id);
+                }
+                (todo::Todo::with_task_store(store), ids, Uuid::nil(), None)
+            } else {
+                let (db, ids, project) = seed_sqlite(&dir.path().join("cost.db")).await?;
+                (todo::Todo::with_database(&db), ids, project, Some(db))
+            };
+            let app = todo::app_builder(settings(), &Arc::new(todo))
+                .build()
+                .map_err(|e| e.to_string())?;
+            let router = app.router();
+            let token = format!("Bearer {}", bearer_token());
+            let body = format!(
+                r#"{{"project_id":"{project}","title":"Load test task","notes":null,"tags":["load"]}}"#
+            );
+            for scenario in &scenarios {
+                let scenario = *scenario;
+                let count = requests;
+                let request = |i: usize| {
+                    let builder = Request::builder().header("authorization", &token);
+                    if scenario == "GET" {
+                        builder
+                            .uri(format!("/v1/tasks/{}", ids[i % ids.len()]))
+                            .body(Body::empty())
+                    } else {
+                        builder
+                            .method("POST")
+                            .uri("/v1/tasks")
+                            .header("content-type", "application/json")
+                            .body(Body::from(body.clone()))
+                    }
+                    .map_err(|e| e.to_string())
+                };
+                for i in 0..100 {
+                    send(&router, request(i)?).await?;
+                }
+                // The requests themselves are built outside the counted span.
+                let prepared = (0..count).map(request).collect::<Result<Vec<_>, _>>()?;
+                let start = Instant::now();
+                for request in prepared {
+                    send(&router, request).await?;
+                }
+                let elapsed = start.elapsed();
+                println!(
+                    "{backend:<7} {scenario:<5} {count:>6} requests: {:>7.1} us per request (one at a time)",
+                    elapsed.as_secs_f64() * 1e6 / count as f64,
+                );
+            }
+        }
+        Ok::<_, String>(())
+    })
+}
+
+async fn send(router: &axum::Router, request: Request<Body>) -> Result<(), String> {
+    let response = router
+        .clone()
+        .oneshot(request)
+        .await
+        .map_err(|e| e.to_string())?;
+    let status = response.status();
+    let _ = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .map_err(|e| e.to_string())?;
+    if status.is_success() {
+        Ok(())
+    } else {
+        Err(format!("answered {status}"))
+    }
+}
+
+fn settings() -> Settings {
+    let mut settings = Settings {
+        addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+        log: "warn".to_owned(),
+        ..Settings::default()
+    };
+    settings.jwt.issuer = Some(ISSUER.to_owned());
+    settings.jwt.audience = vec![AUDIENCE.to_owned()];
+    settings.jwt.hs256_secret = Some(cmmv::settings::Secret::new(SECRET));
+    settings.rate_limit.enabled = false;
+    settings
+}
+
+fn bearer_token() -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let claims = serde_json::json!({
+        "iss": ISSUER, "aud": AUDIENCE, "sub": "0190c3b1-7f7e-7a9a-8b1e-2f1d3c4b5a69",
+        "iat": now, "exp": now + 3600, "roles": ["user"],
+    });
+    let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256);
+    header.kid = Some("hs256".to_owned());
+    jsonwebtoken::encode(
+        &header,
+        &claims,
+        &jsonwebtoken::EncodingKey::from_secret(SECRET.as_bytes()),
+    )
+    .expect("a token")
+}
+
+fn task_input(i: usize, project_id: Uuid) -> TaskInput {
+    TaskInput {
+        project_id,
+        title: format!("seeded task {i}"),
+        notes: None,
+        done: false,
+        priority: TaskPriority::Normal,
+        due_at: None,
+        estimate_hours: None,
+        story_points: None,
+        confidence: None,
+        tags: Vec::new(),
+        checklist: None,
+        metadata: None,
+    }
+}
+
+/// A migrated SQLite file with a user, a project and [`SEED`] tasks of that project.
+async fn seed_sqlite(file: &std::path::Path) -> Result<(Database, Vec<Uuid>, Uuid), String> {
+    fn decode<T: cmmv::validate::FromJson>(mut body: serde_json::Value) -> Result<T, String> {
+        let mut errors = cmmv::validate::Errors::new();
+        let value = T::from_json(&mut body, &cmmv::validate::At::Root, &mut errors);
+        value
+            .filter(|_| errors.is_empty())
+            .ok_or_else(|| format!("a fixture does not decode: {body}"))
+    }
+    let db = Database::connect(&DatabaseSettings::new(format!(
+        "sqlite://{}",
+        file.display()
+    )))
+    .await
+    .map_err(|e| e.to_string())?;
+    db.migrate(todo::api::MIGRATIONS)
+        .await
+        .map_err(|e| e.to_string())?;
+    let user = cmmv::crud::create(
+        &db.store::<User>(),
+        decode(serde_json::json!({
+            "email": "cost@example.com", "display_name": "Cost", "password": "correct horse battery"
+        }))?,
+    )
+    .await
+    .map_err(|e| e.to_string())?;
+    let project = cmmv::crud::create(
+        &db.store::<Project>(),
+        decode(serde_json::json!({"name": "Cost", "owner_id": user.id}))?,
+    )
+    .await
+    .map_err(|e| e.to_string())?;
+    let tasks: Store<Task> = db.store();
+    let mut ids = Vec::with_capacity(SEED);
+    for i in 0..SEED {
+        let task = cmmv::crud::create(&tasks, task_input(i, project.id))
+            .await
+            .map_err(|e| e.to_string())?;
+        ids.push(task.id);
+    }
+    Ok((db, ids, project.id))
+}

@@ -37,6 +37,10 @@
 
 #[path = "load/baseline.rs"]
 mod baseline;
+#[path = "shared/common.rs"]
+mod common;
+
+use common::{bearer_token, settings};
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -45,13 +49,13 @@ use std::time::{Duration, Instant};
 use axum::extract::State;
 use axum::response::Response;
 use axum::routing::get;
+use cmmv::MemoryStore;
 use cmmv::auth::Access;
 use cmmv::ratelimit::{FailMode, KeyKind, Limiter, Policy};
-use cmmv::sql::{Database, DatabaseSettings};
+use cmmv::sql::Database;
 use cmmv::store::Store;
 use cmmv::types::Uuid;
-use cmmv::{MemoryStore, Settings};
-use todo::api::{Project, Task, TaskInput, TaskPriority, User};
+use todo::api::{Task, TaskInput, TaskPriority};
 
 const CONNECTIONS: usize = 32;
 const SEED: usize = 1_000;
@@ -378,45 +382,6 @@ impl Limiter for AdmitAll {
 const PROJECT_ID: &str = "0190c3b1-7f7e-7a9a-8b1e-2f1d3c4b5a69";
 const CREATE_BODY: &str = r#"{"project_id":"0190c3b1-7f7e-7a9a-8b1e-2f1d3c4b5a69","title":"Load test task","notes":null,"tags":["load"]}"#;
 
-const ISSUER: &str = "https://issuer.bench";
-const AUDIENCE: &str = "todo";
-const SECRET: &str = "the load benchmark's HS256 secret, 32+ bytes";
-
-/// The example's settings for a benchmark: logs at warnings, the bench's token key.
-fn settings(addr: SocketAddr) -> Settings {
-    let mut settings = Settings {
-        addr,
-        log: "warn".to_owned(),
-        ..Settings::default()
-    };
-    settings.jwt.issuer = Some(ISSUER.to_owned());
-    settings.jwt.audience = vec![AUDIENCE.to_owned()];
-    settings.jwt.hs256_secret = Some(cmmv::settings::Secret::new(SECRET));
-    // The routes carry the contracts' limits; a load run would exhaust them. The `limited`
-    // comparison turns them on with a limiter that admits every request.
-    settings.rate_limit.enabled = false;
-    settings
-}
-
-/// The token every request of the benchmark carries: a user, valid for the whole run.
-fn bearer_token() -> String {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    let claims = serde_json::json!({
-        "iss": ISSUER, "aud": AUDIENCE, "sub": "0190c3b1-7f7e-7a9a-8b1e-2f1d3c4b5a69",
-        "iat": now, "exp": now + 3600, "roles": ["user"],
-    });
-    let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256);
-    header.kid = Some("hs256".to_owned());
-    jsonwebtoken::encode(
-        &header,
-        &claims,
-        &jsonwebtoken::EncodingKey::from_secret(SECRET.as_bytes()),
-    )
-    .expect("a token")
-}
-
 /// GET one task exactly as the generated `task_routes` mounts it (extractors, trait call,
 /// response), behind `access`.
 fn guarded_get(todo: Arc<todo::Todo>, access: Access) -> axum::Router {
@@ -593,38 +558,12 @@ async fn admin(server: &str, statement: &str) -> Result<(), String> {
 /// once, so that SQLite's writer commits them in a few batches). Returns the database, the
 /// tasks' ids and the project's.
 async fn seed_database(url: &str) -> Result<(Database, Vec<Uuid>, Uuid), String> {
-    fn decode<T: cmmv::validate::FromJson>(mut body: serde_json::Value) -> Result<T, String> {
-        let mut errors = cmmv::validate::Errors::new();
-        let value = T::from_json(&mut body, &cmmv::validate::At::Root, &mut errors);
-        value
-            .filter(|_| errors.is_empty())
-            .ok_or_else(|| format!("a fixture does not decode: {body}"))
-    }
-    let db = Database::connect(&DatabaseSettings::new(url))
-        .await
-        .map_err(|e| e.to_string())?;
-    db.migrate(todo::api::MIGRATIONS)
-        .await
-        .map_err(|e| e.to_string())?;
-    let user = cmmv::crud::create(
-        &db.store::<User>(),
-        decode(serde_json::json!({
-            "email": "load@example.com", "display_name": "Load", "password": "correct horse battery"
-        }))?,
-    )
-    .await
-    .map_err(|e| e.to_string())?;
-    let project = cmmv::crud::create(
-        &db.store::<Project>(),
-        decode(serde_json::json!({"name": "Load test", "owner_id": user.id}))?,
-    )
-    .await
-    .map_err(|e| e.to_string())?;
+    let (db, project) = common::database_with_project(url, "Load test").await?;
     let tasks: Store<Task> = db.store();
     let mut writes = tokio::task::JoinSet::new();
     for i in 0..SEED {
         let mut input = task_input(&format!("seeded task {i}"));
-        input.project_id = project.id;
+        input.project_id = project;
         let tasks = tasks.clone();
         writes.spawn(async move { cmmv::crud::create(&tasks, input).await });
     }
@@ -637,7 +576,7 @@ async fn seed_database(url: &str) -> Result<(Database, Vec<Uuid>, Uuid), String>
                 .id,
         );
     }
-    Ok((db, ids, project.id))
+    Ok((db, ids, project))
 }
 
 /// What one run sends: the scenario, how many requests, the ids GETs pick from and the body

@@ -23,17 +23,19 @@ use std::time::Instant;
 
 use axum::body::Body;
 use cmmv::Settings;
-use cmmv::sql::{Database, DatabaseSettings};
+use cmmv::sql::Database;
 use cmmv::store::Store;
 use cmmv::types::Uuid;
 use http::Request;
-use todo::api::{Project, Task, TaskInput, TaskPriority, User};
+use todo::api::{Task, TaskInput, TaskPriority};
 use tower::ServiceExt;
 
+#[path = "shared/common.rs"]
+mod common;
+
+use common::bearer_token;
+
 const SEED: usize = 100;
-const ISSUER: &str = "https://issuer.bench";
-const AUDIENCE: &str = "todo";
-const SECRET: &str = "the load benchmark's HS256 secret, 32+ bytes";
 
 fn main() -> std::process::ExitCode {
     let args: Vec<String> = std::env::args()
@@ -156,34 +158,7 @@ async fn send(router: &axum::Router, request: Request<Body>) -> Result<(), Strin
 }
 
 fn settings() -> Settings {
-    let mut settings = Settings {
-        addr: SocketAddr::from(([127, 0, 0, 1], 0)),
-        log: "warn".to_owned(),
-        ..Settings::default()
-    };
-    settings.jwt.issuer = Some(ISSUER.to_owned());
-    settings.jwt.audience = vec![AUDIENCE.to_owned()];
-    settings.jwt.hs256_secret = Some(cmmv::settings::Secret::new(SECRET));
-    settings.rate_limit.enabled = false;
-    settings
-}
-
-fn bearer_token() -> String {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    let claims = serde_json::json!({
-        "iss": ISSUER, "aud": AUDIENCE, "sub": "0190c3b1-7f7e-7a9a-8b1e-2f1d3c4b5a69",
-        "iat": now, "exp": now + 3600, "roles": ["user"],
-    });
-    let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256);
-    header.kid = Some("hs256".to_owned());
-    jsonwebtoken::encode(
-        &header,
-        &claims,
-        &jsonwebtoken::EncodingKey::from_secret(SECRET.as_bytes()),
-    )
-    .expect("a token")
+    common::settings(SocketAddr::from(([127, 0, 0, 1], 0)))
 }
 
 fn task_input(i: usize, project_id: Uuid) -> TaskInput {
@@ -205,43 +180,15 @@ fn task_input(i: usize, project_id: Uuid) -> TaskInput {
 
 /// A migrated SQLite file with a user, a project and [`SEED`] tasks of that project.
 async fn seed_sqlite(file: &std::path::Path) -> Result<(Database, Vec<Uuid>, Uuid), String> {
-    fn decode<T: cmmv::validate::FromJson>(mut body: serde_json::Value) -> Result<T, String> {
-        let mut errors = cmmv::validate::Errors::new();
-        let value = T::from_json(&mut body, &cmmv::validate::At::Root, &mut errors);
-        value
-            .filter(|_| errors.is_empty())
-            .ok_or_else(|| format!("a fixture does not decode: {body}"))
-    }
-    let db = Database::connect(&DatabaseSettings::new(format!(
-        "sqlite://{}",
-        file.display()
-    )))
-    .await
-    .map_err(|e| e.to_string())?;
-    db.migrate(todo::api::MIGRATIONS)
-        .await
-        .map_err(|e| e.to_string())?;
-    let user = cmmv::crud::create(
-        &db.store::<User>(),
-        decode(serde_json::json!({
-            "email": "cost@example.com", "display_name": "Cost", "password": "correct horse battery"
-        }))?,
-    )
-    .await
-    .map_err(|e| e.to_string())?;
-    let project = cmmv::crud::create(
-        &db.store::<Project>(),
-        decode(serde_json::json!({"name": "Cost", "owner_id": user.id}))?,
-    )
-    .await
-    .map_err(|e| e.to_string())?;
+    let url = format!("sqlite://{}", file.display());
+    let (db, project) = common::database_with_project(&url, "Cost").await?;
     let tasks: Store<Task> = db.store();
     let mut ids = Vec::with_capacity(SEED);
     for i in 0..SEED {
-        let task = cmmv::crud::create(&tasks, task_input(i, project.id))
+        let task = cmmv::crud::create(&tasks, task_input(i, project))
             .await
             .map_err(|e| e.to_string())?;
         ids.push(task.id);
     }
-    Ok((db, ids, project.id))
+    Ok((db, ids, project))
 }

@@ -19,7 +19,8 @@ use sqlx::Row as _;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
 use todo::api::Task;
 
-use super::{AUDIENCE, ISSUER, SECRET, task_input};
+use super::common::{AUDIENCE, ISSUER, SECRET};
+use super::task_input;
 
 /// The bearer-token check both baselines make.
 #[derive(Clone)]

@@ -20,6 +20,7 @@
 //! }
 //! ```
 
+pub mod api;
 pub mod cli;
 pub mod diag;
 pub mod emit;
@@ -597,6 +598,8 @@ pub fn compile(input: &Input, options: &Options) -> Result<Compilation, CompileE
         return Err(failed(diags));
     }
 
+    // Every emitter reads the one resolved model: what their projections share is decided once.
+    let api = api::Api::resolve(&project);
     let origin = format!("{}/", diag::display_path(&input.dir).trim_end_matches('/'));
     // The emitters are pure and independent, so they run side by side.
     let openapi_options = emit::openapi::OpenApiOptions {
@@ -605,13 +608,13 @@ pub fn compile(input: &Input, options: &Options) -> Result<Compilation, CompileE
     let targets = options.targets;
     let openapi = || {
         if targets.openapi {
-            emit::openapi::emit(&project, &openapi_options)
+            emit::openapi::emit(&api, &openapi_options)
         } else {
             Vec::new()
         }
     };
     let proto = if targets.proto {
-        match emit::proto::ProtoEmitter::new(&project, &lock, &options.templates, &input.sources) {
+        match emit::proto::ProtoEmitter::new(&api, &lock, &options.templates, &input.sources) {
             Ok(emitter) => Some(emitter),
             Err(diagnostic) => {
                 diags.push(diagnostic);
@@ -625,7 +628,7 @@ pub fn compile(input: &Input, options: &Options) -> Result<Compilation, CompileE
         let rust = scope.spawn(|| {
             if targets.rust {
                 output::format_rust_files(&emit::rust::emit(
-                    &project,
+                    &api,
                     &migrations,
                     &input.sources,
                     &origin,

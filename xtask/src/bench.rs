@@ -86,8 +86,11 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
     let analysis = cmmv_compiler::analyze(&input);
     let analyzed = start.elapsed().saturating_sub(lowered);
     let start = Instant::now();
+    let api = cmmv_compiler::api::Api::resolve(&project);
+    let resolved = start.elapsed();
+    let start = Instant::now();
     let openapi = cmmv_compiler::emit::openapi::emit(
-        &project,
+        &api,
         &cmmv_compiler::emit::openapi::OpenApiOptions {
             origin: "contracts/".to_owned(),
         },
@@ -95,27 +98,24 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
     let openapi_time = start.elapsed();
     let start = Instant::now();
     let protos = cmmv_compiler::emit::proto::emit(
-        &project,
+        &api,
         &analysis.lock,
         &cmmv_compiler::Templates::builtin(),
         &input.sources,
     );
     let proto_time = start.elapsed();
     let start = Instant::now();
-    let rust = cmmv_compiler::emit::rust::emit(
-        &project,
-        &analysis.migrations,
-        &input.sources,
-        "contracts/",
-    );
+    let rust =
+        cmmv_compiler::emit::rust::emit(&api, &analysis.migrations, &input.sources, "contracts/");
     let rust_emit_time = start.elapsed();
     let start = Instant::now();
     let rust = cmmv_compiler::output::format_rust_files(&rust);
     let rust_format_time = start.elapsed();
     println!(
-        "stages: lower+validate {:.1} ms, numbering {:.1} ms, OpenAPI {:.1} ms ({} files, {} KiB), proto {:.1} ms ({} files), Rust emit {:.1} ms + format {:.1} ms ({} files)",
+        "stages: lower+validate {:.1} ms, numbering {:.1} ms, resolve {:.1} ms, OpenAPI {:.1} ms ({} files, {} KiB), proto {:.1} ms ({} files), Rust emit {:.1} ms + format {:.1} ms ({} files)",
         ms(lowered),
         ms(analyzed),
+        ms(resolved),
         ms(openapi_time),
         openapi.len(),
         openapi.iter().map(|f| f.contents.len()).sum::<usize>() / 1024,

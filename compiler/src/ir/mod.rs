@@ -178,30 +178,6 @@ pub struct FieldSpans {
     pub example: Option<Span>,
 }
 
-impl Field {
-    /// Whether input DTOs (create, replace, patch) carry the field.
-    pub fn is_input(&self) -> bool {
-        !self.read_only
-    }
-
-    /// Whether patch bodies carry the field: the input fields but the key, which a patch
-    /// never changes (it is in the path). The one answer the Rust, OpenAPI and proto
-    /// projections of `TaskPatch` share.
-    pub fn is_patchable(&self) -> bool {
-        self.is_input() && !self.primary
-    }
-
-    /// Whether the resource as returned carries the field.
-    pub fn is_output(&self) -> bool {
-        !self.write_only
-    }
-
-    /// Whether a create request must send the field.
-    pub fn required_on_create(&self) -> bool {
-        !self.optional && self.default.is_none()
-    }
-}
-
 /// A foreign key: the field holds the primary key of `contract`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Reference {

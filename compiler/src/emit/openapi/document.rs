@@ -4,9 +4,10 @@
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
+use crate::api::{Api, ContractApi, OperationApi};
 use crate::ir::{
-    AuthPolicy, BodyType, Contract, CrudKind, Field, Method, Operation, Project, RateKey,
-    RateLimit, RoleMode, pluralize, to_snake_case,
+    AuthPolicy, BodyType, Contract, CrudKind, Field, Method, Operation, RateKey, RateLimit,
+    RoleMode, pluralize, to_snake_case,
 };
 
 use super::model::{
@@ -30,9 +31,10 @@ use super::writer::{Rendered, Writer};
 /// item). So the documents are written side by side, and an entry several versions share is
 /// built and rendered once, its text copied into each: a project whose versions mostly agree
 /// pays for about one document, not one per version.
-pub(super) fn write(project: &Project, versions: &[u32], generated: &str, outs: &mut [Writer]) {
+pub(super) fn write(api: &Api<'_>, versions: &[u32], generated: &str, outs: &mut [Writer]) {
     assert_eq!(versions.len(), outs.len(), "one writer per version");
-    let mut plans: Vec<Plan<'_>> = versions.iter().map(|&v| Plan::new(project, v)).collect();
+    let project = api.project;
+    let mut plans: Vec<Plan<'_, '_>> = versions.iter().map(|&v| Plan::new(api, v)).collect();
     for ((plan, out), &version) in plans.iter().zip(outs.iter_mut()).zip(versions) {
         out.entry("openapi", "3.1.0");
         out.entry("x-generated", generated);
@@ -98,7 +100,7 @@ pub(super) fn write(project: &Project, versions: &[u32], generated: &str, outs: 
         }
     }
 
-    let graph = ComponentGraph::new(project);
+    let graph = ComponentGraph::new(api);
     let reachable: Vec<BTreeSet<&str>> = roots
         .into_iter()
         .map(|roots| graph.reachable(roots))
@@ -147,30 +149,34 @@ pub(super) fn write(project: &Project, versions: &[u32], generated: &str, outs: 
     }
 }
 
+/// An operation as a document shows it: with its contract.
+type Served<'a, 'p> = (&'a ContractApi<'p>, &'a OperationApi<'p>);
+
 /// What one version's document serves, before any of it is written.
-struct Plan<'p> {
+struct Plan<'a, 'p> {
     tags: Vec<Tag>,
     /// The operations of each path, by the path below the version prefix (the prefix is the
     /// same for every path of a version, so these sort as the full paths do).
-    paths: BTreeMap<String, Vec<(&'p Contract, &'p Operation)>>,
+    paths: BTreeMap<String, Vec<Served<'a, 'p>>>,
     /// The schemas the document shows: declared types of every contract served, then the
     /// types its operations refer to.
     roots: Vec<String>,
 }
 
-impl<'p> Plan<'p> {
-    fn new(project: &'p Project, version: u32) -> Plan<'p> {
+impl<'a, 'p> Plan<'a, 'p> {
+    fn new(api: &'a Api<'p>, version: u32) -> Plan<'a, 'p> {
         let mut plan = Plan {
             tags: Vec::new(),
             paths: BTreeMap::new(),
             roots: Vec::new(),
         };
         let prefix = format!("/v{version}");
-        for contract in project.contracts.values() {
-            let operations: Vec<&Operation> = contract
-                .operations_in_order()
-                .into_iter()
-                .filter(|op| op.versions.contains(&version))
+        for resolved in &api.contracts {
+            let contract = resolved.contract;
+            let operations: Vec<(&OperationApi<'p>, &str)> = resolved
+                .operations
+                .iter()
+                .filter_map(|op| Some((op, op.route(version)?.path.as_str())))
                 .collect();
             if operations.is_empty() {
                 continue;
@@ -184,10 +190,9 @@ impl<'p> Plan<'p> {
             plan.roots.push(contract.name.clone());
             plan.roots.extend(contract.messages.keys().cloned());
             plan.roots.extend(contract.enums.keys().cloned());
-            for op in operations {
-                let full = op.full_path(contract, version);
-                let suffix = full.strip_prefix(&prefix).unwrap_or(&full).to_owned();
-                plan.paths.entry(suffix).or_default().push((contract, op));
+            for (op, full) in operations {
+                let suffix = full.strip_prefix(&prefix).unwrap_or(full).to_owned();
+                plan.paths.entry(suffix).or_default().push((resolved, op));
             }
         }
         plan
@@ -195,17 +200,17 @@ impl<'p> Plan<'p> {
 }
 
 /// Whether two versions serve the very same operations at a path.
-fn same_operations(a: &[(&Contract, &Operation)], b: &[(&Contract, &Operation)]) -> bool {
+fn same_operations(a: &[Served<'_, '_>], b: &[Served<'_, '_>]) -> bool {
     a.len() == b.len()
         && a.iter()
             .zip(b)
             .all(|((ca, oa), (cb, ob))| std::ptr::eq(*ca, *cb) && std::ptr::eq(*oa, *ob))
 }
 
-fn path_item(operations: &[(&Contract, &Operation)]) -> PathItem {
+fn path_item(operations: &[Served<'_, '_>]) -> PathItem {
     let mut item = PathItem::default();
     for &(contract, op) in operations {
-        *method_slot(&mut item, op.method) = Some(operation(contract, op));
+        *method_slot(&mut item, op.operation.method) = Some(operation(contract, op));
     }
     item
 }
@@ -248,11 +253,11 @@ struct ComponentGraph<'p> {
 }
 
 impl<'p> ComponentGraph<'p> {
-    fn new(project: &'p Project) -> ComponentGraph<'p> {
+    fn new(api: &'p Api<'p>) -> ComponentGraph<'p> {
         ComponentGraph {
-            components: project
+            components: api
                 .contracts
-                .values()
+                .iter()
                 .flat_map(Component::of_contract)
                 .chain([Component::Problem, Component::FieldError])
                 .map(|component| (component.name(), component))
@@ -300,34 +305,36 @@ fn operation_refs<'o>(operation: &'o model::Operation, out: &mut Vec<&'o str>) {
     }
 }
 
-fn operation(contract: &Contract, op: &Operation) -> model::Operation {
+fn operation(resolved: &ContractApi<'_>, op_api: &OperationApi<'_>) -> model::Operation {
+    let (contract, op) = (resolved.contract, op_api.operation);
     let mut parameters: Vec<Parameter> = op
         .path_params
         .iter()
-        .map(|f| field_parameter(f, ParameterLocation::Path))
+        .map(|f| field_parameter(f, ParameterLocation::Path, true))
         .chain(
-            op.query
+            op_api
+                .query
                 .iter()
-                .map(|f| field_parameter(f, ParameterLocation::Query)),
+                .map(|q| field_parameter(q.field, ParameterLocation::Query, q.required)),
         )
         .collect();
     if op.crud() == Some(CrudKind::List) {
-        parameters.extend(list_parameters(contract));
+        parameters.extend(list_parameters(resolved));
     }
     let request_body = op.request.as_ref().map(|body| RequestBody {
         description: None,
         required: true,
-        content: json_content(body_schema(contract, &body.ty)),
+        content: json_content(body_schema(resolved, &body.ty)),
     });
     let noun = noun(contract);
     let mut responses = BTreeMap::from([(
         Cow::Owned(op.status.to_string()),
-        RefOr::Item(success_response(contract, op, &noun)),
+        RefOr::Item(success_response(resolved, op, &noun)),
     )]);
     for error in error_responses(op) {
         responses.insert(Cow::Borrowed(error.status_key()), error.reference());
     }
-    let (security, roles) = security(&op.auth);
+    let (security, roles) = security(op_api.auth);
     model::Operation {
         tags: vec![contract.name.clone()],
         summary: Some(
@@ -336,25 +343,23 @@ fn operation(contract: &Contract, op: &Operation) -> model::Operation {
                 .unwrap_or_else(|| default_summary(op, &noun)),
         ),
         description: op.description.clone(),
-        operation_id: contract.operation_id(op),
+        operation_id: op_api.operation_id.clone(),
         deprecated: op.deprecated,
         parameters,
         request_body,
         responses,
         security: Some(security),
         roles,
-        rate_limit: rate_limit_extension(&op.rate_limit),
+        rate_limit: rate_limit_extension(op_api.rate_limit),
     }
 }
 
-/// A path or query parameter declared by a field. Query parameters are required unless they
-/// are optional or have a default the server fills in.
-fn field_parameter(field: &Field, location: ParameterLocation) -> Parameter {
+/// A path or query parameter declared by a field.
+fn field_parameter(field: &Field, location: ParameterLocation, required: bool) -> Parameter {
     let mut schema = schema::field_schema(field, Place::Parameter);
     let description = schema.description.take();
     Parameter {
-        required: location == ParameterLocation::Path
-            || (!field.optional && field.default.is_none()),
+        required,
         deprecated: field.deprecated,
         location,
         ..query_parameter(&field.name, description, schema)
@@ -376,7 +381,8 @@ fn query_parameter(name: &str, description: Option<String>, schema: Schema) -> P
 }
 
 /// The paging, sorting and filtering parameters of a list operation.
-fn list_parameters(contract: &Contract) -> Vec<Parameter> {
+fn list_parameters(resolved: &ContractApi<'_>) -> Vec<Parameter> {
+    let contract = resolved.contract;
     let pagination = contract.pagination;
     let mut parameters = vec![
         query_parameter(
@@ -432,7 +438,8 @@ fn list_parameters(contract: &Contract) -> Vec<Parameter> {
     ));
     // A filter compares for equality, so it takes the field's plain type: constraints and
     // nullability describe stored values, not what one may search for.
-    parameters.extend(contract.fields.iter().filter(|f| f.filterable).map(|f| {
+    let filters = resolved.filter.iter().flat_map(|filter| filter.declared());
+    parameters.extend(filters.map(|f| {
         query_parameter(
             &f.name,
             Some(format!("Only items whose `{}` equals this value.", f.name)),
@@ -443,14 +450,14 @@ fn list_parameters(contract: &Contract) -> Vec<Parameter> {
 }
 
 /// The schema of a request or response body.
-fn body_schema(contract: &Contract, body: &BodyType) -> Schema {
+fn body_schema(resolved: &ContractApi<'_>, body: &BodyType) -> Schema {
     match body {
         BodyType::Named(name) => Schema::reference(name),
         BodyType::List(name) => Schema {
             items: Some(Box::new(Schema::reference(name))),
             ..Schema::of_type(JsonType::Array)
         },
-        BodyType::Derived(derived) => Schema::reference(&derived.type_name(&contract.name)),
+        BodyType::Derived(derived) => Schema::reference(resolved.derived_name(*derived)),
     }
 }
 
@@ -464,17 +471,17 @@ fn json_content(schema: Schema) -> BTreeMap<&'static str, MediaType> {
     )])
 }
 
-fn success_response(contract: &Contract, op: &Operation, noun: &str) -> Response {
+fn success_response(resolved: &ContractApi<'_>, op: &Operation, noun: &str) -> Response {
     let mut headers = vec![ResponseHeader::RequestId];
     if is_rate_limited(op) {
         headers.extend([ResponseHeader::RateLimit, ResponseHeader::RateLimitPolicy]);
     }
     let content = match &op.response {
-        Some(body) if op.status != 204 => json_content(body_schema(contract, &body.ty)),
+        Some(body) if op.status != 204 => json_content(body_schema(resolved, &body.ty)),
         _ => BTreeMap::new(),
     };
     Response {
-        description: success_description(contract, op, noun),
+        description: success_description(resolved, op, noun),
         headers: problems::header_refs(&headers),
         content,
     }
@@ -631,7 +638,7 @@ fn default_summary(op: &Operation, noun: &str) -> String {
     }
 }
 
-fn success_description(contract: &Contract, op: &Operation, noun: &str) -> String {
+fn success_description(resolved: &ContractApi<'_>, op: &Operation, noun: &str) -> String {
     match (op.crud(), &op.response) {
         (Some(CrudKind::List), _) => format!("A page of {}.", pluralize(noun)),
         (Some(CrudKind::Get), _) => format!("The {noun}."),
@@ -642,7 +649,7 @@ fn success_description(contract: &Contract, op: &Operation, noun: &str) -> Strin
             BodyType::Named(name) => format!("Success: a `{name}`."),
             BodyType::List(name) => format!("Success: a list of `{name}`."),
             BodyType::Derived(derived) => {
-                format!("Success: a `{}`.", derived.type_name(&contract.name))
+                format!("Success: a `{}`.", resolved.derived_name(*derived))
             }
         },
         (None, None) => "Success; the response has no body.".to_owned(),

@@ -21,7 +21,7 @@ mod tests;
 
 use std::path::PathBuf;
 
-use crate::ir::Project;
+use crate::api::Api;
 
 use self::writer::Writer;
 
@@ -36,9 +36,9 @@ pub struct OpenApiOptions {
 
 /// One OpenAPI document per API version: `openapi/v1.json` and `openapi/v1.yaml`, ... A project
 /// without operations serves no version and gets no document.
-pub fn emit(project: &Project, options: &OpenApiOptions) -> Vec<GeneratedFile> {
+pub fn emit(api: &Api<'_>, options: &OpenApiOptions) -> Vec<GeneratedFile> {
     let marker = header("", &options.origin).trim().to_owned();
-    let versions: Vec<u32> = project.versions().into_iter().collect();
+    let versions: Vec<u32> = api.versions.iter().copied().collect();
     // The YAML runs to about three quarters of the JSON's length. Both grow by doubling until
     // the document extrapolates its own size (`Writer::reserve_rest`).
     let mut writers: Vec<Writer> = versions
@@ -50,7 +50,7 @@ pub fn emit(project: &Project, options: &OpenApiOptions) -> Vec<GeneratedFile> {
         })
         .collect();
     // All versions in one pass, so that what they share is written once (see `document`).
-    document::write(project, &versions, &marker, &mut writers);
+    document::write(api, &versions, &marker, &mut writers);
     versions
         .iter()
         .zip(writers)

@@ -1,5 +1,6 @@
 //! IR types and fields -> JSON Schema, and the component schemas a contract contributes.
 
+use crate::api::{BodyField, BodyModel, ContractApi};
 use crate::ir::{Constraints, Contract, DerivedBody, EnumDef, Field, Message, Scalar, Type, Value};
 
 use super::model::{AdditionalProperties, JsonType, Properties, Schema, number};
@@ -213,12 +214,11 @@ fn wire_value(ty: &Type, value: &Value) -> serde_json::Value {
     }
 }
 
-/// An object schema over `fields`; `required` says which of them must be present.
+/// An object schema over `fields`, each required or not.
 fn object_schema<'f>(
     description: Option<String>,
-    fields: impl IntoIterator<Item = &'f Field>,
+    fields: impl IntoIterator<Item = BodyField<'f>>,
     place: Place,
-    required: impl Fn(&Field) -> bool,
     closed: bool,
 ) -> Schema {
     let mut schema = Schema {
@@ -226,8 +226,8 @@ fn object_schema<'f>(
         additional_properties: closed.then_some(AdditionalProperties::Allowed(false)),
         ..Schema::of_type(JsonType::Object)
     };
-    for field in fields {
-        if required(field) {
+    for BodyField { field, required } in fields {
+        if required {
             schema.required.push(field.name.clone());
         }
         schema
@@ -238,6 +238,17 @@ fn object_schema<'f>(
     schema
 }
 
+/// Declared fields, each required when `required` says so.
+fn declared<'f>(
+    fields: &'f [Field],
+    required: impl Fn(&Field) -> bool,
+) -> impl Iterator<Item = BodyField<'f>> {
+    fields.iter().map(move |field| BodyField {
+        field,
+        required: required(field),
+    })
+}
+
 /// The resource as the server returns it. Write-only fields are listed (flagged `writeOnly`)
 /// so that the one schema also describes what clients may send, as OpenAPI intends.
 pub(super) fn resource_schema(contract: &Contract) -> Schema {
@@ -245,38 +256,33 @@ pub(super) fn resource_schema(contract: &Contract) -> Schema {
         deprecated: contract.deprecated,
         ..object_schema(
             contract.description.clone(),
-            &contract.fields,
+            declared(&contract.fields, |f| !f.optional && !f.write_only),
             Place::Resource,
-            |f| !f.optional && !f.write_only,
             false,
         )
     }
 }
 
 /// The body of create and replace requests. Closed, because the server rejects unknown fields.
-pub(super) fn input_schema(contract: &Contract) -> Schema {
+pub(super) fn input_schema(contract: &str, input: &BodyModel<'_>) -> Schema {
     object_schema(
         Some(format!(
-            "What a client sends to create or replace a `{}`. Fields with defaults may be left out.",
-            contract.name
+            "What a client sends to create or replace a `{contract}`. Fields with defaults may be left out."
         )),
-        contract.fields.iter().filter(|f| f.is_input()),
+        input.fields.iter().copied(),
         Place::Input,
-        Field::required_on_create,
         true,
     )
 }
 
-/// The body of patch requests: every input field but the key, none required.
-pub(super) fn patch_schema(contract: &Contract) -> Schema {
+/// The body of patch requests: the resolved patch fields, none required.
+pub(super) fn patch_schema(contract: &str, patch: &BodyModel<'_>) -> Schema {
     object_schema(
         Some(format!(
-            "The fields of a `{}` to change; absent fields keep their value, `null` clears a nullable field.",
-            contract.name
+            "The fields of a `{contract}` to change; absent fields keep their value, `null` clears a nullable field."
         )),
-        contract.fields.iter().filter(|f| f.is_patchable()),
+        patch.fields.iter().copied(),
         Place::Patch,
-        |_| false,
         true,
     )
 }
@@ -333,9 +339,8 @@ pub(super) fn integer(format: &'static str, minimum: f64) -> Schema {
 pub(super) fn message_schema(message: &Message) -> Schema {
     object_schema(
         message.description.clone(),
-        &message.fields,
+        declared(&message.fields, |f| !f.optional),
         Place::Resource,
-        |f| !f.optional,
         true,
     )
 }
@@ -366,7 +371,7 @@ pub(super) fn enum_schema(def: &EnumDef) -> Schema {
 #[derive(Debug, Clone, Copy)]
 pub(super) enum Component<'p> {
     Resource(&'p Contract),
-    Derived(&'p Contract, DerivedBody),
+    Derived(&'p ContractApi<'p>, DerivedBody),
     Message(&'p Message),
     Enum(&'p EnumDef),
     Problem,
@@ -375,12 +380,15 @@ pub(super) enum Component<'p> {
 
 impl<'p> Component<'p> {
     /// Every component a contract declares or derives.
-    pub(super) fn of_contract(contract: &'p Contract) -> impl Iterator<Item = Component<'p>> {
+    pub(super) fn of_contract(
+        resolved: &'p ContractApi<'p>,
+    ) -> impl Iterator<Item = Component<'p>> {
+        let contract = resolved.contract;
         [
             Component::Resource(contract),
-            Component::Derived(contract, DerivedBody::Input),
-            Component::Derived(contract, DerivedBody::Patch),
-            Component::Derived(contract, DerivedBody::Page),
+            Component::Derived(resolved, DerivedBody::Input),
+            Component::Derived(resolved, DerivedBody::Patch),
+            Component::Derived(resolved, DerivedBody::Page),
         ]
         .into_iter()
         .chain(contract.messages.values().map(Component::Message))
@@ -391,7 +399,7 @@ impl<'p> Component<'p> {
     pub(super) fn name(self) -> String {
         match self {
             Component::Resource(contract) => contract.name.clone(),
-            Component::Derived(contract, derived) => derived.type_name(&contract.name),
+            Component::Derived(resolved, derived) => resolved.derived_name(derived).to_owned(),
             Component::Message(message) => message.name.clone(),
             Component::Enum(def) => def.name.clone(),
             Component::Problem => PROBLEM.to_owned(),
@@ -412,13 +420,11 @@ impl<'p> Component<'p> {
         }
         match self {
             Component::Resource(contract) => of_fields(&contract.fields),
-            Component::Derived(contract, DerivedBody::Input) => {
-                of_fields(contract.fields.iter().filter(|f| f.is_input()))
-            }
-            Component::Derived(contract, DerivedBody::Patch) => {
-                of_fields(contract.fields.iter().filter(|f| f.is_patchable()))
-            }
-            Component::Derived(contract, DerivedBody::Page) => vec![contract.name.as_str()],
+            Component::Derived(resolved, derived) => match resolved.derived(derived) {
+                Some(body) => of_fields(body.declared()),
+                // A page's items are the resource.
+                None => vec![resolved.contract.name.as_str()],
+            },
             Component::Message(message) => of_fields(&message.fields),
             Component::Problem => vec![FIELD_ERROR],
             Component::Enum(_) | Component::FieldError => Vec::new(),
@@ -428,9 +434,13 @@ impl<'p> Component<'p> {
     pub(super) fn schema(self) -> Schema {
         match self {
             Component::Resource(contract) => resource_schema(contract),
-            Component::Derived(contract, DerivedBody::Input) => input_schema(contract),
-            Component::Derived(contract, DerivedBody::Patch) => patch_schema(contract),
-            Component::Derived(contract, DerivedBody::Page) => page_schema(contract),
+            Component::Derived(resolved, DerivedBody::Input) => {
+                input_schema(&resolved.contract.name, &resolved.input)
+            }
+            Component::Derived(resolved, DerivedBody::Patch) => {
+                patch_schema(&resolved.contract.name, &resolved.patch)
+            }
+            Component::Derived(resolved, DerivedBody::Page) => page_schema(resolved.contract),
             Component::Message(message) => message_schema(message),
             Component::Enum(def) => enum_schema(def),
             Component::Problem => problems::problem_schema(),

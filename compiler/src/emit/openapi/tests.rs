@@ -157,7 +157,7 @@ fn options() -> OpenApiOptions {
 
 /// Generated files by path.
 fn files(project: &Project) -> BTreeMap<String, String> {
-    emit(project, &options())
+    emit(&crate::api::Api::resolve(project), &options())
         .into_iter()
         .map(|f| (f.path.display().to_string(), f.contents))
         .collect()
@@ -208,7 +208,7 @@ fn status_codes(op: &Value) -> Vec<&str> {
 #[test]
 fn no_operations_no_documents() {
     let project = analyze(None, &[("audit.yaml", AUDIT)]);
-    assert!(emit(&project, &options()).is_empty());
+    assert!(emit(&crate::api::Api::resolve(&project), &options()).is_empty());
 }
 
 #[test]
@@ -978,7 +978,8 @@ fn every_reference_resolves() {
 #[test]
 fn output_is_deterministic() {
     let project = todo_project();
-    assert_eq!(emit(&project, &options()), emit(&project, &options()));
+    let api = crate::api::Api::resolve(&project);
+    assert_eq!(emit(&api, &options()), emit(&api, &options()));
     // Contract order in the input does not matter either.
     let reordered = analyze(
         Some(PROJECT),
@@ -1054,9 +1055,10 @@ fn component_references_match_their_schemas() {
         crate::load(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../contracts"))
             .unwrap_or_else(|e| panic!("the example contracts load:\n{e}"));
     for project in [todo_project(), crate::analyze(&examples).project] {
-        let components = project
+        let api = crate::api::Api::resolve(&project);
+        let components = api
             .contracts
-            .values()
+            .iter()
             .flat_map(Component::of_contract)
             .chain([Component::Problem, Component::FieldError]);
         let mut checked = 0;

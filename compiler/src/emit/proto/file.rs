@@ -17,33 +17,31 @@ pub(super) enum Presence {
     Optional,
 }
 
-pub(super) struct FileBuilder<'a, 'v> {
+pub(super) struct FileBuilder<'a> {
+    pub(super) api: &'a Api<'a>,
     pub(super) project: &'a Project,
-    /// The project's versions, computed once: every contract's service compares against them.
-    pub(super) all_versions: &'v BTreeSet<u32>,
     pub(super) lock: &'a Lock,
+    /// What the contract's projections share: its bodies, names and routes.
+    pub(super) resolved: &'a ContractApi<'a>,
     pub(super) contract: &'a Contract,
     pub(super) imports: BTreeSet<String>,
 }
 
-impl<'a, 'v> FileBuilder<'a, 'v> {
-    pub(super) fn new(
-        project: &'a Project,
-        lock: &'a Lock,
-        all_versions: &'v BTreeSet<u32>,
-        contract: &'a Contract,
-    ) -> Self {
+impl<'a> FileBuilder<'a> {
+    pub(super) fn new(api: &'a Api<'a>, lock: &'a Lock, resolved: &'a ContractApi<'a>) -> Self {
+        let project = api.project;
         Self {
+            api,
             project,
-            all_versions,
             lock,
-            contract,
-            // The files of the other contracts it uses: one rule, shared with validation's
-            // check for import cycles.
-            imports: project
-                .contracts_used_by(contract)
-                .into_keys()
-                .filter_map(|name| project.contracts.get(name))
+            resolved,
+            contract: resolved.contract,
+            // The files of the other contracts it uses: the resolved answer validation's check
+            // for import cycles follows too.
+            imports: resolved
+                .uses
+                .keys()
+                .filter_map(|name| project.contracts.get(*name))
                 .map(import_path)
                 .collect(),
         }
@@ -51,26 +49,18 @@ impl<'a, 'v> FileBuilder<'a, 'v> {
 
     pub(super) fn build(&mut self) -> Result<FileView, Diagnostic> {
         let contract = self.contract;
+        let resolved = self.resolved;
         let mut messages = vec![self.resource_message()?];
-        let derived: BTreeSet<DerivedBody> = contract
-            .operations
-            .values()
-            .flat_map(|op| op.request.iter().chain(&op.response))
-            .filter_map(|body| match body.ty {
-                BodyType::Derived(d) => Some(d),
-                _ => None,
-            })
-            .collect();
-        if derived.contains(&DerivedBody::Input) {
+        if resolved.uses_derived(DerivedBody::Input) {
             messages.push(self.input_message()?);
         }
-        if derived.contains(&DerivedBody::Patch) {
+        if resolved.uses_derived(DerivedBody::Patch) {
             messages.push(self.patch_message()?);
         }
         if let Some(filter) = self.filter_message()? {
             messages.push(filter);
         }
-        if derived.contains(&DerivedBody::Page) {
+        if resolved.uses_derived(DerivedBody::Page) {
             messages.push(self.page_message());
         }
         for message in contract.messages.values() {
@@ -210,18 +200,24 @@ impl<'a, 'v> FileBuilder<'a, 'v> {
     }
 
     /// Fields of the contract's own numbering (`Task`, `TaskInput`, `TaskPatch`, `TaskFilter`).
+    /// The fields of a body derived from the contract, numbered like the contract's own.
     pub(super) fn contract_fields(
         &mut self,
-        keep: impl Fn(&Field) -> bool,
-        presence: impl Fn(&Field) -> Presence,
+        body: &BodyModel<'a>,
+        presence: impl Fn(BodyField<'_>) -> Presence,
         extra_comments: impl Fn(&Field) -> Vec<String>,
     ) -> Result<Vec<FieldView>, Diagnostic> {
         let contract = self.contract;
-        contract
-            .fields
+        body.fields
             .iter()
-            .filter(|f| keep(f))
-            .map(|f| self.field(&contract.name, f, presence(f), &extra_comments(f)))
+            .map(|&f| {
+                self.field(
+                    &contract.name,
+                    f.field,
+                    presence(f),
+                    &extra_comments(f.field),
+                )
+            })
             .collect()
     }
 
@@ -248,7 +244,12 @@ impl<'a, 'v> FileBuilder<'a, 'v> {
     }
 
     pub(super) fn resource_message(&mut self) -> Result<MessageView, Diagnostic> {
-        let fields = self.contract_fields(Field::is_output, may_be_unset, |_| Vec::new())?;
+        let resolved = self.resolved;
+        let fields = self.contract_fields(
+            &resolved.resource,
+            |f| may_be_unset(f.field),
+            |_| Vec::new(),
+        )?;
         let mut message = self.contract_message(
             self.contract.name.clone(),
             text_lines(self.contract.description.as_deref()),
@@ -259,7 +260,8 @@ impl<'a, 'v> FileBuilder<'a, 'v> {
     }
 
     pub(super) fn input_message(&mut self) -> Result<MessageView, Diagnostic> {
-        let fields = self.contract_fields(Field::is_input, input_presence, |f| {
+        let resolved = self.resolved;
+        let fields = self.contract_fields(&resolved.input, input_presence, |f| {
             f.default
                 .iter()
                 .map(|d| format!("Default: {}.", d.to_json()))
@@ -269,16 +271,13 @@ impl<'a, 'v> FileBuilder<'a, 'v> {
             "What create and update requests send: the fields of `{}` except read-only ones.",
             self.contract.name
         )];
-        Ok(self.contract_message(
-            DerivedBody::Input.type_name(&self.contract.name),
-            comments,
-            fields,
-        ))
+        Ok(self.contract_message(resolved.input.name.clone(), comments, fields))
     }
 
     pub(super) fn patch_message(&mut self) -> Result<MessageView, Diagnostic> {
+        let resolved = self.resolved;
         let fields =
-            self.contract_fields(Field::is_patchable, |_| Presence::Optional, |_| Vec::new())?;
+            self.contract_fields(&resolved.patch, |_| Presence::Optional, |_| Vec::new())?;
         let comments = vec![
             format!(
                 "What a patch request sends: unset fields of `{}` stay unchanged.",
@@ -290,34 +289,24 @@ impl<'a, 'v> FileBuilder<'a, 'v> {
                 .to_owned(),
             "expressible; use Update to replace those fields.".to_owned(),
         ];
-        Ok(self.contract_message(
-            DerivedBody::Patch.type_name(&self.contract.name),
-            comments,
-            fields,
-        ))
+        Ok(self.contract_message(resolved.patch.name.clone(), comments, fields))
     }
 
     /// `TaskFilter`, when the contract has a list operation and filterable fields.
     pub(super) fn filter_message(&mut self) -> Result<Option<MessageView>, Diagnostic> {
-        if !self.has_filter() {
+        let Some(filter) = &self.resolved.filter else {
             return Ok(None);
-        }
-        let fields =
-            self.contract_fields(|f| f.filterable, |_| Presence::Optional, |_| Vec::new())?;
+        };
+        let fields = self.contract_fields(filter, |_| Presence::Optional, |_| Vec::new())?;
         let comments = vec![format!(
             "Filters of the list operation: only `{}` items equal to every set field are listed.",
             self.contract.name
         )];
         Ok(Some(self.contract_message(
-            self.contract.filter_message_name(),
+            filter.name.clone(),
             comments,
             fields,
         )))
-    }
-
-    pub(super) fn has_filter(&self) -> bool {
-        self.contract.operations.contains_key(CrudKind::List.name())
-            && self.contract.fields.iter().any(|f| f.filterable)
     }
 
     pub(super) fn page_message(&self) -> MessageView {
@@ -347,7 +336,7 @@ impl<'a, 'v> FileBuilder<'a, 'v> {
             ),
         ];
         fixed_message(
-            DerivedBody::Page.type_name(contract),
+            self.resolved.page.clone(),
             vec![format!("One page of `{contract}` items.")],
             fields,
         )
@@ -403,18 +392,18 @@ impl<'a, 'v> FileBuilder<'a, 'v> {
     // ---- service -----------------------------------------------------------------------------
 
     pub(super) fn service(&mut self) -> Result<Option<Arc<ServiceView>>, Diagnostic> {
-        let contract = self.contract;
-        let operations = contract.operations_in_order();
-        if operations.is_empty() {
+        let (contract, resolved) = (self.contract, self.resolved);
+        if resolved.operations.is_empty() {
             return Ok(None);
         }
-        let all_versions = self.all_versions;
+        let all_versions = &self.api.versions;
         let mut rpcs = Vec::new();
         let mut messages = Vec::new();
-        for op in operations {
-            let request = contract.request_message_name(op);
+        for op_api in &resolved.operations {
+            let op = op_api.operation;
+            let request = op_api.request_message.clone();
             messages.push(self.request_message(op, &request)?);
-            let response = match (&op.response, contract.response_message_name(op)) {
+            let response = match (&op.response, op_api.response_message.clone()) {
                 (Some(body), Some(wrapper)) => {
                     let items = self.body_type(&body.ty);
                     messages.push(fixed_message(
@@ -445,10 +434,10 @@ impl<'a, 'v> FileBuilder<'a, 'v> {
                 contract.path,
                 op.path
             ));
-            if op.versions != *all_versions {
+            if op_api.versions() != all_versions {
                 comments.push(format!(
                     "Served by API {} only.",
-                    versions_text(&op.versions)
+                    versions_text(op_api.versions())
                 ));
             }
             rpcs.push(RpcView {
@@ -460,7 +449,7 @@ impl<'a, 'v> FileBuilder<'a, 'v> {
             });
         }
         Ok(Some(Arc::new(ServiceView {
-            name: contract.service_name(),
+            name: resolved.service.clone(),
             comments: vec![format!(
                 "The operations on `{}`, as served by the HTTP API under `{}`.",
                 contract.name, contract.path
@@ -499,8 +488,8 @@ impl<'a, 'v> FileBuilder<'a, 'v> {
                 for param in &op.path_params {
                     fields.push(self.field(name, param, Presence::Required, &[])?);
                 }
-                for param in &op.query {
-                    fields.push(self.field(name, param, input_presence(param), &[])?);
+                for &param in &self.resolved.of(op).query {
+                    fields.push(self.field(name, param.field, input_presence(param), &[])?);
                 }
                 if let Some(body) = &op.request {
                     let number = self
@@ -570,10 +559,10 @@ impl<'a, 'v> FileBuilder<'a, 'v> {
                 "Whether the page carries `total`.",
             ),
         ];
-        if self.has_filter() {
+        if let Some(filter) = &self.resolved.filter {
             fields.push(plain_field(
                 "",
-                &contract.filter_message_name(),
+                &filter.name,
                 "filter",
                 5,
                 "Only items matching every set filter.",
@@ -634,8 +623,8 @@ pub(super) fn may_be_unset(field: &Field) -> Presence {
 }
 
 /// Inputs that may be left out (optional, defaulted or nullable ones) may be unset.
-pub(super) fn input_presence(field: &Field) -> Presence {
-    if field.required_on_create() && !field.nullable {
+pub(super) fn input_presence(input: BodyField<'_>) -> Presence {
+    if input.required && !input.field.nullable {
         Presence::Required
     } else {
         Presence::Optional

@@ -17,6 +17,7 @@ use std::path::PathBuf;
 use proc_macro2::{Ident, Literal, Span as TokenSpan, TokenStream};
 use quote::{ToTokens as _, format_ident, quote};
 
+use crate::api::{Api, ContractApi, OperationApi};
 use crate::diag::{SourceMap, display_path};
 use crate::ir::*;
 use crate::sql::Migration;
@@ -39,30 +40,28 @@ pub struct RustFile {
 /// documents and the database migrations. Include it in a module of your crate:
 /// `pub mod api { include!(concat!(env!("OUT_DIR"), "/cmmv/rust/mod.rs")); }`.
 pub fn emit(
-    project: &Project,
+    api: &Api<'_>,
     migrations: &[Migration],
     sources: &SourceMap,
     origin: &str,
 ) -> Vec<RustFile> {
-    let mut files: Vec<RustFile> = project
+    let mut files: Vec<RustFile> = api
         .contracts
-        .values()
-        .filter(|contract| !expanded_by_macro(sources, contract))
-        .map(|contract| RustFile {
-            path: PathBuf::from(format!("rust/{}.rs", to_snake_case(&contract.name))),
-            origin: display_path(sources.name(contract.file)),
-            tokens: ContractEmitter {
-                project,
-                contract,
-                named_policies: NamedPolicies::Inline,
-            }
-            .file(),
+        .iter()
+        .filter(|resolved| !expanded_by_macro(sources, resolved.contract))
+        .map(|resolved| RustFile {
+            path: PathBuf::from(format!(
+                "rust/{}.rs",
+                to_snake_case(&resolved.contract.name)
+            )),
+            origin: display_path(sources.name(resolved.contract.file)),
+            tokens: ContractEmitter::new(api.project, resolved, NamedPolicies::Inline).file(),
         })
         .collect();
     files.push(RustFile {
         path: PathBuf::from("rust/mod.rs"),
         origin: origin.to_owned(),
-        tokens: module_file(project, migrations, sources),
+        tokens: module_file(api, migrations, sources),
     });
     files
 }
@@ -72,13 +71,9 @@ pub fn emit(
 /// The items of one contract, for the `#[contract]` macro: what `rust/<contract>.rs` holds for
 /// a YAML contract (no `@generated` header, not formatted: the tokens go straight to rustc).
 pub fn emit_contract(project: &Project, contract: &Contract) -> TokenStream {
-    ContractEmitter {
-        project,
-        contract,
-        // A macro cannot read `cmmv.yaml`: its named policies are stand-ins.
-        named_policies: NamedPolicies::ByName,
-    }
-    .file()
+    let resolved = ContractApi::resolve(project, contract);
+    // A macro cannot read `cmmv.yaml`: its named policies are stand-ins.
+    ContractEmitter::new(project, &resolved, NamedPolicies::ByName).file()
 }
 
 /// Whether a contract was declared with `#[contract]` in a Rust file: its macro expands its
@@ -92,32 +87,25 @@ fn expanded_by_macro(sources: &SourceMap, contract: &Contract) -> bool {
 
 // ---- end of the #[contract] macro entry point ------------------------------------------------
 
-fn module_file(project: &Project, migrations: &[Migration], sources: &SourceMap) -> TokenStream {
-    let includes = project
+fn module_file(api: &Api<'_>, migrations: &[Migration], sources: &SourceMap) -> TokenStream {
+    let includes = api
         .contracts
-        .values()
+        .iter()
+        .map(|resolved| resolved.contract)
         .filter(|c| !expanded_by_macro(sources, c))
         .map(|c| {
             let file = format!("{}.rs", to_snake_case(&c.name));
             quote!(include!(#file);)
         });
-    let documents = project.versions().into_iter().map(|version| {
+    let documents = api.versions.iter().map(|&version| {
         let json = format!("../openapi/v{version}.json");
         let yaml = format!("../openapi/v{version}.yaml");
         let version = Literal::u32_unsuffixed(version);
         quote!((#version, include_str!(#json), include_str!(#yaml)))
     });
-    let routes = project.contracts.values().flat_map(|contract| {
-        contract
-            .operations_in_order()
-            .into_iter()
-            .flat_map(move |op| {
-                op.versions.iter().map(move |&version| {
-                    let method = op.method.as_str();
-                    let path = op.full_path(contract, version);
-                    quote!((#method, #path))
-                })
-            })
+    let routes = api.routes().map(|(_, _, route)| {
+        let (method, path) = (route.method.as_str(), route.path.as_str());
+        quote!((#method, #path))
     });
     // The scripts are inlined rather than `include_str!`ed from the contract directory: the
     // generated code stays free of absolute paths, and a build uses exactly the migrations
@@ -129,27 +117,24 @@ fn module_file(project: &Project, migrations: &[Migration], sources: &SourceMap)
             ::cmmv::sql::Migration { version: #version, name: #name, sqlite: #sqlite, postgres: #postgres }
         }
     });
-    let rate_limits = project.contracts.values().flat_map(|contract| {
-        contract
-            .operations_in_order()
-            .into_iter()
-            .flat_map(move |op| {
-                let policies: Vec<TokenStream> =
-                    operation_policies(contract, op, NamedPolicies::Inline)
-                        .into_iter()
-                        .map(|(_, policy)| policy)
-                        .collect();
-                let versions: Vec<u32> = if policies.is_empty() {
-                    Vec::new()
-                } else {
-                    op.versions.iter().copied().collect()
-                };
-                versions.into_iter().map(move |version| {
-                    let method = op.method.as_str();
-                    let path = op.full_path(contract, version);
-                    quote!((#method, #path, &[#(#policies),*]))
-                })
+    let rate_limits = api.contracts.iter().flat_map(|resolved| {
+        resolved.operations.iter().flat_map(move |op| {
+            let policies: Vec<TokenStream> =
+                operation_policies(resolved.contract, op, NamedPolicies::Inline)
+                    .into_iter()
+                    .map(|(_, policy)| policy)
+                    .collect();
+            // Unlimited routes are absent from the table.
+            let routes = if policies.is_empty() {
+                &[][..]
+            } else {
+                &op.routes[..]
+            };
+            routes.iter().map(move |route| {
+                let (method, path) = (route.method.as_str(), route.path.as_str());
+                quote!((#method, #path, &[#(#policies),*]))
             })
+        })
     });
     quote! {
         #(#includes)*
@@ -221,6 +206,9 @@ enum Shape {
 
 struct ContractEmitter<'a> {
     project: &'a Project,
+    /// What the contract's projections share: its bodies, names and routes.
+    resolved: &'a ContractApi<'a>,
+    /// The declared contract, for what only the Rust projection prints (rules, storage).
     contract: &'a Contract,
     named_policies: NamedPolicies,
 }
@@ -235,7 +223,21 @@ enum NamedPolicies {
     ByName,
 }
 
-impl ContractEmitter<'_> {
+impl<'a> ContractEmitter<'a> {
+    fn new(project: &'a Project, resolved: &'a ContractApi<'a>, named: NamedPolicies) -> Self {
+        Self {
+            project,
+            resolved,
+            contract: resolved.contract,
+            named_policies: named,
+        }
+    }
+
+    /// The resolved form of one of the contract's operations.
+    fn op(&self, op: &Operation) -> &'a OperationApi<'a> {
+        self.resolved.of(op)
+    }
+
     fn file(&self) -> TokenStream {
         let contract = self.contract;
         let enums = contract.enums.values().map(enum_type);
@@ -260,19 +262,14 @@ impl ContractEmitter<'_> {
             &contract.fields,
             Shape::Resource,
         );
-        let input_fields: Vec<Field> = contract
-            .fields
-            .iter()
-            .filter(|f| f.is_input())
-            .cloned()
-            .collect();
-        let input_name = DerivedBody::Input.type_name(&contract.name);
+        let input_fields: Vec<Field> = self.resolved.input.declared().cloned().collect();
+        let input_name = &self.resolved.input.name;
         let input_doc = format!(
             "What create (POST) and replace (PUT) requests send: the fields of [`{}`] that clients may set.",
             contract.name
         );
         let input = self.object(
-            &input_name,
+            input_name,
             &contract.name,
             Some(&input_doc),
             &input_fields,
@@ -281,10 +278,11 @@ impl ContractEmitter<'_> {
         let patch = self.patch_type();
         let resource_impl = self.resource_impl();
         let record_impl = self.record_impl();
-        let queries = contract
-            .operations_in_order()
-            .into_iter()
-            .filter(|op| !op.query.is_empty())
+        let queries = self
+            .resolved
+            .operations
+            .iter()
+            .filter(|op| op.query_struct.is_some())
             .map(|op| self.query_struct(op));
         let handlers = self.handlers_trait();
         let routes = self.routes_fn();

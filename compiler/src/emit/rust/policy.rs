@@ -6,10 +6,11 @@ use super::*;
 /// The policies of an operation, in order, each with its id (none when it is unlimited).
 pub(super) fn operation_policies(
     contract: &Contract,
-    op: &Operation,
+    resolved: &OperationApi<'_>,
     named: NamedPolicies,
 ) -> Vec<(String, TokenStream)> {
-    match &op.rate_limit {
+    let op = resolved.operation;
+    match resolved.rate_limit {
         RateLimit::Policies(policies) => policies
             .iter()
             .enumerate()

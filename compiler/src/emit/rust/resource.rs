@@ -6,9 +6,10 @@ use super::*;
 impl ContractEmitter<'_> {
     pub(super) fn resource_impl(&self) -> TokenStream {
         let contract = self.contract;
+        let (input_body, patch_body) = (&self.resolved.input, &self.resolved.patch);
         let name = type_ident(&contract.name);
-        let input = type_ident(&DerivedBody::Input.type_name(&contract.name));
-        let patch = type_ident(&DerivedBody::Patch.type_name(&contract.name));
+        let input = type_ident(&input_body.name);
+        let patch = type_ident(&patch_body.name);
         let Some(pk) = contract.primary_key() else {
             return TokenStream::new();
         };
@@ -30,7 +31,7 @@ impl ContractEmitter<'_> {
                 quote!(::core::option::Option::Some(input.#key_field.clone())),
             ),
         };
-        let client_key = pk.is_input();
+        let client_key = input_body.carries(&pk.name);
         let (input_param, sequence_param) = if client_key {
             (quote!(input), quote!(_sequence))
         } else {
@@ -79,23 +80,21 @@ impl ContractEmitter<'_> {
                 quote!(key)
             } else if is_timestamp(field) {
                 quote!(now)
-            } else if field.is_input() {
+            } else if input_body.carries(&field.name) {
                 stored(field, quote!(input.#member))
             } else {
                 self.initial_value(field)
             };
             quote!(#member: #value)
         });
-        let replaces = contract
-            .fields
-            .iter()
-            .filter(|f| f.is_input() && !f.primary)
-            .map(|field| {
-                let member = member_ident(&field.name);
-                let value = stored(field, quote!(input.#member));
-                quote!(self.#member = #value;)
-            });
-        let patches = patch_fields(contract).into_iter().map(|field| {
+        // A replace sets every input field but the key (which is in the path): the fields a
+        // patch may change, all of them.
+        let replaces = patch_body.declared().map(|field| {
+            let member = member_ident(&field.name);
+            let value = stored(field, quote!(input.#member));
+            quote!(self.#member = #value;)
+        });
+        let patches = patch_body.declared().map(|field| {
             let member = member_ident(&field.name);
             let patch = if is_secret(field) {
                 quote!(patch.#member.map(::cmmv::secret::Secret::into_stored))
@@ -112,10 +111,7 @@ impl ContractEmitter<'_> {
             "input_secrets",
             "input",
             &quote!(Self::Input),
-            contract
-                .fields
-                .iter()
-                .filter(|f| f.is_input() && is_secret(f)),
+            input_body.declared().filter(|f| is_secret(f)),
             |member, field| {
                 if is_option(field) {
                     quote!(input.#member.as_mut())
@@ -128,7 +124,7 @@ impl ContractEmitter<'_> {
             "patch_secrets",
             "patch",
             &quote!(Self::Patch),
-            patch_fields(contract).into_iter().filter(|f| is_secret(f)),
+            patch_body.declared().filter(|f| is_secret(f)),
             |member, _| quote!(patch.#member.value_mut()),
         );
         let touch = contract
@@ -146,17 +142,17 @@ impl ContractEmitter<'_> {
         } else {
             quote!(_now)
         };
-        let replace_input = if contract.fields.iter().any(|f| f.is_input() && !f.primary) {
+        let replace_input = if !patch_body.is_empty() {
             quote!(input)
         } else {
             quote!(_input)
         };
-        let patch_param = if patch_fields(contract).is_empty() {
+        let patch_param = if patch_body.is_empty() {
             quote!(_patch)
         } else {
             quote!(patch)
         };
-        let create_input = if contract.fields.iter().any(|f| f.is_input()) {
+        let create_input = if !input_body.is_empty() {
             quote!(input)
         } else {
             quote!(_input)

@@ -4,8 +4,10 @@
 use super::*;
 
 impl ContractEmitter<'_> {
-    pub(super) fn query_struct(&self, op: &Operation) -> TokenStream {
-        let name = type_ident(&self.contract.query_struct_name(op));
+    pub(super) fn query_struct(&self, resolved: &OperationApi<'_>) -> TokenStream {
+        let op = resolved.operation;
+        let query_owner = resolved.query_struct.as_deref().unwrap_or_default();
+        let name = type_ident(query_owner);
         let docs = format!("The query parameters of `{}`.", op.name);
         let members = op.query.iter().map(|field| {
             let ident = member_ident(&field.name);
@@ -47,9 +49,8 @@ impl ContractEmitter<'_> {
             let var = ident_var(&field.name);
             quote!(#name: #var?)
         });
-        let query_owner = self.contract.query_struct_name(op);
-        let query_rules = rules_statics(&query_owner, &op.query);
-        let check = check_impl(&name, &query_owner, &op.query);
+        let query_rules = rules_statics(query_owner, &op.query);
+        let check = check_impl(&name, query_owner, &op.query);
         quote! {
             #[doc = #docs]
             #[derive(Debug, Clone, PartialEq)]
@@ -73,19 +74,22 @@ impl ContractEmitter<'_> {
 
     pub(super) fn handlers_trait(&self) -> TokenStream {
         let contract = self.contract;
-        let trait_name = type_ident(&contract.handlers_trait_name());
+        let trait_name = type_ident(&self.resolved.handlers_trait);
         let resource = type_ident(&contract.name);
         let store_fn = format_ident!("{}_store", to_snake_case(&contract.name));
         let docs = format!(
             "The operations of `{}`. CRUD methods default to the repository from [`{}::{}`]; custom operations are yours to write.",
-            contract.name,
-            contract.handlers_trait_name(),
-            store_fn
+            contract.name, self.resolved.handlers_trait, store_fn
         );
         let key_ty = contract
             .primary_key()
             .map_or_else(|| quote!(()), |pk| rust_type(&pk.ty));
-        let methods = contract.operations_in_order().into_iter().map(|op| {
+        let (input, patch) = (
+            type_ident(&self.resolved.input.name),
+            type_ident(&self.resolved.patch.name),
+        );
+        let methods = self.resolved.operations.iter().map(|resolved| {
+            let op = resolved.operation;
             let method = member_ident(&op.name);
             let docs = doc(op.summary.as_deref().or(op.description.as_deref()));
             let result = self.result_type(op);
@@ -103,33 +107,24 @@ impl ContractEmitter<'_> {
                         ::cmmv::crud::get(self.#store_fn(), id)
                     }
                 },
-                Some(CrudKind::Create) => {
-                    let input = type_ident(&DerivedBody::Input.type_name(&contract.name));
-                    quote! {
-                        #docs
-                        fn #method(&self, _ctx: ::cmmv::Context, input: #input) -> #future {
-                            ::cmmv::crud::create(self.#store_fn(), input)
-                        }
+                Some(CrudKind::Create) => quote! {
+                    #docs
+                    fn #method(&self, _ctx: ::cmmv::Context, input: #input) -> #future {
+                        ::cmmv::crud::create(self.#store_fn(), input)
                     }
-                }
-                Some(CrudKind::Update) => {
-                    let input = type_ident(&DerivedBody::Input.type_name(&contract.name));
-                    quote! {
-                        #docs
-                        fn #method(&self, _ctx: ::cmmv::Context, id: #key_ty, input: #input) -> #future {
-                            ::cmmv::crud::replace(self.#store_fn(), id, input)
-                        }
+                },
+                Some(CrudKind::Update) => quote! {
+                    #docs
+                    fn #method(&self, _ctx: ::cmmv::Context, id: #key_ty, input: #input) -> #future {
+                        ::cmmv::crud::replace(self.#store_fn(), id, input)
                     }
-                }
-                Some(CrudKind::Patch) => {
-                    let patch = type_ident(&DerivedBody::Patch.type_name(&contract.name));
-                    quote! {
-                        #docs
-                        fn #method(&self, _ctx: ::cmmv::Context, id: #key_ty, patch: #patch) -> #future {
-                            ::cmmv::crud::patch(self.#store_fn(), id, patch)
-                        }
+                },
+                Some(CrudKind::Patch) => quote! {
+                    #docs
+                    fn #method(&self, _ctx: ::cmmv::Context, id: #key_ty, patch: #patch) -> #future {
+                        ::cmmv::crud::patch(self.#store_fn(), id, patch)
                     }
-                }
+                },
                 Some(CrudKind::Delete) => quote! {
                     #docs
                     fn #method(&self, _ctx: ::cmmv::Context, id: #key_ty) -> #future {
@@ -163,8 +158,8 @@ impl ContractEmitter<'_> {
             .iter()
             .map(|p| (member_ident(&p.name), rust_type(&p.ty)))
             .collect();
-        if !op.query.is_empty() {
-            let name = type_ident(&self.contract.query_struct_name(op));
+        if let Some(query) = &self.op(op).query_struct {
+            let name = type_ident(query);
             params.push((format_ident!("query"), quote!(#name)));
         }
         if let Some(body) = &op.request {
@@ -183,15 +178,13 @@ impl ContractEmitter<'_> {
                 let name = type_ident(name);
                 quote!(::std::vec::Vec<#name>)
             }
+            BodyType::Derived(DerivedBody::Page) => {
+                let resource = type_ident(&self.contract.name);
+                quote!(::cmmv::Page<#resource>)
+            }
             BodyType::Derived(derived) => {
-                let name = type_ident(&derived.type_name(&self.contract.name));
-                match derived {
-                    DerivedBody::Page => {
-                        let resource = type_ident(&self.contract.name);
-                        quote!(::cmmv::Page<#resource>)
-                    }
-                    _ => quote!(#name),
-                }
+                let name = type_ident(self.resolved.derived_name(*derived));
+                quote!(#name)
             }
         }
     }
@@ -208,25 +201,27 @@ impl ContractEmitter<'_> {
     /// and nesting the router under a prefix keeps them.
     pub(super) fn routes_fn(&self) -> TokenStream {
         let contract = self.contract;
-        let trait_name = type_ident(&contract.handlers_trait_name());
+        let trait_name = type_ident(&self.resolved.handlers_trait);
         let fn_name = format_ident!("{}_routes", to_snake_case(&contract.name));
         let resource = type_ident(&contract.name);
         let docs = format!(
             "The axum routes of `{}`, every version, with `handlers` as state.",
             contract.name
         );
-        let handlers = contract
-            .operations_in_order()
-            .into_iter()
-            .map(|op| self.route_handler(op, &trait_name, &resource));
+        let handlers = self
+            .resolved
+            .operations
+            .iter()
+            .map(|op| self.route_handler(op.operation, &trait_name, &resource));
         let mut by_path: BTreeMap<String, Vec<TokenStream>> = BTreeMap::new();
         // One constant per policy (by id: one budget), however many operations draw on it.
         let mut limits: Vec<TokenStream> = Vec::new();
         let mut constants: BTreeMap<String, Ident> = BTreeMap::new();
-        for op in contract.operations_in_order() {
+        for resolved in &self.resolved.operations {
+            let op = resolved.operation;
             let handler = format_ident!("{}_handler", op.name);
             let method = format_ident!("{}", op.method.lowercase());
-            let names: Vec<Ident> = operation_policies(contract, op, self.named_policies)
+            let names: Vec<Ident> = operation_policies(contract, resolved, self.named_policies)
                 .into_iter()
                 .map(|(id, policy)| {
                     let taken = constants.len();
@@ -243,10 +238,10 @@ impl ContractEmitter<'_> {
                 })
                 .collect();
             let limit = quote!(&[#(#names),*]);
-            for &version in &op.versions {
-                let access = access(&op.auth);
+            for route in &resolved.routes {
+                let access = access(resolved.auth);
                 by_path
-                    .entry(op.full_path(contract, version))
+                    .entry(route.path.clone())
                     .or_default()
                     .push(quote!(#method(::cmmv::operation(#handler::<H>, #access, #limit))));
             }
@@ -304,7 +299,7 @@ impl ContractEmitter<'_> {
                 }
             },
             Some(CrudKind::Create) => {
-                let input = type_ident(&DerivedBody::Input.type_name(&self.contract.name));
+                let input = type_ident(&self.resolved.input.name);
                 quote! {
                     async fn #handler<H: #trait_name>(
                         #state,
@@ -324,9 +319,9 @@ impl ContractEmitter<'_> {
             }
             Some(kind @ (CrudKind::Update | CrudKind::Patch)) => {
                 let body = if kind == CrudKind::Update {
-                    type_ident(&DerivedBody::Input.type_name(&self.contract.name))
+                    type_ident(&self.resolved.input.name)
                 } else {
-                    type_ident(&DerivedBody::Patch.type_name(&self.contract.name))
+                    type_ident(&self.resolved.patch.name)
                 };
                 quote! {
                     async fn #handler<H: #trait_name>(
@@ -375,12 +370,12 @@ impl ContractEmitter<'_> {
                 args.push(quote!(#var));
             }
         }
-        if op.query.is_empty() {
-            extractors.push(quote!(_query: ::cmmv::extract::Query<::cmmv::extract::NoQuery>));
-        } else {
-            let query = type_ident(&self.contract.query_struct_name(op));
+        if let Some(query) = &self.op(op).query_struct {
+            let query = type_ident(query);
             extractors.push(quote!(::cmmv::extract::Query(query): ::cmmv::extract::Query<#query>));
             args.push(quote!(query));
+        } else {
+            extractors.push(quote!(_query: ::cmmv::extract::Query<::cmmv::extract::NoQuery>));
         }
         if let Some(body) = &op.request {
             let ty = self.body_type(&body.ty);

@@ -131,8 +131,8 @@ impl ContractEmitter<'_> {
 
     pub(super) fn patch_type(&self) -> TokenStream {
         let contract = self.contract;
-        let name = type_ident(&DerivedBody::Patch.type_name(&contract.name));
-        let fields: Vec<&Field> = patch_fields(contract);
+        let name = type_ident(&self.resolved.patch.name);
+        let fields: Vec<&Field> = self.resolved.patch.declared().collect();
         let docs = format!(
             "What a patch (PATCH) request sends: each field of [`{}`] it carries is changed, `null` clears a nullable one.",
             contract.name
@@ -249,15 +249,6 @@ pub(super) fn from_json_impl<'f>(
             }
         }
     }
-}
-
-/// The fields a patch may change: input fields except the key, which never changes.
-pub(super) fn patch_fields(contract: &Contract) -> Vec<&Field> {
-    contract
-        .fields
-        .iter()
-        .filter(|f| f.is_patchable())
-        .collect()
 }
 
 pub(super) fn scalar_expr(scalar: Scalar, value: &Value) -> TokenStream {

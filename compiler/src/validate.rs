@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use crate::diag::{Diagnostic, Diagnostics, SourceMap, Span, suggest};
 use crate::ir::*;
 
-pub fn validate(project: &Project, diags: &mut Diagnostics) {
+pub(crate) fn validate(project: &Project, diags: &mut Diagnostics) {
     // The checks of each contract on their own and the checks across contracts are
     // independent: they run side by side, and their diagnostics are merged in the order they
     // would have come one after the other.
@@ -112,7 +112,11 @@ fn check_proto_import_cycles(project: &Project, diags: &mut Diagnostics) {
 /// one item and takes every imported name for a contract or message, so a contract declared
 /// in Rust cannot use an enum declared by another contract (its expansion would treat the
 /// value as an object).
-pub fn check_macro_contracts(project: &Project, sources: &SourceMap, diags: &mut Diagnostics) {
+pub(crate) fn check_macro_contracts(
+    project: &Project,
+    sources: &SourceMap,
+    diags: &mut Diagnostics,
+) {
     let from_rust = |contract: &Contract| {
         sources
             .name(contract.file)
@@ -660,7 +664,7 @@ fn check_values(project: &Project, contract: &Contract, diags: &mut Diagnostics)
 }
 
 /// Whether `value` is a valid instance of `ty` under `constraints`. The message says why not.
-pub fn check_value(
+pub(crate) fn check_value(
     project: &Project,
     field: &Field,
     ty: &Type,

@@ -48,8 +48,14 @@ use crate::settings::{Settings, SettingsError};
 use crate::shutdown::{self, ShutdownOutcome, Timing};
 
 /// Paths the runtime serves itself.
+///
+/// This one is liveness: 200 `{"status": "ok"}` whenever the process answers, whatever its
+/// dependencies.
 pub const LIVENESS_PATH: &str = "/health/live";
+/// Readiness: 200 while every registered check passes, 503 naming the failures, and 503 from
+/// the start of a shutdown on (see [`crate::health`]).
 pub const READINESS_PATH: &str = "/health/ready";
+/// The app's Prometheus metrics, in the text exposition format.
 pub const METRICS_PATH: &str = "/metrics";
 
 /// A built app. Each owns its metrics registry and readiness state: two apps in one process
@@ -126,6 +132,7 @@ impl App {
         Router::new().fallback_service(self.stack.clone())
     }
 
+    /// The settings the app was built with.
     pub fn settings(&self) -> &Settings {
         &self.settings
     }

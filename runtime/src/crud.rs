@@ -11,6 +11,7 @@ fn key_text<R: Resource>(key: &R::Key) -> String {
     key.to_string()
 }
 
+/// GET on the collection: the page `query` asks for.
 pub async fn list<R: Resource>(store: &Store<R>, query: ListQuery) -> Result<Page<R>, Problem> {
     store
         .list(&query)
@@ -18,6 +19,7 @@ pub async fn list<R: Resource>(store: &Store<R>, query: ListQuery) -> Result<Pag
         .map_err(|e| e.into_problem(R::NAME, None))
 }
 
+/// GET on one resource: the resource with `key`; 404 without one.
 pub async fn get<R: Resource>(store: &Store<R>, key: R::Key) -> Result<R, Problem> {
     store
         .get(&key)
@@ -25,6 +27,9 @@ pub async fn get<R: Resource>(store: &Store<R>, key: R::Key) -> Result<R, Proble
         .map_err(|e| e.into_problem(R::NAME, Some(&key_text::<R>(&key))))
 }
 
+/// POST: hashes the body's secrets, then stores a new resource with a fresh key (or the
+/// client's); 409 when the key or a unique field is taken, 422 when a reference names a
+/// resource that does not exist.
 pub async fn create<R: Resource>(store: &Store<R>, mut input: R::Input) -> Result<R, Problem> {
     crate::secret::seal_all(R::input_secrets(&mut input)).await?;
     let now = DateTime::now();
@@ -83,6 +88,8 @@ pub async fn patch<R: Resource>(
         .map_err(|e| e.into_problem(R::NAME, Some(&key_text::<R>(&key))))
 }
 
+/// DELETE: removes the resource with `key` (or marks it deleted, with soft delete); 404
+/// without one, 409 while others refer to it.
 pub async fn delete<R: Resource>(store: &Store<R>, key: R::Key) -> Result<(), Problem> {
     store
         .delete(&key)

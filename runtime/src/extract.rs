@@ -20,6 +20,8 @@ use crate::validate::{At, Check, Errors, FromJson, Rules, decode_body};
 /// What a handler knows about the request besides its input.
 #[derive(Debug, Clone)]
 pub struct Context {
+    /// The request's correlation id, the one in the `x-request-id` response header and in problem
+    /// bodies.
     pub request_id: RequestId,
     /// Who is calling, when the request's credentials proved it (always on operations that
     /// are not public; on public ones only when valid credentials were sent).
@@ -136,6 +138,7 @@ pub fn path_param<T: FromStr>(raw: &str, name: &str, expected: &str) -> Result<T
 }
 
 /// Parses the primary key from the path.
+#[doc(hidden)]
 pub fn path_key<K: Key>(raw: &str) -> Result<K, Problem> {
     path_param(raw, "id", K::DESCRIPTION)
 }
@@ -232,10 +235,10 @@ pub fn list_query<R: Resource>(pairs: &QueryPairs) -> Result<ListQuery, Problem>
         None => R::DEFAULT_LIMIT,
         Some(raw) => match raw.parse::<u32>() {
             Ok(limit) if (1..=R::MAX_LIMIT).contains(&limit) => limit,
-            Ok(_) => {
+            Ok(limit) => {
                 invalid.push(FieldError::parameter(
                     "limit",
-                    "maximum",
+                    if limit == 0 { "minimum" } else { "maximum" },
                     format!("must be between 1 and {}", R::MAX_LIMIT),
                 ));
                 R::DEFAULT_LIMIT
@@ -243,11 +246,22 @@ pub fn list_query<R: Resource>(pairs: &QueryPairs) -> Result<ListQuery, Problem>
             Err(_) => return Err(bad_parameter("limit", raw, "a positive integer")),
         },
     };
+    // The documents say `int64`: an offset past `i64::MAX` is refused as the schema refuses
+    // it, rather than accepted and echoed as a number no client can hold.
     let offset = match pairs.single("offset")? {
         None => 0,
-        Some(raw) => raw
-            .parse::<u64>()
-            .map_err(|_| bad_parameter("offset", raw, "a non-negative integer"))?,
+        Some(raw) => match raw.parse::<u64>() {
+            Ok(offset) if i64::try_from(offset).is_ok() => offset,
+            Ok(_) => {
+                invalid.push(FieldError::parameter(
+                    "offset",
+                    "maximum",
+                    format!("must be at most {}", i64::MAX),
+                ));
+                0
+            }
+            Err(_) => return Err(bad_parameter("offset", raw, "a non-negative integer")),
+        },
     };
     let include_total = match pairs.single("include_total")? {
         None => false,
@@ -323,6 +337,8 @@ pub trait FromQuery: Sized + Check {
     /// Every parameter name, for rejecting unknown ones.
     const NAMES: &'static [&'static str];
 
+    /// Reads each parameter through `reader`, which records every failure; `None` when one could
+    /// not be read, and the request is then answered with a 400 listing the failures.
     fn from_query(reader: &mut QueryReader<'_>) -> Option<Self>;
 }
 
@@ -369,6 +385,7 @@ impl<T: FromQuery + Send, S: Send + Sync> FromRequestParts<S> for Query<T> {
 
 /// Reads typed query parameters, collecting every failure.
 #[derive(Debug)]
+#[doc(hidden)]
 pub struct QueryReader<'a> {
     pairs: &'a QueryPairs,
     errors: Vec<FieldError>,

@@ -84,6 +84,7 @@ impl Readiness {
         self.inner.shutting_down.store(true, Ordering::SeqCst);
     }
 
+    /// Whether a shutdown has begun, after which readiness answers 503 for good.
     pub fn is_shutting_down(&self) -> bool {
         self.inner.shutting_down.load(Ordering::SeqCst)
     }

@@ -34,11 +34,13 @@
 //! | [`ratelimit`] | GCRA limits per route, in process or on Redis, and client identity |
 //! | [`sql`], [`store`] | SQLite and PostgreSQL stores, migrations, the in-memory store |
 //! | [`secret`] | `type: secret` fields: hashed with argon2id, never shown |
-//! | [`validate`], [`extract`], [`crud`], [`resource`], [`enumeration`], [`types`] | what generated code calls: decoding and checks, extractors, default CRUD, scalar types |
+//! | [`validate`], [`extract`], [`crud`], [`resource`], [`enumeration`], [`types`] | what generated types and handlers are built on: decoding and checks, extractors, default CRUD, scalar types |
 //! | [`health`], [`metrics`], [`logging`], [`shutdown`], [`request_id`] | operations |
 //!
 //! What operators configure (proxies, IPv6 counting, fail modes, registration) is in
 //! `docs/operations.md`; the contract format in `docs/contracts.md`.
+
+#![warn(missing_docs)]
 
 pub mod app;
 pub mod auth;
@@ -57,7 +59,7 @@ pub mod problem;
 pub mod ratelimit;
 pub mod request_id;
 pub mod resource;
-pub mod respond;
+mod respond;
 pub mod secret;
 pub mod settings;
 pub mod shutdown;
@@ -76,17 +78,29 @@ pub use patch::Patch;
 pub use problem::{FieldError, PROBLEM_JSON, Problem};
 pub use request_id::RequestId;
 pub use resource::Resource;
+pub use respond::Created;
 pub use settings::{Settings, SettingsError};
 pub use shutdown::ShutdownOutcome;
 pub use store::{MemoryStore, Page, Store};
 
-/// Crates generated code names through `::cmmv::__private`, so that users need not depend on
-/// them (or on matching versions) themselves. Not a public API.
+/// What only generated code calls, fenced off from the documented API: the crates it names
+/// (so that users need not depend on them, or on matching versions, themselves), and the
+/// decoding, checking, row and response helpers its types and handlers are written in. Not a
+/// public API: it changes with the compiler that generates the calls.
 #[doc(hidden)]
 pub mod __private {
     pub use axum;
     pub use serde;
     pub use serde_json;
+
+    pub use crate::extract::{QueryReader, path_key};
+    pub use crate::resource::{FieldKind, FilterField, ToFieldValue};
+    pub use crate::respond::{json, no_content};
+    pub use crate::sql::{Column, ColumnKind, Record, Row, json_from_sql, json_to_sql};
+    pub use crate::validate::{
+        At, Errors, LazyRegex, Presence, Rules, enum_value, field, object, patch_field, required,
+        with_default,
+    };
 }
 
 #[cfg(feature = "macros")]

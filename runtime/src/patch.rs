@@ -13,6 +13,7 @@ pub enum Patch<T> {
 }
 
 impl<T> Patch<T> {
+    /// Whether the field was left out of the body, so that the stored value stays.
     pub fn is_absent(&self) -> bool {
         matches!(self, Patch::Absent)
     }

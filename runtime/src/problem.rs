@@ -47,6 +47,7 @@ pub struct ProblemDetails {
     pub type_uri: String,
     /// A short summary of the problem type (the status's reason phrase for `about:blank`).
     pub title: String,
+    /// The HTTP status code of the response, repeated in the body.
     pub status: u16,
     /// What went wrong in this occurrence, for a human. Never internals.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -80,6 +81,7 @@ pub struct FieldError {
     pub parameter: Option<String>,
     /// The rule that failed: `required`, `type`, `min_length`, `pattern`, `enum`, ...
     pub rule: String,
+    /// What is wrong with the value, for a human (`must be at least 3`).
     pub message: String,
 }
 
@@ -128,16 +130,21 @@ impl Problem {
         })
     }
 
+    /// Sets the `detail`: what went wrong this time, in words the client may see.
     pub fn with_detail(mut self, detail: impl Into<String>) -> Self {
         self.detail = Some(detail.into());
         self
     }
 
+    /// Adds a header the response will carry (`Retry-After`, `Allow`, ...); it is not part of
+    /// the JSON body.
     pub fn with_header(mut self, name: HeaderName, value: HeaderValue) -> Self {
         self.headers.push((name, value));
         self
     }
 
+    /// The status as an HTTP status code; 500 when `status` is not a valid code (as a
+    /// hand-made or deserialized problem may hold).
     pub fn status_code(&self) -> StatusCode {
         StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
     }

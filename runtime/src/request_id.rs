@@ -58,6 +58,7 @@ impl RequestId {
         is_sane(incoming.as_bytes()).then(|| Self(incoming.clone()))
     }
 
+    /// The id as text, as it appears in the `x-request-id` header, problem bodies and logs.
     pub fn as_str(&self) -> &str {
         // Only visible ASCII is ever stored (see `is_sane` and `generate`), which `to_str`
         // accepts; the empty fallback is unreachable.

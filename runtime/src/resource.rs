@@ -13,10 +13,16 @@ use crate::types::{Date, DateTime, Decimal, Uuid};
 /// A value of a filterable or sortable field, compared across resources.
 #[derive(Debug, Clone, PartialEq)]
 pub enum FieldValue {
+    /// No value (an optional field left unset); sorts after every value.
     Null,
+    /// A `bool` field.
     Bool(bool),
+    /// An `int32` or `int64` field.
     Int(i64),
+    /// A `float` or `double` field, or a `decimal` (compared as its nearest `f64`).
     Float(f64),
+    /// A `string` field, and the fields that compare as their text: enums (by wire name), UUIDs
+    /// and dates (`YYYY-MM-DD`, which orders chronologically).
     Text(String),
     /// Instants compare as nanoseconds since the epoch, whatever their offset.
     Time(i128),
@@ -57,6 +63,7 @@ impl FieldValue {
 }
 
 /// Conversion of a field's Rust value into a [`FieldValue`].
+#[doc(hidden)]
 pub trait ToFieldValue {
     fn to_field_value(&self) -> FieldValue;
 }
@@ -131,6 +138,7 @@ impl<T: ToFieldValue> ToFieldValue for Option<T> {
 
 /// How to read a filter value from a query string.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[doc(hidden)]
 pub enum FieldKind {
     Text,
     Bool,
@@ -184,6 +192,7 @@ impl FieldKind {
 
 /// A field that list requests may filter on.
 #[derive(Debug, Clone, Copy)]
+#[doc(hidden)]
 pub struct FilterField {
     pub name: &'static str,
     pub kind: FieldKind,
@@ -221,6 +230,7 @@ impl Key for String {
 
 /// A contract's resource. Implemented by generated code.
 pub trait Resource: Clone + Send + Sync + Debug + Serialize + 'static {
+    /// The type of the primary key (`Uuid`, `i64` or `String`), which paths carry as `{id}`.
     type Key: Key;
     /// The create / replace body.
     type Input: Send + 'static;
@@ -231,14 +241,20 @@ pub trait Resource: Clone + Send + Sync + Debug + Serialize + 'static {
     const NAME: &'static str;
     /// The name of the primary-key field.
     const KEY_FIELD: &'static str;
+    /// The fields a list request may filter on by equality (`?status=open`), with how to read
+    /// each one's value from the query string.
     const FILTERABLE: &'static [FilterField];
+    /// The fields a list request may sort by (`?sort=-created_at,title`).
     const SORTABLE: &'static [&'static str];
     /// Fields with a unique constraint besides the key.
     const UNIQUE: &'static [&'static str];
     /// `?limit=` default and hard maximum.
     const DEFAULT_LIMIT: u32;
+    /// The largest `?limit=` accepted; a larger one is answered with a 422.
     const MAX_LIMIT: u32;
 
+    /// The value of the key field ([`Resource::KEY_FIELD`]): what identifies this resource in its
+    /// store and in paths.
     fn key(&self) -> &Self::Key;
 
     /// The key of a resource about to be created: a new UUID v7 or the next sequence value

@@ -1,4 +1,4 @@
-//! Success responses of generated handlers.
+//! Success responses of generated handlers, and [`Created`] for handlers of your own.
 
 use axum::body::Body;
 use axum::response::{IntoResponse, Response};
@@ -21,13 +21,85 @@ pub fn json<T: Serialize>(status: u16, body: T) -> Response {
     json_response(status, &body)
 }
 
-/// `201 Created` with a `Location` header naming the new resource.
-pub fn created<T: Serialize>(location: &str, body: T) -> Response {
-    let mut response = json_response(StatusCode::CREATED, &body);
-    if let Ok(value) = HeaderValue::from_str(location) {
-        response.headers_mut().insert(header::LOCATION, value);
+/// `201 Created`: the new resource as JSON, with a `Location` header naming it.
+///
+/// ```
+/// # use axum::response::IntoResponse;
+/// // A handler that creates the tag `rust & go` under `/v1/tags`:
+/// let created = cmmv::Created::in_collection("/v1/tags", "rust & go", serde_json::json!({}));
+/// let response = created.into_response();
+/// assert_eq!(response.status(), 201);
+/// assert_eq!(response.headers()["location"], "/v1/tags/rust%20%26%20go");
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct Created<T> {
+    location: String,
+    body: T,
+}
+
+/// What may not appear as such in one path segment: everything but the unreserved characters
+/// of RFC 3986 (letters, digits, `-`, `.`, `_`, `~`), so that a key of any text (spaces,
+/// slashes, non-ASCII) names exactly the resource the `GET` route decodes it to.
+const SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+impl<T> Created<T> {
+    /// A resource created in the collection at path `collection` (the create request's path)
+    /// under `key`: its location is the collection's path followed by the key as one
+    /// percent-encoded segment.
+    pub fn in_collection(collection: &str, key: impl std::fmt::Display, body: T) -> Self {
+        let key = key.to_string();
+        let encoded = percent_encoding::utf8_percent_encode(&key, SEGMENT);
+        Self {
+            location: format!("{}/{encoded}", collection.trim_end_matches('/')),
+            body,
+        }
     }
-    response
+
+    /// A resource created at `location`, a URI reference given whole (already encoded).
+    pub fn at(location: impl Into<String>, body: T) -> Self {
+        Self {
+            location: location.into(),
+            body,
+        }
+    }
+
+    /// The `Location` the response carries.
+    pub fn location(&self) -> &str {
+        &self.location
+    }
+}
+
+impl<R: crate::Resource> Created<R> {
+    /// A resource of a contract created in the collection at path `collection`, named by
+    /// its own key: what the generated create handlers answer.
+    pub fn resource(collection: &str, item: R) -> Self {
+        let key = item.key().to_string();
+        Self::in_collection(collection, key, item)
+    }
+}
+
+impl<T: Serialize> IntoResponse for Created<T> {
+    fn into_response(self) -> Response {
+        let mut response = json_response(StatusCode::CREATED, &self.body);
+        match HeaderValue::from_str(&self.location) {
+            Ok(value) => {
+                response.headers_mut().insert(header::LOCATION, value);
+            }
+            // Only a location given whole to `Created::at` can get here; the response is still
+            // the created resource, so it is sent, and the mistake logged.
+            Err(_) => {
+                tracing::error!(
+                    location = %self.location,
+                    "a Location header is not a valid header value"
+                );
+            }
+        }
+        response
+    }
 }
 
 /// `204 No Content`.

@@ -22,10 +22,17 @@ pub enum StoreError {
     /// No resource has that key.
     NotFound,
     /// A unique field (or the key) already holds that value.
-    Conflict { field: String },
+    Conflict {
+        /// The field whose value is taken: a unique field, or the key field (also when the
+        /// database does not say which).
+        field: String,
+    },
     /// A reference field names a resource that does not exist (the field, when the database
     /// says which).
-    MissingReference { field: Option<String> },
+    MissingReference {
+        /// The reference field, or `None` when the database does not say which.
+        field: Option<String>,
+    },
     /// The resource cannot be deleted: others still refer to it.
     StillReferenced,
     /// The store cannot be reached; the request may succeed later.
@@ -74,27 +81,36 @@ impl StoreError {
 /// Sort direction of one sort key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Direction {
+    /// Smallest first (`?sort=field`); nulls come last.
     Ascending,
+    /// Largest first (`?sort=-field`); nulls come first.
     Descending,
 }
 
 /// A validated list request: only declared fields, limits within bounds.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ListQuery {
+    /// The most items to return (`?limit=`), between 1 and the contract's maximum.
     pub limit: u32,
+    /// How many matching items to skip before the page starts (`?offset=`, default 0).
     pub offset: u64,
     /// Sort keys in priority order; the primary key always breaks ties.
     pub sort: Vec<(String, Direction)>,
     /// Equality filters, all of which must hold.
     pub filters: Vec<(String, FieldValue)>,
+    /// Whether to count every matching item into [`Page::total`] (`?include_total=true`); the
+    /// SQL stores run a second query for it.
     pub include_total: bool,
 }
 
 /// One page of a list.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Page<T> {
+    /// The resources of the page, in the requested order.
     pub items: Vec<T>,
+    /// The limit the page was asked with (fewer items mean the list ended).
     pub limit: u32,
+    /// The offset the page starts at.
     pub offset: u64,
     /// Present when the request asked for it (`include_total=true`).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -111,8 +127,10 @@ pub type Make<R> = Box<dyn FnOnce(u64) -> R + Send>;
 
 /// Persistence of one contract's resources.
 pub trait Repository<R: Resource>: Send + Sync + std::fmt::Debug + 'static {
+    /// The page of resources `query` asks for: filtered, sorted, then cut by offset and limit.
     fn list<'a>(&'a self, query: &'a ListQuery) -> BoxFuture<'a, Result<Page<R>, StoreError>>;
 
+    /// The resource with this key; `NotFound` without one.
     fn get<'a>(&'a self, key: &'a R::Key) -> BoxFuture<'a, Result<R, StoreError>>;
 
     /// Stores a new resource made by `make` from the next sequence value; fails with
@@ -127,6 +145,8 @@ pub trait Repository<R: Resource>: Send + Sync + std::fmt::Debug + 'static {
         change: Change<R>,
     ) -> BoxFuture<'a, Result<R, StoreError>>;
 
+    /// Deletes the resource with this key (a soft delete where the contract asks for one);
+    /// `NotFound` without one, `StillReferenced` while others refer to it.
     fn delete<'a>(&'a self, key: &'a R::Key) -> BoxFuture<'a, Result<(), StoreError>>;
 
     /// Whether the store can serve requests (for readiness).
@@ -153,6 +173,7 @@ impl<R: Resource> Default for MemoryStore<R> {
 }
 
 impl<R: Resource> MemoryStore<R> {
+    /// An empty store whose integer keys start at 1.
     pub fn new() -> Self {
         Self::default()
     }

@@ -14,6 +14,8 @@ pub use uuid::Uuid;
 pub struct DateTime(pub time::OffsetDateTime);
 
 impl DateTime {
+    /// The current instant in UTC, cut to whole microseconds so that it reads back from a SQL
+    /// store unchanged.
     pub fn now() -> Self {
         // Stored with the precision of microseconds: what SQL stores keep, so that a value
         // read back equals the value written.
@@ -92,10 +94,14 @@ impl Date {
     }
 }
 
+/// An exact decimal number (`decimal` fields), kept as the text it was written in and sent as
+/// a JSON string: an optional `-`, digits, and an optional `.` with more digits (`-12.50`).
+/// Equality compares that text, so `1.5` and `1.50` differ.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Decimal(String);
 
 impl Decimal {
+    /// The number as written, digit for digit.
     pub fn as_str(&self) -> &str {
         &self.0
     }

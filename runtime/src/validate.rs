@@ -16,6 +16,7 @@ use crate::types::{Bytes, Date, DateTime, Decimal, Uuid};
 
 /// Collects field failures while decoding and validating.
 #[derive(Debug, Default)]
+#[doc(hidden)]
 pub struct Errors {
     items: Vec<FieldError>,
 }
@@ -54,6 +55,7 @@ impl Errors {
 /// Where a value sits in the body, as a chain of keys and indices. It is rendered as a JSON
 /// Pointer (RFC 6901) only when a failure is recorded, so valid bodies cost no allocation.
 #[derive(Debug, Clone, Copy)]
+#[doc(hidden)]
 pub enum At<'a> {
     Root,
     Key(&'a At<'a>, &'a str),
@@ -252,6 +254,7 @@ impl<T: FromJson> FromJson for BTreeMap<String, T> {
 }
 
 /// Decodes an enum's wire value, reporting anything else with the allowed values.
+#[doc(hidden)]
 pub fn enum_value<'v>(
     value: &'v Value,
     at: &At<'_>,
@@ -272,6 +275,7 @@ pub fn enum_value<'v>(
 }
 
 /// Checks that `value` is an object with no keys but `allowed`, reporting each unknown key.
+#[doc(hidden)]
 pub fn object<'v>(
     value: &'v mut Value,
     at: &At<'_>,
@@ -296,6 +300,7 @@ pub fn object<'v>(
 
 /// How a field may be present in a body.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[doc(hidden)]
 pub struct Presence {
     /// Absence is an error (`required`).
     pub required: bool,
@@ -305,6 +310,7 @@ pub struct Presence {
 
 /// Decodes one field. `Some(None)` is an absent or null field that was allowed to be;
 /// `None` means it failed (and the failure was recorded).
+#[doc(hidden)]
 pub fn field<T: FromJson>(
     map: &mut Map<String, Value>,
     at: &At<'_>,
@@ -329,6 +335,7 @@ pub fn field<T: FromJson>(
 }
 
 /// Decodes a field that must be present and not null.
+#[doc(hidden)]
 pub fn required<T: FromJson>(
     map: &mut Map<String, Value>,
     at: &At<'_>,
@@ -343,6 +350,7 @@ pub fn required<T: FromJson>(
 }
 
 /// Decodes a field with a default: absent gives the default, `null` is refused.
+#[doc(hidden)]
 pub fn with_default<T: FromJson>(
     map: &mut Map<String, Value>,
     at: &At<'_>,
@@ -358,6 +366,7 @@ pub fn with_default<T: FromJson>(
 }
 
 /// Decodes a field of a patch: absent, explicitly `null` (only when nullable), or a value.
+#[doc(hidden)]
 pub fn patch_field<T: FromJson>(
     map: &mut Map<String, Value>,
     at: &At<'_>,
@@ -397,6 +406,7 @@ pub fn decode_body<T: FromJson + Check>(value: &mut Value) -> Result<T, Problem>
 /// A regular expression compiled on first use. Generated code declares one `static` per
 /// pattern, so no cache is shared between apps.
 #[derive(Debug)]
+#[doc(hidden)]
 pub struct LazyRegex {
     source: &'static str,
     compiled: OnceLock<Option<regex::Regex>>,
@@ -430,6 +440,7 @@ pub use cmmv_rules::Format;
 
 /// The constraints of one field, as the contract declares them.
 #[derive(Debug)]
+#[doc(hidden)]
 pub struct Rules {
     pub min_length: Option<u64>,
     pub max_length: Option<u64>,
@@ -523,6 +534,8 @@ impl Rules {
 /// A value that can be checked against [`Rules`]. Generated structs implement it by checking
 /// each of their fields with that field's rules.
 pub trait Check {
+    /// Records in `errors`, at `at`, every one of `rules` this value breaks; rules that do not
+    /// apply to its type are ignored.
     fn check(&self, rules: &Rules, at: &At<'_>, errors: &mut Errors);
 }
 

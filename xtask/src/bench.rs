@@ -60,7 +60,7 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
     let (baseline, _) = time_runs(|| {
         let mut events = 0usize;
         for (_, text) in &texts {
-            events += cmmv_compiler::frontend::yaml::count_events(text);
+            events += cmmv_compiler::count_events(text);
         }
         std::hint::black_box(events);
     });

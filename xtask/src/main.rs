@@ -94,6 +94,7 @@ fn validate() -> Result<(), String> {
         run(Command::new("openapi-spec-validator").arg(file))?;
         println!("openapi-spec-validator: {} OK", file.display());
     }
+    lint_openapi(&root, &openapi)?;
 
     let protoc = protoc_bin_vendored::protoc_bin_path().map_err(|e| e.to_string())?;
     let include = protoc_bin_vendored::include_path().map_err(|e| e.to_string())?;
@@ -113,6 +114,55 @@ fn validate() -> Result<(), String> {
     run(&mut command)?;
     println!("protoc: {} files compiled", protos.len());
     println!("{} passed, 0 failed", openapi.len() + protos.len());
+    Ok(())
+}
+
+/// Lints the documents with the two usual OpenAPI rulesets, Spectral's `spectral:oas` and
+/// Redocly's `recommended`, and fails on any warning: documents users feed to their tools
+/// must not make those tools complain. The linters are the npm packages pinned in
+/// `.ci/node/package.json`, installed by `npm ci --prefix .ci/node` (`.ci/run` does).
+fn lint_openapi(root: &std::path::Path, documents: &[PathBuf]) -> Result<(), String> {
+    let node = root.join(".ci/node");
+    let bin = node.join("node_modules/.bin");
+    let (spectral, redocly) = (bin.join("spectral"), bin.join("redocly"));
+    if !spectral.exists() || !redocly.exists() {
+        return Err(format!(
+            "the OpenAPI linters are not installed: run `npm ci --prefix {}`",
+            node.display()
+        ));
+    }
+    run(Command::new(&spectral)
+        .arg("lint")
+        .arg("--ruleset")
+        .arg(node.join(".spectral.yaml"))
+        .arg("--fail-severity=warn")
+        .args(documents))?;
+    println!(
+        "spectral (spectral:oas): {} documents, no warnings",
+        documents.len()
+    );
+    // Redocly exits non-zero on errors only; its warnings are counted from its report.
+    let output = Command::new(&redocly)
+        .arg("lint")
+        .arg("--format=stylish")
+        .args(documents)
+        .output()
+        .map_err(|e| format!("cannot run redocly: {e}"))?;
+    let report = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let warned = report
+        .lines()
+        .any(|line| line.contains(" warning ") || line.contains(" error "));
+    if !output.status.success() || warned {
+        return Err(format!("redocly lint (recommended) complained:\n{report}"));
+    }
+    println!(
+        "redocly (recommended): {} documents, no warnings",
+        documents.len()
+    );
     Ok(())
 }
 

@@ -1,4 +1,4 @@
 //! Front ends: each turns one kind of source into the IR, collecting every diagnostic.
 
-pub mod rust;
-pub mod yaml;
+pub(crate) mod rust;
+pub(crate) mod yaml;

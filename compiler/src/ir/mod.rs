@@ -34,6 +34,14 @@ pub struct ApiInfo {
     pub description: Option<String>,
     /// The proto package, e.g. `todo.v1`.
     pub proto_package: String,
+    /// Where the API is served; the documents say a relative `/` (the host serving them) when
+    /// none is declared.
+    pub servers: Vec<Server>,
+    pub contact: Option<Contact>,
+    pub license: Option<License>,
+    /// A URL.
+    pub terms_of_service: Option<String>,
+    pub external_docs: Option<ExternalDocs>,
     /// The file `cmmv.yaml` was read from, when there was one.
     pub file: Option<FileId>,
 }
@@ -45,9 +53,44 @@ impl Default for ApiInfo {
             version: "1.0.0".to_owned(),
             description: None,
             proto_package: "api".to_owned(),
+            servers: Vec::new(),
+            contact: None,
+            license: None,
+            terms_of_service: None,
+            external_docs: None,
             file: None,
         }
     }
+}
+
+/// A server the API is served from: an absolute URL or one relative to the documents'.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Server {
+    pub url: String,
+    pub description: Option<String>,
+}
+
+/// Who to contact about the API.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Contact {
+    pub name: Option<String>,
+    pub url: Option<String>,
+    pub email: Option<String>,
+}
+
+/// The API's license: a name, and either an SPDX identifier or a URL (never both).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct License {
+    pub name: String,
+    pub identifier: Option<String>,
+    pub url: Option<String>,
+}
+
+/// Documentation beyond the documents.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExternalDocs {
+    pub url: String,
+    pub description: Option<String>,
 }
 
 /// One resource of the API.

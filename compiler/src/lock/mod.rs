@@ -36,16 +36,16 @@ use crate::sql::{MigrationRecord, Schema};
 mod numbering;
 
 use numbering::NumberKind;
-pub use numbering::{BODY_FIELD, assign};
+pub(crate) use numbering::{BODY_FIELD, assign};
 
 /// The format version this compiler reads and writes.
-pub const LOCK_VERSION: u32 = 1;
+pub(crate) const LOCK_VERSION: u32 = 1;
 
 /// The largest protobuf field number.
-pub const MAX_FIELD_NUMBER: u32 = 536_870_911;
+pub(crate) const MAX_FIELD_NUMBER: u32 = 536_870_911;
 
 /// Field numbers protobuf keeps for its own implementation.
-pub const PROTOBUF_RESERVED_NUMBERS: RangeInclusive<u32> = 19_000..=19_999;
+pub(crate) const PROTOBUF_RESERVED_NUMBERS: RangeInclusive<u32> = 19_000..=19_999;
 
 /// The largest enum value number (enum values are `int32`).
 pub(crate) const MAX_ENUM_NUMBER: u32 = i32::MAX as u32;
@@ -122,7 +122,7 @@ impl Lock {
 ///
 /// A file holding only whitespace reads as an empty lock, so that `touch contracts/cmmv.lock`
 /// is a valid way to start one.
-pub fn parse(file: FileId, text: &str) -> Result<Lock, Diagnostic> {
+pub(crate) fn parse(file: FileId, text: &str) -> Result<Lock, Diagnostic> {
     if text.trim().is_empty() {
         return Ok(Lock::default());
     }
@@ -255,7 +255,7 @@ fn check_table(
 }
 
 /// The lock file's text: deterministic (sorted keys), pretty, ending in a newline.
-pub fn render(lock: &Lock) -> String {
+pub(crate) fn render(lock: &Lock) -> String {
     // Maps with string keys and integer values always serialize; the fallback only keeps this
     // function total.
     let mut text = serde_json::to_string_pretty(lock).unwrap_or_default();

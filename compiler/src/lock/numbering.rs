@@ -19,7 +19,7 @@ use crate::ir::{Contract, EnumValue, Field, Operation, OperationKind, Project, S
 /// file would renumber its fields in declaration order: a silent wire break. Kept entries cost
 /// a few lines and make a restored message get its old numbers back. Delete an entry by hand
 /// to really forget a message.
-pub fn assign(project: &Project, previous: Option<&Lock>) -> (Lock, Vec<Diagnostic>) {
+pub(crate) fn assign(project: &Project, previous: Option<&Lock>) -> (Lock, Vec<Diagnostic>) {
     let empty = Lock::default();
     let previous = previous.unwrap_or(&empty);
     let mut lock = Lock::default();
@@ -143,7 +143,7 @@ fn numbered_messages<'c>(
 
 /// The name of the field that carries a custom operation's request body in its proto request
 /// message.
-pub const BODY_FIELD: &str = "body";
+pub(crate) const BODY_FIELD: &str = "body";
 
 /// The fields of a custom operation's request message: path parameters, query parameters, then
 /// the body. They share one message, so their names must differ.

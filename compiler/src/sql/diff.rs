@@ -21,11 +21,11 @@ use crate::ir::{Contract, Project};
 use super::schema::{Column, DELETED_AT, Index, Schema, Table};
 
 /// The option that allows destructive changes, as users type it.
-pub const ALLOW_DESTRUCTIVE_FLAG: &str = "--allow-destructive";
+pub(crate) const ALLOW_DESTRUCTIVE_FLAG: &str = "--allow-destructive";
 
 /// Everything a new migration changes.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct SchemaDiff {
+pub(crate) struct SchemaDiff {
     /// New tables, by name.
     pub created: Vec<(String, Table)>,
     /// Tables that are gone, as they were.
@@ -36,7 +36,7 @@ pub struct SchemaDiff {
 
 /// The changes of one table that exists before and after.
 #[derive(Debug, Clone, PartialEq)]
-pub struct TableDiff {
+pub(crate) struct TableDiff {
     pub name: String,
     pub before: Table,
     pub after: Table,
@@ -49,12 +49,12 @@ pub struct TableDiff {
 }
 
 impl TableDiff {
-    pub fn renamed(&self) -> impl Iterator<Item = &(Column, Column)> {
+    pub(crate) fn renamed(&self) -> impl Iterator<Item = &(Column, Column)> {
         self.kept.iter().filter(|(b, a)| b.name != a.name)
     }
 
     /// Kept columns whose definition changed.
-    pub fn changed(&self) -> impl Iterator<Item = &(Column, Column)> {
+    pub(crate) fn changed(&self) -> impl Iterator<Item = &(Column, Column)> {
         self.kept.iter().filter(|(b, a)| b.definition_differs(a))
     }
 
@@ -69,12 +69,12 @@ impl TableDiff {
 }
 
 impl SchemaDiff {
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.created.is_empty() && self.dropped.is_empty() && self.altered.is_empty()
     }
 
     /// One line per change, for `cmmv gen` and the migration's header.
-    pub fn describe(&self) -> Vec<String> {
+    pub(crate) fn describe(&self) -> Vec<String> {
         let mut lines = Vec::new();
         for (name, table) in &self.dropped {
             lines.push(format!(
@@ -135,7 +135,7 @@ impl SchemaDiff {
     /// A short snake_case summary for the migration's file name: `init` for the first,
     /// `add_tasks_estimate_hours` for one added column, `change_tasks` for several changes of
     /// one table, `change_schema` for changes across many.
-    pub fn slug(&self, first: bool) -> String {
+    pub(crate) fn slug(&self, first: bool) -> String {
         if first {
             return "init".to_owned();
         }
@@ -183,13 +183,13 @@ impl SchemaDiff {
 /// Where diagnostics about tables and columns point: at the contract and field that ask for
 /// them, or, for tables whose contract is gone, at their record in the lock file.
 #[derive(Debug)]
-pub struct Origins<'a> {
+pub(crate) struct Origins<'a> {
     contracts: BTreeMap<&'a str, &'a Contract>,
     lock: Option<(FileId, &'a str)>,
 }
 
 impl<'a> Origins<'a> {
-    pub fn new(project: &'a Project, lock: Option<(FileId, &'a str)>) -> Self {
+    pub(crate) fn new(project: &'a Project, lock: Option<(FileId, &'a str)>) -> Self {
         let contracts = project
             .contracts
             .values()
@@ -233,7 +233,7 @@ fn at(span: Option<Span>, message: String) -> Diagnostic {
 }
 
 /// Compares `before` (the schema of the last migration) with `after` (the contracts').
-pub fn diff(
+pub(crate) fn diff(
     before: &Schema,
     after: &Schema,
     origins: &Origins<'_>,

@@ -56,13 +56,18 @@ impl Dialect {
 }
 
 /// What a SQLite script that rebuilds tables says about how to apply it.
-pub const SQLITE_REBUILD_NOTE: &str = "This migration rebuilds tables (SQLite cannot alter a column in place). Apply it \
+pub(crate) const SQLITE_REBUILD_NOTE: &str = "This migration rebuilds tables (SQLite cannot alter a column in place). Apply it \
      with foreign keys off (PRAGMA foreign_keys = OFF before the transaction), and run \
      PRAGMA foreign_key_check before committing: dropping the old table must not cascade.";
 
 /// The migration's script for `dialect`: a header naming the migration and listing its
 /// changes, then the statements.
-pub fn render(diff: &SchemaDiff, dialect: Dialect, file_stem: &str, changes: &[String]) -> String {
+pub(crate) fn render(
+    diff: &SchemaDiff,
+    dialect: Dialect,
+    file_stem: &str,
+    changes: &[String],
+) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -95,7 +100,7 @@ pub fn render(diff: &SchemaDiff, dialect: Dialect, file_stem: &str, changes: &[S
 /// Whether SQLite must rebuild the table: it can add, drop and rename columns in place, but
 /// not change one, nor add a column that references another table with a default, nor drop
 /// a column that is a foreign key.
-pub fn sqlite_needs_rebuild(table: &TableDiff) -> bool {
+pub(crate) fn sqlite_needs_rebuild(table: &TableDiff) -> bool {
     table.changed().next().is_some()
         || table
             .added
@@ -450,7 +455,7 @@ fn drop_index(index: &Index) -> String {
 }
 
 /// The column type of `ty` in `dialect`.
-pub fn sql_type(ty: ColumnType, dialect: Dialect) -> &'static str {
+pub(crate) fn sql_type(ty: ColumnType, dialect: Dialect) -> &'static str {
     use ColumnType::*;
     match (dialect, ty) {
         (Dialect::Sqlite, Text | Decimal | Uuid | Date | DateTime | Json) => "TEXT",
@@ -473,7 +478,7 @@ pub fn sql_type(ty: ColumnType, dialect: Dialect) -> &'static str {
 }
 
 /// A double-quoted identifier.
-pub fn quote(identifier: &str) -> String {
+pub(crate) fn quote(identifier: &str) -> String {
     let mut out = String::with_capacity(identifier.len() + 2);
     push_quoted(&mut out, identifier);
     out
@@ -499,7 +504,7 @@ fn string_literal(text: &str) -> String {
 /// A default value as a literal of `dialect`. Contract validation already checked the value
 /// against the field's type, so each type sees the JSON form it expects; anything else falls
 /// back to its JSON text.
-pub fn literal(ty: ColumnType, value: &serde_json::Value, dialect: Dialect) -> String {
+pub(crate) fn literal(ty: ColumnType, value: &serde_json::Value, dialect: Dialect) -> String {
     use serde_json::Value as J;
     match (ty, value) {
         (ColumnType::Bool, J::Bool(b)) => match (dialect, b) {
@@ -580,7 +585,7 @@ fn base64_decode(text: &str) -> Option<Vec<u8>> {
 /// An RFC 3339 instant as the runtime stores it in SQLite: UTC, microseconds,
 /// `YYYY-MM-DDTHH:MM:SS.ffffffZ`, so that stored values sort as text. `None` for text that is
 /// not such an instant.
-pub fn canonical_datetime(text: &str) -> Option<String> {
+pub(crate) fn canonical_datetime(text: &str) -> Option<String> {
     let b = text.as_bytes();
     let digits = |range: std::ops::Range<usize>| -> Option<i64> {
         let part = text.get(range)?;

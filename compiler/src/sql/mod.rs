@@ -16,9 +16,9 @@
 //! contract produces a new migration; an edited, missing or unrecorded migration file is an
 //! error ([`plan`]).
 
-pub mod diff;
-pub mod emit;
-pub mod schema;
+pub(crate) mod diff;
+pub(crate) mod emit;
+pub(crate) mod schema;
 #[cfg(test)]
 mod tests;
 
@@ -27,9 +27,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-pub use diff::{ALLOW_DESTRUCTIVE_FLAG, SchemaDiff};
 pub use emit::Dialect;
-pub use schema::Schema;
+pub(crate) use schema::Schema;
 
 use crate::diag::locate;
 use crate::diag::{Diagnostic, FileId, Span, display_path};
@@ -38,7 +37,7 @@ use crate::ir::Project;
 use crate::{Input, LOCK_FILE};
 
 /// The directory next to the contracts that holds the migrations, one subdirectory per dialect.
-pub const MIGRATIONS_DIR: &str = "migrations";
+pub(crate) const MIGRATIONS_DIR: &str = "migrations";
 
 /// One migration: its scripts for every dialect. Generated code embeds these and the runtime
 /// applies the ones a database has not applied yet, in version order.
@@ -112,7 +111,7 @@ impl MigrationRecord {
 
 /// The checksum of a script as the lock records it: FNV-1a (64 bits) of its bytes, in 16
 /// lowercase hex digits. It detects edits, not attacks.
-pub fn checksum(text: &str) -> String {
+pub(crate) fn checksum(text: &str) -> String {
     let hash = text.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| {
         (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3)
     });
@@ -121,7 +120,7 @@ pub fn checksum(text: &str) -> String {
 
 /// How to plan migrations.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct PlanOptions {
+pub(crate) struct PlanOptions {
     /// Allow changes that lose data (dropping tables or columns, narrowing types, NOT NULL on
     /// a nullable column): warnings instead of errors.
     pub allow_destructive: bool,
@@ -132,7 +131,7 @@ pub struct PlanOptions {
 
 /// What [`plan`] found: every migration, the pending one, and the lock's new sections.
 #[derive(Debug, Clone, Default)]
-pub struct Plan {
+pub(crate) struct Plan {
     /// All migrations in order, the recorded ones and the pending one.
     pub migrations: Vec<Migration>,
     /// The pending migration's scripts, paths relative to the contract directory.
@@ -146,27 +145,18 @@ pub struct Plan {
     pub diagnostics: Vec<Diagnostic>,
 }
 
-impl Plan {
-    /// The migration this compilation adds, if any.
-    pub fn pending(&self) -> Option<&Migration> {
-        self.migrations
-            .last()
-            .filter(|_| !self.pending_files.is_empty())
-    }
-}
-
 /// What the lock file recorded of the storage: the migrations applied so far, and the schema
 /// as of the last one. (The planner reads these, not the lock itself: the lock records the
 /// planner's types, and the dependency goes one way.)
 #[derive(Debug, Clone, Copy, Default)]
-pub struct Recorded<'a> {
+pub(crate) struct Recorded<'a> {
     pub migrations: &'a [MigrationRecord],
     pub schema: Option<&'a Schema>,
 }
 
 /// Checks the recorded migrations against their files and, when the contracts' schema
 /// differs from the recorded one, makes the next migration. Does no IO.
-pub fn plan(
+pub(crate) fn plan(
     project: &Project,
     input: &Input,
     previous: Recorded<'_>,

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use crate::ir::{Contract, Definition, Field, OnDelete, Project, Scalar, Type};
 
 /// The column that marks a row of a soft-delete table deleted.
-pub const DELETED_AT: &str = "deleted_at";
+pub(crate) const DELETED_AT: &str = "deleted_at";
 
 /// Every table, by name.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -236,7 +236,7 @@ impl Table {
 }
 
 /// The schema the contracts of `project` ask for.
-pub fn schema_of(project: &Project) -> Schema {
+pub(crate) fn schema_of(project: &Project) -> Schema {
     let tables = project
         .contracts
         .values()

@@ -391,9 +391,9 @@ fn guarded_get(todo: Arc<todo::Todo>, access: Access) -> axum::Router {
         ctx: cmmv::Context,
         path: cmmv::extract::PathParams,
     ) -> Result<Response, cmmv::Problem> {
-        let id = cmmv::extract::path_key::<Uuid>(path.raw("id"))?;
+        let id = cmmv::__private::path_key::<Uuid>(path.raw("id"))?;
         let task = <todo::Todo as TaskHandlers>::get(&todo, ctx, id).await?;
-        Ok(cmmv::respond::json(200u16, task))
+        Ok(cmmv::__private::json(200u16, task))
     }
     axum::Router::new()
         .route("/v1/tasks/{id}", get(cmmv::auth::guarded(get_one, access)))

@@ -100,6 +100,8 @@ pub struct ApiKeys {
 }
 
 impl ApiKeys {
+    /// The verifier of the keys in `store`, usually the login module's (see
+    /// [`crate::auth::Login::api_key_verifier`]).
     pub fn new(store: Arc<dyn AuthStore>) -> Self {
         Self { store }
     }

@@ -84,6 +84,9 @@ enum Credentials<'a> {
 }
 
 impl Authenticator {
+    /// An authenticator that accepts bearer tokens `jwt` verifies and API keys `api_keys`
+    /// resolves; a credential of a kind it has no verifier for proves nothing: an error, not
+    /// an anonymous caller.
     pub fn new(jwt: Option<JwtVerifier>, api_keys: Option<Arc<dyn ApiKeyVerifier>>) -> Self {
         Self { jwt, api_keys }
     }
@@ -332,9 +335,14 @@ pin_project_lite::pin_project! {
     /// The future of [`Guard`]: the handler's own (anonymous on a public operation, or a bearer
     /// token checked in place), a refusal, or an API key's check and then the handler.
     #[project = GuardProj]
+    // pin-project-lite takes no doc comments on variant fields: the variants say what they hold.
+    #[allow(missing_docs)]
     pub enum GuardFuture<F> {
+        /// The request was admitted at once: the handler runs.
         Direct { #[pin] inner: F },
+        /// The request was refused (401, 403 or 503) without reaching the handler.
         Refused { response: Option<Response> },
+        /// An API key is being checked against its store; the handler runs if it passes.
         Checked { inner: BoxFuture<'static, Result<Response, Infallible>> },
     }
 }

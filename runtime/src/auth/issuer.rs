@@ -39,7 +39,10 @@ impl fmt::Debug for TokenIssuer {
 /// A signed access token and how long it lives.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AccessToken {
+    /// The signed JWT, to send as `Authorization: Bearer <token>`.
     pub token: String,
+    /// How long the token is valid from now (`CMMV_AUTH_ACCESS_TTL`), reported to the client as
+    /// `expires_in`.
     pub expires_in: Duration,
 }
 

@@ -179,10 +179,13 @@ impl JwtKey {
         Ok(Self { kid, alg, key })
     }
 
+    /// The key id: a token whose header names this `kid` is checked with this key (and, when
+    /// it is the only key, a token without a `kid`).
     pub fn kid(&self) -> &str {
         &self.kid
     }
 
+    /// The one algorithm this key verifies; a token signed with another is refused.
     pub fn algorithm(&self) -> JwtAlgorithm {
         self.alg
     }

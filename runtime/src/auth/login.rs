@@ -77,12 +77,26 @@ use crate::validate::{
     At, Check, Errors, Format, FromJson, Presence, Rules, field, object, required,
 };
 
+/// The route that creates an account from `{email, password}`; public, limited by
+/// [`REGISTER_POLICY`].
 pub const REGISTER_PATH: &str = "/auth/register";
+/// The route that exchanges `{email, password}` for an access and a refresh token;
+/// public, limited by [`LOGIN_POLICY`].
 pub const LOGIN_PATH: &str = "/auth/login";
+/// The route that rotates a refresh token into new tokens; public, limited by
+/// [`REFRESH_POLICY`].
 pub const REFRESH_PATH: &str = "/auth/refresh";
+/// The route that revokes the family of a refresh token (the login it came from); public,
+/// limited by [`REFRESH_POLICY`].
 pub const LOGOUT_PATH: &str = "/auth/logout";
+/// The route that tells the caller who they are (subject, roles, scheme, email); any
+/// authenticated caller.
 pub const ME_PATH: &str = "/auth/me";
+/// The route that lists the caller's live API keys (`GET`) or creates one (`POST`); bearer
+/// tokens only.
 pub const API_KEYS_PATH: &str = "/auth/api-keys";
+/// The route that revokes one of the caller's API keys by its id (`DELETE`); bearer tokens
+/// only.
 pub const API_KEY_PATH: &str = "/auth/api-keys/{id}";
 /// Mounted only with [`Registration::Confirm`].
 pub const CONFIRM_PATH: &str = "/auth/confirm";
@@ -109,7 +123,7 @@ pub const REGISTER_POLICY: Policy = Policy {
     on_error: FailMode::Local,
 };
 
-/// Refreshes and logouts per client IP: 60 a minute, 10 at once; a client refreshes once
+/// Refreshes, logouts and confirmations per client IP: 60 a minute, 10 at once; a client refreshes once
 /// per access-token lifetime, so this only stops guessing.
 pub const REFRESH_POLICY: Policy = Policy {
     id: "auth.refresh",
@@ -361,7 +375,6 @@ impl Login {
         Arc::new(ApiKeys::new(Arc::clone(&self.shared.store)))
     }
 
-    /// The routes, for `AppBuilder::routes`.
     /// The routes, for `AppBuilder::routes`; each carries its rate limits and its guard, as
     /// generated operations do.
     pub fn routes(&self) -> Router {

@@ -13,6 +13,7 @@ pub struct Gcra {
     pub emission_nanos: u64,
     /// `(burst - 1) * T`: how far ahead of now a key's TAT may run and still admit.
     pub tolerance_nanos: u64,
+    /// The most requests an idle key admits at once; at least 1.
     pub burst: u32,
 }
 

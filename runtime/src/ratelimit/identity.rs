@@ -18,6 +18,7 @@ pub struct Cidr {
 }
 
 impl Cidr {
+    /// Whether `ip` lies in this block; an IPv4-mapped IPv6 address counts as its IPv4 address.
     pub fn contains(&self, ip: IpAddr) -> bool {
         match (self.network, canonical(ip)) {
             (IpAddr::V4(net), IpAddr::V4(ip)) => {

@@ -290,8 +290,12 @@ pin_project_lite::pin_project! {
     /// The future of [`Limited`]: the route's own when nothing is decided, or the decisions
     /// and then the route.
     #[project = LimitedProj]
+    // pin-project-lite takes no doc comments on variant fields: the variants say what they hold.
+    #[allow(missing_docs)]
     pub enum LimitedFuture<F> {
+        /// Nothing to decide (no policies, or no limiter: limits off, or no app): the route runs.
         Direct { #[pin] inner: F },
+        /// The policies are being decided; the route runs if every one admits the request.
         Decided { inner: BoxFuture<'static, Result<Response, Infallible>> },
     }
 }

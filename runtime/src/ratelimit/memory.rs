@@ -126,6 +126,7 @@ impl<C: Clock> MemoryLimiter<C> {
         self.budgets.keys.len()
     }
 
+    /// Whether the limiter holds no key (overflow budgets not counted).
     pub fn is_empty(&self) -> bool {
         self.budgets.keys.is_empty()
     }

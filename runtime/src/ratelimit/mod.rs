@@ -53,10 +53,15 @@ pub struct Policy {
     /// (`Task`) or operation (`Task.create`) that declared it. Routes with the same id share
     /// one budget per key; the id is also the policy's name in the `RateLimit` headers.
     pub id: &'static str,
+    /// How many requests are admitted per `period`, on average; 0 only in a policy known by its
+    /// name ([`Policy::named`]).
     pub limit: u32,
+    /// The window `limit` is counted over (`10/s`: one second).
     pub period: Duration,
     /// The most requests admitted at once; at least 1.
     pub burst: u32,
+    /// What requests are counted by: each client IP, user, API key, header value or custom key
+    /// has a budget of its own.
     pub key: KeyKind,
     /// What a request gets when the limiter cannot decide (Redis unreachable or too slow).
     pub on_error: FailMode,
@@ -153,6 +158,7 @@ impl std::str::FromStr for FailMode {
 /// What a limiter decided for one request under one policy.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Decision {
+    /// Whether the request was admitted; a refused one is answered with a 429.
     pub allowed: bool,
     /// How many more requests would be admitted right now.
     pub remaining: u32,

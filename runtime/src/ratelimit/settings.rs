@@ -7,6 +7,8 @@ use std::time::Duration;
 /// How the contracts' rate limits are enforced.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RateLimitSettings {
+    /// Whether the limits are enforced at all (`CMMV_RATE_LIMIT`, default `true`); `false` turns
+    /// every limit off, the login module's included.
     pub enabled: bool,
     /// Proxies whose forwarding header names the client; every other peer is the client.
     pub trusted_proxies: Vec<super::Cidr>,

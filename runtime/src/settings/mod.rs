@@ -110,8 +110,14 @@ pub const AUTH_MAX_PASSWORD_LENGTH: usize = 128;
 /// validates them again, so a hand-made combination cannot bypass the start-up checks.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Settings {
+    /// The address the server listens on (`CMMV_ADDR`, default `127.0.0.1:8080`).
     pub addr: SocketAddr,
+    /// Where resources are stored (`CMMV_DATABASE_URL`, default `sqlite://cmmv.db`):
+    /// `sqlite://FILE`, `postgres://...`, or `memory:` for the in-memory stores.
     pub database_url: String,
+    /// The most database connections kept open (`CMMV_DATABASE_MAX_CONNECTIONS`, default 10): the
+    /// pool's size on PostgreSQL; on SQLite, the read-only connections (at most four per core),
+    /// besides the writer's own.
     pub database_max_connections: u32,
     /// How long a request waits for a database connection (or, on SQLite, a write for the
     /// writer) before the store reports itself unavailable (503).
@@ -121,12 +127,18 @@ pub struct Settings {
     pub database_write_queue: usize,
     /// SQLite: how many writes one transaction commits at most.
     pub database_write_batch: usize,
+    /// The Redis server (`CMMV_REDIS_URL`; `redis://`, `rediss://` or `unix://`) an app may
+    /// share its rate limits through, by passing it to [`crate::ratelimit::RedisLimiterSettings`];
+    /// `None` by default, and the runtime connects to nothing on its own.
     pub redis_url: Option<String>,
     /// The log filter, in `tracing_subscriber::EnvFilter` syntax.
     pub log: String,
+    /// How log lines are written (`CMMV_LOG_FORMAT`): JSON by default, or text for a terminal.
     pub log_format: LogFormat,
     /// The largest request body accepted, in bytes.
     pub body_limit: usize,
+    /// How long one request may take before it is answered with a 503 problem
+    /// (`CMMV_REQUEST_TIMEOUT`, default 30 seconds).
     pub request_timeout: Duration,
     /// The time limit of each readiness check.
     pub readiness_timeout: Duration,
@@ -135,9 +147,13 @@ pub struct Settings {
     pub shutdown_delay: Duration,
     /// How long in-flight requests may take to finish once the listener is closed.
     pub shutdown_deadline: Duration,
+    /// Which browser origins may call the API (`CMMV_CORS_ORIGINS`, `CMMV_CORS_CREDENTIALS`);
+    /// no CORS by default.
     pub cors: Cors,
     /// `Strict-Transport-Security` max-age in seconds; `None` sends no HSTS header.
     pub hsts_max_age: Option<u64>,
+    /// How the contracts' rate limits are enforced and clients told apart (`CMMV_RATE_LIMIT*`,
+    /// `CMMV_TRUSTED_PROXY*`).
     pub rate_limit: RateLimitSettings,
     /// How bearer tokens are verified; see [`crate::auth::JwtVerifier::from_settings`].
     pub jwt: JwtSettings,
@@ -160,6 +176,7 @@ pub use crate::auth::{AuthSettings, JwtSettings};
 pub struct Secret(String);
 
 impl Secret {
+    /// Wraps a secret value, which `Debug` will then never show.
     pub fn new(value: impl Into<String>) -> Self {
         Self(value.into())
     }
@@ -188,6 +205,8 @@ pub enum LogFormat {
 /// Cross-origin resource sharing.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Cors {
+    /// The origins allowed to call from a browser; [`CorsOrigins::None`] (no CORS headers) by
+    /// default.
     pub origins: CorsOrigins,
     /// Whether browsers may send cookies and `Authorization` cross-origin.
     pub credentials: bool,
@@ -253,6 +272,7 @@ pub struct SettingsError {
     /// The key, as written where it came from (`CMMV_ADDR` or `addr`); `None` for an
     /// unreadable or malformed file.
     pub key: Option<String>,
+    /// What is wrong with the value, for a person to read.
     pub message: String,
 }
 

@@ -25,8 +25,12 @@ use crate::types::DateTime;
 pub struct Migration {
     /// 1, 2, ...: the order they apply in.
     pub version: u32,
+    /// A short description, recorded with the version and quoted in errors about the migration.
     pub name: &'static str,
+    /// The SQL text run on SQLite; its checksum is recorded, so it must never change once applied.
     pub sqlite: &'static str,
+    /// The SQL text run on PostgreSQL; its checksum is recorded, so it must never change once
+    /// applied.
     pub postgres: &'static str,
 }
 

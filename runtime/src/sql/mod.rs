@@ -53,6 +53,7 @@ use crate::resource::Resource;
 use crate::store::{BoxFuture, ListQuery, Store, StoreError};
 
 /// A resource that lives in a table. Implemented by generated code.
+#[doc(hidden)]
 pub trait Record: Resource {
     /// The table, `storage.table` in the contract.
     const TABLE: &'static str;
@@ -150,11 +151,11 @@ struct SqliteBackend {
     options: SqliteConnectOptions,
 }
 
-/// The app's read pool, for runtime components that own tables and write their own statements
-/// (the login module's store, whose token rotation needs a conditional update the
-/// repository has no word for). Exactly one of the two is `Some`. Their writes go through
-/// [`Database::write`].
 impl Database {
+    /// The app's read pool, for runtime components that own tables and write their own
+    /// statements (the login module's store, whose token rotation needs a conditional update
+    /// the repository has no word for). Exactly one of this and [`Database::postgres_pool`] is
+    /// `Some`. Their writes go through [`Database::write`].
     pub(crate) fn sqlite_pool(&self) -> Option<&sqlx::Pool<sqlx::Sqlite>> {
         match &self.backend {
             Backend::Sqlite(sqlite) => Some(&sqlite.reads),
@@ -251,6 +252,7 @@ impl Database {
         })
     }
 
+    /// Which database this is, which decides the SQL text its stores and migrations run.
     pub fn dialect(&self) -> Dialect {
         match self.backend {
             Backend::Sqlite(_) => Dialect::Sqlite,

@@ -13,7 +13,9 @@ use crate::types::DateTime;
 /// The two databases the stores speak to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Dialect {
+    /// SQLite, through a `sqlite:` URL (a file, or `sqlite::memory:`).
     Sqlite,
+    /// PostgreSQL, through a `postgres://` or `postgresql://` URL.
     Postgres,
 }
 

@@ -13,6 +13,7 @@ use crate::validate::{At, Errors, FromJson};
 /// How a column stores its field, which decides how each database binds and reads it (see the
 /// storage mapping in `docs/contracts.md`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[doc(hidden)]
 pub enum ColumnKind {
     /// `string` and enums.
     Text,
@@ -33,6 +34,7 @@ pub enum ColumnKind {
 
 /// One column of a contract's table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[doc(hidden)]
 pub struct Column {
     pub name: &'static str,
     pub kind: ColumnKind,
@@ -41,16 +43,28 @@ pub struct Column {
 /// A value bound to or read from a column.
 #[derive(Debug, Clone, PartialEq)]
 pub enum SqlValue {
+    /// SQL `NULL`: an absent optional field.
     Null,
+    /// A boolean, kept as 0 or 1 in SQLite, which has no boolean type.
     Bool(bool),
+    /// A 32- or 64-bit integer, widened to 64 bits.
     Int(i64),
+    /// A `float` or `double` field, widened to 64 bits.
     Float(f64),
+    /// Text: strings and enums' wire names; also how SQLite (and PostgreSQL, for decimals)
+    /// hands back UUIDs, dates, date-times and decimals, which their field types then parse.
     Text(String),
+    /// Raw bytes (`bytes` fields).
     Bytes(Vec<u8>),
+    /// A UUID, written as text in SQLite and as `uuid` in PostgreSQL.
     Uuid(Uuid),
+    /// A calendar date, written as `YYYY-MM-DD` text in SQLite.
     Date(Date),
+    /// An instant, written as text in SQLite and as `timestamptz` in PostgreSQL.
     DateTime(DateTime),
+    /// An exact decimal, written as its text so that no digit is lost.
     Decimal(Decimal),
+    /// A JSON document: `json` fields, lists, maps and messages.
     Json(Value),
 }
 
@@ -80,7 +94,9 @@ impl SqlValue {
 /// generated code implements it for enums (as text) and messages (as JSON) through
 /// [`enum_to_sql`], [`enum_from_sql`], [`json_to_sql`] and [`json_from_sql`].
 pub trait SqlColumn: Sized {
+    /// The value to bind for this field.
     fn to_sql(&self) -> SqlValue;
+    /// The field read back from its column's value; the error says what was expected and found.
     fn from_sql(value: SqlValue) -> Result<Self, String>;
 }
 
@@ -246,6 +262,7 @@ pub fn enum_from_sql<T: std::str::FromStr<Err = String>>(value: SqlValue) -> Res
 }
 
 /// A value stored as JSON (lists, maps, messages).
+#[doc(hidden)]
 pub fn json_to_sql<T: Serialize + ?Sized>(value: &T) -> SqlValue {
     // Generated types serialize to JSON by construction: string keys, finite numbers.
     SqlValue::Json(serde_json::to_value(value).unwrap_or(Value::Null))
@@ -253,6 +270,7 @@ pub fn json_to_sql<T: Serialize + ?Sized>(value: &T) -> SqlValue {
 
 /// A value read back from JSON, with the same decoding requests get (shape and types, not
 /// constraints: a row written under looser rules must still be readable).
+#[doc(hidden)]
 pub fn json_from_sql<T: FromJson>(value: SqlValue) -> Result<T, String> {
     let mut json = Value::from_sql(value)?;
     let mut errors = Errors::new();
@@ -272,6 +290,7 @@ pub fn json_from_sql<T: FromJson>(value: SqlValue) -> Result<T, String> {
 
 /// The values of one row, in column order, taken one field at a time by generated code.
 #[derive(Debug)]
+#[doc(hidden)]
 pub struct Row {
     values: std::vec::IntoIter<SqlValue>,
     columns: std::slice::Iter<'static, Column>,

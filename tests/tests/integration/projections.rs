@@ -40,7 +40,7 @@ fn rust_projections(
     out: &mut BTreeMap<String, Projections>,
 ) {
     let decoder = Regex::new(
-        r"(?s)impl ::cmmv::validate::FromJson for (\w+) \{.*?::cmmv::validate::object\(\s*value,\s*at,\s*&\[(.*?)\]",
+        r"(?s)impl ::cmmv::validate::FromJson for (\w+) \{.*?::cmmv::__private::object\(\s*value,\s*at,\s*&\[(.*?)\]",
     )
     .expect("a regex");
     let structure = Regex::new(r"(?s)pub struct (\w+) \{(.*?)\n\}").expect("a regex");

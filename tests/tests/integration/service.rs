@@ -194,8 +194,14 @@ async fn crud_happy_paths() {
 async fn client_chosen_keys_conflict_and_must_match_the_path() {
     let served = serve().await;
     let label = json!({"slug": "urgent", "color": "#ff0000"});
-    let (status, _, body) = call(&served, Method::POST, "/v1/labels", Some(label.clone())).await;
+    let (status, headers, body) =
+        call(&served, Method::POST, "/v1/labels", Some(label.clone())).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
+    // `Created` names the new resource by its client-chosen key, and that location serves it.
+    let location = headers["location"].to_str().expect("an ASCII location");
+    assert_eq!(location, "/v1/labels/urgent");
+    let (status, _, fetched) = call(&served, Method::GET, location, None).await;
+    assert_eq!((status, &fetched), (StatusCode::OK, &body));
     let (status, headers, body) = call(&served, Method::POST, "/v1/labels", Some(label)).await;
     assert_problem(status, &headers, &body, StatusCode::CONFLICT);
     let (status, headers, body) = call(
@@ -326,6 +332,33 @@ async fn every_rejection_class_is_a_problem() {
         failures(&body),
         vec![("limit".to_owned(), "maximum".to_owned())]
     );
+    // Issue 17: the bounds the documents give (`limit` from 1, `offset` an int64) are the
+    // server's: both refused at once, each with its own rule, instead of an offset past
+    // `i64::MAX` being accepted and echoed.
+    let (status, headers, body) = call(
+        &served,
+        Method::GET,
+        "/v1/tasks?limit=0&offset=9223372036854775808",
+        None,
+    )
+    .await;
+    assert_problem(status, &headers, &body, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        failures(&body),
+        vec![
+            ("limit".to_owned(), "minimum".to_owned()),
+            ("offset".to_owned(), "maximum".to_owned())
+        ]
+    );
+    let (status, _, body) = call(
+        &served,
+        Method::GET,
+        "/v1/tasks?offset=9223372036854775807",
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["offset"], 9_223_372_036_854_775_807_i64);
 
     // Unknown route and wrong method.
     let (status, headers, body) = call(&served, Method::GET, "/v1/nothing-here", None).await;

@@ -6,14 +6,14 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use crate::api::{Api, ContractApi, OperationApi};
 use crate::ir::{
-    AuthPolicy, BodyType, Contract, CrudKind, Field, Method, Operation, RateKey, RateLimit,
-    RoleMode, pluralize, to_snake_case,
+    ApiInfo, AuthPolicy, BodyType, Contract, CrudKind, Field, Method, Operation, RateKey,
+    RateLimit, RoleMode, pluralize, to_snake_case,
 };
 
 use super::model::{
-    self, Info, JsonType, MediaType, Parameter, ParameterLocation, PathItem, RateLimitExtension,
-    RateLimitPolicy, RefOr, RequestBody, Response, RolesExtension, Schema, SecurityRequirement,
-    Tag, number,
+    self, Info, JsonType, Link, MediaType, Parameter, ParameterLocation, PathItem,
+    RateLimitExtension, RateLimitPolicy, RefOr, RequestBody, Response, RolesExtension, Schema,
+    SecurityRequirement, Tag, number,
 };
 use super::problems::{
     self, API_KEY_AUTH, BEARER_AUTH, ErrorResponse, JSON, PROBLEM, ResponseHeader,
@@ -38,15 +38,17 @@ pub(super) fn write(api: &Api<'_>, versions: &[u32], generated: &str, outs: &mut
     for ((plan, out), &version) in plans.iter().zip(outs.iter_mut()).zip(versions) {
         out.entry("openapi", "3.1.0");
         out.entry("x-generated", generated);
-        out.entry(
-            "info",
-            &Info {
-                title: project.api.title.clone(),
-                version: project.api.version.clone(),
-                description: project.api.description.clone(),
-                api_version: version,
-            },
-        );
+        out.entry("info", &info(&project.api, version));
+        out.entry("servers", &servers(&project.api));
+        if let Some(docs) = &project.api.external_docs {
+            out.entry(
+                "externalDocs",
+                &Link {
+                    url: docs.url.clone(),
+                    description: docs.description.clone(),
+                },
+            );
+        }
         if !plan.tags.is_empty() {
             out.entry("tags", &plan.tags);
         }
@@ -152,6 +154,44 @@ pub(super) fn write(api: &Api<'_>, versions: &[u32], generated: &str, outs: &mut
 /// An operation as a document shows it: with its contract.
 type Served<'a, 'p> = (&'a ContractApi<'p>, &'a OperationApi<'p>);
 
+fn info(api: &ApiInfo, version: u32) -> Info {
+    Info {
+        title: api.title.clone(),
+        version: api.version.clone(),
+        description: api.description.clone(),
+        terms_of_service: api.terms_of_service.clone(),
+        contact: api.contact.as_ref().map(|c| model::Contact {
+            name: c.name.clone(),
+            url: c.url.clone(),
+            email: c.email.clone(),
+        }),
+        license: api.license.as_ref().map(|l| model::License {
+            name: l.name.clone(),
+            identifier: l.identifier.clone(),
+            url: l.url.clone(),
+        }),
+        api_version: version,
+    }
+}
+
+/// The declared servers; without any, the host serving the document (a relative `/`), which
+/// is what OpenAPI assumes anyway, said out loud so that tools need not guess.
+fn servers(api: &ApiInfo) -> Vec<Link> {
+    if api.servers.is_empty() {
+        return vec![Link {
+            url: "/".to_owned(),
+            description: Some("The host serving this document.".to_owned()),
+        }];
+    }
+    api.servers
+        .iter()
+        .map(|server| Link {
+            url: server.url.clone(),
+            description: server.description.clone(),
+        })
+        .collect()
+}
+
 /// What one version's document serves, before any of it is written.
 struct Plan<'a, 'p> {
     tags: Vec<Tag>,
@@ -183,7 +223,11 @@ impl<'a, 'p> Plan<'a, 'p> {
             }
             plan.tags.push(Tag {
                 name: contract.name.clone(),
-                description: contract.description.clone(),
+                description: Some(
+                    contract.description.clone().unwrap_or_else(|| {
+                        format!("Operations on {}.", pluralize(&noun(contract)))
+                    }),
+                ),
             });
             // Declared types are documented even when no operation of this version uses
             // them, so that every contract served here shows its resource, messages and enums.
@@ -342,7 +386,7 @@ fn operation(resolved: &ContractApi<'_>, op_api: &OperationApi<'_>) -> model::Op
                 .clone()
                 .unwrap_or_else(|| default_summary(op, &noun)),
         ),
-        description: op.description.clone(),
+        description: Some(description(resolved, op, &noun)),
         operation_id: op_api.operation_id.clone(),
         deprecated: op.deprecated,
         parameters,
@@ -549,13 +593,17 @@ fn validates_parameters(op: &Operation) -> bool {
 }
 
 /// The operation's `security` and, for role policies, the exact role rule.
+///
+/// Roles are not listed in the requirements' arrays: OpenAPI 3.1 reads a role listed there as
+/// required, which is wrong for a policy satisfied by any one of its roles, and lint rulesets
+/// take the arrays for OAuth scopes. `x-roles` states the rule, and the description says it.
 fn security(auth: &AuthPolicy) -> (Vec<SecurityRequirement>, Option<RolesExtension>) {
     let roles: Vec<String> = auth.roles().map(str::to_owned).collect();
     let requirements = match auth {
         AuthPolicy::Public => Vec::new(),
         AuthPolicy::Authenticated | AuthPolicy::Roles { .. } => [BEARER_AUTH, API_KEY_AUTH]
             .into_iter()
-            .map(|scheme| BTreeMap::from([(scheme, roles.clone())]))
+            .map(|scheme| BTreeMap::from([(scheme, Vec::new())]))
             .collect(),
     };
     let extension = match auth {
@@ -634,6 +682,78 @@ fn default_summary(op: &Operation, noun: &str) -> String {
             chars.next().map_or_else(String::new, |first| {
                 first.to_uppercase().chain(chars).collect()
             })
+        }
+    }
+}
+
+/// The operation's description (the contract's, or one saying what the CRUD operation does),
+/// then who may call it.
+fn description(resolved: &ContractApi<'_>, op: &Operation, noun: &str) -> String {
+    let one = with_article(noun);
+    // A client-chosen key travels in the body too, and a replace cannot change it.
+    let key_in_body = resolved
+        .contract
+        .primary_key()
+        .filter(|pk| resolved.input.carries(&pk.name))
+        .map(|pk| {
+            format!(
+                " The body's `{}` must equal the key in the path (422 otherwise).",
+                pk.name
+            )
+        })
+        .unwrap_or_default();
+    let what = op.description.clone().unwrap_or_else(|| match op.crud() {
+        Some(CrudKind::List) => format!(
+            "Lists {}, one page at a time: `limit` and `offset` choose the page.",
+            pluralize(noun)
+        ),
+        Some(CrudKind::Get) => format!("Returns the {noun} named by the path."),
+        Some(CrudKind::Create) => format!(
+            "Creates {one} from the body and returns it; `Location` names the new {noun}."
+        ),
+        Some(CrudKind::Update) => format!(
+            "Replaces the {noun} named by the path with the body: every field the body may carry is set.{key_in_body}"
+        ),
+        Some(CrudKind::Patch) => format!(
+            "Changes the fields of the {noun} named by the path that the body carries; absent fields keep their value, `null` clears a nullable one."
+        ),
+        Some(CrudKind::Delete) => format!("Deletes the {noun} named by the path."),
+        None => format!("{}.", op.summary.clone().unwrap_or_else(|| default_summary(op, noun))),
+    });
+    format!("{what}\n\n{}", access_sentence(&op.auth))
+}
+
+/// Who may call an operation, in words.
+fn access_sentence(auth: &AuthPolicy) -> String {
+    let roles = |roles: &[String], joiner: &str| {
+        let quoted: Vec<String> = roles.iter().map(|r| format!("`{r}`")).collect();
+        match quoted.split_last() {
+            Some((last, [])) => last.clone(),
+            Some((last, rest)) => format!("{} {joiner} {last}", rest.join(", ")),
+            None => String::new(),
+        }
+    };
+    match auth {
+        AuthPolicy::Public => "Open to every client: no credentials needed.".to_owned(),
+        AuthPolicy::Authenticated => {
+            "Requires credentials: a bearer token or an API key.".to_owned()
+        }
+        AuthPolicy::Roles { roles: list, mode } => {
+            let names: Vec<String> = list.iter().cloned().collect();
+            match (mode, names.len()) {
+                (_, 1) => format!(
+                    "Requires credentials (a bearer token or an API key) holding the role {}.",
+                    roles(&names, "and")
+                ),
+                (RoleMode::All, _) => format!(
+                    "Requires credentials (a bearer token or an API key) holding every one of the roles {}.",
+                    roles(&names, "and")
+                ),
+                (RoleMode::Any, _) => format!(
+                    "Requires credentials (a bearer token or an API key) holding at least one of the roles {}.",
+                    roles(&names, "or")
+                ),
+            }
         }
     }
 }

@@ -17,9 +17,42 @@ pub(super) struct Info {
     pub(super) version: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(super) description: Option<String>,
+    #[serde(rename = "termsOfService", skip_serializing_if = "Option::is_none")]
+    pub(super) terms_of_service: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) contact: Option<Contact>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) license: Option<License>,
     /// The API version this document describes, the `N` of `/vN/...`.
     #[serde(rename = "x-api-version")]
     pub(super) api_version: u32,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub(super) struct Contact {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) email: Option<String>,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub(super) struct License {
+    pub(super) name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) identifier: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) url: Option<String>,
+}
+
+/// A server (`servers`) or external documentation (`externalDocs`): a URL, described.
+#[derive(Debug, Clone, serde::Serialize)]
+pub(super) struct Link {
+    pub(super) url: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) description: Option<String>,
 }
 
 #[derive(Debug, Clone, serde::Serialize)]

@@ -739,14 +739,24 @@ fn security_per_operation() {
     assert!(status_codes(list).contains(&"401"));
     assert!(!status_codes(list).contains(&"403"));
 
+    // Roles are not put in the requirements' arrays, which OpenAPI reads as all required
+    // (wrong for `require: any`) and linters as OAuth scopes: `x-cmmv-roles` and the
+    // description state the rule.
     let delete = operation(&v2, "/v2/tasks/{id}", "delete");
     assert_eq!(
         delete["security"],
-        json!([{"bearerAuth": ["admin", "owner"]}, {"apiKeyAuth": ["admin", "owner"]}])
+        json!([{"bearerAuth": []}, {"apiKeyAuth": []}])
     );
     assert_eq!(
         delete["x-cmmv-roles"],
         json!({"roles": ["admin", "owner"], "require": "all"})
+    );
+    assert!(
+        delete["description"]
+            .as_str()
+            .is_some_and(|d| d.ends_with("holding every one of the roles `admin` and `owner`.")),
+        "{}",
+        delete["description"]
     );
     assert!(status_codes(delete).contains(&"403"));
 
@@ -754,6 +764,13 @@ fn security_per_operation() {
     assert_eq!(
         complete["x-cmmv-roles"],
         json!({"roles": ["admin", "user"], "require": "any"})
+    );
+    assert!(
+        complete["description"]
+            .as_str()
+            .is_some_and(|d| d.ends_with("holding at least one of the roles `admin` or `user`.")),
+        "{}",
+        complete["description"]
     );
 
     assert_eq!(
@@ -1076,4 +1093,101 @@ fn component_references_match_their_schemas() {
         }
         assert!(checked > 3, "the contracts refer to other types");
     }
+}
+
+/// Issue 17: the document metadata `cmmv.yaml` declares, and what the documents say without it.
+#[test]
+fn document_metadata_comes_from_the_project_file() {
+    let project = analyze(
+        Some(
+            "api:
+  title: Notes
+  servers:
+    - { url: 'https://api.example.com/', description: Production }
+    - { url: /staging }
+  contact: { name: Team, url: 'https://example.com/team', email: team@example.com }
+  license: { name: Apache 2.0, identifier: Apache-2.0 }
+  terms_of_service: 'https://example.com/terms'
+  external_docs: { url: 'https://example.com/docs', description: Guides. }
+",
+        ),
+        &[("note.yaml", NOTE)],
+    );
+    let emitted = files(&project);
+    let doc: Value = serde_json::from_str(&emitted["openapi/v2.json"]).expect("JSON");
+    assert_eq!(
+        doc["servers"],
+        json!([{"url": "https://api.example.com/", "description": "Production"}, {"url": "/staging"}])
+    );
+    assert_eq!(
+        doc["info"]["contact"],
+        json!({"name": "Team", "url": "https://example.com/team", "email": "team@example.com"})
+    );
+    assert_eq!(
+        doc["info"]["license"],
+        json!({"name": "Apache 2.0", "identifier": "Apache-2.0"})
+    );
+    assert_eq!(doc["info"]["termsOfService"], "https://example.com/terms");
+    assert_eq!(
+        doc["externalDocs"],
+        json!({"url": "https://example.com/docs", "description": "Guides."})
+    );
+    // Every tag is described, with the contract's description or a sentence of its own.
+    assert!(
+        doc["tags"]
+            .as_array()
+            .expect("tags")
+            .iter()
+            .all(|t| t["description"].is_string())
+    );
+
+    let bare = analyze(None, &[("note.yaml", NOTE)]);
+    let doc: Value = serde_json::from_str(&files(&bare)["openapi/v2.json"]).expect("JSON");
+    assert_eq!(
+        doc["servers"],
+        json!([{"url": "/", "description": "The host serving this document."}])
+    );
+    assert!(doc["info"].get("license").is_none());
+}
+
+/// Every mistake in the metadata is reported, all in one run, where it was written.
+#[test]
+fn bad_document_metadata_is_reported_all_at_once() {
+    let mut input = crate::Input::default();
+    input.set_project(
+        "contracts/cmmv.yaml",
+        "api:
+  servers:
+    - { url: 'ftp://files' }
+    - { description: no url }
+  contact: { email: not-an-address }
+  license: { name: MIT, identifier: MIT, url: 'https://mit-license.org' }
+  terms_of_service: example.com/terms
+  external_docs: { description: nowhere }
+",
+    );
+    input.add_contract("contracts/note.yaml", NOTE);
+    let (_, diags) = crate::lower_and_validate(&input);
+    let messages: Vec<String> = diags
+        .into_sorted()
+        .into_iter()
+        .map(|d| {
+            format!(
+                "{} @ {}",
+                d.message,
+                input.sources.location(d.labels[0].span)
+            )
+        })
+        .collect();
+    assert_eq!(
+        messages,
+        [
+            "`ftp://files` is not a server URL @ contracts/cmmv.yaml:3:14",
+            "a server needs `url` @ contracts/cmmv.yaml:4:7",
+            "`not-an-address` is not an email address @ contracts/cmmv.yaml:5:21",
+            "a license has an SPDX `identifier` or a `url`, not both @ contracts/cmmv.yaml:6:42",
+            "`example.com/terms` is not an absolute URL @ contracts/cmmv.yaml:7:21",
+            "`external_docs` needs `url` @ contracts/cmmv.yaml:8:18",
+        ]
+    );
 }

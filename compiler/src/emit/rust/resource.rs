@@ -55,7 +55,7 @@ impl ContractEmitter<'_> {
             .map(|field| {
                 let name = field.name.as_str();
                 let kind = self.field_kind(&field.ty);
-                quote!(::cmmv::resource::FilterField { name: #name, kind: #kind })
+                quote!(::cmmv::__private::FilterField { name: #name, kind: #kind })
             });
         let sortable = contract
             .fields
@@ -166,7 +166,7 @@ impl ContractEmitter<'_> {
                 let member = member_ident(&field.name);
                 quote! {
                     #name => ::core::option::Option::Some(
-                        ::cmmv::resource::ToFieldValue::to_field_value(&self.#member)
+                        ::cmmv::__private::ToFieldValue::to_field_value(&self.#member)
                     ),
                 }
             })
@@ -195,7 +195,7 @@ impl ContractEmitter<'_> {
 
                 const NAME: &'static str = #contract_name;
                 const KEY_FIELD: &'static str = #key_name;
-                const FILTERABLE: &'static [::cmmv::resource::FilterField] = &[#(#filterable),*];
+                const FILTERABLE: &'static [::cmmv::__private::FilterField] = &[#(#filterable),*];
                 const SORTABLE: &'static [&'static str] = &[#(#sortable),*];
                 const UNIQUE: &'static [&'static str] = &[#(#unique),*];
                 const DEFAULT_LIMIT: u32 = #default_limit;
@@ -249,7 +249,7 @@ impl ContractEmitter<'_> {
         let columns = contract.fields.iter().map(|field| {
             let column = field.name.as_str();
             let kind = format_ident!("{}", self.column_kind(&field.ty));
-            quote!(::cmmv::sql::Column { name: #column, kind: ::cmmv::sql::ColumnKind::#kind })
+            quote!(::cmmv::__private::Column { name: #column, kind: ::cmmv::__private::ColumnKind::#kind })
         });
         let members: Vec<Ident> = contract
             .fields
@@ -257,16 +257,16 @@ impl ContractEmitter<'_> {
             .map(|f| member_ident(&f.name))
             .collect();
         quote! {
-            impl ::cmmv::sql::Record for #name {
+            impl ::cmmv::__private::Record for #name {
                 const TABLE: &'static str = #table;
-                const COLUMNS: &'static [::cmmv::sql::Column] = &[#(#columns),*];
+                const COLUMNS: &'static [::cmmv::__private::Column] = &[#(#columns),*];
                 const SOFT_DELETE: bool = #soft_delete;
 
                 fn to_row(&self) -> ::std::vec::Vec<::cmmv::sql::SqlValue> {
                     ::std::vec![#(::cmmv::sql::SqlColumn::to_sql(&self.#members)),*]
                 }
 
-                fn from_row(row: &mut ::cmmv::sql::Row) -> ::core::result::Result<Self, ::std::string::String> {
+                fn from_row(row: &mut ::cmmv::__private::Row) -> ::core::result::Result<Self, ::std::string::String> {
                     ::core::result::Result::Ok(Self { #(#members: row.take()?,)* })
                 }
             }
@@ -313,22 +313,24 @@ impl ContractEmitter<'_> {
 
     pub(super) fn field_kind(&self, ty: &Type) -> TokenStream {
         match ty {
-            Type::Scalar(Scalar::String) => quote!(::cmmv::resource::FieldKind::Text),
-            Type::Scalar(Scalar::Bool) => quote!(::cmmv::resource::FieldKind::Bool),
-            Type::Scalar(Scalar::Int32 | Scalar::Int64) => quote!(::cmmv::resource::FieldKind::Int),
-            Type::Scalar(Scalar::Float | Scalar::Double) => {
-                quote!(::cmmv::resource::FieldKind::Float)
+            Type::Scalar(Scalar::String) => quote!(::cmmv::__private::FieldKind::Text),
+            Type::Scalar(Scalar::Bool) => quote!(::cmmv::__private::FieldKind::Bool),
+            Type::Scalar(Scalar::Int32 | Scalar::Int64) => {
+                quote!(::cmmv::__private::FieldKind::Int)
             }
-            Type::Scalar(Scalar::Uuid) => quote!(::cmmv::resource::FieldKind::Uuid),
-            Type::Scalar(Scalar::Date) => quote!(::cmmv::resource::FieldKind::Date),
-            Type::Scalar(Scalar::DateTime) => quote!(::cmmv::resource::FieldKind::DateTime),
-            Type::Scalar(Scalar::Decimal) => quote!(::cmmv::resource::FieldKind::Decimal),
+            Type::Scalar(Scalar::Float | Scalar::Double) => {
+                quote!(::cmmv::__private::FieldKind::Float)
+            }
+            Type::Scalar(Scalar::Uuid) => quote!(::cmmv::__private::FieldKind::Uuid),
+            Type::Scalar(Scalar::Date) => quote!(::cmmv::__private::FieldKind::Date),
+            Type::Scalar(Scalar::DateTime) => quote!(::cmmv::__private::FieldKind::DateTime),
+            Type::Scalar(Scalar::Decimal) => quote!(::cmmv::__private::FieldKind::Decimal),
             Type::Named(name) => {
                 let name = type_ident(name);
-                quote!(::cmmv::resource::FieldKind::Enum(<#name as ::cmmv::Enum>::WIRE))
+                quote!(::cmmv::__private::FieldKind::Enum(<#name as ::cmmv::Enum>::WIRE))
             }
             // Lowering refuses filters on other types.
-            _ => quote!(::cmmv::resource::FieldKind::Text),
+            _ => quote!(::cmmv::__private::FieldKind::Text),
         }
     }
 }

@@ -61,7 +61,7 @@ impl ContractEmitter<'_> {
             impl ::cmmv::extract::FromQuery for #name {
                 const NAMES: &'static [&'static str] = &[#(#names),*];
 
-                fn from_query(reader: &mut ::cmmv::extract::QueryReader<'_>) -> ::core::option::Option<Self> {
+                fn from_query(reader: &mut ::cmmv::__private::QueryReader<'_>) -> ::core::option::Option<Self> {
                     #(#reads)*
                     ::core::option::Option::Some(Self { #(#assigns,)* })
                 }
@@ -288,14 +288,14 @@ impl ContractEmitter<'_> {
             Some(CrudKind::List) => quote! {
                 async fn #handler<H: #trait_name>(#state, #ctx, query: ::cmmv::extract::ListParams<#resource>) -> #result {
                     let page = <H as #trait_name>::#method(&handlers, ctx, query.0).await?;
-                    ::core::result::Result::Ok(::cmmv::respond::json(#status, page))
+                    ::core::result::Result::Ok(::cmmv::__private::json(#status, page))
                 }
             },
             Some(CrudKind::Get) => quote! {
                 async fn #handler<H: #trait_name>(#state, #ctx, path: ::cmmv::extract::PathParams) -> #result {
-                    let id = ::cmmv::extract::path_key::<#key>(path.raw("id"))?;
+                    let id = ::cmmv::__private::path_key::<#key>(path.raw("id"))?;
                     let item = <H as #trait_name>::#method(&handlers, ctx, id).await?;
-                    ::core::result::Result::Ok(::cmmv::respond::json(#status, item))
+                    ::core::result::Result::Ok(::cmmv::__private::json(#status, item))
                 }
             },
             Some(CrudKind::Create) => {
@@ -308,12 +308,9 @@ impl ContractEmitter<'_> {
                         ::cmmv::extract::JsonBody(input): ::cmmv::extract::JsonBody<#input>,
                     ) -> #result {
                         let item = <H as #trait_name>::#method(&handlers, ctx, input).await?;
-                        let location = ::std::format!(
-                            "{}/{}",
-                            uri.path().trim_end_matches('/'),
-                            ::cmmv::resource::Resource::key(&item)
-                        );
-                        ::core::result::Result::Ok(::cmmv::respond::created(&location, item))
+                        ::core::result::Result::Ok(::cmmv::__private::axum::response::IntoResponse::into_response(
+                            ::cmmv::Created::resource(uri.path(), item),
+                        ))
                     }
                 }
             }
@@ -330,17 +327,17 @@ impl ContractEmitter<'_> {
                         path: ::cmmv::extract::PathParams,
                         ::cmmv::extract::JsonBody(body): ::cmmv::extract::JsonBody<#body>,
                     ) -> #result {
-                        let id = ::cmmv::extract::path_key::<#key>(path.raw("id"))?;
+                        let id = ::cmmv::__private::path_key::<#key>(path.raw("id"))?;
                         let item = <H as #trait_name>::#method(&handlers, ctx, id, body).await?;
-                        ::core::result::Result::Ok(::cmmv::respond::json(#status, item))
+                        ::core::result::Result::Ok(::cmmv::__private::json(#status, item))
                     }
                 }
             }
             Some(CrudKind::Delete) => quote! {
                 async fn #handler<H: #trait_name>(#state, #ctx, path: ::cmmv::extract::PathParams) -> #result {
-                    let id = ::cmmv::extract::path_key::<#key>(path.raw("id"))?;
+                    let id = ::cmmv::__private::path_key::<#key>(path.raw("id"))?;
                     <H as #trait_name>::#method(&handlers, ctx, id).await?;
-                    ::core::result::Result::Ok(::cmmv::respond::no_content())
+                    ::core::result::Result::Ok(::cmmv::__private::no_content())
                 }
             },
             None => self.custom_handler(op, trait_name, &handler, &method),
@@ -388,12 +385,12 @@ impl ContractEmitter<'_> {
         let respond = if op.response.is_some() {
             quote! {
                 let result = #call;
-                ::core::result::Result::Ok(::cmmv::respond::json(#status, result))
+                ::core::result::Result::Ok(::cmmv::__private::json(#status, result))
             }
         } else {
             quote! {
                 #call;
-                ::core::result::Result::Ok(::cmmv::respond::no_content())
+                ::core::result::Result::Ok(::cmmv::__private::no_content())
             }
         };
         quote! {

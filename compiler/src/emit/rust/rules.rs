@@ -16,7 +16,7 @@ pub(super) fn check_impl(ident: &Ident, owner: &str, fields: &[Field]) -> TokenS
                 let name = rules_ident(owner, &field.name, "RULES");
                 quote!(#name)
             } else {
-                quote!(::cmmv::validate::Rules::NONE)
+                quote!(::cmmv::__private::Rules::NONE)
             };
             quote! {
                 ::cmmv::validate::Check::check(&self.#member, &#rules, &at.key(#key), errors);
@@ -30,7 +30,7 @@ pub(super) fn check_impl(ident: &Ident, owner: &str, fields: &[Field]) -> TokenS
     };
     quote! {
         impl ::cmmv::validate::Check for #ident {
-            fn check(&self, _rules: &::cmmv::validate::Rules, #at: &::cmmv::validate::At<'_>, #errors: &mut ::cmmv::validate::Errors) {
+            fn check(&self, _rules: &::cmmv::__private::Rules, #at: &::cmmv::__private::At<'_>, #errors: &mut ::cmmv::__private::Errors) {
                 #(#checks)*
             }
         }
@@ -72,7 +72,7 @@ pub(super) fn rules_statics(owner: &str, fields: &[Field]) -> TokenStream {
             (
                 quote! {
                     #pattern_static
-                    static #items_name: ::cmmv::validate::Rules = #body;
+                    static #items_name: ::cmmv::__private::Rules = #body;
                 },
                 Some(quote!(&#items_name)),
             )
@@ -82,7 +82,7 @@ pub(super) fn rules_statics(owner: &str, fields: &[Field]) -> TokenStream {
         quote! {
             #item_statics
             #pattern_static
-            static #name: ::cmmv::validate::Rules = #body;
+            static #name: ::cmmv::__private::Rules = #body;
         }
     });
     quote!(#(#statics)*)
@@ -124,7 +124,7 @@ pub(super) fn rules_body(
         }
     }
     if let Some(source) = &c.pattern {
-        pattern_static = quote!(static #pattern_name: ::cmmv::validate::LazyRegex = ::cmmv::validate::LazyRegex::new(#source););
+        pattern_static = quote!(static #pattern_name: ::cmmv::__private::LazyRegex = ::cmmv::__private::LazyRegex::new(#source););
         let value = some(&quote!(&#pattern_name));
         set.push(quote!(pattern: #value));
     }
@@ -143,7 +143,7 @@ pub(super) fn rules_body(
     (
         pattern_static,
         quote! {
-            ::cmmv::validate::Rules { #(#set,)* ..::cmmv::validate::Rules::NONE }
+            ::cmmv::__private::Rules { #(#set,)* ..::cmmv::__private::Rules::NONE }
         },
     )
 }

@@ -64,14 +64,14 @@ impl ContractEmitter<'_> {
             let nullable = field.nullable;
             let value = match (&field.default, is_option(field)) {
                 (None, false) => quote! {
-                    ::cmmv::validate::required::<#ty>(map, at, #key, errors)
+                    ::cmmv::__private::required::<#ty>(map, at, #key, errors)
                 },
                 (None, true) => {
                     let required = !field.optional;
                     quote! {
-                        ::cmmv::validate::field::<#ty>(
+                        ::cmmv::__private::field::<#ty>(
                             map, at, #key,
-                            ::cmmv::validate::Presence { required: #required, nullable: #nullable },
+                            ::cmmv::__private::Presence { required: #required, nullable: #nullable },
                             errors,
                         )
                     }
@@ -79,7 +79,7 @@ impl ContractEmitter<'_> {
                 (Some(default), false) => {
                     let default = self.value_expr(&field.ty, default);
                     quote! {
-                        ::cmmv::validate::with_default::<#ty>(map, at, #key, errors, || #default)
+                        ::cmmv::__private::with_default::<#ty>(map, at, #key, errors, || #default)
                     }
                 }
                 (Some(default), true) => {
@@ -91,7 +91,7 @@ impl ContractEmitter<'_> {
                         }
                     };
                     quote! {
-                        ::cmmv::validate::patch_field::<#ty>(map, at, #key, #nullable, errors)
+                        ::cmmv::__private::patch_field::<#ty>(map, at, #key, #nullable, errors)
                             .map(|value| value.or_default_with(|| #default))
                     }
                 }
@@ -147,7 +147,7 @@ impl ContractEmitter<'_> {
             let key = field.name.as_str();
             let ty = rust_type(&field.ty);
             let nullable = field.nullable;
-            quote!(let #var = ::cmmv::validate::patch_field::<#ty>(map, at, #key, #nullable, errors);)
+            quote!(let #var = ::cmmv::__private::patch_field::<#ty>(map, at, #key, #nullable, errors);)
         });
         let decode = from_json_impl(&name, fields.iter().copied(), decodes);
         let owned: Vec<Field> = fields.iter().map(|f| (*f).clone()).collect();
@@ -240,10 +240,10 @@ pub(super) fn from_json_impl<'f>(
         impl ::cmmv::validate::FromJson for #ident {
             fn from_json(
                 value: &mut ::cmmv::__private::serde_json::Value,
-                at: &::cmmv::validate::At<'_>,
-                errors: &mut ::cmmv::validate::Errors,
+                at: &::cmmv::__private::At<'_>,
+                errors: &mut ::cmmv::__private::Errors,
             ) -> ::core::option::Option<Self> {
-                let map = ::cmmv::validate::object(value, at, &[#(#names),*], errors)?;
+                let map = ::cmmv::__private::object(value, at, &[#(#names),*], errors)?;
                 #(#decodes)*
                 ::core::option::Option::Some(Self { #(#assigns,)* })
             }
@@ -377,11 +377,11 @@ pub(super) fn json_column_impl(ident: &Ident) -> TokenStream {
     quote! {
         impl ::cmmv::sql::SqlColumn for #ident {
             fn to_sql(&self) -> ::cmmv::sql::SqlValue {
-                ::cmmv::sql::json_to_sql(self)
+                ::cmmv::__private::json_to_sql(self)
             }
 
             fn from_sql(value: ::cmmv::sql::SqlValue) -> ::core::result::Result<Self, ::std::string::String> {
-                ::cmmv::sql::json_from_sql(value)
+                ::cmmv::__private::json_from_sql(value)
             }
         }
     }

@@ -23,7 +23,11 @@ use crate::ir::{Contract, Project, RateFailMode, RateKey, RateLimitPolicy};
     missing_debug_implementations,
     reason = "syn's items are `Debug` only with its `extra-traits` feature, which nothing else needs"
 )]
-pub enum LoweredItem {
+#[allow(
+    clippy::large_enum_variant,
+    reason = "one value per macro expansion, moved once: boxing the project would buy nothing"
+)]
+pub(crate) enum LoweredItem {
     /// The item's contract, alone in a project with a placeholder for each name it imports,
     /// and the item, for [`place`].
     Contract {
@@ -38,7 +42,7 @@ pub enum LoweredItem {
 }
 
 /// Lowers and checks the item of `#[contract(args)] item`.
-pub fn lower_item(args: TokenStream, item: TokenStream) -> LoweredItem {
+pub(crate) fn lower_item(args: TokenStream, item: TokenStream) -> LoweredItem {
     let mut parsed: syn::Item = match syn::parse2(item.clone()) {
         Ok(parsed) => parsed,
         Err(error) => return LoweredItem::Failed(error.to_compile_error()),
@@ -188,7 +192,7 @@ fn placeholder(template: &Contract, name: &str, span: crate::diag::Span) -> Cont
 
 /// Where the generated items go: in place of the struct, or inside the module (with the
 /// module's `use` items and any items the contract does not read, such as helper functions).
-pub fn place(item: &syn::Item, generated: TokenStream) -> TokenStream {
+pub(crate) fn place(item: &syn::Item, generated: TokenStream) -> TokenStream {
     let syn::Item::Mod(module) = item else {
         return generated;
     };

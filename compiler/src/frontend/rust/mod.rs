@@ -27,7 +27,7 @@ use std::collections::BTreeMap;
 use crate::diag::{Diagnostic, Diagnostics, FileId};
 use crate::ir::{Contract, RateLimitPolicy};
 
-pub use expand::{LoweredItem, lower_item, place};
+pub(crate) use expand::{LoweredItem, lower_item, place};
 
 use item::Declaration;
 use spans::SpanMap;
@@ -37,7 +37,7 @@ const CONTRACT_ATTRIBUTE: &str = "contract";
 
 /// Lowers every `#[contract]` item of one Rust source file, in source order. Items nested in
 /// inline modules are found too; files of other modules are separate sources.
-pub fn lower_file(
+pub(crate) fn lower_file(
     file: FileId,
     text: &str,
     named_limits: &BTreeMap<String, RateLimitPolicy>,
@@ -78,12 +78,12 @@ pub fn lower_file(
 
 /// Gives the hints of diagnostics located in Rust sources their Rust spelling (the lowering
 /// and validation are shared with YAML and word their hints in YAML).
-pub fn in_rust_syntax(diagnostic: Diagnostic) -> Diagnostic {
+pub(crate) fn in_rust_syntax(diagnostic: Diagnostic) -> Diagnostic {
     wording::in_rust_syntax(diagnostic)
 }
 
 /// Whether `text` may declare a contract: a cheap test that spares parsing other files.
-pub fn may_declare_contracts(text: &str) -> bool {
+pub(crate) fn may_declare_contracts(text: &str) -> bool {
     text.contains(CONTRACT_ATTRIBUTE) && text.contains("#[")
 }
 

@@ -3,7 +3,7 @@
 pub(crate) mod lower;
 pub(crate) mod tree;
 
-pub use lower::{LIST_PARAMS, lower_file, lower_project_file};
+pub(crate) use lower::{lower_file, lower_project_file};
 
 /// The number of YAML events in `text` (a parse with no tree and no IR), the baseline of the
 /// compiler benchmark.

@@ -41,6 +41,7 @@ struct Token {
 }
 
 impl MemoryAuthStore {
+    /// An empty store: no users, tokens or keys.
     pub fn new() -> Self {
         Self::default()
     }

@@ -25,6 +25,8 @@ pub struct User {
     pub id: String,
     /// Trimmed and lowercased, unique.
     pub email: String,
+    /// The roles the user holds, carried in the roles claim of their access tokens and capping
+    /// what their API keys grant.
     pub roles: Vec<String>,
     /// Unix seconds.
     pub created_at: i64,
@@ -46,12 +48,15 @@ pub struct NewConfirmation {
 /// A user to create.
 #[derive(Clone, PartialEq, Eq)]
 pub struct NewUser {
+    /// The new user's id, the subject (`sub`) of their tokens; the login module makes a UUIDv7.
     pub id: String,
     /// Already normalized (see [`normalize_email`]).
     pub email: String,
     /// The PHC string of the password.
     pub password_hash: String,
+    /// The roles the user starts with (the login module gives `CMMV_AUTH_DEFAULT_ROLES`).
     pub roles: Vec<String>,
+    /// When the user registered, in Unix seconds.
     pub created_at: i64,
     /// `None`: the account may sign in at once. Otherwise it is pending until this token
     /// comes back ([`AuthStore::confirm`]).
@@ -72,7 +77,9 @@ impl fmt::Debug for NewUser {
 /// A user with the hash their password is checked against.
 #[derive(Clone, PartialEq, Eq)]
 pub struct UserCredentials {
+    /// The user, as [`AuthStore::user`] would return them.
     pub user: User,
+    /// The argon2id PHC string the presented password is verified against; never logged.
     pub password_hash: String,
 }
 
@@ -97,7 +104,10 @@ pub struct NewRefreshToken {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Rotation {
     /// The token was current: it is now used, and its successor is in the family.
-    Rotated { user_id: String },
+    Rotated {
+        /// The owner of the family, whom the successor token is issued to.
+        user_id: String,
+    },
     /// The token had already been used: the whole family is now revoked.
     Reused,
     /// Unknown, expired, or of a revoked family; nothing changed.
@@ -107,21 +117,29 @@ pub enum Rotation {
 /// An API key as its owner sees it listed (never the secret).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiKey {
+    /// The key's own id, which its owner names to revoke it (`DELETE /auth/api-keys/{id}`).
     pub id: String,
     /// The public part of the key (`cmmv_<prefix>_...`), unique: how it is found.
     pub prefix: String,
+    /// The id of the user who created and owns the key; requests made with it act as them.
     pub user_id: String,
+    /// The label its owner gave the key, trimmed.
     pub name: String,
+    /// The roles the key was created with, a subset of its creator's; the key acts only with
+    /// those its owner still holds (see [`StoredApiKey::owner_roles`]).
     pub roles: Vec<String>,
     /// The last four characters of the secret, to tell keys apart.
     pub last4: String,
+    /// When the key was created, in Unix seconds.
     pub created_at: i64,
+    /// When the key stops working, in Unix seconds; `None` for a key that never expires.
     pub expires_at: Option<i64>,
 }
 
 /// An API key to store.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewApiKey {
+    /// The key as it will be listed.
     pub key: ApiKey,
     /// SHA-256 of the whole key, hex.
     pub hash: String,
@@ -130,8 +148,12 @@ pub struct NewApiKey {
 /// An API key found by its prefix, with what verifying it needs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredApiKey {
+    /// The key as it is listed.
     pub key: ApiKey,
+    /// SHA-256 of the whole key, hex, compared in constant time with the hash of the
+    /// presented key.
     pub hash: String,
+    /// Whether the owner revoked the key; a revoked key is refused.
     pub revoked: bool,
     /// The owner's current roles: a key never grants more than its owner still holds.
     pub owner_roles: Vec<String>,

@@ -2,7 +2,20 @@
 //! a suggestion from these lists.
 
 pub(super) const PROJECT_KEYS: &[&str] = &["api", "proto", "rate_limits"];
-pub(super) const API_KEYS: &[&str] = &["title", "version", "description"];
+pub(super) const API_KEYS: &[&str] = &[
+    "title",
+    "version",
+    "description",
+    "servers",
+    "contact",
+    "license",
+    "terms_of_service",
+    "external_docs",
+];
+pub(super) const SERVER_KEYS: &[&str] = &["url", "description"];
+pub(super) const CONTACT_KEYS: &[&str] = &["name", "url", "email"];
+pub(super) const LICENSE_KEYS: &[&str] = &["name", "identifier", "url"];
+pub(super) const EXTERNAL_DOCS_KEYS: &[&str] = &["url", "description"];
 pub(super) const PROTO_KEYS: &[&str] = &["package"];
 
 pub(super) const CONTRACT_KEYS: &[&str] = &[

@@ -11,7 +11,10 @@ mod keys;
 mod message;
 mod operation;
 mod policy;
+mod project;
 mod types;
+
+pub(crate) use project::lower_project_file;
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -23,7 +26,7 @@ use crate::ir::*;
 
 /// Lowers one contract file. Returns `None` only when not even the contract's name could be
 /// read; otherwise a contract whose broken parts were left out (and reported).
-pub fn lower_file(
+pub(crate) fn lower_file(
     file: FileId,
     text: &str,
     named_limits: &BTreeMap<String, RateLimitPolicy>,
@@ -53,82 +56,8 @@ pub(crate) fn lower_tree(
     cx.contract(root)
 }
 
-/// Lowers `cmmv.yaml`, the project file.
-pub fn lower_project_file(file: FileId, text: &str, diags: &mut Diagnostics) -> Project {
-    let mut project = Project::default();
-    project.api.file = Some(file);
-    let (root, syntax) = super::tree::parse(file, text);
-    diags.extend(syntax);
-    let Some(root) = root else {
-        return project;
-    };
-    let empty = BTreeMap::new();
-    let mut cx = Lowerer {
-        file,
-        text,
-        diags,
-        named_limits: &empty,
-    };
-    let Some(map) = cx.object(&root, "the project file", PROJECT_KEYS) else {
-        return project;
-    };
-    if let Some(api) = map.get("api") {
-        if let Some(api) = cx.object(api, "`api`", API_KEYS) {
-            if let Some(title) = api.get("title").and_then(|n| cx.string(n)) {
-                project.api.title = title;
-            }
-            if let Some(version) = api.get("version").and_then(|n| cx.string(n)) {
-                project.api.version = version;
-            }
-            project.api.description = api.get("description").and_then(|n| cx.string(n));
-        }
-    }
-    if let Some(proto) = map.get("proto") {
-        if let Some(proto) = cx.object(proto, "`proto`", PROTO_KEYS) {
-            if let Some(node) = proto.get("package") {
-                if let Some(package) = cx.string(node) {
-                    let valid = package.split('.').all(is_snake_case);
-                    if valid {
-                        project.api.proto_package = package;
-                    } else {
-                        cx.error(
-                            node.span,
-                            format!("`{package}` is not a valid proto package"),
-                        )
-                        .with_help("use dot-separated lowercase words, e.g. `todo.v1`")
-                        .emit(cx.diags);
-                    }
-                }
-            }
-        }
-    }
-    if let Some(limits) = map.get("rate_limits") {
-        if let Some(entries) = cx.map(limits, "`rate_limits`") {
-            for (key, value) in entries {
-                let Some(name) = cx.key_name(key) else {
-                    continue;
-                };
-                if !is_snake_case(&name) {
-                    cx.error(
-                        key.span,
-                        format!("rate-limit policy name `{name}` is not snake_case"),
-                    )
-                    .with_help("name policies like `standard` or `login_attempts`")
-                    .emit(cx.diags);
-                    continue;
-                }
-                if let Some(mut policy) = cx.rate_limit_policy(value) {
-                    policy.name = Some(name.clone());
-                    project.rate_limits.insert(name, policy);
-                }
-            }
-        }
-    }
-    project
-}
-
 /// Query parameter names the list operation reserves for itself.
-pub const LIST_PARAMS: &[&str] = &["limit", "offset", "sort", "include_total"];
+pub(crate) const LIST_PARAMS: &[&str] = &["limit", "offset", "sort", "include_total"];
 
 struct Lowerer<'a> {
     file: FileId,

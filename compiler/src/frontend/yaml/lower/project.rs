@@ -1,0 +1,212 @@
+//! The project file, `cmmv.yaml`: the API's title and document metadata, the proto package,
+//! and the named rate-limit policies contracts refer to.
+
+use super::*;
+
+/// Lowers `cmmv.yaml`, the project file.
+pub(crate) fn lower_project_file(file: FileId, text: &str, diags: &mut Diagnostics) -> Project {
+    let mut project = Project::default();
+    project.api.file = Some(file);
+    let (root, syntax) = crate::frontend::yaml::tree::parse(file, text);
+    diags.extend(syntax);
+    let Some(root) = root else {
+        return project;
+    };
+    let empty = BTreeMap::new();
+    let mut cx = Lowerer {
+        file,
+        text,
+        diags,
+        named_limits: &empty,
+    };
+    let Some(map) = cx.object(&root, "the project file", PROJECT_KEYS) else {
+        return project;
+    };
+    if let Some(api) = map.get("api") {
+        if let Some(api) = cx.object(api, "`api`", API_KEYS) {
+            if let Some(title) = api.get("title").and_then(|n| cx.string(n)) {
+                project.api.title = title;
+            }
+            if let Some(version) = api.get("version").and_then(|n| cx.string(n)) {
+                project.api.version = version;
+            }
+            project.api.description = api.get("description").and_then(|n| cx.string(n));
+            cx.document_metadata(&api, &mut project.api);
+        }
+    }
+    if let Some(proto) = map.get("proto") {
+        if let Some(proto) = cx.object(proto, "`proto`", PROTO_KEYS) {
+            if let Some(node) = proto.get("package") {
+                if let Some(package) = cx.string(node) {
+                    let valid = package.split('.').all(is_snake_case);
+                    if valid {
+                        project.api.proto_package = package;
+                    } else {
+                        cx.error(
+                            node.span,
+                            format!("`{package}` is not a valid proto package"),
+                        )
+                        .with_help("use dot-separated lowercase words, e.g. `todo.v1`")
+                        .emit(cx.diags);
+                    }
+                }
+            }
+        }
+    }
+    if let Some(limits) = map.get("rate_limits") {
+        if let Some(entries) = cx.map(limits, "`rate_limits`") {
+            for (key, value) in entries {
+                let Some(name) = cx.key_name(key) else {
+                    continue;
+                };
+                if !is_snake_case(&name) {
+                    cx.error(
+                        key.span,
+                        format!("rate-limit policy name `{name}` is not snake_case"),
+                    )
+                    .with_help("name policies like `standard` or `login_attempts`")
+                    .emit(cx.diags);
+                    continue;
+                }
+                if let Some(mut policy) = cx.rate_limit_policy(value) {
+                    policy.name = Some(name.clone());
+                    project.rate_limits.insert(name, policy);
+                }
+            }
+        }
+    }
+    project
+}
+
+impl Lowerer<'_> {
+    /// The OpenAPI metadata of `api:`: servers, contact, license, terms of service and
+    /// external documentation, each checked for what the OpenAPI specification requires.
+    fn document_metadata(&mut self, api: &Object<'_>, info: &mut ApiInfo) {
+        if let Some(node) = api.get("servers") {
+            match node.as_seq() {
+                Some(items) => {
+                    info.servers = items.iter().filter_map(|item| self.server(item)).collect();
+                }
+                None => self.expected(node, "a list of servers (`- url: https://...`)"),
+            }
+        }
+        if let Some(node) = api.get("contact") {
+            if let Some(contact) = self.object(node, "`contact`", CONTACT_KEYS) {
+                let email = contact.get("email").and_then(|n| {
+                    let email = self.string(n)?;
+                    self.check_email(n.span, &email).then_some(email)
+                });
+                info.contact = Some(Contact {
+                    name: contact.get("name").and_then(|n| self.string(n)),
+                    url: contact.get("url").and_then(|n| self.absolute_url(n)),
+                    email,
+                });
+            }
+        }
+        if let Some(node) = api.get("license") {
+            info.license = self.license(node);
+        }
+        info.terms_of_service = api
+            .get("terms_of_service")
+            .and_then(|n| self.absolute_url(n));
+        if let Some(node) = api.get("external_docs") {
+            if let Some(docs) = self.object(node, "`external_docs`", EXTERNAL_DOCS_KEYS) {
+                let url = self.required(&docs, "url", "`external_docs`");
+                info.external_docs =
+                    url.and_then(|n| self.absolute_url(n))
+                        .map(|url| ExternalDocs {
+                            url,
+                            description: docs.get("description").and_then(|n| self.string(n)),
+                        });
+            }
+        }
+    }
+
+    fn server(&mut self, node: &Node) -> Option<Server> {
+        let server = self.object(node, "a server", SERVER_KEYS)?;
+        let url_node = self.required(&server, "url", "a server")?;
+        let url = self.string(url_node)?;
+        // A server URL is absolute (`https://api.example.com/`) or relative to where the
+        // documents are served (`/`, `/api`); either way it has no query or fragment.
+        let relative = url.starts_with('/');
+        if !(relative || is_absolute_url(&url)) || url.contains(['?', '#', ' ']) {
+            self.error(url_node.span, format!("`{url}` is not a server URL"))
+                .with_label("not an absolute URL or a path")
+                .with_help("write `https://api.example.com` or a path such as `/` or `/api`")
+                .emit(self.diags);
+            return None;
+        }
+        Some(Server {
+            url,
+            description: server.get("description").and_then(|n| self.string(n)),
+        })
+    }
+
+    fn license(&mut self, node: &Node) -> Option<License> {
+        let license = self.object(node, "`license`", LICENSE_KEYS)?;
+        let name = self
+            .required(&license, "name", "`license`")
+            .and_then(|n| self.string(n));
+        let identifier = license.get("identifier").and_then(|n| self.string(n));
+        let url = license.get("url").and_then(|n| self.absolute_url(n));
+        if let (Some(_), Some(_)) = (&identifier, &url) {
+            let span = license.key_span("url").unwrap_or(license.span);
+            self.error(
+                span,
+                "a license has an SPDX `identifier` or a `url`, not both",
+            )
+            .with_label("also given an identifier")
+            .with_help("OpenAPI 3.1 makes them exclusive; keep the SPDX identifier, e.g. `MIT`")
+            .emit(self.diags);
+        }
+        Some(License {
+            name: name?,
+            identifier,
+            url,
+        })
+    }
+
+    /// The value of a key an object must have; reports it missing.
+    fn required<'n>(&mut self, object: &Object<'n>, key: &str, what: &str) -> Option<&'n Node> {
+        let node = object.get(key);
+        if node.is_none() {
+            self.error(object.span, format!("{what} needs `{key}`"))
+                .with_label(format!("`{key}` missing"))
+                .emit(self.diags);
+        }
+        node
+    }
+
+    fn absolute_url(&mut self, node: &Node) -> Option<String> {
+        let url = self.string(node)?;
+        if is_absolute_url(&url) && !url.contains(' ') {
+            Some(url)
+        } else {
+            self.error(node.span, format!("`{url}` is not an absolute URL"))
+                .with_label("expected an http or https URL")
+                .with_help("write the whole URL, e.g. `https://example.com/docs`")
+                .emit(self.diags);
+            None
+        }
+    }
+
+    fn check_email(&mut self, span: Span, email: &str) -> bool {
+        let valid = email.split_once('@').is_some_and(|(local, domain)| {
+            !local.is_empty() && domain.contains('.') && !domain.starts_with('.')
+        }) && !email.contains(char::is_whitespace);
+        if !valid {
+            self.error(span, format!("`{email}` is not an email address"))
+                .with_label("expected `name@example.com`")
+                .emit(self.diags);
+        }
+        valid
+    }
+}
+
+/// An `http` or `https` URL with a host.
+fn is_absolute_url(url: &str) -> bool {
+    ["https://", "http://"].iter().any(|scheme| {
+        url.strip_prefix(scheme)
+            .is_some_and(|rest| rest.split('/').next().is_some_and(|host| !host.is_empty()))
+    })
+}

@@ -254,7 +254,7 @@ impl AppBuilder {
     pub fn readiness_check<F, Fut>(mut self, name: impl Into<String>, check: F) -> Self
     where
         F: Fn() -> Fut + Send + Sync + 'static,
-        Fut: Future<Output = Result<(), String>> + Send + 'static,
+        Fut: Future<Output = Result<(), crate::health::CheckError>> + Send + 'static,
     {
         self.checks.add(name.into(), check);
         self
@@ -321,11 +321,16 @@ impl AppBuilder {
             .readiness_check("auth_store", move || {
                 let store = Arc::clone(&store);
                 async move {
-                    store.check().await.map_err(|e| match e {
-                        crate::store::StoreError::Unavailable(_) => {
-                            "the credential store is unreachable".to_owned()
-                        }
-                        _ => "the credential store answers with errors".to_owned(),
+                    store.check().await.map_err(|e| {
+                        // The check's message is public; the store's own error is logged.
+                        let public = match e {
+                            crate::store::StoreError::Unavailable(_) => {
+                                "the credential store is unreachable"
+                            }
+                            _ => "the credential store answers with errors",
+                        };
+                        tracing::warn!(error = %e, "the credential store's check failed");
+                        public.into()
                     })
                 }
             })
@@ -367,8 +372,7 @@ impl AppBuilder {
                 limiter,
                 self.rate_limits.custom_keys,
                 limits,
-            )
-            .map_err(BuildError::RateLimits)?;
+            )?;
             Some(Arc::new(limiting))
         } else {
             None
@@ -401,16 +405,26 @@ impl AppBuilder {
 pub enum BuildError {
     /// A `CMMV_*` setting (or its key in the settings file) cannot be used.
     Settings(SettingsError),
-    /// The routes' rate limits cannot be enforced as written: a policy counts by a custom key
-    /// the app does not register (`AppBuilder::rate_limit_key`).
-    RateLimits(String),
+    /// A route's rate limit counts by a custom key the app does not register
+    /// (`AppBuilder::rate_limit_key`): a limit that would silently count something else.
+    UnregisteredRateLimitKey {
+        /// The policy's id (`Task.create`, or a named policy's name).
+        policy: &'static str,
+        /// The route, `POST /v1/tasks`.
+        route: String,
+        /// The custom key's name.
+        key: &'static str,
+    },
 }
 
 impl fmt::Display for BuildError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             BuildError::Settings(error) => error.fmt(f),
-            BuildError::RateLimits(message) => f.write_str(message),
+            BuildError::UnregisteredRateLimitKey { policy, route, key } => write!(
+                f,
+                "rate limit `{policy}` on {route} counts by the custom key `{key}`, which the app does not register (AppBuilder::rate_limit_key)"
+            ),
         }
     }
 }
@@ -419,7 +433,7 @@ impl std::error::Error for BuildError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             BuildError::Settings(error) => Some(error),
-            BuildError::RateLimits(_) => None,
+            BuildError::UnregisteredRateLimitKey { .. } => None,
         }
     }
 }

@@ -5,7 +5,8 @@
 use serde_json::Value;
 
 use crate::resource::{FieldValue, ToFieldValue};
-use crate::sql::{SqlColumn, SqlValue};
+use crate::sql::{ColumnError, SqlColumn, SqlValue};
+use crate::types::ParseError;
 use crate::validate::{At, Check, Errors, FromJson, Rules, enum_value};
 
 /// A closed set of string values, as generated code declares a contract's enum.
@@ -28,7 +29,7 @@ pub trait Enum: Copy + PartialEq + Send + Sync + 'static {
     }
 
     /// The value of a wire name, or the one message every bad value gets.
-    fn parse(text: &str) -> Result<Self, String> {
+    fn parse(text: &str) -> Result<Self, ParseError> {
         Self::WIRE
             .iter()
             .position(|wire| *wire == text)
@@ -40,8 +41,8 @@ pub trait Enum: Copy + PartialEq + Send + Sync + 'static {
 
 /// The message of a value that is not one of `allowed`, wherever it is met (a body, a query
 /// parameter, a stored row).
-pub(crate) fn not_one_of(text: &str, allowed: &[&str]) -> String {
-    format!("`{text}` is not one of: {}", allowed.join(", "))
+pub(crate) fn not_one_of(text: &str, allowed: &[&str]) -> ParseError {
+    ParseError::new(text, format!("one of: {}", allowed.join(", ")))
 }
 
 impl<E: Enum> FromJson for E {
@@ -66,8 +67,8 @@ impl<E: Enum> SqlColumn for E {
         SqlValue::Text(self.as_str().to_owned())
     }
 
-    fn from_sql(value: SqlValue) -> Result<Self, String> {
-        E::parse(&String::from_sql(value)?)
+    fn from_sql(value: SqlValue) -> Result<Self, ColumnError> {
+        Ok(E::parse(&String::from_sql(value)?)?)
     }
 }
 
@@ -92,20 +93,21 @@ mod tests {
         assert_eq!(Color::DarkBlue.as_str(), "dark_blue");
         assert_eq!(Color::parse("red"), Ok(Color::Red));
         let refused = Color::parse("green");
-        assert_eq!(
-            refused,
-            Err("`green` is not one of: red, dark_blue".to_owned())
-        );
+        let refused = refused.expect_err("green is no color");
+        assert_eq!(refused.to_string(), "`green` is not one of: red, dark_blue");
+        assert_eq!(refused.expected(), "one of: red, dark_blue");
         let mut errors = Errors::new();
         let mut value = Value::from("green");
         assert_eq!(Color::from_json(&mut value, &At::Root, &mut errors), None);
+        assert_eq!(errors.into_vec()[0].message, refused.to_string());
         assert_eq!(
-            errors.into_vec()[0].message,
-            refused.expect_err("green is no color")
+            Color::from_sql(SqlValue::Text("dark_blue".to_owned())).ok(),
+            Some(Color::DarkBlue)
         );
-        assert_eq!(
-            Color::from_sql(SqlValue::Text("dark_blue".to_owned())),
-            Ok(Color::DarkBlue)
-        );
+        // A stored value that is no longer a value: the column error keeps the parser's.
+        let stored = Color::from_sql(SqlValue::Text("green".to_owned()))
+            .expect_err("green is not stored as a color");
+        let source = std::error::Error::source(&stored).expect("the parse error is the source");
+        assert_eq!(source.to_string(), refused.to_string());
     }
 }

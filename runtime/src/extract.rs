@@ -301,7 +301,7 @@ pub fn list_query<R: Resource>(pairs: &QueryPairs) -> Result<ListQuery, Problem>
             let value = filter
                 .kind
                 .parse(raw)
-                .map_err(|message| bad_parameter_message(filter.name, &message))?;
+                .map_err(|error| bad_parameter_message(filter.name, &error.to_string()))?;
             filters.push((filter.name.to_owned(), value));
         }
     }

@@ -19,8 +19,13 @@ use axum::response::{IntoResponse, Response};
 use http::StatusCode;
 use serde_json::{Value, json};
 
+/// Why a readiness check failed: any error, so that a check can `?` what it calls (a `String`
+/// or `&str` converts with `.into()`). Its message is what `/health/ready` shows for the
+/// check; its sources are logged.
+pub type CheckError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
 /// The future of one readiness check.
-pub type CheckFuture = Pin<Box<dyn Future<Output = Result<(), String>> + Send + 'static>>;
+pub type CheckFuture = Pin<Box<dyn Future<Output = Result<(), CheckError>> + Send + 'static>>;
 
 type CheckFn = Arc<dyn Fn() -> CheckFuture + Send + Sync>;
 
@@ -55,7 +60,7 @@ impl Checks {
     pub(crate) fn add<F, Fut>(&mut self, name: String, check: F)
     where
         F: Fn() -> Fut + Send + Sync + 'static,
-        Fut: Future<Output = Result<(), String>> + Send + 'static,
+        Fut: Future<Output = Result<(), CheckError>> + Send + 'static,
     {
         self.0
             .insert(name, Arc::new(move || Box::pin(check()) as CheckFuture));
@@ -100,7 +105,16 @@ impl Readiness {
             tasks.spawn(async move {
                 let outcome = match tokio::time::timeout(limit, future).await {
                     Ok(Ok(())) => None,
-                    Ok(Err(error)) => Some(error),
+                    Ok(Err(error)) => {
+                        let mut causes = Vec::new();
+                        let mut source = error.source();
+                        while let Some(cause) = source {
+                            causes.push(cause.to_string());
+                            source = cause.source();
+                        }
+                        tracing::warn!(check = %name, %error, ?causes, "a readiness check failed");
+                        Some(error.to_string())
+                    }
                     Err(_) => Some(format!("timed out after {} ms", limit.as_millis())),
                 };
                 (name, outcome)
@@ -173,7 +187,7 @@ mod tests {
     async fn checks_run_concurrently_under_the_limit() {
         let mut checks = Checks::default();
         checks.add("fast".to_owned(), || async { Ok(()) });
-        checks.add("failing".to_owned(), || async { Err("down".to_owned()) });
+        checks.add("failing".to_owned(), || async { Err("down".into()) });
         checks.add("slow".to_owned(), || async {
             tokio::time::sleep(Duration::from_secs(30)).await;
             Ok(())

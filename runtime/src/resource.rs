@@ -8,7 +8,7 @@ use std::str::FromStr;
 
 use serde::Serialize;
 
-use crate::types::{Date, DateTime, Decimal, Uuid};
+use crate::types::{Date, DateTime, Decimal, ParseError, Uuid};
 
 /// A value of a filterable or sortable field, compared across resources.
 #[derive(Debug, Clone, PartialEq)]
@@ -154,28 +154,28 @@ pub enum FieldKind {
 
 impl FieldKind {
     /// Parses a query-string value into the value the field compares with.
-    pub fn parse(self, raw: &str) -> Result<FieldValue, String> {
+    pub fn parse(self, raw: &str) -> Result<FieldValue, ParseError> {
         match self {
             FieldKind::Text => Ok(FieldValue::Text(raw.to_owned())),
             FieldKind::Bool => match raw {
                 "true" => Ok(FieldValue::Bool(true)),
                 "false" => Ok(FieldValue::Bool(false)),
-                _ => Err(format!("`{raw}` is not `true` or `false`")),
+                _ => Err(ParseError::new(raw, "`true` or `false`")),
             },
             FieldKind::Int => raw
                 .parse()
                 .map(FieldValue::Int)
-                .map_err(|_| format!("`{raw}` is not an integer")),
+                .map_err(|_| ParseError::new(raw, "an integer")),
             FieldKind::Float => raw
                 .parse::<f64>()
                 .ok()
                 .filter(|x| x.is_finite())
                 .map(FieldValue::Float)
-                .ok_or_else(|| format!("`{raw}` is not a number")),
+                .ok_or_else(|| ParseError::new(raw, "a number")),
             FieldKind::Uuid => raw
                 .parse::<Uuid>()
                 .map(|u| FieldValue::Text(u.to_string()))
-                .map_err(|_| format!("`{raw}` is not a UUID")),
+                .map_err(|_| ParseError::new(raw, "a UUID")),
             FieldKind::Date => raw.parse::<Date>().map(|d| d.to_field_value()),
             FieldKind::DateTime => raw.parse::<DateTime>().map(|d| d.to_field_value()),
             FieldKind::Decimal => raw.parse::<Decimal>().map(|d| d.to_field_value()),

@@ -29,7 +29,7 @@ use serde_json::Value;
 
 use crate::auth::{Passwords, normalize_password};
 use crate::problem::Problem;
-use crate::sql::{SqlColumn, SqlValue};
+use crate::sql::{ColumnError, SqlColumn, SqlValue};
 use crate::validate::{At, Check, Errors, FromJson, Rules};
 
 /// The hasher every secret field shares: argon2id at OWASP's costs, at most one hash per CPU
@@ -232,10 +232,10 @@ impl SqlColumn for SecretHash {
         SqlValue::Text(self.phc.clone())
     }
 
-    fn from_sql(value: SqlValue) -> Result<Self, String> {
+    fn from_sql(value: SqlValue) -> Result<Self, ColumnError> {
         match value {
             SqlValue::Text(phc) => Ok(Self { phc }),
-            _ => Err("expected the text of a secret's hash".to_owned()),
+            _ => Err(ColumnError::new("expected the text of a secret's hash")),
         }
     }
 }

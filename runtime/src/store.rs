@@ -3,6 +3,7 @@
 //! (`tests/tests/integration/store_conformance.rs`).
 
 use std::collections::BTreeMap;
+use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -36,9 +37,106 @@ pub enum StoreError {
     /// The resource cannot be deleted: others still refer to it.
     StillReferenced,
     /// The store cannot be reached; the request may succeed later.
-    Unavailable(String),
-    /// Anything else; the message is logged, never sent to the client.
-    Internal(String),
+    Unavailable(Cause),
+    /// Anything else; the cause is logged, never sent to the client.
+    Internal(Cause),
+}
+
+/// What went wrong inside a store, for the log: a message and, when another error caused it
+/// (the database driver's, a stored value's decoder's), that error, kept whole as the
+/// [`source`](std::error::Error::source) of the [`StoreError`].
+#[derive(Debug, Clone)]
+pub struct Cause {
+    message: String,
+    source: Option<Arc<dyn std::error::Error + Send + Sync>>,
+}
+
+impl Cause {
+    /// A cause described by `message` alone.
+    pub fn new(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            source: None,
+        }
+    }
+
+    /// `message`, caused by `source`.
+    pub fn with_source(
+        message: impl Into<String>,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        Self {
+            message: message.into(),
+            source: Some(Arc::new(source)),
+        }
+    }
+
+    /// Another error, as the cause: its message, and the error itself as the source.
+    pub fn from_error(source: impl std::error::Error + Send + Sync + 'static) -> Self {
+        Self::with_source(source.to_string(), source)
+    }
+
+    /// What went wrong, in words.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+}
+
+impl fmt::Display for Cause {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+/// Causes compare by what they say: the source is for the log.
+impl PartialEq for Cause {
+    fn eq(&self, other: &Self) -> bool {
+        self.message == other.message
+    }
+}
+
+impl Eq for Cause {}
+
+impl From<&str> for Cause {
+    fn from(message: &str) -> Self {
+        Self::new(message)
+    }
+}
+
+impl From<String> for Cause {
+    fn from(message: String) -> Self {
+        Self::new(message)
+    }
+}
+
+impl fmt::Display for StoreError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StoreError::NotFound => f.write_str("no resource has that key"),
+            StoreError::Conflict { field } => write!(f, "`{field}` already holds that value"),
+            StoreError::MissingReference { field: Some(field) } => {
+                write!(f, "`{field}` names a resource that does not exist")
+            }
+            StoreError::MissingReference { field: None } => {
+                f.write_str("a reference names a resource that does not exist")
+            }
+            StoreError::StillReferenced => f.write_str("other resources still refer to it"),
+            StoreError::Unavailable(cause) => write!(f, "the store is unavailable: {cause}"),
+            StoreError::Internal(cause) => write!(f, "the store failed: {cause}"),
+        }
+    }
+}
+
+impl std::error::Error for StoreError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            StoreError::Unavailable(cause) | StoreError::Internal(cause) => cause
+                .source
+                .as_deref()
+                .map(|e| e as &(dyn std::error::Error + 'static)),
+            _ => None,
+        }
+    }
 }
 
 impl StoreError {
@@ -64,14 +162,16 @@ impl StoreError {
                 None => format!("this {contract} is still referred to by other resources"),
             }),
             StoreError::Unavailable(reason) => {
-                tracing::warn!(%reason, "store unavailable");
+                let source = reason.source.as_ref().map(|e| format!("{e:?}"));
+                tracing::warn!(%reason, source, "store unavailable");
                 // Every cause (a full write queue, a locked or unreachable database) is
                 // worth a retry soon; a second is long enough for a queue to drain.
                 Problem::unavailable("storage is temporarily unavailable; retry later")
                     .with_header(http::header::RETRY_AFTER, http::HeaderValue::from(1u32))
             }
             StoreError::Internal(reason) => {
-                tracing::error!(%reason, "store failure");
+                let source = reason.source.as_ref().map(|e| format!("{e:?}"));
+                tracing::error!(%reason, source, "store failure");
                 Problem::internal()
             }
         }
@@ -184,7 +284,7 @@ impl<R: Resource> MemoryStore<R> {
     }
 
     fn poisoned() -> StoreError {
-        StoreError::Internal("memory store lock poisoned".to_owned())
+        StoreError::Internal("memory store lock poisoned".into())
     }
 
     /// The unique field of `candidate` whose value another row (not `except`) already has.

@@ -51,13 +51,49 @@ impl fmt::Display for DateTime {
     }
 }
 
+/// A text that is not a value of the type it was read as: what was given and what a value of
+/// the type looks like. Its message is the one clients see in a 400 or 422.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParseError {
+    input: String,
+    expected: std::borrow::Cow<'static, str>,
+}
+
+impl ParseError {
+    /// `input` is not `expected` (`an RFC 3339 date-time`, `one of: low, high`).
+    pub fn new(input: &str, expected: impl Into<std::borrow::Cow<'static, str>>) -> Self {
+        Self {
+            input: input.to_owned(),
+            expected: expected.into(),
+        }
+    }
+
+    /// The text that did not parse.
+    pub fn input(&self) -> &str {
+        &self.input
+    }
+
+    /// What a valid value looks like.
+    pub fn expected(&self) -> &str {
+        &self.expected
+    }
+}
+
+impl fmt::Display for ParseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "`{}` is not {}", self.input, self.expected)
+    }
+}
+
+impl std::error::Error for ParseError {}
+
 impl FromStr for DateTime {
-    type Err = String;
+    type Err = ParseError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         cmmv_rules::parse_date_time(s)
             .map(DateTime)
-            .ok_or_else(|| format!("`{s}` is not an RFC 3339 date-time"))
+            .ok_or_else(|| ParseError::new(s, "an RFC 3339 date-time"))
     }
 }
 
@@ -73,12 +109,12 @@ impl fmt::Display for Date {
 }
 
 impl FromStr for Date {
-    type Err = String;
+    type Err = ParseError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         cmmv_rules::parse_date(s)
             .map(Date)
-            .ok_or_else(|| format!("`{s}` is not a date (YYYY-MM-DD)"))
+            .ok_or_else(|| ParseError::new(s, "a date (YYYY-MM-DD)"))
     }
 }
 
@@ -125,13 +161,13 @@ impl fmt::Display for Decimal {
 }
 
 impl FromStr for Decimal {
-    type Err = String;
+    type Err = ParseError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         if cmmv_rules::is_decimal(s) {
             Ok(Decimal(s.to_owned()))
         } else {
-            Err(format!("`{s}` is not a decimal number"))
+            Err(ParseError::new(s, "a decimal number"))
         }
     }
 }
@@ -147,12 +183,12 @@ impl fmt::Display for Bytes {
 }
 
 impl FromStr for Bytes {
-    type Err = String;
+    type Err = ParseError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         cmmv_rules::parse_base64(s)
             .map(Bytes)
-            .ok_or_else(|| "not valid base64".to_owned())
+            .ok_or_else(|| ParseError::new(s, "valid base64"))
     }
 }
 

@@ -264,7 +264,11 @@ pub fn enum_value<'v>(
     match value {
         Value::String(s) if allowed.contains(&s.as_str()) => Some(s),
         Value::String(s) => {
-            errors.push(at, "enum", crate::enumeration::not_one_of(s, allowed));
+            errors.push(
+                at,
+                "enum",
+                crate::enumeration::not_one_of(s, allowed).to_string(),
+            );
             None
         }
         other => {

@@ -318,9 +318,12 @@ pub fn app_builder(settings: Settings, todo: &Arc<Todo>) -> cmmv::AppBuilder {
         async move {
             // Readiness bodies are read by probes and people: say what is wrong, never the
             // driver's message (it is logged by the store).
-            store.check().await.map_err(|e| match e {
-                StoreError::Unavailable(_) => "the database is unreachable".to_owned(),
-                _ => "the database answers with errors".to_owned(),
+            store.check().await.map_err(|e| {
+                match e {
+                    StoreError::Unavailable(_) => "the database is unreachable",
+                    _ => "the database answers with errors",
+                }
+                .into()
             })
         }
     })

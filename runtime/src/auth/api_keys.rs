@@ -122,7 +122,7 @@ pub(crate) async fn create(
     let mut attempts = 0;
     loop {
         let minted = mint()
-            .ok_or_else(|| StoreError::Unavailable("the system gives no randomness".to_owned()))?;
+            .ok_or_else(|| StoreError::Unavailable("the system gives no randomness".into()))?;
         let key = make(&minted);
         match store
             .create_api_key(NewApiKey {

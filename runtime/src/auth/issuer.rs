@@ -46,9 +46,10 @@ pub struct AccessToken {
     pub expires_in: Duration,
 }
 
-/// Why a token could not be signed; not the caller's fault.
+/// Why a token could not be signed; not the caller's fault. The signing library's error is
+/// its [`source`](std::error::Error::source).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct IssueError(String);
+pub struct IssueError(jsonwebtoken::errors::Error);
 
 impl fmt::Display for IssueError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -56,7 +57,45 @@ impl fmt::Display for IssueError {
     }
 }
 
-impl std::error::Error for IssueError {}
+impl std::error::Error for IssueError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.0)
+    }
+}
+
+/// Why the app's verifier would not accept the tokens an issuer signs, found at start
+/// ([`TokenIssuer::check_with`]).
+#[derive(Debug, Clone, PartialEq)]
+pub enum KeyCheckError {
+    /// The issuer could not sign a probe token.
+    Sign(IssueError),
+    /// The verifier refused the probe token.
+    Refused(crate::auth::AuthError),
+    /// The verifier accepted the probe token but read its subject or roles differently.
+    Misread,
+}
+
+impl fmt::Display for KeyCheckError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            KeyCheckError::Sign(error) => error.fmt(f),
+            KeyCheckError::Refused(error) => write!(f, "{error}"),
+            KeyCheckError::Misread => {
+                f.write_str("the verifier reads the subject or the roles differently")
+            }
+        }
+    }
+}
+
+impl std::error::Error for KeyCheckError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            KeyCheckError::Sign(error) => Some(error),
+            KeyCheckError::Refused(error) => Some(error),
+            KeyCheckError::Misread => None,
+        }
+    }
+}
 
 #[derive(Serialize)]
 struct Claims<'a> {
@@ -157,15 +196,17 @@ impl TokenIssuer {
     }
 
     /// Whether `verifier` accepts a token this issuer signs.
-    pub fn check_with(&self, verifier: &JwtVerifier) -> Result<(), String> {
+    pub fn check_with(&self, verifier: &JwtVerifier) -> Result<(), KeyCheckError> {
         let probe = self
             .issue("cmmv-start-up-check", &["probe".to_owned()])
-            .map_err(|e| e.to_string())?;
-        let principal = verifier.verify(&probe.token).map_err(|e| e.to_string())?;
+            .map_err(KeyCheckError::Sign)?;
+        let principal = verifier
+            .verify(&probe.token)
+            .map_err(KeyCheckError::Refused)?;
         if principal.subject == "cmmv-start-up-check" && principal.has_role("probe") {
             Ok(())
         } else {
-            Err("the verifier reads the subject or the roles differently".to_owned())
+            Err(KeyCheckError::Misread)
         }
     }
 
@@ -187,8 +228,7 @@ impl TokenIssuer {
         };
         let mut header = Header::new(self.alg.jsonwebtoken());
         header.kid = Some(self.kid.clone());
-        let token = jsonwebtoken::encode(&header, &claims, &self.key)
-            .map_err(|e| IssueError(e.to_string()))?;
+        let token = jsonwebtoken::encode(&header, &claims, &self.key).map_err(IssueError)?;
         Ok(AccessToken {
             token,
             expires_in: self.ttl,

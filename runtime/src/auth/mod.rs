@@ -93,7 +93,7 @@ mod store;
 mod tests;
 
 pub use api_keys::ApiKeys;
-pub use issuer::{AccessToken, IssueError, TokenIssuer};
+pub use issuer::{AccessToken, IssueError, KeyCheckError, TokenIssuer};
 pub use login::{
     API_KEY_PATH, API_KEYS_PATH, AccountMailer, CONFIRM_PATH, LOGIN_PATH, LOGIN_POLICY,
     LOGIN_RATE_LIMITS, LOGOUT_PATH, Login, LoginOptions, ME_PATH, REFRESH_PATH, REFRESH_POLICY,

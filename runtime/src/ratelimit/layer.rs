@@ -78,17 +78,18 @@ impl RateLimiting {
         limiter: Arc<dyn Limiter>,
         custom_keys: HashMap<String, KeyFn>,
         settings: &RateLimitSettings,
-    ) -> Result<Self, String> {
+    ) -> Result<Self, crate::BuildError> {
         let mut named = HashMap::new();
         for &(method, path, policies) in tables.iter().flat_map(|table| table.iter()) {
             for policy in policies {
                 named.insert(policy.id, policy);
                 if let KeyKind::Custom(name) = policy.key {
                     if !custom_keys.contains_key(name) {
-                        return Err(format!(
-                            "rate limit `{}` on {method} {path} counts by the custom key `{name}`, which the app does not register (AppBuilder::rate_limit_key)",
-                            policy.id
-                        ));
+                        return Err(crate::BuildError::UnregisteredRateLimitKey {
+                            policy: policy.id,
+                            route: format!("{method} {path}"),
+                            key: name,
+                        });
                     }
                 }
             }

@@ -11,7 +11,7 @@ use time::OffsetDateTime;
 
 use super::query::{SqlText, Statement, Table};
 use super::value::{ColumnKind, SqlValue, storage_text};
-use crate::store::StoreError;
+use crate::store::{Cause, StoreError};
 use crate::types::{Date, DateTime, Uuid};
 
 /// A connection (or a transaction's connection) of either database.
@@ -272,16 +272,15 @@ pub(crate) fn store_error(error: sqlx::Error, table: &Table, doing: Doing) -> St
 /// Shared by every SQL store, the contracts' and the runtime's own.
 pub(crate) fn unavailable_or_internal(error: sqlx::Error) -> StoreError {
     match error {
-        sqlx::Error::Database(db) if is_transient(db.code().as_deref()) => {
-            StoreError::Unavailable(db.message().to_owned())
+        sqlx::Error::Database(ref db) if is_transient(db.code().as_deref()) => {
+            StoreError::Unavailable(Cause::from_error(error))
         }
-        sqlx::Error::Database(db) => StoreError::Internal(db.message().to_owned()),
         sqlx::Error::PoolTimedOut
         | sqlx::Error::PoolClosed
         | sqlx::Error::Io(_)
         | sqlx::Error::Tls(_)
-        | sqlx::Error::WorkerCrashed => StoreError::Unavailable(error.to_string()),
-        other => StoreError::Internal(other.to_string()),
+        | sqlx::Error::WorkerCrashed => StoreError::Unavailable(Cause::from_error(error)),
+        other => StoreError::Internal(Cause::from_error(other)),
     }
 }
 
@@ -330,4 +329,28 @@ fn column_of(db: &dyn sqlx::error::DatabaseError, table: &Table) -> Option<Strin
     let first = columns.split(',').next()?.trim();
     let (_, column) = first.split_once('.')?;
     Some(column.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Issue 16: a driver error is not flattened into text: the store error keeps it as its
+    /// source, for the log and for code that looks at it.
+    #[test]
+    fn store_errors_keep_the_driver_error_as_their_source() {
+        let unavailable = unavailable_or_internal(sqlx::Error::PoolTimedOut);
+        assert!(matches!(unavailable, StoreError::Unavailable(_)));
+        let source = std::error::Error::source(&unavailable).expect("a source");
+        assert!(matches!(
+            source.downcast_ref::<sqlx::Error>(),
+            Some(sqlx::Error::PoolTimedOut)
+        ));
+
+        let internal = unavailable_or_internal(sqlx::Error::RowNotFound);
+        assert!(matches!(internal, StoreError::Internal(_)));
+        let source = std::error::Error::source(&internal).expect("a source");
+        assert!(source.downcast_ref::<sqlx::Error>().is_some());
+        assert!(internal.to_string().starts_with("the store failed: "));
+    }
 }

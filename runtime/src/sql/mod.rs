@@ -41,8 +41,8 @@ pub(crate) use conn::{Conn, unavailable_or_internal};
 pub use migrate::{Migration, MigrationReport};
 pub use query::Dialect;
 pub use value::{
-    Column, ColumnKind, Row, SqlColumn, SqlValue, enum_from_sql, enum_to_sql, json_from_sql,
-    json_to_sql,
+    Column, ColumnError, ColumnKind, Row, SqlColumn, SqlValue, enum_from_sql, enum_to_sql,
+    json_from_sql, json_to_sql,
 };
 
 pub use writer::WriterStats;
@@ -50,7 +50,7 @@ pub use writer::WriterStats;
 pub(crate) use self::writer::Changes;
 use self::writer::{Writer, WriterLimits};
 use crate::resource::Resource;
-use crate::store::{BoxFuture, ListQuery, Store, StoreError};
+use crate::store::{BoxFuture, Cause, ListQuery, Store, StoreError};
 
 /// A resource that lives in a table. Implemented by generated code.
 #[doc(hidden)]
@@ -66,7 +66,7 @@ pub trait Record: Resource {
     fn to_row(&self) -> Vec<SqlValue>;
 
     /// The resource a row holds.
-    fn from_row(row: &mut Row) -> Result<Self, String>;
+    fn from_row(row: &mut Row) -> Result<Self, ColumnError>;
 }
 
 /// How to reach the database: its URL, the pool's limits and the SQLite writer's.
@@ -279,7 +279,7 @@ impl Database {
         if let Backend::Sqlite(sqlite) = &self.backend
             && !sqlite.writer.is_running()
         {
-            return Err(StoreError::Unavailable("the writer is stopped".to_owned()));
+            return Err(StoreError::Unavailable("the writer is stopped".into()));
         }
         let mut conn = self.acquire().await?;
         conn.conn()
@@ -291,7 +291,7 @@ impl Database {
             })
             .await
             .map(drop)
-            .map_err(|e| StoreError::Unavailable(e.to_string()))
+            .map_err(|e| StoreError::Unavailable(Cause::from_error(e)))
     }
 
     /// The database's plan for the list query a store of `R` runs for `query`: SQLite's
@@ -319,7 +319,7 @@ impl Database {
             .conn()
             .rows(statement, &kinds)
             .await
-            .map_err(|e| StoreError::Internal(e.to_string()))?;
+            .map_err(|e| StoreError::Internal(Cause::from_error(e)))?;
         Ok(rows
             .into_iter()
             .filter_map(|mut row| match row.pop() {
@@ -344,7 +344,7 @@ impl Database {
 
     /// A connection for reading: from SQLite's read-only pool, or PostgreSQL's pool.
     async fn acquire(&self) -> Result<PooledConn, StoreError> {
-        let unavailable = |e: sqlx::Error| StoreError::Unavailable(e.to_string());
+        let unavailable = |e: sqlx::Error| StoreError::Unavailable(Cause::from_error(e));
         Ok(match &self.backend {
             Backend::Sqlite(sqlite) => {
                 PooledConn::Sqlite(sqlite.reads.acquire().await.map_err(unavailable)?)

@@ -8,7 +8,9 @@ use super::query::{self, Dialect, Prepared, Statement, Table};
 use super::value::{Column, ColumnKind, Row, SqlColumn};
 use super::{Changes, Database, Record};
 use crate::resource::FieldValue;
-use crate::store::{BoxFuture, Change, Direction, ListQuery, Make, Page, Repository, StoreError};
+use crate::store::{
+    BoxFuture, Cause, Change, Direction, ListQuery, Make, Page, Repository, StoreError,
+};
 use crate::types::DateTime;
 
 pub(crate) struct SqlStore<R> {
@@ -63,7 +65,7 @@ impl<R: Record> SqlStore<R> {
             .iter()
             .copied()
             .find(|c| c.name == name)
-            .ok_or_else(|| StoreError::Internal(format!("{}: no column `{name}`", R::NAME)))
+            .ok_or_else(|| StoreError::Internal(format!("{}: no column `{name}`", R::NAME).into()))
     }
 
     fn error(&self, doing: Doing) -> impl Fn(sqlx::Error) -> StoreError + '_ {
@@ -72,7 +74,10 @@ impl<R: Record> SqlStore<R> {
 
     fn resource(values: Vec<crate::sql::SqlValue>) -> Result<R, StoreError> {
         R::from_row(&mut Row::new(values, R::COLUMNS)).map_err(|e| {
-            StoreError::Internal(format!("{}: a stored row does not read back: {e}", R::NAME))
+            StoreError::Internal(Cause::with_source(
+                format!("{}: a stored row does not read back: {e}", R::NAME),
+                e,
+            ))
         })
     }
 }

@@ -2,12 +2,13 @@
 //! generated structs use.
 
 use std::collections::BTreeMap;
+use std::fmt;
 use std::fmt::Write as _;
 
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::types::{Bytes, Date, DateTime, Decimal, Uuid};
+use crate::types::{Bytes, Date, DateTime, Decimal, ParseError, Uuid};
 use crate::validate::{At, Errors, FromJson};
 
 /// How a column stores its field, which decides how each database binds and reads it (see the
@@ -85,8 +86,73 @@ impl SqlValue {
         }
     }
 
-    fn mismatch<T>(self, expected: &str) -> Result<T, String> {
-        Err(format!("expected {expected}, found {}", self.kind_name()))
+    fn mismatch<T>(self, expected: &'static str) -> Result<T, ColumnError> {
+        Err(ColumnError::new(format!(
+            "expected {expected}, found {}",
+            self.kind_name()
+        )))
+    }
+}
+
+/// Why a stored value does not read back as its field's type: the column (once known), what
+/// was wrong, and the parser's or decoder's own error as the [`source`](std::error::Error::source).
+#[derive(Debug)]
+pub struct ColumnError {
+    column: Option<&'static str>,
+    message: String,
+    source: Option<Box<dyn std::error::Error + Send + Sync>>,
+}
+
+impl ColumnError {
+    /// A value that is not what its column holds, said in `message`.
+    pub fn new(message: impl Into<String>) -> Self {
+        Self {
+            column: None,
+            message: message.into(),
+            source: None,
+        }
+    }
+
+    /// A value its type's parser or decoder refused with `source`.
+    pub fn caused_by(source: impl std::error::Error + Send + Sync + 'static) -> Self {
+        Self {
+            column: None,
+            message: source.to_string(),
+            source: Some(Box::new(source)),
+        }
+    }
+
+    /// The column the value came from, when known.
+    pub fn column(&self) -> Option<&'static str> {
+        self.column
+    }
+
+    fn in_column(mut self, column: &'static str) -> Self {
+        self.column.get_or_insert(column);
+        self
+    }
+}
+
+impl fmt::Display for ColumnError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.column {
+            Some(column) => write!(f, "column `{column}`: {}", self.message),
+            None => f.write_str(&self.message),
+        }
+    }
+}
+
+impl std::error::Error for ColumnError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source
+            .as_deref()
+            .map(|e| e as &(dyn std::error::Error + 'static))
+    }
+}
+
+impl From<ParseError> for ColumnError {
+    fn from(error: ParseError) -> Self {
+        Self::caused_by(error)
     }
 }
 
@@ -97,14 +163,14 @@ pub trait SqlColumn: Sized {
     /// The value to bind for this field.
     fn to_sql(&self) -> SqlValue;
     /// The field read back from its column's value; the error says what was expected and found.
-    fn from_sql(value: SqlValue) -> Result<Self, String>;
+    fn from_sql(value: SqlValue) -> Result<Self, ColumnError>;
 }
 
 impl SqlColumn for String {
     fn to_sql(&self) -> SqlValue {
         SqlValue::Text(self.clone())
     }
-    fn from_sql(value: SqlValue) -> Result<Self, String> {
+    fn from_sql(value: SqlValue) -> Result<Self, ColumnError> {
         match value {
             SqlValue::Text(text) => Ok(text),
             other => other.mismatch("text"),
@@ -116,7 +182,7 @@ impl SqlColumn for bool {
     fn to_sql(&self) -> SqlValue {
         SqlValue::Bool(*self)
     }
-    fn from_sql(value: SqlValue) -> Result<Self, String> {
+    fn from_sql(value: SqlValue) -> Result<Self, ColumnError> {
         match value {
             SqlValue::Bool(b) => Ok(b),
             // SQLite has no boolean type: 0 and 1.
@@ -130,7 +196,7 @@ impl SqlColumn for i64 {
     fn to_sql(&self) -> SqlValue {
         SqlValue::Int(*self)
     }
-    fn from_sql(value: SqlValue) -> Result<Self, String> {
+    fn from_sql(value: SqlValue) -> Result<Self, ColumnError> {
         match value {
             SqlValue::Int(i) => Ok(i),
             other => other.mismatch("an integer"),
@@ -142,9 +208,9 @@ impl SqlColumn for i32 {
     fn to_sql(&self) -> SqlValue {
         SqlValue::Int(i64::from(*self))
     }
-    fn from_sql(value: SqlValue) -> Result<Self, String> {
+    fn from_sql(value: SqlValue) -> Result<Self, ColumnError> {
         let wide = i64::from_sql(value)?;
-        i32::try_from(wide).map_err(|_| format!("{wide} does not fit a 32-bit integer"))
+        i32::try_from(wide).map_err(ColumnError::caused_by)
     }
 }
 
@@ -152,7 +218,7 @@ impl SqlColumn for f64 {
     fn to_sql(&self) -> SqlValue {
         SqlValue::Float(*self)
     }
-    fn from_sql(value: SqlValue) -> Result<Self, String> {
+    fn from_sql(value: SqlValue) -> Result<Self, ColumnError> {
         match value {
             SqlValue::Float(x) => Ok(x),
             // SQLite stores a REAL that happens to be integral as an integer.
@@ -166,7 +232,7 @@ impl SqlColumn for f32 {
     fn to_sql(&self) -> SqlValue {
         SqlValue::Float(f64::from(*self))
     }
-    fn from_sql(value: SqlValue) -> Result<Self, String> {
+    fn from_sql(value: SqlValue) -> Result<Self, ColumnError> {
         f64::from_sql(value).map(|x| x as f32)
     }
 }
@@ -178,11 +244,11 @@ macro_rules! variant_column {
             fn to_sql(&self) -> SqlValue {
                 SqlValue::$variant(self.clone())
             }
-            fn from_sql(value: SqlValue) -> Result<Self, String> {
+            fn from_sql(value: SqlValue) -> Result<Self, ColumnError> {
                 match value {
                     SqlValue::$variant(v) => Ok(v),
                     // SQLite keeps these as text; PostgreSQL reads numerics as text.
-                    SqlValue::Text(text) => text.parse().map_err(|e| format!("{e}")),
+                    SqlValue::Text(text) => text.parse().map_err(ColumnError::caused_by),
                     other => other.mismatch($expected),
                 }
             }
@@ -201,7 +267,7 @@ impl SqlColumn for Bytes {
     fn to_sql(&self) -> SqlValue {
         SqlValue::Bytes(self.0.clone())
     }
-    fn from_sql(value: SqlValue) -> Result<Self, String> {
+    fn from_sql(value: SqlValue) -> Result<Self, ColumnError> {
         match value {
             SqlValue::Bytes(bytes) => Ok(Bytes(bytes)),
             other => other.mismatch("bytes"),
@@ -213,7 +279,7 @@ impl SqlColumn for Value {
     fn to_sql(&self) -> SqlValue {
         SqlValue::Json(self.clone())
     }
-    fn from_sql(value: SqlValue) -> Result<Self, String> {
+    fn from_sql(value: SqlValue) -> Result<Self, ColumnError> {
         match value {
             SqlValue::Json(json) => Ok(json),
             other => other.mismatch("JSON"),
@@ -225,7 +291,7 @@ impl<T: SqlColumn> SqlColumn for Option<T> {
     fn to_sql(&self) -> SqlValue {
         self.as_ref().map_or(SqlValue::Null, SqlColumn::to_sql)
     }
-    fn from_sql(value: SqlValue) -> Result<Self, String> {
+    fn from_sql(value: SqlValue) -> Result<Self, ColumnError> {
         match value {
             SqlValue::Null => Ok(None),
             value => T::from_sql(value).map(Some),
@@ -237,7 +303,7 @@ impl<T: Serialize + FromJson> SqlColumn for Vec<T> {
     fn to_sql(&self) -> SqlValue {
         json_to_sql(self)
     }
-    fn from_sql(value: SqlValue) -> Result<Self, String> {
+    fn from_sql(value: SqlValue) -> Result<Self, ColumnError> {
         json_from_sql(value)
     }
 }
@@ -246,7 +312,7 @@ impl<T: Serialize + FromJson> SqlColumn for BTreeMap<String, T> {
     fn to_sql(&self) -> SqlValue {
         json_to_sql(self)
     }
-    fn from_sql(value: SqlValue) -> Result<Self, String> {
+    fn from_sql(value: SqlValue) -> Result<Self, ColumnError> {
         json_from_sql(value)
     }
 }
@@ -257,8 +323,13 @@ pub fn enum_to_sql(name: &str) -> SqlValue {
 }
 
 /// An enum read back from its wire name.
-pub fn enum_from_sql<T: std::str::FromStr<Err = String>>(value: SqlValue) -> Result<T, String> {
-    String::from_sql(value)?.parse()
+pub fn enum_from_sql<T>(value: SqlValue) -> Result<T, ColumnError>
+where
+    T: std::str::FromStr<Err: std::error::Error + Send + Sync + 'static>,
+{
+    String::from_sql(value)?
+        .parse()
+        .map_err(ColumnError::caused_by)
 }
 
 /// A value stored as JSON (lists, maps, messages).
@@ -271,7 +342,7 @@ pub fn json_to_sql<T: Serialize + ?Sized>(value: &T) -> SqlValue {
 /// A value read back from JSON, with the same decoding requests get (shape and types, not
 /// constraints: a row written under looser rules must still be readable).
 #[doc(hidden)]
-pub fn json_from_sql<T: FromJson>(value: SqlValue) -> Result<T, String> {
+pub fn json_from_sql<T: FromJson>(value: SqlValue) -> Result<T, ColumnError> {
     let mut json = Value::from_sql(value)?;
     let mut errors = Errors::new();
     T::from_json(&mut json, &At::Root, &mut errors).ok_or_else(|| {
@@ -284,7 +355,7 @@ pub fn json_from_sql<T: FromJson>(value: SqlValue) -> Result<T, String> {
                 error.message
             );
         }
-        message
+        ColumnError::new(message)
     })
 }
 
@@ -305,13 +376,13 @@ impl Row {
     }
 
     /// The next column's value as `T`; the error names the column.
-    pub fn take<T: SqlColumn>(&mut self) -> Result<T, String> {
+    pub fn take<T: SqlColumn>(&mut self) -> Result<T, ColumnError> {
         let column = self.columns.next().map_or("?", |c| c.name);
         let value = self
             .values
             .next()
-            .ok_or_else(|| format!("column `{column}` is missing from the row"))?;
-        T::from_sql(value).map_err(|e| format!("column `{column}`: {e}"))
+            .ok_or_else(|| ColumnError::new("missing from the row").in_column(column))?;
+        T::from_sql(value).map_err(|e| e.in_column(column))
     }
 }
 
@@ -361,10 +432,16 @@ mod tests {
             vec![SqlValue::Int(7), SqlValue::Json(serde_json::json!([1]))],
             COLUMNS,
         );
-        assert_eq!(row.take::<i64>(), Ok(7));
+        assert_eq!(row.take::<i64>().ok(), Some(7));
         let error = row
             .take::<Vec<String>>()
             .expect_err("numbers are not strings");
-        assert!(error.starts_with("column `tags`: stored JSON does not decode"));
+        assert_eq!(error.column(), Some("tags"));
+        assert!(
+            error
+                .to_string()
+                .starts_with("column `tags`: stored JSON does not decode"),
+            "{error}"
+        );
     }
 }

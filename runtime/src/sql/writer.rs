@@ -181,17 +181,20 @@ impl Writer {
         });
         if let Err(refused) = self.queue.try_send(job) {
             Counters::add(&self.counters.refused, 1);
-            return Err(StoreError::Unavailable(match refused {
-                mpsc::error::TrySendError::Full(_) => format!(
-                    "the write queue is full ({} writes waiting)",
-                    self.limits.queue
-                ),
-                mpsc::error::TrySendError::Closed(_) => "the writer is closed".to_owned(),
-            }));
+            return Err(StoreError::Unavailable(
+                match refused {
+                    mpsc::error::TrySendError::Full(_) => format!(
+                        "the write queue is full ({} writes waiting)",
+                        self.limits.queue
+                    ),
+                    mpsc::error::TrySendError::Closed(_) => "the writer is closed".to_owned(),
+                }
+                .into(),
+            ));
         }
         answer.await.unwrap_or_else(|_| {
             Err(StoreError::Unavailable(
-                "the writer stopped before answering".to_owned(),
+                "the writer stopped before answering".into(),
             ))
         })
     }
@@ -277,10 +280,13 @@ async fn commit_batch(
         }
         if job.queued_at().elapsed() > limits.max_wait {
             Counters::add(&counters.refused, 1);
-            job.refuse(StoreError::Unavailable(format!(
-                "the write waited for the writer longer than {:?}",
-                limits.max_wait
-            )));
+            job.refuse(StoreError::Unavailable(
+                format!(
+                    "the write waited for the writer longer than {:?}",
+                    limits.max_wait
+                )
+                .into(),
+            ));
             continue;
         }
         jobs.push(job);
@@ -447,7 +453,7 @@ where
             // the writer, and every other write, go on.
             let outcome = CatchUnwind(Box::pin(async move { work(conn).await }))
                 .await
-                .unwrap_or_else(|()| Err(StoreError::Internal("a write panicked".to_owned())));
+                .unwrap_or_else(|()| Err(StoreError::Internal("a write panicked".into())));
             match outcome {
                 Ok(value) => Ran {
                     kept: true,

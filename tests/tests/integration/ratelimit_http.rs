@@ -252,7 +252,10 @@ async fn custom_keys_are_checked_at_start_and_count_hand_written_routes() {
         .expect_err("the custom key is not registered");
     // A mistake in the app's code, not a setting.
     assert!(
-        matches!(&missing, cmmv::BuildError::RateLimits(message) if message.contains("`tenant`")),
+        matches!(
+            &missing,
+            cmmv::BuildError::UnregisteredRateLimitKey { key: "tenant", .. }
+        ),
         "{missing:?}"
     );
 

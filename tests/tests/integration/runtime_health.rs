@@ -9,7 +9,7 @@ use crate::runtime_support::{Served, get, json, settings};
 #[tokio::test]
 async fn liveness_is_ok_whatever_the_dependencies() {
     let app = App::builder(settings())
-        .readiness_check("storage", || async { Err("down".to_owned()) })
+        .readiness_check("storage", || async { Err("down".into()) })
         .build()
         .expect("valid settings");
     let served = Served::start(app).await;
@@ -41,7 +41,7 @@ async fn readiness_is_ok_when_every_check_passes() {
 async fn readiness_is_503_naming_the_failing_check() {
     let app = App::builder(settings())
         .readiness_check("storage", || async { Ok(()) })
-        .readiness_check("redis", || async { Err("connection refused".to_owned()) })
+        .readiness_check("redis", || async { Err("connection refused".into()) })
         .build()
         .expect("valid settings");
     let served = Served::start(app).await;

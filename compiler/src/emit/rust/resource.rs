@@ -266,7 +266,7 @@ impl ContractEmitter<'_> {
                     ::std::vec![#(::cmmv::sql::SqlColumn::to_sql(&self.#members)),*]
                 }
 
-                fn from_row(row: &mut ::cmmv::__private::Row) -> ::core::result::Result<Self, ::std::string::String> {
+                fn from_row(row: &mut ::cmmv::__private::Row) -> ::core::result::Result<Self, ::cmmv::sql::ColumnError> {
                     ::core::result::Result::Ok(Self { #(#members: row.take()?,)* })
                 }
             }

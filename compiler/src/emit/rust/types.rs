@@ -357,7 +357,7 @@ pub(super) fn enum_type(def: &EnumDef) -> TokenStream {
         }
 
         impl ::core::str::FromStr for #name {
-            type Err = ::std::string::String;
+            type Err = ::cmmv::types::ParseError;
 
             fn from_str(s: &str) -> ::core::result::Result<Self, Self::Err> {
                 <Self as ::cmmv::Enum>::parse(s)
@@ -380,7 +380,7 @@ pub(super) fn json_column_impl(ident: &Ident) -> TokenStream {
                 ::cmmv::__private::json_to_sql(self)
             }
 
-            fn from_sql(value: ::cmmv::sql::SqlValue) -> ::core::result::Result<Self, ::std::string::String> {
+            fn from_sql(value: ::cmmv::sql::SqlValue) -> ::core::result::Result<Self, ::cmmv::sql::ColumnError> {
                 ::cmmv::__private::json_from_sql(value)
             }
         }

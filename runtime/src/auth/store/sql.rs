@@ -98,7 +98,7 @@ macro_rules! on_pool {
         match ($db.sqlite_pool(), $db.postgres_pool()) {
             (Some($pool), _) => $body,
             (None, Some($pool)) => $body,
-            (None, None) => Err(StoreError::Internal("the database has no pool".to_owned())),
+            (None, None) => Err(StoreError::Internal("the database has no pool".into())),
         }
     };
 }

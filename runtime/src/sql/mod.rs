@@ -61,12 +61,27 @@ pub trait Record: Resource {
     const COLUMNS: &'static [Column];
     /// Deletes mark rows with `deleted_at` instead of removing them.
     const SOFT_DELETE: bool;
+    /// The reference fields: which column names a row of which table, so that a write the
+    /// database refuses for a missing row is answered at the field that names it.
+    const REFERENCES: &'static [ForeignKey] = &[];
 
     /// The row's values, one per column of [`Record::COLUMNS`].
     fn to_row(&self) -> Vec<SqlValue>;
 
     /// The resource a row holds.
     fn from_row(row: &mut Row) -> Result<Self, ColumnError>;
+}
+
+/// A reference field's column and the table and key column it names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[doc(hidden)]
+pub struct ForeignKey {
+    /// The referring column (the field's name).
+    pub column: &'static str,
+    /// The table referred to.
+    pub table: &'static str,
+    /// Its primary-key column.
+    pub key: &'static str,
 }
 
 /// How to reach the database: its URL, the pool's limits and the SQLite writer's.

@@ -324,6 +324,25 @@ pub(crate) fn count(
 }
 
 /// The next value of a server-generated integer key: PostgreSQL's identity sequence, or in
+/// How many rows of `table` have `key` equal to `value` (0 or 1): whether a reference
+/// resolves. Soft-deleted rows count, as they do for the database's own foreign keys.
+pub(crate) fn count_key(
+    dialect: Dialect,
+    table: &str,
+    key: &str,
+    value: SqlValue,
+    kind: ColumnKind,
+) -> Statement {
+    let mut w = Writer::new(dialect);
+    w.push("SELECT COUNT(*) FROM ")
+        .ident(table)
+        .push(" WHERE ")
+        .ident(key)
+        .push(" = ")
+        .param(value, kind);
+    w.finish()
+}
+
 /// SQLite (whose writers are serialized by the write transaction) one past the largest key
 /// ever stored, soft-deleted rows included.
 pub(crate) fn next_key(dialect: Dialect, table: &Table) -> Statement {

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use super::conn::{Conn, Doing, store_error};
 use super::query::{self, Dialect, Prepared, Statement, Table};
-use super::value::{Column, ColumnKind, Row, SqlColumn};
+use super::value::{Column, ColumnKind, Row, SqlColumn, SqlValue};
 use super::{Changes, Database, Record};
 use crate::resource::FieldValue;
 use crate::store::{
@@ -99,6 +99,46 @@ async fn next_sequence(
     Ok(u64::try_from(next).unwrap_or(0))
 }
 
+/// A missing reference the database did not name (SQLite never says which foreign key
+/// failed): the reference field whose row is missing, found by looking each one up, so that
+/// the 422 points at `/project_id` rather than at the body. Other errors pass unchanged.
+async fn name_the_reference<R: Record>(
+    conn: &mut Conn<'_>,
+    dialect: Dialect,
+    row: &[SqlValue],
+    error: StoreError,
+) -> StoreError {
+    if error != (StoreError::MissingReference { field: None }) {
+        return error;
+    }
+    for reference in R::REFERENCES {
+        let Some((column, value)) = R::COLUMNS
+            .iter()
+            .zip(row)
+            .find(|(column, _)| column.name == reference.column)
+        else {
+            continue;
+        };
+        if *value == SqlValue::Null {
+            continue;
+        }
+        let statement = query::count_key(
+            dialect,
+            reference.table,
+            reference.key,
+            value.clone(),
+            column.kind,
+        );
+        // A lookup that fails leaves the answer as the database gave it.
+        if conn.integer(statement).await.is_ok_and(|count| count == 0) {
+            return StoreError::MissingReference {
+                field: Some(reference.column.to_owned()),
+            };
+        }
+    }
+    error
+}
+
 impl<R: Record> SqlStore<R> {
     /// The filters of a list query, by column.
     fn filters(&self, query: &ListQuery) -> Result<Vec<(Column, FieldValue)>, StoreError> {
@@ -179,9 +219,11 @@ impl<R: Record> Repository<R> for SqlStore<R> {
         Box::pin(self.db.write(Changes::Alone, move |mut conn| {
             Box::pin(async move {
                 let resource = make(next_sequence(&mut conn, dialect, &table).await?);
-                conn.execute(insert.bind(resource.to_row()))
-                    .await
-                    .map_err(|e| store_error(e, &table, Doing::Writing))?;
+                let row = resource.to_row();
+                if let Err(e) = conn.execute(insert.bind(row.clone())).await {
+                    let error = store_error(e, &table, Doing::Writing);
+                    return Err(name_the_reference::<R>(&mut conn, dialect, &row, error).await);
+                }
                 Ok(resource)
             })
         }))
@@ -207,9 +249,13 @@ impl<R: Record> Repository<R> for SqlStore<R> {
                     .ok_or(StoreError::NotFound)?;
                 let mut resource = Self::resource(row)?;
                 change(&mut resource);
-                conn.execute(query::update(dialect, &table, resource.to_row()))
+                let row = resource.to_row();
+                if let Err(e) = conn
+                    .execute(query::update(dialect, &table, row.clone()))
                     .await
-                    .map_err(error)?;
+                {
+                    return Err(name_the_reference::<R>(&mut conn, dialect, &row, error(e)).await);
+                }
                 Ok(resource)
             })
         }))

@@ -615,3 +615,64 @@ async fn health_metrics_and_documents() {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(document["openapi"], "3.1.0");
 }
+
+/// Issue 17: values where the documents and the server once disagreed. Zero bytes (empty
+/// base64) are a value; `null` is not a value of a `json` field that is not nullable, and the
+/// documents say so (`not: {type: null}`).
+#[tokio::test]
+async fn documented_edge_values_get_the_documented_answer() {
+    let served = serve().await;
+    let user = json!({
+        "email": "empty@example.com",
+        "display_name": "Empty",
+        "password": "correct horse battery",
+        "avatar": ""
+    });
+    let (status, _, body) = call(&served, Method::POST, "/v1/users", Some(user)).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(body.get("avatar"), Some(&json!("")), "{body}");
+
+    let task = json!({
+        "project_id": project_id(),
+        "title": "Null metadata",
+        "notes": null,
+        "metadata": null
+    });
+    let (status, headers, body) = call(&served, Method::POST, "/v1/tasks", Some(task)).await;
+    assert_problem(status, &headers, &body, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        failures(&body),
+        vec![("/metadata".to_owned(), "null".to_owned())]
+    );
+    let (_, _, document) = call(&served, Method::GET, "/v1/openapi.json", None).await;
+    let metadata = &document["components"]["schemas"]["TaskInput"]["properties"]["metadata"];
+    assert_eq!(metadata["not"], json!({"type": "null"}), "{metadata}");
+}
+
+/// Issue 17: one 422 lists every failing field at once — a wrong type, a missing field, an
+/// unknown field and a too-long string together, each with its pointer and rule — rather than
+/// the decoding errors first and the rules after.
+#[tokio::test]
+async fn every_failing_field_is_reported_at_once() {
+    let served = serve().await;
+    let body = json!({
+        "title": "x".repeat(201),
+        "notes": null,
+        "done": "yes",
+        "colour": "red"
+    });
+    let (status, headers, body) = call(&served, Method::POST, "/v1/tasks", Some(body)).await;
+    assert_problem(status, &headers, &body, StatusCode::UNPROCESSABLE_ENTITY);
+    let mut found = failures(&body);
+    found.sort();
+    assert_eq!(
+        found,
+        vec![
+            ("/colour".to_owned(), "unknown_field".to_owned()),
+            ("/done".to_owned(), "type".to_owned()),
+            ("/project_id".to_owned(), "required".to_owned()),
+            ("/title".to_owned(), "max_length".to_owned()),
+        ],
+        "{body}"
+    );
+}

@@ -181,6 +181,22 @@ async fn round_trip_keeps_every_field(stores: &Stores) {
     assert!(read.password.verify("correct horse battery"));
     assert!(!read.password.verify("correct horse battery!"));
     assert_eq!(read, user);
+
+    // Zero bytes are a value (empty base64), not an absent one: stored and read back as such.
+    let empty = create(
+        &stores.users,
+        json!({
+            "email": "empty-bytes@example.com",
+            "display_name": "Empty",
+            "password": "correct horse battery",
+            "avatar": ""
+        }),
+    )
+    .await
+    .expect("a user with an empty avatar");
+    assert_eq!(empty.avatar.as_ref().map(|b| b.0.len()), Some(0));
+    let read = stores.users.get(&empty.id).await.expect("stored");
+    assert_eq!(read, empty);
 }
 
 async fn missing_keys_are_not_found(stores: &Stores) {

@@ -270,6 +270,9 @@ pub(super) struct Schema {
     pub(super) items: Option<Box<Schema>>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub(super) any_of: Vec<Schema>,
+    /// Only `not: {type: null}`, which makes a `json` field that is not nullable refuse `null`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) not: Option<Box<Schema>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(super) min_length: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -269,7 +269,7 @@ impl ErrorResponse {
                 "expected a request body of type `application/json`",
             ),
             ErrorResponse::ValidationFailed => (
-                "The request is well-formed but breaks the contract's rules; `errors` lists every failing field and parameter.",
+                "The request is well-formed but breaks the contract's rules, or a reference field names a resource that does not exist; `errors` lists every failing field and parameter.",
                 "the request has 2 invalid values",
             ),
             ErrorResponse::TooManyRequests => (
@@ -422,7 +422,7 @@ pub(super) fn field_error_schema() -> Schema {
         (
             "rule",
             string(
-                "The rule that failed: `required`, `type`, `format`, `pattern`, `enum`, `min_length`, `max_length`, `minimum`, `maximum`, `exclusive_minimum`, `exclusive_maximum`, `multiple_of`, `min_items`, `max_items`, `unique_items` or `unknown_field`.",
+                "The rule that failed: `required`, `type`, `null` (null for a field that is not nullable), `format`, `pattern`, `enum`, `min_length`, `max_length`, `minimum`, `maximum`, `exclusive_minimum`, `exclusive_maximum`, `multiple_of`, `min_items`, `max_items`, `unique_items`, `unknown_field`, `unknown_parameter`, `key` (a body's key differs from the path's) or `reference` (a reference names a resource that does not exist).",
             ),
         ),
         (

@@ -71,10 +71,15 @@ fn scalar_schema(scalar: Scalar, c: &Constraints) -> Schema {
         Scalar::DateTime => typed(JsonType::String, Some("date-time")),
         Scalar::Bytes => Schema {
             content_encoding: Some("base64"),
+            pattern: Some(base64_pattern(c.min_length, c.max_length)),
             ..typed(JsonType::String, None)
         },
-        // Any JSON value: the empty schema.
-        Scalar::Json => Schema::default(),
+        // Any JSON value but `null`, which only a nullable field takes (`nullable` then drops
+        // the `not`): `null` is how a client clears a field, not a value to store.
+        Scalar::Json => Schema {
+            not: Some(Box::new(Schema::of_type(JsonType::Null))),
+            ..Schema::default()
+        },
         Scalar::Secret => typed(JsonType::String, Some("password")),
     };
     match scalar {
@@ -91,6 +96,11 @@ fn scalar_schema(scalar: Scalar, c: &Constraints) -> Schema {
         // JSON Schema's numeric keywords ignore strings, so the bounds of a decimal (a string
         // on the wire) are stated as extensions that keep their meaning.
         Scalar::Decimal => {
+            // A bound at zero is a sign, which a pattern can say exactly; other bounds stay
+            // extensions (and in the description), which validators do not enforce.
+            if let Some(pattern) = signed_decimal_pattern(c) {
+                schema.pattern = Some(pattern.to_owned());
+            }
             let bounds = [
                 ("x-minimum", c.minimum),
                 ("x-maximum", c.maximum),
@@ -112,6 +122,72 @@ fn scalar_schema(scalar: Scalar, c: &Constraints) -> Schema {
         _ => {}
     }
     schema
+}
+
+/// The pattern of standard, padded base64 whose decoded length is within `min..=max` bytes,
+/// exactly as the server decodes it: the last character before padding may only carry zero
+/// bits (the decoder refuses others), and the count of groups bounds the length.
+pub(super) fn base64_pattern(min: Option<u64>, max: Option<u64>) -> String {
+    const CHAR: &str = "[A-Za-z0-9+/]";
+    // A final group of one byte (`xy==`) or two (`xyz=`), its last character zero-padded.
+    let one = format!("{CHAR}[AQgw]==");
+    let two = format!("{CHAR}{{2}}[AEIMQUYcgkosw048]=");
+    let groups = |from: u64, to: Option<u64>| match to {
+        Some(to) if to == from => format!("(?:{CHAR}{{4}}){{{from}}}"),
+        Some(to) => format!("(?:{CHAR}{{4}}){{{from},{to}}}"),
+        None if from == 0 => format!("(?:{CHAR}{{4}})*"),
+        None => format!("(?:{CHAR}{{4}}){{{from},}}"),
+    };
+    // A text of `g` full groups and a tail of `t` bytes (0, 1 or 2) decodes to `3g + t`
+    // bytes: one alternative per tail, each with the group counts that keep it in bounds.
+    let min = min.unwrap_or(0);
+    let alternatives: Vec<String> = [(0u64, ""), (1, one.as_str()), (2, two.as_str())]
+        .into_iter()
+        .filter_map(|(tail, text)| {
+            let from = min.saturating_sub(tail).div_ceil(3);
+            let to = match max {
+                Some(max) if max < tail => return None,
+                Some(max) => Some((max - tail) / 3),
+                None => None,
+            };
+            if to.is_some_and(|to| to < from) {
+                return None;
+            }
+            Some(format!("{}{text}", groups(from, to)))
+        })
+        .collect();
+    format!("^(?:{})$", alternatives.join("|"))
+}
+
+/// The pattern of a decimal whose only bound sits at zero, when it has one: a bound at zero
+/// is a sign. The server compares the value as a number, so `-0` is zero.
+fn signed_decimal_pattern(c: &Constraints) -> Option<&'static str> {
+    const NON_NEGATIVE: &str = r"^(?:[0-9]+(?:\.[0-9]+)?|-0+(?:\.0+)?)$";
+    const POSITIVE: &str = r"^(?:0*[1-9][0-9]*(?:\.[0-9]+)?|0+\.[0-9]*[1-9][0-9]*)$";
+    const NON_POSITIVE: &str = r"^(?:-[0-9]+(?:\.[0-9]+)?|0+(?:\.0+)?)$";
+    const NEGATIVE: &str = r"^-(?:0*[1-9][0-9]*(?:\.[0-9]+)?|0+\.[0-9]*[1-9][0-9]*)$";
+    let bounds = [
+        c.minimum,
+        c.maximum,
+        c.exclusive_minimum,
+        c.exclusive_maximum,
+        c.multiple_of,
+    ];
+    if bounds.iter().flatten().count() != 1 {
+        return None;
+    }
+    match (
+        c.minimum,
+        c.exclusive_minimum,
+        c.maximum,
+        c.exclusive_maximum,
+    ) {
+        (Some(0.0), None, None, None) => Some(NON_NEGATIVE),
+        (None, Some(0.0), None, None) => Some(POSITIVE),
+        (None, None, Some(0.0), None) => Some(NON_POSITIVE),
+        (None, None, None, Some(0.0)) => Some(NEGATIVE),
+        _ => None,
+    }
 }
 
 /// Sets the extension `key` when there is a value for it.
@@ -147,8 +223,11 @@ pub(super) fn nullable(schema: Schema) -> Schema {
                 ..schema
             }
         }
-        // The empty schema (`json`) already accepts null.
-        None => schema,
+        // `json`: any value but null; nullable, null too.
+        None => Schema {
+            not: None,
+            ..schema
+        },
     }
 }
 

@@ -368,10 +368,11 @@ fn nullable_values() {
         property(&doc, "Task", "status")["anyOf"],
         json!([{"$ref": "#/components/schemas/TaskStatus"}, {"type": "null"}])
     );
-    // `json` accepts null already; the schema is the empty one plus annotations.
+    // `json` is any value but null, which a field that is not nullable refuses (issue 17:
+    // the schema allowed what the server refused).
     assert_eq!(
         property(&doc, "Task", "meta"),
-        &json!({"description": "Free-form data."})
+        &json!({"description": "Free-form data.", "not": {"type": "null"}})
     );
     assert_eq!(property(&doc, "Task", "title")["type"], "string");
     assert_eq!(
@@ -400,7 +401,8 @@ fn scalar_types_and_constraints() {
         json!({
             "type": "string",
             "format": "decimal",
-            "pattern": "^-?[0-9]+(\\.[0-9]+)?$",
+            // A bound at zero is a sign, which the pattern says (issue 17).
+            "pattern": "^(?:[0-9]+(?:\\.[0-9]+)?|-0+(?:\\.0+)?)$",
             "default": "1",
             "x-minimum": 0,
         })
@@ -453,6 +455,8 @@ fn scalar_types_and_constraints() {
         &json!({
             "type": "string",
             "contentEncoding": "base64",
+            // The decoded length's bounds, in groups of four characters (issue 17).
+            "pattern": "^(?:(?:[A-Za-z0-9+/]{4}){1,21845}|(?:[A-Za-z0-9+/]{4}){0,21845}[A-Za-z0-9+/][AQgw]==|(?:[A-Za-z0-9+/]{4}){0,21844}[A-Za-z0-9+/]{2}[AEIMQUYcgkosw048]=)$",
             "x-max-bytes": 65536,
             "x-min-bytes": 1,
         })
@@ -1190,4 +1194,84 @@ fn bad_document_metadata_is_reported_all_at_once() {
             "`external_docs` needs `url` @ contracts/cmmv.yaml:8:18",
         ]
     );
+}
+
+/// Issue 17: the pattern a `bytes` field's schema gives accepts exactly the texts the server
+/// decodes to a length within the bounds: checked against the runtime's own decoder on every
+/// text of up to eight characters over an alphabet that reaches each case (padding, non-zero
+/// trailing bits, bad characters).
+#[test]
+fn base64_patterns_accept_exactly_what_the_server_decodes() {
+    let alphabet = ['A', 'B', 'Q', 'g', '=', '-'];
+    let mut texts = vec![String::new()];
+    let mut frontier = vec![String::new()];
+    for _ in 0..8 {
+        frontier = frontier
+            .iter()
+            .flat_map(|t| alphabet.iter().map(move |c| format!("{t}{c}")))
+            .collect();
+        texts.extend(frontier.iter().cloned());
+    }
+    for (min, max) in [
+        (None, None),
+        (Some(1), Some(4)),
+        (Some(2), None),
+        (None, Some(1)),
+    ] {
+        let pattern = super::schema::base64_pattern(min, max);
+        let regex = regex::Regex::new(&pattern).expect("the pattern compiles");
+        for text in &texts {
+            let decoded = cmmv_rules::parse_base64(text).map(|b| b.len() as u64);
+            let server = decoded
+                .is_some_and(|n| min.is_none_or(|min| n >= min) && max.is_none_or(|max| n <= max));
+            assert_eq!(
+                regex.is_match(text),
+                server,
+                "`{text}` with bytes {min:?}..={max:?} under {pattern}"
+            );
+        }
+    }
+}
+
+/// A decimal bounded at zero gets a pattern that says the sign, accepting exactly what the
+/// server's comparison accepts; other bounds stay extensions.
+#[test]
+fn decimal_bounds_at_zero_become_patterns() {
+    let texts = [
+        "0", "-0", "00", "-0.00", "0.0", "1", "-1", "0.5", "-0.5", "10.25", "-10.25", "007", "1.",
+        ".5", "+1", "1e3", "",
+    ];
+    type Holds = fn(f64) -> bool;
+    let cases: [(&str, Holds); 4] = [
+        ("minimum", |x| x >= 0.0),
+        ("exclusive_minimum", |x| x > 0.0),
+        ("maximum", |x| x <= 0.0),
+        ("exclusive_maximum", |x| x < 0.0),
+    ];
+    for (bound, holds) in cases {
+        let project = analyze(
+            None,
+            &[(
+                "price.yaml",
+                &format!(
+                    "contract: Price\nfields:\n  id: {{ type: uuid, primary: true }}\n  amount: {{ type: decimal, {bound}: 0 }}\ncrud: [get]\n"
+                ),
+            )],
+        );
+        let emitted = files(&project);
+        let doc: Value = serde_json::from_str(&emitted["openapi/v1.json"]).expect("JSON");
+        let pattern = schema(&doc, "Price")["properties"]["amount"]["pattern"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{bound}: a pattern"))
+            .to_owned();
+        let regex = regex::Regex::new(&pattern).expect("the pattern compiles");
+        for text in texts {
+            let server = cmmv_rules::is_decimal(text) && text.parse::<f64>().is_ok_and(holds);
+            assert_eq!(
+                regex.is_match(text),
+                server,
+                "{bound} 0: `{text}` under {pattern}"
+            );
+        }
+    }
 }

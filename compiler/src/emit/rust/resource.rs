@@ -256,11 +256,26 @@ impl ContractEmitter<'_> {
             .iter()
             .map(|f| member_ident(&f.name))
             .collect();
+        // Validation made every reference name a contract with a key.
+        let references: Vec<TokenStream> = contract
+            .fields
+            .iter()
+            .filter_map(|field| {
+                let target = self.project.contracts.get(&field.references.as_ref()?.contract)?;
+                let key = target.primary_key()?.name.as_str();
+                let (column, table) = (field.name.as_str(), target.storage.table.as_str());
+                Some(quote!(::cmmv::__private::ForeignKey { column: #column, table: #table, key: #key }))
+            })
+            .collect();
+        let references = (!references.is_empty()).then(|| {
+            quote!(const REFERENCES: &'static [::cmmv::__private::ForeignKey] = &[#(#references),*];)
+        });
         quote! {
             impl ::cmmv::__private::Record for #name {
                 const TABLE: &'static str = #table;
                 const COLUMNS: &'static [::cmmv::__private::Column] = &[#(#columns),*];
                 const SOFT_DELETE: bool = #soft_delete;
+                #references
 
                 fn to_row(&self) -> ::std::vec::Vec<::cmmv::sql::SqlValue> {
                     ::std::vec![#(::cmmv::sql::SqlColumn::to_sql(&self.#members)),*]

@@ -8,19 +8,9 @@ use super::*;
 pub(super) fn check_impl(ident: &Ident, owner: &str, fields: &[Field]) -> TokenStream {
     let checks: Vec<TokenStream> = fields
         .iter()
-        .filter(|f| needs_check(f))
-        .map(|field| {
+        .filter_map(|field| {
             let member = ident_member(&field.name);
-            let key = field.name.as_str();
-            let rules = if has_rules(field) {
-                let name = rules_ident(owner, &field.name, "RULES");
-                quote!(#name)
-            } else {
-                quote!(::cmmv::__private::Rules::NONE)
-            };
-            quote! {
-                ::cmmv::validate::Check::check(&self.#member, &#rules, &at.key(#key), errors);
-            }
+            field_check(owner, field, &quote!(&self.#member))
         })
         .collect();
     let (at, errors) = if checks.is_empty() {
@@ -35,6 +25,26 @@ pub(super) fn check_impl(ident: &Ident, owner: &str, fields: &[Field]) -> TokenS
             }
         }
     }
+}
+
+/// The check of one field's `value` (an expression borrowing it) against the field's rules,
+/// reported under `at.key(name)`; `None` when there is nothing to check. The `Check` impl of a
+/// type calls it for every field, and its decoder for the fields that decoded when another
+/// did not, so that one response lists every problem.
+pub(super) fn field_check(owner: &str, field: &Field, value: &TokenStream) -> Option<TokenStream> {
+    if !needs_check(field) {
+        return None;
+    }
+    let key = field.name.as_str();
+    let rules = if has_rules(field) {
+        let name = rules_ident(owner, &field.name, "RULES");
+        quote!(#name)
+    } else {
+        quote!(::cmmv::__private::Rules::NONE)
+    };
+    Some(quote! {
+        ::cmmv::validate::Check::check(#value, &#rules, &at.key(#key), errors);
+    })
 }
 
 /// Whether checking a field can find anything: it has constraints, or its type has fields.

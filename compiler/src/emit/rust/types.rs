@@ -41,7 +41,7 @@ impl ContractEmitter<'_> {
                 pub #name: #ty
             }
         });
-        let decode = self.decode_impl(&ident, fields, shape);
+        let decode = self.decode_impl(&ident, owner, fields, shape);
         let check = check_impl(&ident, owner, fields);
         quote! {
             #docs
@@ -56,7 +56,13 @@ impl ContractEmitter<'_> {
         }
     }
 
-    pub(super) fn decode_impl(&self, ident: &Ident, fields: &[Field], shape: Shape) -> TokenStream {
+    pub(super) fn decode_impl(
+        &self,
+        ident: &Ident,
+        owner: &str,
+        fields: &[Field],
+        shape: Shape,
+    ) -> TokenStream {
         let decodes = fields.iter().map(|field| {
             let var = ident_var(&field.name);
             let key = field.name.as_str();
@@ -98,7 +104,7 @@ impl ContractEmitter<'_> {
             };
             quote!(let #var = #value;)
         });
-        from_json_impl(ident, fields.iter(), decodes)
+        from_json_impl(ident, owner, fields.iter(), decodes)
     }
 
     /// A literal of the contract as a Rust expression of the field's type.
@@ -149,7 +155,7 @@ impl ContractEmitter<'_> {
             let nullable = field.nullable;
             quote!(let #var = ::cmmv::__private::patch_field::<#ty>(map, at, #key, #nullable, errors);)
         });
-        let decode = from_json_impl(&name, fields.iter().copied(), decodes);
+        let decode = from_json_impl(&name, &contract.name, fields.iter().copied(), decodes);
         let owned: Vec<Field> = fields.iter().map(|f| (*f).clone()).collect();
         let check = check_impl(&name, &contract.name, &owned);
         quote! {
@@ -227,14 +233,40 @@ pub(super) fn is_secret(field: &Field) -> bool {
 /// (the `decodes` statements), then build the struct, failing if any field failed.
 pub(super) fn from_json_impl<'f>(
     ident: &Ident,
+    owner: &str,
     fields: impl Iterator<Item = &'f Field> + Clone,
     decodes: impl Iterator<Item = TokenStream>,
 ) -> TokenStream {
     let names = fields.clone().map(|f| f.name.as_str());
-    let assigns = fields.map(|field| {
+    let assigns = fields.clone().map(|field| {
         let name = member_ident(&field.name);
         let var = ident_var(&field.name);
         quote!(#name: #var?)
+    });
+    // When a field did not decode, the fields that did are checked here, as `Check` would
+    // have checked them: one 422 lists a wrong type, a missing field and a too-long string
+    // together. (When every field decodes, `decode_body` runs `Check` on the whole.)
+    let failed: Vec<TokenStream> = fields
+        .clone()
+        .map(|field| {
+            let var = ident_var(&field.name);
+            quote!(#var.is_none())
+        })
+        .collect();
+    let partial_checks: Vec<TokenStream> = fields
+        .filter_map(|field| {
+            let var = ident_var(&field.name);
+            let check = field_check(owner, field, &quote!(value))?;
+            Some(quote!(if let ::core::option::Option::Some(value) = &#var { #check }))
+        })
+        .collect();
+    let partial = (!failed.is_empty() && !partial_checks.is_empty()).then(|| {
+        quote! {
+            if #(#failed)||* {
+                #(#partial_checks)*
+                return ::core::option::Option::None;
+            }
+        }
     });
     quote! {
         impl ::cmmv::validate::FromJson for #ident {
@@ -245,6 +277,7 @@ pub(super) fn from_json_impl<'f>(
             ) -> ::core::option::Option<Self> {
                 let map = ::cmmv::__private::object(value, at, &[#(#names),*], errors)?;
                 #(#decodes)*
+                #partial
                 ::core::option::Option::Some(Self { #(#assigns,)* })
             }
         }

@@ -144,7 +144,15 @@ impl FromJson for bool {
 
 impl FromJson for i64 {
     fn from_json(value: &mut Value, at: &At<'_>, errors: &mut Errors) -> Option<Self> {
-        match value.as_i64() {
+        // JSON Schema's `integer` is a number without a fractional part, so `31.0` is one
+        // (clients in languages without integers send it); `31.5` is not.
+        let whole = || {
+            value
+                .as_f64()
+                .filter(|x| x.fract() == 0.0 && (-(2f64.powi(63))..2f64.powi(63)).contains(x))
+                .map(|x| x as i64)
+        };
+        match value.as_i64().or_else(whole) {
             Some(i) => Some(i),
             None => {
                 type_error(at, errors, "an integer", value);
@@ -184,8 +192,21 @@ impl FromJson for f64 {
 }
 
 impl FromJson for f32 {
+    /// The nearest 32-bit float (ties to even); a number beyond the 32-bit range is refused
+    /// rather than stored as an infinity (which JSON cannot even write back).
     fn from_json(value: &mut Value, at: &At<'_>, errors: &mut Errors) -> Option<Self> {
-        f64::from_json(value, at, errors).map(|x| x as f32)
+        let wide = f64::from_json(value, at, errors)?;
+        let narrow = wide as f32;
+        if narrow.is_finite() {
+            Some(narrow)
+        } else {
+            errors.push(
+                at,
+                "type",
+                format!("{wide} is outside the range of a 32-bit float"),
+            );
+            None
+        }
     }
 }
 
@@ -676,6 +697,52 @@ mod tests {
                 (Some("/c".into()), "required".into()),
             ]
         );
+    }
+
+    /// Integers as JSON Schema reads them: a number without a fractional part, in range.
+    #[test]
+    fn whole_numbers_are_integers() {
+        let decode = |json: serde_json::Value| {
+            let mut value = json;
+            let mut errors = Errors::new();
+            let decoded = i32::from_json(&mut value, &At::Root, &mut errors);
+            (
+                decoded,
+                errors
+                    .into_vec()
+                    .into_iter()
+                    .map(|e| e.rule)
+                    .collect::<Vec<_>>(),
+            )
+        };
+        assert_eq!(decode(serde_json::json!(31)), (Some(31), vec![]));
+        assert_eq!(decode(serde_json::json!(31.0)), (Some(31), vec![]));
+        assert_eq!(decode(serde_json::json!(-2.0)), (Some(-2), vec![]));
+        assert_eq!(
+            decode(serde_json::json!(31.5)),
+            (None, vec!["type".to_owned()])
+        );
+        assert_eq!(
+            decode(serde_json::json!(1e300)),
+            (None, vec!["type".to_owned()])
+        );
+        assert_eq!(
+            decode(serde_json::json!(3e9)),
+            (None, vec!["type".to_owned()])
+        );
+        assert_eq!(
+            decode(serde_json::json!("31")),
+            (None, vec!["type".to_owned()])
+        );
+    }
+
+    /// A number just under a bound is read as itself, not rounded onto the bound (serde_json's
+    /// default float parsing may land a unit off; the runtime parses exactly).
+    #[test]
+    fn numbers_parse_to_the_nearest_double() {
+        let value: Value = serde_json::from_str("0.9999999999999999").expect("a number");
+        assert_eq!(value.as_f64(), Some(1.0 - f64::EPSILON / 2.0));
+        assert!(value.as_f64().is_some_and(|x| x < 1.0));
     }
 
     #[test]

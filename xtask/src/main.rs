@@ -2,6 +2,8 @@
 //!
 //! - `cargo xtask validate`: generate from `contracts/` and run the external validators
 //!   (`openapi-spec-validator` from PyPI on every OpenAPI file, `protoc` on every .proto).
+//! - `cargo xtask conformance`: the example service against Schemathesis, driven by the
+//!   documents it serves (see `conformance.rs`).
 //! - `cargo xtask bench [--contracts N]`: compile N generated contracts to OpenAPI + proto and
 //!   report time and peak memory against a parse-only baseline measured in the same run.
 //! - `cargo xtask load [--requests N] [--only NAME]`: the example service against a hand-written axum server
@@ -15,6 +17,7 @@
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 mod bench;
+mod conformance;
 mod macro_cost;
 
 use std::path::{Path, PathBuf};
@@ -24,6 +27,7 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("validate") => validate(),
+        Some("conformance") => conformance::run(&workspace_root()),
         Some("bench") => bench::run(&args[1..]),
         Some("macro-cost") => macro_cost::run(&args[1..]),
         // A bench target of the example, built as users build it (see its module docs).
@@ -40,7 +44,7 @@ fn main() -> ExitCode {
             }
         }
         _ => Err(
-            "usage: cargo xtask <validate | bench [--contracts N] | macro-cost [--contracts N] | load [--requests N] [--only get|post|sqlite-get|sqlite-post|postgres-get|postgres-post|auth|limit] | storage>"
+            "usage: cargo xtask <validate | conformance | bench [--contracts N] | macro-cost [--contracts N] | load [--requests N] [--only get|post|sqlite-get|sqlite-post|postgres-get|postgres-post|auth|limit] | storage>"
                 .to_owned(),
         ),
     };

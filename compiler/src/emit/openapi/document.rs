@@ -528,7 +528,47 @@ fn success_response(resolved: &ContractApi<'_>, op: &Operation, noun: &str) -> R
         description: success_description(resolved, op, noun),
         headers: problems::header_refs(&headers),
         content,
+        links: created_links(resolved, op),
     }
+}
+
+/// What a client can do with a resource it just created: every operation of the contract that
+/// names one resource by its key (`/{id}`), called with the new key. Only operations served
+/// by every version that serves the create are linked, so that the links hold in each document
+/// showing the create (and the create's path item stays the same in all of them).
+fn created_links(
+    resolved: &ContractApi<'_>,
+    op: &Operation,
+) -> BTreeMap<String, model::OperationLink> {
+    let Some(key) = resolved
+        .contract
+        .primary_key()
+        .filter(|_| op.crud() == Some(CrudKind::Create))
+    else {
+        return BTreeMap::new();
+    };
+    resolved
+        .operations
+        .iter()
+        .filter(|target| {
+            target.operation.path_params.iter().any(|p| p.name == "id")
+                && op.versions.is_subset(target.versions())
+        })
+        .map(|target| {
+            (
+                target.operation_id.clone(),
+                model::OperationLink {
+                    operation_id: target.operation_id.clone(),
+                    parameters: BTreeMap::from([("id", format!("$response.body#/{}", key.name))]),
+                    description: format!(
+                        "`{}` of the created {}.",
+                        target.operation.name,
+                        to_snake_case(&resolved.contract.name).replace('_', " ")
+                    ),
+                },
+            )
+        })
+        .collect()
 }
 
 fn is_rate_limited(op: &Operation) -> bool {

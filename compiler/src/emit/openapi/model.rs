@@ -205,6 +205,18 @@ pub(super) struct Response {
     pub(super) headers: BTreeMap<&'static str, RefOr<Header>>,
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub(super) content: BTreeMap<&'static str, MediaType>,
+    /// Operations a client can call next with what this response holds (OpenAPI links).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub(super) links: BTreeMap<String, OperationLink>,
+}
+
+/// An OpenAPI link: `operationId` called with parameters read from the response.
+#[derive(Debug, Clone, serde::Serialize)]
+pub(super) struct OperationLink {
+    #[serde(rename = "operationId")]
+    pub(super) operation_id: String,
+    pub(super) parameters: BTreeMap<&'static str, String>,
+    pub(super) description: String,
 }
 
 #[derive(Debug, Clone, serde::Serialize)]

@@ -333,6 +333,7 @@ impl ErrorResponse {
             description: description.to_owned(),
             headers: header_refs(self.headers()),
             content: BTreeMap::from([(PROBLEM_JSON, media)]),
+            links: BTreeMap::new(),
         }
     }
 }

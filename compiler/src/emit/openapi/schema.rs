@@ -112,9 +112,32 @@ fn scalar_schema(scalar: Scalar, c: &Constraints) -> Schema {
                 set_extension(&mut schema, key, bound.and_then(number).map(Into::into));
             }
         }
+        // A `float` is rounded to 32 bits before its bounds are checked, so the values the
+        // server accepts end where rounding stops landing inside them: the bounds are stated
+        // as those thresholds (and the 32-bit range is one even when none is declared).
+        Scalar::Float => {
+            let ((lower, lower_inclusive), (upper, upper_inclusive)) = float32_bounds(c);
+            if lower_inclusive {
+                schema.minimum = number(lower);
+            } else {
+                schema.exclusive_minimum = number(lower);
+            }
+            if upper_inclusive {
+                schema.maximum = number(upper);
+            } else {
+                schema.exclusive_maximum = number(upper);
+            }
+            schema.multiple_of = c.multiple_of.and_then(number);
+        }
         _ if scalar.is_numeric() => {
             schema.minimum = c.minimum.and_then(number);
             schema.maximum = c.maximum.and_then(number);
+            // A 32-bit integer's range is a bound the server applies whether declared or not.
+            if scalar == Scalar::Int32 {
+                let (min, max) = (f64::from(i32::MIN), f64::from(i32::MAX));
+                schema.minimum = number(c.minimum.map_or(min, |m| m.max(min)));
+                schema.maximum = number(c.maximum.map_or(max, |m| m.min(max)));
+            }
             schema.exclusive_minimum = c.exclusive_minimum.and_then(number);
             schema.exclusive_maximum = c.exclusive_maximum.and_then(number);
             schema.multiple_of = c.multiple_of.and_then(number);
@@ -157,6 +180,63 @@ pub(super) fn base64_pattern(min: Option<u64>, max: Option<u64>) -> String {
         })
         .collect();
     format!("^(?:{})$", alternatives.join("|"))
+}
+
+/// The wire values a `float` field accepts, as `((lower, inclusive), (upper, inclusive))`: a
+/// number is rounded to the nearest 32-bit float (ties to even), refused when that is infinite,
+/// and the rounded value is held to the declared bounds. Rounding is monotonic, so the accepted
+/// numbers are one interval, ending halfway to the first 32-bit float outside the bounds.
+pub(super) fn float32_bounds(c: &Constraints) -> ((f64, bool), (f64, bool)) {
+    // The largest 32-bit float the bounds above allow, and the smallest the ones below do.
+    let mut high = f32::MAX;
+    if let Some(max) = c.maximum {
+        high = high.min(largest_f32(max, |v| v <= max));
+    }
+    if let Some(max) = c.exclusive_maximum {
+        high = high.min(largest_f32(max, |v| v < max));
+    }
+    let mut low = f32::MIN;
+    if let Some(min) = c.minimum {
+        low = low.max(-largest_f32(-min, |v| v <= -min));
+    }
+    if let Some(min) = c.exclusive_minimum {
+        low = low.max(-largest_f32(-min, |v| v < -min));
+    }
+    let upper = rounding_edge(high);
+    // Rounding is symmetric: the lower edge is the upper edge of the negated values.
+    let lower = rounding_edge(-low);
+    ((-lower.0, lower.1), upper)
+}
+
+/// The largest 32-bit float `v` near `bound` with `ok(v)`.
+fn largest_f32(bound: f64, ok: impl Fn(f64) -> bool) -> f32 {
+    let mut v = (bound as f32).clamp(f32::MIN, f32::MAX);
+    // A bound beyond the 32-bit range stops at its end.
+    while !ok(f64::from(v)) && v > f32::MIN {
+        v = -next_up(-v);
+    }
+    v
+}
+
+/// The least 32-bit float above finite `v` (`f32::next_up`, which is newer than our MSRV).
+pub(super) fn next_up(v: f32) -> f32 {
+    if v == 0.0 {
+        return f32::from_bits(1);
+    }
+    let bits = v.to_bits();
+    f32::from_bits(if v > 0.0 { bits + 1 } else { bits - 1 })
+}
+
+/// Where numbers stop rounding to `v` or below, going up: halfway to the next 32-bit float
+/// (beyond `f32::MAX`, the overflow edge `2^128`), included when a tie rounds to `v` (its
+/// last mantissa bit is even).
+fn rounding_edge(v: f32) -> (f64, bool) {
+    let next = if v == f32::MAX {
+        2f64.powi(128)
+    } else {
+        f64::from(next_up(v))
+    };
+    ((f64::from(v) + next) / 2.0, v.to_bits() & 1 == 0)
 }
 
 /// The pattern of a decimal whose only bound sits at zero, when it has one: a bound at zero

@@ -417,15 +417,25 @@ fn scalar_types_and_constraints() {
             "multipleOf": 0.5,
         })
     );
+    // A 32-bit float's bounds are where rounding stops landing inside them (issue 17):
+    // halfway to the first float outside.
     assert_eq!(
         task("ratio"),
-        json!({"type": "number", "format": "float", "exclusiveMaximum": 1.5})
+        json!({
+            "type": "number",
+            "format": "float",
+            "exclusiveMinimum": -3.4028235677973366e38,
+            "exclusiveMaximum": 1.4999999403953552,
+        })
     );
     assert_eq!(
         task("points"),
         json!({"type": "integer", "format": "int64", "minimum": 0})
     );
-    assert_eq!(task("rank"), json!({"type": "integer", "format": "int32"}));
+    assert_eq!(
+        task("rank"),
+        json!({"type": "integer", "format": "int32", "minimum": -2147483648, "maximum": 2147483647})
+    );
     assert_eq!(task("done"), json!({"type": "boolean", "default": false}));
     assert_eq!(task("website"), json!({"type": "string", "format": "uri"}));
     assert_eq!(
@@ -1272,6 +1282,87 @@ fn decimal_bounds_at_zero_become_patterns() {
                 server,
                 "{bound} 0: `{text}` under {pattern}"
             );
+        }
+    }
+}
+
+/// Issue 17: a `float` field's documented bounds are exactly the wire numbers the server
+/// accepts once it has rounded them to 32 bits: checked on numbers around every edge against
+/// the runtime's rule (round to nearest, refuse infinities, hold the rounded value to the
+/// declared bounds).
+#[test]
+fn float_bounds_are_the_rounding_edges() {
+    use crate::ir::Constraints;
+    let cases = [
+        Constraints::default(),
+        Constraints {
+            exclusive_minimum: Some(0.0),
+            exclusive_maximum: Some(1.0),
+            ..Constraints::default()
+        },
+        Constraints {
+            minimum: Some(-2.5),
+            maximum: Some(10.0),
+            ..Constraints::default()
+        },
+        Constraints {
+            minimum: Some(0.1),
+            maximum: Some(0.3),
+            ..Constraints::default()
+        },
+    ];
+    for c in cases {
+        let ((lower, lower_inclusive), (upper, upper_inclusive)) =
+            super::schema::float32_bounds(&c);
+        let documented = |x: f64| {
+            (if lower_inclusive {
+                x >= lower
+            } else {
+                x > lower
+            }) && (if upper_inclusive {
+                x <= upper
+            } else {
+                x < upper
+            })
+        };
+        let server = |x: f64| {
+            let v = x as f32;
+            let v64 = f64::from(v);
+            v.is_finite()
+                && c.minimum.is_none_or(|m| v64 >= m)
+                && c.maximum.is_none_or(|m| v64 <= m)
+                && c.exclusive_minimum.is_none_or(|m| v64 > m)
+                && c.exclusive_maximum.is_none_or(|m| v64 < m)
+        };
+        // Neighbouring doubles, by their bits (`f64::next_up` is newer than our MSRV).
+        let step = |x: f64, up: bool| {
+            let bits = x.to_bits() as i64;
+            let toward_larger = (x >= 0.0) == up;
+            f64::from_bits((if toward_larger { bits + 1 } else { bits - 1 }) as u64)
+        };
+        let mut probes = Vec::new();
+        for edge in [lower, upper] {
+            let mut x = edge;
+            for _ in 0..4 {
+                x = step(x, false);
+            }
+            for _ in 0..9 {
+                probes.push(x);
+                x = step(x, true);
+            }
+        }
+        probes.extend([
+            0.0,
+            0.5,
+            0.9999999999999999,
+            1.0,
+            10.0000001,
+            3e38,
+            3.5e38,
+            -3.5e38,
+        ]);
+        for x in probes {
+            assert_eq!(documented(x), server(x), "{c:?}: {x:e}");
         }
     }
 }

@@ -70,6 +70,27 @@ fn assert_problem(
     );
 }
 
+/// Sends a request that must be refused with a 422 problem; its (pointer or parameter, rule)
+/// pairs.
+async fn refusals(
+    served: &Served,
+    method: Method,
+    path: &str,
+    body: Option<Value>,
+) -> Vec<(String, String)> {
+    let (status, headers, body) = call(served, method, path, body).await;
+    assert_problem(status, &headers, &body, StatusCode::UNPROCESSABLE_ENTITY);
+    failures(&body)
+}
+
+/// `(at, rule)` pairs as [`failures`] gives them.
+fn pairs(expected: &[(&str, &str)]) -> Vec<(String, String)> {
+    expected
+        .iter()
+        .map(|&(at, rule)| (at.to_owned(), rule.to_owned()))
+        .collect()
+}
+
 /// The (pointer or parameter, rule) pairs of a 422.
 fn failures(body: &Value) -> Vec<(String, String)> {
     body["errors"]
@@ -335,20 +356,10 @@ async fn every_rejection_class_is_a_problem() {
     // Issue 17: the bounds the documents give (`limit` from 1, `offset` an int64) are the
     // server's: both refused at once, each with its own rule, instead of an offset past
     // `i64::MAX` being accepted and echoed.
-    let (status, headers, body) = call(
-        &served,
-        Method::GET,
-        "/v1/tasks?limit=0&offset=9223372036854775808",
-        None,
-    )
-    .await;
-    assert_problem(status, &headers, &body, StatusCode::UNPROCESSABLE_ENTITY);
+    let path = "/v1/tasks?limit=0&offset=9223372036854775808";
     assert_eq!(
-        failures(&body),
-        vec![
-            ("limit".to_owned(), "minimum".to_owned()),
-            ("offset".to_owned(), "maximum".to_owned())
-        ]
+        refusals(&served, Method::GET, path, None).await,
+        pairs(&[("limit", "minimum"), ("offset", "maximum")])
     );
     let (status, _, body) = call(
         &served,
@@ -638,11 +649,9 @@ async fn documented_edge_values_get_the_documented_answer() {
         "notes": null,
         "metadata": null
     });
-    let (status, headers, body) = call(&served, Method::POST, "/v1/tasks", Some(task)).await;
-    assert_problem(status, &headers, &body, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(
-        failures(&body),
-        vec![("/metadata".to_owned(), "null".to_owned())]
+        refusals(&served, Method::POST, "/v1/tasks", Some(task)).await,
+        pairs(&[("/metadata", "null")])
     );
     let (_, _, document) = call(&served, Method::GET, "/v1/openapi.json", None).await;
     let metadata = &document["components"]["schemas"]["TaskInput"]["properties"]["metadata"];
@@ -661,18 +670,15 @@ async fn every_failing_field_is_reported_at_once() {
         "done": "yes",
         "colour": "red"
     });
-    let (status, headers, body) = call(&served, Method::POST, "/v1/tasks", Some(body)).await;
-    assert_problem(status, &headers, &body, StatusCode::UNPROCESSABLE_ENTITY);
-    let mut found = failures(&body);
+    let mut found = refusals(&served, Method::POST, "/v1/tasks", Some(body)).await;
     found.sort();
     assert_eq!(
         found,
-        vec![
-            ("/colour".to_owned(), "unknown_field".to_owned()),
-            ("/done".to_owned(), "type".to_owned()),
-            ("/project_id".to_owned(), "required".to_owned()),
-            ("/title".to_owned(), "max_length".to_owned()),
-        ],
-        "{body}"
+        pairs(&[
+            ("/colour", "unknown_field"),
+            ("/done", "type"),
+            ("/project_id", "required"),
+            ("/title", "max_length"),
+        ])
     );
 }

@@ -150,9 +150,15 @@ fn check(
         return 1;
     }
     let operations: usize = project.contracts.values().map(|c| c.operations.len()).sum();
+    // Warnings were printed above: the verdict counts them rather than saying "no problems".
+    let verdict = match diagnostics.len() {
+        0 => "no problems".to_owned(),
+        1 => "no errors, 1 warning".to_owned(),
+        n => format!("no errors, {n} warnings"),
+    };
     let _ = writeln!(
         stdout,
-        "checked {} contract{} ({operations} operations) in {}: no problems",
+        "checked {} contract{} ({operations} operations) in {}: {verdict}",
         project.contracts.len(),
         if project.contracts.len() == 1 {
             ""

@@ -22,6 +22,26 @@ fn s(path: &Path) -> &str {
     path.to_str().unwrap_or_default()
 }
 
+/// Warnings do not fail `cmmv check`, and its verdict counts them instead of saying "no
+/// problems" under them.
+#[test]
+fn check_counts_warnings_in_its_verdict() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+    std::fs::write(
+        dir.path().join("account.yaml"),
+        "contract: Account\nfields:\n  id: { type: uuid, primary: true }\n  password: { type: string, write_only: true }\ncrud: [get]\n",
+    )
+    .unwrap_or_else(|e| panic!("write: {e}"));
+    let (code, stdout, stderr) = cmmv(&["check", s(dir.path())]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stderr.contains("warning: `password` looks like a secret stored in clear"),
+        "{stderr}"
+    );
+    assert!(stdout.contains(": no errors, 1 warning"), "{stdout}");
+    assert!(!stdout.contains("no problems"), "{stdout}");
+}
+
 #[test]
 fn check_is_clean_on_the_examples_and_exits_1_on_broken_contracts() {
     let (code, stdout, stderr) = cmmv(&["check", s(&example_contracts())]);
@@ -225,7 +245,7 @@ fn check_reports_destructive_changes_at_their_field() {
 
     let (code, stdout, stderr) = cmmv(&["check", s(&contracts), "--allow-destructive"]);
     assert_eq!(code, 0, "{stderr}");
-    assert!(stdout.contains("no problems"), "{stdout}");
+    assert!(stdout.contains("no errors, 1 warning"), "{stdout}");
     assert!(
         stderr.contains("warning: changing column `tasks.story_points`"),
         "{stderr}"

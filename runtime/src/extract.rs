@@ -212,9 +212,14 @@ impl QueryPairs {
             .map(|(_, v)| v.as_str());
         let first = values.next();
         if values.next().is_some() {
-            return Err(Problem::bad_request(format!(
-                "query parameter `{name}` is given more than once"
-            )));
+            let mut problem =
+                Problem::bad_request(format!("query parameter `{name}` is given more than once"));
+            problem.errors = vec![FieldError::parameter(
+                name,
+                "repeated",
+                "give this parameter once",
+            )];
+            return Err(problem);
         }
         Ok(first)
     }

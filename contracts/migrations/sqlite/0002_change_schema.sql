@@ -3,6 +3,7 @@
 --
 -- add index comments_author_id_idx on comments.author_id
 -- add index projects_visibility_idx on projects.visibility
+-- add index projects_budget_idx on projects (budget, id)
 -- add index projects_starts_on_idx on projects (starts_on, id)
 -- add index projects_created_at_idx on projects (created_at, id)
 -- add index projects_updated_at_idx on projects (updated_at, id)
@@ -11,6 +12,8 @@
 -- add index tasks_done_idx on tasks.done
 -- add index tasks_priority_idx on tasks (priority, id)
 -- add index tasks_due_at_idx on tasks (due_at, id)
+-- add index tasks_estimate_hours_idx on tasks.estimate_hours
+-- add index tasks_story_points_idx on tasks (story_points, id)
 -- add index tasks_created_at_idx on tasks (created_at, id)
 -- add index tasks_updated_at_idx on tasks (updated_at, id)
 -- add index users_display_name_idx on users (display_name, id)
@@ -23,6 +26,8 @@ DROP INDEX "tasks_title_idx";
 CREATE INDEX "comments_author_id_idx" ON "comments" ("author_id");
 
 CREATE INDEX "projects_visibility_idx" ON "projects" ("visibility");
+
+CREATE INDEX "projects_budget_idx" ON "projects" ("budget", "id");
 
 CREATE INDEX "projects_starts_on_idx" ON "projects" ("starts_on", "id");
 
@@ -37,6 +42,10 @@ CREATE INDEX "tasks_done_idx" ON "tasks" ("done");
 CREATE INDEX "tasks_priority_idx" ON "tasks" ("priority", "id");
 
 CREATE INDEX "tasks_due_at_idx" ON "tasks" ("due_at", "id");
+
+CREATE INDEX "tasks_estimate_hours_idx" ON "tasks" ("estimate_hours");
+
+CREATE INDEX "tasks_story_points_idx" ON "tasks" ("story_points", "id");
 
 CREATE INDEX "tasks_created_at_idx" ON "tasks" ("created_at", "id");
 

@@ -50,6 +50,23 @@ impl Todo {
         }
     }
 
+    /// Every contract in the stores given (for tests that seed them).
+    pub fn with_stores(
+        users: Store<User>,
+        projects: Store<Project>,
+        tasks: Store<Task>,
+        comments: Store<Comment>,
+        labels: Store<Label>,
+    ) -> Self {
+        Self {
+            users,
+            projects,
+            tasks,
+            comments,
+            labels,
+        }
+    }
+
     /// Tasks in the given store, everything else in memory (for benchmarks that seed it).
     pub fn with_task_store(tasks: Store<Task>) -> Self {
         Self {

@@ -514,6 +514,12 @@ pub(crate) fn select_page(
         if i > 0 {
             w.push(", ");
         }
+        // Qualified on PostgreSQL: a bare name in `ORDER BY` means the output column first,
+        // and decimals are selected as text under their own name, which sorted "100" before
+        // "2".
+        if dialect == Dialect::Postgres {
+            w.ident(table.name).push(".");
+        }
         w.comparable(key.column);
         w.push(match (key.direction, key.column.name == table.key.name) {
             (Direction::Ascending, true) => " ASC",
@@ -700,7 +706,7 @@ mod tests {
         let postgres = select_page(Dialect::Postgres, &TABLE, &filters, &sort, &page);
         assert_eq!(
             postgres.sql,
-            r#"SELECT "id", "title", "budget"::text AS "budget" FROM "tasks" WHERE "deleted_at" IS NULL AND "title" = $1 ORDER BY "budget" DESC NULLS FIRST, "id" DESC LIMIT $2 OFFSET $3"#
+            r#"SELECT "id", "title", "budget"::text AS "budget" FROM "tasks" WHERE "deleted_at" IS NULL AND "title" = $1 ORDER BY "tasks"."budget" DESC NULLS FIRST, "tasks"."id" DESC LIMIT $2 OFFSET $3"#
         );
     }
 

@@ -29,7 +29,7 @@ pub(crate) struct Stores {
 }
 
 impl Stores {
-    fn memory() -> Self {
+    pub(crate) fn memory() -> Self {
         Stores {
             users: MemoryStore::shared(),
             projects: MemoryStore::shared(),

@@ -133,9 +133,10 @@ fn from_json(value: &Value, kind: FieldKind) -> Option<FieldValue> {
         (FieldKind::Int, Value::Number(n)) => FieldValue::Int(n.as_i64()?),
         (FieldKind::Float | FieldKind::Decimal, Value::Number(n)) => FieldValue::Float(n.as_f64()?),
         (FieldKind::DateTime, Value::String(text)) => FieldValue::Time(text.parse().ok()?),
-        (FieldKind::Text | FieldKind::Uuid | FieldKind::Date | FieldKind::Enum(_), Value::String(text)) => {
-            FieldValue::Text(text.clone())
-        }
+        (
+            FieldKind::Text | FieldKind::Uuid | FieldKind::Date | FieldKind::Enum(_),
+            Value::String(text),
+        ) => FieldValue::Text(text.clone()),
         _ => return None,
     };
     kind.holds(&value).then_some(value)
@@ -173,11 +174,18 @@ mod tests {
             assert_eq!(key.decode("Task:-due_at", &edited, KINDS), None, "{edited}");
         }
         assert_eq!(key.decode("Task:-due_at", &cursor[1..], KINDS), None);
-        assert_eq!(key.decode("Task:-due_at", &format!("{cursor}A"), KINDS), None);
+        assert_eq!(
+            key.decode("Task:-due_at", &format!("{cursor}A"), KINDS),
+            None
+        );
         assert_eq!(key.decode("Task:-due_at", "", KINDS), None);
         // A genuine cursor whose values are not of the kinds asked for.
         assert_eq!(
-            key.decode("Task:-due_at", &cursor, &[FieldKind::Int, FieldKind::Float, FieldKind::Uuid]),
+            key.decode(
+                "Task:-due_at",
+                &cursor,
+                &[FieldKind::Int, FieldKind::Float, FieldKind::Uuid]
+            ),
             None
         );
     }

@@ -122,7 +122,10 @@ impl ListQuery {
         }
         matching.sort_by(|(a, _), (b, _)| compare_positions(a, b, self.directions()));
         let skip = usize::try_from(self.offset).unwrap_or(usize::MAX);
-        let mut rest = matching.into_iter().skip(skip).map(|(_, item)| item.clone());
+        let mut rest = matching
+            .into_iter()
+            .skip(skip)
+            .map(|(_, item)| item.clone());
         let items: Vec<R> = rest.by_ref().take(self.limit as usize).collect();
         Page::new(items, self, rest.next().is_some(), total)
     }

@@ -104,7 +104,8 @@ impl Condition {
             1 => values.pop(),
             _ => None,
         };
-        let compare = |c, values: &mut Vec<FieldValue>| one(values).map(|v| Condition::Compare(c, v));
+        let compare =
+            |c, values: &mut Vec<FieldValue>| one(values).map(|v| Condition::Compare(c, v));
         let text = |place, ignore_case, values: &mut Vec<FieldValue>| match one(values)? {
             FieldValue::Text(text) => Some(Condition::Text {
                 place,

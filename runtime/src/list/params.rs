@@ -55,9 +55,10 @@ impl<R: Resource, S: Send + Sync> FromRequestParts<S> for ListParams<R> {
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let pairs = QueryPairs::from_request_parts(parts, state).await?;
-        let key = crate::layers::RequestScope::of(&parts.extensions)
-            .map_or_else(|| CursorKey::process(), |scope| scope.cursor_key())
-            .clone();
+        let key = match crate::layers::RequestScope::of(&parts.extensions) {
+            Some(scope) => scope.cursor_key().clone(),
+            None => CursorKey::process().clone(),
+        };
         let path = parts
             .extensions
             .get::<OriginalUri>()

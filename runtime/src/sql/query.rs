@@ -337,7 +337,11 @@ impl Writer {
                 !key.nullable && **value != FieldValue::Null && key.direction == first.direction
             })
             .count();
-        let (strict, loose) = if ascending { (" > ", " >= ") } else { (" < ", " <= ") };
+        let (strict, loose) = if ascending {
+            (" > ", " >= ")
+        } else {
+            (" < ", " <= ")
+        };
         if run == keys.len() {
             return self.row(&keys[..run], &values[..run], strict);
         }
@@ -529,15 +533,12 @@ pub(crate) fn select_page(
         });
     }
     w.push(" LIMIT ");
-    w.param(
-        SqlValue::Int(i64::from(query.limit) + 1),
-        ColumnKind::Int64,
-    )
-    .push(" OFFSET ")
-    .param(
-        SqlValue::Int(i64::try_from(query.offset).unwrap_or(i64::MAX)),
-        ColumnKind::Int64,
-    );
+    w.param(SqlValue::Int(i64::from(query.limit) + 1), ColumnKind::Int64)
+        .push(" OFFSET ")
+        .param(
+            SqlValue::Int(i64::try_from(query.offset).unwrap_or(i64::MAX)),
+            ColumnKind::Int64,
+        );
     w.finish()
 }
 
@@ -702,7 +703,11 @@ mod tests {
             r#"SELECT "id", "title", "budget" FROM "tasks" WHERE "deleted_at" IS NULL AND "title" = ? ORDER BY CAST("budget" AS REAL) DESC NULLS FIRST, "id" DESC LIMIT ? OFFSET ?"#
         );
         assert_eq!(sqlite.params.len(), 3);
-        assert_eq!(sqlite.params[1].0, SqlValue::Int(11), "one row past the limit");
+        assert_eq!(
+            sqlite.params[1].0,
+            SqlValue::Int(11),
+            "one row past the limit"
+        );
         let postgres = select_page(Dialect::Postgres, &TABLE, &filters, &sort, &page);
         assert_eq!(
             postgres.sql,
@@ -750,7 +755,10 @@ mod tests {
             "{}",
             postgres.sql.as_str()
         );
-        assert_eq!(postgres.params[2].0, SqlValue::Text("%50\\%\\_*?[x]%".into()));
+        assert_eq!(
+            postgres.params[2].0,
+            SqlValue::Text("%50\\%\\_*?[x]%".into())
+        );
         assert_eq!(postgres.params[3].0, SqlValue::Text("ab\\%%".into()));
     }
 

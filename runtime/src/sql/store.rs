@@ -99,7 +99,10 @@ async fn next_sequence(
 
 impl<R: Record> SqlStore<R> {
     /// The filters of a list query, by column.
-    fn filters<'q>(&self, query: &'q ListQuery) -> Result<Vec<(Column, &'q Condition)>, StoreError> {
+    fn filters<'q>(
+        &self,
+        query: &'q ListQuery,
+    ) -> Result<Vec<(Column, &'q Condition)>, StoreError> {
         query
             .filters
             .iter()

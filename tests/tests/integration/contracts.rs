@@ -38,7 +38,10 @@ fn migrations_match_the_snapshots() {
     for migration in &compilation.migrations {
         let stem = migration.file_stem();
         insta::assert_snapshot!(format!("migrations__sqlite__{stem}.sql"), migration.sqlite);
-        insta::assert_snapshot!(format!("migrations__postgres__{stem}.sql"), migration.postgres);
+        insta::assert_snapshot!(
+            format!("migrations__postgres__{stem}.sql"),
+            migration.postgres
+        );
     }
 }
 

@@ -81,10 +81,7 @@ where
 pub(crate) fn page(filters: Vec<(&str, FieldValue)>, sort: Vec<(&str, Direction)>) -> ListQuery {
     ListQuery {
         sort: sort.into_iter().map(|(f, d)| (f.to_owned(), d)).collect(),
-        filters: filters
-            .into_iter()
-            .map(|(f, v)| Filter::eq(f, v))
-            .collect(),
+        filters: filters.into_iter().map(|(f, v)| Filter::eq(f, v)).collect(),
         ..ListQuery::new(100)
     }
 }

@@ -515,7 +515,8 @@ fn list_parameters(resolved: &ContractApi<'_>) -> Vec<Parameter> {
         .collect();
     parameters.push(list(
         "fields",
-        "Return only these fields of each item (a sparse fieldset), separated by commas.".to_owned(),
+        "Return only these fields of each item (a sparse fieldset), separated by commas."
+            .to_owned(),
         Schema {
             enum_values: shown,
             ..Schema::of_type(JsonType::String)

@@ -640,11 +640,17 @@ fn list_operation_parameters() {
     );
     assert_eq!(parameter(list, "include_total")["deprecated"], true);
     let fields = parameter(list, "fields");
-    assert_eq!((&fields["style"], &fields["explode"]), (&json!("form"), &json!(false)));
+    assert_eq!(
+        (&fields["style"], &fields["explode"]),
+        (&json!("form"), &json!(false))
+    );
     assert_eq!(fields["schema"]["items"]["enum"][0], "id");
     // `in` takes a comma-separated list of the field's values, at most 100 of them.
     let any_of = parameter(list, "priority[in]");
-    assert_eq!((&any_of["style"], &any_of["explode"]), (&json!("form"), &json!(false)));
+    assert_eq!(
+        (&any_of["style"], &any_of["explode"]),
+        (&json!("form"), &json!(false))
+    );
     assert_eq!(
         any_of["schema"],
         json!({"type": "array", "items": {"$ref": "#/components/schemas/Priority"}, "minItems": 1, "maxItems": 100})
@@ -686,7 +692,14 @@ fn list_operation_parameters() {
     let doc: Value = serde_json::from_str(&files["openapi/v1.json"]).unwrap_or_default();
     assert_eq!(
         parameter_names(operation(&doc, "/v1/users", "get")),
-        ["limit", "offset", "cursor", "count", "include_total", "fields"]
+        [
+            "limit",
+            "offset",
+            "cursor",
+            "count",
+            "include_total",
+            "fields"
+        ]
     );
 }
 

@@ -331,7 +331,10 @@ impl<'a> FileBuilder<'a> {
         );
         fixed_message(
             self.contract.condition_message_name(),
-            vec!["One filter of the list operation: `field[op]=values` in the HTTP query.".to_owned()],
+            vec![
+                "One filter of the list operation: `field[op]=values` in the HTTP query."
+                    .to_owned(),
+            ],
             vec![
                 plain_field("", "string", "field", 1, &fields_comment),
                 plain_field(

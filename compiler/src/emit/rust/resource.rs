@@ -59,7 +59,11 @@ impl ContractEmitter<'_> {
             .iter()
             .filter(|f| f.filterable)
             .map(query_field);
-        let sortable = contract.fields.iter().filter(|f| f.sortable).map(query_field);
+        let sortable = contract
+            .fields
+            .iter()
+            .filter(|f| f.sortable)
+            .map(query_field);
         let shown = self.resolved.resource.field_names();
         let unique = contract
             .fields

@@ -121,7 +121,7 @@ impl<R: Resource> ListParams<R> {
         let list = list_name::<R>(&sort);
         let after = match pairs.single("cursor")? {
             None => None,
-            Some(_) if offset > 0 || pairs.single("offset")?.is_some() => {
+            Some(_) if pairs.single("offset")?.is_some() => {
                 return Err(bad_parameter_message(
                     "offset",
                     "a page starts after a `cursor` or past an `offset`, not both",

@@ -7,7 +7,12 @@
 //! accepts is one the server accepts, and one the server refuses is refused at compile time,
 //! with a diagnostic at the contract's line, instead of turning into another value at start.
 //!
+//! The query language of list operations (their parameters and each type's filter operators)
+//! is here too, in [`list`]: the documents list what the server parses.
+//!
 //! Dependency-light on purpose: the compiler and every service link it.
+
+pub mod list;
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 

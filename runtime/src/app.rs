@@ -388,6 +388,12 @@ impl AppBuilder {
             metrics.clone(),
             authenticator,
             rate_limiting,
+            self.settings
+                .cursor_secret
+                .as_ref()
+                .map_or_else(crate::list::CursorKey::random, |secret| {
+                    crate::list::CursorKey::from_secret(secret.expose().as_bytes())
+                }),
         );
         Ok(App {
             settings: self.settings,

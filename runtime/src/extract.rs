@@ -1,8 +1,8 @@
 //! Extractors generated handlers use. Each rejects with a [`Problem`]: a body that is not JSON
 //! is a 415, malformed JSON a 400 with its line and column, a body that breaks the contract a
-//! 422 listing every failing field; a path or query value that does not parse is a 400.
+//! 422 listing every failing field; a path or query value that does not parse is a 400. The
+//! list operation's parameters are read by [`crate::list::ListParams`].
 
-use std::marker::PhantomData;
 use std::str::FromStr;
 
 use axum::extract::{FromRequest, FromRequestParts, Request};
@@ -13,8 +13,7 @@ use serde_json::Value;
 
 use crate::problem::{FieldError, Problem};
 use crate::request_id::RequestId;
-use crate::resource::{Key, Resource};
-use crate::store::{Direction, ListQuery};
+use crate::resource::Key;
 use crate::validate::{At, Check, Errors, FromJson, Rules, decode_body};
 
 /// What a handler knows about the request besides its input.
@@ -161,28 +160,39 @@ impl<S: Send + Sync> FromRequestParts<S> for QueryPairs {
 impl QueryPairs {
     /// Rejects parameters not in `allowed`, listing the allowed ones.
     fn reject_unknown(&self, allowed: &[&str]) -> Result<(), Problem> {
+        self.reject_unknown_by(
+            |name| allowed.contains(&name),
+            &if allowed.is_empty() {
+                "none".to_owned()
+            } else {
+                allowed.join(", ")
+            },
+        )
+    }
+
+    /// Rejects parameters `known` says no to, all at once; `allowed` says which are known.
+    pub(crate) fn reject_unknown_by(
+        &self,
+        known: impl Fn(&str) -> bool,
+        allowed: &str,
+    ) -> Result<(), Problem> {
         let unknown: Vec<&str> = self
             .0
             .iter()
             .map(|(k, _)| k.as_str())
-            .filter(|k| !allowed.contains(k))
+            .filter(|k| !known(k))
             .collect();
         if unknown.is_empty() {
             return Ok(());
         }
         let mut problem = Problem::bad_request(format!(
-            "unknown query parameter{} {}; allowed: {}",
+            "unknown query parameter{} {}; allowed: {allowed}",
             if unknown.len() == 1 { "" } else { "s" },
             unknown
                 .iter()
                 .map(|k| format!("`{k}`"))
                 .collect::<Vec<_>>()
                 .join(", "),
-            if allowed.is_empty() {
-                "none".to_owned()
-            } else {
-                allowed.join(", ")
-            }
         ));
         problem.errors = unknown
             .iter()
@@ -194,7 +204,7 @@ impl QueryPairs {
     }
 
     /// The single value of `name`; a parameter given twice is a 400.
-    fn single(&self, name: &str) -> Result<Option<&str>, Problem> {
+    pub(crate) fn single(&self, name: &str) -> Result<Option<&str>, Problem> {
         let mut values = self
             .0
             .iter()
@@ -202,129 +212,17 @@ impl QueryPairs {
             .map(|(_, v)| v.as_str());
         let first = values.next();
         if values.next().is_some() {
-            return Err(Problem::bad_request(format!(
-                "query parameter `{name}` is given more than once"
-            )));
+            let mut problem =
+                Problem::bad_request(format!("query parameter `{name}` is given more than once"));
+            problem.errors = vec![FieldError::parameter(
+                name,
+                "repeated",
+                "give this parameter once",
+            )];
+            return Err(problem);
         }
         Ok(first)
     }
-}
-
-/// A list request: `limit`, `offset`, `sort`, `include_total` and one equality filter per
-/// filterable field, all checked against what the contract declares.
-#[derive(Debug, Clone)]
-pub struct ListParams<R>(pub ListQuery, PhantomData<fn() -> R>);
-
-impl<R: Resource, S: Send + Sync> FromRequestParts<S> for ListParams<R> {
-    type Rejection = Problem;
-
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let pairs = QueryPairs::from_request_parts(parts, state).await?;
-        list_query::<R>(&pairs).map(|q| ListParams(q, PhantomData))
-    }
-}
-
-/// Parses and checks a list request's query parameters.
-pub fn list_query<R: Resource>(pairs: &QueryPairs) -> Result<ListQuery, Problem> {
-    let mut allowed: Vec<&str> = vec!["limit", "offset", "sort", "include_total"];
-    allowed.extend(R::FILTERABLE.iter().map(|f| f.name));
-    pairs.reject_unknown(&allowed)?;
-
-    let mut invalid = Vec::new();
-    let limit = match pairs.single("limit")? {
-        None => R::DEFAULT_LIMIT,
-        Some(raw) => match raw.parse::<u32>() {
-            Ok(limit) if (1..=R::MAX_LIMIT).contains(&limit) => limit,
-            Ok(limit) => {
-                invalid.push(FieldError::parameter(
-                    "limit",
-                    if limit == 0 { "minimum" } else { "maximum" },
-                    format!("must be between 1 and {}", R::MAX_LIMIT),
-                ));
-                R::DEFAULT_LIMIT
-            }
-            Err(_) => return Err(bad_parameter("limit", raw, "a positive integer")),
-        },
-    };
-    // The documents say `int64`: an offset past `i64::MAX` is refused as the schema refuses
-    // it, rather than accepted and echoed as a number no client can hold.
-    let offset = match pairs.single("offset")? {
-        None => 0,
-        Some(raw) => match raw.parse::<u64>() {
-            Ok(offset) if i64::try_from(offset).is_ok() => offset,
-            Ok(_) => {
-                invalid.push(FieldError::parameter(
-                    "offset",
-                    "maximum",
-                    format!("must be at most {}", i64::MAX),
-                ));
-                0
-            }
-            Err(_) => return Err(bad_parameter("offset", raw, "a non-negative integer")),
-        },
-    };
-    let include_total = match pairs.single("include_total")? {
-        None => false,
-        Some("true") => true,
-        Some("false") => false,
-        Some(raw) => return Err(bad_parameter("include_total", raw, "`true` or `false`")),
-    };
-    let mut sort = Vec::new();
-    if let Some(raw) = pairs.single("sort")? {
-        for key in raw.split(',').filter(|k| !k.is_empty()) {
-            let (field, direction) = match key.strip_prefix('-') {
-                Some(field) => (field, Direction::Descending),
-                None => (key, Direction::Ascending),
-            };
-            if !R::SORTABLE.contains(&field) {
-                let mut problem = Problem::bad_request(format!(
-                    "cannot sort by `{field}`; sortable fields: {}",
-                    if R::SORTABLE.is_empty() {
-                        "none".to_owned()
-                    } else {
-                        R::SORTABLE.join(", ")
-                    }
-                ));
-                problem.errors = vec![FieldError::parameter(
-                    "sort",
-                    "enum",
-                    format!("`{field}` is not sortable"),
-                )];
-                return Err(problem);
-            }
-            sort.push((field.to_owned(), direction));
-        }
-    }
-    let mut filters = Vec::new();
-    for filter in R::FILTERABLE {
-        if let Some(raw) = pairs.single(filter.name)? {
-            let value = filter
-                .kind
-                .parse(raw)
-                .map_err(|error| bad_parameter_message(filter.name, &error.to_string()))?;
-            filters.push((filter.name.to_owned(), value));
-        }
-    }
-    if !invalid.is_empty() {
-        return Err(Problem::validation(invalid));
-    }
-    Ok(ListQuery {
-        limit,
-        offset,
-        sort,
-        filters,
-        include_total,
-    })
-}
-
-fn bad_parameter(name: &str, raw: &str, expected: &str) -> Problem {
-    bad_parameter_message(name, &format!("`{raw}` is not {expected}"))
-}
-
-fn bad_parameter_message(name: &str, message: &str) -> Problem {
-    let mut problem = Problem::bad_request(format!("query parameter `{name}`: {message}"));
-    problem.errors = vec![FieldError::parameter(name, "type", message)];
-    problem
 }
 
 /// The query parameters of a custom operation, decoded by generated code through

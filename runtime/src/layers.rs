@@ -69,6 +69,7 @@ pub(crate) fn apply(
     metrics: Metrics,
     authenticator: Arc<crate::auth::Authenticator>,
     rate_limiting: Option<Arc<crate::ratelimit::RateLimiting>>,
+    cursor_key: crate::list::CursorKey,
 ) -> Stack {
     // Both wrap each route (and the fallback) in one layer, so that a route pays for one more
     // boxed service rather than two.
@@ -84,6 +85,7 @@ pub(crate) fn apply(
             metrics,
             authenticator,
             rate_limiting,
+            cursor_key,
             security_headers: security_headers(settings),
         })))
         .option_layer(cors_layer(settings))
@@ -129,6 +131,11 @@ impl RequestScope {
     /// The app's rate limiting; `None` when limits are switched off.
     pub(crate) fn rate_limiting(&self) -> Option<&Arc<crate::ratelimit::RateLimiting>> {
         self.app.rate_limiting.as_ref()
+    }
+
+    /// The key the app's list cursors are signed with.
+    pub(crate) fn cursor_key(&self) -> &crate::list::CursorKey {
+        &self.app.cursor_key
     }
 }
 
@@ -183,6 +190,8 @@ struct Shared {
     authenticator: Arc<crate::auth::Authenticator>,
     /// For the routes' limits.
     rate_limiting: Option<Arc<crate::ratelimit::RateLimiting>>,
+    /// For the list routes' cursors.
+    cursor_key: crate::list::CursorKey,
     /// The security headers of every response, computed once from the settings.
     security_headers: HeaderMap,
 }

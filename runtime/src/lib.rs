@@ -33,6 +33,7 @@
 //! | [`auth`] | bearer tokens, API keys, the guards, and the login module (`/auth/*`) |
 //! | [`ratelimit`] | GCRA limits per route, in process or on Redis, and client identity |
 //! | [`sql`], [`store`] | SQLite and PostgreSQL stores, migrations, the in-memory store |
+//! | [`list`] | list requests: filters with operators, sorting, offset and cursor pages, counts, sparse fieldsets |
 //! | [`secret`] | `type: secret` fields: hashed with argon2id, never shown |
 //! | [`validate`], [`extract`], [`crud`], [`resource`], [`enumeration`], [`types`] | what generated types and handlers are built on: decoding and checks, extractors, default CRUD, scalar types |
 //! | [`health`], [`metrics`], [`logging`], [`shutdown`], [`request_id`] | operations |
@@ -50,6 +51,7 @@ pub mod extract;
 mod fingerprint;
 pub mod health;
 mod layers;
+pub mod list;
 pub mod logging;
 pub mod metrics;
 mod openapi;
@@ -94,7 +96,7 @@ pub mod __private {
     pub use serde_json;
 
     pub use crate::extract::{QueryReader, path_key};
-    pub use crate::resource::{FieldKind, FilterField, ToFieldValue};
+    pub use crate::resource::{FieldKind, QueryField, ToFieldValue};
     pub use crate::respond::{json, no_content};
     pub use crate::sql::{Column, ColumnKind, ForeignKey, Record, Row, json_from_sql, json_to_sql};
     pub use crate::validate::{

@@ -8,6 +8,8 @@ use std::str::FromStr;
 
 use serde::Serialize;
 
+use cmmv_rules::list::{Operator, ValueKind};
+
 use crate::types::{Date, DateTime, Decimal, ParseError, Uuid};
 
 /// A value of a filterable or sortable field, compared across resources.
@@ -153,7 +155,9 @@ pub enum FieldKind {
 }
 
 impl FieldKind {
-    /// Parses a query-string value into the value the field compares with.
+    /// Parses a query-string value into the value the field compares with. Date-times keep
+    /// whole microseconds, the precision every store keeps, so that a finer value compares
+    /// alike in all of them.
     pub fn parse(self, raw: &str) -> Result<FieldValue, ParseError> {
         match self {
             FieldKind::Text => Ok(FieldValue::Text(raw.to_owned())),
@@ -177,7 +181,9 @@ impl FieldKind {
                 .map(|u| FieldValue::Text(u.to_string()))
                 .map_err(|_| ParseError::new(raw, "a UUID")),
             FieldKind::Date => raw.parse::<Date>().map(|d| d.to_field_value()),
-            FieldKind::DateTime => raw.parse::<DateTime>().map(|d| d.to_field_value()),
+            FieldKind::DateTime => raw
+                .parse::<DateTime>()
+                .map(|d| FieldValue::Time(d.unix_nanos().div_euclid(1000) * 1000)),
             FieldKind::Decimal => raw.parse::<Decimal>().map(|d| d.to_field_value()),
             FieldKind::Enum(values) => {
                 if values.contains(&raw) {
@@ -188,14 +194,71 @@ impl FieldKind {
             }
         }
     }
+
+    /// The kind the shared operator table knows.
+    pub fn value_kind(self) -> ValueKind {
+        match self {
+            FieldKind::Text => ValueKind::Text,
+            FieldKind::Bool => ValueKind::Bool,
+            FieldKind::Int => ValueKind::Int,
+            FieldKind::Float => ValueKind::Float,
+            FieldKind::Uuid => ValueKind::Uuid,
+            FieldKind::Date => ValueKind::Date,
+            FieldKind::DateTime => ValueKind::DateTime,
+            FieldKind::Decimal => ValueKind::Decimal,
+            FieldKind::Enum(_) => ValueKind::Enum,
+        }
+    }
+
+    /// Whether `value` is a value of a field of this kind (or null): the variant
+    /// [`ToFieldValue`] makes of such a field.
+    pub fn holds(self, value: &FieldValue) -> bool {
+        matches!(
+            (self, value),
+            (_, FieldValue::Null)
+                | (FieldKind::Bool, FieldValue::Bool(_))
+                | (FieldKind::Int, FieldValue::Int(_))
+                | (FieldKind::Float | FieldKind::Decimal, FieldValue::Float(_))
+                | (
+                    FieldKind::Text | FieldKind::Uuid | FieldKind::Date | FieldKind::Enum(_),
+                    FieldValue::Text(_)
+                )
+                | (FieldKind::DateTime, FieldValue::Time(_))
+        )
+    }
+
+    /// What a value of the kind looks like, for messages: `an integer`.
+    pub fn expected(self) -> std::borrow::Cow<'static, str> {
+        use std::borrow::Cow::{Borrowed, Owned};
+        match self {
+            FieldKind::Text => Borrowed("text"),
+            FieldKind::Bool => Borrowed("`true` or `false`"),
+            FieldKind::Int => Borrowed("an integer"),
+            FieldKind::Float | FieldKind::Decimal => Borrowed("a number"),
+            FieldKind::Uuid => Borrowed("a UUID"),
+            FieldKind::Date => Borrowed("a date (YYYY-MM-DD)"),
+            FieldKind::DateTime => Borrowed("an RFC 3339 date-time"),
+            FieldKind::Enum(values) => Owned(format!("one of {}", values.join(", "))),
+        }
+    }
 }
 
-/// A field that list requests may filter on.
+/// A field that list requests may filter or sort on.
 #[derive(Debug, Clone, Copy)]
 #[doc(hidden)]
-pub struct FilterField {
+pub struct QueryField {
     pub name: &'static str,
     pub kind: FieldKind,
+    /// The field may be absent or null (`optional` or `nullable`): it takes `is_null`, and
+    /// nulls sort after every value.
+    pub nullable: bool,
+}
+
+impl QueryField {
+    /// The operators a filter on this field may use.
+    pub fn operators(&self) -> impl Iterator<Item = Operator> {
+        Operator::for_field(self.kind.value_kind(), self.nullable)
+    }
 }
 
 /// The type of a resource's primary key.
@@ -214,18 +277,23 @@ pub trait Key:
 {
     /// What the key is called in messages ("a UUID").
     const DESCRIPTION: &'static str;
+    /// How the key's value compares, for the positions list cursors carry.
+    const KIND: FieldKind;
 }
 
 impl Key for Uuid {
     const DESCRIPTION: &'static str = "a UUID";
+    const KIND: FieldKind = FieldKind::Uuid;
 }
 
 impl Key for i64 {
     const DESCRIPTION: &'static str = "an integer";
+    const KIND: FieldKind = FieldKind::Int;
 }
 
 impl Key for String {
     const DESCRIPTION: &'static str = "a string";
+    const KIND: FieldKind = FieldKind::Text;
 }
 
 /// A contract's resource. Implemented by generated code.
@@ -241,11 +309,14 @@ pub trait Resource: Clone + Send + Sync + Debug + Serialize + 'static {
     const NAME: &'static str;
     /// The name of the primary-key field.
     const KEY_FIELD: &'static str;
-    /// The fields a list request may filter on by equality (`?status=open`), with how to read
-    /// each one's value from the query string.
-    const FILTERABLE: &'static [FilterField];
+    /// The fields a list request may filter on (`?status=open`, `?due_at[lt]=...`), with how
+    /// to read each one's value from the query string.
+    const FILTERABLE: &'static [QueryField];
     /// The fields a list request may sort by (`?sort=-created_at,title`).
-    const SORTABLE: &'static [&'static str];
+    const SORTABLE: &'static [QueryField];
+    /// The fields of the resource as responses show it (write-only ones left out), which a
+    /// list request may select (`?fields=id,title`).
+    const FIELDS: &'static [&'static str];
     /// Fields with a unique constraint besides the key.
     const UNIQUE: &'static [&'static str];
     /// `?limit=` default and hard maximum.

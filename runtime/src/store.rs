@@ -9,10 +9,10 @@ use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
-use serde::Serialize;
-
 use crate::problem::{FieldError, Problem};
 use crate::resource::{FieldValue, Resource};
+
+pub use crate::list::{Direction, Filter, ListQuery, Page};
 
 /// A boxed future, so that repositories can be used as trait objects.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -178,45 +178,6 @@ impl StoreError {
     }
 }
 
-/// Sort direction of one sort key.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Direction {
-    /// Smallest first (`?sort=field`); nulls come last.
-    Ascending,
-    /// Largest first (`?sort=-field`); nulls come first.
-    Descending,
-}
-
-/// A validated list request: only declared fields, limits within bounds.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ListQuery {
-    /// The most items to return (`?limit=`), between 1 and the contract's maximum.
-    pub limit: u32,
-    /// How many matching items to skip before the page starts (`?offset=`, default 0).
-    pub offset: u64,
-    /// Sort keys in priority order; the primary key always breaks ties.
-    pub sort: Vec<(String, Direction)>,
-    /// Equality filters, all of which must hold.
-    pub filters: Vec<(String, FieldValue)>,
-    /// Whether to count every matching item into [`Page::total`] (`?include_total=true`); the
-    /// SQL stores run a second query for it.
-    pub include_total: bool,
-}
-
-/// One page of a list.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Page<T> {
-    /// The resources of the page, in the requested order.
-    pub items: Vec<T>,
-    /// The limit the page was asked with (fewer items mean the list ended).
-    pub limit: u32,
-    /// The offset the page starts at.
-    pub offset: u64,
-    /// Present when the request asked for it (`include_total=true`).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub total: Option<u64>,
-}
-
 /// A change applied atomically to a stored resource. It owns what it needs (`'static`): a
 /// SQL store on SQLite runs it on the writer's task, inside the write's savepoint.
 pub type Change<R> = Box<dyn FnOnce(&mut R) + Send>;
@@ -227,7 +188,9 @@ pub type Make<R> = Box<dyn FnOnce(u64) -> R + Send>;
 
 /// Persistence of one contract's resources.
 pub trait Repository<R: Resource>: Send + Sync + std::fmt::Debug + 'static {
-    /// The page of resources `query` asks for: filtered, sorted, then cut by offset and limit.
+    /// The page of resources `query` asks for: filtered, sorted, from after its cursor's
+    /// position or past its offset, cut by its limit; [`ListQuery::select`] says what each
+    /// store must answer, and whether more items follow ([`Page::more`]).
     fn list<'a>(&'a self, query: &'a ListQuery) -> BoxFuture<'a, Result<Page<R>, StoreError>>;
 
     /// The resource with this key; `NotFound` without one.
@@ -310,44 +273,7 @@ impl<R: Resource> Repository<R> for MemoryStore<R> {
     fn list<'a>(&'a self, query: &'a ListQuery) -> BoxFuture<'a, Result<Page<R>, StoreError>> {
         Box::pin(async move {
             let rows = self.rows.read().map_err(|_| Self::poisoned())?;
-            let mut matching: Vec<&R> = rows
-                .values()
-                .filter(|row| {
-                    query
-                        .filters
-                        .iter()
-                        .all(|(field, value)| row.field(field).as_ref() == Some(value))
-                })
-                .collect();
-            matching.sort_by(|a, b| {
-                for (field, direction) in &query.sort {
-                    let (x, y) = (
-                        a.field(field).unwrap_or(FieldValue::Null),
-                        b.field(field).unwrap_or(FieldValue::Null),
-                    );
-                    let order = match direction {
-                        Direction::Ascending => x.sort_cmp(&y),
-                        Direction::Descending => y.sort_cmp(&x),
-                    };
-                    if order.is_ne() {
-                        return order;
-                    }
-                }
-                a.key().cmp(b.key())
-            });
-            let total = query.include_total.then_some(matching.len() as u64);
-            let items = matching
-                .into_iter()
-                .skip(usize::try_from(query.offset).unwrap_or(usize::MAX))
-                .take(query.limit as usize)
-                .cloned()
-                .collect();
-            Ok(Page {
-                items,
-                limit: query.limit,
-                offset: query.offset,
-                total,
-            })
+            Ok(query.select(rows.values()))
         })
     }
 

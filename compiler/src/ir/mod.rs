@@ -198,7 +198,8 @@ pub struct Field {
     pub unique: bool,
     /// Storage: an index.
     pub index: bool,
-    /// List operations accept `?<field>=value` filters on this field.
+    /// List operations accept `?<field>=value` and `?<field>[<operator>]=value` filters on
+    /// this field.
     pub filterable: bool,
     /// List operations accept `?sort=<field>` / `-<field>` on this field.
     pub sortable: bool,
@@ -210,6 +211,31 @@ pub struct Field {
     pub renamed_from: Option<Spanned<String>>,
     /// Where parts of the field were written, for diagnostics.
     pub spans: FieldSpans,
+}
+
+impl Field {
+    /// May be absent or null: a nullable column, and a filter that takes `is_null`.
+    pub fn may_be_null(&self) -> bool {
+        self.optional || self.nullable
+    }
+
+    /// What a filter compares the field as, which decides its operators. Only scalars and
+    /// enums are filterable (lowering and validation refuse the others; messages, which are
+    /// named types too, are refused there).
+    pub fn filter_kind(&self) -> cmmv_rules::list::ValueKind {
+        use cmmv_rules::list::ValueKind;
+        match &self.ty {
+            Type::Scalar(Scalar::Bool) => ValueKind::Bool,
+            Type::Scalar(Scalar::Int32 | Scalar::Int64) => ValueKind::Int,
+            Type::Scalar(Scalar::Float | Scalar::Double) => ValueKind::Float,
+            Type::Scalar(Scalar::Decimal) => ValueKind::Decimal,
+            Type::Scalar(Scalar::Uuid) => ValueKind::Uuid,
+            Type::Scalar(Scalar::Date) => ValueKind::Date,
+            Type::Scalar(Scalar::DateTime) => ValueKind::DateTime,
+            Type::Named(_) => ValueKind::Enum,
+            _ => ValueKind::Text,
+        }
+    }
 }
 
 /// Source spans of the parts of a field declaration.
@@ -823,6 +849,11 @@ impl Contract {
         format!("{}Filter", self.name)
     }
 
+    /// The proto message of one filter with an operator (`title[prefix]=a`): `TaskCondition`.
+    pub fn condition_message_name(&self) -> String {
+        format!("{}Condition", self.name)
+    }
+
     /// The proto message wrapping an operation's response when the response is a list (a proto
     /// rpc returns one message): `TaskSearchResponse`. `None` for other responses, which name
     /// their message directly.
@@ -843,6 +874,7 @@ impl Contract {
             .map(|d| d.type_name(&self.name))
             .collect();
         names.push(self.filter_message_name());
+        names.push(self.condition_message_name());
         names.push(self.service_name());
         names.extend(
             self.operations

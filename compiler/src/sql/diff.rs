@@ -123,10 +123,11 @@ impl SchemaDiff {
                 } else {
                     "index"
                 };
-                lines.push(format!(
-                    "add {kind} {} on {name}.{}",
-                    index.name, index.column
-                ));
+                let on = match index.columns.as_slice() {
+                    [column] => format!("{name}.{column}"),
+                    columns => format!("{name} ({})", columns.join(", ")),
+                };
+                lines.push(format!("add {kind} {} on {on}", index.name));
             }
         }
         lines

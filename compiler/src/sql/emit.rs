@@ -442,7 +442,12 @@ fn create_index(index: &Index) -> String {
         if index.unique { "UNIQUE " } else { "" },
         quote(&index.name),
         quote(&index.table),
-        quote(&index.column)
+        index
+            .columns
+            .iter()
+            .map(|c| quote(c))
+            .collect::<Vec<_>>()
+            .join(", ")
     );
     if index.live_rows_only {
         let _ = write!(out, " WHERE {} IS NULL", quote(super::schema::DELETED_AT));

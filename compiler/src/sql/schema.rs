@@ -48,8 +48,12 @@ pub struct Column {
     pub primary: Option<PrimaryKey>,
     #[serde(default, skip_serializing_if = "is_false")]
     pub unique: bool,
+    /// Indexed: `index: true`, or filterable, or sortable.
     #[serde(default, skip_serializing_if = "is_false")]
     pub index: bool,
+    /// Sortable: its index ends with the primary key, the tiebreak of every sort.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub sortable: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub references: Option<ForeignKey>,
 }
@@ -198,7 +202,8 @@ pub struct Index {
     /// `<table>_<column>_key` for unique indexes, `<table>_<column>_idx` for the others.
     pub name: String,
     pub table: String,
-    pub column: String,
+    /// The field's column; then, for a sortable field, the primary key.
+    pub columns: Vec<String>,
     pub unique: bool,
     /// Only rows that are not soft-deleted (`WHERE "deleted_at" IS NULL`): a deleted row must
     /// not keep its unique values from being used again.
@@ -215,21 +220,30 @@ impl Table {
     }
 
     /// The table's indexes, in column order. The primary key needs none, and a unique index
-    /// already serves lookups, so an indexed unique field gets only the unique one.
+    /// already serves lookups, so an indexed unique field gets only the unique one. The index
+    /// of a sortable field is `(field, key)`: a list sorted by the field breaks ties on the key,
+    /// so that both databases read a page in index order, and a cursor page is one seek.
     pub fn indexes(&self, table: &str) -> Vec<Index> {
+        let key = self.primary_key().map(|c| c.name.clone());
         self.columns
             .iter()
             .filter(|c| c.primary.is_none() && (c.unique || c.index))
-            .map(|c| Index {
-                name: format!(
-                    "{table}_{}_{}",
-                    c.name,
-                    if c.unique { "key" } else { "idx" }
-                ),
-                table: table.to_owned(),
-                column: c.name.clone(),
-                unique: c.unique,
-                live_rows_only: c.unique && self.soft_delete,
+            .map(|c| {
+                let mut columns = vec![c.name.clone()];
+                if c.sortable && !c.unique {
+                    columns.extend(key.clone());
+                }
+                Index {
+                    name: format!(
+                        "{table}_{}_{}",
+                        c.name,
+                        if c.unique { "key" } else { "idx" }
+                    ),
+                    table: table.to_owned(),
+                    columns,
+                    unique: c.unique,
+                    live_rows_only: c.unique && self.soft_delete,
+                }
             })
             .collect()
     }
@@ -260,6 +274,7 @@ fn table_of(contract: &Contract, project: &Project) -> Table {
             primary: None,
             unique: false,
             index: false,
+            sortable: false,
             references: None,
         });
     }
@@ -294,9 +309,12 @@ fn column_of(field: &Field, project: &Project) -> Column {
             .as_ref()
             .map(crate::ir::Value::to_json)
             .filter(|v| !v.is_null()),
-        // The primary key is unique and indexed by being the key.
+        // The primary key is unique and indexed by being the key. Filterable and sortable
+        // fields are indexed: a list filtered or sorted on a field without one reads the
+        // whole table.
         unique: field.unique && primary.is_none(),
-        index: field.index && primary.is_none(),
+        index: (field.index || field.filterable || field.sortable) && primary.is_none(),
+        sortable: field.sortable && primary.is_none(),
         primary,
         references,
     }

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use cmmv::resource::FieldValue;
 use cmmv::sql::{Database, DatabaseSettings};
-use cmmv::store::{Direction, ListQuery};
+use cmmv::store::{Direction, Filter, ListQuery};
 use cmmv::types::Uuid;
 use cmmv::validate::{At, Errors, FromJson};
 use cmmv::{MemoryStore, Store};
@@ -109,14 +109,13 @@ async fn run() -> Result<(), String> {
             move |i| {
                 let store = store.clone();
                 let query = ListQuery {
-                    limit: 20,
                     offset: ((i * 13) % 5 * 20) as u64,
                     sort: vec![("title".to_owned(), Direction::Ascending)],
-                    filters: vec![(
-                        "project_id".to_owned(),
+                    filters: vec![Filter::eq(
+                        "project_id",
                         FieldValue::Text(projects[i % projects.len()].to_string()),
                     )],
-                    include_total: false,
+                    ..ListQuery::new(20)
                 };
                 async move {
                     let page = store.list(&query).await.map_err(|e| format!("{e:?}"))?;

@@ -7,7 +7,7 @@
 
 use std::sync::Arc;
 
-use cmmv::store::{Direction, ListQuery, StoreError};
+use cmmv::store::{Direction, Filter, ListQuery, StoreError};
 use cmmv::{App, Context, MemoryStore, Problem, Settings, Store};
 
 /// The generated API: types, validation, handler traits and routes.
@@ -50,6 +50,23 @@ impl Todo {
         }
     }
 
+    /// Every contract in the stores given (for tests that seed them).
+    pub fn with_stores(
+        users: Store<User>,
+        projects: Store<Project>,
+        tasks: Store<Task>,
+        comments: Store<Comment>,
+        labels: Store<Label>,
+    ) -> Self {
+        Self {
+            users,
+            projects,
+            tasks,
+            comments,
+            labels,
+        }
+    }
+
     /// Tasks in the given store, everything else in memory (for benchmarks that seed it).
     pub fn with_task_store(tasks: Store<Task>) -> Self {
         Self {
@@ -58,28 +75,26 @@ impl Todo {
         }
     }
 
-    /// Every task, page by page, for the operations that look at all of them.
-    async fn all_tasks(
-        &self,
-        filters: Vec<(String, cmmv::resource::FieldValue)>,
-    ) -> Result<Vec<Task>, Problem> {
+    /// Every task, page by page (each after the last one's position), for the operations
+    /// that look at all of them.
+    async fn all_tasks(&self, filters: Vec<Filter>) -> Result<Vec<Task>, Problem> {
         let mut all = Vec::new();
+        let mut query = ListQuery {
+            sort: vec![("created_at".to_owned(), Direction::Ascending)],
+            filters,
+            ..ListQuery::new(200)
+        };
         loop {
-            let query = ListQuery {
-                limit: 200,
-                offset: all.len() as u64,
-                sort: vec![("created_at".to_owned(), Direction::Ascending)],
-                filters: filters.clone(),
-                include_total: false,
-            };
             let page = self
                 .tasks
                 .list(&query)
                 .await
                 .map_err(|e| e.into_problem("Task", None))?;
-            let done = page.items.len() < 200;
+            if let Some(last) = page.items.last() {
+                query.after = Some(query.position(last));
+            }
             all.extend(page.items);
-            if done {
+            if !page.more {
                 return Ok(all);
             }
         }
@@ -153,8 +168,8 @@ impl TaskHandlers for Todo {
         let filters = query
             .project_id
             .map(|id| {
-                vec![(
-                    "project_id".to_owned(),
+                vec![Filter::eq(
+                    "project_id",
                     cmmv::resource::FieldValue::Text(id.to_string()),
                 )]
             })

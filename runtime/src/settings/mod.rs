@@ -48,6 +48,7 @@
 //! | `CMMV_AUTH_PASSWORD_MIN_LENGTH` | `12` | shortest password accepted at registration, in characters (8 to 128) |
 //! | `CMMV_AUTH_REGISTRATION` | `immediate` | `immediate`: `201` and the account signs in at once, `409` for a taken email; `confirm`: `202` alike for every address, the account pending until the token an `AccountMailer` sends comes back (see [`crate::auth::Registration`]) |
 //! | `CMMV_AUTH_CONFIRMATION_TTL` | `24h` | how long a confirmation token works |
+//! | `CMMV_CURSOR_SECRET` | unset (a random key per process) | the key list cursors are signed with, at least 32 bytes; instances behind one load balancer must share it (see [`crate::list::CursorKey`]) |
 //!
 //! The settings file is the one named by `CMMV_SETTINGS`, else `cmmv.toml` in the working
 //! directory when it exists. Its keys are the variable names without the prefix, in lower case:
@@ -159,6 +160,9 @@ pub struct Settings {
     pub jwt: JwtSettings,
     /// The login module's tokens and users; see [`crate::auth::Login`].
     pub auth: AuthSettings,
+    /// The key list cursors are signed with (`CMMV_CURSOR_SECRET`, at least 32 bytes); unset,
+    /// each app draws a random one, and cursors die with the process.
+    pub cursor_secret: Option<Secret>,
     /// `CMMV_` keys the core runtime does not interpret, by full variable name.
     pub extra: BTreeMap<String, String>,
 }
@@ -259,6 +263,7 @@ impl Default for Settings {
             rate_limit: RateLimitSettings::default(),
             jwt: JwtSettings::default(),
             auth: AuthSettings::default(),
+            cursor_secret: None,
             extra: BTreeMap::new(),
         }
     }

@@ -286,6 +286,9 @@ impl RawSettings {
                     |v| parse_duration(v).and_then(|t| positive(t, t.as_secs() == 0)),
                 )?,
             },
+            cursor_secret: self.parse("CMMV_CURSOR_SECRET", d.cursor_secret, |v| {
+                check_secret(v).map(|()| Some(Secret::new(v)))
+            })?,
             extra: self
                 .values
                 .into_iter()

@@ -6,8 +6,8 @@ use std::fmt::Write as _;
 use std::sync::Arc;
 
 use super::value::{Column, ColumnKind, SqlValue};
+use crate::list::{Condition, Direction, ListQuery, TextPlace};
 use crate::resource::FieldValue;
-use crate::store::{Direction, ListQuery};
 use crate::types::DateTime;
 
 /// The two databases the stores speak to.
@@ -204,18 +204,181 @@ impl Writer {
         self
     }
 
-    /// The equality filters, all of which must hold.
-    fn filters(&mut self, filters: &[(Column, FieldValue)]) -> &mut Self {
-        for (column, value) in filters {
-            self.condition();
-            if *value == FieldValue::Null {
-                self.ident(column.name).push(" IS NULL");
-            } else {
-                let bound = filter_value(column.kind, value);
-                self.comparable(*column)
-                    .push(" = ")
-                    .param(bound, column.kind);
+    /// The filters, all of which must hold.
+    fn filters(&mut self, filters: &[(Column, &Condition)]) -> &mut Self {
+        for (column, condition) in filters {
+            self.condition().filter(*column, condition);
+        }
+        self
+    }
+
+    /// One filter, as `Condition::matches` defines it: comparisons leave nulls out (SQL's
+    /// three-valued logic does), text is matched literally, every operand is bound.
+    fn filter(&mut self, column: Column, condition: &Condition) -> &mut Self {
+        match condition {
+            Condition::Compare(comparison, value) => {
+                self.comparable(column)
+                    .push(comparison.sql())
+                    .param(filter_value(column.kind, value), column.kind);
             }
+            Condition::In { values, negated } => {
+                self.comparable(column)
+                    .push(if *negated { " NOT IN (" } else { " IN (" });
+                for (i, value) in values.iter().enumerate() {
+                    if i > 0 {
+                        self.push(", ");
+                    }
+                    self.param(filter_value(column.kind, value), column.kind);
+                }
+                self.push(")");
+            }
+            Condition::Text {
+                place,
+                text,
+                ignore_case,
+            } => self.text_match(column, *place, text, *ignore_case),
+            Condition::IsNull(null) => {
+                self.ident(column.name)
+                    .push(if *null { " IS NULL" } else { " IS NOT NULL" });
+            }
+        }
+        self
+    }
+
+    /// `contains` and `prefix`. SQLite: `GLOB` (case-sensitive; a prefix pattern reads a
+    /// range of the field's index) or `LIKE` (which folds ASCII letters only). PostgreSQL:
+    /// `LIKE`, on the text with its ASCII letters lowered for the case-insensitive forms,
+    /// since `ILIKE` and `lower()` fold every letter and SQLite does not. The text is escaped
+    /// so that `%`, `_`, `*`, `?` and `[` match themselves.
+    fn text_match(&mut self, column: Column, place: TextPlace, text: &str, ignore_case: bool) {
+        let anywhere = place == TextPlace::Anywhere;
+        let (pattern, operator) = match (self.dialect, ignore_case) {
+            (Dialect::Sqlite, false) => (glob_pattern(text, anywhere), " GLOB "),
+            (Dialect::Sqlite, true) | (Dialect::Postgres, false) => {
+                (like_pattern(text, anywhere), " LIKE ")
+            }
+            (Dialect::Postgres, true) => {
+                (like_pattern(&text.to_ascii_lowercase(), anywhere), " LIKE ")
+            }
+        };
+        if self.dialect == Dialect::Postgres && ignore_case {
+            self.push("translate(")
+                .ident(column.name)
+                .push(", 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz')");
+        } else {
+            self.ident(column.name);
+        }
+        self.push(operator)
+            .param(SqlValue::Text(pattern), ColumnKind::Text);
+        if operator == " LIKE " {
+            self.push(" ESCAPE '\\'");
+        }
+    }
+
+    /// The rows after `values` in the order of `keys` (the sort keys, then the table's key):
+    /// a keyset page. Keys of one direction that cannot be null are compared as one row value
+    /// (`("title", "id") > (?, ?)`), which both databases answer with one seek in an index on
+    /// them; a nullable key is compared with its nulls where the order puts them (after the
+    /// values ascending, before them descending).
+    fn after(&mut self, keys: &[SortKey], values: &[FieldValue]) -> &mut Self {
+        let (Some(first), Some(value)) = (keys.first(), values.first()) else {
+            return self.push("1 = 0");
+        };
+        let (rest, rest_values) = (&keys[1..], &values[1..]);
+        let ascending = first.direction == Direction::Ascending;
+        if first.nullable || *value == FieldValue::Null {
+            let beyond = if ascending { " > " } else { " < " };
+            self.push("(");
+            match (value, ascending) {
+                (FieldValue::Null, true) => {
+                    // Nulls come last: only nulls follow.
+                    self.ident(first.column.name).push(" IS NULL");
+                    if rest.is_empty() {
+                        return self.push(" AND 1 = 0)");
+                    }
+                    self.push(" AND ").after(rest, rest_values);
+                }
+                (FieldValue::Null, false) => {
+                    // Nulls come first: every value follows.
+                    self.ident(first.column.name).push(" IS NOT NULL");
+                    if !rest.is_empty() {
+                        self.push(" OR (")
+                            .ident(first.column.name)
+                            .push(" IS NULL AND ")
+                            .after(rest, rest_values)
+                            .push(")");
+                    }
+                }
+                (value, _) => {
+                    let bound = filter_value(first.column.kind, value);
+                    self.comparable(first.column)
+                        .push(beyond)
+                        .param(bound.clone(), first.column.kind);
+                    if ascending {
+                        self.push(" OR ").ident(first.column.name).push(" IS NULL");
+                    }
+                    if !rest.is_empty() {
+                        self.push(" OR (")
+                            .comparable(first.column)
+                            .push(" = ")
+                            .param(bound, first.column.kind)
+                            .push(" AND ")
+                            .after(rest, rest_values)
+                            .push(")");
+                    }
+                }
+            }
+            return self.push(")");
+        }
+        let run = keys
+            .iter()
+            .zip(values)
+            .take_while(|(key, value)| {
+                !key.nullable && **value != FieldValue::Null && key.direction == first.direction
+            })
+            .count();
+        let (strict, loose) = if ascending {
+            (" > ", " >= ")
+        } else {
+            (" < ", " <= ")
+        };
+        if run == keys.len() {
+            return self.row(&keys[..run], &values[..run], strict);
+        }
+        // A seek on the run's columns, then the rest among the rows level with it.
+        self.push("(")
+            .row(&keys[..run], &values[..run], loose)
+            .push(" AND (")
+            .row(&keys[..run], &values[..run], strict)
+            .push(" OR ")
+            .after(&keys[run..], &values[run..])
+            .push("))")
+    }
+
+    /// `("a", "b") > (?, ?)`, or `"a" > ?` for one column.
+    fn row(&mut self, keys: &[SortKey], values: &[FieldValue], operator: &str) -> &mut Self {
+        let several = keys.len() > 1;
+        if several {
+            self.push("(");
+        }
+        for (i, key) in keys.iter().enumerate() {
+            if i > 0 {
+                self.push(", ");
+            }
+            self.comparable(key.column);
+        }
+        self.push(if several { ")" } else { "" }).push(operator);
+        if several {
+            self.push("(");
+        }
+        for (i, (key, value)) in keys.iter().zip(values).enumerate() {
+            if i > 0 {
+                self.push(", ");
+            }
+            self.param(filter_value(key.column.kind, value), key.column.kind);
+        }
+        if several {
+            self.push(")");
         }
         self
     }
@@ -284,25 +447,93 @@ pub(crate) fn insert_prepared(dialect: Dialect, table: &Table) -> Prepared {
     ))
 }
 
-/// One page of a list, filtered and sorted, the key breaking ties so that pages are stable.
-/// Nulls sort last ascending and first descending, as PostgreSQL's indexes order them.
+/// A `LIKE` pattern matching `text` literally, anywhere or at the start (escape: `\`).
+fn like_pattern(text: &str, anywhere: bool) -> String {
+    let mut pattern = String::with_capacity(text.len() + 2);
+    if anywhere {
+        pattern.push('%');
+    }
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    pattern
+}
+
+/// A SQLite `GLOB` pattern matching `text` literally, anywhere or at the start: `*`, `?` and
+/// `[` each in a class of their own.
+fn glob_pattern(text: &str, anywhere: bool) -> String {
+    let mut pattern = String::with_capacity(text.len() + 2);
+    if anywhere {
+        pattern.push('*');
+    }
+    for c in text.chars() {
+        match c {
+            '*' => pattern.push_str("[*]"),
+            '?' => pattern.push_str("[?]"),
+            '[' => pattern.push_str("[[]"),
+            c => pattern.push(c),
+        }
+    }
+    pattern.push('*');
+    pattern
+}
+
+/// One key of a list's order: a sortable field's column or the table's key.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct SortKey {
+    pub(crate) column: Column,
+    pub(crate) direction: Direction,
+    /// Nulls sort after the values ascending, before them descending.
+    pub(crate) nullable: bool,
+}
+
+/// One page of a list, filtered and sorted, the key breaking ties (in the direction of the
+/// last sort key) so that pages are stable; after the cursor's position or past the offset.
+/// Nulls sort last ascending and first descending, as PostgreSQL's indexes order them. One row
+/// more than the limit is read, to tell whether another page follows.
 pub(crate) fn select_page(
     dialect: Dialect,
     table: &Table,
-    filters: &[(Column, FieldValue)],
-    sort: &[(Column, Direction)],
+    filters: &[(Column, &Condition)],
+    sort: &[SortKey],
     query: &ListQuery,
 ) -> Statement {
+    let mut keys = sort.to_vec();
+    keys.push(SortKey {
+        column: table.key,
+        direction: query.key_direction(),
+        nullable: false,
+    });
     let mut w = Writer::select(dialect, table);
-    w.filters(filters).push(" ORDER BY ");
-    for (column, direction) in sort {
-        w.comparable(*column).push(match direction {
-            Direction::Ascending => " ASC NULLS LAST, ",
-            Direction::Descending => " DESC NULLS FIRST, ",
+    w.filters(filters);
+    if let Some(after) = &query.after {
+        w.condition().after(&keys, after);
+    }
+    w.push(" ORDER BY ");
+    for (i, key) in keys.iter().enumerate() {
+        if i > 0 {
+            w.push(", ");
+        }
+        // Qualified on PostgreSQL: a bare name in `ORDER BY` means the output column first,
+        // and decimals are selected as text under their own name, which sorted "100" before
+        // "2".
+        if dialect == Dialect::Postgres {
+            w.ident(table.name).push(".");
+        }
+        w.comparable(key.column);
+        w.push(match (key.direction, key.column.name == table.key.name) {
+            (Direction::Ascending, true) => " ASC",
+            (Direction::Descending, true) => " DESC",
+            (Direction::Ascending, false) => " ASC NULLS LAST",
+            (Direction::Descending, false) => " DESC NULLS FIRST",
         });
     }
-    w.ident(table.key.name).push(" ASC LIMIT ");
-    w.param(SqlValue::Int(i64::from(query.limit)), ColumnKind::Int64)
+    w.push(" LIMIT ");
+    w.param(SqlValue::Int(i64::from(query.limit) + 1), ColumnKind::Int64)
         .push(" OFFSET ")
         .param(
             SqlValue::Int(i64::try_from(query.offset).unwrap_or(i64::MAX)),
@@ -315,7 +546,7 @@ pub(crate) fn select_page(
 pub(crate) fn count(
     dialect: Dialect,
     table: &Table,
-    filters: &[(Column, FieldValue)],
+    filters: &[(Column, &Condition)],
 ) -> Statement {
     let mut w = Writer::new(dialect);
     w.push("SELECT COUNT(*) FROM ").ident(table.name);
@@ -435,6 +666,7 @@ pub(crate) fn delete(dialect: Dialect, table: &Table, key: SqlValue, now: DateTi
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::list::Comparison;
 
     const COLUMNS: &[Column] = &[
         Column {
@@ -459,31 +691,153 @@ mod tests {
 
     fn page() -> ListQuery {
         ListQuery {
-            limit: 10,
             offset: 20,
-            sort: Vec::new(),
-            filters: Vec::new(),
-            include_total: false,
+            ..ListQuery::new(10)
+        }
+    }
+
+    fn key(column: Column, direction: Direction, nullable: bool) -> SortKey {
+        SortKey {
+            column,
+            direction,
+            nullable,
         }
     }
 
     #[test]
     fn pages_bind_every_value_and_break_ties_on_the_key() {
-        let filters = [(
-            COLUMNS[1],
+        let hostile = Condition::Compare(
+            Comparison::Eq,
             FieldValue::Text("x'; DROP TABLE tasks; --".into()),
-        )];
-        let sort = [(COLUMNS[2], Direction::Descending)];
-        let sqlite = select_page(Dialect::Sqlite, &TABLE, &filters, &sort, &page());
+        );
+        let filters = [(COLUMNS[1], &hostile)];
+        let sort = [key(COLUMNS[2], Direction::Descending, false)];
+        let page = ListQuery {
+            sort: vec![("budget".to_owned(), Direction::Descending)],
+            ..page()
+        };
+        let sqlite = select_page(Dialect::Sqlite, &TABLE, &filters, &sort, &page);
         assert_eq!(
             sqlite.sql,
-            r#"SELECT "id", "title", "budget" FROM "tasks" WHERE "deleted_at" IS NULL AND "title" = ? ORDER BY CAST("budget" AS REAL) DESC NULLS FIRST, "id" ASC LIMIT ? OFFSET ?"#
+            r#"SELECT "id", "title", "budget" FROM "tasks" WHERE "deleted_at" IS NULL AND "title" = ? ORDER BY CAST("budget" AS REAL) DESC NULLS FIRST, "id" DESC LIMIT ? OFFSET ?"#
         );
         assert_eq!(sqlite.params.len(), 3);
-        let postgres = select_page(Dialect::Postgres, &TABLE, &filters, &sort, &page());
+        assert_eq!(
+            sqlite.params[1].0,
+            SqlValue::Int(11),
+            "one row past the limit"
+        );
+        let postgres = select_page(Dialect::Postgres, &TABLE, &filters, &sort, &page);
         assert_eq!(
             postgres.sql,
-            r#"SELECT "id", "title", "budget"::text AS "budget" FROM "tasks" WHERE "deleted_at" IS NULL AND "title" = $1 ORDER BY "budget" DESC NULLS FIRST, "id" ASC LIMIT $2 OFFSET $3"#
+            r#"SELECT "id", "title", "budget"::text AS "budget" FROM "tasks" WHERE "deleted_at" IS NULL AND "title" = $1 ORDER BY "tasks"."budget" DESC NULLS FIRST, "tasks"."id" DESC LIMIT $2 OFFSET $3"#
+        );
+    }
+
+    #[test]
+    fn operators_bind_their_operands_and_escape_wildcards() {
+        let conditions = [
+            Condition::In {
+                values: vec![FieldValue::Text("a".into()), FieldValue::Text("b".into())],
+                negated: true,
+            },
+            Condition::Text {
+                place: TextPlace::Anywhere,
+                text: "50%_*?[x]".into(),
+                ignore_case: false,
+            },
+            Condition::Text {
+                place: TextPlace::Start,
+                text: "Ab%".into(),
+                ignore_case: true,
+            },
+            Condition::IsNull(false),
+        ];
+        let filters: Vec<(Column, &Condition)> =
+            conditions.iter().map(|c| (COLUMNS[1], c)).collect();
+        let sqlite = select_page(Dialect::Sqlite, &TABLE, &filters, &[], &page());
+        assert!(
+            sqlite.sql.as_str().contains(
+                r#""title" NOT IN (?, ?) AND "title" GLOB ? AND "title" LIKE ? ESCAPE '\' AND "title" IS NOT NULL"#
+            ),
+            "{}",
+            sqlite.sql.as_str()
+        );
+        let texts: Vec<&SqlValue> = sqlite.params.iter().map(|(v, _)| v).collect();
+        assert_eq!(texts[2], &SqlValue::Text("*50%_[*][?][[]x]*".into()));
+        assert_eq!(texts[3], &SqlValue::Text("Ab\\%%".into()));
+        let postgres = select_page(Dialect::Postgres, &TABLE, &filters, &[], &page());
+        assert!(
+            postgres.sql.as_str().contains(
+                r#""title" LIKE $3 ESCAPE '\' AND translate("title", 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz') LIKE $4 ESCAPE '\'"#
+            ),
+            "{}",
+            postgres.sql.as_str()
+        );
+        assert_eq!(
+            postgres.params[2].0,
+            SqlValue::Text("%50\\%\\_*?[x]%".into())
+        );
+        assert_eq!(postgres.params[3].0, SqlValue::Text("ab\\%%".into()));
+    }
+
+    #[test]
+    fn cursor_pages_seek_on_runs_and_place_nulls() {
+        let after = |sort: &[SortKey], values: Vec<FieldValue>| {
+            let query = ListQuery {
+                sort: sort
+                    .iter()
+                    .map(|k| (k.column.name.to_owned(), k.direction))
+                    .collect(),
+                after: Some(values),
+                ..ListQuery::new(10)
+            };
+            let statement = select_page(Dialect::Postgres, &TABLE, &[], sort, &query);
+            let sql = statement.sql.as_str().to_owned();
+            let start = sql.find("IS NULL AND ").expect("a condition") + "IS NULL AND ".len();
+            let end = sql.find(" ORDER BY").expect("an order");
+            sql[start..end].to_owned()
+        };
+        let id = FieldValue::Text("0190c3b1-7f7e-7a9a-8b1e-2f1d3c4b5a69".into());
+        let title = FieldValue::Text("t".into());
+        assert_eq!(after(&[], vec![id.clone()]), r#""id" > $1"#);
+        assert_eq!(
+            after(
+                &[key(COLUMNS[1], Direction::Ascending, false)],
+                vec![title.clone(), id.clone()]
+            ),
+            r#"("title", "id") > ($1, $2)"#
+        );
+        assert_eq!(
+            after(
+                &[
+                    key(COLUMNS[2], Direction::Descending, false),
+                    key(COLUMNS[1], Direction::Ascending, false)
+                ],
+                vec![FieldValue::Float(1.5), title.clone(), id.clone()]
+            ),
+            r#"("budget" <= $1::numeric AND ("budget" < $2::numeric OR ("title", "id") > ($3, $4)))"#
+        );
+        assert_eq!(
+            after(
+                &[key(COLUMNS[1], Direction::Ascending, true)],
+                vec![title.clone(), id.clone()]
+            ),
+            r#"("title" > $1 OR "title" IS NULL OR ("title" = $2 AND "id" > $3))"#
+        );
+        assert_eq!(
+            after(
+                &[key(COLUMNS[1], Direction::Descending, true)],
+                vec![FieldValue::Null, id.clone()]
+            ),
+            r#"("title" IS NOT NULL OR ("title" IS NULL AND "id" < $1))"#
+        );
+        assert_eq!(
+            after(
+                &[key(COLUMNS[1], Direction::Ascending, true)],
+                vec![FieldValue::Null, id]
+            ),
+            r#"("title" IS NULL AND "id" > $1)"#
         );
     }
 

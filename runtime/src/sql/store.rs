@@ -4,13 +4,11 @@ use std::marker::PhantomData;
 use std::sync::Arc;
 
 use super::conn::{Conn, Doing, store_error};
-use super::query::{self, Dialect, Prepared, Statement, Table};
+use super::query::{self, Dialect, Prepared, SortKey, Statement, Table};
 use super::value::{Column, ColumnKind, Row, SqlColumn, SqlValue};
 use super::{Changes, Database, Record};
-use crate::resource::FieldValue;
-use crate::store::{
-    BoxFuture, Cause, Change, Direction, ListQuery, Make, Page, Repository, StoreError,
-};
+use crate::list::Condition;
+use crate::store::{BoxFuture, Cause, Change, ListQuery, Make, Page, Repository, StoreError};
 use crate::types::DateTime;
 
 pub(crate) struct SqlStore<R> {
@@ -141,11 +139,14 @@ async fn name_the_reference<R: Record>(
 
 impl<R: Record> SqlStore<R> {
     /// The filters of a list query, by column.
-    fn filters(&self, query: &ListQuery) -> Result<Vec<(Column, FieldValue)>, StoreError> {
+    fn filters<'q>(
+        &self,
+        query: &'q ListQuery,
+    ) -> Result<Vec<(Column, &'q Condition)>, StoreError> {
         query
             .filters
             .iter()
-            .map(|(name, value)| Ok((self.column(name)?, value.clone())))
+            .map(|filter| Ok((self.column(&filter.field)?, &filter.condition)))
             .collect()
     }
 
@@ -154,8 +155,17 @@ impl<R: Record> SqlStore<R> {
         let sort = query
             .sort
             .iter()
-            .map(|(name, direction)| Ok((self.column(name)?, *direction)))
-            .collect::<Result<Vec<(Column, Direction)>, StoreError>>()?;
+            .map(|(name, direction)| {
+                Ok(SortKey {
+                    column: self.column(name)?,
+                    direction: *direction,
+                    nullable: R::SORTABLE
+                        .iter()
+                        .find(|f| f.name == name)
+                        .is_none_or(|f| f.nullable),
+                })
+            })
+            .collect::<Result<Vec<SortKey>, StoreError>>()?;
         Ok(query::select_page(
             self.db.dialect(),
             &self.table,
@@ -173,12 +183,15 @@ impl<R: Record> Repository<R> for SqlStore<R> {
             let filters = self.filters(query)?;
             let dialect = self.db.dialect();
             let mut conn = self.db.acquire().await?;
-            let rows = conn
+            let mut rows = conn
                 .conn()
                 .rows(statement, &self.kinds)
                 .await
                 .map_err(self.error(Doing::Writing))?;
-            let total = if query.include_total {
+            // The statement reads one row past the limit: its presence says a page follows.
+            let more = rows.len() > query.limit as usize;
+            rows.truncate(query.limit as usize);
+            let total = if query.count {
                 let count = conn
                     .conn()
                     .integer(query::count(dialect, &self.table, &filters))
@@ -188,15 +201,11 @@ impl<R: Record> Repository<R> for SqlStore<R> {
             } else {
                 None
             };
-            Ok(Page {
-                items: rows
-                    .into_iter()
-                    .map(Self::resource)
-                    .collect::<Result<_, _>>()?,
-                limit: query.limit,
-                offset: query.offset,
-                total,
-            })
+            let items = rows
+                .into_iter()
+                .map(Self::resource)
+                .collect::<Result<_, _>>()?;
+            Ok(Page::new(items, query, more, total))
         })
     }
 

@@ -35,8 +35,14 @@ fn migrations_match_the_snapshots() {
         .first()
         .unwrap_or_else(|| panic!("the example has an initial migration"));
     assert_eq!(first.file_stem(), "0001_init");
-    insta::assert_snapshot!("migrations__sqlite__0001_init.sql", first.sqlite);
-    insta::assert_snapshot!("migrations__postgres__0001_init.sql", first.postgres);
+    for migration in &compilation.migrations {
+        let stem = migration.file_stem();
+        insta::assert_snapshot!(format!("migrations__sqlite__{stem}.sql"), migration.sqlite);
+        insta::assert_snapshot!(
+            format!("migrations__postgres__{stem}.sql"),
+            migration.postgres
+        );
+    }
 }
 
 #[test]

@@ -8,6 +8,7 @@ mod cli;
 mod contracts;
 mod diagnostics;
 mod formats;
+mod list_queries;
 mod macro_cli;
 mod macro_parity;
 mod openapi_consistency;

@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use cmmv::resource::{FieldValue, Resource};
 use cmmv::sql::Database;
-use cmmv::store::{Direction, ListQuery, StoreError};
+use cmmv::store::{Direction, Filter, ListQuery, StoreError};
 use cmmv::types::{DateTime, Uuid};
 use cmmv::validate::{At, Errors, FromJson};
 use cmmv::{MemoryStore, Store};
@@ -29,7 +29,7 @@ pub(crate) struct Stores {
 }
 
 impl Stores {
-    fn memory() -> Self {
+    pub(crate) fn memory() -> Self {
         Stores {
             users: MemoryStore::shared(),
             projects: MemoryStore::shared(),
@@ -80,14 +80,9 @@ where
 /// A first page of up to 100 items, equality filters and sort keys by field name.
 pub(crate) fn page(filters: Vec<(&str, FieldValue)>, sort: Vec<(&str, Direction)>) -> ListQuery {
     ListQuery {
-        limit: 100,
-        offset: 0,
         sort: sort.into_iter().map(|(f, d)| (f.to_owned(), d)).collect(),
-        filters: filters
-            .into_iter()
-            .map(|(f, v)| (f.to_owned(), v))
-            .collect(),
-        include_total: false,
+        filters: filters.into_iter().map(|(f, v)| Filter::eq(f, v)).collect(),
+        ..ListQuery::new(100)
     }
 }
 
@@ -336,7 +331,7 @@ async fn lists_filter_sort_and_page(stores: &Stores) {
         vec![("priority", Direction::Ascending)],
     );
     query.limit = 2;
-    query.include_total = true;
+    query.count = true;
     let mut seen = Vec::new();
     for offset in [0, 2, 4] {
         query.offset = offset;

@@ -326,17 +326,17 @@ async fn sqlite_acknowledged_creates_survive_kill_9() {
     }
     restarted.kill_9();
 
-    // Migration 1 is recorded once: the restart found it applied and applied nothing.
+    // Each migration is recorded once: the restart found them applied and applied nothing.
     let mut raw = Raw::sqlite(&file).await;
     assert_eq!(
         raw.integer("SELECT COUNT(*) FROM \"_cmmv_migrations\"")
             .await,
-        1
+        example_migrations()
     );
     assert_eq!(
         raw.integer("SELECT MAX(\"version\") FROM \"_cmmv_migrations\"")
             .await,
-        1
+        example_migrations()
     );
     let stored = raw.integer("SELECT COUNT(*) FROM \"labels\"").await;
     assert!(
@@ -668,12 +668,20 @@ async fn postgres_foreign_keys_are_enforced() {
 // ---------------------------------------------------------------------------------------------
 
 /// A later release's migration, by hand.
-const ADD_TASKS_EXTRA: Migration = Migration {
-    version: 2,
-    name: "add_tasks_extra",
-    sqlite: "ALTER TABLE \"tasks\" ADD COLUMN \"extra\" TEXT",
-    postgres: "ALTER TABLE \"tasks\" ADD COLUMN \"extra\" TEXT",
-};
+/// How many migrations the example's contracts have.
+fn example_migrations() -> i64 {
+    i64::try_from(todo::api::MIGRATIONS.len()).expect("a few")
+}
+
+/// The migration a next release of the example would bring.
+fn add_tasks_extra() -> Migration {
+    Migration {
+        version: u32::try_from(todo::api::MIGRATIONS.len() + 1).expect("a few"),
+        name: "add_tasks_extra",
+        sqlite: "ALTER TABLE \"tasks\" ADD COLUMN \"extra\" TEXT",
+        postgres: "ALTER TABLE \"tasks\" ADD COLUMN \"extra\" TEXT",
+    }
+}
 
 async fn migrations_apply_once(db: &Database, raw: &mut Raw) {
     // The database is migrated already: running again changes nothing.
@@ -691,12 +699,13 @@ async fn migrations_apply_once(db: &Database, raw: &mut Raw) {
     )
     .await;
     let mut next_release = todo::api::MIGRATIONS.to_vec();
-    next_release.push(ADD_TASKS_EXTRA);
+    let extra = add_tasks_extra();
+    next_release.push(extra);
     let report = db
         .migrate(&next_release)
         .await
-        .expect("migration 2 applies");
-    assert_eq!(report.applied, [2]);
+        .expect("the next migration applies");
+    assert_eq!(report.applied, [extra.version]);
     assert_eq!(stores.tasks.get(&kept.id).await, Ok(kept.clone()));
     assert_eq!(
         raw.integer("SELECT COUNT(*) FROM tasks WHERE extra IS NULL")
@@ -709,13 +718,14 @@ async fn migrations_apply_once(db: &Database, raw: &mut Raw) {
     let again = db.migrate(&next_release).await.expect("a no-op");
     assert!(again.applied.is_empty(), "{again:?}");
 
-    // The old release beside the new one (a rolling deploy): version 2 is unknown, tolerated.
+    // The old release beside the new one (a rolling deploy): the next version is unknown,
+    // tolerated.
     let old = db
         .migrate(todo::api::MIGRATIONS)
         .await
         .expect("an older binary starts");
     assert!(old.applied.is_empty(), "{old:?}");
-    assert_eq!(old.unknown, [2]);
+    assert_eq!(old.unknown, [extra.version]);
 
     // An applied migration whose text changed is refused, and nothing is applied.
     raw.execute(
@@ -733,7 +743,7 @@ async fn migrations_apply_once(db: &Database, raw: &mut Raw) {
     assert_eq!(
         raw.integer("SELECT COUNT(*) FROM \"_cmmv_migrations\"")
             .await,
-        2
+        example_migrations() + 1
     );
     assert_eq!(stores.tasks.get(&kept.id).await, Ok(kept));
 }

@@ -10,8 +10,10 @@ use crate::ir::{
     RateLimit, RoleMode, pluralize, to_snake_case,
 };
 
+use cmmv_rules::list::{MAX_IN_VALUES, Operator};
+
 use super::model::{
-    self, Info, JsonType, Link, MediaType, Parameter, ParameterLocation, PathItem,
+    self, Header, Info, JsonType, Link, MediaType, Parameter, ParameterLocation, PathItem,
     RateLimitExtension, RateLimitPolicy, RefOr, RequestBody, Response, RolesExtension, Schema,
     SecurityRequirement, Tag, number,
 };
@@ -424,10 +426,36 @@ fn query_parameter(name: &str, description: Option<String>, schema: Schema) -> P
     }
 }
 
-/// The paging, sorting and filtering parameters of a list operation.
+/// The paging, sorting, selecting and filtering parameters of a list operation: exactly those
+/// the runtime's `cmmv::list::ListParams` reads, the filters from the operator table both
+/// share (`cmmv_rules::list`).
 fn list_parameters(resolved: &ContractApi<'_>) -> Vec<Parameter> {
     let contract = resolved.contract;
     let pagination = contract.pagination;
+    let boolean = |description: &str| {
+        (
+            Some(description.to_owned()),
+            Schema {
+                default: Some(Box::new(false.into())),
+                ..Schema::of_type(JsonType::Boolean)
+            },
+        )
+    };
+    // Comma-separated values, as `?fields=id,title` and `?priority[in]=high,low` take them.
+    let list = |name: &str, description: String, items: Schema, max: Option<u64>| Parameter {
+        style: Some("form"),
+        explode: Some(false),
+        ..query_parameter(
+            name,
+            Some(description),
+            Schema {
+                items: Some(Box::new(items)),
+                min_items: Some(1),
+                max_items: max,
+                ..Schema::of_type(JsonType::Array)
+            },
+        )
+    };
     let mut parameters = vec![
         query_parameter(
             "limit",
@@ -440,11 +468,16 @@ fn list_parameters(resolved: &ContractApi<'_>) -> Vec<Parameter> {
         ),
         query_parameter(
             "offset",
-            Some("How many matching items to skip.".to_owned()),
+            Some("How many matching items to skip. Not with `cursor`; for deep pages, follow `next` instead, whose cost does not grow with the depth.".to_owned()),
             Schema {
                 default: Some(Box::new(0.into())),
                 ..schema::integer("int64", 0.0)
             },
+        ),
+        query_parameter(
+            "cursor",
+            Some("Where the page starts: the `next` of the previous page, for the items after its last one, unrepeated and unskipped whatever was inserted or deleted meanwhile. Opaque and signed: a cursor changed, made by another server, or passed with another `sort` is a 400. Not with `offset`.".to_owned()),
+            Schema::of_type(JsonType::String),
         ),
     ];
     let sort_keys: Vec<serde_json::Value> = contract
@@ -459,38 +492,83 @@ fn list_parameters(resolved: &ContractApi<'_>) -> Vec<Parameter> {
             enum_values: sort_keys,
             ..Schema::of_type(JsonType::String)
         };
-        parameters.push(Parameter {
-            style: Some("form"),
-            explode: Some(false),
-            ..query_parameter(
-                "sort",
-                Some("Sort keys separated by commas, most significant first: a field name sorts ascending, a field name after `-` descending.".to_owned()),
-                Schema {
-                    items: Some(Box::new(key)),
-                    ..Schema::of_type(JsonType::Array)
-                },
-            )
-        });
+        parameters.push(list(
+            "sort",
+            "Sort keys separated by commas, most significant first, each field once: a field name sorts ascending, a field name after `-` descending. Nulls come after values ascending, before them descending; the key breaks ties, in the direction of the last sort key.".to_owned(),
+            key,
+            None,
+        ));
     }
-    parameters.push(query_parameter(
-        "include_total",
-        Some("Also count every matching item and return the count as `total`.".to_owned()),
+    let (description, schema) =
+        boolean("Also count every item the filters admit, and return the count as `total`.");
+    parameters.push(query_parameter("count", description, schema));
+    let (description, schema) = boolean("The older name of `count`.");
+    parameters.push(Parameter {
+        deprecated: true,
+        ..query_parameter("include_total", description, schema)
+    });
+    let shown: Vec<serde_json::Value> = resolved
+        .resource
+        .field_names()
+        .into_iter()
+        .map(|name| serde_json::Value::String(name.to_owned()))
+        .collect();
+    parameters.push(list(
+        "fields",
+        "Return only these fields of each item (a sparse fieldset), separated by commas."
+            .to_owned(),
         Schema {
-            default: Some(Box::new(false.into())),
-            ..Schema::of_type(JsonType::Boolean)
+            enum_values: shown,
+            ..Schema::of_type(JsonType::String)
         },
+        None,
     ));
-    // A filter compares for equality, so it takes the field's plain type: constraints and
-    // nullability describe stored values, not what one may search for.
-    let filters = resolved.filter.iter().flat_map(|filter| filter.declared());
-    parameters.extend(filters.map(|f| {
-        query_parameter(
-            &f.name,
-            Some(format!("Only items whose `{}` equals this value.", f.name)),
-            schema::type_schema(&f.ty, &Default::default(), &Default::default()),
-        )
-    }));
+    // Each operator is a parameter of its own, `field[op]`, with the schema of its operand:
+    // the field's plain type (constraints and nullability describe stored values, not what
+    // one may search for), a list of them for `in` and `nin`, text for the text matches.
+    for field in resolved.filter.iter().flat_map(|filter| filter.declared()) {
+        for op in Operator::for_field(field.filter_kind(), field.may_be_null()) {
+            let description = format!("Only items whose `{}` {}.", field.name, op.meaning());
+            // Without the range of a stored `float` or `int32`: the server compares a filter's
+            // operand as a 64-bit number, whatever its size.
+            let operand = Schema {
+                minimum: None,
+                maximum: None,
+                exclusive_minimum: None,
+                exclusive_maximum: None,
+                ..schema::type_schema(&field.ty, &Default::default(), &Default::default())
+            };
+            let name = format!("{}[{}]", field.name, op.name());
+            if op == Operator::Eq {
+                parameters.push(query_parameter(
+                    &field.name,
+                    Some(description.clone()),
+                    operand.clone(),
+                ));
+            }
+            parameters.push(if op.takes_list() {
+                list(&name, description, operand, Some(MAX_IN_VALUES as u64))
+            } else if op == Operator::IsNull {
+                query_parameter(&name, Some(description), Schema::of_type(JsonType::Boolean))
+            } else if op.matches_text() {
+                query_parameter(&name, Some(description), Schema::of_type(JsonType::String))
+            } else {
+                query_parameter(&name, Some(description), operand)
+            });
+        }
+    }
     parameters
+}
+
+/// The `Link` header of a list response: the next page, when there is one.
+fn next_link_header() -> Header {
+    Header {
+        description: "The next page, when items follow this one (RFC 8288): `<uri-reference>; rel=\"next\"`, the reference also given as `next_link`.".to_owned(),
+        schema: Box::new(Schema::of_type(JsonType::String)),
+        example: Some(serde_json::json!(
+            "</v1/items?limit=25&cursor=WyJhIiwxXQ.cGVyc3VhZGVk>; rel=\"next\""
+        )),
+    }
 }
 
 /// The schema of a request or response body.
@@ -524,9 +602,14 @@ fn success_response(resolved: &ContractApi<'_>, op: &Operation, noun: &str) -> R
         Some(body) if op.status != 204 => json_content(body_schema(resolved, &body.ty)),
         _ => BTreeMap::new(),
     };
+    let mut headers = problems::header_refs(&headers);
+    if op.crud() == Some(CrudKind::List) {
+        // Inline: a document without a list would otherwise carry an unused component.
+        headers.insert("Link", RefOr::Item(next_link_header()));
+    }
     Response {
         description: success_description(resolved, op, noun),
-        headers: problems::header_refs(&headers),
+        headers,
         content,
         links: created_links(resolved, op),
     }

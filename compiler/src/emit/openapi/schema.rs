@@ -446,14 +446,19 @@ pub(super) fn patch_schema(contract: &str, patch: &BodyModel<'_>) -> Schema {
     )
 }
 
-/// A page of list results.
+/// A page of list results: the body `cmmv::Page` serializes to.
 pub(super) fn page_schema(contract: &Contract) -> Schema {
     let count = |description: &str, format: &'static str, minimum: f64| Schema {
         description: Some(description.to_owned()),
         ..integer(format, minimum)
     };
+    let text = |description: &str, format: Option<&'static str>| Schema {
+        description: Some(description.to_owned()),
+        format,
+        ..Schema::of_type(JsonType::String)
+    };
     let items = Schema {
-        description: Some("The items of this page, in the requested order.".to_owned()),
+        description: Some("The items of this page, in the requested order. With `fields`, each item carries only the fields named there.".to_owned()),
         items: Some(Box::new(Schema::reference(&contract.name))),
         ..Schema::of_type(JsonType::Array)
     };
@@ -467,14 +472,32 @@ pub(super) fn page_schema(contract: &Contract) -> Schema {
             ),
             (
                 "offset".to_owned(),
-                count("How many matching items precede this page.", "int64", 0.0),
+                count(
+                    "How many matching items the request skipped (`offset`; 0 for a page after a `cursor`).",
+                    "int64",
+                    0.0,
+                ),
             ),
             (
                 "total".to_owned(),
                 count(
-                    "How many items match the filters in all. Present only when the request set `include_total=true`.",
+                    "How many items the filters admit in all. Present only when the request set `count=true`.",
                     "int64",
                     0.0,
+                ),
+            ),
+            (
+                "next".to_owned(),
+                text(
+                    "The cursor of the next page, to pass as `cursor`; present only when items follow this page.",
+                    None,
+                ),
+            ),
+            (
+                "next_link".to_owned(),
+                text(
+                    "The next page's URI reference: this request with `cursor` set to `next`. Present with `next`, and sent as the response's `Link` header too.",
+                    Some("uri-reference"),
                 ),
             ),
         ]),

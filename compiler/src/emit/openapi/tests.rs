@@ -591,8 +591,11 @@ fn page_schema() {
     assert!(
         total["description"]
             .as_str()
-            .is_some_and(|d| d.contains("include_total=true"))
+            .is_some_and(|d| d.contains("count=true"))
     );
+    // What `cmmv::Page` adds for cursor paging.
+    assert_eq!(page["properties"]["next"]["type"], "string");
+    assert_eq!(page["properties"]["next_link"]["format"], "uri-reference");
 }
 
 #[test]
@@ -604,10 +607,21 @@ fn list_operation_parameters() {
         [
             "limit",
             "offset",
+            "cursor",
             "sort",
+            "count",
             "include_total",
+            "fields",
             "done",
-            "priority"
+            "done[eq]",
+            "done[ne]",
+            "done[in]",
+            "done[nin]",
+            "priority",
+            "priority[eq]",
+            "priority[ne]",
+            "priority[in]",
+            "priority[nin]",
         ]
     );
     assert_eq!(
@@ -635,8 +649,33 @@ fn list_operation_parameters() {
         ])
     );
     assert_eq!(
-        parameter(list, "include_total")["schema"],
+        parameter(list, "count")["schema"],
         json!({"type": "boolean", "default": false})
+    );
+    assert_eq!(parameter(list, "include_total")["deprecated"], true);
+    let fields = parameter(list, "fields");
+    assert_eq!(
+        (&fields["style"], &fields["explode"]),
+        (&json!("form"), &json!(false))
+    );
+    assert_eq!(fields["schema"]["items"]["enum"][0], "id");
+    // `in` takes a comma-separated list of the field's values, at most 100 of them.
+    let any_of = parameter(list, "priority[in]");
+    assert_eq!(
+        (&any_of["style"], &any_of["explode"]),
+        (&json!("form"), &json!(false))
+    );
+    assert_eq!(
+        any_of["schema"],
+        json!({"type": "array", "items": {"$ref": "#/components/schemas/Priority"}, "minItems": 1, "maxItems": 100})
+    );
+    assert_eq!(
+        parameter(list, "done[ne]")["description"],
+        "Only items whose `done` differs from this value (items where it is null are left out)."
+    );
+    assert_eq!(
+        list["responses"]["200"]["headers"]["Link"]["schema"],
+        json!({"type": "string"})
     );
     let done = parameter(list, "done");
     assert_eq!(done["in"], "query");
@@ -667,7 +706,14 @@ fn list_operation_parameters() {
     let doc: Value = serde_json::from_str(&files["openapi/v1.json"]).unwrap_or_default();
     assert_eq!(
         parameter_names(operation(&doc, "/v1/users", "get")),
-        ["limit", "offset", "include_total"]
+        [
+            "limit",
+            "offset",
+            "cursor",
+            "count",
+            "include_total",
+            "fields"
+        ]
     );
 }
 
@@ -818,10 +864,14 @@ fn rate_limits_per_operation() {
         list["responses"]["429"],
         json!({"$ref": "#/components/responses/TooManyRequests"})
     );
-    let success_headers = &list["responses"]["200"]["headers"];
+    let mut success_headers = list["responses"]["200"]["headers"].clone();
+    assert!(success_headers["Link"].is_object(), "the next page's link");
+    success_headers
+        .as_object_mut()
+        .map(|headers| headers.remove("Link"));
     assert_eq!(
         success_headers,
-        &json!({
+        json!({
             "RateLimit": {"$ref": "#/components/headers/RateLimit"},
             "RateLimit-Policy": {"$ref": "#/components/headers/RateLimit-Policy"},
             "x-request-id": {"$ref": "#/components/headers/RequestId"},

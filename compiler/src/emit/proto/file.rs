@@ -1,6 +1,8 @@
 //! Building one contract's file: its messages (the resource, the bodies derived from it,
 //! filters, pages, the contract's own messages), enums and service, numbered by the lock.
 
+use cmmv_rules::list::{MAX_IN_VALUES, Operator};
+
 use super::*;
 /// The proto form of a field type.
 pub(super) struct ProtoType {
@@ -59,6 +61,7 @@ impl<'a> FileBuilder<'a> {
         }
         if let Some(filter) = self.filter_message()? {
             messages.push(filter);
+            messages.push(self.condition_message());
         }
         if resolved.uses_derived(DerivedBody::Page) {
             messages.push(self.page_message());
@@ -309,6 +312,51 @@ impl<'a> FileBuilder<'a> {
         )))
     }
 
+    /// `TaskCondition`: one filter with an operator, as the HTTP query writes
+    /// `field[op]=value`; the list request carries any number of them, all of which must hold.
+    pub(super) fn condition_message(&self) -> MessageView {
+        let filter = self.resolved.filter.iter().flat_map(|f| f.declared());
+        let fields: Vec<String> = filter
+            .map(|field| {
+                let operators: Vec<&str> =
+                    Operator::for_field(field.filter_kind(), field.may_be_null())
+                        .map(Operator::name)
+                        .collect();
+                format!("`{}`: {}", field.name, operators.join(", "))
+            })
+            .collect();
+        let fields_comment = format!(
+            "The filterable field and its operators: {}.",
+            fields.join("; ")
+        );
+        fixed_message(
+            self.contract.condition_message_name(),
+            vec![
+                "One filter of the list operation: `field[op]=values` in the HTTP query."
+                    .to_owned(),
+            ],
+            vec![
+                plain_field("", "string", "field", 1, &fields_comment),
+                plain_field(
+                    "",
+                    "string",
+                    "op",
+                    2,
+                    "The operator, as the HTTP query names it.",
+                ),
+                plain_field(
+                    "repeated",
+                    "string",
+                    "values",
+                    3,
+                    &format!(
+                        "The operand as the HTTP query writes it: one value, or up to {MAX_IN_VALUES} for `in` and `nin`; `true` or `false` for `is_null`."
+                    ),
+                ),
+            ],
+        )
+    }
+
     pub(super) fn page_message(&self) -> MessageView {
         let contract = &self.contract.name;
         let fields = vec![
@@ -326,13 +374,33 @@ impl<'a> FileBuilder<'a> {
                 2,
                 "The page size the items were listed with.",
             ),
-            plain_field("", "int32", "offset", 3, "How many items were skipped."),
+            plain_field(
+                "",
+                "int32",
+                "offset",
+                3,
+                "How many items were skipped (0 for a page after a cursor).",
+            ),
             plain_field(
                 "optional",
                 "int64",
                 "total",
                 4,
-                "The number of matching items, when `include_total` was asked for.",
+                "The number of matching items, when `include_total` (`count`) was asked for.",
+            ),
+            plain_field(
+                "optional",
+                "string",
+                "next",
+                5,
+                "The cursor of the next page, when items follow this one.",
+            ),
+            plain_field(
+                "optional",
+                "string",
+                "next_link",
+                6,
+                "The next page's URI reference in the HTTP API.",
             ),
         ];
         fixed_message(
@@ -556,7 +624,7 @@ impl<'a> FileBuilder<'a> {
                 "bool",
                 "include_total",
                 4,
-                "Whether the page carries `total`.",
+                "Whether the page carries `total` (`count` in the HTTP query).",
             ),
         ];
         if let Some(filter) = &self.resolved.filter {
@@ -565,7 +633,32 @@ impl<'a> FileBuilder<'a> {
                 &filter.name,
                 "filter",
                 5,
-                "Only items matching every set filter.",
+                "Only items equal to every set filter.",
+            ));
+        }
+        fields.extend([
+            plain_field(
+                "",
+                "string",
+                "cursor",
+                6,
+                "The `next` of the previous page: the items after its last one. Not with `offset`.",
+            ),
+            plain_field(
+                "repeated",
+                "string",
+                "fields",
+                7,
+                "Only these fields of each item (a sparse fieldset); every field when empty.",
+            ),
+        ]);
+        if self.resolved.filter.is_some() {
+            fields.push(plain_field(
+                "repeated",
+                &self.contract.condition_message_name(),
+                "conditions",
+                8,
+                "Filters with operators, all of which must hold besides `filter`.",
             ));
         }
         fields

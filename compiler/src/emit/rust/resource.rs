@@ -48,20 +48,23 @@ impl ContractEmitter<'_> {
             quote!(_input)
         };
 
+        let query_field = |field: &Field| {
+            let name = field.name.as_str();
+            let kind = self.field_kind(&field.ty);
+            let nullable = field.optional || field.nullable;
+            quote!(::cmmv::__private::QueryField { name: #name, kind: #kind, nullable: #nullable })
+        };
         let filterable = contract
             .fields
             .iter()
             .filter(|f| f.filterable)
-            .map(|field| {
-                let name = field.name.as_str();
-                let kind = self.field_kind(&field.ty);
-                quote!(::cmmv::__private::FilterField { name: #name, kind: #kind })
-            });
+            .map(query_field);
         let sortable = contract
             .fields
             .iter()
             .filter(|f| f.sortable)
-            .map(|f| f.name.as_str());
+            .map(query_field);
+        let shown = self.resolved.resource.field_names();
         let unique = contract
             .fields
             .iter()
@@ -195,8 +198,9 @@ impl ContractEmitter<'_> {
 
                 const NAME: &'static str = #contract_name;
                 const KEY_FIELD: &'static str = #key_name;
-                const FILTERABLE: &'static [::cmmv::__private::FilterField] = &[#(#filterable),*];
-                const SORTABLE: &'static [&'static str] = &[#(#sortable),*];
+                const FILTERABLE: &'static [::cmmv::__private::QueryField] = &[#(#filterable),*];
+                const SORTABLE: &'static [::cmmv::__private::QueryField] = &[#(#sortable),*];
+                const FIELDS: &'static [&'static str] = &[#(#shown),*];
                 const UNIQUE: &'static [&'static str] = &[#(#unique),*];
                 const DEFAULT_LIMIT: u32 = #default_limit;
                 const MAX_LIMIT: u32 = #max_limit;

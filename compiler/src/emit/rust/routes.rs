@@ -286,9 +286,10 @@ impl ContractEmitter<'_> {
         let status = op.status;
         match op.crud() {
             Some(CrudKind::List) => quote! {
-                async fn #handler<H: #trait_name>(#state, #ctx, query: ::cmmv::extract::ListParams<#resource>) -> #result {
-                    let page = <H as #trait_name>::#method(&handlers, ctx, query.0).await?;
-                    ::core::result::Result::Ok(::cmmv::__private::json(#status, page))
+                async fn #handler<H: #trait_name>(#state, #ctx, params: ::cmmv::list::ListParams<#resource>) -> #result {
+                    let (query, reply) = params.into_parts();
+                    let page = <H as #trait_name>::#method(&handlers, ctx, query).await?;
+                    ::core::result::Result::Ok(reply.respond(#status, page))
                 }
             },
             Some(CrudKind::Get) => quote! {

@@ -57,7 +57,7 @@ pub(crate) fn lower_tree(
 }
 
 /// Query parameter names the list operation reserves for itself.
-pub(crate) const LIST_PARAMS: &[&str] = &["limit", "offset", "sort", "include_total"];
+pub(crate) use cmmv_rules::list::LIST_PARAMETERS as LIST_PARAMS;
 
 struct Lowerer<'a> {
     file: FileId,

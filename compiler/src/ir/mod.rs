@@ -874,6 +874,8 @@ impl Contract {
             .map(|d| d.type_name(&self.name))
             .collect();
         names.push(self.filter_message_name());
+        // The sparse form of the resource a list's `fields` returns (OpenAPI only).
+        names.push(format!("{}Fields", self.name));
         names.push(self.condition_message_name());
         names.push(self.service_name());
         names.extend(

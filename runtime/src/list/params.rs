@@ -106,33 +106,31 @@ impl<R: Resource> ListParams<R> {
                 Err(_) => return Err(bad_parameter("offset", raw, "a non-negative integer")),
             },
         };
-        let count = match (pairs.single("count")?, pairs.single("include_total")?) {
-            (Some(_), Some(_)) => {
-                return Err(bad_parameter_message(
-                    "include_total",
-                    "`include_total` is the older name of `count`: give one of them",
-                ));
-            }
-            (Some(raw), None) => boolean("count", raw)?,
-            (None, Some(raw)) => boolean("include_total", raw)?,
-            (None, None) => false,
-        };
+        // `include_total` is `count`'s older name. The documents list both (a schema cannot
+        // say "one or the other"), so both are read and either asks for the count.
+        let count = pairs
+            .single("count")?
+            .map(|raw| boolean("count", raw))
+            .transpose()?;
+        let older = pairs
+            .single("include_total")?
+            .map(|raw| boolean("include_total", raw))
+            .transpose()?;
+        let count = count.unwrap_or(false) || older.unwrap_or(false);
         let sort = sort_keys::<R>(pairs.single("sort")?)?;
         let list = list_name::<R>(&sort);
+        // With a cursor, `offset` skips that many more items after its position: both are
+        // documented parameters, and together they still name one page.
         let after = match pairs.single("cursor")? {
             None => None,
-            Some(_) if pairs.single("offset")?.is_some() => {
-                return Err(bad_parameter_message(
-                    "offset",
-                    "a page starts after a `cursor` or past an `offset`, not both",
-                ));
-            }
+            // The rule is `cursor`, not `type`: a cursor's signature is what no schema can
+            // state, so clients (and conformance tools) can tell this refusal from the others.
             Some(raw) => Some(key.decode(&list, raw, &position_kinds::<R>(&sort)).ok_or_else(
                 || {
-                    bad_parameter_message(
-                        "cursor",
-                        "not a cursor of this list: pass the `next` of a page listed with the same sort",
-                    )
+                    let message = "not a cursor of this list: pass the `next` of a page listed with the same sort";
+                    let mut problem = bad_parameter_message("cursor", message);
+                    problem.errors = vec![FieldError::parameter("cursor", "cursor", message)];
+                    problem
                 },
             )?),
         };
@@ -366,11 +364,10 @@ fn sort_keys<R: Resource>(raw: Option<&str>) -> Result<Vec<(String, Direction)>,
             )];
             return Err(problem);
         }
+        // A field named again (`sort=title,-title`) cannot change an order its first mention
+        // decided: it is skipped, as the documents' list of keys allows it.
         if sort.iter().any(|(seen, _)| seen == field) {
-            return Err(bad_parameter_message(
-                "sort",
-                &format!("`{field}` is sorted by twice"),
-            ));
+            continue;
         }
         sort.push((field.to_owned(), direction));
     }

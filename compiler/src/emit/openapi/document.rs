@@ -324,7 +324,7 @@ impl<'p> ComponentGraph<'p> {
                 continue;
             };
             if reached.insert(name.as_str()) {
-                pending.extend(component.refs().into_iter().map(str::to_owned));
+                pending.extend(component.refs().into_iter().map(Cow::into_owned));
             }
         }
         reached
@@ -468,7 +468,7 @@ fn list_parameters(resolved: &ContractApi<'_>) -> Vec<Parameter> {
         ),
         query_parameter(
             "offset",
-            Some("How many matching items to skip. Not with `cursor`; for deep pages, follow `next` instead, whose cost does not grow with the depth.".to_owned()),
+            Some("How many matching items to skip (after the `cursor`'s position, with one); for deep pages, follow `next` instead, whose cost does not grow with the depth.".to_owned()),
             Schema {
                 default: Some(Box::new(0.into())),
                 ..schema::integer("int64", 0.0)
@@ -476,8 +476,13 @@ fn list_parameters(resolved: &ContractApi<'_>) -> Vec<Parameter> {
         ),
         query_parameter(
             "cursor",
-            Some("Where the page starts: the `next` of the previous page, for the items after its last one, unrepeated and unskipped whatever was inserted or deleted meanwhile. Opaque and signed: a cursor changed, made by another server, or passed with another `sort` is a 400. Not with `offset`.".to_owned()),
-            Schema::of_type(JsonType::String),
+            Some("Where the page starts: the `next` of the previous page, for the items after its last one, unrepeated and unskipped whatever was inserted or deleted meanwhile. Opaque and signed: a cursor changed, made by another server, or passed with another `sort` is a 400 whose entry's rule is `cursor`.".to_owned()),
+            // The shape of a cursor (base64url position, `.`, base64url 16-byte signature); its
+            // signature is what no schema can state.
+            Schema {
+                pattern: Some("^[A-Za-z0-9_-]+\\.[A-Za-z0-9_-]{22}$".to_owned()),
+                ..Schema::of_type(JsonType::String)
+            },
         ),
     ];
     let sort_keys: Vec<serde_json::Value> = contract
@@ -529,14 +534,20 @@ fn list_parameters(resolved: &ContractApi<'_>) -> Vec<Parameter> {
     for field in resolved.filter.iter().flat_map(|filter| filter.declared()) {
         for op in Operator::for_field(field.filter_kind(), field.may_be_null()) {
             let description = format!("Only items whose `{}` {}.", field.name, op.meaning());
-            // Without the range of a stored `float` or `int32`: the server compares a filter's
-            // operand as a 64-bit number, whatever its size.
+            // Without the range of a stored `float` or `int32`: the server reads a filter's
+            // operand as a 64-bit number, whatever the field's size.
+            let plain = schema::type_schema(&field.ty, &Default::default(), &Default::default());
             let operand = Schema {
                 minimum: None,
                 maximum: None,
                 exclusive_minimum: None,
                 exclusive_maximum: None,
-                ..schema::type_schema(&field.ty, &Default::default(), &Default::default())
+                format: match plain.format {
+                    Some("int32") => Some("int64"),
+                    Some("float") => Some("double"),
+                    other => other,
+                },
+                ..plain
             };
             let name = format!("{}[{}]", field.name, op.name());
             if op == Operator::Eq {

@@ -423,7 +423,7 @@ pub(super) fn field_error_schema() -> Schema {
         (
             "rule",
             string(
-                "The rule that failed: `required`, `type`, `null` (null for a field that is not nullable), `format`, `pattern`, `enum`, `min_length`, `max_length`, `minimum`, `maximum`, `exclusive_minimum`, `exclusive_maximum`, `multiple_of`, `min_items`, `max_items`, `unique_items`, `unknown_field`, `unknown_parameter`, `key` (a body's key differs from the path's) or `reference` (a reference names a resource that does not exist).",
+                "The rule that failed: `required`, `type`, `null` (null for a field that is not nullable), `format`, `pattern`, `enum`, `min_length`, `max_length`, `minimum`, `maximum`, `exclusive_minimum`, `exclusive_maximum`, `multiple_of`, `min_items`, `max_items`, `unique_items`, `unknown_field`, `unknown_parameter`, `key` (a body's key differs from the path's), `reference` (a reference names a resource that does not exist) or `cursor` (a list cursor this server did not sign).",
             ),
         ),
         (

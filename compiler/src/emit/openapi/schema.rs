@@ -1,5 +1,7 @@
 //! IR types and fields -> JSON Schema, and the component schemas a contract contributes.
 
+use std::borrow::Cow;
+
 use crate::api::{BodyField, BodyModel, ContractApi};
 use crate::ir::{Constraints, Contract, DerivedBody, EnumDef, Field, Message, Scalar, Type, Value};
 
@@ -446,6 +448,23 @@ pub(super) fn patch_schema(contract: &str, patch: &BodyModel<'_>) -> Schema {
     )
 }
 
+/// The name of a resource's sparse form: `TaskFields`.
+pub(super) fn fields_name(contract: &Contract) -> String {
+    format!("{}Fields", contract.name)
+}
+
+/// A resource as a sparse fieldset returns it (`?fields=id,title`): its fields, none required.
+pub(super) fn fields_schema(contract: &Contract) -> Schema {
+    Schema {
+        description: Some(format!(
+            "A `{}` with only the fields a list's `fields` parameter named.",
+            contract.name
+        )),
+        required: Vec::new(),
+        ..resource_schema(contract)
+    }
+}
+
 /// A page of list results: the body `cmmv::Page` serializes to.
 pub(super) fn page_schema(contract: &Contract) -> Schema {
     let count = |description: &str, format: &'static str, minimum: f64| Schema {
@@ -459,7 +478,15 @@ pub(super) fn page_schema(contract: &Contract) -> Schema {
     };
     let items = Schema {
         description: Some("The items of this page, in the requested order. With `fields`, each item carries only the fields named there.".to_owned()),
-        items: Some(Box::new(Schema::reference(&contract.name))),
+        // A whole resource, or with `fields` the chosen fields of one: no field is required
+        // of the second, which the first still documents.
+        items: Some(Box::new(Schema {
+            any_of: vec![
+                Schema::reference(&contract.name),
+                Schema::reference(&fields_name(contract)),
+            ],
+            ..Schema::default()
+        })),
         ..Schema::of_type(JsonType::Array)
     };
     Schema {
@@ -553,6 +580,8 @@ pub(super) fn enum_schema(def: &EnumDef) -> Schema {
 #[derive(Debug, Clone, Copy)]
 pub(super) enum Component<'p> {
     Resource(&'p Contract),
+    /// The resource as a sparse fieldset returns it.
+    Fields(&'p Contract),
     Derived(&'p ContractApi<'p>, DerivedBody),
     Message(&'p Message),
     Enum(&'p EnumDef),
@@ -568,6 +597,7 @@ impl<'p> Component<'p> {
         let contract = resolved.contract;
         [
             Component::Resource(contract),
+            Component::Fields(contract),
             Component::Derived(resolved, DerivedBody::Input),
             Component::Derived(resolved, DerivedBody::Patch),
             Component::Derived(resolved, DerivedBody::Page),
@@ -581,6 +611,7 @@ impl<'p> Component<'p> {
     pub(super) fn name(self) -> String {
         match self {
             Component::Resource(contract) => contract.name.clone(),
+            Component::Fields(contract) => fields_name(contract),
             Component::Derived(resolved, derived) => resolved.derived_name(derived).to_owned(),
             Component::Message(message) => message.name.clone(),
             Component::Enum(def) => def.name.clone(),
@@ -592,23 +623,28 @@ impl<'p> Component<'p> {
     /// The names of the component schemas this one refers to (with repeats), read off the IR:
     /// the names [`Schema::collect_refs`] finds in [`Component::schema`], without building it.
     /// Finding which schemas a document must show follows these for every component.
-    pub(super) fn refs(self) -> Vec<&'p str> {
-        fn of_fields<'f>(fields: impl IntoIterator<Item = &'f Field>) -> Vec<&'f str> {
+    pub(super) fn refs(self) -> Vec<Cow<'p, str>> {
+        fn of_fields<'f>(fields: impl IntoIterator<Item = &'f Field>) -> Vec<Cow<'f, str>> {
             let mut names = Vec::new();
             for field in fields {
                 named_types(&field.ty, &mut names);
             }
-            names
+            names.into_iter().map(Cow::Borrowed).collect()
         }
         match self {
-            Component::Resource(contract) => of_fields(&contract.fields),
+            Component::Resource(contract) | Component::Fields(contract) => {
+                of_fields(&contract.fields)
+            }
             Component::Derived(resolved, derived) => match resolved.derived(derived) {
                 Some(body) => of_fields(body.declared()),
-                // A page's items are the resource.
-                None => vec![resolved.contract.name.as_str()],
+                // A page's items are the resource, whole or sparse.
+                None => vec![
+                    Cow::Borrowed(resolved.contract.name.as_str()),
+                    Cow::Owned(fields_name(resolved.contract)),
+                ],
             },
             Component::Message(message) => of_fields(&message.fields),
-            Component::Problem => vec![FIELD_ERROR],
+            Component::Problem => vec![Cow::Borrowed(FIELD_ERROR)],
             Component::Enum(_) | Component::FieldError => Vec::new(),
         }
     }
@@ -616,6 +652,7 @@ impl<'p> Component<'p> {
     pub(super) fn schema(self) -> Schema {
         match self {
             Component::Resource(contract) => resource_schema(contract),
+            Component::Fields(contract) => fields_schema(contract),
             Component::Derived(resolved, DerivedBody::Input) => {
                 input_schema(&resolved.contract.name, &resolved.input)
             }

@@ -65,6 +65,8 @@ pub struct App {
     settings: Settings,
     try_path: Option<String>,
     stack: layers::Stack,
+    /// Every route, as mounted, before the middleware wraps them into one service.
+    routes: Router,
     readiness: Readiness,
     metrics: Metrics,
 }
@@ -130,6 +132,14 @@ impl App {
     /// or for serving it some other way.
     pub fn router(&self) -> Router {
         Router::new().fallback_service(self.stack.clone())
+    }
+
+    /// Every route the app mounted (the contracts', the login module's, the runtime's own),
+    /// without the middleware: what to inspect to see what the app really serves (axum's
+    /// `Debug` of a router lists its paths). Serving it would bypass every layer.
+    #[doc(hidden)]
+    pub fn mounted_routes(&self) -> Router {
+        self.routes.clone()
     }
 
     /// The settings the app was built with.
@@ -382,6 +392,7 @@ impl AppBuilder {
             .merge(own_routes)
             // Set last, so that it replaces any fallback a contract router brought along.
             .fallback(layers::not_found);
+        let mounted = routes.clone();
         let stack = layers::apply(
             routes,
             &self.settings,
@@ -399,6 +410,7 @@ impl AppBuilder {
             settings: self.settings,
             try_path: self.try_path,
             stack,
+            routes: mounted,
             readiness,
             metrics,
         })

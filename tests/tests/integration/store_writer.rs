@@ -1,7 +1,8 @@
 //! SQLite's single writer (`runtime/src/sql/writer.rs`) over HTTP, on real files: writes that
 //! queue together commit in one transaction and fail one by one, a full queue answers 503
-//! problems at once, and a read after an acknowledged write sees it, though reads and writes
-//! use different connections.
+//! problems at once, writes that outwait the database timeout answer 503 rather than hang, a
+//! panicking write fails alone, and a read after an acknowledged write sees it, though reads
+//! and writes use different connections.
 //!
 //! To make writes queue up, a connection of the test's own holds SQLite's write lock: the
 //! writer's next transaction waits for it (its busy timeout) and every write sent meanwhile
@@ -246,6 +247,51 @@ async fn sqlite_a_full_write_queue_is_a_503_problem_at_once() {
     db.close().await;
 }
 
+/// A write lock held elsewhere for longer than the database timeout: the write waiting on it
+/// and those queued behind it are answered 503 (retry later) once the timeout has passed,
+/// not held until the lock goes, and none of them is stored; afterwards writes commit again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_writes_that_outwait_the_timeout_are_503_problems() {
+    let timeout = Duration::from_millis(400);
+    let (_dir, file, db) = sqlite_configured(|url| DatabaseSettings {
+        acquire_timeout: timeout,
+        write_batch: 1,
+        ..DatabaseSettings::new(url)
+    })
+    .await;
+    let served = serve(&db).await;
+    let label = |slug: &str| json!({"slug": slug});
+
+    let (mut holder, first) =
+        hold_the_writer(&db, &file, &served, ("/v1/labels", label("held"))).await;
+    let queued: Vec<_> = ["late-1", "late-2"]
+        .iter()
+        .map(|slug| send(&served, Method::POST, "/v1/labels", Some(label(slug))))
+        .collect();
+    // Every one is answered while the lock is still held: the timeout bounds the wait.
+    for request in std::iter::once(first).chain(queued) {
+        let answer = tokio::time::timeout(Duration::from_secs(20), request)
+            .await
+            .expect("answered while the lock is still held")
+            .expect("the write's task");
+        answer.problem(StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(answer.retry_after.as_deref(), Some("1"), "{}", answer.text);
+        assert_no_database_text(&answer.text, &["locked", "busy"]);
+    }
+
+    holder.execute("ROLLBACK").await;
+    for slug in ["held", "late-1", "late-2"] {
+        let gone = call(&served, Method::GET, &format!("/v1/labels/{slug}"), None).await;
+        gone.problem(StatusCode::NOT_FOUND);
+    }
+    let again = call(&served, Method::POST, "/v1/labels", Some(label("late-1"))).await;
+    assert_eq!(again.status, StatusCode::CREATED, "{}", again.text);
+
+    holder.close().await;
+    served.shutdown().await;
+    db.close().await;
+}
+
 /// Writes go through the writer's connection, reads through the read-only pool: a read sent
 /// after a write was acknowledged sees it, whichever connection serves it. Several clients at
 /// once, each creating, reading, replacing, reading, deleting and reading its own labels.
@@ -303,4 +349,50 @@ async fn sqlite_reads_see_every_acknowledged_write() {
     }
     served.shutdown().await;
     db.close().await;
+}
+
+/// A write that panics (a bug in a hand-written change) fails that write alone, with an
+/// internal error and nothing of it stored; the writer goes on taking writes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_a_panicking_write_fails_alone_and_the_writer_goes_on() {
+    let (_dir, _file, db) = sqlite_configured(DatabaseSettings::new).await;
+    let stores = Stores::database(&db);
+    let project = crate::store_conformance::project(&stores, "panic").await;
+    let task = crate::store_conformance::task(&stores, &project, json!({"title": "Before"})).await;
+
+    let panicked = stores
+        .tasks
+        .update(
+            &task.id,
+            Box::new(|t: &mut todo::api::Task| {
+                t.title = "Half-way".to_owned();
+                panic!("a bug in a change");
+            }),
+        )
+        .await;
+    assert!(
+        matches!(&panicked, Err(cmmv::store::StoreError::Internal(cause)) if cause.message() == "a write panicked"),
+        "{panicked:?}"
+    );
+    let read = stores
+        .tasks
+        .get(&task.id)
+        .await
+        .expect("the task is still there");
+    assert_eq!(
+        read.title, "Before",
+        "nothing of the panicking write is stored"
+    );
+
+    // The writer is alive: the next writes commit.
+    let after = stores
+        .tasks
+        .update(
+            &task.id,
+            Box::new(|t: &mut todo::api::Task| t.title = "After".to_owned()),
+        )
+        .await
+        .expect("the writer takes writes after a panic");
+    assert_eq!(after.title, "After");
+    assert!(db.check().await.is_ok(), "readiness still passes");
 }

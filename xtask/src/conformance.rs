@@ -72,7 +72,8 @@ pub(crate) fn run(root: &Path) -> Result<(), String> {
             .args(["--workers", "1"])
             .env("SCHEMATHESIS_HOOKS", "hooks")
             .env("PYTHONPATH", &hooks)
-            .current_dir(&hooks)
+            // Schemathesis keeps a cache in its working directory: the run's own, not the tree.
+            .current_dir(data.path())
             .status()
             .map_err(|e| {
                 format!(

@@ -319,12 +319,8 @@ fn operands(
     if !op.takes_list() {
         return Ok(vec![parse(field.kind, raw)?]);
     }
-    if raw.is_empty() {
-        return Err(bad_parameter_message(
-            name,
-            "list at least one value, separated by commas",
-        ));
-    }
+    // An empty value is a list of one empty value, as OpenAPI's `form` style reads it: the
+    // empty text for a text field, and a 400 for a type the empty text is not a value of.
     let values = raw
         .split(',')
         .map(|item| parse(field.kind, item))
@@ -332,7 +328,7 @@ fn operands(
     if values.len() > MAX_IN_VALUES {
         invalid.push(FieldError::parameter(
             name,
-            "maxItems",
+            "max_items",
             format!("list at most {MAX_IN_VALUES} values"),
         ));
     }

@@ -564,6 +564,13 @@ async fn hostile_input(backend: Arc<Backend>) {
         )
         .await;
     }
+    // An empty `in`/`nin` value is one empty value (OpenAPI's `form` style): the empty title,
+    // which no task has, so `nin` keeps them all; for a UUID it is no value at all, a 400.
+    let all = page(&backend, "/v1/tasks", &[]).await;
+    let not_empty = page(&backend, "/v1/tasks", &[("title[nin]", "")]).await;
+    assert_eq!(strings(&not_empty, "title"), strings(&all, "title"));
+    let (status, _, _) = get(&backend, "/v1/tasks", &[("project_id[in]", "")]).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
     // A field sorted by again cannot change the order its first mention decided: it is
     // skipped, not refused (the documents' array of sort keys allows it).
     let once = page(&backend, "/v1/tasks", &[("sort", "title")]).await;

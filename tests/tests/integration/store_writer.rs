@@ -44,6 +44,13 @@ async fn wait_for(db: &Database, what: &str, ready: impl Fn(&WriterStats) -> boo
 }
 
 /// Sends a request from a task of its own, so that several are in flight at once.
+/// A 503 problem that asks to retry in a second and names none of `internals`.
+fn assert_retry_later(answer: &Answer, internals: &[&str]) {
+    answer.problem(StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(answer.retry_after.as_deref(), Some("1"), "{}", answer.text);
+    assert_no_database_text(&answer.text, internals);
+}
+
 fn send(served: &Served, method: Method, path: &str, body: Option<Value>) -> JoinHandle<Answer> {
     tokio::spawn(call_url(served.url(path), method, body))
 }
@@ -218,14 +225,7 @@ async fn sqlite_a_full_write_queue_is_a_503_problem_at_once() {
         )
         .await
         .expect("a full queue answers at once");
-        refused.problem(StatusCode::SERVICE_UNAVAILABLE);
-        assert_eq!(
-            refused.retry_after.as_deref(),
-            Some("1"),
-            "{}",
-            refused.text
-        );
-        assert_no_database_text(&refused.text, &["queue"]);
+        assert_retry_later(&refused, &["queue"]);
     }
     assert!(stats(&db).refused >= 3, "{:?}", stats(&db));
 
@@ -274,9 +274,7 @@ async fn sqlite_writes_that_outwait_the_timeout_are_503_problems() {
             .await
             .expect("answered while the lock is still held")
             .expect("the write's task");
-        answer.problem(StatusCode::SERVICE_UNAVAILABLE);
-        assert_eq!(answer.retry_after.as_deref(), Some("1"), "{}", answer.text);
-        assert_no_database_text(&answer.text, &["locked", "busy"]);
+        assert_retry_later(&answer, &["locked", "busy"]);
     }
 
     holder.execute("ROLLBACK").await;

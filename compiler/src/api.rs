@@ -316,6 +316,16 @@ impl<'p> OperationApi<'p> {
     pub fn route(&self, version: u32) -> Option<&Route> {
         self.routes.iter().find(|r| r.version == version)
     }
+
+    /// The routes a router mounts: each path once (an unversioned contract serves one path
+    /// for all its versions).
+    pub fn served_routes(&self) -> impl Iterator<Item = &Route> {
+        self.routes
+            .iter()
+            .enumerate()
+            .filter(|(i, route)| self.routes[..*i].iter().all(|r| r.path != route.path))
+            .map(|(_, route)| route)
+    }
 }
 
 #[cfg(test)]

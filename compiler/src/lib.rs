@@ -76,6 +76,10 @@ pub struct Input {
     pub rust_sources: Vec<FileId>,
     /// The directories those files were read from (watched by build scripts).
     pub rust_dirs: Vec<PathBuf>,
+    /// The contracts of the runtime's modules, shipped with the compiler; lowered when
+    /// `cmmv.yaml` lists the module. Registered with the project file, so that diagnostics
+    /// can show them.
+    pub modules: Vec<(ir::Module, FileId)>,
 }
 
 impl Input {
@@ -90,6 +94,14 @@ impl Input {
     pub fn set_project(&mut self, name: impl Into<PathBuf>, text: impl Into<String>) -> FileId {
         let id = self.sources.add(name, text);
         self.project = Some(id);
+        if self.modules.is_empty() {
+            for module in ir::Module::ALL {
+                let file = self
+                    .sources
+                    .add(module.file_name(), module.contract_source());
+                self.modules.push((module, file));
+            }
+        }
         id
     }
 
@@ -148,6 +160,7 @@ impl Input {
     pub fn relative_to(mut self, base: &Path) -> Self {
         let strip = |path: &Path| path.strip_prefix(base).unwrap_or(path).to_path_buf();
         let mut sources = SourceMap::new();
+        // Ids stay as they were: files are re-added in id order.
         for (_, file) in self.sources.files() {
             sources.add(strip(&file.name), file.text.clone());
         }
@@ -159,7 +172,11 @@ impl Input {
 
     /// Every file read from disk, for `cargo:rerun-if-changed`.
     pub fn files(&self) -> Vec<PathBuf> {
-        self.sources.files().map(|(_, f)| f.name.clone()).collect()
+        self.sources
+            .files()
+            .filter(|(id, _)| !self.modules.iter().any(|(_, module)| module == id))
+            .map(|(_, f)| f.name.clone())
+            .collect()
     }
 }
 
@@ -510,9 +527,28 @@ pub fn lower(input: &Input) -> (ir::Project, Diagnostics) {
         let contracts = frontend::rust::lower_file(id, &file.text, named_limits, &mut file_diags);
         Some((contracts, file_diags))
     });
+    // The modules' contracts lower like any other, then are marked as the runtime's.
+    let modules = input
+        .modules
+        .iter()
+        .filter(|(module, _)| project.modules.contains(module))
+        .filter_map(|&(module, id)| {
+            let file = input.sources.get(id)?;
+            let mut file_diags = Diagnostics::new();
+            let contract =
+                frontend::yaml::lower_file(id, &file.text, named_limits, &mut file_diags).map(
+                    |mut contract| {
+                        contract.provided_by = Some(module);
+                        contract
+                    },
+                );
+            Some((contract, file_diags))
+        })
+        .collect::<Vec<_>>();
     let from_yaml = lowered
         .into_iter()
         .flatten()
+        .chain(modules)
         .map(|(contract, file_diags)| (contract.into_iter().collect::<Vec<_>>(), file_diags));
     let mut first_spans: std::collections::BTreeMap<String, diag::Span> = Default::default();
     let mut any_contract = false;
@@ -532,6 +568,7 @@ pub fn lower(input: &Input) -> (ir::Project, Diagnostics) {
             .with_help("contract files end in `.yaml`; each starts with `contract: Name`"),
         );
     }
+    project.spread_unversioned();
     project.index_types();
     (project, diags)
 }
@@ -557,6 +594,32 @@ fn add_contract(
     }
     first_spans.insert(contract.name.clone(), contract.span);
     project.contracts.insert(contract.name.clone(), contract);
+}
+
+/// The Rust a runtime module is written against: its contract (shipped with the compiler,
+/// `modules/<name>.yaml`) compiled as a project's would be, without a repository. The runtime
+/// holds this text (`runtime/src/auth/contract.rs` for `login`), and a test compares the two,
+/// so that the module serves exactly what the documents say of it. Does no IO.
+pub fn module_rust(module: ir::Module) -> Result<String, CompileError> {
+    let mut input = Input::default();
+    input.set_project(PROJECT_FILE, format!("modules: [{}]\n", module.name()));
+    let (project, diags) = lower_and_validate(&input);
+    let failed = |diagnostics: Vec<Diagnostic>| CompileError {
+        diagnostics,
+        sources: input.sources.clone(),
+    };
+    if diags.has_errors() {
+        return Err(failed(diags.into_sorted()));
+    }
+    let api = api::Api::resolve(&project);
+    let file = emit::rust::emit_module(&api, module).ok_or_else(|| {
+        failed(vec![Diagnostic::global(format!(
+            "module `{}` declares no contract",
+            module.name()
+        ))])
+    })?;
+    let mut formatted = output::format_rust_files(&[file]);
+    Ok(formatted.remove(0).contents)
 }
 
 /// Runs the whole pipeline: analyze, then emit. Does no IO.

@@ -27,7 +27,7 @@
 //! ```
 
 use std::borrow::Cow;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
 use std::future::Future;
 use std::process::ExitCode;
@@ -81,6 +81,16 @@ pub struct AppBuilder {
     checks: Checks,
     rate_limits: RateLimitParts,
     auth: AuthParts,
+    modules: ModuleParts,
+}
+
+/// The runtime's modules the documents describe, and those mounted: they must be the same.
+#[derive(Debug, Default)]
+struct ModuleParts {
+    /// `None` until a generated [`crate::Api`] is given: an app without its documents has
+    /// nothing to disagree with.
+    documented: Option<BTreeSet<&'static str>>,
+    mounted: BTreeSet<&'static str>,
 }
 
 /// What [`AppBuilder`] collects for authentication.
@@ -125,6 +135,7 @@ impl App {
             checks: Checks::default(),
             rate_limits: RateLimitParts::default(),
             auth: AuthParts::default(),
+            modules: ModuleParts::default(),
         }
     }
 
@@ -280,6 +291,10 @@ impl AppBuilder {
             self = self.openapi(version, json, yaml);
         }
         self.rate_limits.tables.push(api.rate_limits);
+        self.modules
+            .documented
+            .get_or_insert_with(BTreeSet::new)
+            .extend(api.modules.iter().copied());
         self
     }
 
@@ -326,6 +341,7 @@ impl AppBuilder {
         if let Some(error) = login.misconfiguration() {
             self.auth.errors.push(error);
         }
+        self.modules.mounted.insert(crate::auth::LOGIN_MODULE);
         self.routes(login.routes())
             .api_keys(login.api_key_verifier())
             .readiness_check("auth_store", move || {
@@ -351,6 +367,15 @@ impl AppBuilder {
         self.settings.validate()?;
         if let Some(error) = self.auth.errors.into_iter().next() {
             return Err(error.into());
+        }
+        if let Some(documented) = &self.modules.documented {
+            let mounted = &self.modules.mounted;
+            if let Some(&module) = documented.difference(mounted).next() {
+                return Err(BuildError::ModuleNotMounted { module });
+            }
+            if let Some(&module) = mounted.difference(documented).next() {
+                return Err(BuildError::UndocumentedModule { module });
+            }
         }
         let jwt = match self.auth.jwt {
             Some(verifier) => Some(verifier),
@@ -433,6 +458,18 @@ pub enum BuildError {
         /// The custom key's name.
         key: &'static str,
     },
+    /// The documents describe a runtime module (`modules:` in `cmmv.yaml`) the app does not
+    /// mount: they would list routes that answer 404.
+    ModuleNotMounted {
+        /// The module's name, `login`.
+        module: &'static str,
+    },
+    /// The app mounts a runtime module its documents do not describe: its routes would be
+    /// served undocumented.
+    UndocumentedModule {
+        /// The module's name, `login`.
+        module: &'static str,
+    },
 }
 
 impl fmt::Display for BuildError {
@@ -443,6 +480,14 @@ impl fmt::Display for BuildError {
                 f,
                 "rate limit `{policy}` on {route} counts by the custom key `{key}`, which the app does not register (AppBuilder::rate_limit_key)"
             ),
+            BuildError::ModuleNotMounted { module } => write!(
+                f,
+                "the API documents describe the `{module}` module (`modules:` in cmmv.yaml), but the app does not mount it (AppBuilder::{module})"
+            ),
+            BuildError::UndocumentedModule { module } => write!(
+                f,
+                "the app mounts the `{module}` module, which its API documents do not describe: add `modules: [{module}]` to cmmv.yaml"
+            ),
         }
     }
 }
@@ -451,7 +496,9 @@ impl std::error::Error for BuildError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             BuildError::Settings(error) => Some(error),
-            BuildError::UnregisteredRateLimitKey { .. } => None,
+            BuildError::UnregisteredRateLimitKey { .. }
+            | BuildError::ModuleNotMounted { .. }
+            | BuildError::UndocumentedModule { .. } => None,
         }
     }
 }

@@ -9,7 +9,7 @@
 //!
 //! ```no_run
 //! # mod api {
-//! #     pub const API: cmmv::Api = cmmv::Api { openapi: &[], routes: &[], rate_limits: &[], migrations: &[] };
+//! #     pub const API: cmmv::Api = cmmv::Api { openapi: &[], routes: &[], rate_limits: &[], migrations: &[], modules: &[] };
 //! # }
 //! # async fn serve() -> Result<(), Box<dyn std::error::Error>> {
 //! // pub mod api { include!(concat!(env!("OUT_DIR"), "/cmmv/rust/mod.rs")); }
@@ -42,6 +42,10 @@
 //! `docs/operations.md`; the contract format in `docs/contracts.md`.
 
 #![warn(missing_docs)]
+
+// The login module's items are generated (`auth::contract`), and generated code names this
+// crate by its absolute path, `::cmmv`, as it does from a user's crate.
+extern crate self as cmmv;
 
 pub mod app;
 pub mod auth;
@@ -97,7 +101,7 @@ pub mod __private {
 
     pub use crate::extract::{QueryReader, path_key};
     pub use crate::resource::{FieldKind, QueryField, ToFieldValue};
-    pub use crate::respond::{json, no_content};
+    pub use crate::respond::{json, no_content, no_store};
     pub use crate::sql::{Column, ColumnKind, ForeignKey, Record, Row, json_from_sql, json_to_sql};
     pub use crate::validate::{
         At, Errors, LazyRegex, Presence, Rules, enum_value, field, object, patch_field, required,

@@ -37,4 +37,7 @@ pub struct Api {
     pub rate_limits: RouteLimits,
     /// The database migrations, in order, for [`crate::sql::Database::migrate`].
     pub migrations: &'static [crate::sql::Migration],
+    /// The runtime's modules the documents describe (`"login"`): the app must mount each of
+    /// them, and no other, for the documents to tell the truth.
+    pub modules: &'static [&'static str],
 }

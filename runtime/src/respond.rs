@@ -102,6 +102,15 @@ impl<T: Serialize> IntoResponse for Created<T> {
     }
 }
 
+/// `response` with `Cache-Control: no-store`: it carries credentials, which no cache may keep
+/// (RFC 9111 §5.2.2.5; RFC 6749 §5.1 asks it of token answers).
+pub fn no_store(mut response: Response) -> Response {
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
 /// `204 No Content`.
 pub fn no_content() -> Response {
     let mut response = StatusCode::NO_CONTENT.into_response();

@@ -18,6 +18,9 @@ use crate::diag::{FileId, Span};
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Project {
     pub api: ApiInfo,
+    /// The runtime's modules the project mounts (`modules:` in `cmmv.yaml`), each documented
+    /// through the contract it is declared as.
+    pub modules: BTreeSet<Module>,
     /// Named rate-limit policies that operations refer to by name.
     pub rate_limits: BTreeMap<String, RateLimitPolicy>,
     /// Contracts by name.
@@ -105,6 +108,13 @@ pub struct Contract {
     pub path: String,
     /// API versions that serve the contract; operations serve a subset.
     pub versions: BTreeSet<u32>,
+    /// `false` for a contract served at its bare path (`/auth/login`) rather than under
+    /// `/v{N}`, once for all versions; every version's document shows it. Its versions are
+    /// the project's (see [`Project::spread_unversioned`]).
+    pub versioned: bool,
+    /// Declared by a runtime module (`modules:` in `cmmv.yaml`): documented with the project,
+    /// while its Rust, storage and proto are the runtime's, not generated for the project.
+    pub provided_by: Option<Module>,
     pub deprecated: bool,
     /// The default policy of every operation of the contract.
     pub auth: AuthPolicy,
@@ -758,6 +768,13 @@ pub struct Operation {
     pub response: Option<Body>,
     /// The success status code.
     pub status: u16,
+    /// Other successes the operation answers with, besides `status` (`responses:`).
+    pub alternatives: Vec<Reply>,
+    /// Problems the operation's own logic answers with, and when (`errors:`); documented
+    /// beside those every operation of its kind may give.
+    pub errors: Vec<DeclaredError>,
+    /// Successful answers carry credentials: `Cache-Control: no-store`.
+    pub no_store: bool,
     /// Already resolved: the operation's own policy, or the contract's.
     pub auth: AuthPolicy,
     /// Already resolved: the operation's own limit, or the contract's; never `Inherit`.
@@ -783,9 +800,82 @@ impl Operation {
         }
     }
 
-    /// The full path served for one version: `/v1/tasks/{id}`.
+    /// The full path served for one version: `/v1/tasks/{id}`, or `/auth/login` for an
+    /// unversioned contract.
     pub fn full_path(&self, contract: &Contract, version: u32) -> String {
-        format!("/v{version}{}{}", contract.path, self.path)
+        if contract.versioned {
+            format!("/v{version}{}{}", contract.path, self.path)
+        } else {
+            format!("{}{}", contract.path, self.path)
+        }
+    }
+
+    /// The success answers: `status` with `response`, then the alternatives by status.
+    pub fn replies(&self) -> Vec<Reply> {
+        let mut replies = vec![Reply {
+            status: self.status,
+            body: self.response.clone(),
+            description: None,
+        }];
+        replies.extend(self.alternatives.iter().cloned());
+        replies
+    }
+}
+
+/// One success answer of an operation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reply {
+    pub status: u16,
+    /// `None` for an empty answer.
+    pub body: Option<Body>,
+    /// When the operation answers so.
+    pub description: Option<String>,
+}
+
+/// A problem status an operation declares, with when it happens.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeclaredError {
+    pub status: u16,
+    pub description: String,
+    pub span: Span,
+}
+
+/// The problem statuses an operation may declare: those the runtime's problems use.
+pub const PROBLEM_STATUSES: &[u16] = &[400, 401, 403, 404, 409, 413, 415, 422, 429, 500, 503];
+
+/// A module of the runtime that a project mounts and documents through a built-in contract.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Module {
+    /// `cmmv::auth::Login`: `/auth/register`, `/auth/login`, ..., and API keys.
+    Login,
+}
+
+impl Module {
+    pub const ALL: [Module; 1] = [Module::Login];
+
+    /// The name `cmmv.yaml` lists it by.
+    pub fn name(self) -> &'static str {
+        match self {
+            Module::Login => "login",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Module> {
+        Module::ALL.into_iter().find(|m| m.name() == name)
+    }
+
+    /// The contract declaring the module, as shipped with the compiler.
+    pub fn contract_source(self) -> &'static str {
+        match self {
+            Module::Login => include_str!("../../modules/login.yaml"),
+        }
+    }
+
+    /// The name its contract's diagnostics show.
+    pub fn file_name(self) -> &'static str {
+        match self {
+            Module::Login => "<cmmv>/modules/login.yaml",
+        }
     }
 }
 
@@ -1010,6 +1100,33 @@ impl Project {
             }
         }
         used
+    }
+
+    /// Serves each unversioned contract in every version the others serve (version 1 when
+    /// there are no others): every document shows it, at its one bare path.
+    pub fn spread_unversioned(&mut self) {
+        let mut versions: BTreeSet<u32> = self
+            .contracts
+            .values()
+            .filter(|c| c.versioned)
+            .flat_map(|c| c.operations.values())
+            .flat_map(|o| o.versions.iter().copied())
+            .collect();
+        if versions.is_empty() {
+            versions.insert(1);
+        }
+        for contract in self.contracts.values_mut().filter(|c| !c.versioned) {
+            contract.versions.clone_from(&versions);
+            for op in contract.operations.values_mut() {
+                op.versions.clone_from(&versions);
+            }
+        }
+    }
+
+    /// The contracts whose Rust, storage and proto this project generates: all but those a
+    /// runtime module provides.
+    pub fn generated_contracts(&self) -> impl Iterator<Item = &Contract> {
+        self.contracts.values().filter(|c| c.provided_by.is_none())
     }
 
     /// The API versions any contract serves.

@@ -24,7 +24,7 @@ pub(crate) fn assign(project: &Project, previous: Option<&Lock>) -> (Lock, Vec<D
     let previous = previous.unwrap_or(&empty);
     let mut lock = Lock::default();
     let mut diags = Vec::new();
-    for contract in project.contracts.values() {
+    for contract in project.generated_contracts() {
         for (name, slots) in numbered_messages(contract, &mut diags) {
             let owner = Owner {
                 kind: NumberKind::Field,

@@ -192,8 +192,7 @@ pub(crate) struct Origins<'a> {
 impl<'a> Origins<'a> {
     pub(crate) fn new(project: &'a Project, lock: Option<(FileId, &'a str)>) -> Self {
         let contracts = project
-            .contracts
-            .values()
+            .generated_contracts()
             .map(|c| (c.storage.table.as_str(), c))
             .collect();
         Self { contracts, lock }

@@ -252,8 +252,7 @@ impl Table {
 /// The schema the contracts of `project` ask for.
 pub(crate) fn schema_of(project: &Project) -> Schema {
     let tables = project
-        .contracts
-        .values()
+        .generated_contracts()
         .map(|contract| (contract.storage.table.clone(), table_of(contract, project)))
         .collect();
     Schema { tables }

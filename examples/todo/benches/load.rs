@@ -452,9 +452,7 @@ fn measure(server: Server, scenario: Scenario, requests: usize) -> Result<Measur
                 let body = CREATE_BODY.replace(PROJECT_ID, &project.to_string());
                 if matches!(server, Server::Generated(_)) {
                     let todo = Arc::new(todo::Todo::with_database(&db));
-                    let app = todo::app_builder(settings(addr), &todo)
-                        .build()
-                        .map_err(|e| e.to_string())?;
+                    let app = todo::app(settings(addr), &todo).map_err(|e| e.to_string())?;
                     tokio::spawn(app.serve(listener));
                     return Ok::<_, String>((addr, ids, body, Some(db)));
                 }
@@ -475,7 +473,8 @@ fn measure(server: Server, scenario: Scenario, requests: usize) -> Result<Measur
                 let todo = Arc::new(todo::Todo::with_task_store(store));
                 let mut settings = settings(addr);
                 settings.rate_limit.enabled = matches!(server, Server::Limited);
-                let builder = todo::app_builder(settings, &todo);
+                let login = todo::login_in_memory(&settings).map_err(|e| e.to_string())?;
+                let builder = todo::app_builder(settings, &todo).login(&login);
                 let builder = match server {
                     Server::Limited => builder.rate_limiter(Arc::new(AdmitAll(
                         cmmv::ratelimit::MemoryLimiter::new(Default::default()),

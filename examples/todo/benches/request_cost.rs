@@ -94,9 +94,7 @@ fn run(args: &[String]) -> Result<(), String> {
                 let (db, ids, project) = seed_sqlite(&dir.path().join("cost.db")).await?;
                 (todo::Todo::with_database(&db), ids, project, Some(db))
             };
-            let app = todo::app_builder(settings(), &Arc::new(todo))
-                .build()
-                .map_err(|e| e.to_string())?;
+            let app = todo::app(settings(), &Arc::new(todo)).map_err(|e| e.to_string())?;
             let router = app.router();
             let token = format!("Bearer {}", bearer_token());
             let body = format!(

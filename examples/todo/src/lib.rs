@@ -311,13 +311,21 @@ pub async fn assemble(settings: Settings) -> Result<Service, String> {
     })
 }
 
-/// The app: every contract's routes (each with its rate limits and guard), the OpenAPI
-/// documents and a readiness check per store.
+/// The app: every contract's routes (each with its rate limits and guard), the login module
+/// (its accounts in memory), the OpenAPI documents and a readiness check per store.
 pub fn app(settings: Settings, todo: &Arc<Todo>) -> Result<App, cmmv::BuildError> {
-    app_builder(settings, todo).build()
+    let login = login_in_memory(&settings)?;
+    app_builder(settings, todo).login(&login).build()
 }
 
-/// The app's parts, for apps that add to them (a shared limiter, the login module).
+/// The login module over accounts kept in memory, signing with the settings' key.
+pub fn login_in_memory(settings: &Settings) -> Result<cmmv::auth::Login, cmmv::BuildError> {
+    let accounts = Arc::new(cmmv::auth::MemoryAuthStore::new());
+    Ok(cmmv::auth::Login::from_settings(accounts, settings)?)
+}
+
+/// The app's parts, for apps that add to them (a shared limiter); the login module is left to
+/// the caller, who must mount it (`AppBuilder::login`): the documents describe it.
 pub fn app_builder(settings: Settings, todo: &Arc<Todo>) -> cmmv::AppBuilder {
     let builder = App::builder(settings)
         .api(&API)

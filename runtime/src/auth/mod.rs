@@ -76,10 +76,19 @@
 //!   rotated one revokes its whole family; logout revokes the family.
 //! - API keys: `cmmv_<prefix>_<secret>`, shown once, stored as SHA-256, scoped to a subset of
 //!   the creator's roles, revocable; [`ApiKeys`] resolves them for the guard.
-//! - Rate limits: [`LOGIN_RATE_LIMITS`], carried by the routes (per client IP: login
-//!   10/min burst 5, register 10/h burst 3, refresh and logout 60/min burst 10).
+//! - Rate limits: declared by the module's contract and carried by the routes (per client IP:
+//!   login 10/min burst 5, register 10/h burst 3, refresh, logout and confirm 60/min burst 10).
+//!
+//! The module is declared as a contract (`compiler/modules/login.yaml`): [`contract`] holds the
+//! items generated from it, which a test regenerates, and a project lists `modules: [login]`
+//! in its `cmmv.yaml` to document the module with its own contracts.
 
 mod api_keys;
+/// The login module's contract, `Account`: its bodies, answers, handler trait and routes,
+/// generated from `compiler/modules/login.yaml` (`cargo test` with `CMMV_UPDATE_MODULES=1`
+/// regenerates it). The bodies are what its routes accept and answer.
+#[allow(missing_docs)]
+pub mod contract;
 mod guard;
 mod issuer;
 mod jwt;
@@ -94,11 +103,7 @@ mod tests;
 
 pub use api_keys::ApiKeys;
 pub use issuer::{AccessToken, IssueError, KeyCheckError, TokenIssuer};
-pub use login::{
-    API_KEY_PATH, API_KEYS_PATH, AccountMailer, CONFIRM_PATH, LOGIN_PATH, LOGIN_POLICY,
-    LOGIN_RATE_LIMITS, LOGOUT_PATH, Login, LoginOptions, ME_PATH, REFRESH_PATH, REFRESH_POLICY,
-    REGISTER_PATH, REGISTER_POLICY, Registration,
-};
+pub use login::{AccountMailer, LOGIN_MODULE, Login, LoginOptions, Registration};
 pub use password::{PasswordError, Passwords, normalize_password};
 pub use settings::{AuthSettings, JwtSettings};
 pub use store::{

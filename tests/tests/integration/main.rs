@@ -11,6 +11,7 @@ mod formats;
 mod list_queries;
 mod macro_cli;
 mod macro_parity;
+mod modules;
 mod openapi_consistency;
 mod projections;
 mod ratelimit_http;

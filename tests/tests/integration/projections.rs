@@ -115,6 +115,18 @@ fn check_projections(dir: &Path) -> usize {
     let compilation = compile(dir);
     let mut bodies = BTreeMap::new();
     rust_projections(&compilation.files, &mut bodies);
+    // A runtime module's Rust is the runtime's (generated from the same contract, held in
+    // `runtime/src/auth/contract.rs`, checked by `modules.rs`); it has no proto projection.
+    let modules: Vec<cmmv_compiler::GeneratedFile> = compilation
+        .project
+        .modules
+        .iter()
+        .map(|&module| cmmv_compiler::GeneratedFile {
+            path: format!("rust/{}.rs", module.name()).into(),
+            contents: cmmv_compiler::module_rust(module).expect("the module compiles"),
+        })
+        .collect();
+    rust_projections(&modules, &mut bodies);
     openapi_projections(&compilation.files, &mut bodies);
     proto_projections(&compilation.files, &mut bodies);
     let mut compared = 0;
@@ -138,10 +150,15 @@ fn check_projections(dir: &Path) -> usize {
             if body.properties.is_empty() && body.proto.is_none() {
                 continue;
             }
-            let proto = body
-                .proto
-                .clone()
-                .unwrap_or_else(|| panic!("{name}: no proto message"));
+            let proto = match (&body.proto, contract.provided_by) {
+                (Some(proto), _) => proto.clone(),
+                // Not projected to proto: compared with itself.
+                (None, Some(_)) => body
+                    .accepted
+                    .clone()
+                    .unwrap_or_else(|| body.serialized.clone()),
+                (None, None) => panic!("{name}: no proto message"),
+            };
             let documented: Fields = body
                 .properties
                 .difference(&body.write_only)

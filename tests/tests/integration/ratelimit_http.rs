@@ -15,6 +15,8 @@ use todo::{Todo, app};
 use crate::runtime_support::{Served, client, header, problem, settings};
 
 async fn serve(settings: Settings) -> Served {
+    // With a signing key: the example mounts the login module, which issues tokens.
+    let settings = crate::auth_support::with_auth(settings);
     Served::start(app(settings, &Arc::new(Todo::in_memory())).expect("the app builds")).await
 }
 
@@ -241,6 +243,7 @@ const REPORTS_API: cmmv::Api = cmmv::Api {
     routes: &[("GET", "/reports")],
     rate_limits: REPORT_LIMITS,
     migrations: &[],
+    modules: &[],
 };
 
 #[tokio::test]

@@ -558,8 +558,10 @@ async fn immediate_registration_without_the_setting_is_unchanged() {
     )
     .await;
     problem(taken, 409, "/auth/register").await;
-    let unrouted = post(&app, "/auth/confirm", &json!({"token": "x"})).await;
-    assert_eq!(unrouted.status(), 404);
+    // Confirmation is served in every mode (the documents list it), but without the
+    // enumeration-safe flow no token was ever issued: every one is refused.
+    let refused = post(&app, "/auth/confirm", &json!({"token": "x"})).await;
+    problem(refused, 400, "/auth/confirm").await;
 }
 
 // ---- secrets at rest ---------------------------------------------------------------------------

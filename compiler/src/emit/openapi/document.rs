@@ -63,10 +63,7 @@ pub(super) fn write(api: &Api<'_>, versions: &[u32], generated: &str, outs: &mut
         .collect();
     let plans = plans;
     let mut rendered = Rendered::default();
-    let suffixes: BTreeSet<&str> = plans
-        .iter()
-        .flat_map(|plan| plan.paths.keys().map(String::as_str))
-        .collect();
+    let suffixes: BTreeSet<&PathKey> = plans.iter().flat_map(|plan| plan.paths.keys()).collect();
     let mut written = vec![0usize; plans.len()];
     for suffix in suffixes {
         // The versions serving this path, grouped by the operations they serve there.
@@ -97,7 +94,7 @@ pub(super) fn write(api: &Api<'_>, versions: &[u32], generated: &str, outs: &mut
             write_entry(
                 outs,
                 &group,
-                |v| format!("/v{}{suffix}", versions[v]),
+                |v| suffix.full_path(versions[v]),
                 &item,
                 &mut rendered,
             );
@@ -198,8 +195,9 @@ fn servers(api: &ApiInfo) -> Vec<Link> {
 struct Plan<'a, 'p> {
     tags: Vec<Tag>,
     /// The operations of each path, by the path below the version prefix (the prefix is the
-    /// same for every path of a version, so these sort as the full paths do).
-    paths: BTreeMap<String, Vec<Served<'a, 'p>>>,
+    /// same for every path of a version, so these sort as the full paths do; unversioned
+    /// paths come first).
+    paths: BTreeMap<PathKey, Vec<Served<'a, 'p>>>,
     /// The schemas the document shows: declared types of every contract served, then the
     /// types its operations refer to.
     roots: Vec<String>,
@@ -237,11 +235,34 @@ impl<'a, 'p> Plan<'a, 'p> {
             plan.roots.extend(contract.messages.keys().cloned());
             plan.roots.extend(contract.enums.keys().cloned());
             for (op, full) in operations {
-                let suffix = full.strip_prefix(&prefix).unwrap_or(full).to_owned();
-                plan.paths.entry(suffix).or_default().push((resolved, op));
+                let key = if contract.versioned {
+                    let suffix = full.strip_prefix(&prefix).unwrap_or(full);
+                    PathKey::Versioned(suffix.to_owned())
+                } else {
+                    PathKey::Bare(full.to_owned())
+                };
+                plan.paths.entry(key).or_default().push((resolved, op));
             }
         }
         plan
+    }
+}
+
+/// A path of the documents, as versions share it: below the version prefix, or served bare
+/// (an unversioned contract's) at the same path in every version.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+enum PathKey {
+    Bare(String),
+    Versioned(String),
+}
+
+impl PathKey {
+    /// The path as the document of `version` shows it.
+    fn full_path(&self, version: u32) -> String {
+        match self {
+            PathKey::Bare(path) => path.clone(),
+            PathKey::Versioned(suffix) => format!("/v{version}{suffix}"),
+        }
     }
 }
 
@@ -377,8 +398,19 @@ fn operation(resolved: &ContractApi<'_>, op_api: &OperationApi<'_>) -> model::Op
         Cow::Owned(op.status.to_string()),
         RefOr::Item(success_response(resolved, op, &noun)),
     )]);
+    for reply in &op.alternatives {
+        responses.insert(
+            Cow::Owned(reply.status.to_string()),
+            RefOr::Item(alternative_response(resolved, op, reply)),
+        );
+    }
     for error in error_responses(op) {
-        responses.insert(Cow::Borrowed(error.status_key()), error.reference());
+        let declared = op.errors.iter().find(|e| e.status == error.status());
+        let mut reference = error.reference();
+        if let (Some(declared), RefOr::Ref { description, .. }) = (declared, &mut reference) {
+            *description = Some(declared.description.clone());
+        }
+        responses.insert(Cow::Borrowed(error.status_key()), reference);
     }
     let (security, roles) = security(op_api.auth);
     model::Operation {
@@ -605,15 +637,11 @@ fn json_content(schema: Schema) -> BTreeMap<&'static str, MediaType> {
 }
 
 fn success_response(resolved: &ContractApi<'_>, op: &Operation, noun: &str) -> Response {
-    let mut headers = vec![ResponseHeader::RequestId];
-    if is_rate_limited(op) {
-        headers.extend([ResponseHeader::RateLimit, ResponseHeader::RateLimitPolicy]);
-    }
     let content = match &op.response {
         Some(body) if op.status != 204 => json_content(body_schema(resolved, &body.ty)),
         _ => BTreeMap::new(),
     };
-    let mut headers = problems::header_refs(&headers);
+    let mut headers = success_headers(op);
     if op.crud() == Some(CrudKind::List) {
         // Inline: a document without a list would otherwise carry an unused component.
         headers.insert("Link", RefOr::Item(next_link_header()));
@@ -623,6 +651,58 @@ fn success_response(resolved: &ContractApi<'_>, op: &Operation, noun: &str) -> R
         headers,
         content,
         links: created_links(resolved, op),
+    }
+}
+
+/// One of the other successes an operation declares (`responses:`).
+fn alternative_response(
+    resolved: &ContractApi<'_>,
+    op: &Operation,
+    reply: &crate::ir::Reply,
+) -> Response {
+    let content = match &reply.body {
+        Some(body) => json_content(body_schema(resolved, &body.ty)),
+        None => BTreeMap::new(),
+    };
+    Response {
+        description: reply
+            .description
+            .clone()
+            .unwrap_or_else(|| match &reply.body {
+                Some(body) => success_body_text(resolved, &body.ty),
+                None => "Success; the response has no body.".to_owned(),
+            }),
+        headers: success_headers(op),
+        content,
+        links: BTreeMap::new(),
+    }
+}
+
+/// The headers of every success of `op`.
+fn success_headers(op: &Operation) -> BTreeMap<&'static str, RefOr<Header>> {
+    let mut headers = vec![ResponseHeader::RequestId];
+    if is_rate_limited(op) {
+        headers.extend([ResponseHeader::RateLimit, ResponseHeader::RateLimitPolicy]);
+    }
+    let mut headers = problems::header_refs(&headers);
+    if op.no_store {
+        // Inline, as `Link`: most documents have no operation answering with credentials.
+        headers.insert("Cache-Control", RefOr::Item(no_store_header()));
+    }
+    headers
+}
+
+/// `Cache-Control: no-store` of an answer that carries credentials.
+fn no_store_header() -> Header {
+    Header {
+        description:
+            "`no-store`: the answer carries credentials, which no cache may keep (RFC 9111)."
+                .to_owned(),
+        schema: Box::new(Schema {
+            enum_values: vec![serde_json::json!("no-store")],
+            ..Schema::of_type(JsonType::String)
+        }),
+        example: Some(serde_json::json!("no-store")),
     }
 }
 
@@ -713,6 +793,12 @@ fn error_responses(op: &Operation) -> BTreeSet<ErrorResponse> {
         conditional
             .into_iter()
             .filter_map(|(applies, error)| applies.then_some(error)),
+    );
+    // What the operation's own logic answers with.
+    errors.extend(
+        op.errors
+            .iter()
+            .filter_map(|e| ErrorResponse::from_status(e.status)),
     );
     errors
 }
@@ -899,13 +985,17 @@ fn success_description(resolved: &ContractApi<'_>, op: &Operation, noun: &str) -
         (Some(CrudKind::Create), _) => format!("The created {noun}."),
         (Some(CrudKind::Update | CrudKind::Patch), _) => format!("The updated {noun}."),
         (Some(CrudKind::Delete), _) => format!("The {noun} was deleted."),
-        (None, Some(body)) => match &body.ty {
-            BodyType::Named(name) => format!("Success: a `{name}`."),
-            BodyType::List(name) => format!("Success: a list of `{name}`."),
-            BodyType::Derived(derived) => {
-                format!("Success: a `{}`.", resolved.derived_name(*derived))
-            }
-        },
+        (None, Some(body)) => success_body_text(resolved, &body.ty),
         (None, None) => "Success; the response has no body.".to_owned(),
+    }
+}
+
+fn success_body_text(resolved: &ContractApi<'_>, body: &BodyType) -> String {
+    match body {
+        BodyType::Named(name) => format!("Success: a `{name}`."),
+        BodyType::List(name) => format!("Success: a list of `{name}`."),
+        BodyType::Derived(derived) => {
+            format!("Success: a `{}`.", resolved.derived_name(*derived))
+        }
     }
 }

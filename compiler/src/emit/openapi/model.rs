@@ -234,6 +234,10 @@ pub(super) enum RefOr<T> {
     Ref {
         #[serde(rename = "$ref")]
         reference: Cow<'static, str>,
+        /// What this use of the referenced object means here (OpenAPI 3.1 lets a reference
+        /// override the description of what it names).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        description: Option<String>,
     },
     Item(T),
 }

@@ -114,7 +114,13 @@ pub(super) fn header_refs(headers: &[ResponseHeader]) -> BTreeMap<&'static str, 
         .iter()
         .map(|h| {
             let reference = Cow::Borrowed(h.reference());
-            (h.wire_name(), RefOr::Ref { reference })
+            (
+                h.wire_name(),
+                RefOr::Ref {
+                    reference,
+                    description: None,
+                },
+            )
         })
         .collect()
 }
@@ -217,7 +223,15 @@ impl ErrorResponse {
     pub(super) fn reference(self) -> RefOr<Response> {
         RefOr::Ref {
             reference: Cow::Borrowed(self.reference_path()),
+            description: None,
         }
+    }
+
+    /// The response of `status`, when it is a problem the runtime answers with.
+    pub(super) fn from_status(status: u16) -> Option<ErrorResponse> {
+        ErrorResponse::ALL
+            .into_iter()
+            .find(|e| e.status() == status)
     }
 
     /// The standard reason phrase, which RFC 9457 asks `title` to be for `about:blank`.

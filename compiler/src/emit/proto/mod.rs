@@ -114,7 +114,12 @@ impl<'a> ProtoEmitter<'a> {
 
     /// The contracts to render, in order.
     pub(crate) fn contracts(&self) -> Vec<&'a ContractApi<'a>> {
-        self.api.contracts.iter().collect()
+        // A runtime module's contract is documented, not generated: it has no proto service.
+        self.api
+            .contracts
+            .iter()
+            .filter(|c| c.contract.provided_by.is_none())
+            .collect()
     }
 
     /// Builds and renders one contract's file. Its view is dropped as soon as its text exists:
@@ -535,7 +540,7 @@ message NotePinRequest {
             &input.sources,
         )
         .expect("the example's proto files");
-        for contract in analysis.project.contracts.values() {
+        for contract in analysis.project.generated_contracts() {
             let file = files
                 .iter()
                 .find(|f| f.path == file_path(contract))

@@ -48,7 +48,7 @@ pub fn emit(
     let mut files: Vec<RustFile> = api
         .contracts
         .iter()
-        .filter(|resolved| !expanded_by_macro(sources, resolved.contract))
+        .filter(|resolved| is_generated(sources, resolved.contract))
         .map(|resolved| RustFile {
             path: PathBuf::from(format!(
                 "rust/{}.rs",
@@ -66,6 +66,20 @@ pub fn emit(
     files
 }
 
+/// The items of a runtime module's contract, as the runtime holds them (`cmmv::auth::contract`
+/// for the login module): what a project's file for it would hold, without a repository.
+pub fn emit_module(api: &Api<'_>, module: Module) -> Option<RustFile> {
+    let resolved = api
+        .contracts
+        .iter()
+        .find(|resolved| resolved.contract.provided_by == Some(module))?;
+    Some(RustFile {
+        path: PathBuf::from(format!("rust/{}.rs", module.name())),
+        origin: module.file_name().to_owned(),
+        tokens: ContractEmitter::new(api.project, resolved, NamedPolicies::Inline).file(),
+    })
+}
+
 // ---- #[contract] macro entry point (issue 7) -------------------------------------------------
 
 /// The items of one contract, for the `#[contract]` macro: what `rust/<contract>.rs` holds for
@@ -74,6 +88,12 @@ pub fn emit_contract(project: &Project, contract: &Contract) -> TokenStream {
     let resolved = ContractApi::resolve(project, contract);
     // A macro cannot read `cmmv.yaml`: its named policies are stand-ins.
     ContractEmitter::new(project, &resolved, NamedPolicies::ByName).file()
+}
+
+/// Whether the project's generated code holds a contract's items: not when its `#[contract]`
+/// macro expands them, nor when a runtime module provides them.
+fn is_generated(sources: &SourceMap, contract: &Contract) -> bool {
+    contract.provided_by.is_none() && !expanded_by_macro(sources, contract)
 }
 
 /// Whether a contract was declared with `#[contract]` in a Rust file: its macro expands its
@@ -92,7 +112,7 @@ fn module_file(api: &Api<'_>, migrations: &[Migration], sources: &SourceMap) -> 
         .contracts
         .iter()
         .map(|resolved| resolved.contract)
-        .filter(|c| !expanded_by_macro(sources, c))
+        .filter(|c| is_generated(sources, c))
         .map(|c| {
             let file = format!("{}.rs", to_snake_case(&c.name));
             quote!(include!(#file);)
@@ -103,10 +123,20 @@ fn module_file(api: &Api<'_>, migrations: &[Migration], sources: &SourceMap) -> 
         let version = Literal::u32_unsuffixed(version);
         quote!((#version, include_str!(#json), include_str!(#yaml)))
     });
-    let routes = api.routes().map(|(_, _, route)| {
-        let (method, path) = (route.method.as_str(), route.path.as_str());
-        quote!((#method, #path))
-    });
+    // A module's routes are the runtime's, mounted (and checked) with the module.
+    let project_contracts = || {
+        api.contracts
+            .iter()
+            .filter(|resolved| resolved.contract.provided_by.is_none())
+    };
+    let routes = project_contracts()
+        .flat_map(|resolved| &resolved.operations)
+        .flat_map(OperationApi::served_routes)
+        .map(|route| {
+            let (method, path) = (route.method.as_str(), route.path.as_str());
+            quote!((#method, #path))
+        });
+    let modules = api.project.modules.iter().map(|module| module.name());
     // The scripts are inlined rather than `include_str!`ed from the contract directory: the
     // generated code stays free of absolute paths, and a build uses exactly the migrations
     // the compiler checked against the lock.
@@ -117,7 +147,7 @@ fn module_file(api: &Api<'_>, migrations: &[Migration], sources: &SourceMap) -> 
             ::cmmv::sql::Migration { version: #version, name: #name, sqlite: #sqlite, postgres: #postgres }
         }
     });
-    let rate_limits = api.contracts.iter().flat_map(|resolved| {
+    let rate_limits = project_contracts().flat_map(|resolved| {
         resolved.operations.iter().flat_map(move |op| {
             let policies: Vec<TokenStream> =
                 operation_policies(resolved.contract, op, NamedPolicies::Inline)
@@ -125,12 +155,12 @@ fn module_file(api: &Api<'_>, migrations: &[Migration], sources: &SourceMap) -> 
                     .map(|(_, policy)| policy)
                     .collect();
             // Unlimited routes are absent from the table.
-            let routes = if policies.is_empty() {
-                &[][..]
+            let routes: Vec<&crate::api::Route> = if policies.is_empty() {
+                Vec::new()
             } else {
-                &op.routes[..]
+                op.served_routes().collect()
             };
-            routes.iter().map(move |route| {
+            routes.into_iter().map(move |route| {
                 let (method, path) = (route.method.as_str(), route.path.as_str());
                 quote!((#method, #path, &[#(#policies),*]))
             })
@@ -155,12 +185,17 @@ fn module_file(api: &Api<'_>, migrations: &[Migration], sources: &SourceMap) -> 
         /// `cmmv::sql::Database::migrate`.
         pub const MIGRATIONS: &[::cmmv::sql::Migration] = &[#(#migrations),*];
 
+        /// The runtime's modules the documents describe (`modules:` in `cmmv.yaml`): the app
+        /// must mount each, and only these.
+        pub const MODULES: &[&str] = &[#(#modules),*];
+
         /// All of the above, for `cmmv::AppBuilder::api`.
         pub const API: ::cmmv::Api = ::cmmv::Api {
             openapi: OPENAPI,
             routes: ROUTES,
             rate_limits: RATE_LIMITS,
             migrations: MIGRATIONS,
+            modules: MODULES,
         };
     }
 }
@@ -233,6 +268,12 @@ impl<'a> ContractEmitter<'a> {
         }
     }
 
+    /// Whether the contract's items include a repository (`Store`): not for a module's
+    /// contract, whose handlers are the runtime's own.
+    fn has_store(&self) -> bool {
+        self.contract.provided_by.is_none()
+    }
+
     /// The resolved form of one of the contract's operations.
     fn op(&self, op: &Operation) -> &'a OperationApi<'a> {
         self.resolved.of(op)
@@ -275,9 +316,25 @@ impl<'a> ContractEmitter<'a> {
             &input_fields,
             Shape::Input,
         );
-        let patch = self.patch_type();
-        let resource_impl = self.resource_impl();
-        let record_impl = self.record_impl();
+        // A module's contract has no repository: no create or patch bodies, no storage.
+        let stored = self.has_store();
+        let input = if stored { input } else { TokenStream::new() };
+        let patch = if stored {
+            self.patch_type()
+        } else {
+            TokenStream::new()
+        };
+        let resource_impl = if stored {
+            self.resource_impl()
+        } else {
+            TokenStream::new()
+        };
+        let record_impl = if stored {
+            self.record_impl()
+        } else {
+            TokenStream::new()
+        };
+        let replies = self.reply_enums();
         let queries = self
             .resolved
             .operations
@@ -294,6 +351,7 @@ impl<'a> ContractEmitter<'a> {
             #patch
             #(#messages)*
             #(#queries)*
+            #replies
             #resource_impl
             #record_impl
             #handlers

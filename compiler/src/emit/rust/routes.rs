@@ -140,11 +140,23 @@ impl ContractEmitter<'_> {
                 }
             }
         });
+        let store = if self.has_store() {
+            quote! {
+                /// The repository of the default CRUD methods.
+                fn #store_fn(&self) -> &::cmmv::Store<#resource>;
+            }
+        } else {
+            TokenStream::new()
+        };
+        let docs = if self.has_store() {
+            docs
+        } else {
+            format!("The operations of `{}`.", contract.name)
+        };
         quote! {
             #[doc = #docs]
             pub trait #trait_name: ::core::marker::Send + ::core::marker::Sync + 'static {
-                /// The repository of the default CRUD methods.
-                fn #store_fn(&self) -> &::cmmv::Store<#resource>;
+                #store
 
                 #(#methods)*
             }
@@ -190,10 +202,53 @@ impl ContractEmitter<'_> {
     }
 
     pub(super) fn result_type(&self, op: &Operation) -> TokenStream {
+        if !op.alternatives.is_empty() {
+            let name = reply_enum_ident(self.contract, op);
+            return quote!(#name);
+        }
         match &op.response {
             Some(body) => self.body_type(&body.ty),
             None => quote!(()),
         }
+    }
+
+    /// The answers of each operation that has several successes: one variant per status,
+    /// named after it (`Created`, `Accepted`), holding the body of that answer.
+    pub(super) fn reply_enums(&self) -> TokenStream {
+        let enums = self
+            .contract
+            .operations_in_order()
+            .into_iter()
+            .filter(|op| !op.alternatives.is_empty())
+            .map(|op| {
+                let name = reply_enum_ident(self.contract, op);
+                let docs = format!(
+                    "The successful answers of `{}.{}`, one per status.",
+                    self.contract.name, op.name
+                );
+                let variants = op.replies().into_iter().map(|reply| {
+                    let variant = status_variant(reply.status);
+                    let docs = doc(Some(&match &reply.description {
+                        Some(text) => format!("{}: {text}", reply.status),
+                        None => format!("{}.", reply.status),
+                    }));
+                    match &reply.body {
+                        Some(body) => {
+                            let ty = self.body_type(&body.ty);
+                            quote!(#docs #variant(#ty))
+                        }
+                        None => quote!(#docs #variant),
+                    }
+                });
+                quote! {
+                    #[doc = #docs]
+                    #[derive(Debug, Clone, PartialEq)]
+                    pub enum #name {
+                        #(#variants,)*
+                    }
+                }
+            });
+        quote!(#(#enums)*)
     }
 
     /// Every operation's handler is wrapped in its rate limits and its auth guard, so that the
@@ -238,7 +293,7 @@ impl ContractEmitter<'_> {
                 })
                 .collect();
             let limit = quote!(&[#(#names),*]);
-            for route in &resolved.routes {
+            for route in resolved.served_routes() {
                 let access = access(resolved.auth);
                 by_path
                     .entry(route.path.clone())
@@ -383,16 +438,38 @@ impl ContractEmitter<'_> {
         }
         let status = op.status;
         let call = quote!(<H as #trait_name>::#method(&handlers, ctx #(, #args)*).await?);
-        let respond = if op.response.is_some() {
-            quote! {
-                let result = #call;
-                ::core::result::Result::Ok(::cmmv::__private::json(#status, result))
-            }
+        let (result, response) = if !op.alternatives.is_empty() {
+            let name = reply_enum_ident(self.contract, op);
+            let arms = op.replies().into_iter().map(|reply| {
+                let variant = status_variant(reply.status);
+                let status = reply.status;
+                match reply.body {
+                    Some(_) => {
+                        quote!(#name::#variant(body) => ::cmmv::__private::json(#status, body))
+                    }
+                    None => quote!(#name::#variant => ::cmmv::__private::no_content()),
+                }
+            });
+            (
+                quote!(let reply = #call;),
+                quote!(match reply { #(#arms,)* }),
+            )
+        } else if op.response.is_some() {
+            (
+                quote!(let result = #call;),
+                quote!(::cmmv::__private::json(#status, result)),
+            )
         } else {
-            quote! {
-                #call;
-                ::core::result::Result::Ok(::cmmv::__private::no_content())
-            }
+            (quote!(#call;), quote!(::cmmv::__private::no_content()))
+        };
+        let response = if op.no_store {
+            quote!(::cmmv::__private::no_store(#response))
+        } else {
+            response
+        };
+        let respond = quote! {
+            #result
+            ::core::result::Result::Ok(#response)
         };
         quote! {
             async fn #handler<H: #trait_name>(#(#extractors),*) -> ::core::result::Result<::cmmv::__private::axum::response::Response, ::cmmv::Problem> {
@@ -400,5 +477,24 @@ impl ContractEmitter<'_> {
                 #respond
             }
         }
+    }
+}
+
+/// The enum of an operation's successful answers: `AccountRegisterReply`.
+fn reply_enum_ident(contract: &Contract, op: &Operation) -> Ident {
+    format_ident!("{}{}Reply", contract.name, to_pascal_case(&op.name))
+}
+
+/// The variant of a success status: its reason phrase (`201` -> `Created`).
+fn status_variant(status: u16) -> Ident {
+    match status {
+        200 => format_ident!("Ok"),
+        201 => format_ident!("Created"),
+        202 => format_ident!("Accepted"),
+        203 => format_ident!("NonAuthoritativeInformation"),
+        204 => format_ident!("NoContent"),
+        205 => format_ident!("ResetContent"),
+        206 => format_ident!("PartialContent"),
+        other => format_ident!("Status{}", other),
     }
 }

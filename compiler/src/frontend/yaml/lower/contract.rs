@@ -23,7 +23,18 @@ impl Lowerer<'_> {
                 .unwrap_or_else(|| default_path(&name)),
             None => default_path(&name),
         };
+        let versioned = match object.get("versioned") {
+            Some(node) => self.bool(node).unwrap_or(true),
+            None => true,
+        };
         let versions = match object.get("versions") {
+            Some(node) if !versioned => {
+                self.error(node.span, "an unversioned contract lists no `versions`")
+                    .with_label("`versioned: false` serves it in every version")
+                    .with_help("remove `versions`, or `versioned: false`")
+                    .emit(self.diags);
+                BTreeSet::from([1])
+            }
             Some(node) => self
                 .versions(node, None)
                 .unwrap_or_else(|| BTreeSet::from([1])),
@@ -48,6 +59,8 @@ impl Lowerer<'_> {
             description,
             path,
             versions,
+            versioned,
+            provided_by: None,
             deprecated,
             auth,
             rate_limit,

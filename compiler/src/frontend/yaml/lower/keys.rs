@@ -1,7 +1,7 @@
 //! The keys each construct of the contract format accepts: unknown keys are reported with
 //! a suggestion from these lists.
 
-pub(super) const PROJECT_KEYS: &[&str] = &["api", "proto", "rate_limits"];
+pub(super) const PROJECT_KEYS: &[&str] = &["api", "proto", "rate_limits", "modules"];
 pub(super) const API_KEYS: &[&str] = &[
     "title",
     "version",
@@ -23,6 +23,7 @@ pub(super) const CONTRACT_KEYS: &[&str] = &[
     "description",
     "path",
     "versions",
+    "versioned",
     "deprecated",
     "auth",
     "rate_limit",
@@ -123,10 +124,14 @@ pub(super) const OPERATION_KEYS: &[&str] = &[
     "request",
     "response",
     "status",
+    "responses",
+    "errors",
+    "no_store",
     "auth",
     "rate_limit",
     "versions",
 ];
+pub(super) const REPLY_KEYS: &[&str] = &["response", "description"];
 
 /// Type names that would shadow the Rust prelude in generated modules.
 pub(super) const PRELUDE_NAMES: &[&str] = &[

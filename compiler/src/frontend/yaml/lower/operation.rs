@@ -71,6 +71,9 @@ impl Lowerer<'_> {
                 }
                 .map(|ty| Body { ty, span }),
                 status: kind.success_status(),
+                alternatives: Vec::new(),
+                errors: Vec::new(),
+                no_store: false,
                 auth: contract.auth.clone(),
                 rate_limit: contract.rate_limit.clone(),
                 versions: contract.versions.clone(),
@@ -282,6 +285,15 @@ impl Lowerer<'_> {
                     .emit(self.diags);
             }
         }
+        let alternatives = match object.get("responses") {
+            Some(n) => self.alternative_replies(n, status),
+            None => Vec::new(),
+        };
+        let errors = match object.get("errors") {
+            Some(n) => self.declared_errors(n),
+            None => Vec::new(),
+        };
+        let no_store = self.flag(&object, "no_store");
         let mut op = Operation {
             name: name.to_owned(),
             span,
@@ -296,6 +308,9 @@ impl Lowerer<'_> {
             request,
             response,
             status,
+            alternatives,
+            errors,
+            no_store,
             auth: contract.auth.clone(),
             rate_limit: contract.rate_limit.clone(),
             versions: contract.versions.clone(),
@@ -303,6 +318,92 @@ impl Lowerer<'_> {
         };
         self.apply_overrides(&object, &mut op, contract);
         Some(op)
+    }
+
+    /// `responses:` of a custom operation: other 2xx answers than its `status`, by status.
+    fn alternative_replies(&mut self, node: &Node, status: u16) -> Vec<Reply> {
+        let Some(entries) = self.map(node, "`responses`") else {
+            return Vec::new();
+        };
+        let mut replies: Vec<Reply> = Vec::new();
+        for (key, value) in entries {
+            let reply_status = match key.scalar() {
+                Some(Yaml::Int(s)) if (200..=299).contains(&s) && s != i64::from(status) => {
+                    s as u16
+                }
+                _ => {
+                    self.error(key.span, "`responses` are keyed by other 2xx statuses than `status`")
+                        .with_help("problems are declared under `errors:`; the main success is `status` with `response`")
+                        .emit(self.diags);
+                    continue;
+                }
+            };
+            if replies.iter().any(|r| r.status == reply_status) {
+                self.error(key.span, format!("status {reply_status} is listed twice"))
+                    .emit(self.diags);
+                continue;
+            }
+            let Some(object) = self.object(value, &format!("response {reply_status}"), REPLY_KEYS)
+            else {
+                continue;
+            };
+            let body = match object.get("response") {
+                Some(n) if n.is_null() || n.scalar_text() == Some("none") => None,
+                Some(n) => self.body_type(n).map(|ty| Body { ty, span: n.span }),
+                None => None,
+            };
+            if reply_status == 204 && body.is_some() {
+                self.error(key.span, "a 204 response has no body")
+                    .with_help("remove `response`, or use status 200")
+                    .emit(self.diags);
+            }
+            let description = object.get("description").and_then(|n| self.string(n));
+            replies.push(Reply {
+                status: reply_status,
+                body,
+                description,
+            });
+        }
+        replies.sort_by_key(|r| r.status);
+        replies
+    }
+
+    /// `errors:` of a custom operation: the problem statuses its handler answers with, each
+    /// with when.
+    fn declared_errors(&mut self, node: &Node) -> Vec<DeclaredError> {
+        let Some(entries) = self.map(node, "`errors`") else {
+            return Vec::new();
+        };
+        let mut errors: Vec<DeclaredError> = Vec::new();
+        for (key, value) in entries {
+            let status = match key.scalar() {
+                Some(Yaml::Int(s)) if PROBLEM_STATUSES.iter().any(|&p| i64::from(p) == s) => {
+                    s as u16
+                }
+                _ => {
+                    let list: Vec<String> = PROBLEM_STATUSES.iter().map(u16::to_string).collect();
+                    self.error(key.span, "not a problem status of the runtime")
+                        .with_help(format!("declare one of {}", list.join(", ")))
+                        .emit(self.diags);
+                    continue;
+                }
+            };
+            if errors.iter().any(|e| e.status == status) {
+                self.error(key.span, format!("status {status} is listed twice"))
+                    .emit(self.diags);
+                continue;
+            }
+            let Some(description) = self.string(value) else {
+                continue;
+            };
+            errors.push(DeclaredError {
+                status,
+                description,
+                span: key.span,
+            });
+        }
+        errors.sort_by_key(|e| e.status);
+        errors
     }
 
     pub(super) fn body_type(&mut self, node: &Node) -> Option<BodyType> {

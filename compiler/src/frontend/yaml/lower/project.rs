@@ -53,6 +53,9 @@ pub(crate) fn lower_project_file(file: FileId, text: &str, diags: &mut Diagnosti
             }
         }
     }
+    if let Some(modules) = map.get("modules") {
+        cx.modules(modules, &mut project.modules);
+    }
     if let Some(limits) = map.get("rate_limits") {
         if let Some(entries) = cx.map(limits, "`rate_limits`") {
             for (key, value) in entries {
@@ -209,4 +212,39 @@ fn is_absolute_url(url: &str) -> bool {
         url.strip_prefix(scheme)
             .is_some_and(|rest| rest.split('/').next().is_some_and(|host| !host.is_empty()))
     })
+}
+
+impl Lowerer<'_> {
+    /// `modules: [login]`: the runtime's modules the project mounts.
+    fn modules(&mut self, node: &Node, modules: &mut BTreeSet<Module>) {
+        let Some(items) = node.as_seq() else {
+            self.expected(node, "a list of runtime modules, e.g. `[login]`");
+            return;
+        };
+        for item in items {
+            let Some(name) = self.string(item) else {
+                continue;
+            };
+            match Module::from_name(&name) {
+                Some(module) if !modules.insert(module) => {
+                    self.error(item.span, format!("module `{name}` is listed twice"))
+                        .emit(self.diags);
+                }
+                Some(_) => {}
+                None => {
+                    let names = Module::ALL.iter().map(|m| m.name());
+                    let help = match suggest(&name, names.clone()) {
+                        Some(best) => format!("did you mean `{best}`?"),
+                        None => format!(
+                            "the runtime's modules: {}",
+                            names.collect::<Vec<_>>().join(", ")
+                        ),
+                    };
+                    self.error(item.span, format!("unknown module `{name}`"))
+                        .with_help(help)
+                        .emit(self.diags);
+                }
+            }
+        }
+    }
 }

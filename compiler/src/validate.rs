@@ -19,6 +19,7 @@ pub(crate) fn validate(project: &Project, diags: &mut Diagnostics) {
             check_file_names(project, &mut diags);
             check_proto_enum_values(project, &mut diags);
             check_proto_import_cycles(project, &mut diags);
+            check_module_types(project, &mut diags);
             let mut routes = Diagnostics::new();
             check_routes(project, &mut routes);
             (diags, routes)
@@ -38,6 +39,38 @@ pub(crate) fn validate(project: &Project, diags: &mut Diagnostics) {
     diags.extend(before);
     diags.extend(each);
     diags.extend(routes);
+}
+
+/// A runtime module's types live in the runtime, not in the project's generated code: a
+/// project contract that names one (a body, a field's type, a reference) would generate code
+/// that does not compile, or a foreign key to a table the project does not have.
+fn check_module_types(project: &Project, diags: &mut Diagnostics) {
+    for contract in project.generated_contracts() {
+        let references = contract
+            .fields
+            .iter()
+            .filter_map(|f| Some((f.references.as_ref()?.contract.as_str(), f.span)));
+        let named = project.contracts_used_by(contract).into_iter();
+        for (name, span) in named.chain(references) {
+            let Some(module) = project.contracts.get(name).and_then(|c| c.provided_by) else {
+                continue;
+            };
+            diags.push(
+                Diagnostic::error(
+                    span,
+                    format!(
+                        "`{}` names a type of the `{}` module's contract `{name}`",
+                        contract.name,
+                        module.name()
+                    ),
+                )
+                .with_label(
+                    "the module's types are the runtime's, not generated with the project's",
+                )
+                .with_help("declare a message or contract of your own for it"),
+            );
+        }
+    }
 }
 
 /// protoc refuses files that import each other in a cycle: report each cycle at the

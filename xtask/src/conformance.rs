@@ -2,8 +2,10 @@
 //! file, every contract, the login module), against Schemathesis driven by the documents it
 //! serves. Every version's document; valid and invalid requests, the coverage, fuzzing and
 //! stateful phases; every check (status codes documented, bodies valid against their schemas,
-//! content types, invalid data refused, valid data accepted). Authenticated with a token holding
-//! every role, limits off, so that the documents' promises are what is tested.
+//! content types, invalid data refused, valid data accepted). Authenticated as an account of the
+//! login module holding every role (registered and signed in through `/auth/register` and
+//! `/auth/login` before the run), limits off, so that the documents' promises are what is
+//! tested — the login module's `/auth/*` routes included.
 //!
 //! Schemathesis is the PyPI package `.ci/run` pins. Its `positive_data_acceptance` check is
 //! replaced by `.ci/conformance/hooks.py`'s, which accepts one thing more: a 422 whose every
@@ -12,9 +14,9 @@
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
-/// The HS256 secret the service is started with and the token signed with.
+/// The HS256 secret the service signs its access tokens with.
 const SECRET: &str = "the conformance run's secret, thirty-two bytes or more";
 const ISSUER: &str = "https://conformance.invalid";
 const AUDIENCE: &str = "todo";
@@ -48,13 +50,15 @@ pub(crate) fn run(root: &Path) -> Result<(), String> {
             .env("CMMV_JWT_ISSUER", ISSUER)
             .env("CMMV_JWT_AUDIENCE", AUDIENCE)
             .env("CMMV_JWT_HS256_SECRET", SECRET)
+            // The account the run signs in as holds every role.
+            .env("CMMV_AUTH_DEFAULT_ROLES", ROLES.join(","))
             .env("CMMV_LOG", "warn")
             .stdout(Stdio::null())
             .spawn()
             .map_err(|e| format!("cannot start the example: {e}"))?,
     );
     wait_until_listening(addr, &mut service.0)?;
-    let token = token()?;
+    let token = sign_in(addr)?;
     let hooks = root.join(".ci/conformance");
     let mut failed = Vec::new();
     for version in versions {
@@ -121,27 +125,55 @@ fn wait_until_listening(addr: SocketAddr, child: &mut Child) -> Result<(), Strin
     Err(format!("the example did not listen on {addr} within 30 s"))
 }
 
-/// An access token for a user holding every role, valid for an hour.
-fn token() -> Result<String, String> {
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    let claims = serde_json::json!({
-        "iss": ISSUER,
-        "aud": AUDIENCE,
-        // A user id, as tokens the login module issues carry.
-        "sub": "0190c3b1-7f7e-7a9a-8b1e-2f1d3c4b5a70",
-        "iat": now,
-        "nbf": now,
-        "exp": now + 3600,
-        "roles": ROLES,
-    });
-    jsonwebtoken::encode(
-        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
-        &claims,
-        &jsonwebtoken::EncodingKey::from_secret(SECRET.as_bytes()),
-    )
-    .map_err(|e| format!("cannot sign the token: {e}"))
+/// Registers an account (which gets every role, `CMMV_AUTH_DEFAULT_ROLES`) and signs in: the
+/// access token of a real account, as a client of the service would hold one.
+fn sign_in(addr: SocketAddr) -> Result<String, String> {
+    let credentials = serde_json::json!({
+        "email": "conformance@example.com",
+        "password": "the conformance run's password",
+    })
+    .to_string();
+    let (status, _) = post_json(addr, "/auth/register", &credentials)?;
+    if status != 201 {
+        return Err(format!("registering the run's account answered {status}"));
+    }
+    let (status, body) = post_json(addr, "/auth/login", &credentials)?;
+    let tokens: serde_json::Value =
+        serde_json::from_str(&body).map_err(|e| format!("the sign-in answer: {e}"))?;
+    match tokens["access_token"].as_str() {
+        Some(token) if status == 200 => Ok(token.to_owned()),
+        _ => Err(format!("signing in answered {status}: {body}")),
+    }
+}
+
+/// One HTTP/1.1 request with a JSON body, the connection closed after it: its status and body.
+fn post_json(addr: SocketAddr, path: &str, body: &str) -> Result<(u16, String), String> {
+    use std::io::{Read as _, Write as _};
+    let mut stream = TcpStream::connect(addr).map_err(|e| format!("{path}: {e}"))?;
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .map_err(|e| e.to_string())?;
+    let request = format!(
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    stream
+        .write_all(request.as_bytes())
+        .map_err(|e| format!("{path}: {e}"))?;
+    let mut answer = String::new();
+    stream
+        .read_to_string(&mut answer)
+        .map_err(|e| format!("{path}: {e}"))?;
+    let status = answer
+        .split(' ')
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .ok_or_else(|| format!("{path}: not an HTTP answer"))?;
+    let body = answer
+        .split_once("\r\n\r\n")
+        .map_or("", |(_, body)| body)
+        .to_owned();
+    Ok((status, body))
 }
 
 /// The running example, stopped when the run ends however it ends.

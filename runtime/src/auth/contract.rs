@@ -401,12 +401,12 @@ static CREDENTIALS_PASSWORD_RULES: ::cmmv::__private::Rules = ::cmmv::__private:
     max_length: ::core::option::Option::Some(128u64),
     ..::cmmv::__private::Rules::NONE
 };
-/// An email and a password.
+/// An email and a password, to sign in with.
 #[derive(Debug, Clone, PartialEq, ::cmmv::__private::serde::Serialize)]
 #[serde(crate = "::cmmv::__private::serde")]
 pub struct Credentials {
     pub email: ::std::string::String,
-    /// Compared in Unicode NFC. Registration asks for at least `CMMV_AUTH_PASSWORD_MIN_LENGTH` characters (12 unless configured).
+    /// Compared in Unicode NFC.
     pub password: ::std::string::String,
 }
 impl ::cmmv::validate::FromJson for Credentials {
@@ -552,6 +552,90 @@ impl ::cmmv::validate::Check for Identity {
     }
 }
 impl ::cmmv::sql::SqlColumn for Identity {
+    fn to_sql(&self) -> ::cmmv::sql::SqlValue {
+        ::cmmv::__private::json_to_sql(self)
+    }
+    fn from_sql(
+        value: ::cmmv::sql::SqlValue,
+    ) -> ::core::result::Result<Self, ::cmmv::sql::ColumnError> {
+        ::cmmv::__private::json_from_sql(value)
+    }
+}
+static NEW_ACCOUNT_EMAIL_RULES: ::cmmv::__private::Rules = ::cmmv::__private::Rules {
+    max_length: ::core::option::Option::Some(254u64),
+    format: ::core::option::Option::Some(::cmmv::validate::Format::Email),
+    ..::cmmv::__private::Rules::NONE
+};
+static NEW_ACCOUNT_PASSWORD_RULES: ::cmmv::__private::Rules = ::cmmv::__private::Rules {
+    max_length: ::core::option::Option::Some(128u64),
+    ..::cmmv::__private::Rules::NONE
+};
+/// The email and password of a new account.
+#[derive(Debug, Clone, PartialEq, ::cmmv::__private::serde::Serialize)]
+#[serde(crate = "::cmmv::__private::serde")]
+pub struct NewAccount {
+    pub email: ::std::string::String,
+    /// At least `CMMV_AUTH_PASSWORD_MIN_LENGTH` characters (12 unless configured: the server's setting, which this document cannot state), compared in Unicode NFC.
+    pub password: ::std::string::String,
+}
+impl ::cmmv::validate::FromJson for NewAccount {
+    fn from_json(
+        value: &mut ::cmmv::__private::serde_json::Value,
+        at: &::cmmv::__private::At<'_>,
+        errors: &mut ::cmmv::__private::Errors,
+    ) -> ::core::option::Option<Self> {
+        let map = ::cmmv::__private::object(value, at, &["email", "password"], errors)?;
+        let email_value =
+            ::cmmv::__private::required::<::std::string::String>(map, at, "email", errors);
+        let password_value =
+            ::cmmv::__private::required::<::std::string::String>(map, at, "password", errors);
+        if email_value.is_none() || password_value.is_none() {
+            if let ::core::option::Option::Some(value) = &email_value {
+                ::cmmv::validate::Check::check(
+                    value,
+                    &NEW_ACCOUNT_EMAIL_RULES,
+                    &at.key("email"),
+                    errors,
+                );
+            }
+            if let ::core::option::Option::Some(value) = &password_value {
+                ::cmmv::validate::Check::check(
+                    value,
+                    &NEW_ACCOUNT_PASSWORD_RULES,
+                    &at.key("password"),
+                    errors,
+                );
+            }
+            return ::core::option::Option::None;
+        }
+        ::core::option::Option::Some(Self {
+            email: email_value?,
+            password: password_value?,
+        })
+    }
+}
+impl ::cmmv::validate::Check for NewAccount {
+    fn check(
+        &self,
+        _rules: &::cmmv::__private::Rules,
+        at: &::cmmv::__private::At<'_>,
+        errors: &mut ::cmmv::__private::Errors,
+    ) {
+        ::cmmv::validate::Check::check(
+            &self.email,
+            &NEW_ACCOUNT_EMAIL_RULES,
+            &at.key("email"),
+            errors,
+        );
+        ::cmmv::validate::Check::check(
+            &self.password,
+            &NEW_ACCOUNT_PASSWORD_RULES,
+            &at.key("password"),
+            errors,
+        );
+    }
+}
+impl ::cmmv::sql::SqlColumn for NewAccount {
     fn to_sql(&self) -> ::cmmv::sql::SqlValue {
         ::cmmv::__private::json_to_sql(self)
     }
@@ -944,7 +1028,7 @@ pub trait AccountHandlers: ::core::marker::Send + ::core::marker::Sync + 'static
     fn register(
         &self,
         ctx: ::cmmv::Context,
-        body: Credentials,
+        body: NewAccount,
     ) -> impl ::core::future::Future<
         Output = ::core::result::Result<AccountRegisterReply, ::cmmv::Problem>,
     > + ::core::marker::Send;
@@ -1074,7 +1158,7 @@ pub fn account_routes<H: AccountHandlers>(
         State(handlers): State<::std::sync::Arc<H>>,
         ctx: ::cmmv::Context,
         _query: ::cmmv::extract::Query<::cmmv::extract::NoQuery>,
-        ::cmmv::extract::JsonBody(body): ::cmmv::extract::JsonBody<Credentials>,
+        ::cmmv::extract::JsonBody(body): ::cmmv::extract::JsonBody<NewAccount>,
     ) -> ::core::result::Result<::cmmv::__private::axum::response::Response, ::cmmv::Problem> {
         let reply = <H as AccountHandlers>::register(&handlers, ctx, body).await?;
         ::core::result::Result::Ok(match reply {

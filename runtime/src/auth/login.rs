@@ -376,7 +376,7 @@ impl contract::AccountHandlers for Shared {
     async fn register(
         &self,
         _ctx: Context,
-        body: contract::Credentials,
+        body: contract::NewAccount,
     ) -> Result<contract::AccountRegisterReply, Problem> {
         let email = normalize_email(&body.email).filter(|email| Format::Email.matches(email));
         let mut errors = Vec::new();
@@ -520,6 +520,19 @@ impl contract::AccountHandlers for Shared {
         body: contract::NewApiKey,
     ) -> Result<contract::CreatedApiKey, Problem> {
         let principal = managing_keys(&ctx)?;
+        // A key acts as the account that made it: a token from elsewhere, whose subject has no
+        // account here, has nothing for a key to act as.
+        if self
+            .store
+            .user(&principal.subject)
+            .await
+            .map_err(storage)?
+            .is_none()
+        {
+            return Err(Problem::forbidden(
+                "API keys belong to accounts of this service, and the caller's token names none",
+            ));
+        }
         let now = unix_now_i64();
         let name = body.name.trim().to_owned();
         let roles = body.roles.unwrap_or_else(|| principal.roles.clone());

@@ -217,11 +217,22 @@ async fn store_level_rotation_and_expiry(store: &dyn AuthStore, tag: &str) {
 
 async fn happy_path(served: &Served, tag: &str) {
     let address = email(tag, "alice");
+    // The contract says `format: email`: an address with spaces around it is none, as the
+    // documents say, rather than trimmed behind the client's back.
+    let spaced = post(
+        served,
+        "/auth/register",
+        &json!({"email": format!("  {address}"), "password": PASSWORD}),
+    )
+    .await;
+    let body = problem(spaced, 422, "/auth/register").await;
+    assert_eq!(body["errors"][0]["pointer"], "/email");
+    assert_eq!(body["errors"][0]["rule"], "format");
     let response = post(
         served,
         "/auth/register",
-        // Stored trimmed and lowercased.
-        &json!({"email": format!("  {}", address.to_uppercase()), "password": PASSWORD}),
+        // Stored lowercased.
+        &json!({"email": address.to_uppercase(), "password": PASSWORD}),
     )
     .await;
     assert_eq!(response.status(), 201);
@@ -513,6 +524,25 @@ async fn api_keys_work_through_the_guard(served: &Served, store: &Arc<dyn AuthSt
         .await
         .expect("a response");
     problem(minted_by_key, 403, "/auth/api-keys").await;
+
+    // Nor can a valid token whose subject has no account here (one from another issuer of
+    // the same key, say): a key acts as an account, and there is none. A 403 that says so,
+    // not a 422 naming a storage column.
+    let foreign = crate::auth_support::token("not-an-account", &["admin"]);
+    let accountless = client()
+        .post(served.url("/auth/api-keys"))
+        .header("authorization", format!("Bearer {foreign}"))
+        .json(&json!({"name": "orphan"}))
+        .send()
+        .await
+        .expect("a response");
+    let body = problem(accountless, 403, "/auth/api-keys").await;
+    assert!(
+        body["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("names none")),
+        "{body}"
+    );
 
     // Nor list its owner's keys, nor revoke them (its own or another): a leaked key must not
     // find or cut off the owner's other services (issue 15). The key is still live after.

@@ -32,6 +32,7 @@ pub(crate) fn validate(project: &Project, diags: &mut Diagnostics) {
                 check_bodies(project, contract, &mut diags);
                 check_stored_secrets(project, contract, &mut diags);
                 check_values(project, contract, &mut diags);
+                check_owned_operations(contract, &mut diags);
             }
             diags
         },
@@ -39,6 +40,29 @@ pub(crate) fn validate(project: &Project, diags: &mut Diagnostics) {
     diags.extend(before);
     diags.extend(each);
     diags.extend(routes);
+}
+
+/// An owned contract's CRUD operations act for the caller: one without a caller (`auth:
+/// public`) would own nothing and reach nothing.
+fn check_owned_operations(contract: &Contract, diags: &mut Diagnostics) {
+    let Some(owner) = &contract.owner else {
+        return;
+    };
+    for op in contract.operations_in_order() {
+        if op.crud().is_some() && op.auth == AuthPolicy::Public {
+            diags.push(
+                Diagnostic::error(
+                    op.span,
+                    format!(
+                        "`{}.{}` is public, but `{}` resources belong to the caller",
+                        contract.name, op.name, contract.name
+                    ),
+                )
+                .with_secondary(owner.span, "owned through this field")
+                .with_help("require credentials (`auth: authenticated` or roles) for the contract's CRUD operations"),
+            );
+        }
+    }
 }
 
 /// A runtime module's types live in the runtime, not in the project's generated code: a

@@ -251,3 +251,73 @@ operations:
         "{text}"
     );
 }
+
+const NOTE: &str = "contract: Note
+auth: authenticated
+owner: { field: owner_id, bypass: [admin, auditor] }
+fields:
+  id: { type: uuid, primary: true }
+  owner_id: { type: uuid, index: true }
+  title: string
+crud: [list, get, create, delete]
+";
+
+#[test]
+fn an_owned_contract_documents_its_scope_and_generates_its_owner() {
+    let compilation = compile("api: { title: T }\n", &[("note.yaml", NOTE)]).expect("compiles");
+    let document = document(&compilation, 1);
+    let get = &document["paths"]["/v1/notes/{id}"]["get"];
+    assert_eq!(get["x-cmmv-owner"]["field"], "owner_id");
+    assert_eq!(
+        get["x-cmmv-owner"]["bypass"],
+        serde_json::json!(["admin", "auditor"])
+    );
+    let description = get["description"].as_str().expect("a description");
+    assert!(
+        description.contains("a caller reaches only their own")
+            && description.contains("unless they hold one of the roles `admin` or `auditor`"),
+        "{description}"
+    );
+    // Set by the server: read-only in responses, absent from the create body.
+    let schemas = &document["components"]["schemas"];
+    assert_eq!(schemas["Note"]["properties"]["owner_id"]["readOnly"], true);
+    assert!(schemas["NoteInput"]["properties"]["owner_id"].is_null());
+    let rust = file(&compilation, "rust/note.rs").expect("rust/note.rs");
+    assert!(rust.contains(r#"field: "owner_id""#), "{rust}");
+    assert!(rust.contains(r#"bypass: &["admin", "auditor"]"#), "{rust}");
+    assert!(
+        rust.contains("fn set_owner(&mut self, subject: &str)"),
+        "{rust}"
+    );
+    assert!(
+        rust.contains("::cmmv::crud::get_for(self.note_store(), ctx, id)"),
+        "{rust}"
+    );
+}
+
+#[test]
+fn ownership_needs_a_required_id_field_and_a_signed_in_caller() {
+    let optional = NOTE.replace(
+        "owner_id: { type: uuid, index: true }",
+        "owner_id: { type: uuid, optional: true }",
+    );
+    let text = errors(compile("api: { title: T }\n", &[("note.yaml", &optional)]));
+    assert!(text.contains("`owner_id` cannot hold the owner"), "{text}");
+
+    let missing = NOTE.replace("field: owner_id,", "field: author_id,");
+    let text = errors(compile("api: { title: T }\n", &[("note.yaml", &missing)]));
+    assert!(
+        text.contains("owner field `author_id` is not a field of the contract"),
+        "{text}"
+    );
+
+    let public = NOTE.replace(
+        "crud: [list, get, create, delete]",
+        "crud: { list: { auth: public }, get: {} }",
+    );
+    let text = errors(compile("api: { title: T }\n", &[("note.yaml", &public)]));
+    assert!(
+        text.contains("`Note.list` is public, but `Note` resources belong to the caller"),
+        "{text}"
+    );
+}

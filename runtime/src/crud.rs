@@ -1,9 +1,14 @@
 //! The default CRUD behaviour of every contract, over its repository. Generated handler
-//! traits call these from their default methods; users override a method to change it.
+//! traits call the `*_for` functions from their default methods, with the request's
+//! [`Context`]: for an owned contract (`owner:`), the caller's own resources only, unless a
+//! role bypasses ownership. Users override a method to change it. The plain functions act on
+//! every resource, for the server's own code (seeding, jobs, tests).
 
+use crate::extract::Context;
+use crate::list::Filter;
 use crate::problem::Problem;
-use crate::resource::Resource;
-use crate::store::{ListQuery, Page, Store};
+use crate::resource::{FieldValue, Resource};
+use crate::store::{ListQuery, Page, Scope, Store};
 use crate::types::DateTime;
 use crate::validate::{At, Errors};
 
@@ -11,8 +16,51 @@ fn key_text<R: Resource>(key: &R::Key) -> String {
     key.to_string()
 }
 
+/// What the caller of a request reaches of `R`'s resources: all of an unowned contract; of an
+/// owned one, the caller's own, or all with a bypass role. A request without a caller reaches
+/// nothing of an owned contract: 401 (its operations are never public, the compiler checks).
+pub fn scope<R: Resource>(ctx: &Context) -> Result<Scope, Problem> {
+    let Some(ownership) = R::OWNERSHIP else {
+        return Ok(Scope::All);
+    };
+    let Some(principal) = &ctx.principal else {
+        return Err(crate::auth::AuthError::MissingCredentials.into_problem());
+    };
+    if ownership.bypass.iter().any(|role| principal.has_role(role)) {
+        return Ok(Scope::All);
+    }
+    Ok(Scope::OwnedBy {
+        field: ownership.field,
+        owner: principal.subject.clone(),
+    })
+}
+
 /// GET on the collection: the page `query` asks for.
 pub async fn list<R: Resource>(store: &Store<R>, query: ListQuery) -> Result<Page<R>, Problem> {
+    list_in(store, &Scope::All, query).await
+}
+
+/// [`list`] of the resources the caller reaches ([`scope`]).
+pub async fn list_for<R: Resource>(
+    store: &Store<R>,
+    ctx: Context,
+    query: ListQuery,
+) -> Result<Page<R>, Problem> {
+    list_in(store, &scope::<R>(&ctx)?, query).await
+}
+
+/// [`list`] within `scope`: its owner condition joins the query's filters, so that every
+/// store applies it where it applies them (in SQL, the statement's `WHERE`).
+pub async fn list_in<R: Resource>(
+    store: &Store<R>,
+    scope: &Scope,
+    mut query: ListQuery,
+) -> Result<Page<R>, Problem> {
+    if let Scope::OwnedBy { field, owner } = scope {
+        query
+            .filters
+            .push(Filter::eq(*field, FieldValue::Text(owner.clone())));
+    }
     store
         .list(&query)
         .await
@@ -21,8 +69,27 @@ pub async fn list<R: Resource>(store: &Store<R>, query: ListQuery) -> Result<Pag
 
 /// GET on one resource: the resource with `key`; 404 without one.
 pub async fn get<R: Resource>(store: &Store<R>, key: R::Key) -> Result<R, Problem> {
+    get_in(store, &Scope::All, key).await
+}
+
+/// [`get`] of a resource the caller reaches: another account's is not found, as if it did
+/// not exist, so that its existence does not leak.
+pub async fn get_for<R: Resource>(
+    store: &Store<R>,
+    ctx: Context,
+    key: R::Key,
+) -> Result<R, Problem> {
+    get_in(store, &scope::<R>(&ctx)?, key).await
+}
+
+/// [`get`] within `scope`.
+pub async fn get_in<R: Resource>(
+    store: &Store<R>,
+    scope: &Scope,
+    key: R::Key,
+) -> Result<R, Problem> {
     store
-        .get(&key)
+        .get(&key, scope)
         .await
         .map_err(|e| e.into_problem(R::NAME, Some(&key_text::<R>(&key))))
 }
@@ -30,13 +97,47 @@ pub async fn get<R: Resource>(store: &Store<R>, key: R::Key) -> Result<R, Proble
 /// POST: hashes the body's secrets, then stores a new resource with a fresh key (or the
 /// client's); 409 when the key or a unique field is taken, 422 when a reference names a
 /// resource that does not exist.
-pub async fn create<R: Resource>(store: &Store<R>, mut input: R::Input) -> Result<R, Problem> {
+pub async fn create<R: Resource>(store: &Store<R>, input: R::Input) -> Result<R, Problem> {
+    create_owned(store, None, input).await
+}
+
+/// [`create`], the new resource owned by the caller when the contract is owned.
+pub async fn create_for<R: Resource>(
+    store: &Store<R>,
+    ctx: Context,
+    input: R::Input,
+) -> Result<R, Problem> {
+    if R::OWNERSHIP.is_none() {
+        return create_owned(store, None, input).await;
+    }
+    let Some(principal) = &ctx.principal else {
+        return Err(crate::auth::AuthError::MissingCredentials.into_problem());
+    };
+    create_owned(store, Some(principal.subject.clone()), input).await
+}
+
+async fn create_owned<R: Resource>(
+    store: &Store<R>,
+    owner: Option<String>,
+    mut input: R::Input,
+) -> Result<R, Problem> {
     crate::secret::seal_all(R::input_secrets(&mut input)).await?;
+    // An owner the field cannot hold is the caller's identity, not the body, at fault.
+    if owner.as_deref().is_some_and(|owner| !R::can_own(owner)) {
+        return Err(Problem::forbidden(format!(
+            "the caller's account id cannot own {} resources",
+            R::NAME
+        )));
+    }
     let now = DateTime::now();
     store
         .insert(Box::new(move |sequence| {
             let key = R::new_key(&input, sequence);
-            R::create(key, input, now)
+            let mut resource = R::create(key, input, now);
+            if let Some(owner) = &owner {
+                resource.set_owner(owner);
+            }
+            resource
         }))
         .await
         .map_err(|e| e.into_problem(R::NAME, None))
@@ -46,6 +147,26 @@ pub async fn create<R: Resource>(store: &Store<R>, mut input: R::Input) -> Resul
 /// path: a replace never moves a resource.
 pub async fn replace<R: Resource>(
     store: &Store<R>,
+    key: R::Key,
+    input: R::Input,
+) -> Result<R, Problem> {
+    replace_in(store, &Scope::All, key, input).await
+}
+
+/// [`replace`] of a resource the caller reaches.
+pub async fn replace_for<R: Resource>(
+    store: &Store<R>,
+    ctx: Context,
+    key: R::Key,
+    input: R::Input,
+) -> Result<R, Problem> {
+    replace_in(store, &scope::<R>(&ctx)?, key, input).await
+}
+
+/// [`replace`] within `scope`.
+pub async fn replace_in<R: Resource>(
+    store: &Store<R>,
+    scope: &Scope,
     key: R::Key,
     mut input: R::Input,
 ) -> Result<R, Problem> {
@@ -65,6 +186,7 @@ pub async fn replace<R: Resource>(
     store
         .update(
             &key,
+            scope,
             Box::new(move |resource: &mut R| resource.replace(input, now)),
         )
         .await
@@ -75,6 +197,26 @@ pub async fn replace<R: Resource>(
 pub async fn patch<R: Resource>(
     store: &Store<R>,
     key: R::Key,
+    patch: R::Patch,
+) -> Result<R, Problem> {
+    patch_in(store, &Scope::All, key, patch).await
+}
+
+/// [`patch`] of a resource the caller reaches.
+pub async fn patch_for<R: Resource>(
+    store: &Store<R>,
+    ctx: Context,
+    key: R::Key,
+    patch: R::Patch,
+) -> Result<R, Problem> {
+    patch_in(store, &scope::<R>(&ctx)?, key, patch).await
+}
+
+/// [`patch`] within `scope`.
+pub async fn patch_in<R: Resource>(
+    store: &Store<R>,
+    scope: &Scope,
+    key: R::Key,
     mut patch: R::Patch,
 ) -> Result<R, Problem> {
     crate::secret::seal_all(R::patch_secrets(&mut patch)).await?;
@@ -82,6 +224,7 @@ pub async fn patch<R: Resource>(
     store
         .update(
             &key,
+            scope,
             Box::new(move |resource: &mut R| resource.patch(patch, now)),
         )
         .await
@@ -91,8 +234,26 @@ pub async fn patch<R: Resource>(
 /// DELETE: removes the resource with `key` (or marks it deleted, with soft delete); 404
 /// without one, 409 while others refer to it.
 pub async fn delete<R: Resource>(store: &Store<R>, key: R::Key) -> Result<(), Problem> {
+    delete_in(store, &Scope::All, key).await
+}
+
+/// [`delete`] of a resource the caller reaches.
+pub async fn delete_for<R: Resource>(
+    store: &Store<R>,
+    ctx: Context,
+    key: R::Key,
+) -> Result<(), Problem> {
+    delete_in(store, &scope::<R>(&ctx)?, key).await
+}
+
+/// [`delete`] within `scope`.
+pub async fn delete_in<R: Resource>(
+    store: &Store<R>,
+    scope: &Scope,
+    key: R::Key,
+) -> Result<(), Problem> {
     store
-        .delete(&key)
+        .delete(&key, scope)
         .await
         .map_err(|e| e.into_problem(R::NAME, Some(&key_text::<R>(&key))))
 }

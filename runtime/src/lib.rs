@@ -87,7 +87,7 @@ pub use resource::Resource;
 pub use respond::Created;
 pub use settings::{Settings, SettingsError};
 pub use shutdown::ShutdownOutcome;
-pub use store::{MemoryStore, Page, Store};
+pub use store::{MemoryStore, Page, Scope, Store};
 
 /// What only generated code calls, fenced off from the documented API: the crates it names
 /// (so that users need not depend on them, or on matching versions, themselves), and the

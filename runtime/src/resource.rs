@@ -296,6 +296,16 @@ impl Key for String {
     const KIND: FieldKind = FieldKind::Text;
 }
 
+/// Who owns the resources of a contract (`owner:` in the contract).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ownership {
+    /// The field holding the owner's account id: the `sub` of the tokens of whoever created
+    /// the resource.
+    pub field: &'static str,
+    /// Roles whose holders reach every resource, whoever owns it (`admin`).
+    pub bypass: &'static [&'static str],
+}
+
 /// A contract's resource. Implemented by generated code.
 pub trait Resource: Clone + Send + Sync + Debug + Serialize + 'static {
     /// The type of the primary key (`Uuid`, `i64` or `String`), which paths carry as `{id}`.
@@ -346,6 +356,21 @@ pub trait Resource: Clone + Send + Sync + Debug + Serialize + 'static {
 
     /// The value of a filterable, sortable or unique field.
     fn field(&self, name: &str) -> Option<FieldValue>;
+
+    /// Who owns each resource (`owner:` in the contract), when someone does: the default CRUD
+    /// operations then set the owner from the caller on create, and touch only the caller's
+    /// own resources unless the caller holds a bypass role.
+    const OWNERSHIP: Option<Ownership> = None;
+
+    /// Whether the account `subject` can own resources: the owner field holds it (a `uuid`
+    /// field only UUIDs). Generated for owned contracts.
+    fn can_own(_subject: &str) -> bool {
+        false
+    }
+
+    /// Makes the account `subject` the owner of a resource about to be created; called with
+    /// subjects [`Resource::can_own`] accepts. Generated for owned contracts.
+    fn set_owner(&mut self, _subject: &str) {}
 
     /// The secret fields (`type: secret`) a create or replace body carries, which the default
     /// CRUD operations hash before [`Resource::create`] or [`Resource::replace`]. Generated

@@ -186,6 +186,35 @@ pub type Change<R> = Box<dyn FnOnce(&mut R) + Send>;
 /// insert's transaction; `'static` for the same reason as [`Change`].
 pub type Make<R> = Box<dyn FnOnce(u64) -> R + Send>;
 
+/// Which resources an operation may touch: all of them, or those one account owns. Stores
+/// apply it where they look rows up (in SQL, a condition of the statement), so that a
+/// resource out of scope is not found, exactly like one that does not exist.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Scope {
+    /// Every resource: an unowned contract, a caller holding a bypass role, or the server's
+    /// own code.
+    All,
+    /// The resources whose `field` holds `owner`.
+    OwnedBy {
+        /// The owner field ([`crate::resource::Ownership::field`]).
+        field: &'static str,
+        /// The account id.
+        owner: String,
+    },
+}
+
+impl Scope {
+    /// Whether `resource` is within the scope.
+    pub fn admits<R: Resource>(&self, resource: &R) -> bool {
+        match self {
+            Scope::All => true,
+            Scope::OwnedBy { field, owner } => {
+                resource.field(field) == Some(FieldValue::Text(owner.clone()))
+            }
+        }
+    }
+}
+
 /// Persistence of one contract's resources.
 pub trait Repository<R: Resource>: Send + Sync + std::fmt::Debug + 'static {
     /// The page of resources `query` asks for: filtered, sorted, from after its cursor's
@@ -193,24 +222,30 @@ pub trait Repository<R: Resource>: Send + Sync + std::fmt::Debug + 'static {
     /// store must answer, and whether more items follow ([`Page::more`]).
     fn list<'a>(&'a self, query: &'a ListQuery) -> BoxFuture<'a, Result<Page<R>, StoreError>>;
 
-    /// The resource with this key; `NotFound` without one.
-    fn get<'a>(&'a self, key: &'a R::Key) -> BoxFuture<'a, Result<R, StoreError>>;
+    /// The resource with this key, within `scope`; `NotFound` without one.
+    fn get<'a>(&'a self, key: &'a R::Key, scope: &'a Scope)
+    -> BoxFuture<'a, Result<R, StoreError>>;
 
     /// Stores a new resource made by `make` from the next sequence value; fails with
     /// `Conflict` if its key or a unique field is taken.
     fn insert<'a>(&'a self, make: Make<R>) -> BoxFuture<'a, Result<R, StoreError>>;
 
-    /// Applies `change` to the stored resource atomically (no concurrent update is lost) and
-    /// returns the new state.
+    /// Applies `change` to the stored resource within `scope` atomically (no concurrent
+    /// update is lost) and returns the new state; `NotFound` without one.
     fn update<'a>(
         &'a self,
         key: &'a R::Key,
+        scope: &'a Scope,
         change: Change<R>,
     ) -> BoxFuture<'a, Result<R, StoreError>>;
 
-    /// Deletes the resource with this key (a soft delete where the contract asks for one);
-    /// `NotFound` without one, `StillReferenced` while others refer to it.
-    fn delete<'a>(&'a self, key: &'a R::Key) -> BoxFuture<'a, Result<(), StoreError>>;
+    /// Deletes the resource with this key within `scope` (a soft delete where the contract
+    /// asks for one); `NotFound` without one, `StillReferenced` while others refer to it.
+    fn delete<'a>(
+        &'a self,
+        key: &'a R::Key,
+        scope: &'a Scope,
+    ) -> BoxFuture<'a, Result<(), StoreError>>;
 
     /// Whether the store can serve requests (for readiness).
     fn check(&self) -> BoxFuture<'_, Result<(), StoreError>>;
@@ -277,10 +312,17 @@ impl<R: Resource> Repository<R> for MemoryStore<R> {
         })
     }
 
-    fn get<'a>(&'a self, key: &'a R::Key) -> BoxFuture<'a, Result<R, StoreError>> {
+    fn get<'a>(
+        &'a self,
+        key: &'a R::Key,
+        scope: &'a Scope,
+    ) -> BoxFuture<'a, Result<R, StoreError>> {
         Box::pin(async move {
             let rows = self.rows.read().map_err(|_| Self::poisoned())?;
-            rows.get(key).cloned().ok_or(StoreError::NotFound)
+            rows.get(key)
+                .filter(|row| scope.admits(*row))
+                .cloned()
+                .ok_or(StoreError::NotFound)
         })
     }
 
@@ -304,11 +346,16 @@ impl<R: Resource> Repository<R> for MemoryStore<R> {
     fn update<'a>(
         &'a self,
         key: &'a R::Key,
+        scope: &'a Scope,
         change: Change<R>,
     ) -> BoxFuture<'a, Result<R, StoreError>> {
         Box::pin(async move {
             let mut rows = self.rows.write().map_err(|_| Self::poisoned())?;
-            let mut updated = rows.get(key).cloned().ok_or(StoreError::NotFound)?;
+            let mut updated = rows
+                .get(key)
+                .filter(|row| scope.admits(*row))
+                .cloned()
+                .ok_or(StoreError::NotFound)?;
             change(&mut updated);
             if let Some(field) = Self::unique_clash(&rows, &updated, Some(key)) {
                 return Err(StoreError::Conflict { field });
@@ -318,9 +365,16 @@ impl<R: Resource> Repository<R> for MemoryStore<R> {
         })
     }
 
-    fn delete<'a>(&'a self, key: &'a R::Key) -> BoxFuture<'a, Result<(), StoreError>> {
+    fn delete<'a>(
+        &'a self,
+        key: &'a R::Key,
+        scope: &'a Scope,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
         Box::pin(async move {
             let mut rows = self.rows.write().map_err(|_| Self::poisoned())?;
+            if !rows.get(key).is_some_and(|row| scope.admits(row)) {
+                return Err(StoreError::NotFound);
+            }
             rows.remove(key).map(|_| ()).ok_or(StoreError::NotFound)
         })
     }

@@ -121,6 +121,9 @@ pub struct Contract {
     /// The default rate limit of every operation of the contract.
     pub rate_limit: RateLimit,
     pub storage: Storage,
+    /// Who owns each resource (`owner:`): the default CRUD operations then reach only the
+    /// caller's own resources, unless the caller holds a bypass role.
+    pub owner: Option<Owner>,
     /// Page sizes of the list operation.
     pub pagination: Pagination,
     /// Fields in declaration order.
@@ -842,6 +845,16 @@ pub struct DeclaredError {
 
 /// The problem statuses an operation may declare: those the runtime's problems use.
 pub const PROBLEM_STATUSES: &[u16] = &[400, 401, 403, 404, 409, 413, 415, 422, 429, 500, 503];
+
+/// The owner field of an owned contract.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Owner {
+    /// The field holding the owner's account id (a `string` or `uuid` field).
+    pub field: String,
+    /// Roles whose holders reach every resource.
+    pub bypass: Vec<String>,
+    pub span: Span,
+}
 
 /// A module of the runtime that a project mounts and documents through a built-in contract.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]

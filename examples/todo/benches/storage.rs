@@ -99,7 +99,13 @@ async fn run() -> Result<(), String> {
             move |i| {
                 let store = store.clone();
                 let id = tasks[(i * 7919) % tasks.len()];
-                async move { store.get(&id).await.map(drop).map_err(|e| format!("{e:?}")) }
+                async move {
+                    store
+                        .get(&id, &cmmv::Scope::All)
+                        .await
+                        .map(drop)
+                        .map_err(|e| format!("{e:?}"))
+                }
             }
         })
         .await?;

@@ -25,6 +25,7 @@ pub struct Todo {
     tasks: Store<Task>,
     comments: Store<Comment>,
     labels: Store<Label>,
+    notes: Store<Note>,
 }
 
 impl Todo {
@@ -36,6 +37,7 @@ impl Todo {
             tasks: MemoryStore::shared(),
             comments: MemoryStore::shared(),
             labels: MemoryStore::shared(),
+            notes: MemoryStore::shared(),
         }
     }
 
@@ -47,6 +49,7 @@ impl Todo {
             tasks: db.store(),
             comments: db.store(),
             labels: db.store(),
+            notes: db.store(),
         }
     }
 
@@ -64,6 +67,7 @@ impl Todo {
             tasks,
             comments,
             labels,
+            notes: MemoryStore::shared(),
         }
     }
 
@@ -105,6 +109,7 @@ impl Todo {
         self.tasks
             .update(
                 &id,
+                &cmmv::Scope::All,
                 Box::new(move |task: &mut Task| {
                     task.done = done;
                     task.updated_at = now;
@@ -133,7 +138,7 @@ impl UserHandlers for Todo {
             .subject
             .parse::<cmmv::types::Uuid>()
             .map_err(|_| unknown())?;
-        match self.users.get(&id).await {
+        match self.users.get(&id, &cmmv::Scope::All).await {
             Err(StoreError::NotFound) => Err(unknown()),
             other => other.map_err(|e| e.into_problem("User", Some(&principal.subject))),
         }
@@ -207,6 +212,12 @@ impl CommentHandlers for Todo {
 impl LabelHandlers for Todo {
     fn label_store(&self) -> &Store<Label> {
         &self.labels
+    }
+}
+
+impl NoteHandlers for Todo {
+    fn note_store(&self) -> &Store<Note> {
+        &self.notes
     }
 }
 
@@ -334,6 +345,7 @@ pub fn app_builder(settings: Settings, todo: &Arc<Todo>) -> cmmv::AppBuilder {
         .routes(task_routes(todo.clone()))
         .routes(comment_routes(todo.clone()))
         .routes(label_routes(todo.clone()))
+        .routes(note_routes(todo.clone()))
         .try_it("/v1/labels");
     let store = todo.tasks.clone();
     builder.readiness_check("store", move || {

@@ -52,6 +52,7 @@ macro_rules! service {
                 self.tickets
                     .update(
                         &id,
+                        &cmmv::Scope::All,
                         Box::new(move |ticket: &mut $api::Ticket| {
                             ticket.notes = Some(body.reason);
                         }),

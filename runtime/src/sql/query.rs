@@ -8,6 +8,7 @@ use std::sync::Arc;
 use super::value::{Column, ColumnKind, SqlValue};
 use crate::list::{Condition, Direction, ListQuery, TextPlace};
 use crate::resource::FieldValue;
+use crate::store::Scope;
 use crate::types::DateTime;
 
 /// The two databases the stores speak to.
@@ -194,6 +195,27 @@ impl Writer {
         let joiner = if self.filtered { " AND " } else { " WHERE " };
         self.filtered = true;
         self.push(joiner)
+    }
+
+    /// Leaves out the rows `scope` does not reach: those another account owns.
+    fn within(&mut self, table: &Table, scope: &Scope) -> &mut Self {
+        if let Scope::OwnedBy { field, owner } = scope {
+            // The owner field is a column of the table (the compiler checks it); a store
+            // without it would find nothing, never too much.
+            let kind = table
+                .columns
+                .iter()
+                .find(|c| c.name == *field)
+                .map_or(ColumnKind::Text, |c| c.kind);
+            let owner = match kind {
+                ColumnKind::Uuid => owner
+                    .parse()
+                    .map_or_else(|_| SqlValue::Text(owner.clone()), SqlValue::Uuid),
+                _ => SqlValue::Text(owner.clone()),
+            };
+            self.condition().ident(field).push(" = ").param(owner, kind);
+        }
+        self
     }
 
     /// Leaves out soft-deleted rows.
@@ -414,12 +436,13 @@ fn filter_value(kind: ColumnKind, value: &FieldValue) -> SqlValue {
     }
 }
 
-/// `SELECT` one live row by key; `for_update` locks it until the transaction ends
-/// (PostgreSQL; SQLite's write transaction already excludes other writers).
+/// `SELECT` one live row by key within `scope`; `for_update` locks it until the transaction
+/// ends (PostgreSQL; SQLite's write transaction already excludes other writers).
 pub(crate) fn select_by_key(
     dialect: Dialect,
     table: &Table,
     key: SqlValue,
+    scope: &Scope,
     for_update: bool,
 ) -> Statement {
     let mut w = Writer::select(dialect, table);
@@ -427,6 +450,7 @@ pub(crate) fn select_by_key(
         .ident(table.key.name)
         .push(" = ")
         .param(key, table.key.kind);
+    w.within(table, scope);
     if for_update && dialect == Dialect::Postgres {
         w.push(" FOR UPDATE");
     }
@@ -435,7 +459,13 @@ pub(crate) fn select_by_key(
 
 /// [`select_by_key`] written once: bind it the key.
 pub(crate) fn select_by_key_prepared(dialect: Dialect, table: &Table) -> Prepared {
-    Prepared::of(&select_by_key(dialect, table, SqlValue::Null, false))
+    Prepared::of(&select_by_key(
+        dialect,
+        table,
+        SqlValue::Null,
+        &Scope::All,
+        false,
+    ))
 }
 
 /// [`insert`] written once: bind it the row.
@@ -642,8 +672,15 @@ pub(crate) fn update(dialect: Dialect, table: &Table, row: Vec<SqlValue>) -> Sta
     w.finish()
 }
 
-/// Removes the live row with that key, or marks it deleted in a soft-deleting table.
-pub(crate) fn delete(dialect: Dialect, table: &Table, key: SqlValue, now: DateTime) -> Statement {
+/// Removes the live row with that key within `scope`, or marks it deleted in a soft-deleting
+/// table.
+pub(crate) fn delete(
+    dialect: Dialect,
+    table: &Table,
+    key: SqlValue,
+    scope: &Scope,
+    now: DateTime,
+) -> Statement {
     let mut w = Writer::new(dialect);
     if table.soft_delete {
         w.push("UPDATE ")
@@ -660,6 +697,7 @@ pub(crate) fn delete(dialect: Dialect, table: &Table, key: SqlValue, now: DateTi
         .ident(table.key.name)
         .push(" = ")
         .param(key, table.key.kind);
+    w.within(table, scope);
     w.finish()
 }
 
@@ -849,10 +887,40 @@ mod tests {
             update.sql,
             r#"UPDATE "tasks" SET "title" = $1, "budget" = $2::numeric WHERE "id" = $3"#
         );
-        let delete = delete(Dialect::Sqlite, &TABLE, SqlValue::Null, DateTime::now());
+        let everyone = Scope::All;
+        let delete_any = delete(
+            Dialect::Sqlite,
+            &TABLE,
+            SqlValue::Null,
+            &everyone,
+            DateTime::now(),
+        );
         assert_eq!(
-            delete.sql,
+            delete_any.sql,
             r#"UPDATE "tasks" SET "deleted_at" = ? WHERE "deleted_at" IS NULL AND "id" = ?"#
+        );
+        // An owned row is reached by its owner only: the condition is the statement's.
+        let owned = Scope::OwnedBy {
+            field: "title",
+            owner: "ada".to_owned(),
+        };
+        let delete_own = delete(
+            Dialect::Postgres,
+            &TABLE,
+            SqlValue::Null,
+            &owned,
+            DateTime::now(),
+        );
+        assert_eq!(
+            delete_own.sql,
+            r#"UPDATE "tasks" SET "deleted_at" = $1 WHERE "deleted_at" IS NULL AND "id" = $2 AND "title" = $3"#
+        );
+        assert_eq!(delete_own.params[2].0, SqlValue::Text("ada".to_owned()));
+        let read_own = select_by_key(Dialect::Sqlite, &TABLE, SqlValue::Null, &owned, false);
+        let text = read_own.sql.as_str();
+        assert!(
+            text.ends_with(r#""id" = ? AND "title" = ?"#),
+            "{text}"
         );
         let next = next_key(Dialect::Postgres, &TABLE);
         assert_eq!(

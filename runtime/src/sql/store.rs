@@ -8,7 +8,9 @@ use super::query::{self, Dialect, Prepared, SortKey, Statement, Table};
 use super::value::{Column, ColumnKind, Row, SqlColumn, SqlValue};
 use super::{Changes, Database, Record};
 use crate::list::Condition;
-use crate::store::{BoxFuture, Cause, Change, ListQuery, Make, Page, Repository, StoreError};
+use crate::store::{
+    BoxFuture, Cause, Change, ListQuery, Make, Page, Repository, Scope, StoreError,
+};
 use crate::types::DateTime;
 
 pub(crate) struct SqlStore<R> {
@@ -209,9 +211,20 @@ impl<R: Record> Repository<R> for SqlStore<R> {
         })
     }
 
-    fn get<'a>(&'a self, key: &'a R::Key) -> BoxFuture<'a, Result<R, StoreError>> {
+    fn get<'a>(
+        &'a self,
+        key: &'a R::Key,
+        scope: &'a Scope,
+    ) -> BoxFuture<'a, Result<R, StoreError>> {
         Box::pin(async move {
-            let statement = self.by_key.bind([key.to_sql()]);
+            // The statement written once serves every read of all rows; a scoped read adds
+            // the owner's condition.
+            let statement = match scope {
+                Scope::All => self.by_key.bind([key.to_sql()]),
+                Scope::OwnedBy { .. } => {
+                    query::select_by_key(self.db.dialect(), &self.table, key.to_sql(), scope, false)
+                }
+            };
             let mut conn = self.db.acquire().await?;
             let row = conn
                 .conn()
@@ -241,10 +254,13 @@ impl<R: Record> Repository<R> for SqlStore<R> {
     fn update<'a>(
         &'a self,
         key: &'a R::Key,
+        scope: &'a Scope,
         change: Change<R>,
     ) -> BoxFuture<'a, Result<R, StoreError>> {
         let (dialect, table, kinds) = (self.db.dialect(), self.table, self.kinds.clone());
-        let select = query::select_by_key(dialect, &table, key.to_sql(), true);
+        // The row is read within the scope and locked (or the writer is alone) until the
+        // update: an owner never changes (the field is read-only), so none can in between.
+        let select = query::select_by_key(dialect, &table, key.to_sql(), scope, true);
         Box::pin(self.db.write(Changes::OneStatement, move |mut conn| {
             Box::pin(async move {
                 let error = |e| store_error(e, &table, Doing::Writing);
@@ -270,9 +286,19 @@ impl<R: Record> Repository<R> for SqlStore<R> {
         }))
     }
 
-    fn delete<'a>(&'a self, key: &'a R::Key) -> BoxFuture<'a, Result<(), StoreError>> {
+    fn delete<'a>(
+        &'a self,
+        key: &'a R::Key,
+        scope: &'a Scope,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
         let table = self.table;
-        let statement = query::delete(self.db.dialect(), &table, key.to_sql(), DateTime::now());
+        let statement = query::delete(
+            self.db.dialect(),
+            &table,
+            key.to_sql(),
+            scope,
+            DateTime::now(),
+        );
         Box::pin(self.db.write(Changes::Alone, move |mut conn| {
             Box::pin(async move {
                 let deleted = conn

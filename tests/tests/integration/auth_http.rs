@@ -312,6 +312,7 @@ fn rule(method: &str, path: &str) -> &'static str {
         ("GET", "/tasks/stats") => "any:admin,auditor",
         (_, p) if p.starts_with("/tasks") => "any:user,admin",
         (_, p) if p.starts_with("/comments") => "authenticated",
+        (_, p) if p.starts_with("/notes") => "authenticated",
         ("POST", "/users") => "public",
         ("GET", "/users/{id}" | "/users/me") => "authenticated",
         (_, p) if p.starts_with("/users") => "any:admin",

@@ -173,7 +173,7 @@ fn gen_writes_a_new_migration_for_a_changed_contract_and_reports_it() {
     assert_eq!(code, 1);
     assert!(
         stderr.contains(
-            "pending: migration 0003_add_tasks_review_due_on (add column tasks.review_due_on (date, nullable))"
+            "pending: migration 0004_add_tasks_review_due_on (add column tasks.review_due_on (date, nullable))"
         ),
         "{stderr}"
     );
@@ -181,13 +181,13 @@ fn gen_writes_a_new_migration_for_a_changed_contract_and_reports_it() {
     assert_eq!(code, 1);
     assert!(
         stderr.contains(
-            "error: migration `0003_add_tasks_review_due_on` is pending but `--locked` was passed"
+            "error: migration `0004_add_tasks_review_due_on` is pending but `--locked` was passed"
         ),
         "{stderr}"
     );
     assert!(
         !contracts
-            .join("migrations/sqlite/0003_add_tasks_review_due_on.sql")
+            .join("migrations/sqlite/0004_add_tasks_review_due_on.sql")
             .exists()
     );
 
@@ -195,13 +195,13 @@ fn gen_writes_a_new_migration_for_a_changed_contract_and_reports_it() {
     assert_eq!(code, 0, "{stderr}");
     assert!(
         stdout.contains(
-            "migration 0003_add_tasks_review_due_on: add column tasks.review_due_on (date, nullable)"
+            "migration 0004_add_tasks_review_due_on: add column tasks.review_due_on (date, nullable)"
         ),
         "{stdout}"
     );
     for dialect in ["sqlite", "postgres"] {
         let script = contracts.join(format!(
-            "migrations/{dialect}/0003_add_tasks_review_due_on.sql"
+            "migrations/{dialect}/0004_add_tasks_review_due_on.sql"
         ));
         let text = std::fs::read_to_string(&script).unwrap_or_else(|e| panic!("{e}"));
         assert!(text.contains("ADD COLUMN \"review_due_on\""), "{text}");

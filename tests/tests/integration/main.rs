@@ -13,6 +13,7 @@ mod macro_cli;
 mod macro_parity;
 mod modules;
 mod openapi_consistency;
+mod ownership;
 mod projections;
 mod ratelimit_http;
 mod ratelimit_redis;

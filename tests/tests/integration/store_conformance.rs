@@ -148,7 +148,11 @@ async fn round_trip_keeps_every_field(stores: &Stores) {
         }),
     )
     .await;
-    let read = stores.tasks.get(&created.id).await.expect("stored");
+    let read = stores
+        .tasks
+        .get(&created.id, &cmmv::Scope::All)
+        .await
+        .expect("stored");
     assert_eq!(read, created);
     assert_eq!(read.priority, TaskPriority::High);
 
@@ -166,7 +170,11 @@ async fn round_trip_keeps_every_field(stores: &Stores) {
     .expect("user");
     // A secret is stored as its argon2id hash, never in clear (issue 15), and round-trips as
     // that hash.
-    let read = stores.users.get(&user.id).await.expect("stored");
+    let read = stores
+        .users
+        .get(&user.id, &cmmv::Scope::All)
+        .await
+        .expect("stored");
     assert!(
         read.password.as_phc().starts_with("$argon2id$v=19$"),
         "{:?}",
@@ -190,20 +198,31 @@ async fn round_trip_keeps_every_field(stores: &Stores) {
     .await
     .expect("a user with an empty avatar");
     assert_eq!(empty.avatar.as_ref().map(|b| b.0.len()), Some(0));
-    let read = stores.users.get(&empty.id).await.expect("stored");
+    let read = stores
+        .users
+        .get(&empty.id, &cmmv::Scope::All)
+        .await
+        .expect("stored");
     assert_eq!(read, empty);
 }
 
 async fn missing_keys_are_not_found(stores: &Stores) {
     let nobody = Uuid::now_v7();
-    assert_eq!(stores.tasks.get(&nobody).await, Err(StoreError::NotFound));
     assert_eq!(
-        stores.tasks.delete(&nobody).await,
+        stores.tasks.get(&nobody, &cmmv::Scope::All).await,
+        Err(StoreError::NotFound)
+    );
+    assert_eq!(
+        stores.tasks.delete(&nobody, &cmmv::Scope::All).await,
         Err(StoreError::NotFound)
     );
     let update = stores
         .tasks
-        .update(&nobody, Box::new(|task: &mut Task| task.done = true))
+        .update(
+            &nobody,
+            &cmmv::Scope::All,
+            Box::new(|task: &mut Task| task.done = true),
+        )
         .await;
     assert_eq!(update, Err(StoreError::NotFound));
 }
@@ -215,6 +234,7 @@ async fn updates_change_and_deletes_remove(stores: &Stores) {
         .tasks
         .update(
             &created.id,
+            &cmmv::Scope::All,
             Box::new(|task: &mut Task| {
                 task.title = "After".to_owned();
                 task.notes = None;
@@ -224,15 +244,22 @@ async fn updates_change_and_deletes_remove(stores: &Stores) {
         .await
         .expect("updated");
     assert_eq!(updated.title, "After");
-    assert_eq!(stores.tasks.get(&created.id).await, Ok(updated));
-
-    stores.tasks.delete(&created.id).await.expect("deleted");
     assert_eq!(
-        stores.tasks.get(&created.id).await,
+        stores.tasks.get(&created.id, &cmmv::Scope::All).await,
+        Ok(updated)
+    );
+
+    stores
+        .tasks
+        .delete(&created.id, &cmmv::Scope::All)
+        .await
+        .expect("deleted");
+    assert_eq!(
+        stores.tasks.get(&created.id, &cmmv::Scope::All).await,
         Err(StoreError::NotFound)
     );
     assert_eq!(
-        stores.tasks.delete(&created.id).await,
+        stores.tasks.delete(&created.id, &cmmv::Scope::All).await,
         Err(StoreError::NotFound)
     );
     let listed = stores
@@ -423,7 +450,11 @@ async fn unique_fields_and_keys_conflict(stores: &Stores) {
     let name = first.name.clone();
     let renamed = stores
         .projects
-        .update(&second.id, Box::new(move |p: &mut Project| p.name = name))
+        .update(
+            &second.id,
+            &cmmv::Scope::All,
+            Box::new(move |p: &mut Project| p.name = name),
+        )
         .await;
     assert_eq!(
         renamed.map(|p| p.id),
@@ -432,7 +463,11 @@ async fn unique_fields_and_keys_conflict(stores: &Stores) {
         })
     );
     assert_eq!(
-        stores.projects.get(&second.id).await.map(|p| p.name),
+        stores
+            .projects
+            .get(&second.id, &cmmv::Scope::All)
+            .await
+            .map(|p| p.name),
         Ok(second.name.clone()),
         "a refused update changes nothing"
     );
@@ -471,7 +506,11 @@ async fn integer_keys_count_up(stores: &Stores) {
         ids.windows(2).all(|w| w[1] > w[0]),
         "keys increase: {ids:?}"
     );
-    let read = stores.comments.get(&ids[1]).await.expect("stored");
+    let read = stores
+        .comments
+        .get(&ids[1], &cmmv::Scope::All)
+        .await
+        .expect("stored");
     assert_eq!(read.body, "two");
 }
 
@@ -485,7 +524,11 @@ async fn concurrent_updates_lose_nothing(stores: &Arc<Stores>) {
             tokio::spawn(async move {
                 stores
                     .tasks
-                    .update(&id, Box::new(|t: &mut Task| t.attachment_count += 1))
+                    .update(
+                        &id,
+                        &cmmv::Scope::All,
+                        Box::new(|t: &mut Task| t.attachment_count += 1),
+                    )
                     .await
                     .expect("update")
             })
@@ -494,7 +537,11 @@ async fn concurrent_updates_lose_nothing(stores: &Arc<Stores>) {
     for handle in handles {
         handle.await.expect("task");
     }
-    let read = stores.tasks.get(&task.id).await.expect("stored");
+    let read = stores
+        .tasks
+        .get(&task.id, &cmmv::Scope::All)
+        .await
+        .expect("stored");
     assert_eq!(read.attachment_count, 16);
 }
 

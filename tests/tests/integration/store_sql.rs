@@ -483,6 +483,7 @@ async fn foreign_keys_hold(db: &Database, raw: &mut Raw) {
         .tasks
         .update(
             &task.id,
+            &cmmv::Scope::All,
             Box::new(move |t: &mut Task| t.project_id = nobody),
         )
         .await;
@@ -490,19 +491,32 @@ async fn foreign_keys_hold(db: &Database, raw: &mut Raw) {
 
     // on_delete: restrict (the default) keeps a project that still has tasks.
     assert_eq!(
-        stores.projects.delete(&project.id).await,
+        stores.projects.delete(&project.id, &cmmv::Scope::All).await,
         Err(StoreError::StillReferenced)
     );
     assert_eq!(
-        stores.projects.get(&project.id).await.map(|p| p.id),
+        stores
+            .projects
+            .get(&project.id, &cmmv::Scope::All)
+            .await
+            .map(|p| p.id),
         Ok(project.id)
     );
     // Deleting the owner would cascade to the project, which restrict still protects.
     assert_eq!(
-        stores.users.delete(&project.owner_id).await,
+        stores
+            .users
+            .delete(&project.owner_id, &cmmv::Scope::All)
+            .await,
         Err(StoreError::StillReferenced)
     );
-    assert!(stores.users.get(&project.owner_id).await.is_ok());
+    assert!(
+        stores
+            .users
+            .get(&project.owner_id, &cmmv::Scope::All)
+            .await
+            .is_ok()
+    );
 
     // on_delete: cascade and set_null through the stores: deleting a user removes the projects
     // they own and clears their authorship of comments.
@@ -524,19 +538,39 @@ async fn foreign_keys_hold(db: &Database, raw: &mut Raw) {
     )
     .await
     .expect("comment");
-    stores.users.delete(&leaving.id).await.expect("deleted");
+    stores
+        .users
+        .delete(&leaving.id, &cmmv::Scope::All)
+        .await
+        .expect("deleted");
     assert_eq!(
-        stores.projects.get(&owned.id).await.map(|p| p.id),
+        stores
+            .projects
+            .get(&owned.id, &cmmv::Scope::All)
+            .await
+            .map(|p| p.id),
         Err(StoreError::NotFound),
         "the user's project went with them"
     );
-    let kept = stores.comments.get(&authored.id).await.expect("kept");
+    let kept = stores
+        .comments
+        .get(&authored.id, &cmmv::Scope::All)
+        .await
+        .expect("kept");
     assert_eq!(kept.author_id, None, "the comment lost its author");
 
     // Tasks are soft-deleted: gone from get and list, the row still there, marked.
-    stores.tasks.delete(&task.id).await.expect("deleted");
+    stores
+        .tasks
+        .delete(&task.id, &cmmv::Scope::All)
+        .await
+        .expect("deleted");
     assert_eq!(
-        stores.tasks.get(&task.id).await.map(|t| t.id),
+        stores
+            .tasks
+            .get(&task.id, &cmmv::Scope::All)
+            .await
+            .map(|t| t.id),
         Err(StoreError::NotFound)
     );
     let listed = stores
@@ -558,7 +592,7 @@ async fn foreign_keys_hold(db: &Database, raw: &mut Raw) {
         "the row remains, with deleted_at set"
     );
     assert_eq!(
-        stores.tasks.delete(&task.id).await,
+        stores.tasks.delete(&task.id, &cmmv::Scope::All).await,
         Err(StoreError::NotFound),
         "a deleted task cannot be deleted again"
     );
@@ -568,13 +602,17 @@ async fn foreign_keys_hold(db: &Database, raw: &mut Raw) {
     raw.execute(&format!("DELETE FROM tasks WHERE id = '{}'", task.id))
         .await;
     assert_eq!(
-        stores.comments.get(&authored.id).await.map(|c| c.id),
+        stores
+            .comments
+            .get(&authored.id, &cmmv::Scope::All)
+            .await
+            .map(|c| c.id),
         Err(StoreError::NotFound),
         "the task's comments were deleted with it"
     );
     stores
         .projects
-        .delete(&project.id)
+        .delete(&project.id, &cmmv::Scope::All)
         .await
         .expect("a project without tasks can be deleted");
 }
@@ -706,7 +744,10 @@ async fn migrations_apply_once(db: &Database, raw: &mut Raw) {
         .await
         .expect("the next migration applies");
     assert_eq!(report.applied, [extra.version]);
-    assert_eq!(stores.tasks.get(&kept.id).await, Ok(kept.clone()));
+    assert_eq!(
+        stores.tasks.get(&kept.id, &cmmv::Scope::All).await,
+        Ok(kept.clone())
+    );
     assert_eq!(
         raw.integer("SELECT COUNT(*) FROM tasks WHERE extra IS NULL")
             .await,
@@ -745,7 +786,10 @@ async fn migrations_apply_once(db: &Database, raw: &mut Raw) {
             .await,
         example_migrations() + 1
     );
-    assert_eq!(stores.tasks.get(&kept.id).await, Ok(kept));
+    assert_eq!(
+        stores.tasks.get(&kept.id, &cmmv::Scope::All).await,
+        Ok(kept)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -362,6 +362,7 @@ async fn sqlite_a_panicking_write_fails_alone_and_the_writer_goes_on() {
         .tasks
         .update(
             &task.id,
+            &cmmv::Scope::All,
             Box::new(|t: &mut todo::api::Task| {
                 t.title = "Half-way".to_owned();
                 panic!("a bug in a change");
@@ -374,7 +375,7 @@ async fn sqlite_a_panicking_write_fails_alone_and_the_writer_goes_on() {
     );
     let read = stores
         .tasks
-        .get(&task.id)
+        .get(&task.id, &cmmv::Scope::All)
         .await
         .expect("the task is still there");
     assert_eq!(
@@ -387,6 +388,7 @@ async fn sqlite_a_panicking_write_fails_alone_and_the_writer_goes_on() {
         .tasks
         .update(
             &task.id,
+            &cmmv::Scope::All,
             Box::new(|t: &mut todo::api::Task| t.title = "After".to_owned()),
         )
         .await

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use crate::api::{Api, ContractApi, OperationApi};
 use crate::ir::{
-    ApiInfo, AuthPolicy, BodyType, Contract, CrudKind, Field, Method, Operation, RateKey,
+    ApiInfo, AuthPolicy, BodyType, Contract, CrudKind, Field, Method, Operation, Owner, RateKey,
     RateLimit, RoleMode, pluralize, to_snake_case,
 };
 
@@ -429,6 +429,10 @@ fn operation(resolved: &ContractApi<'_>, op_api: &OperationApi<'_>) -> model::Op
         security: Some(security),
         roles,
         rate_limit: rate_limit_extension(op_api.rate_limit),
+        owner: scoped_owner(contract, op).map(|owner| model::OwnerExtension {
+            field: owner.field.clone(),
+            bypass: owner.bypass.clone(),
+        }),
     }
 }
 
@@ -940,7 +944,33 @@ fn description(resolved: &ContractApi<'_>, op: &Operation, noun: &str) -> String
         Some(CrudKind::Delete) => format!("Deletes the {noun} named by the path."),
         None => format!("{}.", op.summary.clone().unwrap_or_else(|| default_summary(op, noun))),
     });
-    format!("{what}\n\n{}", access_sentence(&op.auth))
+    let scope = scoped_owner(resolved.contract, op)
+        .map(|owner| ownership_sentence(owner, noun))
+        .unwrap_or_default();
+    format!("{what}\n\n{}{scope}", access_sentence(&op.auth))
+}
+
+/// The owner of the resources a CRUD operation reaches, when the contract is owned: custom
+/// operations are the user's code, which decides for itself.
+fn scoped_owner<'c>(contract: &'c Contract, op: &Operation) -> Option<&'c Owner> {
+    contract.owner.as_ref().filter(|_| op.crud().is_some())
+}
+
+/// What ownership means for a caller, in words.
+fn ownership_sentence(owner: &Owner, noun: &str) -> String {
+    let reach = format!(
+        " Each {noun} belongs to the account that created it (`{}`, set by the server): a caller reaches only their own, and another's answers 404 as if it did not exist",
+        owner.field
+    );
+    let quoted: Vec<String> = owner.bypass.iter().map(|r| format!("`{r}`")).collect();
+    match quoted.split_last() {
+        None => format!("{reach}."),
+        Some((last, [])) => format!("{reach}, unless they hold the role {last}."),
+        Some((last, rest)) => format!(
+            "{reach}, unless they hold one of the roles {} or {last}.",
+            rest.join(", ")
+        ),
+    }
 }
 
 /// Who may call an operation, in words.

@@ -111,6 +111,16 @@ pub(super) struct Operation {
     pub(super) roles: Option<RolesExtension>,
     #[serde(rename = "x-cmmv-rate-limit", skip_serializing_if = "Option::is_none")]
     pub(super) rate_limit: Option<RateLimitExtension>,
+    /// The owner field and bypass roles of an owned contract's CRUD operation.
+    #[serde(rename = "x-cmmv-owner", skip_serializing_if = "Option::is_none")]
+    pub(super) owner: Option<OwnerExtension>,
+}
+
+/// `x-cmmv-owner`: which field holds the owner, and which roles reach every resource.
+#[derive(Debug, Clone, serde::Serialize)]
+pub(super) struct OwnerExtension {
+    pub(super) field: String,
+    pub(super) bypass: Vec<String>,
 }
 
 /// Scheme name -> role names (empty: any principal the scheme authenticates).

@@ -77,6 +77,7 @@ impl ContractEmitter<'_> {
         let is_timestamp = |field: &Field| {
             timestamps && matches!(field.name.as_str(), "created_at" | "updated_at")
         };
+        let owner_field = contract.owner.as_ref().map(|o| o.field.as_str());
         let creates = contract.fields.iter().map(|field| {
             let member = member_ident(&field.name);
             let value = if field.primary {
@@ -85,6 +86,9 @@ impl ContractEmitter<'_> {
                 quote!(now)
             } else if input_body.carries(&field.name) {
                 stored(field, quote!(input.#member))
+            } else if Some(field.name.as_str()) == owner_field {
+                // Set right after, from the caller (`Resource::set_owner`).
+                quote!(::core::default::Default::default())
             } else {
                 self.initial_value(field)
             };
@@ -163,7 +167,12 @@ impl ContractEmitter<'_> {
         let by_name: Vec<TokenStream> = contract
             .fields
             .iter()
-            .filter(|f| f.filterable || f.sortable || (f.unique && !f.primary))
+            .filter(|f| {
+                f.filterable
+                    || f.sortable
+                    || (f.unique && !f.primary)
+                    || Some(f.name.as_str()) == owner_field
+            })
             .map(|field| {
                 let name = field.name.as_str();
                 let member = member_ident(&field.name);
@@ -190,6 +199,7 @@ impl ContractEmitter<'_> {
                 }
             }
         };
+        let ownership = self.ownership();
         quote! {
             impl ::cmmv::resource::Resource for #name {
                 type Key = #key_ty;
@@ -233,9 +243,56 @@ impl ContractEmitter<'_> {
 
                 #field_fn
 
+                #ownership
+
                 #input_secrets
 
                 #patch_secrets
+            }
+        }
+    }
+
+    /// An owned contract's part of `impl Resource`: who owns it, and how a new resource gets
+    /// its owner.
+    fn ownership(&self) -> TokenStream {
+        let Some(owner) = &self.contract.owner else {
+            return TokenStream::new();
+        };
+        let Some(field) = self.contract.field(&owner.field) else {
+            return TokenStream::new();
+        };
+        let name = owner.field.as_str();
+        let member = member_ident(name);
+        let bypass = owner.bypass.iter().map(String::as_str);
+        let (can_own, set_owner) = match field.ty {
+            Type::Scalar(Scalar::Uuid) => (
+                quote!(subject.parse::<::cmmv::types::Uuid>().is_ok()),
+                quote! {
+                    if let ::core::result::Result::Ok(owner) = subject.parse() {
+                        self.#member = owner;
+                    }
+                },
+            ),
+            _ => (quote!(true), quote!(self.#member = subject.to_owned();)),
+        };
+        let can_own_param = if matches!(field.ty, Type::Scalar(Scalar::Uuid)) {
+            quote!(subject)
+        } else {
+            quote!(_subject)
+        };
+        quote! {
+            const OWNERSHIP: ::core::option::Option<::cmmv::resource::Ownership> =
+                ::core::option::Option::Some(::cmmv::resource::Ownership {
+                    field: #name,
+                    bypass: &[#(#bypass),*],
+                });
+
+            fn can_own(#can_own_param: &str) -> bool {
+                #can_own
+            }
+
+            fn set_owner(&mut self, subject: &str) {
+                #set_owner
             }
         }
     }

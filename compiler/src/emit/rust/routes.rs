@@ -97,38 +97,38 @@ impl ContractEmitter<'_> {
             match op.crud() {
                 Some(CrudKind::List) => quote! {
                     #docs
-                    fn #method(&self, _ctx: ::cmmv::Context, query: ::cmmv::store::ListQuery) -> #future {
-                        ::cmmv::crud::list(self.#store_fn(), query)
+                    fn #method(&self, ctx: ::cmmv::Context, query: ::cmmv::store::ListQuery) -> #future {
+                        ::cmmv::crud::list_for(self.#store_fn(), ctx, query)
                     }
                 },
                 Some(CrudKind::Get) => quote! {
                     #docs
-                    fn #method(&self, _ctx: ::cmmv::Context, id: #key_ty) -> #future {
-                        ::cmmv::crud::get(self.#store_fn(), id)
+                    fn #method(&self, ctx: ::cmmv::Context, id: #key_ty) -> #future {
+                        ::cmmv::crud::get_for(self.#store_fn(), ctx, id)
                     }
                 },
                 Some(CrudKind::Create) => quote! {
                     #docs
-                    fn #method(&self, _ctx: ::cmmv::Context, input: #input) -> #future {
-                        ::cmmv::crud::create(self.#store_fn(), input)
+                    fn #method(&self, ctx: ::cmmv::Context, input: #input) -> #future {
+                        ::cmmv::crud::create_for(self.#store_fn(), ctx, input)
                     }
                 },
                 Some(CrudKind::Update) => quote! {
                     #docs
-                    fn #method(&self, _ctx: ::cmmv::Context, id: #key_ty, input: #input) -> #future {
-                        ::cmmv::crud::replace(self.#store_fn(), id, input)
+                    fn #method(&self, ctx: ::cmmv::Context, id: #key_ty, input: #input) -> #future {
+                        ::cmmv::crud::replace_for(self.#store_fn(), ctx, id, input)
                     }
                 },
                 Some(CrudKind::Patch) => quote! {
                     #docs
-                    fn #method(&self, _ctx: ::cmmv::Context, id: #key_ty, patch: #patch) -> #future {
-                        ::cmmv::crud::patch(self.#store_fn(), id, patch)
+                    fn #method(&self, ctx: ::cmmv::Context, id: #key_ty, patch: #patch) -> #future {
+                        ::cmmv::crud::patch_for(self.#store_fn(), ctx, id, patch)
                     }
                 },
                 Some(CrudKind::Delete) => quote! {
                     #docs
-                    fn #method(&self, _ctx: ::cmmv::Context, id: #key_ty) -> #future {
-                        ::cmmv::crud::delete(self.#store_fn(), id)
+                    fn #method(&self, ctx: ::cmmv::Context, id: #key_ty) -> #future {
+                        ::cmmv::crud::delete_for(self.#store_fn(), ctx, id)
                     }
                 },
                 None => {

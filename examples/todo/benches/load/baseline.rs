@@ -98,7 +98,7 @@ pub(crate) fn in_memory(store: Store<Task>) -> axum::Router {
         if !shared.auth.authorized(&headers) {
             return StatusCode::UNAUTHORIZED.into_response();
         }
-        match shared.store.get(&id).await {
+        match shared.store.get(&id, &cmmv::Scope::All).await {
             Ok(task) => Json(task).into_response(),
             Err(_) => StatusCode::NOT_FOUND.into_response(),
         }

@@ -214,7 +214,12 @@ async fn ten_thousand_rows_with_writes_in_between(backend: Arc<Backend>) {
             .collect();
         for id in unseen {
             let key: cmmv::types::Uuid = id.parse().expect("a UUID");
-            backend.stores.tasks.delete(&key).await.expect("deleted");
+            backend
+                .stores
+                .tasks
+                .delete(&key, &cmmv::Scope::All)
+                .await
+                .expect("deleted");
             deleted.insert(id);
         }
         assert!(pages < 200, "the walk ends");

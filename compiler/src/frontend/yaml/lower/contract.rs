@@ -65,6 +65,7 @@ impl Lowerer<'_> {
             auth,
             rate_limit,
             storage,
+            owner: None,
             pagination,
             fields: Vec::new(),
             messages: BTreeMap::new(),
@@ -91,6 +92,9 @@ impl Lowerer<'_> {
         if let Some(span) = timestamps_span {
             self.add_timestamp_fields(&mut contract.fields, span);
         }
+        if let Some(node) = object.get("owner") {
+            contract.owner = self.owner(node, &mut contract.fields);
+        }
         self.check_primary_key(&contract, object.get("fields"));
         self.check_server_managed_fields(&contract, &object);
 
@@ -102,6 +106,59 @@ impl Lowerer<'_> {
             self.custom_operations(operations, &mut contract);
         }
         Some(contract)
+    }
+
+    /// `owner: owner_id` or `owner: { field: owner_id, bypass: [admin] }`. The owner field
+    /// becomes read-only: the server sets it from the caller, and clients never choose it.
+    pub(super) fn owner(&mut self, node: &Node, fields: &mut [Field]) -> Option<Owner> {
+        let (field_node, bypass) = if node.scalar_text().is_some() {
+            (node, Vec::new())
+        } else {
+            let object = self.object(node, "`owner`", OWNER_KEYS)?;
+            let Some(field_node) = object.get("field") else {
+                self.error(node.span, "`owner` names no `field`")
+                    .with_help("write `owner: { field: owner_id, bypass: [admin] }`")
+                    .emit(self.diags);
+                return None;
+            };
+            let bypass = match object.get("bypass") {
+                Some(list) => match list.as_seq() {
+                    Some(items) => items.iter().filter_map(|i| self.string(i)).collect(),
+                    None => {
+                        self.expected(list, "a list of roles, e.g. `[admin]`");
+                        Vec::new()
+                    }
+                },
+                None => Vec::new(),
+            };
+            (field_node, bypass)
+        };
+        let name = self.string(field_node)?;
+        let Some(field) = fields.iter_mut().find(|f| f.name == name) else {
+            self.error(
+                field_node.span,
+                format!("owner field `{name}` is not a field of the contract"),
+            )
+            .with_help(format!(
+                "declare it: `{name}: {{ type: uuid, index: true }}`"
+            ))
+            .emit(self.diags);
+            return None;
+        };
+        let holds_an_id = matches!(field.ty, Type::Scalar(Scalar::String | Scalar::Uuid));
+        if !holds_an_id || field.primary || field.optional || field.nullable || field.write_only {
+            self.error(field_node.span, format!("`{name}` cannot hold the owner"))
+                .with_secondary(field.span, "declared here")
+                .with_help("the owner field is a required `string` or `uuid` field, not the key, that responses show")
+                .emit(self.diags);
+            return None;
+        }
+        field.read_only = true;
+        Some(Owner {
+            field: name,
+            bypass,
+            span: field_node.span,
+        })
     }
 
     pub(super) fn check_type_name(&mut self, name: &str, span: Span, what: &str) {
@@ -288,8 +345,10 @@ impl Lowerer<'_> {
                 .emit(self.diags);
             }
         }
+        let owner = contract.owner.as_ref().map(|o| o.field.as_str());
         for field in &contract.fields {
             let server_set = field.primary
+                || Some(field.name.as_str()) == owner
                 || field.default.is_some()
                 || field.optional
                 || field.nullable

@@ -28,6 +28,7 @@ pub(super) const CONTRACT_KEYS: &[&str] = &[
     "auth",
     "rate_limit",
     "storage",
+    "owner",
     "pagination",
     "fields",
     "messages",
@@ -101,6 +102,7 @@ pub(super) const ITEM_KEYS: &[&str] = &[
 pub(super) const MESSAGE_KEYS: &[&str] = &["description", "fields"];
 pub(super) const ENUM_KEYS: &[&str] = &["description", "values"];
 pub(super) const ENUM_VALUE_KEYS: &[&str] = &["name", "description"];
+pub(super) const OWNER_KEYS: &[&str] = &["field", "bypass"];
 pub(super) const STORAGE_KEYS: &[&str] = &["table", "timestamps", "soft_delete"];
 pub(super) const PAGINATION_KEYS: &[&str] = &["default_limit", "max_limit"];
 pub(super) const AUTH_KEYS: &[&str] = &["roles", "require"];

@@ -82,6 +82,17 @@ pub struct AppBuilder {
     rate_limits: RateLimitParts,
     auth: AuthParts,
     modules: ModuleParts,
+    /// The app's own layers ([`AppBuilder::layer`]), in the order given.
+    layers: Vec<RouterLayer>,
+}
+
+/// A layer of the app's, applied to the router once every route is in.
+struct RouterLayer(Box<dyn FnOnce(Router) -> Router + Send>);
+
+impl fmt::Debug for RouterLayer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("RouterLayer")
+    }
 }
 
 /// The runtime's modules the documents describe, and those mounted: they must be the same.
@@ -136,6 +147,7 @@ impl App {
             rate_limits: RateLimitParts::default(),
             auth: AuthParts::default(),
             modules: ModuleParts::default(),
+            layers: Vec::new(),
         }
     }
 
@@ -240,6 +252,60 @@ impl AppBuilder {
     #[must_use]
     pub fn try_it(mut self, path: impl Into<String>) -> Self {
         self.try_path = Some(path.into());
+        self
+    }
+
+    /// Wraps every route of the app (the contracts', the login module's, the runtime's own and
+    /// the 404 fallback) in `layer`, a tower layer of your own: tracing of your own, a
+    /// tenant header, a concurrency limit, compression.
+    ///
+    /// Its place in the stack, from the socket inwards:
+    ///
+    /// 1. the runtime's middleware: request id, access log and metrics, security headers,
+    ///    CORS, the body limit and the request timeout — so your layer's responses get them
+    ///    too;
+    /// 2. routing: your layer runs for a request that matched a route (or the fallback), with
+    ///    the route known (`axum::extract::MatchedPath`);
+    /// 3. **your layers**, the first given outermost;
+    /// 4. each operation's rate limits, then its guard (auth and roles), then the handler.
+    ///
+    /// So a layer sees every request before it is limited or authenticated, and may answer
+    /// it itself.
+    ///
+    /// ```
+    /// # fn app(settings: cmmv::Settings) -> Result<cmmv::App, cmmv::BuildError> {
+    /// use axum::extract::Request;
+    /// use axum::http::HeaderValue;
+    /// use axum::middleware::{self, Next};
+    ///
+    /// cmmv::App::builder(settings)
+    ///     .layer(middleware::from_fn(|request: Request, next: Next| async move {
+    ///         let mut response = next.run(request).await;
+    ///         response
+    ///             .headers_mut()
+    ///             .insert("x-served-by", HeaderValue::from_static("todo"));
+    ///         response
+    ///     }))
+    ///     .build()
+    /// # }
+    /// ```
+    #[must_use]
+    pub fn layer<L>(mut self, layer: L) -> Self
+    where
+        L: tower::Layer<axum::routing::Route> + Clone + Send + Sync + 'static,
+        L::Service: tower::Service<axum::extract::Request, Error = std::convert::Infallible>
+            + Clone
+            + Send
+            + Sync
+            + 'static,
+        <L::Service as tower::Service<axum::extract::Request>>::Response:
+            axum::response::IntoResponse + 'static,
+        <L::Service as tower::Service<axum::extract::Request>>::Future: Send + 'static,
+    {
+        self.layers
+            .push(RouterLayer(Box::new(move |router: Router| {
+                router.layer(layer)
+            })));
         self
     }
 
@@ -418,6 +484,12 @@ impl AppBuilder {
             // Set last, so that it replaces any fallback a contract router brought along.
             .fallback(layers::not_found);
         let mounted = routes.clone();
+        // Applied in reverse: the first layer given ends up outermost.
+        let routes = self
+            .layers
+            .into_iter()
+            .rev()
+            .fold(routes, |routes, layer| (layer.0)(routes));
         let stack = layers::apply(
             routes,
             &self.settings,

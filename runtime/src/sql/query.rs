@@ -918,10 +918,7 @@ mod tests {
         assert_eq!(delete_own.params[2].0, SqlValue::Text("ada".to_owned()));
         let read_own = select_by_key(Dialect::Sqlite, &TABLE, SqlValue::Null, &owned, false);
         let text = read_own.sql.as_str();
-        assert!(
-            text.ends_with(r#""id" = ? AND "title" = ?"#),
-            "{text}"
-        );
+        assert!(text.ends_with(r#""id" = ? AND "title" = ?"#), "{text}");
         let next = next_key(Dialect::Postgres, &TABLE);
         assert_eq!(
             next.sql,

@@ -410,3 +410,87 @@ async fn openapi_documents_are_served_per_version_and_latest() {
         404
     );
 }
+
+/// What the test's layers do: append `tag` to the `x-layers` response header, and answer 418
+/// themselves when the request says `x-stop: <tag>`.
+async fn tagging(
+    tag: &'static str,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse as _;
+    let stop = request
+        .headers()
+        .get("x-stop")
+        .is_some_and(|value| value.as_bytes() == tag.as_bytes());
+    let mut response = if stop {
+        (axum::http::StatusCode::IM_A_TEAPOT, tag).into_response()
+    } else {
+        next.run(request).await
+    };
+    let seen = response
+        .headers()
+        .get("x-layers")
+        .and_then(|v| v.to_str().ok())
+        .map_or_else(|| tag.to_owned(), |inner| format!("{tag},{inner}"));
+    response
+        .headers_mut()
+        .insert("x-layers", seen.parse().expect("a header value"));
+    response
+}
+
+async fn outer_layer(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    tagging("outer", request, next).await
+}
+
+async fn inner_layer(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    tagging("inner", request, next).await
+}
+
+#[tokio::test]
+async fn the_apps_own_layers_sit_inside_the_runtimes_middleware_and_outside_the_guards() {
+    let guarded = Router::new().route(
+        "/private",
+        get(cmmv::operation(
+            || async { "secret" },
+            cmmv::auth::Access::Authenticated,
+            &[],
+        )),
+    );
+    let app = App::builder(crate::auth_support::with_auth(settings()))
+        .routes(routes())
+        .routes(guarded)
+        .layer(axum::middleware::from_fn(outer_layer))
+        .layer(axum::middleware::from_fn(inner_layer))
+        .build()
+        .expect("the app builds");
+    let served = Served::start(app).await;
+
+    // Every route, the fallback included, goes through both, the first given outermost.
+    for path in ["/things", "/nowhere"] {
+        let response = http_get(&served, path).await;
+        assert_eq!(header(&response, "x-layers"), Some("outer,inner"), "{path}");
+    }
+    // Before the guard: a layer may answer a request the guard would refuse...
+    let stopped = client()
+        .get(served.url("/private"))
+        .header("x-stop", "inner")
+        .send()
+        .await
+        .expect("a response");
+    assert_eq!(stopped.status(), 418);
+    // ...and its answer still gets the runtime's request id and security headers.
+    assert!(header(&stopped, "x-request-id").is_some());
+    assert_eq!(header(&stopped, "x-content-type-options"), Some("nosniff"));
+    assert_eq!(header(&stopped, "x-layers"), Some("outer,inner"));
+    // Without it, the guard answers, inside the layers.
+    let refused = http_get(&served, "/private").await;
+    assert_eq!(refused.status(), 401);
+    assert_eq!(header(&refused, "x-layers"), Some("outer,inner"));
+}

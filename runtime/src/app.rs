@@ -461,6 +461,13 @@ impl AppBuilder {
                 get(metrics::serve_metrics).with_state(metrics.clone()),
             )
             .merge(openapi::routes(&self.documents));
+        // The interactive page, when there are documents to show.
+        #[cfg(feature = "docs")]
+        let own_routes = if self.documents.is_empty() {
+            own_routes
+        } else {
+            own_routes.merge(crate::docs::routes(&self.documents))
+        };
         let limits = &self.settings.rate_limit;
         // Every route carries its own policies; the app gives them the limiter they share.
         let rate_limiting = if limits.enabled {

@@ -50,6 +50,8 @@ extern crate self as cmmv;
 pub mod app;
 pub mod auth;
 pub mod crud;
+#[cfg(feature = "docs")]
+pub mod docs;
 pub mod enumeration;
 pub mod extract;
 mod fingerprint;

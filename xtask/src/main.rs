@@ -4,6 +4,10 @@
 //!   (`openapi-spec-validator` from PyPI on every OpenAPI file, `protoc` on every .proto).
 //! - `cargo xtask conformance`: the example service against Schemathesis, driven by the
 //!   documents it serves (see `conformance.rs`).
+//! - `cargo xtask docs-browser`: the example's `/docs` page in headless Chromium
+//!   (see `docs_browser.rs`).
+//! - `cargo xtask vendor-docs [--check]`: the docs page's renderer from the npm registry,
+//!   pinned by integrity (see `vendor_docs.rs`); `validate` runs the check.
 //! - `cargo xtask bench [--contracts N]`: compile N generated contracts to OpenAPI + proto and
 //!   report time and peak memory against a parse-only baseline measured in the same run.
 //! - `cargo xtask load [--requests N] [--only NAME]`: the example service against a hand-written axum server
@@ -18,7 +22,10 @@
 
 mod bench;
 mod conformance;
+mod docs_browser;
+mod example;
 mod macro_cost;
+mod vendor_docs;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -28,6 +35,11 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("validate") => validate(),
         Some("conformance") => conformance::run(&workspace_root()),
+        Some("docs-browser") => docs_browser::run(&workspace_root()),
+        Some("vendor-docs") => vendor_docs::run(
+            &workspace_root(),
+            args.get(1).is_some_and(|a| a == "--check"),
+        ),
         Some("bench") => bench::run(&args[1..]),
         Some("macro-cost") => macro_cost::run(&args[1..]),
         // A bench target of the example, built as users build it (see its module docs).
@@ -44,7 +56,7 @@ fn main() -> ExitCode {
             }
         }
         _ => Err(
-            "usage: cargo xtask <validate | conformance | bench [--contracts N] | macro-cost [--contracts N] | load [--requests N] [--only get|post|sqlite-get|sqlite-post|postgres-get|postgres-post|auth|limit] | storage>"
+            "usage: cargo xtask <validate | conformance | docs-browser | vendor-docs [--check] | bench [--contracts N] | macro-cost [--contracts N] | load [--requests N] [--only get|post|sqlite-get|sqlite-post|postgres-get|postgres-post|auth|limit] | storage>"
                 .to_owned(),
         ),
     };
@@ -117,6 +129,7 @@ fn validate() -> Result<(), String> {
     }
     run(&mut command)?;
     println!("protoc: {} files compiled", protos.len());
+    vendor_docs::run(&root, true)?;
     println!("{} passed, 0 failed", openapi.len() + protos.len());
     Ok(())
 }

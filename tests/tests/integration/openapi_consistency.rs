@@ -224,6 +224,17 @@ async fn the_routes_the_app_serves_are_documented_or_deliberately_left_out() {
         );
     }
     expected.extend(["/openapi.json", "/openapi.yaml"].map(get));
+    // The interactive documents and their assets (docs/operations.md).
+    expected.extend(
+        [
+            "/docs",
+            "/docs/init.js",
+            "/docs/swagger-ui-bundle.js",
+            "/docs/swagger-ui-standalone-preset.js",
+            "/docs/swagger-ui.css",
+        ]
+        .map(get),
+    );
 
     let missing: Vec<_> = expected.difference(&served).collect();
     let undocumented: Vec<_> = served.difference(&expected).collect();
@@ -231,4 +242,78 @@ async fn the_routes_the_app_serves_are_documented_or_deliberately_left_out() {
         missing.is_empty() && undocumented.is_empty(),
         "documented or expected but not served: {missing:?}\nserved but neither documented nor deliberately left out: {undocumented:?}"
     );
+}
+
+/// `/docs` serves the interactive documents from the binary, under a policy of its own that
+/// allows the page's own scripts and nothing from elsewhere; the API keeps its `default-src
+/// 'none'`. (The page itself is checked in a real browser by `cargo xtask docs-browser`.)
+#[tokio::test]
+async fn the_docs_page_is_served_from_the_binary_under_its_own_policy() {
+    let settings = crate::auth_support::with_auth(settings());
+    let app = todo::app(settings, &Arc::new(todo::Todo::in_memory())).expect("the app builds");
+    let served = Served::start(app).await;
+    let policy = |response: &reqwest::Response| {
+        response
+            .headers()
+            .get("content-security-policy")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let page = client()
+        .get(served.url("/docs"))
+        .send()
+        .await
+        .expect("a page");
+    assert_eq!(page.status(), 200);
+    assert!(
+        crate::runtime_support::header(&page, "content-type")
+            .is_some_and(|t| t.starts_with("text/html"))
+    );
+    let page_policy = policy(&page);
+    assert!(page_policy.contains("script-src 'self'"), "{page_policy}");
+    assert!(!page_policy.contains("unsafe"), "{page_policy}");
+    let html = page.text().await.expect("HTML");
+    assert!(html.contains(r#"<script src="docs/init.js"></script>"#));
+    assert!(!html.contains("http"), "the page names no other origin");
+    let init = client()
+        .get(served.url("/docs/init.js"))
+        .send()
+        .await
+        .expect("a script");
+    let script = init.text().await.expect("text");
+    assert!(
+        script.contains(
+            r#"{"url":"v2/openapi.json","name":"v2"},{"url":"v1/openapi.json","name":"v1"}"#
+        ),
+        "{script}"
+    );
+    for (asset, media) in [
+        ("/docs/swagger-ui-bundle.js", "text/javascript"),
+        ("/docs/swagger-ui-standalone-preset.js", "text/javascript"),
+        ("/docs/swagger-ui.css", "text/css"),
+    ] {
+        let response = client()
+            .get(served.url(asset))
+            .send()
+            .await
+            .expect("an asset");
+        assert_eq!(response.status(), 200, "{asset}");
+        assert!(
+            crate::runtime_support::header(&response, "content-type")
+                .is_some_and(|t| t.starts_with(media)),
+            "{asset}"
+        );
+        assert!(
+            response.bytes().await.expect("a body").len() > 100_000,
+            "{asset}"
+        );
+    }
+    // The API's own answers keep the strict policy.
+    let api = client()
+        .get(served.url("/v1/labels"))
+        .send()
+        .await
+        .expect("a list");
+    assert_eq!(policy(&api), "default-src 'none'; frame-ancestors 'none'");
 }

@@ -59,6 +59,31 @@ enum Command {
         #[arg(long, value_name = "DIR")]
         rust: Vec<PathBuf>,
     },
+    /// Create a service crate: contracts, build script, app, HTTP test, Dockerfile, Kubernetes
+    /// manifests, docker-compose file and CI workflow.
+    New {
+        /// The directory to create; its last component names the crate.
+        path: PathBuf,
+        /// Settings and manifests for PostgreSQL rather than a SQLite file.
+        #[arg(long)]
+        postgres: bool,
+        /// Settings and manifests for Redis (the shared rate limiter).
+        #[arg(long)]
+        redis: bool,
+        /// Depend on the CMMV crates of this checkout (its `runtime/` and `compiler/`) by path;
+        /// by default, on the checkout this `cmmv` was built from when it is still there, else
+        /// on registry versions.
+        #[arg(long, value_name = "DIR")]
+        cmmv_path: Option<PathBuf>,
+    },
+    /// Add a contract skeleton, `<dir>/<name>.yaml`.
+    Add {
+        /// The contract's name, PascalCase.
+        name: String,
+        /// The directory holding the contracts.
+        #[arg(long, default_value = "contracts")]
+        dir: PathBuf,
+    },
 }
 
 /// Runs the CLI on the process's stdout and stderr and returns the exit code.
@@ -118,7 +143,105 @@ pub fn run_with(
             };
             generate(&request, stdout, stderr)
         }
+        Command::New {
+            path,
+            postgres,
+            redis,
+            cmmv_path,
+        } => new_service(&path, postgres, redis, cmmv_path, stdout, stderr),
+        Command::Add { name, dir } => add_contract(&name, &dir, stdout, stderr),
     }
+}
+
+fn new_service(
+    path: &Path,
+    postgres: bool,
+    redis: bool,
+    cmmv_path: Option<PathBuf>,
+    stdout: &mut dyn std::io::Write,
+    stderr: &mut dyn std::io::Write,
+) -> i32 {
+    let name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or_default()
+        .to_owned();
+    if path.exists() {
+        let _ = writeln!(stderr, "error: `{}` already exists", display_path(path));
+        return 1;
+    }
+    let cmmv_path = cmmv_path
+        .map(|p| std::path::absolute(&p).unwrap_or(p))
+        .or_else(crate::scaffold::own_workspace);
+    let service = crate::scaffold::NewService {
+        name,
+        postgres,
+        redis,
+        cmmv_path,
+    };
+    let files = match crate::scaffold::new_service(&service) {
+        Ok(files) => files,
+        Err(message) => {
+            let _ = writeln!(stderr, "error: {message}");
+            return 2;
+        }
+    };
+    for (file, text) in files {
+        let target = path.join(file);
+        let written = target
+            .parent()
+            .map_or(Ok(()), std::fs::create_dir_all)
+            .and_then(|()| std::fs::write(&target, text));
+        if let Err(error) = written {
+            let _ = writeln!(
+                stderr,
+                "error: cannot write `{}`: {error}",
+                display_path(&target)
+            );
+            return 1;
+        }
+    }
+    let _ = writeln!(
+        stdout,
+        "created `{}`: cd into it, then `cargo run` serves it and `cargo test` tests it",
+        display_path(path)
+    );
+    0
+}
+
+fn add_contract(
+    name: &str,
+    dir: &Path,
+    stdout: &mut dyn std::io::Write,
+    stderr: &mut dyn std::io::Write,
+) -> i32 {
+    let (file, text) = match crate::scaffold::contract_skeleton(name) {
+        Ok(skeleton) => skeleton,
+        Err(message) => {
+            let _ = writeln!(stderr, "error: {message}");
+            return 2;
+        }
+    };
+    let target = dir.join(&file);
+    if target.exists() {
+        let _ = writeln!(stderr, "error: `{}` already exists", display_path(&target));
+        return 1;
+    }
+    if let Err(error) = std::fs::create_dir_all(dir).and_then(|()| std::fs::write(&target, text)) {
+        let _ = writeln!(
+            stderr,
+            "error: cannot write `{}`: {error}",
+            display_path(&target)
+        );
+        return 1;
+    }
+    let snake = crate::ir::to_snake_case(name);
+    let _ = writeln!(
+        stdout,
+        "created `{}`; serve it: a `Store<{name}>` in your state, `impl {name}Handlers` with `fn {snake}_store`, and `.routes({snake}_routes(state))` on the app",
+        display_path(&target)
+    );
+    0
 }
 
 fn check(

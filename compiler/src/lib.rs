@@ -34,6 +34,7 @@ mod builder;
 mod frontend;
 mod lock;
 mod parallel;
+pub mod scaffold;
 mod sql;
 mod templates;
 mod validate;

@@ -134,7 +134,7 @@ fn pretty(file: &crate::emit::rust::RustFile) -> String {
 }
 
 /// Runs `rustfmt` (or `$RUSTFMT`) over `source`; `None` when it is missing or fails.
-fn rustfmt(source: &str) -> Option<String> {
+pub(crate) fn rustfmt(source: &str) -> Option<String> {
     use std::io::Write as _;
     use std::process::{Command, Stdio};
     let program = std::env::var_os("RUSTFMT").unwrap_or_else(|| "rustfmt".into());

@@ -73,6 +73,7 @@ pub mod settings;
 pub mod shutdown;
 pub mod sql;
 pub mod store;
+pub mod testing;
 pub mod types;
 pub mod validate;
 

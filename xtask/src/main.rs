@@ -6,6 +6,8 @@
 //!   documents it serves (see `conformance.rs`).
 //! - `cargo xtask docs-browser`: the example's `/docs` page in headless Chromium
 //!   (see `docs_browser.rs`).
+//! - `cargo xtask scaffold-check`: `cmmv new`'s service built, linted and tested, its
+//!   manifests and Dockerfile checked (see `scaffold_check.rs`).
 //! - `cargo xtask vendor-docs [--check]`: the docs page's renderer from the npm registry,
 //!   pinned by integrity (see `vendor_docs.rs`); `validate` runs the check.
 //! - `cargo xtask bench [--contracts N]`: compile N generated contracts to OpenAPI + proto and
@@ -25,6 +27,7 @@ mod conformance;
 mod docs_browser;
 mod example;
 mod macro_cost;
+mod scaffold_check;
 mod vendor_docs;
 
 use std::path::{Path, PathBuf};
@@ -36,6 +39,7 @@ fn main() -> ExitCode {
         Some("validate") => validate(),
         Some("conformance") => conformance::run(&workspace_root()),
         Some("docs-browser") => docs_browser::run(&workspace_root()),
+        Some("scaffold-check") => scaffold_check::run(&workspace_root()),
         Some("vendor-docs") => vendor_docs::run(
             &workspace_root(),
             args.get(1).is_some_and(|a| a == "--check"),
@@ -56,7 +60,7 @@ fn main() -> ExitCode {
             }
         }
         _ => Err(
-            "usage: cargo xtask <validate | conformance | docs-browser | vendor-docs [--check] | bench [--contracts N] | macro-cost [--contracts N] | load [--requests N] [--only get|post|sqlite-get|sqlite-post|postgres-get|postgres-post|auth|limit] | storage>"
+            "usage: cargo xtask <validate | conformance | docs-browser | scaffold-check | vendor-docs [--check] | bench [--contracts N] | macro-cost [--contracts N] | load [--requests N] [--only get|post|sqlite-get|sqlite-post|postgres-get|postgres-post|auth|limit] | storage>"
                 .to_owned(),
         ),
     };

@@ -41,7 +41,7 @@
 //! What operators configure (proxies, IPv6 counting, fail modes, registration) is in
 //! `docs/operations.md`; the contract format in `docs/contracts.md`.
 
-#![warn(missing_docs)]
+#![deny(missing_docs)]
 
 // The login module's items are generated (`auth::contract`), and generated code names this
 // crate by its absolute path, `::cmmv`, as it does from a user's crate.

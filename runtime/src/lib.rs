@@ -69,6 +69,7 @@ pub mod request_id;
 pub mod resource;
 mod respond;
 pub mod secret;
+pub mod service;
 pub mod settings;
 pub mod shutdown;
 pub mod sql;

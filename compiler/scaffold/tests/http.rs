@@ -12,7 +12,7 @@ fn app() -> cmmv::App {
         shutdown_delay: Duration::ZERO,
         ..Settings::default()
     };
-    {{crate_ident}}::app(settings, &Arc::new({{crate_ident}}::Service::in_memory())).expect("the app builds")
+    {{crate_ident}}::app(settings, &Arc::new({{crate_ident}}::api::Stores::in_memory())).expect("the app builds")
 }
 
 #[tokio::test]

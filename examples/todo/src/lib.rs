@@ -17,65 +17,63 @@ pub mod api {
 
 use api::*;
 
-/// The service's state: one store per contract.
+/// The service's state: the generated `Stores`, one per contract. The contracts without
+/// custom operations could be served by `Stores` itself; `Todo` serves them all, as a
+/// service with custom operations does.
 #[derive(Debug)]
 pub struct Todo {
-    users: Store<User>,
-    projects: Store<Project>,
-    tasks: Store<Task>,
-    comments: Store<Comment>,
-    labels: Store<Label>,
-    notes: Store<Note>,
+    stores: Stores,
 }
 
 impl Todo {
     /// Every contract kept in memory.
     pub fn in_memory() -> Self {
         Self {
-            users: MemoryStore::shared(),
-            projects: MemoryStore::shared(),
-            tasks: MemoryStore::shared(),
-            comments: MemoryStore::shared(),
-            labels: MemoryStore::shared(),
-            notes: MemoryStore::shared(),
+            stores: Stores::in_memory(),
         }
     }
 
     /// Every contract in the database's tables (migrate it first with [`api::MIGRATIONS`]).
     pub fn with_database(db: &cmmv::sql::Database) -> Self {
         Self {
-            users: db.store(),
-            projects: db.store(),
-            tasks: db.store(),
-            comments: db.store(),
-            labels: db.store(),
-            notes: db.store(),
+            stores: Stores::with_database(db),
         }
     }
 
-    /// Every contract in the stores given (for tests that seed them).
+    /// In the database when there is one, else in memory.
+    pub fn open(db: Option<&cmmv::sql::Database>) -> Self {
+        Self {
+            stores: Stores::open(db),
+        }
+    }
+
+    /// Every contract in the stores given (for tests that seed them); notes in memory.
     pub fn with_stores(
-        users: Store<User>,
-        projects: Store<Project>,
-        tasks: Store<Task>,
-        comments: Store<Comment>,
-        labels: Store<Label>,
+        user: Store<User>,
+        project: Store<Project>,
+        task: Store<Task>,
+        comment: Store<Comment>,
+        label: Store<Label>,
     ) -> Self {
         Self {
-            users,
-            projects,
-            tasks,
-            comments,
-            labels,
-            notes: MemoryStore::shared(),
+            stores: Stores {
+                user,
+                project,
+                task,
+                comment,
+                label,
+                note: MemoryStore::shared(),
+            },
         }
     }
 
     /// Tasks in the given store, everything else in memory (for benchmarks that seed it).
-    pub fn with_task_store(tasks: Store<Task>) -> Self {
+    pub fn with_task_store(task: Store<Task>) -> Self {
         Self {
-            tasks,
-            ..Self::in_memory()
+            stores: Stores {
+                task,
+                ..Stores::in_memory()
+            },
         }
     }
 
@@ -90,7 +88,8 @@ impl Todo {
         };
         loop {
             let page = self
-                .tasks
+                .stores
+                .task
                 .list(&query)
                 .await
                 .map_err(|e| e.into_problem("Task", None))?;
@@ -106,7 +105,8 @@ impl Todo {
 
     async fn set_done(&self, id: cmmv::types::Uuid, done: bool) -> Result<Task, Problem> {
         let now = cmmv::types::DateTime::now();
-        self.tasks
+        self.stores
+            .task
             .update(
                 &id,
                 &cmmv::Scope::All,
@@ -122,7 +122,7 @@ impl Todo {
 
 impl UserHandlers for Todo {
     fn user_store(&self) -> &Store<User> {
-        &self.users
+        &self.stores.user
     }
 
     async fn me(&self, ctx: Context) -> Result<User, Problem> {
@@ -138,7 +138,7 @@ impl UserHandlers for Todo {
             .subject
             .parse::<cmmv::types::Uuid>()
             .map_err(|_| unknown())?;
-        match self.users.get(&id, &cmmv::Scope::All).await {
+        match self.stores.user.get(&id, &cmmv::Scope::All).await {
             Err(StoreError::NotFound) => Err(unknown()),
             other => other.map_err(|e| e.into_problem("User", Some(&principal.subject))),
         }
@@ -147,13 +147,13 @@ impl UserHandlers for Todo {
 
 impl ProjectHandlers for Todo {
     fn project_store(&self) -> &Store<Project> {
-        &self.projects
+        &self.stores.project
     }
 }
 
 impl TaskHandlers for Todo {
     fn task_store(&self) -> &Store<Task> {
-        &self.tasks
+        &self.stores.task
     }
 
     async fn complete(
@@ -205,19 +205,19 @@ impl TaskHandlers for Todo {
 
 impl CommentHandlers for Todo {
     fn comment_store(&self) -> &Store<Comment> {
-        &self.comments
+        &self.stores.comment
     }
 }
 
 impl LabelHandlers for Todo {
     fn label_store(&self) -> &Store<Label> {
-        &self.labels
+        &self.stores.label
     }
 }
 
 impl NoteHandlers for Todo {
     fn note_store(&self) -> &Store<Note> {
-        &self.notes
+        &self.stores.note
     }
 }
 
@@ -243,19 +243,14 @@ pub fn with_development_key(mut settings: Settings) -> (Settings, bool) {
 }
 
 /// The service as `cargo run -p todo` runs it: [`assemble`]d from the settings, served until
-/// shut down, then the database closed so that every connection is returned and SQLite's log
-/// is checkpointed.
+/// shut down (expired refresh tokens purged hourly), then the database closed so that every
+/// connection is returned and SQLite's log is checkpointed.
 pub async fn serve(settings: Settings) -> Result<std::process::ExitCode, String> {
-    let service = assemble(settings).await?;
-    let purge = service
-        .login
-        .purge_expired_every(std::time::Duration::from_secs(3600));
-    let code = service.app.run().await;
-    purge.abort();
-    if let Some(db) = service.database {
-        db.close().await;
-    }
-    Ok(code)
+    start(settings)
+        .await?
+        .serve()
+        .await
+        .map_err(|e| e.to_string())
 }
 
 /// The example service, assembled but not yet serving.
@@ -268,53 +263,26 @@ pub struct Service {
     pub database: Option<cmmv::sql::Database>,
 }
 
-/// Opens and migrates the database of the settings (or keeps everything in memory for
-/// `memory:`), connects the Redis limiter when `CMMV_REDIS_URL` is set, and builds the app:
-/// every contract, their limits, and the login module (`/auth/...`) on the same database.
+/// The runtime's service (`cmmv::service`) does what the settings decide — the database
+/// connected and migrated (or everything in memory for `memory:`), the Redis limiter when
+/// `CMMV_REDIS_URL` is set, the login module on the same database — and the example adds its
+/// stores and routes.
+async fn start(settings: Settings) -> Result<cmmv::service::Service, String> {
+    let service = cmmv::service::Service::start(settings, &API)
+        .await
+        .map_err(|e| e.to_string())?;
+    let todo = Arc::new(Todo::open(service.database()));
+    Ok(service.builder(|builder| with_todo(builder, &todo)))
+}
+
+/// [`serve`]'s app, built but not serving.
 pub async fn assemble(settings: Settings) -> Result<Service, String> {
-    let database = if settings.database_url == "memory:" {
-        None
-    } else {
-        let db = cmmv::sql::Database::connect(&settings.database())
-            .await
-            .map_err(|e| format!("CMMV_DATABASE_URL: {e}"))?;
-        db.migrate(MIGRATIONS)
-            .await
-            .map_err(|e| format!("CMMV_DATABASE_URL: {e}"))?;
-        Some(db)
-    };
-    let todo = match &database {
-        Some(db) => Todo::with_database(db),
-        None => Todo::in_memory(),
-    };
-    // With Redis configured, every replica draws from the same rate-limit budgets.
-    let limiter = match &settings.redis_url {
-        Some(url) => {
-            let mut limiter = cmmv::ratelimit::RedisLimiterSettings::new(url.clone(), "cmmv:todo:");
-            limiter.timeout = settings.rate_limit.timeout;
-            let limiter = cmmv::ratelimit::RedisLimiter::connect(limiter)
-                .await
-                .map_err(|e| format!("CMMV_REDIS_URL: {e}"))?;
-            Some(Arc::new(limiter))
-        }
-        None => None,
-    };
-    // Users, refresh tokens and API keys live next to the contracts' tables.
-    let credentials: Arc<dyn cmmv::auth::AuthStore> = match &database {
-        Some(db) => Arc::new(
-            cmmv::auth::SqlAuthStore::open(db.clone())
-                .await
-                .map_err(|e| format!("CMMV_DATABASE_URL: {e}"))?,
-        ),
-        None => Arc::new(cmmv::auth::MemoryAuthStore::new()),
-    };
-    let login =
-        cmmv::auth::Login::from_settings(credentials, &settings).map_err(|e| e.to_string())?;
-    let mut builder = app_builder(settings, &Arc::new(todo)).login(&login);
-    if let Some(limiter) = limiter {
-        builder = builder.rate_limiter(limiter);
-    }
-    let app = builder.build().map_err(|e| e.to_string())?;
+    let service = start(settings).await?;
+    let login = service
+        .login()
+        .cloned()
+        .ok_or("the documents describe the login module")?;
+    let (app, database) = service.build().map_err(|e| e.to_string())?;
     Ok(Service {
         app,
         login,
@@ -338,16 +306,14 @@ pub fn login_in_memory(settings: &Settings) -> Result<cmmv::auth::Login, cmmv::B
 /// The app's parts, for apps that add to them (a shared limiter); the login module is left to
 /// the caller, who must mount it (`AppBuilder::login`): the documents describe it.
 pub fn app_builder(settings: Settings, todo: &Arc<Todo>) -> cmmv::AppBuilder {
-    let builder = App::builder(settings)
-        .api(&API)
-        .routes(user_routes(todo.clone()))
-        .routes(project_routes(todo.clone()))
-        .routes(task_routes(todo.clone()))
-        .routes(comment_routes(todo.clone()))
-        .routes(label_routes(todo.clone()))
-        .routes(note_routes(todo.clone()))
-        .try_it("/v1/labels");
-    let store = todo.tasks.clone();
+    with_todo(App::builder(settings).api(&API), todo)
+}
+
+/// Every contract's routes (the generated `routes`, each with its rate limits and guard) and a
+/// readiness check of the stores.
+fn with_todo(builder: cmmv::AppBuilder, todo: &Arc<Todo>) -> cmmv::AppBuilder {
+    let builder = builder.routes(routes(todo.clone())).try_it("/v1/labels");
+    let store = todo.stores.task.clone();
     builder.readiness_check("store", move || {
         let store = store.clone();
         async move {

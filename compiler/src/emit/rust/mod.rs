@@ -137,6 +137,7 @@ fn module_file(api: &Api<'_>, migrations: &[Migration], sources: &SourceMap) -> 
             quote!((#method, #path))
         });
     let modules = api.project.modules.iter().map(|module| module.name());
+    let wiring = wiring(api, sources);
     // The scripts are inlined rather than `include_str!`ed from the contract directory: the
     // generated code stays free of absolute paths, and a build uses exactly the migrations
     // the compiler checked against the lock.
@@ -189,6 +190,8 @@ fn module_file(api: &Api<'_>, migrations: &[Migration], sources: &SourceMap) -> 
         /// must mount each, and only these.
         pub const MODULES: &[&str] = &[#(#modules),*];
 
+        #wiring
+
         /// All of the above, for `cmmv::AppBuilder::api`.
         pub const API: ::cmmv::Api = ::cmmv::Api {
             openapi: OPENAPI,
@@ -197,6 +200,99 @@ fn module_file(api: &Api<'_>, migrations: &[Migration], sources: &SourceMap) -> 
             migrations: MIGRATIONS,
             modules: MODULES,
         };
+    }
+}
+
+/// What a service would otherwise write by hand for every contract this module holds: a store
+/// each (`Stores`, in memory or in a database), and every router merged (`routes`). A contract
+/// without custom operations is served by `Stores` itself; one with them by the service's own
+/// type, which implements its `*Handlers` trait.
+fn wiring(api: &Api<'_>, sources: &SourceMap) -> TokenStream {
+    let contracts: Vec<&ContractApi<'_>> = api
+        .contracts
+        .iter()
+        .filter(|resolved| is_generated(sources, resolved.contract))
+        .collect();
+    if contracts.is_empty() {
+        return TokenStream::new();
+    }
+    let field = |c: &ContractApi<'_>| member_ident(&to_snake_case(&c.contract.name));
+    let fields = contracts.iter().map(|c| {
+        let (field, ty) = (field(c), type_ident(&c.contract.name));
+        let doc = format!("The store of `{}`.", c.contract.name);
+        quote!(#[doc = #doc] pub #field: ::cmmv::Store<#ty>)
+    });
+    let in_memory = contracts.iter().map(|c| {
+        let field = field(c);
+        quote!(#field: ::cmmv::MemoryStore::shared())
+    });
+    let in_database = contracts.iter().map(|c| {
+        let field = field(c);
+        quote!(#field: db.store())
+    });
+    let served_by_stores = contracts
+        .iter()
+        .filter(|c| c.contract.operations.values().all(|op| op.crud().is_some()))
+        .map(|c| {
+            let (field, ty) = (field(c), type_ident(&c.contract.name));
+            let handlers = type_ident(&c.handlers_trait);
+            let store_fn = format_ident!("{}_store", to_snake_case(&c.contract.name));
+            quote! {
+                impl #handlers for Stores {
+                    fn #store_fn(&self) -> &::cmmv::Store<#ty> {
+                        &self.#field
+                    }
+                }
+            }
+        });
+    let bounds = contracts.iter().map(|c| type_ident(&c.handlers_trait));
+    // The last router takes `handlers` itself: the others a clone each.
+    let last = contracts.len() - 1;
+    let merges = contracts.iter().enumerate().map(|(i, c)| {
+        let routes = format_ident!("{}_routes", to_snake_case(&c.contract.name));
+        if i == last {
+            quote!(.merge(#routes(handlers)))
+        } else {
+            quote!(.merge(#routes(::std::sync::Arc::clone(&handlers))))
+        }
+    });
+    quote! {
+        /// One store per contract.
+        #[derive(Debug, Clone)]
+        pub struct Stores {
+            #(#fields,)*
+        }
+
+        impl Stores {
+            /// Every contract in memory.
+            pub fn in_memory() -> Self {
+                Self { #(#in_memory,)* }
+            }
+
+            /// Every contract in the database's tables (migrated with [`MIGRATIONS`]).
+            pub fn with_database(db: &::cmmv::sql::Database) -> Self {
+                Self { #(#in_database,)* }
+            }
+
+            /// In the database when there is one, else in memory (`CMMV_DATABASE_URL=memory:`).
+            pub fn open(db: ::core::option::Option<&::cmmv::sql::Database>) -> Self {
+                match db {
+                    ::core::option::Option::Some(db) => Self::with_database(db),
+                    ::core::option::Option::None => Self::in_memory(),
+                }
+            }
+        }
+
+        #(#served_by_stores)*
+
+        /// Every contract's routes, served by `handlers`.
+        pub fn routes<H>(handlers: ::std::sync::Arc<H>) -> ::cmmv::__private::axum::Router
+        where
+            H: #(#bounds)+*,
+        {
+            ::cmmv::__private::axum::Router::new()
+                #(#merges)*
+        }
     }
 }
 

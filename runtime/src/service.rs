@@ -1,0 +1,151 @@
+//! A service from its settings, in one call: what every service otherwise wires by hand
+//! before its routes.
+//!
+//! [`Service::start`] connects the database `CMMV_DATABASE_URL` names and applies the API's
+//! migrations (or keeps everything in memory for `memory:`), connects the shared rate limiter
+//! when `CMMV_REDIS_URL` is set, mounts the login module when the API's documents describe it
+//! (its accounts in the same database), and hands back an [`AppBuilder`] with the documents
+//! and all of that given. Every part stays overridable: add routes, layers, checks or another
+//! limiter to [`Service::builder`] before [`Service::serve`].
+//!
+//! ```no_run
+//! # mod api {
+//! #     pub const API: cmmv::Api = cmmv::Api { openapi: &[], routes: &[], rate_limits: &[], migrations: &[], modules: &[] };
+//! #     pub fn routes(_: std::sync::Arc<()>) -> axum::Router { axum::Router::new() }
+//! # }
+//! # async fn run() -> std::process::ExitCode {
+//! let settings = cmmv::Settings::from_env().expect("valid settings");
+//! let service = cmmv::service::Service::start(settings, &api::API).await.expect("it starts");
+//! // let stores = std::sync::Arc::new(api::Stores::open(service.database()));
+//! match service.routes(api::routes(std::sync::Arc::new(()))).serve().await {
+//!     Ok(code) => code,
+//!     Err(_) => std::process::ExitCode::FAILURE,
+//! }
+//! # }
+//! ```
+
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+
+use crate::app::{App, AppBuilder, BuildError};
+use crate::auth::{AuthStore, LOGIN_MODULE, Login, MemoryAuthStore, SqlAuthStore};
+use crate::settings::{Settings, SettingsError};
+use crate::sql::Database;
+
+/// How often the login module deletes expired refresh tokens.
+const PURGE_PERIOD: Duration = Duration::from_secs(3600);
+
+/// A service whose parts the settings decide, ready for its routes.
+#[derive(Debug)]
+pub struct Service {
+    builder: AppBuilder,
+    database: Option<Database>,
+    login: Option<Login>,
+}
+
+impl Service {
+    /// Connects and migrates the database, the Redis limiter and the login module as the
+    /// settings and `api` ask; see the module's documentation.
+    pub async fn start(settings: Settings, api: &crate::Api) -> Result<Service, BuildError> {
+        let database = if settings.database_url == "memory:" {
+            None
+        } else {
+            let db = Database::connect(&settings.database())
+                .await
+                .map_err(|e| setting("CMMV_DATABASE_URL", &e))?;
+            db.migrate(api.migrations)
+                .await
+                .map_err(|e| setting("CMMV_DATABASE_URL", &e))?;
+            Some(db)
+        };
+        let mut builder = App::builder(settings.clone()).api(api);
+        if let Some(url) = &settings.redis_url {
+            // Budgets are keyed by policy (`Task.create`): services sharing one Redis give
+            // theirs a prefix of their own through `builder` and `AppBuilder::rate_limiter`.
+            let mut limiter = crate::ratelimit::RedisLimiterSettings::new(url.clone(), "cmmv:");
+            limiter.timeout = settings.rate_limit.timeout;
+            let limiter = crate::ratelimit::RedisLimiter::connect(limiter)
+                .await
+                .map_err(|e| setting("CMMV_REDIS_URL", &e))?;
+            builder = builder.rate_limiter(Arc::new(limiter));
+        }
+        let login = if api.modules.contains(&LOGIN_MODULE) {
+            // Accounts live next to the contracts' tables.
+            let accounts: Arc<dyn AuthStore> = match &database {
+                Some(db) => Arc::new(
+                    SqlAuthStore::open(db.clone())
+                        .await
+                        .map_err(|e| setting("CMMV_DATABASE_URL", &e))?,
+                ),
+                None => Arc::new(MemoryAuthStore::new()),
+            };
+            let login = Login::from_settings(accounts, &settings)?;
+            builder = builder.login(&login);
+            Some(login)
+        } else {
+            None
+        };
+        Ok(Service {
+            builder,
+            database,
+            login,
+        })
+    }
+
+    /// The database, unless the settings keep everything in memory: for the stores
+    /// (`Stores::open(service.database())`).
+    pub fn database(&self) -> Option<&Database> {
+        self.database.as_ref()
+    }
+
+    /// The login module, when the API has it.
+    pub fn login(&self) -> Option<&Login> {
+        self.login.as_ref()
+    }
+
+    /// Adds routes: the contracts' (`api::routes(handlers)`), or any of yours.
+    #[must_use]
+    pub fn routes(mut self, routes: Router) -> Self {
+        self.builder = self.builder.routes(routes);
+        self
+    }
+
+    /// The app builder, to change anything before serving (layers, checks, a limiter...).
+    #[must_use]
+    pub fn builder(mut self, change: impl FnOnce(AppBuilder) -> AppBuilder) -> Self {
+        self.builder = change(self.builder);
+        self
+    }
+
+    /// Builds the app, for tests that drive it without serving.
+    pub fn build(self) -> Result<(App, Option<Database>), BuildError> {
+        Ok((self.builder.build()?, self.database))
+    }
+
+    /// Builds and serves the app until it is shut down (see [`App::run`]), deleting expired
+    /// refresh tokens hourly meanwhile, then closes the database so that every connection is
+    /// returned and SQLite's log checkpointed.
+    pub async fn serve(self) -> Result<ExitCode, BuildError> {
+        let app = self.builder.build()?;
+        let purge = self
+            .login
+            .as_ref()
+            .map(|login| login.purge_expired_every(PURGE_PERIOD));
+        let code = app.run().await;
+        if let Some(purge) = purge {
+            purge.abort();
+        }
+        if let Some(db) = self.database {
+            db.close().await;
+        }
+        Ok(code)
+    }
+}
+
+/// A setting that names something unreachable or unusable.
+fn setting(key: &'static str, error: &dyn std::fmt::Display) -> SettingsError {
+    SettingsError::env(key, error.to_string())
+}

@@ -238,7 +238,7 @@ fn add_contract(
     let snake = crate::ir::to_snake_case(name);
     let _ = writeln!(
         stdout,
-        "created `{}`; serve it: a `Store<{name}>` in your state, `impl {name}Handlers` with `fn {snake}_store`, and `.routes({snake}_routes(state))` on the app",
+        "created `{}`: the generated `Stores` and `routes` serve it at the next `cargo build` (with custom operations, your own type implements `{name}Handlers`, `fn {snake}_store` included)",
         display_path(&target)
     );
     0

@@ -92,8 +92,17 @@ pub fn new_service(service: &NewService) -> Result<Vec<(PathBuf, String)>, Strin
     } else {
         ("# CMMV_REDIS_URL=redis://127.0.0.1:6379", "")
     };
+    // A SQLite file is one pod's: more replicas would each keep their own data.
+    let (replicas, autoscaler) = if service.postgres {
+        ("2", include_str!("../scaffold/deploy/autoscaler.yaml"))
+    } else {
+        ("1", "")
+    };
     let fill = |template: &str| {
+        // Parts first: they hold placeholders of their own.
         template
+            .replace("{{autoscaler}}", autoscaler)
+            .replace("{{replicas}}", replicas)
             .replace("{{crate_ident}}", &ident)
             .replace("{{crate}}", &service.name)
             .replace("{{k8s_name}}", &service.name.replace('_', "-"))
@@ -142,7 +151,8 @@ pub fn contract_skeleton(name: &str) -> Result<(String, String), String> {
     let text = format!(
         "contract: {name}
 description: Describe one {noun} in a sentence.
-auth: authenticated
+# Open to anyone while you try it out; `auth: authenticated` (or roles) once tokens are set up.
+auth: public
 storage: {{ timestamps: true }}
 fields:
   id: {{ type: uuid, primary: true }}

@@ -43,11 +43,35 @@ pub(crate) fn validate(project: &Project, diags: &mut Diagnostics) {
 }
 
 /// An owned contract's CRUD operations act for the caller: one without a caller (`auth:
-/// public`) would own nothing and reach nothing.
+/// public`) would own nothing and reach nothing. And another account's resource must look
+/// absent: a value unique across accounts, or a key the client chooses, would answer 409 for
+/// a resource the caller cannot see, telling that it exists.
 fn check_owned_operations(contract: &Contract, diags: &mut Diagnostics) {
     let Some(owner) = &contract.owner else {
         return;
     };
+    for field in &contract.fields {
+        let client_key =
+            field.primary && !matches!(field.ty, Type::Scalar(Scalar::Uuid | Scalar::Int64));
+        if (field.unique && !field.primary) || client_key {
+            let what = if client_key {
+                "a key chosen by the client"
+            } else {
+                "a value unique across accounts"
+            };
+            diags.push(
+                Diagnostic::error(
+                    field.span,
+                    format!(
+                        "`{}.{}` is {what}, which would tell one account of another's `{}`",
+                        contract.name, field.name, contract.name
+                    ),
+                )
+                .with_secondary(owner.span, "owned through this field")
+                .with_help("a 409 would answer for a resource the caller cannot see: use a server-generated `uuid` key, and no `unique` field"),
+            );
+        }
+    }
     for op in contract.operations_in_order() {
         if op.crud().is_some() && op.auth == AuthPolicy::Public {
             diags.push(
@@ -608,7 +632,38 @@ fn check_bodies(project: &Project, contract: &Contract, diags: &mut Diagnostics)
 /// The same method on the same path (parameters count as equal whatever their name) in the
 /// same API version is served twice. Clashes between the same two declarations (two contracts
 /// on one collection path clash on every CRUD route) are reported once, listing every route.
+/// The paths the runtime serves itself (health, metrics, the documents, the docs page): an
+/// unversioned contract there would clash with them when the routers merge.
+const RUNTIME_PATHS: &[&str] = &[
+    "/health",
+    "/metrics",
+    "/openapi.json",
+    "/openapi.yaml",
+    "/docs",
+];
+
+fn check_runtime_paths(project: &Project, diags: &mut Diagnostics) {
+    for contract in project.contracts.values().filter(|c| !c.versioned) {
+        let clash = RUNTIME_PATHS.iter().find(|reserved| {
+            contract.path == **reserved || contract.path.starts_with(&format!("{reserved}/"))
+        });
+        if let Some(reserved) = clash {
+            diags.push(
+                Diagnostic::error(
+                    contract.span,
+                    format!(
+                        "unversioned contract `{}` is served under `{reserved}`, which the runtime serves itself",
+                        contract.name
+                    ),
+                )
+                .with_help("choose another `path`, or serve the contract under `/v{N}`"),
+            );
+        }
+    }
+}
+
 fn check_routes(project: &Project, diags: &mut Diagnostics) {
+    check_runtime_paths(project, diags);
     let mut routes: HashMap<(u32, Method, String), (&Contract, &Operation)> = HashMap::new();
     // One path shape must be spelled one way: OpenAPI forbids paths that differ only in
     // parameter names, and the router cannot tell them apart.

@@ -321,3 +321,82 @@ fn ownership_needs_a_required_id_field_and_a_signed_in_caller() {
         "{text}"
     );
 }
+
+#[test]
+fn an_owned_resource_cannot_be_told_apart_from_a_missing_one() {
+    let unique = NOTE.replace("title: string", "title: { type: string, unique: true }");
+    let text = errors(compile("api: { title: T }\n", &[("note.yaml", &unique)]));
+    assert!(
+        text.contains("`Note.title` is a value unique across accounts"),
+        "{text}"
+    );
+    let client_key = NOTE.replace(
+        "id: { type: uuid, primary: true }",
+        "slug: { type: string, primary: true }",
+    );
+    let text = errors(compile(
+        "api: { title: T }\n",
+        &[("note.yaml", &client_key)],
+    ));
+    assert!(
+        text.contains("`Note.slug` is a key chosen by the client"),
+        "{text}"
+    );
+}
+
+#[test]
+fn an_unversioned_contract_keeps_clear_of_the_runtimes_paths_and_versions() {
+    let metrics = "contract: Probe
+path: /metrics/extra
+versioned: false
+auth: public
+fields:
+  id: { type: uuid, primary: true }
+crud: [get]
+";
+    let text = errors(compile("api: { title: T }\n", &[("probe.yaml", metrics)]));
+    assert!(
+        text.contains("is served under `/metrics`, which the runtime serves itself"),
+        "{text}"
+    );
+    let versions = "contract: Hook
+path: /hooks
+versioned: false
+auth: public
+fields:
+  id: { type: uuid, primary: true }
+crud: { get: { versions: [2] } }
+";
+    let text = errors(compile("api: { title: T }\n", &[("hook.yaml", versions)]));
+    assert!(
+        text.contains("an operation of an unversioned contract lists no `versions`"),
+        "{text}"
+    );
+}
+
+#[test]
+fn an_answer_without_a_body_keeps_its_status() {
+    let jobs = "contract: Job
+fields:
+  id: { type: uuid, primary: true }
+crud: []
+operations:
+  kick:
+    method: POST
+    path: /kick
+    status: 202
+    response: none
+    responses:
+      204: { description: Nothing to do. }
+";
+    let compilation = compile("api: { title: T }\n", &[("job.yaml", jobs)]).expect("compiles");
+    let rust = file(&compilation, "rust/job.rs").expect("rust/job.rs");
+    assert!(
+        rust.contains("JobKickReply::Accepted => ::cmmv::__private::empty(202u16)"),
+        "{rust}"
+    );
+    assert!(
+        rust.contains("JobKickReply::NoContent => ::cmmv::__private::no_content()"),
+        "{rust}"
+    );
+}

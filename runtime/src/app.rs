@@ -399,7 +399,7 @@ impl AppBuilder {
         self
     }
 
-    /// Mounts the login module: its routes (with their rate limits, `LOGIN_RATE_LIMITS`), its
+    /// Mounts the login module: its routes (with the rate limits its contract declares), its
     /// API keys as a credential the guards accept, and a readiness check of its store.
     #[must_use]
     pub fn login(mut self, login: &crate::auth::Login) -> Self {

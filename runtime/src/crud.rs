@@ -29,6 +29,11 @@ pub fn scope<R: Resource>(ctx: &Context) -> Result<Scope, Problem> {
     if ownership.bypass.iter().any(|role| principal.has_role(role)) {
         return Ok(Scope::All);
     }
+    // A subject the owner field cannot hold (a token from another issuer, say) owns nothing
+    // here: refused before any statement compares it with the column.
+    if !R::can_own(&principal.subject) {
+        return Err(cannot_own::<R>());
+    }
     Ok(Scope::OwnedBy {
         field: ownership.field,
         owner: principal.subject.clone(),
@@ -124,10 +129,7 @@ async fn create_owned<R: Resource>(
     crate::secret::seal_all(R::input_secrets(&mut input)).await?;
     // An owner the field cannot hold is the caller's identity, not the body, at fault.
     if owner.as_deref().is_some_and(|owner| !R::can_own(owner)) {
-        return Err(Problem::forbidden(format!(
-            "the caller's account id cannot own {} resources",
-            R::NAME
-        )));
+        return Err(cannot_own::<R>());
     }
     let now = DateTime::now();
     store
@@ -256,4 +258,11 @@ pub async fn delete_in<R: Resource>(
         .delete(&key, scope)
         .await
         .map_err(|e| e.into_problem(R::NAME, Some(&key_text::<R>(&key))))
+}
+
+fn cannot_own<R: Resource>() -> Problem {
+    Problem::forbidden(format!(
+        "the caller's account id cannot own {} resources",
+        R::NAME
+    ))
 }

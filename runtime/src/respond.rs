@@ -111,6 +111,14 @@ pub fn no_store(mut response: Response) -> Response {
     response
 }
 
+/// An answer without a body with the operation's `status` (`202 Accepted`, say); `204` is
+/// [`no_content`].
+pub fn empty(status: u16) -> Response {
+    let mut response = no_content();
+    *response.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::NO_CONTENT);
+    response
+}
+
 /// `204 No Content`.
 pub fn no_content() -> Response {
     let mut response = StatusCode::NO_CONTENT.into_response();

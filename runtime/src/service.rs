@@ -6,7 +6,9 @@
 //! when `CMMV_REDIS_URL` is set, mounts the login module when the API's documents describe it
 //! (its accounts in the same database), and hands back an [`AppBuilder`] with the documents
 //! and all of that given. Every part stays overridable: add routes, layers, checks or another
-//! limiter to [`Service::builder`] before [`Service::serve`].
+//! limiter to [`Service::builder`] before [`Service::serve`]; the login module's mail system
+//! comes through [`Service::start_with`]. A service whose parts differ more builds its app
+//! with [`App::builder`] itself, as this does.
 //!
 //! ```no_run
 //! # mod api {
@@ -31,7 +33,7 @@ use std::time::Duration;
 use axum::Router;
 
 use crate::app::{App, AppBuilder, BuildError};
-use crate::auth::{AuthStore, LOGIN_MODULE, Login, MemoryAuthStore, SqlAuthStore};
+use crate::auth::{AccountMailer, AuthStore, LOGIN_MODULE, Login, MemoryAuthStore, SqlAuthStore};
 use crate::settings::{Settings, SettingsError};
 use crate::sql::Database;
 
@@ -50,6 +52,16 @@ impl Service {
     /// Connects and migrates the database, the Redis limiter and the login module as the
     /// settings and `api` ask; see the module's documentation.
     pub async fn start(settings: Settings, api: &crate::Api) -> Result<Service, BuildError> {
+        Self::start_with(settings, api, None).await
+    }
+
+    /// [`Service::start`], the login module sending its mail through `mailer`: what
+    /// `CMMV_AUTH_REGISTRATION=confirm` needs.
+    pub async fn start_with(
+        settings: Settings,
+        api: &crate::Api,
+        mailer: Option<Arc<dyn AccountMailer>>,
+    ) -> Result<Service, BuildError> {
         let database = if settings.database_url == "memory:" {
             None
         } else {
@@ -82,7 +94,10 @@ impl Service {
                 ),
                 None => Arc::new(MemoryAuthStore::new()),
             };
-            let login = Login::from_settings(accounts, &settings)?;
+            let mut login = Login::from_settings(accounts, &settings)?;
+            if let Some(mailer) = mailer {
+                login = login.with_mailer(mailer);
+            }
             builder = builder.login(&login);
             Some(login)
         } else {

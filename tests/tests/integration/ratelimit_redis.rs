@@ -751,7 +751,7 @@ async fn with_redis_down_the_credential_endpoints_still_limit() {
         assert!(started.elapsed() < Duration::from_secs(3), "never a hang");
         statuses.push(response.status().as_u16());
     }
-    // LOGIN_POLICY's burst of 5, then refusals: limited by this instance alone.
+    // the login contract's limit's burst of 5, then refusals: limited by this instance alone.
     assert_eq!(statuses, [401, 401, 401, 401, 401, 429, 429, 429]);
     for path in ["/auth/register", "/auth/refresh"] {
         let response = crate::runtime_support::client()

@@ -170,7 +170,7 @@ async fn behind_an_x_forwarded_for_proxy_a_forwarded_header_from_the_client_chan
         .await;
         statuses.push(response.status().as_u16());
     }
-    // LOGIN_POLICY: 5 at once per client, then refused: the attacker is one client.
+    // the login contract's limit: 5 at once per client, then refused: the attacker is one client.
     assert_eq!(statuses, [401, 401, 401, 401, 401, 429, 429, 429]);
     // The victim, whose address the attacker claimed, still has its whole budget.
     let victim = login_attempt(&client_from("127.0.0.3"), &proxy.url(), &[]).await;

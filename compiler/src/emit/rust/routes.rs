@@ -447,7 +447,10 @@ impl ContractEmitter<'_> {
                     Some(_) => {
                         quote!(#name::#variant(body) => ::cmmv::__private::json(#status, body))
                     }
-                    None => quote!(#name::#variant => ::cmmv::__private::no_content()),
+                    None => {
+                        let empty = empty_answer(status);
+                        quote!(#name::#variant => #empty)
+                    }
                 }
             });
             (
@@ -460,7 +463,7 @@ impl ContractEmitter<'_> {
                 quote!(::cmmv::__private::json(#status, result)),
             )
         } else {
-            (quote!(#call;), quote!(::cmmv::__private::no_content()))
+            (quote!(#call;), empty_answer(status))
         };
         let response = if op.no_store {
             quote!(::cmmv::__private::no_store(#response))
@@ -477,6 +480,15 @@ impl ContractEmitter<'_> {
                 #respond
             }
         }
+    }
+}
+
+/// An answer without a body: `204 No Content`, or the operation's own status.
+fn empty_answer(status: u16) -> TokenStream {
+    if status == 204 {
+        quote!(::cmmv::__private::no_content())
+    } else {
+        quote!(::cmmv::__private::empty(#status))
     }
 }
 

@@ -137,5 +137,5 @@ pub(super) const REPLY_KEYS: &[&str] = &["response", "description"];
 
 /// Type names that would shadow the Rust prelude in generated modules.
 pub(super) const PRELUDE_NAMES: &[&str] = &[
-    "Option", "Some", "None", "Result", "Ok", "Err", "String", "Vec", "Box", "Self",
+    "Option", "Some", "None", "Result", "Ok", "Err", "String", "Vec", "Box", "Self", "Stores",
 ];

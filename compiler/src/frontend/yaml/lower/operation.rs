@@ -127,6 +127,15 @@ impl Lowerer<'_> {
             op.rate_limit = limit;
         }
         if let Some(node) = object.get("versions") {
+            if !contract.versioned {
+                self.error(
+                    node.span,
+                    "an operation of an unversioned contract lists no `versions`",
+                )
+                .with_label("served once, at its bare path, in every version")
+                .emit(self.diags);
+                return;
+            }
             if let Some(versions) = self.versions(node, Some(&contract.versions)) {
                 if !versions.is_empty() {
                     op.versions = versions;

@@ -13,6 +13,7 @@ mod document;
 mod model;
 mod problems;
 mod schema;
+mod texts;
 mod writer;
 mod yaml;
 

@@ -20,6 +20,7 @@ pub(crate) fn validate(project: &Project, diags: &mut Diagnostics) {
             check_proto_enum_values(project, &mut diags);
             check_proto_import_cycles(project, &mut diags);
             check_module_types(project, &mut diags);
+            check_account_binding(project, &mut diags);
             let mut routes = Diagnostics::new();
             check_routes(project, &mut routes);
             (diags, routes)
@@ -53,7 +54,8 @@ fn check_owned_operations(contract: &Contract, diags: &mut Diagnostics) {
     for field in &contract.fields {
         let client_key =
             field.primary && !matches!(field.ty, Type::Scalar(Scalar::Uuid | Scalar::Int64));
-        if (field.unique && !field.primary) || client_key {
+        // A unique value the server sets (an account's email) is never the client's to collide.
+        if (field.unique && !field.primary && !field.read_only) || client_key {
             let what = if client_key {
                 "a key chosen by the client"
             } else {
@@ -86,6 +88,36 @@ fn check_owned_operations(contract: &Contract, diags: &mut Diagnostics) {
                 .with_help("require credentials (`auth: authenticated` or roles) for the contract's CRUD operations"),
             );
         }
+    }
+}
+
+/// Accounts are the login module's: a contract bound to them needs the module, and one
+/// account has one record, so one contract at most is bound.
+fn check_account_binding(project: &Project, diags: &mut Diagnostics) {
+    let mut bound = project
+        .generated_contracts()
+        .filter_map(|c| Some((c, c.account.as_ref()?)));
+    let Some((first, binding)) = bound.next() else {
+        return;
+    };
+    if !project.modules.contains(&Module::Login) {
+        diags.push(
+            Diagnostic::error(
+                binding.span,
+                format!("`{}` is bound to the login module's accounts, which the project does not mount", first.name),
+            )
+            .with_help("add `modules: [login]` to `cmmv.yaml`: its `/auth/register` and `/auth/login` make and sign in the accounts"),
+        );
+    }
+    for (other, again) in bound {
+        diags.push(
+            Diagnostic::error(
+                again.span,
+                format!("`{}` and `{}` are both bound to the accounts", first.name, other.name),
+            )
+            .with_secondary(binding.span, format!("`{}` is bound here", first.name))
+            .with_help("an account has one record: bind one contract, and reference it (`ref:`) from the others"),
+        );
     }
 }
 

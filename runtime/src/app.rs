@@ -102,6 +102,10 @@ struct ModuleParts {
     /// nothing to disagree with.
     documented: Option<BTreeSet<&'static str>>,
     mounted: BTreeSet<&'static str>,
+    /// The contract the documents bind to the accounts (`account:`).
+    account_contract: Option<&'static str>,
+    /// Whether the mounted login module keeps the accounts' records.
+    keeps_records: bool,
 }
 
 /// What [`AppBuilder`] collects for authentication.
@@ -361,6 +365,9 @@ impl AppBuilder {
             .documented
             .get_or_insert_with(BTreeSet::new)
             .extend(api.modules.iter().copied());
+        if api.account.is_some() {
+            self.modules.account_contract = api.account;
+        }
         self
     }
 
@@ -408,6 +415,7 @@ impl AppBuilder {
             self.auth.errors.push(error);
         }
         self.modules.mounted.insert(crate::auth::LOGIN_MODULE);
+        self.modules.keeps_records = login.keeps_records();
         self.routes(login.routes())
             .api_keys(login.api_key_verifier())
             .readiness_check("auth_store", move || {
@@ -441,6 +449,11 @@ impl AppBuilder {
             }
             if let Some(&module) = mounted.difference(documented).next() {
                 return Err(BuildError::UndocumentedModule { module });
+            }
+        }
+        if let Some(contract) = self.modules.account_contract {
+            if !self.modules.keeps_records {
+                return Err(BuildError::AccountRecordsUnkept { contract });
             }
         }
         let jwt = match self.auth.jwt {
@@ -549,6 +562,12 @@ pub enum BuildError {
         /// The module's name, `login`.
         module: &'static str,
     },
+    /// The documents bind a contract to the login module's accounts (`account:`), but the
+    /// mounted module does not keep their records: its `me` would never find one.
+    AccountRecordsUnkept {
+        /// The account contract, `User`.
+        contract: &'static str,
+    },
 }
 
 impl fmt::Display for BuildError {
@@ -567,6 +586,10 @@ impl fmt::Display for BuildError {
                 f,
                 "the app mounts the `{module}` module, which its API documents do not describe: add `modules: [{module}]` to cmmv.yaml"
             ),
+            BuildError::AccountRecordsUnkept { contract } => write!(
+                f,
+                "`{contract}` is bound to the accounts (`account:`), but the login module does not keep its records: give it the store (Login::with_records(stores.accounts()), or Service::accounts)"
+            ),
         }
     }
 }
@@ -577,7 +600,8 @@ impl std::error::Error for BuildError {
             BuildError::Settings(error) => Some(error),
             BuildError::UnregisteredRateLimitKey { .. }
             | BuildError::ModuleNotMounted { .. }
-            | BuildError::UndocumentedModule { .. } => None,
+            | BuildError::UndocumentedModule { .. }
+            | BuildError::AccountRecordsUnkept { .. } => None,
         }
     }
 }

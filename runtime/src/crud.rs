@@ -99,6 +99,21 @@ pub async fn get_in<R: Resource>(
         .map_err(|e| e.into_problem(R::NAME, Some(&key_text::<R>(&key))))
 }
 
+/// GET `/me` of an account contract (`account:`): the record of the signed-in account, whose
+/// key is the caller's account id. A caller without one here (a token of another issuer, an
+/// account deleted since) holds a credential that proves nothing to this operation: 401.
+pub async fn me_for<R: Resource>(store: &Store<R>, ctx: Context) -> Result<R, Problem> {
+    let Some(principal) = &ctx.principal else {
+        return Err(crate::auth::AuthError::MissingCredentials.into_problem());
+    };
+    let unknown = || crate::auth::AuthError::InvalidClaim("sub").into_problem();
+    let key: R::Key = principal.subject.parse().map_err(|_| unknown())?;
+    match store.get(&key, &Scope::All).await {
+        Err(crate::store::StoreError::NotFound) => Err(unknown()),
+        other => other.map_err(|e| e.into_problem(R::NAME, Some(&principal.subject))),
+    }
+}
+
 /// POST: hashes the body's secrets, then stores a new resource with a fresh key (or the
 /// client's); 409 when the key or a unique field is taken, 422 when a reference names a
 /// resource that does not exist.

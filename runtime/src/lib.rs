@@ -9,7 +9,7 @@
 //!
 //! ```no_run
 //! # mod api {
-//! #     pub const API: cmmv::Api = cmmv::Api { openapi: &[], routes: &[], rate_limits: &[], migrations: &[], modules: &[] };
+//! #     pub const API: cmmv::Api = cmmv::Api { openapi: &[], routes: &[], rate_limits: &[], migrations: &[], modules: &[], account: None };
 //! # }
 //! # async fn serve() -> Result<(), Box<dyn std::error::Error>> {
 //! // pub mod api { include!(concat!(env!("OUT_DIR"), "/cmmv/rust/mod.rs")); }

@@ -40,4 +40,7 @@ pub struct Api {
     /// The runtime's modules the documents describe (`"login"`): the app must mount each of
     /// them, and no other, for the documents to tell the truth.
     pub modules: &'static [&'static str],
+    /// The contract bound to the login module's accounts (`account:`), if one is: the login
+    /// module must keep its records ([`crate::auth::Login::with_records`]).
+    pub account: Option<&'static str>,
 }

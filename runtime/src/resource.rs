@@ -385,6 +385,20 @@ pub trait Resource: Clone + Send + Sync + Debug + Serialize + 'static {
     }
 }
 
+/// A contract bound to the login module's accounts (`account:`): each account's record,
+/// keyed by the account id, made by the module rather than by clients (see
+/// [`crate::auth::AccountRecords`]). Generated for the account contract.
+pub trait AccountRecord: Resource {
+    /// The record of a new account: its key and email, every other field its default.
+    fn for_account(key: Self::Key, email: &str, now: DateTime) -> Self;
+
+    /// The account's email, as the record shows it.
+    fn account_email(&self) -> &str;
+
+    /// Shows the account's new email.
+    fn set_account_email(&mut self, email: &str, now: DateTime);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

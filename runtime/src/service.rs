@@ -12,7 +12,7 @@
 //!
 //! ```no_run
 //! # mod api {
-//! #     pub const API: cmmv::Api = cmmv::Api { openapi: &[], routes: &[], rate_limits: &[], migrations: &[], modules: &[] };
+//! #     pub const API: cmmv::Api = cmmv::Api { openapi: &[], routes: &[], rate_limits: &[], migrations: &[], modules: &[], account: None };
 //! #     pub fn routes(_: std::sync::Arc<()>) -> axum::Router { axum::Router::new() }
 //! # }
 //! # async fn run() -> std::process::ExitCode {
@@ -98,7 +98,7 @@ impl Service {
             if let Some(mailer) = mailer {
                 login = login.with_mailer(mailer);
             }
-            builder = builder.login(&login);
+            // Mounted when the app is built, so that `Service::accounts` can still bind it.
             Some(login)
         } else {
             None
@@ -121,6 +121,15 @@ impl Service {
         self.login.as_ref()
     }
 
+    /// Keeps the accounts' records in `records` (the generated `Stores::accounts()`): what
+    /// an API that binds a contract to the accounts (`account:`) needs. See
+    /// [`Login::with_records`].
+    #[must_use]
+    pub fn accounts(mut self, records: Arc<dyn crate::auth::AccountRecords>) -> Self {
+        self.login = self.login.map(|login| login.with_records(records));
+        self
+    }
+
     /// Adds routes: the contracts' (`api::routes(handlers)`), or any of yours.
     #[must_use]
     pub fn routes(mut self, routes: Router) -> Self {
@@ -137,14 +146,17 @@ impl Service {
 
     /// Builds the app, for tests that drive it without serving.
     pub fn build(self) -> Result<(App, Option<Database>), BuildError> {
-        Ok((self.builder.build()?, self.database))
+        Ok((
+            mounted(self.builder, self.login.as_ref()).build()?,
+            self.database,
+        ))
     }
 
     /// Builds and serves the app until it is shut down (see [`App::run`]), deleting expired
     /// refresh tokens hourly meanwhile, then closes the database so that every connection is
     /// returned and SQLite's log checkpointed.
     pub async fn serve(self) -> Result<ExitCode, BuildError> {
-        let app = self.builder.build()?;
+        let app = mounted(self.builder, self.login.as_ref()).build()?;
         let purge = self
             .login
             .as_ref()
@@ -157,6 +169,14 @@ impl Service {
             db.close().await;
         }
         Ok(code)
+    }
+}
+
+/// `builder` with the login module mounted, when there is one.
+fn mounted(builder: AppBuilder, login: Option<&Login>) -> AppBuilder {
+    match login {
+        Some(login) => builder.login(login),
+        None => builder,
     }
 }
 

@@ -128,6 +128,9 @@ pub struct Contract {
     /// Who owns each resource (`owner:`): the default CRUD operations then reach only the
     /// caller's own resources, unless the caller holds a bypass role.
     pub owner: Option<Owner>,
+    /// `account:`: the contract's records are the login module's accounts, one each, keyed
+    /// by the account id (the `sub` of its tokens); it is then owned through its key.
+    pub account: Option<AccountBinding>,
     /// Page sizes of the list operation.
     pub pagination: Pagination,
     /// Fields in declaration order.
@@ -636,6 +639,14 @@ pub struct Owner {
     pub field: String,
     /// Roles whose holders reach every resource.
     pub bypass: Vec<String>,
+    pub span: Span,
+}
+
+/// How a contract is bound to the login module's accounts (`account:`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountBinding {
+    /// The `format: email` field showing the account's email, which the server keeps in step.
+    pub email: String,
     pub span: Span,
 }
 

@@ -16,9 +16,13 @@ pub enum CrudKind {
     /// `PATCH`: changes the fields sent, `null` clears a nullable field.
     Patch,
     Delete,
+    /// `GET {path}/me`: the record of the signed-in account, on an account contract only
+    /// (`account:`), whose keys are account ids.
+    Me,
 }
 
 impl CrudKind {
+    /// The operations a contract gets when `crud:` is absent (`me` is an account contract's).
     pub const ALL: [CrudKind; 6] = [
         CrudKind::List,
         CrudKind::Get,
@@ -36,16 +40,28 @@ impl CrudKind {
             CrudKind::Update => "update",
             CrudKind::Patch => "patch",
             CrudKind::Delete => "delete",
+            CrudKind::Me => "me",
         }
     }
 
+    /// Every kind a contract may list, `me` included.
+    pub const NAMED: [CrudKind; 7] = [
+        CrudKind::List,
+        CrudKind::Get,
+        CrudKind::Create,
+        CrudKind::Update,
+        CrudKind::Patch,
+        CrudKind::Delete,
+        CrudKind::Me,
+    ];
+
     pub fn from_name(name: &str) -> Option<CrudKind> {
-        CrudKind::ALL.into_iter().find(|k| k.name() == name)
+        CrudKind::NAMED.into_iter().find(|k| k.name() == name)
     }
 
     pub fn method(self) -> Method {
         match self {
-            CrudKind::List | CrudKind::Get => Method::Get,
+            CrudKind::List | CrudKind::Get | CrudKind::Me => Method::Get,
             CrudKind::Create => Method::Post,
             CrudKind::Update => Method::Put,
             CrudKind::Patch => Method::Patch,
@@ -57,6 +73,7 @@ impl CrudKind {
     pub fn path(self) -> &'static str {
         match self {
             CrudKind::List | CrudKind::Create => "",
+            CrudKind::Me => "/me",
             _ => "/{id}",
         }
     }

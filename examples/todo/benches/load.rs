@@ -473,7 +473,9 @@ fn measure(server: Server, scenario: Scenario, requests: usize) -> Result<Measur
                 let todo = Arc::new(todo::Todo::with_task_store(store));
                 let mut settings = settings(addr);
                 settings.rate_limit.enabled = matches!(server, Server::Limited);
-                let login = todo::login_in_memory(&settings).map_err(|e| e.to_string())?;
+                let login = todo::login_in_memory(&settings)
+                    .map_err(|e| e.to_string())?
+                    .with_records(todo.accounts());
                 let builder = todo::app_builder(settings, &todo).login(&login);
                 let builder = match server {
                     Server::Limited => builder.rate_limiter(Arc::new(AdmitAll(

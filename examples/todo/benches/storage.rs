@@ -20,7 +20,7 @@ use cmmv::validate::{At, Errors, FromJson};
 use cmmv::{MemoryStore, Store};
 use serde_json::{Value, json};
 use sqlx::Connection as _;
-use todo::api::{MIGRATIONS, Project, ProjectInput, Task, TaskInput, User, UserInput};
+use todo::api::{MIGRATIONS, Project, ProjectInput, Task, TaskInput, User};
 
 const ROWS: usize = 10_000;
 const PROJECTS: usize = 100;
@@ -205,14 +205,19 @@ fn decode<T: FromJson>(mut body: Value) -> T {
 /// One user, the projects, and the tasks spread over them, through the store as the service
 /// writes them (creates from `CALLERS` callers at once).
 async fn seed(backend: &Backend) -> Result<(Vec<Uuid>, Vec<Uuid>), String> {
-    let user = cmmv::crud::create(
-        &backend.users,
-        decode::<UserInput>(
-            json!({"email": "bench@example.com", "display_name": "Bench", "password": "correct horse battery"}),
-        ),
-    )
-    .await
-    .map_err(|e| format!("{e:?}"))?;
+    // A user as the login module makes one: an account's record.
+    let key = Uuid::now_v7();
+    let user = backend
+        .users
+        .insert(Box::new(move |_| {
+            <User as cmmv::resource::AccountRecord>::for_account(
+                key,
+                "bench@example.com",
+                cmmv::types::DateTime::now(),
+            )
+        }))
+        .await
+        .map_err(|e| format!("{e:?}"))?;
     let mut projects = Vec::new();
     for p in 0..PROJECTS {
         let input: ProjectInput =

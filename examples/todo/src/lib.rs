@@ -67,6 +67,11 @@ impl Todo {
         }
     }
 
+    /// Where the login module keeps each account's `User` record.
+    pub fn accounts(&self) -> Arc<dyn cmmv::auth::AccountRecords> {
+        self.stores.accounts()
+    }
+
     /// Tasks in the given store, everything else in memory (for benchmarks that seed it).
     pub fn with_task_store(task: Store<Task>) -> Self {
         Self {
@@ -123,25 +128,6 @@ impl Todo {
 impl UserHandlers for Todo {
     fn user_store(&self) -> &Store<User> {
         &self.stores.user
-    }
-
-    async fn me(&self, ctx: Context) -> Result<User, Problem> {
-        // The route is `auth: authenticated`, so the guard has proved a principal; the user
-        // is the one the token's subject names.
-        let Some(principal) = ctx.principal else {
-            return Err(cmmv::auth::AuthError::MissingCredentials.into_problem());
-        };
-        // A subject that is no user here (a deleted user's token, a token minted for another
-        // service) is a credential that proves nothing to this operation.
-        let unknown = || cmmv::auth::AuthError::InvalidClaim("sub").into_problem();
-        let id = principal
-            .subject
-            .parse::<cmmv::types::Uuid>()
-            .map_err(|_| unknown())?;
-        match self.stores.user.get(&id, &cmmv::Scope::All).await {
-            Err(StoreError::NotFound) => Err(unknown()),
-            other => other.map_err(|e| e.into_problem("User", Some(&principal.subject))),
-        }
     }
 }
 
@@ -272,7 +258,9 @@ async fn start(settings: Settings) -> Result<cmmv::service::Service, String> {
         .await
         .map_err(|e| e.to_string())?;
     let todo = Arc::new(Todo::open(service.database()));
-    Ok(service.builder(|builder| with_todo(builder, &todo)))
+    Ok(service
+        .accounts(todo.accounts())
+        .builder(|builder| with_todo(builder, &todo)))
 }
 
 /// [`serve`]'s app, built but not serving.
@@ -293,7 +281,7 @@ pub async fn assemble(settings: Settings) -> Result<Service, String> {
 /// The app: every contract's routes (each with its rate limits and guard), the login module
 /// (its accounts in memory), the OpenAPI documents and a readiness check per store.
 pub fn app(settings: Settings, todo: &Arc<Todo>) -> Result<App, cmmv::BuildError> {
-    let login = login_in_memory(&settings)?;
+    let login = login_in_memory(&settings)?.with_records(todo.accounts());
     app_builder(settings, todo).login(&login).build()
 }
 

@@ -71,6 +71,7 @@ use super::contract;
 use super::issuer::{TokenIssuer, unix_now_i64};
 use super::password::Passwords;
 use super::password::normalize_password;
+use super::records::AccountRecords;
 use super::secret::{random_hex, sha256_hex};
 use super::store::{
     ApiKey, AuthStore, NewConfirmation, NewRefreshToken, NewUser, Rotation, User, normalize_email,
@@ -198,6 +199,8 @@ struct Shared {
     passwords: Passwords,
     options: LoginOptions,
     mailer: Option<Arc<dyn AccountMailer>>,
+    /// The account contract's records, when the project binds one (`account:`).
+    records: Option<Arc<dyn AccountRecords>>,
 }
 
 impl fmt::Debug for Login {
@@ -225,6 +228,7 @@ impl Login {
                 passwords,
                 options,
                 mailer: None,
+                records: None,
             }),
         }
     }
@@ -233,13 +237,32 @@ impl Login {
     /// without it does not build).
     #[must_use]
     pub fn with_mailer(self, mailer: Arc<dyn AccountMailer>) -> Self {
-        let shared = Shared {
+        self.with(|shared| shared.mailer = Some(mailer))
+    }
+
+    /// Keeps each account's record in `records` (the generated `Stores::accounts()`): made
+    /// at registration, made again or brought in step at every sign-in. An API whose
+    /// documents bind a contract to the accounts needs it (an app without it does not build).
+    #[must_use]
+    pub fn with_records(self, records: Arc<dyn AccountRecords>) -> Self {
+        self.with(|shared| shared.records = Some(records))
+    }
+
+    /// Whether the module keeps account records ([`Login::with_records`]).
+    pub(crate) fn keeps_records(&self) -> bool {
+        self.shared.records.is_some()
+    }
+
+    fn with(self, change: impl FnOnce(&mut Shared)) -> Self {
+        let mut shared = Shared {
             store: Arc::clone(&self.shared.store),
             issuer: Arc::clone(&self.shared.issuer),
             passwords: self.shared.passwords.clone(),
             options: self.shared.options.clone(),
-            mailer: Some(mailer),
+            mailer: self.shared.mailer.clone(),
+            records: self.shared.records.clone(),
         };
+        change(&mut shared);
         Self {
             shared: Arc::new(shared),
         }
@@ -410,6 +433,11 @@ impl contract::AccountHandlers for Shared {
                     .create_user(new_user(self, email, password_hash, now, None))
                     .await
                     .map_err(storage)?;
+                // The account exists either way: a record that cannot be made now is made
+                // at its first sign-in, which tries again.
+                if let Err(error) = ensure_record(self, &user).await {
+                    tracing::warn!(%error, "the new account's record is left to its first sign-in");
+                }
                 Ok(contract::AccountRegisterReply::Created(user.into()))
             }
             Registration::Confirm => register_pending(self, email, password_hash, now).await,
@@ -695,6 +723,10 @@ async fn register_pending(
 
 /// A new refresh-token family for `user` and a first access token.
 async fn start_session(shared: &Shared, user: &User) -> Result<contract::Tokens, Problem> {
+    // The tokens name the account: the record they lead to exists before they do.
+    ensure_record(shared, user)
+        .await
+        .map_err(|e| e.into_problem("account record", None))?;
     let now = unix_now_i64();
     let (refresh_token, next) = new_refresh_token(shared, now)?;
     let family = uuid::Uuid::new_v4().to_string();
@@ -704,6 +736,14 @@ async fn start_session(shared: &Shared, user: &User) -> Result<contract::Tokens,
         .await
         .map_err(storage)?;
     tokens(shared, user, refresh_token)
+}
+
+/// Makes sure `user` has its record in the account contract's store, if the project binds one.
+async fn ensure_record(shared: &Shared, user: &User) -> Result<(), crate::store::StoreError> {
+    match &shared.records {
+        Some(records) => records.ensure(&user.id, &user.email).await,
+        None => Ok(()),
+    }
 }
 
 fn new_refresh_token(shared: &Shared, now: i64) -> Result<(String, NewRefreshToken), Problem> {

@@ -79,6 +79,9 @@
 //! - Rate limits: declared by the module's contract and carried by the routes (per client IP:
 //!   login 10/min burst 5, register 10/h burst 3, refresh, logout and confirm 60/min burst 10).
 //!
+//! An account is also the record of the project's account contract (`account:`, see
+//! [`AccountRecords`]), made when the account registers and kept in step when it signs in.
+//!
 //! The module is declared as a contract (`compiler/modules/login.yaml`): [`contract`] holds the
 //! items generated from it, which a test regenerates, and a project lists `modules: [login]`
 //! in its `cmmv.yaml` to document the module with its own contracts.
@@ -95,6 +98,7 @@ mod jwt;
 mod keys;
 mod login;
 mod password;
+mod records;
 pub(crate) mod secret;
 mod settings;
 mod store;
@@ -105,6 +109,7 @@ pub use api_keys::ApiKeys;
 pub use issuer::{AccessToken, IssueError, KeyCheckError, TokenIssuer};
 pub use login::{AccountMailer, LOGIN_MODULE, Login, LoginOptions, Registration};
 pub use password::{PasswordError, Passwords, normalize_password};
+pub use records::{AccountRecords, ContractAccounts};
 pub use settings::{AuthSettings, JwtSettings};
 pub use store::{
     AUTH_MIGRATIONS, ApiKey, AuthStore, MemoryAuthStore, NewApiKey, NewConfirmation,

@@ -2,8 +2,8 @@
 //! limited routes, the 429 problem, and whose requests count together (trusted proxies,
 //! spoofed forwarding headers).
 //!
-//! The example's sign-up (`POST /v1/users`) allows 5 per hour per client IP, in one burst of 5;
-//! the label routes have no limit.
+//! The example's sign-up (`POST /auth/register`, the login module's) allows 10 per hour per
+//! client IP, in one burst of 3; the label routes have no limit.
 
 use std::sync::Arc;
 
@@ -20,11 +20,13 @@ async fn serve(settings: Settings) -> Served {
     Served::start(app(settings, &Arc::new(Todo::in_memory())).expect("the app builds")).await
 }
 
+/// The sign-up's burst: requests answered at once before the limit refuses.
+const BURST: usize = 3;
+
 /// Signs up a new user, forwarded for `forwarded_for` when given; returns the response.
 async fn sign_up(served: &Served, n: usize, forwarded_for: Option<&str>) -> reqwest::Response {
-    let mut request = client().post(served.url("/v1/users")).json(&json!({
+    let mut request = client().post(served.url("/auth/register")).json(&json!({
         "email": format!("user{n}@example.com"),
-        "display_name": format!("User {n}"),
         "password": "correct horse battery"
     }));
     if let Some(client_ip) = forwarded_for {
@@ -43,39 +45,39 @@ async fn limited_routes_report_their_budget_and_refuse_with_a_problem() {
         ..settings()
     })
     .await;
-    for n in 0..5 {
+    for n in 0..BURST {
         let response = sign_up(&served, n, None).await;
         assert_eq!(response.status(), 201, "request {n} is within the burst");
         assert_eq!(
             header(&response, "ratelimit-policy"),
-            Some("\"User.create\";q=5;w=3600")
+            Some("\"Account.register\";q=10;w=3600")
         );
-        let remaining = 4 - n;
+        let remaining = BURST - 1 - n;
         let limit = header(&response, "ratelimit").expect("RateLimit");
         assert!(
-            limit.starts_with(&format!("\"User.create\";r={remaining};t=")),
+            limit.starts_with(&format!("\"Account.register\";r={remaining};t=")),
             "{limit}"
         );
-        assert_eq!(header(&response, "x-ratelimit-limit"), Some("5"));
+        assert_eq!(header(&response, "x-ratelimit-limit"), Some("10"));
         assert_eq!(
             header(&response, "x-ratelimit-remaining"),
             Some(remaining.to_string().as_str())
         );
     }
 
-    let refused = sign_up(&served, 5, None).await;
+    let refused = sign_up(&served, BURST, None).await;
     let retry_after: u64 = header(&refused, "retry-after")
         .expect("Retry-After")
         .parse()
         .expect("whole seconds");
-    // One request per 720 s comes back: the wait is under that, and never 0.
-    assert!((1..=720).contains(&retry_after), "{retry_after}");
+    // One request per 360 s comes back: the wait is under that, and never 0.
+    assert!((1..=360).contains(&retry_after), "{retry_after}");
     assert!(
         header(&refused, "ratelimit")
             .expect("RateLimit")
             .contains(";r=0;")
     );
-    let body = problem(refused, 429, "/v1/users").await;
+    let body = problem(refused, 429, "/auth/register").await;
     assert_eq!(body["title"], "Too Many Requests");
     let metrics = client()
         .get(served.url("/metrics"))
@@ -86,7 +88,7 @@ async fn limited_routes_report_their_budget_and_refuse_with_a_problem() {
         .await
         .expect("text");
     assert!(
-        metrics.contains("cmmv_rate_limit_refused_total{policy=\"User.create\"} 1"),
+        metrics.contains("cmmv_rate_limit_refused_total{policy=\"Account.register\"} 1"),
         "{metrics}"
     );
 
@@ -106,11 +108,11 @@ async fn limited_routes_report_their_budget_and_refuse_with_a_problem() {
 async fn a_spoofed_forwarding_header_from_an_untrusted_peer_changes_nothing() {
     // No trusted proxies: the socket peer (127.0.0.1) is the client, whatever it claims.
     let served = serve(settings()).await;
-    for n in 0..5 {
+    for n in 0..BURST {
         let claimed = format!("198.51.100.{n}");
         assert_eq!(sign_up(&served, n, Some(&claimed)).await.status(), 201);
     }
-    let response = sign_up(&served, 5, Some("198.51.100.99")).await;
+    let response = sign_up(&served, BURST, Some("198.51.100.99")).await;
     assert_eq!(response.status(), 429, "every claim counted as 127.0.0.1");
     served.shutdown().await;
 }
@@ -127,7 +129,7 @@ async fn behind_a_trusted_proxy_each_forwarded_client_has_its_own_budget() {
     })
     .await;
     // One client through the proxy spends its budget...
-    for n in 0..5 {
+    for n in 0..BURST {
         assert_eq!(sign_up(&served, n, Some("203.0.113.7")).await.status(), 201);
     }
     assert_eq!(sign_up(&served, 5, Some("203.0.113.7")).await.status(), 429);
@@ -164,10 +166,9 @@ async fn limits_can_be_switched_off() {
 /// Signs up through `served` at `prefix` (the routes nested there).
 async fn sign_up_at(served: &Served, prefix: &str, n: usize) -> reqwest::Response {
     client()
-        .post(served.url(&format!("{prefix}/v1/users")))
+        .post(served.url(&format!("{prefix}/auth/register")))
         .json(&json!({
             "email": format!("nested{n}@example.com"),
-            "display_name": format!("User {n}"),
             "password": "correct horse battery"
         }))
         .send()
@@ -175,12 +176,18 @@ async fn sign_up_at(served: &Served, prefix: &str, n: usize) -> reqwest::Respons
         .expect("a response")
 }
 
+/// The login module's routes alone: generated from its contract, each carrying its limits.
+fn login_routes() -> axum::Router {
+    todo::login_in_memory(&crate::auth_support::with_auth(settings()))
+        .expect("the login module")
+        .routes()
+}
+
 #[tokio::test]
 async fn limits_travel_with_routes_nested_under_a_prefix() {
     // Issue 16: limits were matched by (method, path template) at the app, so a router nested
     // under a prefix lost every one of them.
-    let todo = Arc::new(Todo::in_memory());
-    let nested = axum::Router::new().nest("/api", todo::api::user_routes(todo));
+    let nested = axum::Router::new().nest("/api", login_routes());
     let served = Served::start(
         cmmv::App::builder(settings())
             .routes(nested)
@@ -188,33 +195,37 @@ async fn limits_travel_with_routes_nested_under_a_prefix() {
             .expect("the app builds"),
     )
     .await;
-    for n in 0..5 {
+    for n in 0..BURST {
         let response = sign_up_at(&served, "/api", n).await;
         assert_eq!(response.status(), 201);
         assert_eq!(
             header(&response, "ratelimit-policy"),
-            Some("\"User.create\";q=5;w=3600")
+            Some("\"Account.register\";q=10;w=3600")
         );
     }
-    problem(sign_up_at(&served, "/api", 5).await, 429, "/api/v1/users").await;
+    problem(
+        sign_up_at(&served, "/api", BURST).await,
+        429,
+        "/api/auth/register",
+    )
+    .await;
     served.shutdown().await;
 }
 
 #[tokio::test]
 async fn an_app_given_only_the_routes_still_enforces_their_limits() {
     // No `.api(&API)`, no table: nothing to forget, the routes carry their policies.
-    let todo = Arc::new(Todo::in_memory());
     let served = Served::start(
         cmmv::App::builder(settings())
-            .routes(todo::api::user_routes(todo))
+            .routes(login_routes())
             .build()
             .expect("the app builds"),
     )
     .await;
-    for n in 0..5 {
+    for n in 0..BURST {
         assert_eq!(sign_up(&served, n, None).await.status(), 201);
     }
-    problem(sign_up(&served, 5, None).await, 429, "/v1/users").await;
+    problem(sign_up(&served, BURST, None).await, 429, "/auth/register").await;
     served.shutdown().await;
 }
 
@@ -244,6 +255,7 @@ const REPORTS_API: cmmv::Api = cmmv::Api {
     rate_limits: REPORT_LIMITS,
     migrations: &[],
     modules: &[],
+    account: None,
 };
 
 #[tokio::test]

@@ -645,7 +645,8 @@ async fn service_through(
     let todo = std::sync::Arc::new(todo::Todo::in_memory());
     let login =
         cmmv::auth::Login::from_settings(Arc::new(cmmv::auth::MemoryAuthStore::new()), &settings)
-            .expect("the login module starts");
+            .expect("the login module starts")
+            .with_records(todo.accounts());
     let app = todo::app_builder(settings, &todo)
         .login(&login)
         .rate_limiter(Arc::new(limiter))

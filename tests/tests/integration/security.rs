@@ -571,8 +571,9 @@ const AT_REST_PASSWORD: &str = "a distinctive passphrase 7f3a9c";
 const FIRST_PASSWORD: &str = "first password 4c1e9d";
 const SECOND_PASSWORD: &str = "second password 8b2f07";
 
-/// Registers a user through the example's login module with [`AT_REST_PASSWORD`].
-async fn register_at_rest(app: &Served) {
+/// Registers a user through the example's login module with [`AT_REST_PASSWORD`]; returns
+/// the account's id (its `User`'s).
+async fn register_at_rest(app: &Served) -> String {
     let created = post(
         app,
         "/auth/register",
@@ -580,41 +581,36 @@ async fn register_at_rest(app: &Served) {
     )
     .await;
     assert_eq!(created.status(), 201);
-    let body = body_of(created).await.to_string();
+    let account = body_of(created).await;
+    let body = account.to_string();
     assert!(
         !body.contains(AT_REST_PASSWORD) && !body.contains("argon2"),
         "{body}"
     );
+    account["id"].as_str().expect("an id").to_owned()
 }
 
-/// Signs up a `User` of the example (its `password` is `type: secret`) and replaces its
-/// password; checks that no answer shows either. Returns the user's id.
-async fn user_with_a_changed_password(app: &Served) -> String {
-    let created = client()
-        .post(app.url("/v1/users"))
-        .json(&json!({
-            "email": "secret.user@example.com",
-            "display_name": "Secret User",
-            "password": FIRST_PASSWORD,
-        }))
+/// Creates a `Project` of the example owned by `owner` (its `access_code` is `type: secret`)
+/// and replaces its access code; checks that no answer shows either. Returns the project's id.
+async fn project_with_a_changed_access_code(app: &Served, owner: &str) -> String {
+    let admin = crate::auth_support::admin_client();
+    let created = admin
+        .post(app.url("/v1/projects"))
+        .json(&json!({"name": "Secret project", "owner_id": owner, "access_code": FIRST_PASSWORD}))
         .send()
         .await
         .expect("a response");
     assert_eq!(created.status(), 201);
-    let user = body_of(created).await;
-    let shown = user.to_string();
+    let project = body_of(created).await;
+    let shown = project.to_string();
     assert!(
-        !shown.contains("password") && !shown.contains("argon2"),
+        !shown.contains("access_code") && !shown.contains("argon2"),
         "{shown}"
     );
-    let id = user["id"].as_str().expect("an id").to_owned();
-    let replaced = crate::auth_support::admin_client()
-        .put(app.url(&format!("/v1/users/{id}")))
-        .json(&json!({
-            "email": "secret.user@example.com",
-            "display_name": "Secret User",
-            "password": SECOND_PASSWORD,
-        }))
+    let id = project["id"].as_str().expect("an id").to_owned();
+    let replaced = admin
+        .put(app.url(&format!("/v1/projects/{id}")))
+        .json(&json!({"name": "Secret project", "owner_id": owner, "access_code": SECOND_PASSWORD}))
         .send()
         .await
         .expect("a response");
@@ -624,29 +620,25 @@ async fn user_with_a_changed_password(app: &Served) -> String {
         !shown.contains(SECOND_PASSWORD) && !shown.contains("argon2"),
         "{shown}"
     );
-    let read = crate::auth_support::admin_client()
-        .get(app.url(&format!("/v1/users/{id}")))
+    let read = admin
+        .get(app.url(&format!("/v1/projects/{id}")))
         .send()
         .await
         .expect("a response");
     let shown = body_of(read).await.to_string();
     assert!(
-        !shown.contains("password") && !shown.contains("argon2"),
+        !shown.contains("access_code") && !shown.contains("argon2"),
         "{shown}"
     );
-    // Too short a password is refused by its rules, without being quoted.
-    let short = client()
-        .post(app.url("/v1/users"))
-        .json(&json!({
-            "email": "short@example.com",
-            "display_name": "Short",
-            "password": "tiny secret",
-        }))
+    // Too short a code is refused by its rules, without being quoted.
+    let short = admin
+        .post(app.url("/v1/projects"))
+        .json(&json!({"name": "Short code", "owner_id": owner, "access_code": "tiny secret"}))
         .send()
         .await
         .expect("a response");
-    let problem = problem(short, 422, "/v1/users").await;
-    assert_eq!(problem["errors"][0]["pointer"], "/password", "{problem}");
+    let problem = problem(short, 422, "/v1/projects").await;
+    assert_eq!(problem["errors"][0]["pointer"], "/access_code", "{problem}");
     assert!(!problem.to_string().contains("tiny secret"), "{problem}");
     id
 }
@@ -690,7 +682,7 @@ fn assert_not_in_files(dir: &std::path::Path, secrets: &[&str]) {
 }
 
 /// Every secret these tests send: one registered with the login module, two given to the
-/// contract's `User.password`.
+/// contract's `Project.access_code`.
 const CLEAR_TEXTS: [&str; 3] = [AT_REST_PASSWORD, FIRST_PASSWORD, SECOND_PASSWORD];
 
 #[tokio::test]
@@ -698,8 +690,8 @@ async fn passwords_are_nowhere_in_the_sqlite_files_only_their_hashes() {
     let dir = tempfile::tempdir().expect("a directory");
     let url = format!("sqlite://{}", dir.path().join("todo.db").display());
     let (app, database) = example_on(url.clone()).await;
-    register_at_rest(&app).await;
-    let id = user_with_a_changed_password(&app).await;
+    let owner = register_at_rest(&app).await;
+    let id = project_with_a_changed_access_code(&app, &owner).await;
     app.shutdown().await;
     // Every byte SQLite wrote: the database and its write-ahead log while open, then the
     // database once the log is checkpointed into it.
@@ -716,11 +708,12 @@ async fn passwords_are_nowhere_in_the_sqlite_files_only_their_hashes() {
     .await
     .expect("the login module's row");
     assert!(hash.starts_with("$argon2id$v=19$"), "{hash}");
-    let (stored,): (String,) = sqlx::query_as(r#"SELECT "password" FROM "users" WHERE "id" = $1"#)
-        .bind(&id)
-        .fetch_one(&mut db)
-        .await
-        .expect("the contract's row");
+    let (stored,): (String,) =
+        sqlx::query_as(r#"SELECT "access_code" FROM "projects" WHERE "id" = $1"#)
+            .bind(&id)
+            .fetch_one(&mut db)
+            .await
+            .expect("the contract's row");
     assert_stored_hash(&stored);
 }
 
@@ -733,8 +726,8 @@ async fn passwords_are_stored_only_as_hashes_in_postgres() {
     let schema = TestDatabase::create_schema(&server, "at_rest").await;
     let url = crate::store_support::with_search_path(&server, &schema);
     let (app, database) = example_on(url.clone()).await;
-    register_at_rest(&app).await;
-    let id = user_with_a_changed_password(&app).await;
+    let owner = register_at_rest(&app).await;
+    let id = project_with_a_changed_access_code(&app, &owner).await;
     app.shutdown().await;
     database.close().await;
     let mut db = <sqlx::PgConnection as sqlx::Connection>::connect(&url)
@@ -748,7 +741,7 @@ async fn passwords_are_stored_only_as_hashes_in_postgres() {
     .await
     .expect("the login module's row");
     let (user, stored): (String, String) = sqlx::query_as(
-        r#"SELECT row_to_json(u)::text, "password" FROM "users" u WHERE "id" = $1::uuid"#,
+        r#"SELECT row_to_json(p)::text, "access_code" FROM "projects" p WHERE "id" = $1::uuid"#,
     )
     .bind(&id)
     .fetch_one(&mut db)

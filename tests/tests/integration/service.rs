@@ -242,20 +242,19 @@ async fn client_chosen_keys_conflict_and_must_match_the_path() {
 #[tokio::test]
 async fn unique_fields_conflict() {
     let served = serve().await;
-    let user = json!({"email": "ada@example.com", "display_name": "Ada", "password": "correct horse battery"});
-    let (status, _, body) = call(&served, Method::POST, "/v1/users", Some(user.clone())).await;
+    let project =
+        json!({"name": "Apollo", "owner_id": project_id(), "access_code": "correct horse battery"});
+    let (status, _, body) =
+        call(&served, Method::POST, "/v1/projects", Some(project.clone())).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     assert!(
-        body.get("password").is_none(),
+        body.get("access_code").is_none(),
         "write-only fields are never returned: {body}"
     );
-    let (status, headers, body) = call(&served, Method::POST, "/v1/users", Some(user)).await;
+    let (status, headers, body) = call(&served, Method::POST, "/v1/projects", Some(project)).await;
     assert_problem(status, &headers, &body, StatusCode::CONFLICT);
     assert!(
-        body["detail"]
-            .as_str()
-            .unwrap_or_default()
-            .contains("email"),
+        body["detail"].as_str().unwrap_or_default().contains("name"),
         "{body}"
     );
 }
@@ -481,20 +480,20 @@ async fn every_constraint_kind_is_rejected_at_its_pointer() {
     );
     let settings: serde_json::Map<String, Value> =
         (0..21).map(|i| (format!("k{i}"), json!("v"))).collect();
+    // A user's record is the account's: changed, never created, by clients; the body is
+    // checked before the user is looked up.
+    let someone = format!("/v1/users/{}", project_id());
     let user = json!({
-        "email": "not-an-email",
-        "display_name": "Ada",
-        "password": "short",
+        "display_name": "",
         "homepage": "example.com",
         "avatar": "A".repeat(87_384),
         "settings": settings,
     });
-    let (status, _, body) = call(&served, Method::POST, "/v1/users", Some(user)).await;
+    let (status, _, body) = call(&served, Method::PUT, &someone, Some(user)).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     let got = failures(&body);
     for expected in [
-        ("/email", "format"),
-        ("/password", "min_length"),
+        ("/display_name", "min_length"),
         ("/homepage", "format"),
         ("/avatar", "max_length"),
         ("/settings", "max_items"),
@@ -504,16 +503,17 @@ async fn every_constraint_kind_is_rejected_at_its_pointer() {
             "{expected:?} in {got:?}"
         );
     }
-    let user = json!({"email": "ada@example.com", "display_name": "Ada", "password": "long enough password", "settings": {"theme": "x".repeat(201)}});
-    let (_, _, body) = call(&served, Method::POST, "/v1/users", Some(user)).await;
+    let user = json!({"display_name": "Ada", "settings": {"theme": "x".repeat(201)}});
+    let (_, _, body) = call(&served, Method::PUT, &someone, Some(user)).await;
     assert_eq!(
         failures(&body),
         vec![("/settings/theme".to_owned(), "max_length".to_owned())]
     );
-    let (_, _, body) = call(&served, Method::POST, "/v1/projects", Some(json!({"name": "Bad/Name!", "owner_id": project_id(), "budget": "-1", "website_host": "-bad-"}))).await;
+    let (_, _, body) = call(&served, Method::POST, "/v1/projects", Some(json!({"name": "Bad/Name!", "owner_id": project_id(), "budget": "-1", "website_host": "-bad-", "access_code": "short"}))).await;
     let got = failures(&body);
     for expected in [
         ("/name", "pattern"),
+        ("/access_code", "min_length"),
         ("/budget", "minimum"),
         ("/website_host", "format"),
     ] {
@@ -633,14 +633,17 @@ async fn health_metrics_and_documents() {
 #[tokio::test]
 async fn documented_edge_values_get_the_documented_answer() {
     let served = serve().await;
-    let user = json!({
-        "email": "empty@example.com",
-        "display_name": "Empty",
-        "password": "correct horse battery",
-        "avatar": ""
-    });
-    let (status, _, body) = call(&served, Method::POST, "/v1/users", Some(user)).await;
-    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let registered = reqwest::Client::new()
+        .post(served.url("/auth/register"))
+        .json(&json!({"email": "empty@example.com", "password": "correct horse battery"}))
+        .send()
+        .await
+        .expect("a response");
+    assert_eq!(registered.status(), StatusCode::CREATED);
+    let account: Value = registered.json().await.expect("the account");
+    let path = format!("/v1/users/{}", account["id"].as_str().expect("an id"));
+    let (status, _, body) = call(&served, Method::PATCH, &path, Some(json!({"avatar": ""}))).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body.get("avatar"), Some(&json!("")), "{body}");
 
     let task = json!({

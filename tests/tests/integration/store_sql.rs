@@ -24,7 +24,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::task::{JoinHandle, JoinSet};
 
 use crate::auth_support::admin_headers;
-use crate::store_conformance::{Stores, create, project, task};
+use crate::store_conformance::{Stores, create, project, task, user};
 use crate::store_support::{
     DATABASE_URL_VAR, Raw, TestDatabase, assert_no_database_text, call, client, serve, skip,
     sqlite_database, sqlite_with,
@@ -358,8 +358,8 @@ async fn seed_for_plans(db: &Database, raw: &mut Raw) -> Uuid {
     match raw {
         Raw::Postgres(_) => {
             raw.execute(&format!(
-                "INSERT INTO users (id, email, display_name, password, created_at, updated_at) \
-                 VALUES ('{owner}', 'bulk@example.com', 'Bulk', 'correct horse battery', now(), now());
+                "INSERT INTO users (id, email, display_name, created_at, updated_at) \
+                 VALUES ('{owner}', 'bulk@example.com', 'Bulk', now(), now());
                  INSERT INTO projects (id, name, owner_id, created_at, updated_at) \
                  SELECT gen_random_uuid(), 'Bulk ' || g, '{owner}', now(), now() \
                  FROM generate_series(1, 200) AS g;
@@ -372,8 +372,8 @@ async fn seed_for_plans(db: &Database, raw: &mut Raw) -> Uuid {
         Raw::Sqlite(_) => {
             let at = "2030-01-01T00:00:00.000000Z";
             raw.execute(&format!(
-                "INSERT INTO users (id, email, display_name, password, created_at, updated_at) \
-                 VALUES ('{owner}', 'bulk@example.com', 'Bulk', 'correct horse battery', '{at}', '{at}');
+                "INSERT INTO users (id, email, display_name, created_at, updated_at) \
+                 VALUES ('{owner}', 'bulk@example.com', 'Bulk', '{at}', '{at}');
                  WITH RECURSIVE g(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM g WHERE n < 200) \
                  INSERT INTO projects (id, name, owner_id, created_at, updated_at) \
                  SELECT printf('00000000-0000-7000-8000-%012d', n), 'Bulk ' || n, '{owner}', '{at}', '{at}' FROM g;
@@ -520,12 +520,7 @@ async fn foreign_keys_hold(db: &Database, raw: &mut Raw) {
 
     // on_delete: cascade and set_null through the stores: deleting a user removes the projects
     // they own and clears their authorship of comments.
-    let leaving = create(
-        &stores.users,
-        json!({"email": "leaving@example.com", "display_name": "Leaving", "password": "correct horse battery"}),
-    )
-    .await
-    .expect("user");
+    let leaving = user(&stores, "leaving@example.com").await.expect("user");
     let owned = create(
         &stores.projects,
         json!({"name": "Owned by leaving", "owner_id": leaving.id}),
@@ -621,19 +616,14 @@ async fn foreign_keys_hold(db: &Database, raw: &mut Raw) {
 /// forbids.
 async fn foreign_keys_over_http(db: &Database) {
     let served = serve(db).await;
-    let user = call(
-        &served,
-        Method::POST,
-        "/v1/users",
-        Some(json!({"email": "http@example.com", "display_name": "Http", "password": "correct horse battery"})),
-    )
-    .await;
-    assert_eq!(user.status, StatusCode::CREATED, "{}", user.text);
+    let user = user(&Stores::database(db), "http@example.com")
+        .await
+        .expect("a user");
     let project = call(
         &served,
         Method::POST,
         "/v1/projects",
-        Some(json!({"name": "Over HTTP", "owner_id": user.body["id"]})),
+        Some(json!({"name": "Over HTTP", "owner_id": user.id})),
     )
     .await;
     assert_eq!(project.status, StatusCode::CREATED, "{}", project.text);

@@ -18,7 +18,7 @@ use serde_json::{Value, json};
 use tokio::task::JoinHandle;
 
 use crate::runtime_support::Served;
-use crate::store_conformance::{Stores, create};
+use crate::store_conformance::{Stores, user};
 use crate::store_support::{
     Answer, Raw, assert_no_database_text, call, call_url, serve, sqlite_configured,
 };
@@ -83,12 +83,7 @@ async fn sqlite_one_batch_commits_its_writes_and_fails_only_the_broken_ones() {
     })
     .await;
     let stores = Stores::database(&db);
-    let owner = create(
-        &stores.users,
-        json!({"email": "owner@example.com", "display_name": "Owner", "password": "correct horse battery"}),
-    )
-    .await
-    .expect("the owner");
+    let owner = user(&stores, "owner@example.com").await.expect("the owner");
     let served = serve(&db).await;
     let project = |name: &str, owner: Uuid| json!({"name": name, "owner_id": owner});
 

@@ -32,6 +32,7 @@ pub(super) fn default_summary(op: &Operation, noun: &str) -> String {
         Some(CrudKind::Update) => format!("Replace {one}"),
         Some(CrudKind::Patch) => format!("Update fields of {one}"),
         Some(CrudKind::Delete) => format!("Delete {one}"),
+        Some(CrudKind::Me) => format!("Get the signed-in account's {noun}"),
         None => {
             let words = op.name.replace('_', " ");
             let mut chars = words.chars();
@@ -74,10 +75,14 @@ pub(super) fn description(resolved: &ContractApi<'_>, op: &Operation, noun: &str
             "Changes the fields of the {noun} named by the path that the body carries; absent fields keep their value, `null` clears a nullable one."
         ),
         Some(CrudKind::Delete) => format!("Deletes the {noun} named by the path."),
+        Some(CrudKind::Me) => format!(
+            "Returns the {noun} of the signed-in account: the one its token's `sub` (or its API key) names."
+        ),
         None => format!("{}.", op.summary.clone().unwrap_or_else(|| default_summary(op, noun))),
     });
     let scope = scoped_owner(resolved.contract, op)
-        .map(|owner| ownership_sentence(owner, noun))
+        .filter(|_| op.crud() != Some(CrudKind::Me))
+        .map(|owner| ownership_sentence(resolved.contract, owner, noun))
         .unwrap_or_default();
     format!("{what}\n\n{}{scope}", access_sentence(&op.auth))
 }
@@ -89,10 +94,20 @@ pub(super) fn scoped_owner<'c>(contract: &'c Contract, op: &Operation) -> Option
 }
 
 /// What ownership means for a caller, in words.
-fn ownership_sentence(owner: &Owner, noun: &str) -> String {
+fn ownership_sentence(contract: &Contract, owner: &Owner, noun: &str) -> String {
+    let belongs = if contract.account.is_some() {
+        format!(
+            "Each {noun} is the record of one account of the login module (`{}` is the account's id), made when the account first signs in",
+            owner.field
+        )
+    } else {
+        format!(
+            "Each {noun} belongs to the account that created it (`{}`, set by the server)",
+            owner.field
+        )
+    };
     let reach = format!(
-        " Each {noun} belongs to the account that created it (`{}`, set by the server): a caller reaches only their own, and another's answers 404 as if it did not exist",
-        owner.field
+        " {belongs}: a caller reaches only their own, and another's answers 404 as if it did not exist"
     );
     let quoted: Vec<String> = owner.bypass.iter().map(|r| format!("`{r}`")).collect();
     match quoted.split_last() {
@@ -148,6 +163,7 @@ pub(super) fn success_description(
     match (op.crud(), &op.response) {
         (Some(CrudKind::List), _) => format!("A page of {}.", pluralize(noun)),
         (Some(CrudKind::Get), _) => format!("The {noun}."),
+        (Some(CrudKind::Me), _) => format!("The signed-in account's {noun}."),
         (Some(CrudKind::Create), _) => format!("The created {noun}."),
         (Some(CrudKind::Update | CrudKind::Patch), _) => format!("The updated {noun}."),
         (Some(CrudKind::Delete), _) => format!("The {noun} was deleted."),

@@ -137,6 +137,13 @@ fn module_file(api: &Api<'_>, migrations: &[Migration], sources: &SourceMap) -> 
             quote!((#method, #path))
         });
     let modules = api.project.modules.iter().map(|module| module.name());
+    let account = match project_contracts().find(|c| c.contract.account.is_some()) {
+        Some(resolved) => {
+            let name = resolved.contract.name.as_str();
+            quote!(::core::option::Option::Some(#name))
+        }
+        None => quote!(::core::option::Option::None),
+    };
     let wiring = wiring(api, sources);
     // The scripts are inlined rather than `include_str!`ed from the contract directory: the
     // generated code stays free of absolute paths, and a build uses exactly the migrations
@@ -190,6 +197,9 @@ fn module_file(api: &Api<'_>, migrations: &[Migration], sources: &SourceMap) -> 
         /// must mount each, and only these.
         pub const MODULES: &[&str] = &[#(#modules),*];
 
+        /// The contract bound to the login module's accounts (`account:`), if one is.
+        pub const ACCOUNT: ::core::option::Option<&str> = #account;
+
         #wiring
 
         /// All of the above, for `cmmv::AppBuilder::api`.
@@ -199,6 +209,7 @@ fn module_file(api: &Api<'_>, migrations: &[Migration], sources: &SourceMap) -> 
             rate_limits: RATE_LIMITS,
             migrations: MIGRATIONS,
             modules: MODULES,
+            account: ACCOUNT,
         };
     }
 }
@@ -245,6 +256,23 @@ fn wiring(api: &Api<'_>, sources: &SourceMap) -> TokenStream {
                 }
             }
         });
+    let accounts = contracts
+        .iter()
+        .find(|c| c.contract.account.is_some())
+        .map(|c| {
+            let (field, ty) = (field(c), type_ident(&c.contract.name));
+            quote! {
+                impl Stores {
+                    /// The store of the accounts' records, for the login module
+                    /// (`cmmv::auth::Login::with_records`, `cmmv::service::Service::accounts`).
+                    pub fn accounts(&self) -> ::std::sync::Arc<dyn ::cmmv::auth::AccountRecords> {
+                        ::std::sync::Arc::new(::cmmv::auth::ContractAccounts::<#ty>::new(
+                            ::std::sync::Arc::clone(&self.#field),
+                        ))
+                    }
+                }
+            }
+        });
     let bounds = contracts.iter().map(|c| type_ident(&c.handlers_trait));
     // The last router takes `handlers` itself: the others a clone each.
     let last = contracts.len() - 1;
@@ -282,6 +310,8 @@ fn wiring(api: &Api<'_>, sources: &SourceMap) -> TokenStream {
                 }
             }
         }
+
+        #accounts
 
         #(#served_by_stores)*
 
@@ -426,7 +456,9 @@ impl<'a> ContractEmitter<'a> {
             TokenStream::new()
         };
         let record_impl = if stored {
-            self.record_impl()
+            let record = self.record_impl();
+            let account = self.account_record_impl();
+            quote!(#record #account)
         } else {
             TokenStream::new()
         };

@@ -78,6 +78,7 @@ impl ContractEmitter<'_> {
             timestamps && matches!(field.name.as_str(), "created_at" | "updated_at")
         };
         let owner_field = contract.owner.as_ref().map(|o| o.field.as_str());
+        let account_email = contract.account.as_ref().map(|a| a.email.as_str());
         let creates = contract.fields.iter().map(|field| {
             let member = member_ident(&field.name);
             let value = if field.primary {
@@ -88,6 +89,10 @@ impl ContractEmitter<'_> {
                 stored(field, quote!(input.#member))
             } else if Some(field.name.as_str()) == owner_field {
                 // Set right after, from the caller (`Resource::set_owner`).
+                quote!(::core::default::Default::default())
+            } else if Some(field.name.as_str()) == account_email {
+                // Clients never create an account's record: the login module makes it
+                // (`AccountRecord::for_account`); server code creating one sets the email.
                 quote!(::core::default::Default::default())
             } else {
                 self.initial_value(field)
@@ -248,6 +253,70 @@ impl ContractEmitter<'_> {
                 #input_secrets
 
                 #patch_secrets
+            }
+        }
+    }
+
+    /// `impl AccountRecord` of the contract bound to the accounts (`account:`): a new
+    /// account's record from its key and email alone (lowering made sure every other field
+    /// has a default, or may be absent), and the email kept in step.
+    pub(super) fn account_record_impl(&self) -> TokenStream {
+        let contract = self.contract;
+        let Some(binding) = &contract.account else {
+            return TokenStream::new();
+        };
+        let name = type_ident(&contract.name);
+        let email = member_ident(&binding.email);
+        let timestamps = contract.storage.timestamps;
+        let is_timestamp = |field: &Field| {
+            timestamps && matches!(field.name.as_str(), "created_at" | "updated_at")
+        };
+        let made = contract.fields.iter().map(|field| {
+            let member = member_ident(&field.name);
+            let value = if field.primary {
+                quote!(key)
+            } else if field.name == binding.email {
+                quote!(::std::borrow::ToOwned::to_owned(email))
+            } else if is_timestamp(field) {
+                quote!(now)
+            } else {
+                self.initial_value(field)
+            };
+            quote!(#member: #value)
+        });
+        let made_now = if contract.fields.iter().any(is_timestamp) {
+            quote!(now)
+        } else {
+            quote!(_now)
+        };
+        let touch = contract
+            .fields
+            .iter()
+            .any(|f| timestamps && f.name == "updated_at")
+            .then(|| quote!(self.updated_at = now;));
+        let now_param = if touch.is_some() {
+            quote!(now)
+        } else {
+            quote!(_now)
+        };
+        quote! {
+            impl ::cmmv::resource::AccountRecord for #name {
+                fn for_account(
+                    key: <Self as ::cmmv::resource::Resource>::Key,
+                    email: &str,
+                    #made_now: ::cmmv::types::DateTime,
+                ) -> Self {
+                    Self { #(#made,)* }
+                }
+
+                fn account_email(&self) -> &str {
+                    &self.#email
+                }
+
+                fn set_account_email(&mut self, email: &str, #now_param: ::cmmv::types::DateTime) {
+                    ::std::borrow::ToOwned::clone_into(email, &mut self.#email);
+                    #touch
+                }
             }
         }
     }

@@ -131,6 +131,12 @@ impl ContractEmitter<'_> {
                         ::cmmv::crud::delete_for(self.#store_fn(), ctx, id)
                     }
                 },
+                Some(CrudKind::Me) => quote! {
+                    #docs
+                    fn #method(&self, ctx: ::cmmv::Context) -> #future {
+                        ::cmmv::crud::me_for(self.#store_fn(), ctx)
+                    }
+                },
                 None => {
                     let params = self.custom_params(op).into_iter().map(|(name, ty)| quote!(#name: #ty));
                     quote! {
@@ -389,6 +395,12 @@ impl ContractEmitter<'_> {
                     }
                 }
             }
+            Some(CrudKind::Me) => quote! {
+                async fn #handler<H: #trait_name>(#state, #ctx) -> #result {
+                    let item = <H as #trait_name>::#method(&handlers, ctx).await?;
+                    ::core::result::Result::Ok(::cmmv::__private::json(#status, item))
+                }
+            },
             Some(CrudKind::Delete) => quote! {
                 async fn #handler<H: #trait_name>(#state, #ctx, path: ::cmmv::extract::PathParams) -> #result {
                     let id = ::cmmv::__private::path_key::<#key>(path.raw("id"))?;

@@ -318,8 +318,8 @@ async fn sparse_fieldsets(backend: Arc<Backend>) {
     // Write-only fields are no field of the response.
     refused(
         &backend,
-        "/v1/users",
-        &[("fields", "email,password")],
+        "/v1/projects",
+        &[("fields", "name,access_code")],
         StatusCode::BAD_REQUEST,
         "fields",
     )

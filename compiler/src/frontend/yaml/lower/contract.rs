@@ -66,6 +66,7 @@ impl Lowerer<'_> {
             rate_limit,
             storage,
             owner: None,
+            account: None,
             pagination,
             fields: Vec::new(),
             messages: BTreeMap::new(),
@@ -95,6 +96,9 @@ impl Lowerer<'_> {
         if let Some(node) = object.get("owner") {
             contract.owner = self.owner(node, &mut contract.fields);
         }
+        if let Some(node) = object.get("account") {
+            self.account(node, &mut contract);
+        }
         self.check_primary_key(&contract, object.get("fields"));
         self.check_server_managed_fields(&contract, &object);
 
@@ -121,16 +125,7 @@ impl Lowerer<'_> {
                     .emit(self.diags);
                 return None;
             };
-            let bypass = match object.get("bypass") {
-                Some(list) => match list.as_seq() {
-                    Some(items) => items.iter().filter_map(|i| self.string(i)).collect(),
-                    None => {
-                        self.expected(list, "a list of roles, e.g. `[admin]`");
-                        Vec::new()
-                    }
-                },
-                None => Vec::new(),
-            };
+            let bypass = self.bypass_roles(object.get("bypass"));
             (field_node, bypass)
         };
         let name = self.string(field_node)?;
@@ -159,6 +154,120 @@ impl Lowerer<'_> {
             bypass,
             span: field_node.span,
         })
+    }
+
+    /// `bypass: [admin]`: the roles whose holders reach every owned resource.
+    fn bypass_roles(&mut self, node: Option<&Node>) -> Vec<String> {
+        let Some(list) = node else {
+            return Vec::new();
+        };
+        match list.as_seq() {
+            Some(items) => items.iter().filter_map(|i| self.string(i)).collect(),
+            None => {
+                self.expected(list, "a list of roles, e.g. `[admin]`");
+                Vec::new()
+            }
+        }
+    }
+
+    /// `account: true` or `account: { email: email, bypass: [admin] }`: the contract's records
+    /// are the login module's accounts. The login module makes an account's record when the
+    /// account first signs in, from its id (the key) and email alone, so every other field must
+    /// have a value without the client; the record is owned through its key, and the email
+    /// field is the server's to keep in step.
+    pub(super) fn account(&mut self, node: &Node, contract: &mut Contract) {
+        let (email_node, bypass) = if node.scalar_text().is_some() {
+            match self.bool(node) {
+                Some(true) => (None, Vec::new()),
+                _ => return,
+            }
+        } else {
+            let Some(object) = self.object(node, "`account`", ACCOUNT_KEYS) else {
+                return;
+            };
+            let bypass = self.bypass_roles(object.get("bypass"));
+            (object.get("email"), bypass)
+        };
+        let email = match email_node {
+            Some(n) => match self.string(n) {
+                Some(name) => name,
+                None => return,
+            },
+            None => "email".to_owned(),
+        };
+        let email_span = email_node.map_or(node.span, |n| n.span);
+        if let Some(owner) = &contract.owner {
+            self.error(owner.span, "an account contract is owned through its key already")
+                .with_secondary(node.span, "bound to the accounts here")
+                .with_help("remove `owner:`; name the roles that reach every record in `account: { bypass: [admin] }`")
+                .emit(self.diags);
+        }
+        let key = contract
+            .primary_key()
+            .filter(|k| k.ty == Type::Scalar(Scalar::Uuid))
+            .map(|k| k.name.clone());
+        let Some(key) = key else {
+            self.error(node.span, format!("`{}` is bound to the accounts but its key is no `uuid`", contract.name))
+                .with_help("an account's record is keyed by the account id: declare `id: { type: uuid, primary: true }`")
+                .emit(self.diags);
+            return;
+        };
+        let timestamps = contract.storage.timestamps;
+        let mut bound = true;
+        for field in &mut contract.fields {
+            if field.name == email {
+                let is_email = field.ty == Type::Scalar(Scalar::String)
+                    && field.constraints.format == Some(Format::Email);
+                if !is_email || field.optional || field.nullable || field.write_only {
+                    self.error(
+                        email_span,
+                        format!("`{email}` cannot show the account's email"),
+                    )
+                    .with_secondary(field.span, "declared here")
+                    .with_help("the email field is a required `string` with `format: email`")
+                    .emit(self.diags);
+                    bound = false;
+                }
+                field.read_only = true;
+                continue;
+            }
+            let server_made = field.primary
+                || (timestamps && matches!(field.name.as_str(), "created_at" | "updated_at"));
+            if server_made || field.optional || field.nullable || field.default.is_some() {
+                continue;
+            }
+            self.error(
+                field.span,
+                format!("`{}.{}` has no value when an account's record is made", contract.name, field.name),
+            )
+            .with_secondary(node.span, "bound to the accounts here")
+            .with_help("the record is made when the account first signs in, from its id and email alone: make the field `optional: true` or give it a `default:`")
+            .emit(self.diags);
+            bound = false;
+        }
+        if !contract.fields.iter().any(|f| f.name == email) {
+            self.error(
+                email_span,
+                format!("`{email}` is not a field of `{}`", contract.name),
+            )
+            .with_help(format!(
+                "declare it: `{email}: {{ type: string, format: email, max_length: 254 }}`"
+            ))
+            .emit(self.diags);
+            bound = false;
+        }
+        if !bound {
+            return;
+        }
+        contract.account = Some(AccountBinding {
+            email,
+            span: node.span,
+        });
+        contract.owner = Some(Owner {
+            field: key,
+            bypass,
+            span: node.span,
+        });
     }
 
     pub(super) fn check_type_name(&mut self, name: &str, span: Span, what: &str) {
@@ -346,9 +455,11 @@ impl Lowerer<'_> {
             }
         }
         let owner = contract.owner.as_ref().map(|o| o.field.as_str());
+        let account_email = contract.account.as_ref().map(|a| a.email.as_str());
         for field in &contract.fields {
             let server_set = field.primary
                 || Some(field.name.as_str()) == owner
+                || Some(field.name.as_str()) == account_email
                 || field.default.is_some()
                 || field.optional
                 || field.nullable

@@ -29,6 +29,7 @@ pub(super) const CONTRACT_KEYS: &[&str] = &[
     "rate_limit",
     "storage",
     "owner",
+    "account",
     "pagination",
     "fields",
     "messages",
@@ -103,6 +104,7 @@ pub(super) const MESSAGE_KEYS: &[&str] = &["description", "fields"];
 pub(super) const ENUM_KEYS: &[&str] = &["description", "values"];
 pub(super) const ENUM_VALUE_KEYS: &[&str] = &["name", "description"];
 pub(super) const OWNER_KEYS: &[&str] = &["field", "bypass"];
+pub(super) const ACCOUNT_KEYS: &[&str] = &["email", "bypass"];
 pub(super) const STORAGE_KEYS: &[&str] = &["table", "timestamps", "soft_delete"];
 pub(super) const PAGINATION_KEYS: &[&str] = &["default_limit", "max_limit"];
 pub(super) const AUTH_KEYS: &[&str] = &["roles", "require"];

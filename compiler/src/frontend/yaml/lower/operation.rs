@@ -7,6 +7,13 @@ impl Lowerer<'_> {
     pub(super) fn crud(&mut self, node: Option<&Node>, contract: &mut Contract) {
         let mut requested: Vec<(CrudKind, Span, Option<&Node>)> = Vec::new();
         match node.filter(|n| !n.is_null()) {
+            None if contract.account.is_some() => {
+                requested = CrudKind::NAMED
+                    .into_iter()
+                    .filter(|k| !Self::unmade_by_clients(*k))
+                    .map(|k| (k, contract.span, None))
+                    .collect();
+            }
             None => {
                 requested = CrudKind::ALL
                     .iter()
@@ -40,6 +47,7 @@ impl Lowerer<'_> {
             },
         }
         let pk_param = contract.primary_key().map(|pk| path_param_from(pk, "id"));
+        requested.retain(|&(kind, span, _)| self.crud_fits(kind, span, contract));
         for (kind, span, overrides) in requested {
             let overrides = overrides.and_then(|o| {
                 self.object(o, &format!("`crud.{}`", kind.name()), CRUD_OVERRIDE_KEYS)
@@ -89,11 +97,43 @@ impl Lowerer<'_> {
         }
     }
 
+    /// Records of an account contract come and go with the accounts: clients neither create
+    /// nor delete them.
+    fn unmade_by_clients(kind: CrudKind) -> bool {
+        matches!(kind, CrudKind::Create | CrudKind::Delete)
+    }
+
+    /// Whether a CRUD operation suits the contract: `me` only an account contract's, whose
+    /// keys are account ids; `create` and `delete` never one's.
+    fn crud_fits(&mut self, kind: CrudKind, span: Span, contract: &Contract) -> bool {
+        match (&contract.account, kind) {
+            (None, CrudKind::Me) => {
+                self.error(span, format!("`me` needs `{}` bound to the accounts", contract.name))
+                    .with_label("the signed-in account has no record here")
+                    .with_help("add `account: true` to the contract whose records are the login module's accounts, or write `me` as a custom operation")
+                    .emit(self.diags);
+                false
+            }
+            (Some(binding), kind) if Self::unmade_by_clients(kind) => {
+                self.error(span, format!("`{}` records come and go with the accounts", contract.name))
+                    .with_secondary(binding.span, "bound to the accounts here")
+                    .with_help(if kind == CrudKind::Create {
+                        "remove `create`: an account's record is made when it first signs in; accounts are made at `/auth/register`"
+                    } else {
+                        "remove `delete`: an account's record lives as long as the account"
+                    })
+                    .emit(self.diags);
+                false
+            }
+            _ => true,
+        }
+    }
+
     pub(super) fn crud_kind(&mut self, node: &Node) -> Option<CrudKind> {
         let text = self.string(node)?;
         let kind = CrudKind::from_name(&text);
         if kind.is_none() {
-            let help = match suggest(&text, CrudKind::ALL.iter().map(|k| k.name())) {
+            let help = match suggest(&text, CrudKind::NAMED.iter().map(|k| k.name())) {
                 Some(best) => format!("did you mean `{best}`?"),
                 None => "CRUD operations are list, get, create, update, patch and delete; declare others under `operations`".to_owned(),
             };

@@ -400,3 +400,122 @@ operations:
         "{rust}"
     );
 }
+
+const USER: &str = "contract: User
+auth: authenticated
+account: { email: email, bypass: [admin] }
+storage: { timestamps: true }
+fields:
+  id: { type: uuid, primary: true }
+  email: { type: string, format: email, unique: true }
+  display_name: { type: string, optional: true }
+  plan: { type: enum, values: [free, pro], default: free }
+";
+
+#[test]
+fn an_account_contract_is_the_accounts_record_with_its_own_me() {
+    let compilation =
+        compile("modules: [login]\n", &[("user.yaml", USER)]).expect("the project compiles");
+    let document = document(&compilation, 1);
+    let paths = &document["paths"];
+    // No create, no delete: accounts are made at `/auth/register`.
+    assert!(
+        paths["/v1/users"]["post"].is_null(),
+        "{}",
+        paths["/v1/users"]
+    );
+    assert!(paths["/v1/users/{id}"]["delete"].is_null());
+    assert!(!paths["/v1/users/{id}"]["patch"].is_null());
+    let me = &paths["/v1/users/me"]["get"];
+    assert_eq!(me["operationId"], "user_me", "{me}");
+    assert!(me["responses"]["401"].is_object(), "{me}");
+    assert!(me["responses"]["404"].is_null(), "{me}");
+    let get = &paths["/v1/users/{id}"]["get"];
+    assert_eq!(get["x-cmmv-owner"]["field"], "id");
+    let description = get["description"].as_str().expect("a description");
+    assert!(
+        description.contains("Each user is the record of one account of the login module")
+            && description.contains("unless they hold the role `admin`"),
+        "{description}"
+    );
+    // The email is the account's: shown, never sent.
+    let schemas = &document["components"]["schemas"];
+    assert_eq!(schemas["User"]["properties"]["email"]["readOnly"], true);
+    assert!(schemas["UserInput"]["properties"]["email"].is_null());
+    let rust = file(&compilation, "rust/user.rs").expect("rust/user.rs");
+    assert!(
+        rust.contains("impl ::cmmv::resource::AccountRecord for User"),
+        "{rust}"
+    );
+    assert!(
+        rust.contains("::cmmv::crud::me_for(self.user_store(), ctx)"),
+        "{rust}"
+    );
+    let module = file(&compilation, "rust/mod.rs").expect("rust/mod.rs");
+    assert!(
+        module.contains(r#"pub const ACCOUNT: ::core::option::Option<&str> = ::core::option::Option::Some("User");"#),
+        "{module}"
+    );
+    assert!(module.contains("pub fn accounts(&self)"), "{module}");
+}
+
+#[test]
+fn an_account_contract_needs_the_login_module_and_values_for_every_field() {
+    // Without the module, nobody makes the accounts.
+    let text = errors(compile("api: { title: T }\n", &[("user.yaml", USER)]));
+    assert!(
+        text.contains(
+            "`User` is bound to the login module's accounts, which the project does not mount"
+        ),
+        "{text}"
+    );
+    // A record is made from the account's id and email alone.
+    let required = USER.replace(
+        "display_name: { type: string, optional: true }",
+        "display_name: string",
+    );
+    let text = errors(compile("modules: [login]\n", &[("user.yaml", &required)]));
+    assert!(
+        text.contains("`User.display_name` has no value when an account's record is made"),
+        "{text}"
+    );
+    // The email field shows an email.
+    let not_email = USER.replace(
+        "email: { type: string, format: email, unique: true }",
+        "email: { type: string }",
+    );
+    let text = errors(compile("modules: [login]\n", &[("user.yaml", &not_email)]));
+    assert!(
+        text.contains("`email` cannot show the account's email"),
+        "{text}"
+    );
+    // The key is the account id.
+    let slug = USER.replace(
+        "id: { type: uuid, primary: true }",
+        "id: { type: string, primary: true }",
+    );
+    let text = errors(compile("modules: [login]\n", &[("user.yaml", &slug)]));
+    assert!(text.contains("its key is no `uuid`"), "{text}");
+}
+
+#[test]
+fn clients_neither_create_nor_delete_accounts_and_me_needs_one() {
+    let listed = format!("{USER}crud: [list, get, create, delete, me]\n");
+    let text = errors(compile("modules: [login]\n", &[("user.yaml", &listed)]));
+    assert!(
+        text.contains("remove `create`") && text.contains("remove `delete`"),
+        "{text}"
+    );
+    let me = TASK.replace("crud: [get, create]", "crud: [get, me]");
+    let text = errors(compile("modules: [login]\n", &[("task.yaml", &me)]));
+    assert!(
+        text.contains("`me` needs `Task` bound to the accounts"),
+        "{text}"
+    );
+    let twice = USER.replace("contract: User", "contract: Member");
+    let text = errors(compile(
+        "modules: [login]\n",
+        &[("user.yaml", USER), ("member.yaml", &twice)],
+    ));
+    assert!(text.contains("are both bound to the accounts"), "{text}");
+}

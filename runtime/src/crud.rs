@@ -3,6 +3,24 @@
 //! [`Context`]: for an owned contract (`owner:`), the caller's own resources only, unless a
 //! role bypasses ownership. Users override a method to change it. The plain functions act on
 //! every resource, for the server's own code (seeding, jobs, tests).
+//!
+//! A handler that changes a default and keeps the rest, the caller's scope included:
+//!
+//! ```ignore
+//! impl NoteHandlers for MyService {
+//!     fn note_store(&self) -> &cmmv::Store<Note> {
+//!         &self.stores.note
+//!     }
+//!
+//!     // Refuse notes titled "draft", then create as the default would: owned by the caller.
+//!     async fn create(&self, ctx: cmmv::Context, input: NoteInput) -> Result<Note, cmmv::Problem> {
+//!         if input.title == "draft" {
+//!             return Err(cmmv::Problem::conflict("drafts stay on paper"));
+//!         }
+//!         cmmv::crud::create_for(self.note_store(), ctx, input).await
+//!     }
+//! }
+//! ```
 
 use crate::extract::Context;
 use crate::list::Filter;

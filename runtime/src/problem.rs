@@ -15,6 +15,20 @@ pub const PROBLEM_JSON: &str = "application/problem+json";
 ///
 /// The details live behind one box: handlers return `Result<T, Problem>` everywhere, and a
 /// pointer-sized error keeps those results small. Fields are reached through `Deref`.
+///
+/// ```
+/// use cmmv::problem::{FieldError, Problem};
+///
+/// let missing = Problem::not_found("task `7` does not exist");
+/// assert_eq!(missing.status_code(), http::StatusCode::NOT_FOUND);
+/// assert_eq!(missing.detail.as_deref(), Some("task `7` does not exist"));
+///
+/// // 422, one entry per failed rule, each at a JSON pointer into the request body.
+/// let invalid = Problem::validation(vec![FieldError::at("/title", "min_length", "too short")]);
+/// let body: serde_json::Value = serde_json::from_slice(&invalid.to_json()).unwrap();
+/// assert_eq!(body["status"], 422);
+/// assert_eq!(body["errors"][0]["pointer"], "/title");
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct Problem(Box<ProblemDetails>);

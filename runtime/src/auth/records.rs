@@ -8,6 +8,17 @@
 //! brought back in step) whenever the account signs in: so accounts made before the contract
 //! was bound, or whose record could not be written at registration, get theirs at their next
 //! sign-in instead of a `me` that never answers.
+//!
+//! A service that builds its app by hand gives the login module the generated store:
+//!
+//! ```ignore
+//! let stores = std::sync::Arc::new(api::Stores::open(database.as_ref()));
+//! let login = cmmv::auth::Login::from_settings(accounts, &settings)?
+//!     .with_records(stores.accounts());
+//! let app = cmmv::App::builder(settings).api(&api::API).login(&login).routes(api::routes(stores));
+//! ```
+//!
+//! (`cmmv::service::Service` does the same with `service.accounts(stores.accounts())`.)
 
 use std::fmt;
 use std::marker::PhantomData;

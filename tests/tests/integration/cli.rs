@@ -162,6 +162,11 @@ fn gen_writes_a_new_migration_for_a_changed_contract_and_reports_it() {
     copy_dir(&example_contracts(), &contracts);
     let init = std::fs::read_to_string(contracts.join("migrations/sqlite/0001_init.sql"))
         .unwrap_or_else(|e| panic!("{e}"));
+    // The example's migrations so far, and so the number of the next one.
+    let applied = std::fs::read_dir(contracts.join("migrations/sqlite"))
+        .unwrap_or_else(|e| panic!("{e}"))
+        .count();
+    let next = format!("{:04}_add_tasks_review_due_on", applied + 1);
 
     edit(
         &contracts.join("task.yaml"),
@@ -172,37 +177,35 @@ fn gen_writes_a_new_migration_for_a_changed_contract_and_reports_it() {
     let (code, _, stderr) = cmmv(&["gen", s(&contracts), "--out", s(&out), "--check"]);
     assert_eq!(code, 1);
     assert!(
-        stderr.contains(
-            "pending: migration 0004_add_tasks_review_due_on (add column tasks.review_due_on (date, nullable))"
-        ),
+        stderr.contains(&format!(
+            "pending: migration {next} (add column tasks.review_due_on (date, nullable))"
+        )),
         "{stderr}"
     );
     let (code, _, stderr) = cmmv(&["gen", s(&contracts), "--out", s(&out), "--locked"]);
     assert_eq!(code, 1);
     assert!(
-        stderr.contains(
-            "error: migration `0004_add_tasks_review_due_on` is pending but `--locked` was passed"
-        ),
+        stderr.contains(&format!(
+            "error: migration `{next}` is pending but `--locked` was passed"
+        )),
         "{stderr}"
     );
     assert!(
         !contracts
-            .join("migrations/sqlite/0004_add_tasks_review_due_on.sql")
+            .join(format!("migrations/sqlite/{next}.sql"))
             .exists()
     );
 
     let (code, stdout, stderr) = cmmv(&["gen", s(&contracts), "--out", s(&out)]);
     assert_eq!(code, 0, "{stderr}");
     assert!(
-        stdout.contains(
-            "migration 0004_add_tasks_review_due_on: add column tasks.review_due_on (date, nullable)"
-        ),
+        stdout.contains(&format!(
+            "migration {next}: add column tasks.review_due_on (date, nullable)"
+        )),
         "{stdout}"
     );
     for dialect in ["sqlite", "postgres"] {
-        let script = contracts.join(format!(
-            "migrations/{dialect}/0004_add_tasks_review_due_on.sql"
-        ));
+        let script = contracts.join(format!("migrations/{dialect}/{next}.sql"));
         let text = std::fs::read_to_string(&script).unwrap_or_else(|e| panic!("{e}"));
         assert!(text.contains("ADD COLUMN \"review_due_on\""), "{text}");
     }

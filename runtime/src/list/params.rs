@@ -338,7 +338,15 @@ fn operands(
 /// `?sort=-priority,title`: sortable fields, each once.
 fn sort_keys<R: Resource>(raw: Option<&str>) -> Result<Vec<(String, Direction)>, Problem> {
     let mut sort: Vec<(String, Direction)> = Vec::new();
-    for key in raw.unwrap_or_default().split(',').filter(|k| !k.is_empty()) {
+    let Some(raw) = raw else {
+        return Ok(sort);
+    };
+    // Every key names a field, as the documents' list of keys says: `sort=` or `sort=a,,b`
+    // is a client's mistake, told rather than read as fewer keys.
+    if raw.split(',').any(str::is_empty) {
+        return Err(empty_key("sort", "name a sort key between every two commas"));
+    }
+    for key in raw.split(',') {
         let (field, direction) = match key.strip_prefix('-') {
             Some(field) => (field, Direction::Descending),
             None => (key, Direction::Ascending),
@@ -393,7 +401,13 @@ fn position_kinds<R: Resource>(sort: &[(String, Direction)]) -> Vec<FieldKind> {
 
 /// `?fields=id,title`: fields of the resource as responses show it, in the resource's order.
 fn fieldset<R: Resource>(raw: &str) -> Result<Vec<&'static str>, Problem> {
-    let named: Vec<&str> = raw.split(',').filter(|f| !f.is_empty()).collect();
+    if raw.split(',').any(str::is_empty) {
+        return Err(empty_key(
+            "fields",
+            "name at least one field, and one between every two commas",
+        ));
+    }
+    let named: Vec<&str> = raw.split(',').collect();
     if let Some(unknown) = named.iter().find(|name| !R::FIELDS.contains(name)) {
         let mut problem = Problem::bad_request(format!(
             "`{unknown}` is not a field of {}; fields: {}",
@@ -406,12 +420,6 @@ fn fieldset<R: Resource>(raw: &str) -> Result<Vec<&'static str>, Problem> {
             format!("`{unknown}` is not a field"),
         )];
         return Err(problem);
-    }
-    if named.is_empty() {
-        return Err(bad_parameter_message(
-            "fields",
-            "name at least one field, separated by commas",
-        ));
     }
     Ok(R::FIELDS
         .iter()
@@ -436,6 +444,14 @@ fn operator_problem(name: &str, message: String) -> Problem {
 
 fn bad_parameter(name: &str, raw: &str, expected: &str) -> Problem {
     bad_parameter_message(name, &format!("`{raw}` is not {expected}"))
+}
+
+/// An empty item of a comma-separated list (`sort=`, `fields=id,,title`): no value of the
+/// documented items' enum.
+fn empty_key(name: &str, message: &str) -> Problem {
+    let mut problem = Problem::bad_request(format!("query parameter `{name}`: {message}"));
+    problem.errors = vec![FieldError::parameter(name, "enum", message)];
+    problem
 }
 
 fn bad_parameter_message(name: &str, message: &str) -> Problem {

@@ -730,6 +730,11 @@ async fn malformed_queries_name_the_parameter() {
         ("project_id", "not-a-uuid", bad),
         ("colour", "red", bad),
         ("count", "yes", bad),
+        // Each item of a comma-separated list names something, as the documents' enum says.
+        ("sort", "", bad),
+        ("sort", "title,,-due_at", bad),
+        ("sort", "title,", bad),
+        ("fields", "id,,title", bad),
         ("limit", "0", StatusCode::UNPROCESSABLE_ENTITY),
     ] {
         refused(&backend, "/v1/tasks", &[(name, value)], status, name).await;

@@ -80,7 +80,10 @@ async fn cursor_pages_agree_with_one_page(backend: Arc<Backend>) {
             vec![("done", "false")],
             vec![("story_points[gte]", "2")],
         ] {
-            let mut query = vec![("project_id", project.as_str()), ("sort", sort)];
+            let mut query = vec![("project_id", project.as_str())];
+            if !sort.is_empty() {
+                query.push(("sort", sort));
+            }
             query.extend(filters.iter().copied());
             let mut one = query.clone();
             one.push(("limit", "100"));

@@ -114,6 +114,8 @@ struct AuthParts {
     /// Replaces the verifier the settings describe.
     jwt: Option<JwtVerifier>,
     api_keys: Option<Arc<dyn ApiKeyVerifier>>,
+    /// The login module's record of ended tokens.
+    revocations: Option<Arc<dyn crate::auth::Revocations>>,
     /// What is wrong with the parts given (reported by `build`).
     errors: Vec<SettingsError>,
 }
@@ -416,6 +418,7 @@ impl AppBuilder {
         }
         self.modules.mounted.insert(crate::auth::LOGIN_MODULE);
         self.modules.keeps_records = login.keeps_records();
+        self.auth.revocations = Some(login.revocations());
         self.routes(login.routes())
             .api_keys(login.api_key_verifier())
             .readiness_check("auth_store", move || {
@@ -460,7 +463,11 @@ impl AppBuilder {
             Some(verifier) => Some(verifier),
             None => JwtVerifier::from_settings(&self.settings)?,
         };
-        let authenticator = Arc::new(Authenticator::new(jwt, self.auth.api_keys));
+        let mut authenticator = Authenticator::new(jwt, self.auth.api_keys);
+        if let Some(revocations) = self.auth.revocations {
+            authenticator = authenticator.with_revocations(revocations);
+        }
+        let authenticator = Arc::new(authenticator);
         let metrics = Metrics::new();
         let readiness = Readiness::new(self.checks, self.settings.readiness_timeout);
         let own_routes = Router::new()

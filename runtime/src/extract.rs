@@ -25,6 +25,9 @@ pub struct Context {
     /// Who is calling, when the request's credentials proved it (always on operations that
     /// are not public; on public ones only when valid credentials were sent).
     pub principal: Option<std::sync::Arc<crate::auth::Principal>>,
+    /// Where the request came from: the client's address (trusted proxies considered; `None`
+    /// for a router served without the app) and its `User-Agent`.
+    pub client: crate::auth::SessionClient,
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for Context {
@@ -35,9 +38,17 @@ impl<S: Send + Sync> FromRequestParts<S> for Context {
             Ok(id) => id,
             Err(never) => match never {},
         };
+        let ip = crate::layers::RequestScope::of(&parts.extensions)
+            .map(|scope| scope.client_ip(parts).to_string());
+        let user_agent = parts
+            .headers
+            .get(http::header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(|ua| ua.chars().take(256).collect());
         Ok(Context {
             request_id,
             principal: crate::auth::resolved(parts),
+            client: crate::auth::SessionClient { ip, user_agent },
         })
     }
 }

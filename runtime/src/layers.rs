@@ -87,6 +87,8 @@ pub(crate) fn apply(
             rate_limiting,
             cursor_key,
             security_headers: security_headers(settings),
+            trusted_proxies: settings.rate_limit.trusted_proxies.clone(),
+            proxy_header: settings.rate_limit.proxy_header.clone(),
         })))
         .option_layer(cors_layer(settings))
         .layer(InnerLayer {
@@ -118,6 +120,24 @@ impl RequestScope {
     /// The scope of the request, when it is served by an app (a bare router has none).
     pub(crate) fn of(extensions: &http::Extensions) -> Option<&RequestScope> {
         extensions.get::<Scope>().map(|scope| scope.0.as_ref())
+    }
+
+    /// The client's address: the socket's peer, or the hop a trusted proxy names (the
+    /// settings' `CMMV_TRUSTED_PROXIES`), as the rate limiter counts it.
+    pub(crate) fn client_ip(&self, parts: &http::request::Parts) -> std::net::IpAddr {
+        let peer = parts
+            .extensions
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map_or(
+                std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST),
+                |info| info.0.ip(),
+            );
+        crate::ratelimit::client_ip(
+            peer,
+            &parts.headers,
+            &self.app.trusted_proxies,
+            &self.app.proxy_header,
+        )
     }
 
     pub(crate) fn metrics(&self) -> &Metrics {
@@ -194,6 +214,9 @@ struct Shared {
     cursor_key: crate::list::CursorKey,
     /// The security headers of every response, computed once from the settings.
     security_headers: HeaderMap,
+    /// Which peers may name the client, and in which header: for [`RequestScope::client_ip`].
+    trusted_proxies: Vec<crate::ratelimit::Cidr>,
+    proxy_header: crate::ratelimit::ProxyHeader,
 }
 
 #[derive(Clone)]

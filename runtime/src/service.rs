@@ -4,7 +4,7 @@
 //! [`Service::start`] connects the database `CMMV_DATABASE_URL` names and applies the API's
 //! migrations (or keeps everything in memory for `memory:`), connects the shared rate limiter
 //! when `CMMV_REDIS_URL` is set, mounts the login module when the API's documents describe it
-//! (its accounts in the same database), and hands back an [`AppBuilder`] with the documents
+//! (its accounts in the same database, its record of ended sessions in Redis when there is one), and hands back an [`AppBuilder`] with the documents
 //! and all of that given. Every part stays overridable: add routes, layers, checks or another
 //! limiter to [`Service::builder`] before [`Service::serve`]; the login module's mail system
 //! comes through [`Service::start_with`]. A service whose parts differ more builds its app
@@ -97,6 +97,12 @@ impl Service {
             let mut login = Login::from_settings(accounts, &settings)?;
             if let Some(mailer) = mailer {
                 login = login.with_mailer(mailer);
+            }
+            // A fleet shares Redis: a sign-out on one instance ends the token on every other.
+            if let Some(url) = &settings.redis_url {
+                let revocations = crate::auth::RedisRevocations::connect(url, "cmmv:")
+                    .map_err(|e| setting("CMMV_REDIS_URL", &e))?;
+                login = login.with_revocations(Arc::new(revocations));
             }
             // Mounted when the app is built, so that `Service::accounts` can still bind it.
             Some(login)

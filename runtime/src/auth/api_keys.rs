@@ -89,6 +89,8 @@ fn principal_of(stored: &StoredApiKey, hash: &str, now: i64) -> Result<Principal
             .cloned()
             .collect(),
         scheme: Scheme::ApiKey,
+        session: None,
+        issued_at: None,
     })
 }
 

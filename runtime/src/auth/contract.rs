@@ -60,7 +60,7 @@ static ACCOUNT_EMAIL_RULES: ::cmmv::__private::Rules = ::cmmv::__private::Rules 
     max_length: ::core::option::Option::Some(254u64),
     ..::cmmv::__private::Rules::NONE
 };
-/// Accounts and sessions: registration, sign-in with an email and a password, refresh-token rotation, sign-out, and the API keys of a signed-in account (the runtime's login module).
+/// Accounts and sessions: registration, sign-in with an email and a password, refresh-token rotation, sign-out, the sessions and password of a signed-in account, and its API keys (the runtime's login module).
 #[derive(Debug, Clone, PartialEq, ::cmmv::__private::serde::Serialize)]
 #[serde(crate = "::cmmv::__private::serde")]
 pub struct Account {
@@ -733,6 +733,96 @@ impl ::cmmv::sql::SqlColumn for NewApiKey {
         ::cmmv::__private::json_from_sql(value)
     }
 }
+static PASSWORD_CHANGE_CURRENT_PASSWORD_RULES: ::cmmv::__private::Rules =
+    ::cmmv::__private::Rules {
+        max_length: ::core::option::Option::Some(128u64),
+        ..::cmmv::__private::Rules::NONE
+    };
+static PASSWORD_CHANGE_NEW_PASSWORD_RULES: ::cmmv::__private::Rules = ::cmmv::__private::Rules {
+    max_length: ::core::option::Option::Some(128u64),
+    ..::cmmv::__private::Rules::NONE
+};
+/// The account's password, and the one to replace it.
+#[derive(Debug, Clone, PartialEq, ::cmmv::__private::serde::Serialize)]
+#[serde(crate = "::cmmv::__private::serde")]
+pub struct PasswordChange {
+    /// Compared in Unicode NFC.
+    pub current_password: ::std::string::String,
+    /// At least `CMMV_AUTH_PASSWORD_MIN_LENGTH` characters (12 unless configured: the server's setting, which this document cannot state), compared in Unicode NFC.
+    pub new_password: ::std::string::String,
+}
+impl ::cmmv::validate::FromJson for PasswordChange {
+    fn from_json(
+        value: &mut ::cmmv::__private::serde_json::Value,
+        at: &::cmmv::__private::At<'_>,
+        errors: &mut ::cmmv::__private::Errors,
+    ) -> ::core::option::Option<Self> {
+        let map =
+            ::cmmv::__private::object(value, at, &["current_password", "new_password"], errors)?;
+        let current_password_value = ::cmmv::__private::required::<::std::string::String>(
+            map,
+            at,
+            "current_password",
+            errors,
+        );
+        let new_password_value =
+            ::cmmv::__private::required::<::std::string::String>(map, at, "new_password", errors);
+        if current_password_value.is_none() || new_password_value.is_none() {
+            if let ::core::option::Option::Some(value) = &current_password_value {
+                ::cmmv::validate::Check::check(
+                    value,
+                    &PASSWORD_CHANGE_CURRENT_PASSWORD_RULES,
+                    &at.key("current_password"),
+                    errors,
+                );
+            }
+            if let ::core::option::Option::Some(value) = &new_password_value {
+                ::cmmv::validate::Check::check(
+                    value,
+                    &PASSWORD_CHANGE_NEW_PASSWORD_RULES,
+                    &at.key("new_password"),
+                    errors,
+                );
+            }
+            return ::core::option::Option::None;
+        }
+        ::core::option::Option::Some(Self {
+            current_password: current_password_value?,
+            new_password: new_password_value?,
+        })
+    }
+}
+impl ::cmmv::validate::Check for PasswordChange {
+    fn check(
+        &self,
+        _rules: &::cmmv::__private::Rules,
+        at: &::cmmv::__private::At<'_>,
+        errors: &mut ::cmmv::__private::Errors,
+    ) {
+        ::cmmv::validate::Check::check(
+            &self.current_password,
+            &PASSWORD_CHANGE_CURRENT_PASSWORD_RULES,
+            &at.key("current_password"),
+            errors,
+        );
+        ::cmmv::validate::Check::check(
+            &self.new_password,
+            &PASSWORD_CHANGE_NEW_PASSWORD_RULES,
+            &at.key("new_password"),
+            errors,
+        );
+    }
+}
+impl ::cmmv::sql::SqlColumn for PasswordChange {
+    fn to_sql(&self) -> ::cmmv::sql::SqlValue {
+        ::cmmv::__private::json_to_sql(self)
+    }
+    fn from_sql(
+        value: ::cmmv::sql::SqlValue,
+    ) -> ::core::result::Result<Self, ::cmmv::sql::ColumnError> {
+        ::cmmv::__private::json_from_sql(value)
+    }
+}
 /// A registration waiting for its confirmation token.
 #[derive(Debug, Clone, PartialEq, ::cmmv::__private::serde::Serialize)]
 #[serde(crate = "::cmmv::__private::serde")]
@@ -824,6 +914,180 @@ impl ::cmmv::validate::Check for RefreshToken {
     }
 }
 impl ::cmmv::sql::SqlColumn for RefreshToken {
+    fn to_sql(&self) -> ::cmmv::sql::SqlValue {
+        ::cmmv::__private::json_to_sql(self)
+    }
+    fn from_sql(
+        value: ::cmmv::sql::SqlValue,
+    ) -> ::core::result::Result<Self, ::cmmv::sql::ColumnError> {
+        ::cmmv::__private::json_from_sql(value)
+    }
+}
+static SESSION_USER_AGENT_RULES: ::cmmv::__private::Rules = ::cmmv::__private::Rules {
+    max_length: ::core::option::Option::Some(256u64),
+    ..::cmmv::__private::Rules::NONE
+};
+/// One session of the caller's account (a sign-in and its refreshes).
+#[derive(Debug, Clone, PartialEq, ::cmmv::__private::serde::Serialize)]
+#[serde(crate = "::cmmv::__private::serde")]
+pub struct Session {
+    /// The session's id: the `sid` of the access tokens issued in it.
+    pub id: ::std::string::String,
+    /// When it started.
+    pub created_at: ::cmmv::types::DateTime,
+    /// When its refresh token was last used (when it started, before any refresh).
+    pub last_used_at: ::cmmv::types::DateTime,
+    /// The address it was started from.
+    pub client_ip: ::core::option::Option<::std::string::String>,
+    /// The `User-Agent` that started it.
+    pub user_agent: ::core::option::Option<::std::string::String>,
+    /// Whether the access token of this request was issued in it.
+    pub current: bool,
+}
+impl ::cmmv::validate::FromJson for Session {
+    fn from_json(
+        value: &mut ::cmmv::__private::serde_json::Value,
+        at: &::cmmv::__private::At<'_>,
+        errors: &mut ::cmmv::__private::Errors,
+    ) -> ::core::option::Option<Self> {
+        let map = ::cmmv::__private::object(
+            value,
+            at,
+            &[
+                "id",
+                "created_at",
+                "last_used_at",
+                "client_ip",
+                "user_agent",
+                "current",
+            ],
+            errors,
+        )?;
+        let id_value = ::cmmv::__private::required::<::std::string::String>(map, at, "id", errors);
+        let created_at_value =
+            ::cmmv::__private::required::<::cmmv::types::DateTime>(map, at, "created_at", errors);
+        let last_used_at_value =
+            ::cmmv::__private::required::<::cmmv::types::DateTime>(map, at, "last_used_at", errors);
+        let client_ip_value = ::cmmv::__private::field::<::std::string::String>(
+            map,
+            at,
+            "client_ip",
+            ::cmmv::__private::Presence {
+                required: true,
+                nullable: true,
+            },
+            errors,
+        );
+        let user_agent_value = ::cmmv::__private::field::<::std::string::String>(
+            map,
+            at,
+            "user_agent",
+            ::cmmv::__private::Presence {
+                required: true,
+                nullable: true,
+            },
+            errors,
+        );
+        let current_value = ::cmmv::__private::required::<bool>(map, at, "current", errors);
+        if id_value.is_none()
+            || created_at_value.is_none()
+            || last_used_at_value.is_none()
+            || client_ip_value.is_none()
+            || user_agent_value.is_none()
+            || current_value.is_none()
+        {
+            if let ::core::option::Option::Some(value) = &user_agent_value {
+                ::cmmv::validate::Check::check(
+                    value,
+                    &SESSION_USER_AGENT_RULES,
+                    &at.key("user_agent"),
+                    errors,
+                );
+            }
+            return ::core::option::Option::None;
+        }
+        ::core::option::Option::Some(Self {
+            id: id_value?,
+            created_at: created_at_value?,
+            last_used_at: last_used_at_value?,
+            client_ip: client_ip_value?,
+            user_agent: user_agent_value?,
+            current: current_value?,
+        })
+    }
+}
+impl ::cmmv::validate::Check for Session {
+    fn check(
+        &self,
+        _rules: &::cmmv::__private::Rules,
+        at: &::cmmv::__private::At<'_>,
+        errors: &mut ::cmmv::__private::Errors,
+    ) {
+        ::cmmv::validate::Check::check(
+            &self.user_agent,
+            &SESSION_USER_AGENT_RULES,
+            &at.key("user_agent"),
+            errors,
+        );
+    }
+}
+impl ::cmmv::sql::SqlColumn for Session {
+    fn to_sql(&self) -> ::cmmv::sql::SqlValue {
+        ::cmmv::__private::json_to_sql(self)
+    }
+    fn from_sql(
+        value: ::cmmv::sql::SqlValue,
+    ) -> ::core::result::Result<Self, ::cmmv::sql::ColumnError> {
+        ::cmmv::__private::json_from_sql(value)
+    }
+}
+/// The live sessions of the caller's account, oldest first.
+#[derive(Debug, Clone, PartialEq, ::cmmv::__private::serde::Serialize)]
+#[serde(crate = "::cmmv::__private::serde")]
+pub struct SessionList {
+    pub items: ::std::vec::Vec<Session>,
+}
+impl ::cmmv::validate::FromJson for SessionList {
+    fn from_json(
+        value: &mut ::cmmv::__private::serde_json::Value,
+        at: &::cmmv::__private::At<'_>,
+        errors: &mut ::cmmv::__private::Errors,
+    ) -> ::core::option::Option<Self> {
+        let map = ::cmmv::__private::object(value, at, &["items"], errors)?;
+        let items_value =
+            ::cmmv::__private::required::<::std::vec::Vec<Session>>(map, at, "items", errors);
+        if items_value.is_none() {
+            if let ::core::option::Option::Some(value) = &items_value {
+                ::cmmv::validate::Check::check(
+                    value,
+                    &::cmmv::__private::Rules::NONE,
+                    &at.key("items"),
+                    errors,
+                );
+            }
+            return ::core::option::Option::None;
+        }
+        ::core::option::Option::Some(Self {
+            items: items_value?,
+        })
+    }
+}
+impl ::cmmv::validate::Check for SessionList {
+    fn check(
+        &self,
+        _rules: &::cmmv::__private::Rules,
+        at: &::cmmv::__private::At<'_>,
+        errors: &mut ::cmmv::__private::Errors,
+    ) {
+        ::cmmv::validate::Check::check(
+            &self.items,
+            &::cmmv::__private::Rules::NONE,
+            &at.key("items"),
+            errors,
+        );
+    }
+}
+impl ::cmmv::sql::SqlColumn for SessionList {
     fn to_sql(&self) -> ::cmmv::sql::SqlValue {
         ::cmmv::__private::json_to_sql(self)
     }
@@ -977,6 +1241,13 @@ pub enum AccountRegisterReply {
 }
 ///The operations of `Account`.
 pub trait AccountHandlers: ::core::marker::Send + ::core::marker::Sync + 'static {
+    /// Change the caller's password.
+    fn change_password(
+        &self,
+        ctx: ::cmmv::Context,
+        body: PasswordChange,
+    ) -> impl ::core::future::Future<Output = ::core::result::Result<Tokens, ::cmmv::Problem>>
+    + ::core::marker::Send;
     /// Confirm a registration and sign in.
     fn confirm(
         &self,
@@ -996,6 +1267,12 @@ pub trait AccountHandlers: ::core::marker::Send + ::core::marker::Sync + 'static
         &self,
         ctx: ::cmmv::Context,
     ) -> impl ::core::future::Future<Output = ::core::result::Result<ApiKeyList, ::cmmv::Problem>>
+    + ::core::marker::Send;
+    /// List the caller's sessions.
+    fn list_sessions(
+        &self,
+        ctx: ::cmmv::Context,
+    ) -> impl ::core::future::Future<Output = ::core::result::Result<SessionList, ::cmmv::Problem>>
     + ::core::marker::Send;
     /// Sign in with an email and a password.
     fn login(
@@ -1039,13 +1316,34 @@ pub trait AccountHandlers: ::core::marker::Send + ::core::marker::Sync + 'static
         key_id: ::std::string::String,
     ) -> impl ::core::future::Future<Output = ::core::result::Result<(), ::cmmv::Problem>>
     + ::core::marker::Send;
+    /// End one of the caller's sessions.
+    fn revoke_session(
+        &self,
+        ctx: ::cmmv::Context,
+        session_id: ::std::string::String,
+    ) -> impl ::core::future::Future<Output = ::core::result::Result<(), ::cmmv::Problem>>
+    + ::core::marker::Send;
+    /// End every session of the caller (sign out everywhere).
+    fn revoke_sessions(
+        &self,
+        ctx: ::cmmv::Context,
+    ) -> impl ::core::future::Future<Output = ::core::result::Result<(), ::cmmv::Problem>>
+    + ::core::marker::Send;
 }
 ///The axum routes of `Account`, every version, with `handlers` as state.
 pub fn account_routes<H: AccountHandlers>(
     handlers: ::std::sync::Arc<H>,
 ) -> ::cmmv::__private::axum::Router {
     use ::cmmv::__private::axum::extract::State;
-    const LIMIT_ACCOUNT_CONFIRM_0: ::cmmv::ratelimit::Policy = ::cmmv::ratelimit::Policy {
+    const LIMIT_ACCOUNT_CHANGE_PASSWORD_0: ::cmmv::ratelimit::Policy = ::cmmv::ratelimit::Policy {
+        id: "Account.change_password",
+        limit: 10,
+        period: ::core::time::Duration::from_secs(60),
+        burst: 5,
+        key: ::cmmv::ratelimit::KeyKind::Ip,
+        on_error: ::cmmv::ratelimit::FailMode::Local,
+    };
+    const LIMIT_ACCOUNT_CONFIRM_1: ::cmmv::ratelimit::Policy = ::cmmv::ratelimit::Policy {
         id: "Account.confirm",
         limit: 60,
         period: ::core::time::Duration::from_secs(60),
@@ -1053,7 +1351,7 @@ pub fn account_routes<H: AccountHandlers>(
         key: ::cmmv::ratelimit::KeyKind::Ip,
         on_error: ::cmmv::ratelimit::FailMode::Local,
     };
-    const LIMIT_ACCOUNT_LOGIN_1: ::cmmv::ratelimit::Policy = ::cmmv::ratelimit::Policy {
+    const LIMIT_ACCOUNT_LOGIN_2: ::cmmv::ratelimit::Policy = ::cmmv::ratelimit::Policy {
         id: "Account.login",
         limit: 10,
         period: ::core::time::Duration::from_secs(60),
@@ -1061,7 +1359,7 @@ pub fn account_routes<H: AccountHandlers>(
         key: ::cmmv::ratelimit::KeyKind::Ip,
         on_error: ::cmmv::ratelimit::FailMode::Local,
     };
-    const LIMIT_ACCOUNT_LOGOUT_2: ::cmmv::ratelimit::Policy = ::cmmv::ratelimit::Policy {
+    const LIMIT_ACCOUNT_LOGOUT_3: ::cmmv::ratelimit::Policy = ::cmmv::ratelimit::Policy {
         id: "Account.logout",
         limit: 60,
         period: ::core::time::Duration::from_secs(60),
@@ -1069,7 +1367,7 @@ pub fn account_routes<H: AccountHandlers>(
         key: ::cmmv::ratelimit::KeyKind::Ip,
         on_error: ::cmmv::ratelimit::FailMode::Local,
     };
-    const LIMIT_ACCOUNT_REFRESH_3: ::cmmv::ratelimit::Policy = ::cmmv::ratelimit::Policy {
+    const LIMIT_ACCOUNT_REFRESH_4: ::cmmv::ratelimit::Policy = ::cmmv::ratelimit::Policy {
         id: "Account.refresh",
         limit: 60,
         period: ::core::time::Duration::from_secs(60),
@@ -1077,7 +1375,7 @@ pub fn account_routes<H: AccountHandlers>(
         key: ::cmmv::ratelimit::KeyKind::Ip,
         on_error: ::cmmv::ratelimit::FailMode::Local,
     };
-    const LIMIT_ACCOUNT_REGISTER_4: ::cmmv::ratelimit::Policy = ::cmmv::ratelimit::Policy {
+    const LIMIT_ACCOUNT_REGISTER_5: ::cmmv::ratelimit::Policy = ::cmmv::ratelimit::Policy {
         id: "Account.register",
         limit: 10,
         period: ::core::time::Duration::from_secs(3600),
@@ -1085,6 +1383,17 @@ pub fn account_routes<H: AccountHandlers>(
         key: ::cmmv::ratelimit::KeyKind::Ip,
         on_error: ::cmmv::ratelimit::FailMode::Local,
     };
+    async fn change_password_handler<H: AccountHandlers>(
+        State(handlers): State<::std::sync::Arc<H>>,
+        ctx: ::cmmv::Context,
+        _query: ::cmmv::extract::Query<::cmmv::extract::NoQuery>,
+        ::cmmv::extract::JsonBody(body): ::cmmv::extract::JsonBody<PasswordChange>,
+    ) -> ::core::result::Result<::cmmv::__private::axum::response::Response, ::cmmv::Problem> {
+        let result = <H as AccountHandlers>::change_password(&handlers, ctx, body).await?;
+        ::core::result::Result::Ok(::cmmv::__private::no_store(::cmmv::__private::json(
+            200u16, result,
+        )))
+    }
     async fn confirm_handler<H: AccountHandlers>(
         State(handlers): State<::std::sync::Arc<H>>,
         ctx: ::cmmv::Context,
@@ -1113,6 +1422,14 @@ pub fn account_routes<H: AccountHandlers>(
         _query: ::cmmv::extract::Query<::cmmv::extract::NoQuery>,
     ) -> ::core::result::Result<::cmmv::__private::axum::response::Response, ::cmmv::Problem> {
         let result = <H as AccountHandlers>::list_api_keys(&handlers, ctx).await?;
+        ::core::result::Result::Ok(::cmmv::__private::json(200u16, result))
+    }
+    async fn list_sessions_handler<H: AccountHandlers>(
+        State(handlers): State<::std::sync::Arc<H>>,
+        ctx: ::cmmv::Context,
+        _query: ::cmmv::extract::Query<::cmmv::extract::NoQuery>,
+    ) -> ::core::result::Result<::cmmv::__private::axum::response::Response, ::cmmv::Problem> {
+        let result = <H as AccountHandlers>::list_sessions(&handlers, ctx).await?;
         ::core::result::Result::Ok(::cmmv::__private::json(200u16, result))
     }
     async fn login_handler<H: AccountHandlers>(
@@ -1176,6 +1493,24 @@ pub fn account_routes<H: AccountHandlers>(
         <H as AccountHandlers>::revoke_api_key(&handlers, ctx, key_id).await?;
         ::core::result::Result::Ok(::cmmv::__private::no_content())
     }
+    async fn revoke_session_handler<H: AccountHandlers>(
+        State(handlers): State<::std::sync::Arc<H>>,
+        ctx: ::cmmv::Context,
+        path: ::cmmv::extract::PathParams,
+        _query: ::cmmv::extract::Query<::cmmv::extract::NoQuery>,
+    ) -> ::core::result::Result<::cmmv::__private::axum::response::Response, ::cmmv::Problem> {
+        let session_id = path.get::<::std::string::String>("session_id")?;
+        <H as AccountHandlers>::revoke_session(&handlers, ctx, session_id).await?;
+        ::core::result::Result::Ok(::cmmv::__private::no_content())
+    }
+    async fn revoke_sessions_handler<H: AccountHandlers>(
+        State(handlers): State<::std::sync::Arc<H>>,
+        ctx: ::cmmv::Context,
+        _query: ::cmmv::extract::Query<::cmmv::extract::NoQuery>,
+    ) -> ::core::result::Result<::cmmv::__private::axum::response::Response, ::cmmv::Problem> {
+        <H as AccountHandlers>::revoke_sessions(&handlers, ctx).await?;
+        ::core::result::Result::Ok(::cmmv::__private::no_content())
+    }
     ::cmmv::__private::axum::Router::new()
         .route(
             "/auth/api-keys",
@@ -1203,7 +1538,7 @@ pub fn account_routes<H: AccountHandlers>(
             ::cmmv::__private::axum::routing::post(::cmmv::operation(
                 confirm_handler::<H>,
                 ::cmmv::auth::Access::Public,
-                &[LIMIT_ACCOUNT_CONFIRM_0],
+                &[LIMIT_ACCOUNT_CONFIRM_1],
             )),
         )
         .route(
@@ -1211,7 +1546,7 @@ pub fn account_routes<H: AccountHandlers>(
             ::cmmv::__private::axum::routing::post(::cmmv::operation(
                 login_handler::<H>,
                 ::cmmv::auth::Access::Public,
-                &[LIMIT_ACCOUNT_LOGIN_1],
+                &[LIMIT_ACCOUNT_LOGIN_2],
             )),
         )
         .route(
@@ -1219,7 +1554,7 @@ pub fn account_routes<H: AccountHandlers>(
             ::cmmv::__private::axum::routing::post(::cmmv::operation(
                 logout_handler::<H>,
                 ::cmmv::auth::Access::Public,
-                &[LIMIT_ACCOUNT_LOGOUT_2],
+                &[LIMIT_ACCOUNT_LOGOUT_3],
             )),
         )
         .route(
@@ -1231,11 +1566,19 @@ pub fn account_routes<H: AccountHandlers>(
             )),
         )
         .route(
+            "/auth/password",
+            ::cmmv::__private::axum::routing::post(::cmmv::operation(
+                change_password_handler::<H>,
+                ::cmmv::auth::Access::Authenticated,
+                &[LIMIT_ACCOUNT_CHANGE_PASSWORD_0],
+            )),
+        )
+        .route(
             "/auth/refresh",
             ::cmmv::__private::axum::routing::post(::cmmv::operation(
                 refresh_handler::<H>,
                 ::cmmv::auth::Access::Public,
-                &[LIMIT_ACCOUNT_REFRESH_3],
+                &[LIMIT_ACCOUNT_REFRESH_4],
             )),
         )
         .route(
@@ -1243,7 +1586,28 @@ pub fn account_routes<H: AccountHandlers>(
             ::cmmv::__private::axum::routing::post(::cmmv::operation(
                 register_handler::<H>,
                 ::cmmv::auth::Access::Public,
-                &[LIMIT_ACCOUNT_REGISTER_4],
+                &[LIMIT_ACCOUNT_REGISTER_5],
+            )),
+        )
+        .route(
+            "/auth/sessions",
+            ::cmmv::__private::axum::routing::get(::cmmv::operation(
+                list_sessions_handler::<H>,
+                ::cmmv::auth::Access::Authenticated,
+                &[],
+            ))
+            .delete(::cmmv::operation(
+                revoke_sessions_handler::<H>,
+                ::cmmv::auth::Access::Authenticated,
+                &[],
+            )),
+        )
+        .route(
+            "/auth/sessions/{session_id}",
+            ::cmmv::__private::axum::routing::delete(::cmmv::operation(
+                revoke_session_handler::<H>,
+                ::cmmv::auth::Access::Authenticated,
+                &[],
             )),
         )
         .with_state(handlers)

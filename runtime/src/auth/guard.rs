@@ -70,6 +70,9 @@ pub trait ApiKeyVerifier: Send + Sync + fmt::Debug + 'static {
 pub struct Authenticator {
     jwt: Option<JwtVerifier>,
     api_keys: Option<Arc<dyn ApiKeyVerifier>>,
+    /// What the login module ended before its expiry (signed-out sessions, tokens older than
+    /// a password change): bearer tokens it names prove nothing.
+    revocations: Option<Arc<dyn super::Revocations>>,
 }
 
 /// The credentials a request carries.
@@ -88,41 +91,82 @@ impl Authenticator {
     /// resolves; a credential of a kind it has no verifier for proves nothing: an error, not
     /// an anonymous caller.
     pub fn new(jwt: Option<JwtVerifier>, api_keys: Option<Arc<dyn ApiKeyVerifier>>) -> Self {
-        Self { jwt, api_keys }
+        Self {
+            jwt,
+            api_keys,
+            revocations: None,
+        }
+    }
+
+    /// Refuses the bearer tokens `revocations` names (the login module's).
+    #[must_use]
+    pub fn with_revocations(mut self, revocations: Arc<dyn super::Revocations>) -> Self {
+        self.revocations = Some(revocations);
+        self
     }
 
     /// The principal the request's credentials prove: `Ok(None)` without credentials, an
     /// error when they are present but prove nothing.
     pub async fn authenticate(&self, headers: &HeaderMap) -> Outcome {
         let credentials = credentials(headers);
-        match (
-            self.authenticate_now(credentials),
-            credentials,
-            &self.api_keys,
-        ) {
-            (Some(outcome), _, _) => outcome,
-            (None, Credentials::ApiKey(key), Some(keys)) => {
+        if let Some(outcome) = self.authenticate_now(credentials) {
+            return outcome;
+        }
+        // `authenticate_now` leaves API keys with a store to ask, and bearer tokens whose
+        // revocation a remote record (Redis) must tell.
+        match (credentials, &self.api_keys, &self.revocations, &self.jwt) {
+            (Credentials::ApiKey(key), Some(keys), _, _) => {
                 keys.verify(key).await.map(|p| Some(Arc::new(p)))
             }
-            // `authenticate_now` leaves only API keys with a store to ask.
-            (None, _, _) => Err(AuthError::InvalidApiKey),
+            (Credentials::Bearer(token), _, Some(revocations), Some(jwt)) => {
+                let principal = jwt.verify_shared(token)?;
+                match revocations.is_revoked(&principal).await {
+                    Ok(false) => Ok(Some(principal)),
+                    Ok(true) => Err(AuthError::Revoked),
+                    Err(error) => Err(unchecked(&error)),
+                }
+            }
+            _ => Err(AuthError::InvalidApiKey),
         }
     }
 
-    /// [`Authenticator::authenticate`] without waiting: `None` when an API key needs the store.
-    /// A bearer token is verified in place.
+    /// [`Authenticator::authenticate`] without waiting: `None` when an API key needs the store,
+    /// or a bearer token the remote record of ended sessions. A bearer token is verified in
+    /// place.
     fn authenticate_now(&self, credentials: Credentials<'_>) -> Option<Outcome> {
         Some(match credentials {
             Credentials::None => Ok(None),
             Credentials::Unusable => Err(AuthError::Malformed),
             Credentials::Bearer(token) => match &self.jwt {
-                Some(jwt) => jwt.verify_shared(token).map(Some),
+                Some(jwt) => match jwt.verify_shared(token) {
+                    Ok(principal) => return self.unrevoked_now(principal),
+                    Err(error) => Err(error),
+                },
                 None => Err(AuthError::UnknownKey),
             },
             Credentials::ApiKey(_) if self.api_keys.is_some() => return None,
             Credentials::ApiKey(_) => Err(AuthError::InvalidApiKey),
         })
     }
+
+    /// A verified bearer token's principal, unless the login module ended its session; `None`
+    /// when only a remote record can tell.
+    fn unrevoked_now(&self, principal: Arc<Principal>) -> Option<Outcome> {
+        let Some(revocations) = &self.revocations else {
+            return Some(Ok(Some(principal)));
+        };
+        Some(match revocations.check_now(&principal)? {
+            Ok(false) => Ok(Some(principal)),
+            Ok(true) => Err(AuthError::Revoked),
+            Err(error) => Err(unchecked(&error)),
+        })
+    }
+}
+
+/// A token whose revocation cannot be checked is not accepted.
+fn unchecked(error: &crate::store::StoreError) -> AuthError {
+    tracing::warn!(%error, "ended sessions cannot be checked");
+    AuthError::Unavailable
 }
 
 /// What authenticating a request comes to: its principal (`None`: anonymous), or why its
@@ -179,6 +223,7 @@ fn credentials(headers: &HeaderMap) -> Credentials<'_> {
 /// The authenticator of a router served without the app's middleware: nothing proves.
 static NO_AUTHENTICATOR: Authenticator = Authenticator {
     jwt: None,
+    revocations: None,
     api_keys: None,
 };
 
@@ -187,7 +232,8 @@ pub async fn resolve(request: &mut Request) -> Outcome {
     if let Some(outcome) = resolve_now(request) {
         return outcome;
     }
-    // Only an API key with a store to ask is left.
+    // Only an API key with a store to ask, or a bearer token for a remote revocation record,
+    // is left.
     let outcome = match RequestScope::of(request.extensions()) {
         Some(scope) => scope.authenticator().authenticate(request.headers()).await,
         None => Err(AuthError::InvalidApiKey),
@@ -430,6 +476,8 @@ mod tests {
             subject: "u1".into(),
             roles: roles.iter().map(|r| (*r).to_owned()).collect(),
             scheme: Scheme::Bearer,
+            session: None,
+            issued_at: None,
         };
         let editor = principal(&["editor"]);
         let both = principal(&["admin", "editor"]);

@@ -106,6 +106,9 @@ struct Claims<'a> {
     nbf: u64,
     exp: u64,
     jti: String,
+    /// The login session (refresh-token family) the token belongs to.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sid: Option<&'a str>,
     #[serde(flatten)]
     roles: RolesClaim<'a>,
 }
@@ -212,6 +215,17 @@ impl TokenIssuer {
 
     /// An access token for `subject` holding `roles`, valid from now for the configured TTL.
     pub fn issue(&self, subject: &str, roles: &[String]) -> Result<AccessToken, IssueError> {
+        self.issue_in(subject, roles, None)
+    }
+
+    /// [`TokenIssuer::issue`] for the login session `session` (its `sid` claim), which
+    /// signing out of the session ends.
+    pub fn issue_in(
+        &self,
+        subject: &str,
+        roles: &[String],
+        session: Option<&str>,
+    ) -> Result<AccessToken, IssueError> {
         let now = unix_now();
         let claims = Claims {
             iss: &self.issuer,
@@ -221,6 +235,7 @@ impl TokenIssuer {
             nbf: now,
             exp: now.saturating_add(self.ttl.as_secs()),
             jti: uuid::Uuid::new_v4().simple().to_string(),
+            sid: session,
             roles: RolesClaim {
                 name: &self.roles_claim,
                 roles,

@@ -55,6 +55,8 @@ pub enum AuthError {
     /// The credentials could not be checked: the store holding them is unreachable. Not the
     /// caller's fault, so a 503 rather than a 401.
     Unavailable,
+    /// A valid token whose session was signed out, revoked, or ended by a password change.
+    Revoked,
 }
 
 impl AuthError {
@@ -74,6 +76,7 @@ impl AuthError {
             AuthError::InvalidClaim(_) => "invalid_claim",
             AuthError::InvalidApiKey => "invalid_api_key",
             AuthError::Unavailable => "unavailable",
+            AuthError::Revoked => "revoked",
         }
     }
 
@@ -321,10 +324,17 @@ impl JwtVerifier {
         // Both were checked by `decode`: `exp` is required, and each is a number.
         let time = |claim: &str| claims.get(claim).and_then(Value::as_u64);
         let exp = time("exp").ok_or(AuthError::InvalidClaim("exp"))?;
+        let session = match claims.get("sid") {
+            None => None,
+            Some(Value::String(sid)) if !sid.is_empty() => Some(sid.clone()),
+            Some(_) => return Err(AuthError::InvalidClaim("sid")),
+        };
         let principal = Principal {
             subject,
             roles,
             scheme: Scheme::Bearer,
+            session,
+            issued_at: time("iat"),
         };
         Ok((principal, time("nbf"), exp))
     }

@@ -72,9 +72,11 @@ use super::issuer::{TokenIssuer, unix_now_i64};
 use super::password::Passwords;
 use super::password::normalize_password;
 use super::records::AccountRecords;
+use super::revocation::{MemoryRevocations, Revocations};
 use super::secret::{random_hex, sha256_hex};
 use super::store::{
-    ApiKey, AuthStore, NewConfirmation, NewRefreshToken, NewUser, Rotation, User, normalize_email,
+    ApiKey, AuthStore, NewConfirmation, NewRefreshToken, NewUser, Rotation, SessionClient, User,
+    normalize_email,
 };
 use super::{ApiKeyVerifier, Principal, Scheme};
 use crate::extract::Context;
@@ -109,13 +111,17 @@ pub struct LoginOptions {
     pub registration: Registration,
     /// How long a confirmation token works ([`Registration::Confirm`]).
     pub confirmation_ttl: Duration,
+    /// The absolute lifetime of a session: however often it is refreshed, its refresh token
+    /// stops working this long after the sign-in that started it.
+    pub session_ttl: Duration,
 }
 
 impl LoginOptions {
     /// `CMMV_AUTH_REFRESH_TTL`, `CMMV_AUTH_DEFAULT_ROLES`, `CMMV_AUTH_PASSWORD_MIN_LENGTH`,
-    /// `CMMV_AUTH_REGISTRATION`, `CMMV_AUTH_CONFIRMATION_TTL`.
+    /// `CMMV_AUTH_REGISTRATION`, `CMMV_AUTH_CONFIRMATION_TTL`, `CMMV_AUTH_SESSION_TTL`.
     pub fn from_settings(settings: &Settings) -> Self {
         Self {
+            session_ttl: settings.auth.session_ttl,
             refresh_ttl: settings.auth.refresh_ttl,
             default_roles: settings.auth.default_roles.clone(),
             password_min_length: settings.auth.password_min_length,
@@ -201,6 +207,8 @@ struct Shared {
     mailer: Option<Arc<dyn AccountMailer>>,
     /// The account contract's records, when the project binds one (`account:`).
     records: Option<Arc<dyn AccountRecords>>,
+    /// The access tokens ended before their expiry (sign-outs, password changes).
+    revocations: Arc<dyn Revocations>,
 }
 
 impl fmt::Debug for Login {
@@ -229,6 +237,7 @@ impl Login {
                 options,
                 mailer: None,
                 records: None,
+                revocations: Arc::new(MemoryRevocations::new()),
             }),
         }
     }
@@ -248,6 +257,18 @@ impl Login {
         self.with(|shared| shared.records = Some(records))
     }
 
+    /// Records the access tokens that sign-outs and password changes end in `revocations`
+    /// (in memory unless given: one instance; [`super::RedisRevocations`] for a fleet).
+    #[must_use]
+    pub fn with_revocations(self, revocations: Arc<dyn Revocations>) -> Self {
+        self.with(|shared| shared.revocations = revocations)
+    }
+
+    /// The record of ended access tokens, which the app's guard consults.
+    pub fn revocations(&self) -> Arc<dyn Revocations> {
+        Arc::clone(&self.shared.revocations)
+    }
+
     /// Whether the module keeps account records ([`Login::with_records`]).
     pub(crate) fn keeps_records(&self) -> bool {
         self.shared.records.is_some()
@@ -261,6 +282,7 @@ impl Login {
             options: self.shared.options.clone(),
             mailer: self.shared.mailer.clone(),
             records: self.shared.records.clone(),
+            revocations: Arc::clone(&self.shared.revocations),
         };
         change(&mut shared);
         Self {
@@ -446,7 +468,7 @@ impl contract::AccountHandlers for Shared {
 
     async fn confirm(
         &self,
-        _ctx: Context,
+        ctx: Context,
         body: contract::ConfirmationToken,
     ) -> Result<contract::Tokens, Problem> {
         let user = self
@@ -456,12 +478,12 @@ impl contract::AccountHandlers for Shared {
             .map_err(storage)?
             .ok_or_else(|| Problem::bad_request(INVALID_CONFIRMATION))?;
         // The mailbox's owner just proved it: sign them in.
-        start_session(self, &user).await
+        start_session(self, &user, &ctx.client).await
     }
 
     async fn login(
         &self,
-        _ctx: Context,
+        ctx: Context,
         body: contract::Credentials,
     ) -> Result<contract::Tokens, Problem> {
         let found = match normalize_email(&body.email) {
@@ -471,10 +493,16 @@ impl contract::AccountHandlers for Shared {
         // An unknown user is checked against the dummy hash: the same work, the same answer.
         // So is a pending one: its password is checked, but it signs in only once confirmed.
         let stored = found.as_ref().map(|c| c.password_hash.clone());
-        let verified = self.passwords.verify_blocking(body.password, stored).await;
+        let verified = self
+            .passwords
+            .verify_blocking(body.password.clone(), stored)
+            .await;
         match found {
             Some(credentials) if verified && credentials.user.confirmed => {
-                start_session(self, &credentials.user).await
+                if self.passwords.needs_rehash(&credentials.password_hash) {
+                    rehash(self, &credentials.user.id, body.password).await;
+                }
+                start_session(self, &credentials.user, &ctx.client).await
             }
             _ => Err(invalid_credentials()),
         }
@@ -489,11 +517,16 @@ impl contract::AccountHandlers for Shared {
         let (refresh_token, next) = new_refresh_token(self, now)?;
         let rotation = self
             .store
-            .rotate(&sha256_hex(&body.refresh_token), next, now)
+            .rotate(
+                &sha256_hex(&body.refresh_token),
+                next,
+                now.saturating_sub(seconds(self.options.session_ttl)),
+                now,
+            )
             .await
             .map_err(storage)?;
-        let user_id = match rotation {
-            Rotation::Rotated { user_id } => user_id,
+        let (user_id, session) = match rotation {
+            Rotation::Rotated { user_id, family_id } => (user_id, family_id),
             Rotation::Reused => {
                 // Either the client retried a refresh whose answer it lost, or someone else
                 // holds a copy of the token; both end the session, which is the safe reading.
@@ -510,16 +543,21 @@ impl contract::AccountHandlers for Shared {
             .await
             .map_err(storage)?
             .ok_or_else(invalid_refresh)?;
-        tokens(self, &user, refresh_token)
+        tokens(self, &user, &session, refresh_token)
     }
 
     async fn logout(&self, _ctx: Context, body: contract::RefreshToken) -> Result<(), Problem> {
         // The same answer whether the token was live: logging out twice is not an error, and
         // an unknown token learns nothing.
-        self.store
-            .revoke_family(&sha256_hex(&body.refresh_token), unix_now_i64())
+        let now = unix_now_i64();
+        let ended = self
+            .store
+            .revoke_family(&sha256_hex(&body.refresh_token), now)
             .await
             .map_err(storage)?;
+        if let Some(session) = ended {
+            end_access_tokens(self, &session, now).await?;
+        }
         Ok(())
     }
 
@@ -540,6 +578,120 @@ impl contract::AccountHandlers for Shared {
             },
             email,
         })
+    }
+
+    async fn list_sessions(&self, ctx: Context) -> Result<contract::SessionList, Problem> {
+        let principal = managing_sessions(&ctx)?;
+        let now = unix_now_i64();
+        let sessions = self
+            .store
+            .sessions(
+                &principal.subject,
+                now.saturating_sub(seconds(self.options.session_ttl)),
+            )
+            .await
+            .map_err(storage)?;
+        let items = sessions
+            .into_iter()
+            .map(|session| contract::Session {
+                current: principal.session.as_deref() == Some(session.id.as_str()),
+                id: session.id,
+                created_at: instant(session.created_at),
+                last_used_at: instant(session.last_used_at),
+                client_ip: session.client.ip,
+                user_agent: session.client.user_agent,
+            })
+            .collect();
+        Ok(contract::SessionList { items })
+    }
+
+    async fn revoke_session(&self, ctx: Context, session_id: String) -> Result<(), Problem> {
+        let principal = managing_sessions(&ctx)?;
+        let now = unix_now_i64();
+        let revoked = self
+            .store
+            .revoke_session(&principal.subject, &session_id, now)
+            .await
+            .map_err(storage)?;
+        if !revoked {
+            return Err(Problem::not_found("no live session of yours has this id"));
+        }
+        end_access_tokens(self, &session_id, now).await?;
+        tracing::info!(user_id = %principal.subject, session = %session_id, "session revoked");
+        Ok(())
+    }
+
+    async fn revoke_sessions(&self, ctx: Context) -> Result<(), Problem> {
+        let principal = managing_sessions(&ctx)?;
+        let now = unix_now_i64();
+        let ended = self
+            .store
+            .revoke_sessions(&principal.subject, now)
+            .await
+            .map_err(storage)?;
+        for session in &ended {
+            end_access_tokens(self, session, now).await?;
+        }
+        tracing::info!(user_id = %principal.subject, sessions = ended.len(), "every session revoked");
+        Ok(())
+    }
+
+    async fn change_password(
+        &self,
+        ctx: Context,
+        body: contract::PasswordChange,
+    ) -> Result<contract::Tokens, Problem> {
+        let principal = managing_sessions(&ctx)?;
+        let min = self.options.password_min_length;
+        if normalize_password(&body.new_password).chars().count() < min {
+            return Err(Problem::validation(vec![FieldError::at(
+                "/new_password",
+                "min_length",
+                format!("must be at least {min} characters"),
+            )]));
+        }
+        let account = match self.store.user(&principal.subject).await.map_err(storage)? {
+            Some(user) => self
+                .store
+                .user_by_email(&user.email)
+                .await
+                .map_err(storage)?,
+            None => None,
+        };
+        let stored = account.as_ref().map(|c| c.password_hash.clone());
+        let verified = self
+            .passwords
+            .verify_blocking(body.current_password, stored)
+            .await;
+        let Some(credentials) = account.filter(|_| verified) else {
+            return Err(Problem::forbidden("the current password is wrong"));
+        };
+        let hash = self
+            .passwords
+            .hash_blocking(body.new_password)
+            .await
+            .map_err(|error| {
+                tracing::error!(%error, "password hashing failed");
+                Problem::unavailable("the password cannot be changed right now; retry later")
+            })?;
+        let user = credentials.user;
+        self.store
+            .set_password_hash(&user.id, hash)
+            .await
+            .map_err(storage)?;
+        // Whoever else holds a session of this account (a thief, the reason for the change)
+        // holds nothing any more: every session ends, and every access token issued so far.
+        let now = unix_now_i64();
+        let ended = self
+            .store
+            .revoke_sessions(&user.id, now)
+            .await
+            .map_err(storage)?;
+        for session in &ended {
+            end_access_tokens(self, session, now).await?;
+        }
+        tracing::info!(user_id = %user.id, sessions = ended.len(), "password changed; every session ended");
+        start_session(self, &user, &ctx.client).await
     }
 
     async fn create_api_key(
@@ -722,7 +874,11 @@ async fn register_pending(
 }
 
 /// A new refresh-token family for `user` and a first access token.
-async fn start_session(shared: &Shared, user: &User) -> Result<contract::Tokens, Problem> {
+async fn start_session(
+    shared: &Shared,
+    user: &User,
+    client: &SessionClient,
+) -> Result<contract::Tokens, Problem> {
     // The tokens name the account: the record they lead to exists before they do.
     ensure_record(shared, user)
         .await
@@ -732,10 +888,41 @@ async fn start_session(shared: &Shared, user: &User) -> Result<contract::Tokens,
     let family = uuid::Uuid::new_v4().to_string();
     shared
         .store
-        .start_family(&family, &user.id, next, now)
+        .start_family(&family, &user.id, next, client.clone(), now)
         .await
         .map_err(storage)?;
-    tokens(shared, user, refresh_token)
+    tokens(shared, user, &family, refresh_token)
+}
+
+/// Hashes a password that just verified again with the current costs. A failure changes
+/// nothing the user sees: the old hash still verifies, and the next sign-in tries again.
+async fn rehash(shared: &Shared, user_id: &str, password: String) {
+    let rehashed = match shared.passwords.hash_blocking(password).await {
+        Ok(hash) => shared
+            .store
+            .set_password_hash(user_id, hash)
+            .await
+            .map_err(|e| e.to_string()),
+        Err(error) => Err(error.to_string()),
+    };
+    match rehashed {
+        Ok(()) => tracing::info!(user_id, "password hash renewed with the current costs"),
+        Err(error) => tracing::warn!(user_id, %error, "password hash not renewed"),
+    }
+}
+
+/// Ends the access tokens of `session`: recorded until the last of them has expired anyway.
+async fn end_access_tokens(shared: &Shared, session: &str, now: i64) -> Result<(), Problem> {
+    let until = now.saturating_add(seconds(shared.issuer.ttl()));
+    shared
+        .revocations
+        .revoke_session(session, until)
+        .await
+        .map_err(storage)
+}
+
+fn seconds(d: Duration) -> i64 {
+    i64::try_from(d.as_secs()).unwrap_or(i64::MAX)
 }
 
 /// Makes sure `user` has its record in the account contract's store, if the project binds one.
@@ -759,16 +946,16 @@ fn new_refresh_token(shared: &Shared, now: i64) -> Result<(String, NewRefreshTok
 fn tokens(
     shared: &Shared,
     user: &User,
+    session: &str,
     refresh_token: String,
 ) -> Result<contract::Tokens, Problem> {
     let access = shared
         .issuer
-        .issue(&user.id, &user.roles)
+        .issue_in(&user.id, &user.roles, Some(session))
         .map_err(|error| {
             tracing::error!(%error, "access token not signed");
             Problem::internal()
         })?;
-    let seconds = |d: Duration| i64::try_from(d.as_secs()).unwrap_or(i64::MAX);
     Ok(contract::Tokens {
         access_token: access.token,
         token_type: "Bearer".to_owned(),
@@ -784,6 +971,20 @@ fn signed_in(ctx: &Context) -> Result<&Principal, Problem> {
     ctx.principal
         .as_deref()
         .ok_or_else(|| Problem::unauthorized("credentials are required", "Bearer"))
+}
+
+/// Sessions and passwords are managed by a signed-in user (a bearer token), never with an API
+/// key, which belongs to no session: a leaked key must not sign its owner out, nor change
+/// their password.
+fn managing_sessions(ctx: &Context) -> Result<&Principal, Problem> {
+    let principal = signed_in(ctx)?;
+    if principal.scheme == Scheme::Bearer {
+        Ok(principal)
+    } else {
+        Err(Problem::forbidden(
+            "sessions are managed with a bearer token from /auth/login, not with an API key",
+        ))
+    }
 }
 
 /// API keys are managed by a signed-in user (a bearer token), never with an API key: a leaked

@@ -99,6 +99,7 @@ mod keys;
 mod login;
 mod password;
 mod records;
+mod revocation;
 pub(crate) mod secret;
 mod settings;
 mod store;
@@ -110,11 +111,12 @@ pub use issuer::{AccessToken, IssueError, KeyCheckError, TokenIssuer};
 pub use login::{AccountMailer, LOGIN_MODULE, Login, LoginOptions, Registration};
 pub use password::{PasswordError, Passwords, normalize_password};
 pub use records::{AccountRecords, ContractAccounts};
+pub use revocation::{MemoryRevocations, RedisRevocations, Revocations};
 pub use settings::{AuthSettings, JwtSettings};
 pub use store::{
     AUTH_MIGRATIONS, ApiKey, AuthStore, MemoryAuthStore, NewApiKey, NewConfirmation,
-    NewRefreshToken, NewUser, Rotation, SqlAuthStore, StoredApiKey, User, UserCredentials,
-    normalize_email,
+    NewRefreshToken, NewUser, Rotation, Session, SessionClient, SqlAuthStore, StoredApiKey, User,
+    UserCredentials, normalize_email,
 };
 
 pub use guard::{
@@ -134,6 +136,12 @@ pub struct Principal {
     pub roles: Vec<String>,
     /// How they proved it.
     pub scheme: Scheme,
+    /// The login-module session (refresh-token family) a bearer token was issued for: its
+    /// `sid` claim. Signing out of the session ends the token.
+    pub session: Option<String>,
+    /// When a bearer token was issued (`iat`, Unix seconds): a password change ends the
+    /// tokens issued before it.
+    pub issued_at: Option<u64>,
 }
 
 impl Principal {

@@ -123,6 +123,24 @@ impl Passwords {
         matches && real
     }
 
+    /// Whether `stored` (a PHC string that verified) was made with other than this hasher's
+    /// algorithm, version or costs: hashed again at the next sign-in, so that raising the
+    /// costs reaches every account that signs in.
+    pub fn needs_rehash(&self, stored: &str) -> bool {
+        let Ok(hash) = argon2::PasswordHash::new(stored) else {
+            return true;
+        };
+        let Ok(params) = Params::try_from(&hash) else {
+            return true;
+        };
+        let current = &self.inner.params;
+        hash.algorithm != Algorithm::Argon2id.ident()
+            || hash.version != Some(Version::V0x13.into())
+            || params.m_cost() != current.m_cost()
+            || params.t_cost() != current.t_cost()
+            || params.p_cost() != current.p_cost()
+    }
+
     /// [`Passwords::hash`] on the blocking pool, one per CPU at a time.
     pub async fn hash_blocking(&self, password: String) -> Result<String, PasswordError> {
         let this = self.clone();
@@ -185,6 +203,19 @@ mod tests {
         );
         assert!(passwords.verify("correct horse battery staple", Some(&hash)));
         assert!(!passwords.verify("Correct horse battery staple", Some(&hash)));
+    }
+
+    #[test]
+    fn hashes_of_other_costs_need_a_rehash() {
+        let passwords = fast();
+        let current = passwords.hash("same").expect("hash");
+        assert!(!passwords.needs_rehash(&current));
+        let cheaper = Passwords::with_params(32, 1, 1)
+            .expect("valid parameters")
+            .hash("same")
+            .expect("hash");
+        assert!(passwords.needs_rehash(&cheaper));
+        assert!(passwords.needs_rehash("not a phc string"));
     }
 
     #[test]

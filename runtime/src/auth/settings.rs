@@ -67,6 +67,8 @@ pub struct AuthSettings {
     pub registration: super::Registration,
     /// How long a confirmation token works.
     pub confirmation_ttl: Duration,
+    /// The absolute lifetime of a session, however often it is refreshed.
+    pub session_ttl: Duration,
 }
 
 impl Default for AuthSettings {
@@ -80,6 +82,7 @@ impl Default for AuthSettings {
             password_min_length: 12,
             registration: super::Registration::Immediate,
             confirmation_ttl: Duration::from_secs(24 * 3600),
+            session_ttl: Duration::from_secs(90 * 24 * 3600),
         }
     }
 }

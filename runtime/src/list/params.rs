@@ -344,7 +344,10 @@ fn sort_keys<R: Resource>(raw: Option<&str>) -> Result<Vec<(String, Direction)>,
     // Every key names a field, as the documents' list of keys says: `sort=` or `sort=a,,b`
     // is a client's mistake, told rather than read as fewer keys.
     if raw.split(',').any(str::is_empty) {
-        return Err(empty_key("sort", "name a sort key between every two commas"));
+        return Err(empty_key(
+            "sort",
+            "name a sort key between every two commas",
+        ));
     }
     for key in raw.split(',') {
         let (field, direction) = match key.strip_prefix('-') {

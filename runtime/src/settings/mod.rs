@@ -48,6 +48,7 @@
 //! | `CMMV_AUTH_PASSWORD_MIN_LENGTH` | `12` | shortest password accepted at registration, in characters (8 to 128) |
 //! | `CMMV_AUTH_REGISTRATION` | `immediate` | `immediate`: `201` and the account signs in at once, `409` for a taken email; `confirm`: `202` alike for every address, the account pending until the token an `AccountMailer` sends comes back (see [`crate::auth::Registration`]) |
 //! | `CMMV_AUTH_CONFIRMATION_TTL` | `24h` | how long a confirmation token works |
+//! | `CMMV_AUTH_SESSION_TTL` | `90d` | absolute lifetime of a session: its refresh token stops working this long after the sign-in, however often refreshed (at least `CMMV_AUTH_REFRESH_TTL`) |
 //! | `CMMV_CURSOR_SECRET` | unset (a random key per process) | the key list cursors are signed with, at least 32 bytes; instances behind one load balancer must share it (see [`crate::list::CursorKey`]) |
 //!
 //! The settings file is the one named by `CMMV_SETTINGS`, else `cmmv.toml` in the working
@@ -424,6 +425,15 @@ impl Settings {
                 format!(
                     "must be longer than CMMV_AUTH_ACCESS_TTL ({}s): a refresh token outlives the access tokens it renews",
                     auth.access_ttl.as_secs()
+                ),
+            ));
+        }
+        if auth.session_ttl < auth.refresh_ttl {
+            return Err(SettingsError::env(
+                "CMMV_AUTH_SESSION_TTL",
+                format!(
+                    "must be at least CMMV_AUTH_REFRESH_TTL ({}s): a session outlives the refresh tokens it is made of",
+                    auth.refresh_ttl.as_secs()
                 ),
             ));
         }

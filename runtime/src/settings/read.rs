@@ -285,6 +285,9 @@ impl RawSettings {
                     d.auth.confirmation_ttl,
                     |v| parse_duration(v).and_then(|t| positive(t, t.as_secs() == 0)),
                 )?,
+                session_ttl: self.parse("CMMV_AUTH_SESSION_TTL", d.auth.session_ttl, |v| {
+                    parse_duration(v).and_then(|t| positive(t, t.as_secs() == 0))
+                })?,
             },
             cursor_secret: self.parse("CMMV_CURSOR_SECRET", d.cursor_secret, |v| {
                 check_secret(v).map(|()| Some(Secret::new(v)))

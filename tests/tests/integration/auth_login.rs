@@ -10,7 +10,7 @@ use axum::Router;
 use axum::routing::get;
 use cmmv::auth::{
     Access, AuthStore, Login, MemoryAuthStore, NewRefreshToken, NewUser, Principal, Rotation,
-    SqlAuthStore, require,
+    Session, SessionClient, SqlAuthStore, require,
 };
 use cmmv::settings::AuthSettings;
 use cmmv::{App, Settings};
@@ -157,39 +157,108 @@ async fn store_level_rotation_and_expiry(store: &dyn AuthStore, tag: &str) {
         hash: hash.to_owned(),
         expires_at,
     };
+    let family = format!("fam-{tag}");
+    let client = SessionClient {
+        ip: Some("192.0.2.7".to_owned()),
+        user_agent: Some("curl/8".to_owned()),
+    };
     store
-        .start_family(&format!("fam-{tag}"), &user.id, token("h1", 2_000), 1_000)
+        .start_family(&family, &user.id, token("h1", 2_000), client.clone(), 1_000)
         .await
         .expect("family");
     // Expired at exactly its expiry time, unchanged by the attempt.
     assert_eq!(
-        store.rotate("h1", token("h2", 3_000), 2_000).await,
+        store.rotate("h1", token("h2", 3_000), 0, 2_000).await,
+        Ok(Rotation::Invalid)
+    );
+    // A session started at or before `started_after` is past its absolute lifetime.
+    assert_eq!(
+        store.rotate("h1", token("h2", 3_000), 1_000, 1_999).await,
         Ok(Rotation::Invalid)
     );
     assert_eq!(
-        store.rotate("h1", token("h2", 3_000), 1_999).await,
+        store.rotate("h1", token("h2", 3_000), 999, 1_999).await,
         Ok(Rotation::Rotated {
-            user_id: user.id.clone()
+            user_id: user.id.clone(),
+            family_id: family.clone(),
         })
     );
+    // Listed with where it came from and when it was last refreshed.
     assert_eq!(
-        store.rotate("unknown", token("h9", 3_000), 1_999).await,
+        store.sessions(&user.id, 0).await,
+        Ok(vec![Session {
+            id: family.clone(),
+            created_at: 1_000,
+            last_used_at: 1_999,
+            client,
+        }])
+    );
+    assert_eq!(store.sessions(&user.id, 1_000).await, Ok(vec![]));
+    assert_eq!(
+        store.rotate("unknown", token("h9", 3_000), 0, 1_999).await,
         Ok(Rotation::Invalid)
     );
     assert_eq!(
-        store.rotate("h1", token("h3", 3_000), 1_999).await,
+        store.rotate("h1", token("h3", 3_000), 0, 1_999).await,
         Ok(Rotation::Reused)
     );
     assert_eq!(
-        store.rotate("h2", token("h4", 3_000), 1_999).await,
+        store.rotate("h2", token("h4", 3_000), 0, 1_999).await,
         Ok(Rotation::Invalid),
         "the successor of a reused token is revoked with its family"
+    );
+    assert_eq!(store.sessions(&user.id, 0).await, Ok(vec![]), "revoked");
+    // Sessions end one by one, or all at once; only their owner's.
+    for (id, first) in [("fam-a", "ha"), ("fam-b", "hb")] {
+        let id = format!("{id}-{tag}");
+        store
+            .start_family(
+                &id,
+                &user.id,
+                token(first, 5_000),
+                SessionClient::default(),
+                1_100,
+            )
+            .await
+            .expect("family");
+    }
+    let (a, b) = (format!("fam-a-{tag}"), format!("fam-b-{tag}"));
+    assert_eq!(
+        store.revoke_session("someone else", &a, 1_200).await,
+        Ok(false)
+    );
+    assert_eq!(store.revoke_session(&user.id, &a, 1_200).await, Ok(true));
+    assert_eq!(store.revoke_session(&user.id, &a, 1_200).await, Ok(false));
+    assert_eq!(
+        store.revoke_sessions(&user.id, 1_200).await,
+        Ok(vec![b.clone()])
+    );
+    assert_eq!(
+        store.revoke_family("hb", 1_200).await,
+        Ok(None),
+        "already ended"
+    );
+    assert_eq!(
+        store
+            .set_password_hash(&user.id, "$argon2id$new".to_owned())
+            .await,
+        Ok(())
+    );
+    let stored = store
+        .user_by_email(&user.email)
+        .await
+        .expect("read")
+        .expect("the user");
+    assert_eq!(stored.password_hash, "$argon2id$new");
+    assert_eq!(
+        store.set_password_hash("nobody", String::new()).await,
+        Err(cmmv::store::StoreError::NotFound)
     );
     // Purging removes expired tokens only: h1 expires at 2_000, its successor h2 at 3_000
     // (refused presentations stored nothing).
     assert_eq!(store.purge_expired(2_500).await, Ok(1));
     assert_eq!(
-        store.rotate("h1", token("h5", 3_000), 1_999).await,
+        store.rotate("h1", token("h5", 3_000), 0, 1_999).await,
         Ok(Rotation::Invalid),
         "a purged token is unknown"
     );
@@ -935,7 +1004,13 @@ async fn the_scheduled_purge_deletes_expired_refresh_tokens() {
         expires_at: 2_000,
     };
     store
-        .start_family("old-family", &user.id, expired_long_ago, 1_000)
+        .start_family(
+            "old-family",
+            &user.id,
+            expired_long_ago,
+            SessionClient::default(),
+            1_000,
+        )
         .await
         .expect("family");
     let login = Login::from_settings(Arc::clone(&store), &with_auth(settings())).expect("login");
@@ -948,7 +1023,7 @@ async fn the_scheduled_purge_deletes_expired_refresh_tokens() {
     };
     // The first round runs at once; the sleep yields to it, with time to spare.
     tokio::time::sleep(Duration::from_millis(200)).await;
-    let outcome = store.rotate("old", successor(), 1_500).await;
+    let outcome = store.rotate("old", successor(), 0, 1_500).await;
     purge.abort();
     assert_eq!(
         outcome,

@@ -24,6 +24,7 @@ mod runtime_shutdown;
 mod runtime_support;
 mod security;
 mod service;
+mod sessions;
 mod store_conformance;
 mod store_sql;
 mod store_support;

@@ -22,7 +22,7 @@ const REDIS_URL_VAR: &str = "CMMV_TEST_REDIS_URL";
     clippy::print_stderr,
     reason = "a skipped test says so where `cargo test` shows it"
 )]
-fn redis_url(test: &str) -> Option<String> {
+pub(crate) fn redis_url(test: &str) -> Option<String> {
     let url = std::env::var(REDIS_URL_VAR).ok();
     if url.is_none() {
         eprintln!("skipped {test}: set {REDIS_URL_VAR} to a Redis server to run it");

@@ -6,7 +6,7 @@ use std::sync::{Mutex, MutexGuard};
 
 use super::{
     ApiKey, AuthStore, BoxFuture, NewApiKey, NewConfirmation, NewRefreshToken, NewUser, Rotation,
-    StoredApiKey, User, UserCredentials,
+    Session, SessionClient, StoredApiKey, User, UserCredentials,
 };
 use crate::store::StoreError;
 
@@ -22,14 +22,23 @@ struct State {
     users: HashMap<String, UserCredentials>,
     /// Email → id.
     emails: HashMap<String, String>,
-    /// Family id → revoked.
-    families: HashMap<String, bool>,
+    /// By id.
+    families: HashMap<String, Family>,
     /// Token hash → token.
     tokens: HashMap<String, Token>,
     /// By prefix.
     api_keys: HashMap<String, (NewApiKey, bool)>,
     /// Confirmation-token hash → (user id, expires at).
     confirmations: HashMap<String, (String, i64)>,
+}
+
+#[derive(Debug)]
+struct Family {
+    user_id: String,
+    revoked: bool,
+    created_at: i64,
+    last_used_at: i64,
+    client: SessionClient,
 }
 
 #[derive(Debug)]
@@ -174,7 +183,8 @@ impl AuthStore for MemoryAuthStore {
         family_id: &'a str,
         user_id: &'a str,
         first: NewRefreshToken,
-        _now: i64,
+        client: SessionClient,
+        now: i64,
     ) -> BoxFuture<'a, Result<(), StoreError>> {
         Box::pin(async move {
             let mut state = self.state()?;
@@ -183,7 +193,16 @@ impl AuthStore for MemoryAuthStore {
                     field: Some("user_id".to_owned()),
                 });
             }
-            state.families.insert(family_id.to_owned(), false);
+            state.families.insert(
+                family_id.to_owned(),
+                Family {
+                    user_id: user_id.to_owned(),
+                    revoked: false,
+                    created_at: now,
+                    last_used_at: now,
+                    client,
+                },
+            );
             state.tokens.insert(
                 first.hash,
                 Token {
@@ -201,6 +220,7 @@ impl AuthStore for MemoryAuthStore {
         &'a self,
         presented: &'a str,
         next: NewRefreshToken,
+        started_after: i64,
         now: i64,
     ) -> BoxFuture<'a, Result<Rotation, StoreError>> {
         Box::pin(async move {
@@ -211,24 +231,27 @@ impl AuthStore for MemoryAuthStore {
             let Some(token) = tokens.get_mut(presented) else {
                 return Ok(Rotation::Invalid);
             };
-            let revoked = families.get(&token.family_id).copied().unwrap_or(true);
+            let Some(family) = families.get_mut(&token.family_id) else {
+                return Ok(Rotation::Invalid);
+            };
             if token.used {
-                families.insert(token.family_id.clone(), true);
+                family.revoked = true;
                 return Ok(Rotation::Reused);
             }
-            if revoked || token.expires_at <= now {
+            if family.revoked || family.created_at <= started_after || token.expires_at <= now {
                 return Ok(Rotation::Invalid);
             }
             token.used = true;
+            family.last_used_at = now;
             let successor = Token {
                 family_id: token.family_id.clone(),
                 user_id: token.user_id.clone(),
                 expires_at: next.expires_at,
                 used: false,
             };
-            let user_id = successor.user_id.clone();
+            let (user_id, family_id) = (successor.user_id.clone(), successor.family_id.clone());
             tokens.insert(next.hash, successor);
-            Ok(Rotation::Rotated { user_id })
+            Ok(Rotation::Rotated { user_id, family_id })
         })
     }
 
@@ -236,14 +259,90 @@ impl AuthStore for MemoryAuthStore {
         &'a self,
         presented: &'a str,
         _now: i64,
-    ) -> BoxFuture<'a, Result<bool, StoreError>> {
+    ) -> BoxFuture<'a, Result<Option<String>, StoreError>> {
         Box::pin(async move {
             let mut state = self.state()?;
             let Some(family_id) = state.tokens.get(presented).map(|t| t.family_id.clone()) else {
-                return Ok(false);
+                return Ok(None);
             };
-            let was_live = state.families.insert(family_id, true) == Some(false);
-            Ok(was_live)
+            let Some(family) = state.families.get_mut(&family_id) else {
+                return Ok(None);
+            };
+            let was_live = !family.revoked;
+            family.revoked = true;
+            Ok(was_live.then_some(family_id))
+        })
+    }
+
+    fn sessions<'a>(
+        &'a self,
+        user_id: &'a str,
+        started_after: i64,
+    ) -> BoxFuture<'a, Result<Vec<Session>, StoreError>> {
+        Box::pin(async move {
+            let state = self.state()?;
+            let mut sessions: Vec<Session> = state
+                .families
+                .iter()
+                .filter(|(_, f)| f.user_id == user_id && !f.revoked && f.created_at > started_after)
+                .map(|(id, f)| Session {
+                    id: id.clone(),
+                    created_at: f.created_at,
+                    last_used_at: f.last_used_at,
+                    client: f.client.clone(),
+                })
+                .collect();
+            sessions.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
+            Ok(sessions)
+        })
+    }
+
+    fn revoke_session<'a>(
+        &'a self,
+        user_id: &'a str,
+        family_id: &'a str,
+        _now: i64,
+    ) -> BoxFuture<'a, Result<bool, StoreError>> {
+        Box::pin(async move {
+            let mut state = self.state()?;
+            match state.families.get_mut(family_id) {
+                Some(family) if family.user_id == user_id && !family.revoked => {
+                    family.revoked = true;
+                    Ok(true)
+                }
+                _ => Ok(false),
+            }
+        })
+    }
+
+    fn revoke_sessions<'a>(
+        &'a self,
+        user_id: &'a str,
+        _now: i64,
+    ) -> BoxFuture<'a, Result<Vec<String>, StoreError>> {
+        Box::pin(async move {
+            let mut state = self.state()?;
+            let mut revoked = Vec::new();
+            for (id, family) in &mut state.families {
+                if family.user_id == user_id && !family.revoked {
+                    family.revoked = true;
+                    revoked.push(id.clone());
+                }
+            }
+            Ok(revoked)
+        })
+    }
+
+    fn set_password_hash<'a>(
+        &'a self,
+        user_id: &'a str,
+        password_hash: String,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(async move {
+            let mut state = self.state()?;
+            let user = state.users.get_mut(user_id).ok_or(StoreError::NotFound)?;
+            user.password_hash = password_hash;
+            Ok(())
         })
     }
 

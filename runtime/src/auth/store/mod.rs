@@ -107,11 +107,35 @@ pub enum Rotation {
     Rotated {
         /// The owner of the family, whom the successor token is issued to.
         user_id: String,
+        /// The family (session), which the access token issued with the successor names.
+        family_id: String,
     },
     /// The token had already been used: the whole family is now revoked.
     Reused,
     /// Unknown, expired, or of a revoked family; nothing changed.
     Invalid,
+}
+
+/// Where a session was started from, as its owner sees it listed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SessionClient {
+    /// The client's address, as the app resolved it (trusted proxies considered).
+    pub ip: Option<String>,
+    /// The `User-Agent` it sent, cut to 256 characters.
+    pub user_agent: Option<String>,
+}
+
+/// A live session: one refresh-token family, from one sign-in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Session {
+    /// The family's id: the `sid` of the access tokens issued in it.
+    pub id: String,
+    /// When it started (Unix seconds).
+    pub created_at: i64,
+    /// When its refresh token was last used (its start, before any refresh).
+    pub last_used_at: i64,
+    /// Where it was started from.
+    pub client: SessionClient,
 }
 
 /// An API key as its owner sees it listed (never the secret).
@@ -204,32 +228,68 @@ pub trait AuthStore: Send + Sync + fmt::Debug + 'static {
         roles: Vec<String>,
     ) -> BoxFuture<'a, Result<(), StoreError>>;
 
-    /// Starts a refresh-token family (a login) for `user_id` with its first token.
+    /// Starts a refresh-token family (a session) for `user_id` with its first token, from
+    /// `client`.
     fn start_family<'a>(
         &'a self,
         family_id: &'a str,
         user_id: &'a str,
         first: NewRefreshToken,
+        client: SessionClient,
         now: i64,
     ) -> BoxFuture<'a, Result<(), StoreError>>;
 
-    /// Presents the token whose hash is `presented`: atomically, when it is current, marks
-    /// it used and stores `next` in its family; when it was already used, revokes the
-    /// family. Of two concurrent calls with one token, exactly one rotates.
+    /// Presents the token whose hash is `presented`: atomically, when it is current and its
+    /// family was started after `started_after` (a session's absolute lifetime), marks it
+    /// used, stores `next` in its family and marks the family used at `now`; when it was
+    /// already used, revokes the family. Of two concurrent calls with one token, exactly one
+    /// rotates.
     fn rotate<'a>(
         &'a self,
         presented: &'a str,
         next: NewRefreshToken,
+        started_after: i64,
         now: i64,
     ) -> BoxFuture<'a, Result<Rotation, StoreError>>;
 
-    /// Revokes the family of the token whose hash is `presented` (logout); whether there was
-    /// a live one.
+    /// Revokes the family of the token whose hash is `presented` (logout): the family's id,
+    /// when it was live.
     fn revoke_family<'a>(
         &'a self,
         presented: &'a str,
         now: i64,
+    ) -> BoxFuture<'a, Result<Option<String>, StoreError>>;
+
+    /// The live sessions of `user_id` (not revoked, started after `started_after`), oldest
+    /// first.
+    fn sessions<'a>(
+        &'a self,
+        user_id: &'a str,
+        started_after: i64,
+    ) -> BoxFuture<'a, Result<Vec<Session>, StoreError>>;
+
+    /// Revokes `user_id`'s session `family_id`; whether it was theirs and live.
+    fn revoke_session<'a>(
+        &'a self,
+        user_id: &'a str,
+        family_id: &'a str,
+        now: i64,
     ) -> BoxFuture<'a, Result<bool, StoreError>>;
+
+    /// Revokes every live session of `user_id`: their ids.
+    fn revoke_sessions<'a>(
+        &'a self,
+        user_id: &'a str,
+        now: i64,
+    ) -> BoxFuture<'a, Result<Vec<String>, StoreError>>;
+
+    /// Replaces a user's password hash (a password change, or a re-hash with new costs);
+    /// `NotFound` without the user.
+    fn set_password_hash<'a>(
+        &'a self,
+        user_id: &'a str,
+        password_hash: String,
+    ) -> BoxFuture<'a, Result<(), StoreError>>;
 
     /// Deletes the refresh tokens expired at `now` and the families left without any (and
     /// expired confirmation tokens); returns how many refresh tokens went. Run it now and then (a daily task): nothing else removes them.

@@ -18,7 +18,7 @@ use sqlx::Row as _;
 
 use super::{
     ApiKey, AuthStore, BoxFuture, NewApiKey, NewConfirmation, NewRefreshToken, NewUser, Rotation,
-    StoredApiKey, User, UserCredentials,
+    Session, SessionClient, StoredApiKey, User, UserCredentials,
 };
 use crate::sql::{Changes, Conn, Database, DatabaseError, Migration};
 use crate::store::StoreError;
@@ -37,7 +37,22 @@ pub const AUTH_MIGRATIONS: &[Migration] = &[
         sqlite: SCHEMA_V2,
         postgres: SCHEMA_V2,
     },
+    Migration {
+        version: 3,
+        name: "auth sessions",
+        sqlite: SCHEMA_V3,
+        postgres: SCHEMA_V3,
+    },
 ];
+
+/// What a session's owner sees of it: when it was last used and where it was started from.
+/// The sessions before this one were last used, as far as anyone knows, when they started.
+const SCHEMA_V3: &str = r#"
+ALTER TABLE "cmmv_auth_refresh_families" ADD COLUMN "last_used_at" BIGINT;
+ALTER TABLE "cmmv_auth_refresh_families" ADD COLUMN "client_ip" TEXT;
+ALTER TABLE "cmmv_auth_refresh_families" ADD COLUMN "user_agent" TEXT;
+UPDATE "cmmv_auth_refresh_families" SET "last_used_at" = "created_at";
+"#;
 
 /// Accounts that wait for their email's confirmation. Every account before this one could
 /// sign in, so each counts as confirmed when it was created.
@@ -192,6 +207,7 @@ trait RowLike {
     fn text(&self, column: &str) -> Result<String, sqlx::Error>;
     fn int(&self, column: &str) -> Result<i64, sqlx::Error>;
     fn optional_int(&self, column: &str) -> Result<Option<i64>, sqlx::Error>;
+    fn optional_text(&self, column: &str) -> Result<Option<String>, sqlx::Error>;
 }
 
 macro_rules! row_like {
@@ -204,6 +220,9 @@ macro_rules! row_like {
                 self.try_get(column)
             }
             fn optional_int(&self, column: &str) -> Result<Option<i64>, sqlx::Error> {
+                self.try_get(column)
+            }
+            fn optional_text(&self, column: &str) -> Result<Option<String>, sqlx::Error> {
                 self.try_get(column)
             }
         }
@@ -407,16 +426,19 @@ impl AuthStore for SqlAuthStore {
         family_id: &'a str,
         user_id: &'a str,
         first: NewRefreshToken,
+        client: SessionClient,
         now: i64,
     ) -> BoxFuture<'a, Result<(), StoreError>> {
         let (family_id, user_id) = (family_id.to_owned(), user_id.to_owned());
         Box::pin(on_write!(self.db, |tx| {
             sqlx::query(
-                r#"INSERT INTO "cmmv_auth_refresh_families" ("id", "user_id", "created_at") VALUES ($1, $2, $3)"#,
+                r#"INSERT INTO "cmmv_auth_refresh_families" ("id", "user_id", "created_at", "last_used_at", "client_ip", "user_agent") VALUES ($1, $2, $3, $3, $4, $5)"#,
             )
             .bind(&family_id)
             .bind(&user_id)
             .bind(now)
+            .bind(client.ip.as_deref())
+            .bind(client.user_agent.as_deref())
             .execute(&mut *tx)
             .await
             .map_err(|e| classify(e, "id"))?;
@@ -438,6 +460,7 @@ impl AuthStore for SqlAuthStore {
         &'a self,
         presented: &'a str,
         next: NewRefreshToken,
+        started_after: i64,
         now: i64,
     ) -> BoxFuture<'a, Result<Rotation, StoreError>> {
         let presented = presented.to_owned();
@@ -445,11 +468,12 @@ impl AuthStore for SqlAuthStore {
             let current = sqlx::query(
                 r#"UPDATE "cmmv_auth_refresh_tokens" SET "used_at" = $1
                    WHERE "hash" = $2 AND "used_at" IS NULL AND "expires_at" > $1
-                     AND "family_id" IN (SELECT "id" FROM "cmmv_auth_refresh_families" WHERE "revoked_at" IS NULL)
+                     AND "family_id" IN (SELECT "id" FROM "cmmv_auth_refresh_families" WHERE "revoked_at" IS NULL AND "created_at" > $3)
                    RETURNING "family_id", "user_id""#,
             )
             .bind(now)
             .bind(&presented)
+            .bind(started_after)
             .fetch_optional(&mut *tx)
             .await
             .map_err(failed)?;
@@ -466,7 +490,15 @@ impl AuthStore for SqlAuthStore {
                 .execute(&mut *tx)
                 .await
                 .map_err(|e| classify(e, "hash"))?;
-                return Ok(Rotation::Rotated { user_id });
+                sqlx::query(
+                    r#"UPDATE "cmmv_auth_refresh_families" SET "last_used_at" = $1 WHERE "id" = $2"#,
+                )
+                .bind(now)
+                .bind(&family_id)
+                .execute(&mut *tx)
+                .await
+                .map_err(failed)?;
+                return Ok(Rotation::Rotated { user_id, family_id });
             }
             // Not current: find out whether it was used before (reuse: revoke the family, in
             // the same transaction) or is unknown, expired or revoked.
@@ -499,21 +531,127 @@ impl AuthStore for SqlAuthStore {
         &'a self,
         presented: &'a str,
         now: i64,
-    ) -> BoxFuture<'a, Result<bool, StoreError>> {
+    ) -> BoxFuture<'a, Result<Option<String>, StoreError>> {
         let presented = presented.to_owned();
         Box::pin(on_write!(self.db, |tx| {
-            let changed = sqlx::query(
+            let revoked = sqlx::query(
                 r#"UPDATE "cmmv_auth_refresh_families" SET "revoked_at" = $1
                    WHERE "revoked_at" IS NULL
-                     AND "id" = (SELECT "family_id" FROM "cmmv_auth_refresh_tokens" WHERE "hash" = $2)"#,
+                     AND "id" = (SELECT "family_id" FROM "cmmv_auth_refresh_tokens" WHERE "hash" = $2)
+                   RETURNING "id""#,
             )
             .bind(now)
             .bind(&presented)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(failed)?;
+            revoked
+                .map(|row| row.text("id"))
+                .transpose()
+                .map_err(failed)
+        }))
+    }
+
+    fn sessions<'a>(
+        &'a self,
+        user_id: &'a str,
+        started_after: i64,
+    ) -> BoxFuture<'a, Result<Vec<Session>, StoreError>> {
+        Box::pin(async move {
+            on_pool!(self.db, |pool| {
+                let rows = sqlx::query(
+                    r#"SELECT "id", "created_at", "last_used_at", "client_ip", "user_agent" FROM "cmmv_auth_refresh_families"
+                       WHERE "user_id" = $1 AND "revoked_at" IS NULL AND "created_at" > $2
+                       ORDER BY "created_at", "id""#,
+                )
+                .bind(user_id)
+                .bind(started_after)
+                .fetch_all(pool)
+                .await
+                .map_err(failed)?;
+                rows.iter()
+                    .map(|row| {
+                        let created_at = row.int("created_at")?;
+                        Ok(Session {
+                            id: row.text("id")?,
+                            created_at,
+                            last_used_at: row.optional_int("last_used_at")?.unwrap_or(created_at),
+                            client: SessionClient {
+                                ip: row.optional_text("client_ip")?,
+                                user_agent: row.optional_text("user_agent")?,
+                            },
+                        })
+                    })
+                    .collect::<Result<Vec<_>, sqlx::Error>>()
+                    .map_err(failed)
+            })
+        })
+    }
+
+    fn revoke_session<'a>(
+        &'a self,
+        user_id: &'a str,
+        family_id: &'a str,
+        now: i64,
+    ) -> BoxFuture<'a, Result<bool, StoreError>> {
+        let (user_id, family_id) = (user_id.to_owned(), family_id.to_owned());
+        Box::pin(on_write!(self.db, |tx| {
+            let changed = sqlx::query(
+                r#"UPDATE "cmmv_auth_refresh_families" SET "revoked_at" = $1 WHERE "id" = $2 AND "user_id" = $3 AND "revoked_at" IS NULL"#,
+            )
+            .bind(now)
+            .bind(&family_id)
+            .bind(&user_id)
             .execute(&mut *tx)
             .await
             .map_err(failed)?
             .rows_affected();
             Ok(changed > 0)
+        }))
+    }
+
+    fn revoke_sessions<'a>(
+        &'a self,
+        user_id: &'a str,
+        now: i64,
+    ) -> BoxFuture<'a, Result<Vec<String>, StoreError>> {
+        let user_id = user_id.to_owned();
+        Box::pin(on_write!(self.db, |tx| {
+            let rows = sqlx::query(
+                r#"UPDATE "cmmv_auth_refresh_families" SET "revoked_at" = $1 WHERE "user_id" = $2 AND "revoked_at" IS NULL RETURNING "id""#,
+            )
+            .bind(now)
+            .bind(&user_id)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(failed)?;
+            rows.iter()
+                .map(|row| row.text("id"))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(failed)
+        }))
+    }
+
+    fn set_password_hash<'a>(
+        &'a self,
+        user_id: &'a str,
+        password_hash: String,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        let user_id = user_id.to_owned();
+        Box::pin(on_write!(self.db, |tx| {
+            let changed =
+                sqlx::query(r#"UPDATE "cmmv_auth_users" SET "password_hash" = $1 WHERE "id" = $2"#)
+                    .bind(&password_hash)
+                    .bind(&user_id)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(failed)?
+                    .rows_affected();
+            if changed == 0 {
+                Err(StoreError::NotFound)
+            } else {
+                Ok(())
+            }
         }))
     }
 

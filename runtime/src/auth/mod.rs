@@ -19,6 +19,7 @@
 //! | `CMMV_AUTH_REFRESH_TTL` | login module: refresh-token lifetime (default `30d`, longer than the access TTL) |
 //! | `CMMV_AUTH_DEFAULT_ROLES` | login module: comma-separated roles of new users (default `user`) |
 //! | `CMMV_AUTH_PASSWORD_MIN_LENGTH` | login module: shortest password at registration (default `12`, 8 to 128) |
+//! | `CMMV_AUTH_SESSION_TTL` | login module: absolute lifetime of a session, however often refreshed (default `90d`) |
 //!
 //! When neither `CMMV_JWT_HS256_SECRET` nor `CMMV_JWT_KEYS` is set there is no verifier
 //! ([`JwtVerifier::from_settings`] gives `None`). When either is, `CMMV_JWT_ISSUER` and
@@ -62,7 +63,8 @@
 //! # The login module
 //!
 //! [`Login`] serves `/auth/register`, `/auth/login`, `/auth/refresh`, `/auth/logout`,
-//! `/auth/me` and `/auth/api-keys` (see `login.rs` for the table of routes) over an
+//! `/auth/me`, `/auth/password`, `/auth/sessions` and `/auth/api-keys` (its contract,
+//! `compiler/modules/login.yaml`, declares each) over an
 //! [`AuthStore`]: [`MemoryAuthStore`], or [`SqlAuthStore`] in the app's SQLite or PostgreSQL
 //! database (tables `cmmv_auth_users`, `cmmv_auth_refresh_families`,
 //! `cmmv_auth_refresh_tokens`, `cmmv_api_keys`, migrated by the runtime and recorded in
@@ -74,6 +76,9 @@
 //!   (checked at start).
 //! - Refresh tokens: 256 random bits, stored as SHA-256, rotated on every use; presenting a
 //!   rotated one revokes its whole family; logout revokes the family.
+//! - Sessions: each family is a session its owner lists and ends, and which ends by itself
+//!   `CMMV_AUTH_SESSION_TTL` after its sign-in; ending one (sign-out, revocation, a password
+//!   change) ends its access tokens at once ([`Revocations`]).
 //! - API keys: `cmmv_<prefix>_<secret>`, shown once, stored as SHA-256, scoped to a subset of
 //!   the creator's roles, revocable; [`ApiKeys`] resolves them for the guard.
 //! - Rate limits: declared by the module's contract and carried by the routes (per client IP:

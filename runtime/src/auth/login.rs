@@ -885,7 +885,8 @@ async fn start_session(
         .map_err(|e| e.into_problem("account record", None))?;
     let now = unix_now_i64();
     let (refresh_token, next) = new_refresh_token(shared, now)?;
-    let family = uuid::Uuid::new_v4().to_string();
+    // Time-ordered, so that sessions started within one second still list in order.
+    let family = uuid::Uuid::now_v7().to_string();
     shared
         .store
         .start_family(&family, &user.id, next, client.clone(), now)

@@ -155,9 +155,10 @@ async fn sessions_are_listed_and_ended_one_by_one_or_all_at_once() {
     assert_eq!(status, StatusCode::OK, "{list}");
     let items = list["items"].as_array().expect("items");
     assert_eq!(items.len(), 2, "{list}");
-    assert_eq!(items[0]["user_agent"], "laptop/1.0");
+    // Oldest first, even within one second.
+    assert_eq!(items[0]["user_agent"], "laptop/1.0", "{list}");
     assert_eq!(items[0]["current"], true);
-    assert_eq!(items[1]["user_agent"], "phone/2.0");
+    assert_eq!(items[1]["user_agent"], "phone/2.0", "{list}");
     assert_eq!(items[1]["current"], false);
     for item in items {
         assert_eq!(item["client_ip"], "127.0.0.1", "{item}");

@@ -265,12 +265,10 @@ impl AuthStore for MemoryAuthStore {
             let Some(family_id) = state.tokens.get(presented).map(|t| t.family_id.clone()) else {
                 return Ok(None);
             };
-            let Some(family) = state.families.get_mut(&family_id) else {
-                return Ok(None);
-            };
-            let was_live = !family.revoked;
-            family.revoked = true;
-            Ok(was_live.then_some(family_id))
+            if let Some(family) = state.families.get_mut(&family_id) {
+                family.revoked = true;
+            }
+            Ok(Some(family_id))
         })
     }
 

@@ -252,8 +252,9 @@ pub trait AuthStore: Send + Sync + fmt::Debug + 'static {
         now: i64,
     ) -> BoxFuture<'a, Result<Rotation, StoreError>>;
 
-    /// Revokes the family of the token whose hash is `presented` (logout): the family's id,
-    /// when it was live.
+    /// Revokes the family of the token whose hash is `presented` (logout): the family's id
+    /// when the token is known, live or not, so that a retried sign-out whose first attempt
+    /// could not record the ending (see `Revocations`) records it.
     fn revoke_family<'a>(
         &'a self,
         presented: &'a str,

@@ -534,21 +534,29 @@ impl AuthStore for SqlAuthStore {
     ) -> BoxFuture<'a, Result<Option<String>, StoreError>> {
         let presented = presented.to_owned();
         Box::pin(on_write!(self.db, |tx| {
-            let revoked = sqlx::query(
-                r#"UPDATE "cmmv_auth_refresh_families" SET "revoked_at" = $1
-                   WHERE "revoked_at" IS NULL
-                     AND "id" = (SELECT "family_id" FROM "cmmv_auth_refresh_tokens" WHERE "hash" = $2)
-                   RETURNING "id""#,
+            let family = sqlx::query(
+                r#"SELECT "family_id" FROM "cmmv_auth_refresh_tokens" WHERE "hash" = $1"#,
             )
-            .bind(now)
             .bind(&presented)
             .fetch_optional(&mut *tx)
             .await
             .map_err(failed)?;
-            revoked
-                .map(|row| row.text("id"))
+            let Some(family) = family
+                .map(|row| row.text("family_id"))
                 .transpose()
-                .map_err(failed)
+                .map_err(failed)?
+            else {
+                return Ok(None);
+            };
+            sqlx::query(
+                r#"UPDATE "cmmv_auth_refresh_families" SET "revoked_at" = $1 WHERE "id" = $2 AND "revoked_at" IS NULL"#,
+            )
+            .bind(now)
+            .bind(&family)
+            .execute(&mut *tx)
+            .await
+            .map_err(failed)?;
+            Ok(Some(family))
         }))
     }
 

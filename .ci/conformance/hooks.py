@@ -8,7 +8,8 @@ cursor the server did not sign), `subset` (422: an API key's roles must be roles
 holds) and `future` (422: an expiry must be after the moment of the request). Two refusals of
 the login module are of the same kind and named by operation: a confirmation token the server
 did not issue (`POST /auth/confirm`, 400), and a password shorter than the server's configured
-minimum (`POST /auth/register`, 422 at `/password`), a setting the documents cannot know.
+minimum (`POST /auth/register`, 422 at `/password`; `POST /auth/password`, 422 at
+`/new_password`), a setting the documents cannot know.
 Every other refusal of schema-valid data still fails the run.
 """
 
@@ -18,13 +19,16 @@ from schemathesis.specs.openapi.checks import positive_data_acceptance
 UNSTATABLE_RULES = {"reference", "key", "cursor", "subset", "future"}
 
 
+# The configured password minimum: (path, pointer) of each body that carries a new password.
+NEW_PASSWORDS = {("/auth/register", "/password"), ("/auth/password", "/new_password")}
+
+
 def _unstatable(case, entry) -> bool:
     if entry.get("rule") in UNSTATABLE_RULES:
         return True
     return (
         case.method.upper() == "POST"
-        and case.path == "/auth/register"
-        and entry.get("pointer") == "/password"
+        and (case.path, entry.get("pointer")) in NEW_PASSWORDS
         and entry.get("rule") == "min_length"
     )
 

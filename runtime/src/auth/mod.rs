@@ -144,8 +144,8 @@ pub struct Principal {
     /// The login-module session (refresh-token family) a bearer token was issued for: its
     /// `sid` claim. Signing out of the session ends the token.
     pub session: Option<String>,
-    /// When a bearer token was issued (`iat`, Unix seconds): a password change ends the
-    /// tokens issued before it.
+    /// When a bearer token was issued (`iat`, Unix seconds), for handlers that ask for a
+    /// recent sign-in before a sensitive change.
     pub issued_at: Option<u64>,
 }
 

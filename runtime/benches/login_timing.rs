@@ -28,39 +28,10 @@ use tower::ServiceExt as _;
 const PASSWORD: &str = "correct horse battery staple";
 const WARM_UP: usize = 10;
 
-fn main() -> std::process::ExitCode {
-    let args: Vec<String> = std::env::args()
-        .skip(1)
-        .filter(|a| a != "--bench")
-        .collect();
-    let rounds = match args.as_slice() {
-        [] => 200,
-        [flag, n] if flag == "--rounds" => match n.parse() {
-            Ok(n) if n > 0 => n,
-            _ => return fail(&format!("--rounds takes a positive integer, not {n:?}")),
-        },
-        other => {
-            return fail(&format!(
-                "unexpected arguments {other:?} (expected --rounds N)"
-            ));
-        }
-    };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime,
-        Err(error) => return fail(&error.to_string()),
-    };
-    match runtime.block_on(run(rounds)) {
-        Ok(()) => std::process::ExitCode::SUCCESS,
-        Err(error) => fail(&error),
-    }
-}
+mod common;
 
-fn fail(message: &str) -> std::process::ExitCode {
-    eprintln!("error: {message}");
-    std::process::ExitCode::FAILURE
+fn main() -> std::process::ExitCode {
+    common::main(200, run)
 }
 
 async fn run(rounds: usize) -> Result<(), String> {

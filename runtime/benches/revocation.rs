@@ -23,35 +23,10 @@ use cmmv::auth::{
 use cmmv::settings::{JwtSettings, Secret};
 use http::HeaderMap;
 
-fn main() -> std::process::ExitCode {
-    let args: Vec<String> = std::env::args()
-        .skip(1)
-        .filter(|a| a != "--bench")
-        .collect();
-    let rounds = match args.as_slice() {
-        [] => 2_000,
-        [flag, n] if flag == "--rounds" => match n.parse() {
-            Ok(n) if n > 0 => n,
-            _ => return fail(&format!("--rounds takes a positive integer, not {n:?}")),
-        },
-        _ => return fail("usage: cargo bench -p cmmv --bench revocation [-- --rounds N]"),
-    };
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime,
-        Err(error) => return fail(&error.to_string()),
-    };
-    match runtime.block_on(run(rounds)) {
-        Ok(()) => std::process::ExitCode::SUCCESS,
-        Err(error) => fail(&error),
-    }
-}
+mod common;
 
-fn fail(message: &str) -> std::process::ExitCode {
-    eprintln!("error: {message}");
-    std::process::ExitCode::FAILURE
+fn main() -> std::process::ExitCode {
+    common::main(2_000, run)
 }
 
 async fn run(rounds: usize) -> Result<(), String> {

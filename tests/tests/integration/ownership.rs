@@ -305,22 +305,21 @@ async fn each_account_is_its_user(served: &Served) {
     assert_eq!(status, StatusCode::UNAUTHORIZED);
 }
 
+/// The example app served on `todo`'s stores, with the tests' signing key.
+async fn serve(todo: todo::Todo) -> Served {
+    let app = todo::app(with_auth(settings()), &Arc::new(todo)).expect("the app builds");
+    Served::start(app).await
+}
+
 #[tokio::test]
 async fn accounts_are_users_in_memory() {
-    let app = todo::app(with_auth(settings()), &Arc::new(todo::Todo::in_memory()))
-        .expect("the app builds");
-    each_account_is_its_user(&Served::start(app).await).await;
+    each_account_is_its_user(&serve(todo::Todo::in_memory()).await).await;
 }
 
 #[tokio::test]
 async fn accounts_are_users_in_sqlite() {
     let (_dir, db) = sqlite_database().await;
-    let app = todo::app(
-        with_auth(settings()),
-        &Arc::new(todo::Todo::with_database(&db)),
-    )
-    .expect("the app builds");
-    each_account_is_its_user(&Served::start(app).await).await;
+    each_account_is_its_user(&serve(todo::Todo::with_database(&db)).await).await;
 }
 
 #[tokio::test]
@@ -328,12 +327,7 @@ async fn accounts_are_users_in_postgres() {
     let Some(test) = TestDatabase::postgres("accounts").await else {
         return;
     };
-    let app = todo::app(
-        with_auth(settings()),
-        &Arc::new(todo::Todo::with_database(&test.db)),
-    )
-    .expect("the app builds");
-    each_account_is_its_user(&Served::start(app).await).await;
+    each_account_is_its_user(&serve(todo::Todo::with_database(&test.db)).await).await;
     test.drop().await;
 }
 
@@ -408,20 +402,13 @@ fn an_app_whose_login_keeps_no_records_does_not_build() {
 
 #[tokio::test]
 async fn owned_notes_in_memory() {
-    let app = todo::app(with_auth(settings()), &Arc::new(todo::Todo::in_memory()))
-        .expect("the app builds");
-    each_account_reaches_its_own_notes(&Served::start(app).await).await;
+    each_account_reaches_its_own_notes(&serve(todo::Todo::in_memory()).await).await;
 }
 
 #[tokio::test]
 async fn owned_notes_in_sqlite() {
     let (_dir, db) = sqlite_database().await;
-    let app = todo::app(
-        with_auth(settings()),
-        &Arc::new(todo::Todo::with_database(&db)),
-    )
-    .expect("the app builds");
-    each_account_reaches_its_own_notes(&Served::start(app).await).await;
+    each_account_reaches_its_own_notes(&serve(todo::Todo::with_database(&db)).await).await;
 }
 
 #[tokio::test]
@@ -429,11 +416,6 @@ async fn owned_notes_in_postgres() {
     let Some(test) = TestDatabase::postgres("ownership").await else {
         return;
     };
-    let app = todo::app(
-        with_auth(settings()),
-        &Arc::new(todo::Todo::with_database(&test.db)),
-    )
-    .expect("the app builds");
-    each_account_reaches_its_own_notes(&Served::start(app).await).await;
+    each_account_reaches_its_own_notes(&serve(todo::Todo::with_database(&test.db)).await).await;
     test.drop().await;
 }

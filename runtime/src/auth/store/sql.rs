@@ -166,6 +166,34 @@ impl SqlAuthStore {
     }
 }
 
+impl SqlAuthStore {
+    /// Sets one text column of user `id`; `NotFound` without the user.
+    async fn set_user_column(
+        &self,
+        id: &str,
+        column: &'static str,
+        value: String,
+    ) -> Result<(), StoreError> {
+        let id = id.to_owned();
+        let sql = format!(r#"UPDATE "cmmv_auth_users" SET "{column}" = $1 WHERE "id" = $2"#);
+        on_write!(self.db, |tx| {
+            let changed = sqlx::query(sqlx::AssertSqlSafe(sql.clone()))
+                .bind(&value)
+                .bind(&id)
+                .execute(&mut *tx)
+                .await
+                .map_err(failed)?
+                .rows_affected();
+            if changed == 0 {
+                Err(StoreError::NotFound)
+            } else {
+                Ok(())
+            }
+        })
+        .await
+    }
+}
+
 const USER_COLUMNS: &str =
     r#""id", "email", "roles", "created_at", "confirmed_at", "password_hash""#;
 
@@ -403,22 +431,7 @@ impl AuthStore for SqlAuthStore {
         id: &'a str,
         roles: Vec<String>,
     ) -> BoxFuture<'a, Result<(), StoreError>> {
-        let id = id.to_owned();
-        Box::pin(on_write!(self.db, |tx| {
-            let changed =
-                sqlx::query(r#"UPDATE "cmmv_auth_users" SET "roles" = $1 WHERE "id" = $2"#)
-                    .bind(roles_to_text(&roles))
-                    .bind(&id)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(failed)?
-                    .rows_affected();
-            if changed == 0 {
-                Err(StoreError::NotFound)
-            } else {
-                Ok(())
-            }
-        }))
+        Box::pin(self.set_user_column(id, "roles", roles_to_text(&roles)))
     }
 
     fn start_family<'a>(
@@ -645,22 +658,7 @@ impl AuthStore for SqlAuthStore {
         user_id: &'a str,
         password_hash: String,
     ) -> BoxFuture<'a, Result<(), StoreError>> {
-        let user_id = user_id.to_owned();
-        Box::pin(on_write!(self.db, |tx| {
-            let changed =
-                sqlx::query(r#"UPDATE "cmmv_auth_users" SET "password_hash" = $1 WHERE "id" = $2"#)
-                    .bind(&password_hash)
-                    .bind(&user_id)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(failed)?
-                    .rows_affected();
-            if changed == 0 {
-                Err(StoreError::NotFound)
-            } else {
-                Ok(())
-            }
-        }))
+        Box::pin(self.set_user_column(user_id, "password_hash", password_hash))
     }
 
     fn purge_expired(&self, now: i64) -> BoxFuture<'_, Result<u64, StoreError>> {

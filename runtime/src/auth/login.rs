@@ -67,6 +67,7 @@ use std::time::Duration;
 use axum::Router;
 
 use super::api_keys::{self, ApiKeys};
+use super::audit::{self, AuditEvent};
 use super::contract;
 use super::issuer::{TokenIssuer, unix_now_i64};
 use super::password::Passwords;
@@ -420,7 +421,7 @@ fn no_randomness() -> Problem {
 impl contract::AccountHandlers for Shared {
     async fn register(
         &self,
-        _ctx: Context,
+        ctx: Context,
         body: contract::NewAccount,
     ) -> Result<contract::AccountRegisterReply, Problem> {
         let email = normalize_email(&body.email).filter(|email| Format::Email.matches(email));
@@ -460,6 +461,7 @@ impl contract::AccountHandlers for Shared {
                 if let Err(error) = ensure_record(self, &user).await {
                     tracing::warn!(%error, "the new account's record is left to its first sign-in");
                 }
+                audit::record(AuditEvent::Registered, &ctx, Some(&user.id), None);
                 Ok(contract::AccountRegisterReply::Created(user.into()))
             }
             Registration::Confirm => register_pending(self, email, password_hash, now).await,
@@ -478,7 +480,9 @@ impl contract::AccountHandlers for Shared {
             .map_err(storage)?
             .ok_or_else(|| Problem::bad_request(INVALID_CONFIRMATION))?;
         // The mailbox's owner just proved it: sign them in.
-        start_session(self, &user, &ctx.client).await
+        let tokens = start_session(self, &user, &ctx.client).await?;
+        audit::record(AuditEvent::SignedIn, &ctx, Some(&user.id), None);
+        Ok(tokens)
     }
 
     async fn login(
@@ -502,15 +506,22 @@ impl contract::AccountHandlers for Shared {
                 if self.passwords.needs_rehash(&credentials.password_hash) {
                     rehash(self, &credentials.user.id, body.password).await;
                 }
-                start_session(self, &credentials.user, &ctx.client).await
+                let tokens = start_session(self, &credentials.user, &ctx.client).await?;
+                audit::record(AuditEvent::SignedIn, &ctx, Some(&credentials.user.id), None);
+                Ok(tokens)
             }
-            _ => Err(invalid_credentials()),
+            found => {
+                // The account, when there is one: its owner sees attempts at their account.
+                let user_id = found.as_ref().map(|c| c.user.id.as_str());
+                audit::record(AuditEvent::SignInFailed, &ctx, user_id, None);
+                Err(invalid_credentials())
+            }
         }
     }
 
     async fn refresh(
         &self,
-        _ctx: Context,
+        ctx: Context,
         body: contract::RefreshToken,
     ) -> Result<contract::Tokens, Problem> {
         let now = unix_now_i64();
@@ -527,12 +538,17 @@ impl contract::AccountHandlers for Shared {
             .map_err(storage)?;
         let (user_id, session) = match rotation {
             Rotation::Rotated { user_id, family_id } => (user_id, family_id),
-            Rotation::Reused => {
+            Rotation::Reused { user_id, family_id } => {
                 // Either the client retried a refresh whose answer it lost, or someone else
-                // holds a copy of the token; both end the session, which is the safe reading.
-                tracing::warn!(
-                    "a rotated refresh token was presented again; its family is revoked"
+                // holds a copy of the token; both end the session, its access tokens with it,
+                // which is the safe reading.
+                audit::record(
+                    AuditEvent::RefreshReused,
+                    &ctx,
+                    Some(&user_id),
+                    Some(&family_id),
                 );
+                end_access_tokens(self, &family_id, now).await?;
                 return Err(invalid_refresh());
             }
             Rotation::Invalid => return Err(invalid_refresh()),
@@ -546,7 +562,7 @@ impl contract::AccountHandlers for Shared {
         tokens(self, &user, &session, refresh_token)
     }
 
-    async fn logout(&self, _ctx: Context, body: contract::RefreshToken) -> Result<(), Problem> {
+    async fn logout(&self, ctx: Context, body: contract::RefreshToken) -> Result<(), Problem> {
         // The same answer whether the token was live: logging out twice is not an error, and
         // an unknown token learns nothing.
         let now = unix_now_i64();
@@ -557,6 +573,7 @@ impl contract::AccountHandlers for Shared {
             .map_err(storage)?;
         if let Some(session) = ended {
             end_access_tokens(self, &session, now).await?;
+            audit::record(AuditEvent::SignedOut, &ctx, None, Some(&session));
         }
         Ok(())
     }
@@ -617,7 +634,12 @@ impl contract::AccountHandlers for Shared {
             return Err(Problem::not_found("no live session of yours has this id"));
         }
         end_access_tokens(self, &session_id, now).await?;
-        tracing::info!(user_id = %principal.subject, session = %session_id, "session revoked");
+        audit::record(
+            AuditEvent::SessionRevoked,
+            &ctx,
+            Some(&principal.subject),
+            Some(&session_id),
+        );
         Ok(())
     }
 
@@ -632,7 +654,12 @@ impl contract::AccountHandlers for Shared {
         for session in &ended {
             end_access_tokens(self, session, now).await?;
         }
-        tracing::info!(user_id = %principal.subject, sessions = ended.len(), "every session revoked");
+        audit::record(
+            AuditEvent::SessionsRevoked,
+            &ctx,
+            Some(&principal.subject),
+            None,
+        );
         Ok(())
     }
 
@@ -664,6 +691,12 @@ impl contract::AccountHandlers for Shared {
             .verify_blocking(body.current_password, stored)
             .await;
         let Some(credentials) = account.filter(|_| verified) else {
+            audit::record(
+                AuditEvent::PasswordChangeRefused,
+                &ctx,
+                Some(&principal.subject),
+                principal.session.as_deref(),
+            );
             return Err(Problem::forbidden("the current password is wrong"));
         };
         let hash = self
@@ -690,8 +723,9 @@ impl contract::AccountHandlers for Shared {
         for session in &ended {
             end_access_tokens(self, session, now).await?;
         }
-        tracing::info!(user_id = %user.id, sessions = ended.len(), "password changed; every session ended");
-        start_session(self, &user, &ctx.client).await
+        let tokens = start_session(self, &user, &ctx.client).await?;
+        audit::record(AuditEvent::PasswordChanged, &ctx, Some(&user.id), None);
+        Ok(tokens)
     }
 
     async fn create_api_key(

@@ -92,6 +92,7 @@
 //! in its `cmmv.yaml` to document the module with its own contracts.
 
 mod api_keys;
+mod audit;
 /// The login module's contract, `Account`: its bodies, answers, handler trait and routes,
 /// generated from `compiler/modules/login.yaml` (`cargo test` with `CMMV_UPDATE_MODULES=1`
 /// regenerates it). The bodies are what its routes accept and answer.
@@ -112,6 +113,7 @@ mod store;
 mod tests;
 
 pub use api_keys::ApiKeys;
+pub use audit::AUDIT_TARGET;
 pub use issuer::{AccessToken, IssueError, KeyCheckError, TokenIssuer};
 pub use login::{AccountMailer, LOGIN_MODULE, Login, LoginOptions, Registration};
 pub use password::{PasswordError, Passwords, normalize_password};

@@ -200,7 +200,10 @@ async fn store_level_rotation_and_expiry(store: &dyn AuthStore, tag: &str) {
     );
     assert_eq!(
         store.rotate("h1", token("h3", 3_000), 0, 1_999).await,
-        Ok(Rotation::Reused)
+        Ok(Rotation::Reused {
+            user_id: user.id.clone(),
+            family_id: family.clone(),
+        })
     );
     assert_eq!(
         store.rotate("h2", token("h4", 3_000), 0, 1_999).await,

@@ -436,3 +436,157 @@ async fn sessions_are_managed_with_a_bearer_token_not_an_api_key() {
         .expect("a response");
     assert_eq!(response.status(), StatusCode::FORBIDDEN);
 }
+
+/// The log lines a subscriber writes, kept for the test to read.
+#[derive(Clone, Default)]
+struct Captured(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .lock()
+            .map_err(|_| std::io::Error::other("poisoned"))?
+            .extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Captured {
+    /// The audit records written so far, as JSON objects.
+    fn audit(&self) -> Vec<Value> {
+        let bytes = self.0.lock().map(|b| b.clone()).unwrap_or_default();
+        String::from_utf8_lossy(&bytes)
+            .lines()
+            .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+            .filter(|record| record["target"] == cmmv::auth::AUDIT_TARGET)
+            .collect()
+    }
+
+    fn text(&self) -> String {
+        let bytes = self.0.lock().map(|b| b.clone()).unwrap_or_default();
+        String::from_utf8_lossy(&bytes).into_owned()
+    }
+}
+
+/// Sign-in, failure, sign-out, refresh reuse, revocations and password changes leave one JSON
+/// record each under `cmmv::audit`, naming the account, the client and the request; no
+/// password or token is anywhere in the logs. (A current-thread runtime: the subscriber set for
+/// this thread sees the server's tasks.)
+#[tokio::test(flavor = "current_thread")]
+async fn security_events_leave_audit_records_without_secrets() {
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .json()
+        .flatten_event(true)
+        .with_target(true)
+        .with_max_level(tracing::Level::INFO)
+        .with_writer(move || writer.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let served = in_memory().await;
+    register(&served, "ada@example.com").await;
+    let (status, _) = call(
+        &served,
+        reqwest::Method::POST,
+        "/auth/login",
+        None,
+        Some(json!({"email": "ada@example.com", "password": "a wrong guess of hers"})),
+        "tests",
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (access, refresh_token) = sign_in(&served, "ada@example.com", PASSWORD, "tests").await;
+    // A refresh, then the rotated token again: reuse, which ends the session.
+    let (status, rotated) = call(
+        &served,
+        reqwest::Method::POST,
+        "/auth/refresh",
+        None,
+        Some(json!({"refresh_token": refresh_token})),
+        "tests",
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{rotated}");
+    assert_eq!(
+        refresh(&served, &refresh_token).await,
+        StatusCode::UNAUTHORIZED
+    );
+    let fresh = rotated["access_token"].as_str().expect("a token");
+    assert_eq!(
+        me(&served, fresh).await,
+        StatusCode::UNAUTHORIZED,
+        "reuse ends the session's tokens"
+    );
+    let (second, second_refresh) = sign_in(&served, "ada@example.com", PASSWORD, "tests").await;
+    assert_eq!(
+        logout(&served, &second_refresh).await,
+        StatusCode::NO_CONTENT
+    );
+    let (third, _) = sign_in(&served, "ada@example.com", PASSWORD, "tests").await;
+    let (status, _) = call(
+        &served,
+        reqwest::Method::POST,
+        "/auth/password",
+        Some(&third),
+        Some(json!({"current_password": PASSWORD, "new_password": NEW_PASSWORD})),
+        "tests",
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+
+    let records = captured.audit();
+    let events: Vec<&str> = records
+        .iter()
+        .filter_map(|record| record["event"].as_str())
+        .collect();
+    assert_eq!(
+        events,
+        [
+            "registered",
+            "sign_in_failed",
+            "signed_in",
+            "refresh_reused",
+            "signed_in",
+            "signed_out",
+            "signed_in",
+            "password_changed",
+        ],
+        "{records:#?}"
+    );
+    let account = records[0]["user_id"]
+        .as_str()
+        .expect("the account")
+        .to_owned();
+    for record in &records {
+        assert_eq!(record["client_ip"], "127.0.0.1", "{record}");
+        assert!(
+            record["request_id"]
+                .as_str()
+                .is_some_and(|id| !id.is_empty()),
+            "{record}"
+        );
+        if record["event"] != "signed_out" {
+            assert_eq!(record["user_id"], account.as_str(), "{record}");
+        }
+    }
+    assert_eq!(records[1]["level"], "WARN");
+    assert!(records[3]["session"].is_string(), "{}", records[3]);
+    let logs = captured.text();
+    for secret in [
+        PASSWORD,
+        NEW_PASSWORD,
+        "a wrong guess of hers",
+        &access,
+        &refresh_token,
+        &second,
+        &third,
+    ] {
+        assert!(!logs.contains(secret), "a secret reached the logs");
+    }
+}

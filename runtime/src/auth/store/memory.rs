@@ -236,7 +236,10 @@ impl AuthStore for MemoryAuthStore {
             };
             if token.used {
                 family.revoked = true;
-                return Ok(Rotation::Reused);
+                return Ok(Rotation::Reused {
+                    user_id: token.user_id.clone(),
+                    family_id: token.family_id.clone(),
+                });
             }
             if family.revoked || family.created_at <= started_after || token.expires_at <= now {
                 return Ok(Rotation::Invalid);

@@ -111,7 +111,12 @@ pub enum Rotation {
         family_id: String,
     },
     /// The token had already been used: the whole family is now revoked.
-    Reused,
+    Reused {
+        /// The owner of the family.
+        user_id: String,
+        /// The family (session) ended.
+        family_id: String,
+    },
     /// Unknown, expired, or of a revoked family; nothing changed.
     Invalid,
 }

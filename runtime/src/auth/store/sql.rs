@@ -516,7 +516,7 @@ impl AuthStore for SqlAuthStore {
             // Not current: find out whether it was used before (reuse: revoke the family, in
             // the same transaction) or is unknown, expired or revoked.
             let used = sqlx::query(
-                r#"SELECT "family_id" FROM "cmmv_auth_refresh_tokens" WHERE "hash" = $1 AND "used_at" IS NOT NULL"#,
+                r#"SELECT "family_id", "user_id" FROM "cmmv_auth_refresh_tokens" WHERE "hash" = $1 AND "used_at" IS NOT NULL"#,
             )
             .bind(&presented)
             .fetch_optional(&mut *tx)
@@ -525,6 +525,7 @@ impl AuthStore for SqlAuthStore {
             match used {
                 Some(row) => {
                     let family_id = row.text("family_id").map_err(failed)?;
+                    let user_id = row.text("user_id").map_err(failed)?;
                     sqlx::query(
                         r#"UPDATE "cmmv_auth_refresh_families" SET "revoked_at" = $1 WHERE "id" = $2 AND "revoked_at" IS NULL"#,
                     )
@@ -533,7 +534,7 @@ impl AuthStore for SqlAuthStore {
                     .execute(&mut *tx)
                     .await
                     .map_err(failed)?;
-                    Ok(Rotation::Reused)
+                    Ok(Rotation::Reused { user_id, family_id })
                 }
                 None => Ok(Rotation::Invalid),
             }

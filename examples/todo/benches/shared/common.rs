@@ -67,14 +67,19 @@ pub(crate) async fn database_with_project(
         .await
         .map_err(|e| e.to_string())?;
     let email = format!("{}@example.com", name.to_lowercase().replace(' ', "."));
-    let user = cmmv::crud::create(
-        &db.store::<User>(),
-        decode(serde_json::json!({
-            "email": email, "display_name": name, "password": "correct horse battery"
-        }))?,
-    )
-    .await
-    .map_err(|e| e.to_string())?;
+    // A user as the login module makes one: an account's record.
+    let key = Uuid::now_v7();
+    let user = db
+        .store::<User>()
+        .insert(Box::new(move |_| {
+            <User as cmmv::resource::AccountRecord>::for_account(
+                key,
+                &email,
+                cmmv::types::DateTime::now(),
+            )
+        }))
+        .await
+        .map_err(|e| e.to_string())?;
     let project = cmmv::crud::create(
         &db.store::<Project>(),
         decode(serde_json::json!({"name": name, "owner_id": user.id}))?,

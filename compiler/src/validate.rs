@@ -54,8 +54,13 @@ fn check_owned_operations(contract: &Contract, diags: &mut Diagnostics) {
     for field in &contract.fields {
         let client_key =
             field.primary && !matches!(field.ty, Type::Scalar(Scalar::Uuid | Scalar::Int64));
-        // A unique value the server sets (an account's email) is never the client's to collide.
-        if (field.unique && !field.primary && !field.read_only) || client_key {
+        // An account's email is unique among accounts already, and set by the server: no
+        // client's value ever collides with it.
+        let account_email = contract
+            .account
+            .as_ref()
+            .is_some_and(|account| account.email == field.name);
+        if (field.unique && !field.primary && !account_email) || client_key {
             let what = if client_key {
                 "a key chosen by the client"
             } else {

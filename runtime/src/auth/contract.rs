@@ -1343,7 +1343,16 @@ pub fn account_routes<H: AccountHandlers>(
         key: ::cmmv::ratelimit::KeyKind::Ip,
         on_error: ::cmmv::ratelimit::FailMode::Local,
     };
-    const LIMIT_ACCOUNT_CONFIRM_1: ::cmmv::ratelimit::Policy = ::cmmv::ratelimit::Policy {
+    const LIMIT_ACCOUNT_CHANGE_PASSWORD_2_1: ::cmmv::ratelimit::Policy =
+        ::cmmv::ratelimit::Policy {
+            id: "Account.change_password#2",
+            limit: 10,
+            period: ::core::time::Duration::from_secs(3600),
+            burst: 5,
+            key: ::cmmv::ratelimit::KeyKind::User,
+            on_error: ::cmmv::ratelimit::FailMode::Local,
+        };
+    const LIMIT_ACCOUNT_CONFIRM_2: ::cmmv::ratelimit::Policy = ::cmmv::ratelimit::Policy {
         id: "Account.confirm",
         limit: 60,
         period: ::core::time::Duration::from_secs(60),
@@ -1351,7 +1360,7 @@ pub fn account_routes<H: AccountHandlers>(
         key: ::cmmv::ratelimit::KeyKind::Ip,
         on_error: ::cmmv::ratelimit::FailMode::Local,
     };
-    const LIMIT_ACCOUNT_LOGIN_2: ::cmmv::ratelimit::Policy = ::cmmv::ratelimit::Policy {
+    const LIMIT_ACCOUNT_LOGIN_3: ::cmmv::ratelimit::Policy = ::cmmv::ratelimit::Policy {
         id: "Account.login",
         limit: 10,
         period: ::core::time::Duration::from_secs(60),
@@ -1359,7 +1368,7 @@ pub fn account_routes<H: AccountHandlers>(
         key: ::cmmv::ratelimit::KeyKind::Ip,
         on_error: ::cmmv::ratelimit::FailMode::Local,
     };
-    const LIMIT_ACCOUNT_LOGOUT_3: ::cmmv::ratelimit::Policy = ::cmmv::ratelimit::Policy {
+    const LIMIT_ACCOUNT_LOGOUT_4: ::cmmv::ratelimit::Policy = ::cmmv::ratelimit::Policy {
         id: "Account.logout",
         limit: 60,
         period: ::core::time::Duration::from_secs(60),
@@ -1367,7 +1376,7 @@ pub fn account_routes<H: AccountHandlers>(
         key: ::cmmv::ratelimit::KeyKind::Ip,
         on_error: ::cmmv::ratelimit::FailMode::Local,
     };
-    const LIMIT_ACCOUNT_REFRESH_4: ::cmmv::ratelimit::Policy = ::cmmv::ratelimit::Policy {
+    const LIMIT_ACCOUNT_REFRESH_5: ::cmmv::ratelimit::Policy = ::cmmv::ratelimit::Policy {
         id: "Account.refresh",
         limit: 60,
         period: ::core::time::Duration::from_secs(60),
@@ -1375,7 +1384,7 @@ pub fn account_routes<H: AccountHandlers>(
         key: ::cmmv::ratelimit::KeyKind::Ip,
         on_error: ::cmmv::ratelimit::FailMode::Local,
     };
-    const LIMIT_ACCOUNT_REGISTER_5: ::cmmv::ratelimit::Policy = ::cmmv::ratelimit::Policy {
+    const LIMIT_ACCOUNT_REGISTER_6: ::cmmv::ratelimit::Policy = ::cmmv::ratelimit::Policy {
         id: "Account.register",
         limit: 10,
         period: ::core::time::Duration::from_secs(3600),
@@ -1538,7 +1547,7 @@ pub fn account_routes<H: AccountHandlers>(
             ::cmmv::__private::axum::routing::post(::cmmv::operation(
                 confirm_handler::<H>,
                 ::cmmv::auth::Access::Public,
-                &[LIMIT_ACCOUNT_CONFIRM_1],
+                &[LIMIT_ACCOUNT_CONFIRM_2],
             )),
         )
         .route(
@@ -1546,7 +1555,7 @@ pub fn account_routes<H: AccountHandlers>(
             ::cmmv::__private::axum::routing::post(::cmmv::operation(
                 login_handler::<H>,
                 ::cmmv::auth::Access::Public,
-                &[LIMIT_ACCOUNT_LOGIN_2],
+                &[LIMIT_ACCOUNT_LOGIN_3],
             )),
         )
         .route(
@@ -1554,7 +1563,7 @@ pub fn account_routes<H: AccountHandlers>(
             ::cmmv::__private::axum::routing::post(::cmmv::operation(
                 logout_handler::<H>,
                 ::cmmv::auth::Access::Public,
-                &[LIMIT_ACCOUNT_LOGOUT_3],
+                &[LIMIT_ACCOUNT_LOGOUT_4],
             )),
         )
         .route(
@@ -1570,7 +1579,10 @@ pub fn account_routes<H: AccountHandlers>(
             ::cmmv::__private::axum::routing::post(::cmmv::operation(
                 change_password_handler::<H>,
                 ::cmmv::auth::Access::Authenticated,
-                &[LIMIT_ACCOUNT_CHANGE_PASSWORD_0],
+                &[
+                    LIMIT_ACCOUNT_CHANGE_PASSWORD_0,
+                    LIMIT_ACCOUNT_CHANGE_PASSWORD_2_1,
+                ],
             )),
         )
         .route(
@@ -1578,7 +1590,7 @@ pub fn account_routes<H: AccountHandlers>(
             ::cmmv::__private::axum::routing::post(::cmmv::operation(
                 refresh_handler::<H>,
                 ::cmmv::auth::Access::Public,
-                &[LIMIT_ACCOUNT_REFRESH_4],
+                &[LIMIT_ACCOUNT_REFRESH_5],
             )),
         )
         .route(
@@ -1586,7 +1598,7 @@ pub fn account_routes<H: AccountHandlers>(
             ::cmmv::__private::axum::routing::post(::cmmv::operation(
                 register_handler::<H>,
                 ::cmmv::auth::Access::Public,
-                &[LIMIT_ACCOUNT_REGISTER_5],
+                &[LIMIT_ACCOUNT_REGISTER_6],
             )),
         )
         .route(

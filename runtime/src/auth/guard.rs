@@ -70,8 +70,8 @@ pub trait ApiKeyVerifier: Send + Sync + fmt::Debug + 'static {
 pub struct Authenticator {
     jwt: Option<JwtVerifier>,
     api_keys: Option<Arc<dyn ApiKeyVerifier>>,
-    /// What the login module ended before its expiry (signed-out sessions, tokens older than
-    /// a password change): bearer tokens it names prove nothing.
+    /// The sessions the login module ended (sign-out, revocation, a password change): bearer
+    /// tokens naming one prove nothing.
     revocations: Option<Arc<dyn super::Revocations>>,
 }
 

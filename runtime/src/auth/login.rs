@@ -16,6 +16,10 @@
 //! | `POST /auth/refresh` | public | `{refresh_token}` | 200 new tokens; 401 |
 //! | `POST /auth/logout` | public | `{refresh_token}` | 204, whatever the token |
 //! | `GET /auth/me` | authenticated | | 200 `{subject, roles, scheme, email}` |
+//! | `POST /auth/password` | bearer token | `{current_password, new_password}` | 200 tokens of a new session, every other session and every API key ended; 403 wrong password; 422 |
+//! | `GET /auth/sessions` | bearer token | | 200 `{items: [...]}`, the caller's live sessions |
+//! | `DELETE /auth/sessions/{session_id}` | bearer token | | 204, the session and its access tokens ended; 404 unless a session of the caller |
+//! | `DELETE /auth/sessions` | bearer token | | 204, every session of the caller ended |
 //! | `POST /auth/api-keys` | bearer token | `{name, roles?, expires_at?}` | 201 with the key, shown once |
 //! | `GET /auth/api-keys` | bearer token | | 200 `{items: [...]}`, the caller's live keys |
 //! | `DELETE /auth/api-keys/{key_id}` | bearer token | | 204; 404 unless a live key of the caller |
@@ -605,6 +609,7 @@ impl contract::AccountHandlers for Shared {
             .sessions(
                 &principal.subject,
                 now.saturating_sub(seconds(self.options.session_ttl)),
+                now,
             )
             .await
             .map_err(storage)?;
@@ -631,7 +636,7 @@ impl contract::AccountHandlers for Shared {
             .await
             .map_err(storage)?;
         if !revoked {
-            return Err(Problem::not_found("no live session of yours has this id"));
+            return Err(Problem::not_found("no session of yours has this id"));
         }
         end_access_tokens(self, &session_id, now).await?;
         audit::record(
@@ -708,12 +713,11 @@ impl contract::AccountHandlers for Shared {
                 Problem::unavailable("the password cannot be changed right now; retry later")
             })?;
         let user = credentials.user;
-        self.store
-            .set_password_hash(&user.id, hash)
-            .await
-            .map_err(storage)?;
         // Whoever else holds a session of this account (a thief, the reason for the change)
-        // holds nothing any more: every session ends, and every access token issued so far.
+        // holds nothing any more: every session ends with its access tokens, and every API key
+        // (one minted with a stolen session must not outlive it). All of that is recorded
+        // before the password changes, so that a change that fails half-way is retried with
+        // the same current password, and ends the same sessions again.
         let now = unix_now_i64();
         let ended = self
             .store
@@ -723,8 +727,20 @@ impl contract::AccountHandlers for Shared {
         for session in &ended {
             end_access_tokens(self, session, now).await?;
         }
+        let keys = self
+            .store
+            .revoke_api_keys(&user.id, now)
+            .await
+            .map_err(storage)?;
+        self.store
+            .set_password_hash(&user.id, hash)
+            .await
+            .map_err(storage)?;
         let tokens = start_session(self, &user, &ctx.client).await?;
         audit::record(AuditEvent::PasswordChanged, &ctx, Some(&user.id), None);
+        if keys > 0 {
+            tracing::info!(target: audit::AUDIT_TARGET, event = "api_keys_revoked", user_id = %user.id, keys, "audit");
+        }
         Ok(tokens)
     }
 
@@ -914,9 +930,18 @@ async fn start_session(
     client: &SessionClient,
 ) -> Result<contract::Tokens, Problem> {
     // The tokens name the account: the record they lead to exists before they do.
-    ensure_record(shared, user)
-        .await
-        .map_err(|e| e.into_problem("account record", None))?;
+    match ensure_record(shared, user).await {
+        Ok(()) => {}
+        // A record of another id holds the account's email (a row from before the contract
+        // was bound to the accounts): the account still signs in, and the operator is told to
+        // resolve the duplicate; its `me` answers 401 until then.
+        Err(crate::store::StoreError::Conflict { field }) => tracing::error!(
+            user_id = %user.id,
+            field,
+            "the account's record cannot be made: another record holds the same value; resolve the duplicate"
+        ),
+        Err(error) => return Err(error.into_problem("account record", None)),
+    }
     let now = unix_now_i64();
     let (refresh_token, next) = new_refresh_token(shared, now)?;
     // Time-ordered, so that sessions started within one second still list in order.
@@ -946,9 +971,12 @@ async fn rehash(shared: &Shared, user_id: &str, password: String) {
     }
 }
 
-/// Ends the access tokens of `session`: recorded until the last of them has expired anyway.
+/// Ends the access tokens of `session`: recorded until the last of them has expired anyway,
+/// the verifiers' clock leeway included (at most `CMMV_JWT_LEEWAY`'s ceiling, whatever it is set to).
 async fn end_access_tokens(shared: &Shared, session: &str, now: i64) -> Result<(), Problem> {
-    let until = now.saturating_add(seconds(shared.issuer.ttl()));
+    let until = now
+        .saturating_add(seconds(shared.issuer.ttl()))
+        .saturating_add(seconds(crate::settings::JWT_MAX_LEEWAY));
     shared
         .revocations
         .revoke_session(session, until)

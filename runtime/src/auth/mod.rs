@@ -146,8 +146,8 @@ pub struct Principal {
     /// The login-module session (refresh-token family) a bearer token was issued for: its
     /// `sid` claim. Signing out of the session ends the token.
     pub session: Option<String>,
-    /// When a bearer token was issued (`iat`, Unix seconds), for handlers that ask for a
-    /// recent sign-in before a sensitive change.
+    /// When a bearer token was issued (`iat`, Unix seconds). Each refresh issues a new access
+    /// token, so this is not when its session signed in.
     pub issued_at: Option<u64>,
 }
 

@@ -89,7 +89,7 @@ impl<R: AccountRecord> AccountRecords for ContractAccounts<R> {
                 let make = move |_| R::for_account(made, &email, DateTime::now());
                 match self.store.insert(Box::new(make)).await {
                     Ok(_) => return Ok(()),
-                    Err(StoreError::Conflict { .. }) => continue,
+                    Err(StoreError::Conflict { field }) if field == R::KEY_FIELD => continue,
                     Err(error) => return Err(error),
                 }
             }

@@ -95,7 +95,7 @@ const HSTS_DEFAULT_MAX_AGE: u64 = 31_536_000;
 pub const JWT_MIN_SECRET_BYTES: usize = 32;
 
 /// The largest clock-skew leeway accepted: more would quietly extend every token's life.
-const JWT_MAX_LEEWAY: Duration = Duration::from_secs(300);
+pub(crate) const JWT_MAX_LEEWAY: Duration = Duration::from_secs(300);
 
 /// The longest access-token lifetime accepted: access tokens cannot be revoked, so a long one
 /// outlives a logout by that much.

@@ -185,7 +185,7 @@ async fn store_level_rotation_and_expiry(store: &dyn AuthStore, tag: &str) {
     );
     // Listed with where it came from and when it was last refreshed.
     assert_eq!(
-        store.sessions(&user.id, 0).await,
+        store.sessions(&user.id, 0, 1_999).await,
         Ok(vec![Session {
             id: family.clone(),
             created_at: 1_000,
@@ -193,7 +193,12 @@ async fn store_level_rotation_and_expiry(store: &dyn AuthStore, tag: &str) {
             client,
         }])
     );
-    assert_eq!(store.sessions(&user.id, 1_000).await, Ok(vec![]));
+    assert_eq!(store.sessions(&user.id, 1_000, 1_999).await, Ok(vec![]));
+    assert_eq!(
+        store.sessions(&user.id, 0, 3_000).await,
+        Ok(vec![]),
+        "idle past its refresh token's expiry"
+    );
     assert_eq!(
         store.rotate("unknown", token("h9", 3_000), 0, 1_999).await,
         Ok(Rotation::Invalid)
@@ -210,7 +215,11 @@ async fn store_level_rotation_and_expiry(store: &dyn AuthStore, tag: &str) {
         Ok(Rotation::Invalid),
         "the successor of a reused token is revoked with its family"
     );
-    assert_eq!(store.sessions(&user.id, 0).await, Ok(vec![]), "revoked");
+    assert_eq!(
+        store.sessions(&user.id, 0, 1_999).await,
+        Ok(vec![]),
+        "revoked"
+    );
     // Sessions end one by one, or all at once; only their owner's.
     for (id, first) in [("fam-a", "ha"), ("fam-b", "hb")] {
         let id = format!("{id}-{tag}");
@@ -231,11 +240,20 @@ async fn store_level_rotation_and_expiry(store: &dyn AuthStore, tag: &str) {
         Ok(false)
     );
     assert_eq!(store.revoke_session(&user.id, &a, 1_200).await, Ok(true));
-    assert_eq!(store.revoke_session(&user.id, &a, 1_200).await, Ok(false));
     assert_eq!(
-        store.revoke_sessions(&user.id, 1_200).await,
-        Ok(vec![b.clone()])
+        store.revoke_session(&user.id, &a, 1_200).await,
+        Ok(true),
+        "already ended, still theirs: a retry records the ending again"
     );
+    assert_eq!(
+        store
+            .revoke_session(&user.id, "no such session", 1_200)
+            .await,
+        Ok(false)
+    );
+    let mut every = vec![family.clone(), a.clone(), b.clone()];
+    every.sort();
+    assert_eq!(store.revoke_sessions(&user.id, 1_200).await, Ok(every));
     assert_eq!(
         store.revoke_family("hb", 1_200).await,
         Ok(Some(b.clone())),

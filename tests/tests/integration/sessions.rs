@@ -201,11 +201,22 @@ async fn sessions_are_listed_and_ended_one_by_one_or_all_at_once() {
         StatusCode::UNAUTHORIZED
     );
     assert_eq!(me(&served, &laptop).await, StatusCode::OK);
-    // Gone, or never one's own: 404 alike.
+    // Ending it again is no error (a retry records the ending again); an id that is no
+    // session of the caller's is a 404.
     let (status, _) = call(
         &served,
         reqwest::Method::DELETE,
         &path,
+        Some(&laptop),
+        None,
+        "tests",
+    )
+    .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, _) = call(
+        &served,
+        reqwest::Method::DELETE,
+        "/auth/sessions/no-such-session",
         Some(&laptop),
         None,
         "tests",
@@ -378,12 +389,13 @@ async fn two_instances_sharing_redis_end_tokens_on_both() {
 
 #[tokio::test]
 async fn a_session_past_its_absolute_lifetime_cannot_be_refreshed() {
-    // Refresh tokens live 3 s, sessions 3 s: a refresh at once works, one after the session's
-    // end does not, however fresh its refresh token.
+    // Refresh tokens and sessions live 4 s (times are whole seconds). Refreshed 2 s after the
+    // sign-in, the session holds a refresh token good until 6 s or later; presented at about
+    // 4.3 s, that token has not expired, but its session has.
     let auth = AuthSettings {
         access_ttl: Duration::from_secs(1),
-        refresh_ttl: Duration::from_secs(3),
-        session_ttl: Duration::from_secs(3),
+        refresh_ttl: Duration::from_secs(4),
+        session_ttl: Duration::from_secs(4),
         ..AuthSettings::default()
     };
     let served = serve(
@@ -394,6 +406,7 @@ async fn a_session_past_its_absolute_lifetime_cannot_be_refreshed() {
     .await;
     register(&served, "ada@example.com").await;
     let (_, refresh_token) = sign_in(&served, "ada@example.com", PASSWORD, "tests").await;
+    tokio::time::sleep(Duration::from_millis(2_000)).await;
     let (status, tokens) = call(
         &served,
         reqwest::Method::POST,
@@ -408,12 +421,12 @@ async fn a_session_past_its_absolute_lifetime_cannot_be_refreshed() {
         .as_str()
         .expect("a refresh token")
         .to_owned();
-    tokio::time::sleep(Duration::from_millis(3_200)).await;
+    tokio::time::sleep(Duration::from_millis(2_300)).await;
     assert_eq!(refresh(&served, &next).await, StatusCode::UNAUTHORIZED);
 }
 
 #[tokio::test]
-async fn sessions_are_managed_with_a_bearer_token_not_an_api_key() {
+async fn sessions_are_managed_with_a_bearer_token_and_api_keys_end_with_a_password_change() {
     let served = in_memory().await;
     register(&served, "ada@example.com").await;
     let (access, _) = sign_in(&served, "ada@example.com", PASSWORD, "tests").await;
@@ -428,13 +441,34 @@ async fn sessions_are_managed_with_a_bearer_token_not_an_api_key() {
     .await;
     assert_eq!(status, StatusCode::CREATED, "{key}");
     let secret = key["key"].as_str().expect("the key");
-    let response = reqwest::Client::new()
-        .get(served.url("/auth/sessions"))
-        .header("x-api-key", secret)
-        .send()
-        .await
-        .expect("a response");
+    let with_key = |path: &str| {
+        reqwest::Client::new()
+            .get(served.url(path))
+            .header("x-api-key", secret)
+            .send()
+    };
+    let response = with_key("/auth/sessions").await.expect("a response");
     assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    // A password change revokes the account's keys: one minted with a stolen session must not
+    // outlive it.
+    assert_eq!(
+        with_key("/auth/me").await.expect("a response").status(),
+        StatusCode::OK
+    );
+    let (status, _) = call(
+        &served,
+        reqwest::Method::POST,
+        "/auth/password",
+        Some(&access),
+        Some(json!({"current_password": PASSWORD, "new_password": NEW_PASSWORD})),
+        "tests",
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        with_key("/auth/me").await.expect("a response").status(),
+        StatusCode::UNAUTHORIZED
+    );
 }
 
 /// The log lines a subscriber writes, kept for the test to read.

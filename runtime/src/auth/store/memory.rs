@@ -279,13 +279,22 @@ impl AuthStore for MemoryAuthStore {
         &'a self,
         user_id: &'a str,
         started_after: i64,
+        now: i64,
     ) -> BoxFuture<'a, Result<Vec<Session>, StoreError>> {
         Box::pin(async move {
             let state = self.state()?;
+            let live = |id: &String| {
+                state
+                    .tokens
+                    .values()
+                    .any(|t| &t.family_id == id && !t.used && t.expires_at > now)
+            };
             let mut sessions: Vec<Session> = state
                 .families
                 .iter()
-                .filter(|(_, f)| f.user_id == user_id && !f.revoked && f.created_at > started_after)
+                .filter(|(id, f)| {
+                    f.user_id == user_id && !f.revoked && f.created_at > started_after && live(id)
+                })
                 .map(|(id, f)| Session {
                     id: id.clone(),
                     created_at: f.created_at,
@@ -307,7 +316,7 @@ impl AuthStore for MemoryAuthStore {
         Box::pin(async move {
             let mut state = self.state()?;
             match state.families.get_mut(family_id) {
-                Some(family) if family.user_id == user_id && !family.revoked => {
+                Some(family) if family.user_id == user_id => {
                     family.revoked = true;
                     Ok(true)
                 }
@@ -325,9 +334,28 @@ impl AuthStore for MemoryAuthStore {
             let mut state = self.state()?;
             let mut revoked = Vec::new();
             for (id, family) in &mut state.families {
-                if family.user_id == user_id && !family.revoked {
+                if family.user_id == user_id {
                     family.revoked = true;
                     revoked.push(id.clone());
+                }
+            }
+            revoked.sort();
+            Ok(revoked)
+        })
+    }
+
+    fn revoke_api_keys<'a>(
+        &'a self,
+        user_id: &'a str,
+        _now: i64,
+    ) -> BoxFuture<'a, Result<u64, StoreError>> {
+        Box::pin(async move {
+            let mut state = self.state()?;
+            let mut revoked = 0;
+            for (key, is_revoked) in state.api_keys.values_mut() {
+                if key.key.user_id == user_id && !*is_revoked {
+                    *is_revoked = true;
+                    revoked += 1;
                 }
             }
             Ok(revoked)

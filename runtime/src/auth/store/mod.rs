@@ -266,15 +266,17 @@ pub trait AuthStore: Send + Sync + fmt::Debug + 'static {
         now: i64,
     ) -> BoxFuture<'a, Result<Option<String>, StoreError>>;
 
-    /// The live sessions of `user_id` (not revoked, started after `started_after`), oldest
-    /// first.
+    /// The live sessions of `user_id` (not revoked, started after `started_after`, holding a
+    /// refresh token that is neither used nor expired at `now`), oldest first.
     fn sessions<'a>(
         &'a self,
         user_id: &'a str,
         started_after: i64,
+        now: i64,
     ) -> BoxFuture<'a, Result<Vec<Session>, StoreError>>;
 
-    /// Revokes `user_id`'s session `family_id`; whether it was theirs and live.
+    /// Revokes `user_id`'s session `family_id`: whether it is theirs (revoked now or before,
+    /// so that a retried revocation records its ending again).
     fn revoke_session<'a>(
         &'a self,
         user_id: &'a str,
@@ -282,12 +284,21 @@ pub trait AuthStore: Send + Sync + fmt::Debug + 'static {
         now: i64,
     ) -> BoxFuture<'a, Result<bool, StoreError>>;
 
-    /// Revokes every live session of `user_id`: their ids.
+    /// Revokes every session of `user_id`: the ids of all its sessions the store still holds,
+    /// revoked now or before (a retry records their endings again).
     fn revoke_sessions<'a>(
         &'a self,
         user_id: &'a str,
         now: i64,
     ) -> BoxFuture<'a, Result<Vec<String>, StoreError>>;
+
+    /// Revokes every live API key of `user_id` (a password change: keys minted with a stolen
+    /// session must not outlive it); how many.
+    fn revoke_api_keys<'a>(
+        &'a self,
+        user_id: &'a str,
+        now: i64,
+    ) -> BoxFuture<'a, Result<u64, StoreError>>;
 
     /// Replaces a user's password hash (a password change, or a re-hash with new costs);
     /// `NotFound` without the user.

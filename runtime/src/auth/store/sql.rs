@@ -578,16 +578,20 @@ impl AuthStore for SqlAuthStore {
         &'a self,
         user_id: &'a str,
         started_after: i64,
+        now: i64,
     ) -> BoxFuture<'a, Result<Vec<Session>, StoreError>> {
         Box::pin(async move {
             on_pool!(self.db, |pool| {
                 let rows = sqlx::query(
-                    r#"SELECT "id", "created_at", "last_used_at", "client_ip", "user_agent" FROM "cmmv_auth_refresh_families"
-                       WHERE "user_id" = $1 AND "revoked_at" IS NULL AND "created_at" > $2
-                       ORDER BY "created_at", "id""#,
+                    r#"SELECT f."id", f."created_at", f."last_used_at", f."client_ip", f."user_agent" FROM "cmmv_auth_refresh_families" f
+                       WHERE f."user_id" = $1 AND f."revoked_at" IS NULL AND f."created_at" > $2
+                         AND EXISTS (SELECT 1 FROM "cmmv_auth_refresh_tokens" t
+                                     WHERE t."family_id" = f."id" AND t."used_at" IS NULL AND t."expires_at" > $3)
+                       ORDER BY f."created_at", f."id""#,
                 )
                 .bind(user_id)
                 .bind(started_after)
+                .bind(now)
                 .fetch_all(pool)
                 .await
                 .map_err(failed)?;
@@ -619,7 +623,7 @@ impl AuthStore for SqlAuthStore {
         let (user_id, family_id) = (user_id.to_owned(), family_id.to_owned());
         Box::pin(on_write!(self.db, |tx| {
             let changed = sqlx::query(
-                r#"UPDATE "cmmv_auth_refresh_families" SET "revoked_at" = $1 WHERE "id" = $2 AND "user_id" = $3 AND "revoked_at" IS NULL"#,
+                r#"UPDATE "cmmv_auth_refresh_families" SET "revoked_at" = COALESCE("revoked_at", $1) WHERE "id" = $2 AND "user_id" = $3"#,
             )
             .bind(now)
             .bind(&family_id)
@@ -640,17 +644,40 @@ impl AuthStore for SqlAuthStore {
         let user_id = user_id.to_owned();
         Box::pin(on_write!(self.db, |tx| {
             let rows = sqlx::query(
-                r#"UPDATE "cmmv_auth_refresh_families" SET "revoked_at" = $1 WHERE "user_id" = $2 AND "revoked_at" IS NULL RETURNING "id""#,
+                r#"UPDATE "cmmv_auth_refresh_families" SET "revoked_at" = COALESCE("revoked_at", $1) WHERE "user_id" = $2 RETURNING "id""#,
             )
             .bind(now)
             .bind(&user_id)
             .fetch_all(&mut *tx)
             .await
             .map_err(failed)?;
-            rows.iter()
+            let mut ids = rows
+                .iter()
                 .map(|row| row.text("id"))
                 .collect::<Result<Vec<_>, _>>()
-                .map_err(failed)
+                .map_err(failed)?;
+            ids.sort();
+            Ok(ids)
+        }))
+    }
+
+    fn revoke_api_keys<'a>(
+        &'a self,
+        user_id: &'a str,
+        now: i64,
+    ) -> BoxFuture<'a, Result<u64, StoreError>> {
+        let user_id = user_id.to_owned();
+        Box::pin(on_write!(self.db, |tx| {
+            let revoked = sqlx::query(
+                r#"UPDATE "cmmv_api_keys" SET "revoked_at" = $1 WHERE "user_id" = $2 AND "revoked_at" IS NULL"#,
+            )
+            .bind(now)
+            .bind(&user_id)
+            .execute(&mut *tx)
+            .await
+            .map_err(failed)?
+            .rows_affected();
+            Ok(revoked)
         }))
     }
 

@@ -139,16 +139,7 @@ impl ContractEmitter<'_> {
             patch_body.declared().filter(|f| is_secret(f)),
             |member, _| quote!(patch.#member.value_mut()),
         );
-        let touch = contract
-            .fields
-            .iter()
-            .any(|f| timestamps && f.name == "updated_at")
-            .then(|| quote!(self.updated_at = now;));
-        let now_param = if touch.is_some() {
-            quote!(now)
-        } else {
-            quote!(_now)
-        };
+        let (touch, now_param) = self.touch();
         let create_now = if contract.fields.iter().any(is_timestamp) {
             quote!(now)
         } else {
@@ -257,6 +248,23 @@ impl ContractEmitter<'_> {
         }
     }
 
+    /// What a change does to `updated_at` (when the contract keeps timestamps), and the name
+    /// of the `now` parameter of a method making it (`_now` when unused).
+    fn touch(&self) -> (Option<TokenStream>, TokenStream) {
+        let touch = self
+            .contract
+            .fields
+            .iter()
+            .any(|f| self.contract.storage.timestamps && f.name == "updated_at")
+            .then(|| quote!(self.updated_at = now;));
+        let now_param = if touch.is_some() {
+            quote!(now)
+        } else {
+            quote!(_now)
+        };
+        (touch, now_param)
+    }
+
     /// `impl AccountRecord` of the contract bound to the accounts (`account:`): a new
     /// account's record from its key and email alone (lowering made sure every other field
     /// has a default, or may be absent), and the email kept in step.
@@ -289,16 +297,7 @@ impl ContractEmitter<'_> {
         } else {
             quote!(_now)
         };
-        let touch = contract
-            .fields
-            .iter()
-            .any(|f| timestamps && f.name == "updated_at")
-            .then(|| quote!(self.updated_at = now;));
-        let now_param = if touch.is_some() {
-            quote!(now)
-        } else {
-            quote!(_now)
-        };
+        let (touch, now_param) = self.touch();
         quote! {
             impl ::cmmv::resource::AccountRecord for #name {
                 fn for_account(

@@ -22,15 +22,9 @@ pub enum CrudKind {
 }
 
 impl CrudKind {
-    /// The operations a contract gets when `crud:` is absent (`me` is an account contract's).
-    pub const ALL: [CrudKind; 6] = [
-        CrudKind::List,
-        CrudKind::Get,
-        CrudKind::Create,
-        CrudKind::Update,
-        CrudKind::Patch,
-        CrudKind::Delete,
-    ];
+    /// The operations a contract gets when `crud:` is absent: every named one but `me`, an
+    /// account contract's (last in [`CrudKind::NAMED`]).
+    pub const ALL: &[CrudKind] = CrudKind::NAMED.split_at(6).0;
 
     pub fn name(self) -> &'static str {
         match self {

@@ -123,6 +123,39 @@ async fn me(served: &Served, token: &str) -> StatusCode {
     .0
 }
 
+/// `DELETE path` as the holder of `token`.
+async fn delete_as(served: &Served, path: &str, token: &str) -> StatusCode {
+    call(
+        served,
+        reqwest::Method::DELETE,
+        path,
+        Some(token),
+        None,
+        "tests",
+    )
+    .await
+    .0
+}
+
+/// `POST /auth/password` as the holder of `token`.
+async fn change_password(
+    served: &Served,
+    token: &str,
+    current: &str,
+    new: &str,
+    user_agent: &str,
+) -> (StatusCode, Value) {
+    call(
+        served,
+        reqwest::Method::POST,
+        "/auth/password",
+        Some(token),
+        Some(json!({"current_password": current, "new_password": new})),
+        user_agent,
+    )
+    .await
+}
+
 async fn logout(served: &Served, refresh_token: &str) -> StatusCode {
     call(
         served,
@@ -185,15 +218,7 @@ async fn sessions_are_listed_and_ended_one_by_one_or_all_at_once() {
     // The laptop ends the phone's session: its access token and refresh token stop at once.
     assert_eq!(me(&served, &phone).await, StatusCode::OK);
     let path = format!("/auth/sessions/{phone_session}");
-    let (status, _) = call(
-        &served,
-        reqwest::Method::DELETE,
-        &path,
-        Some(&laptop),
-        None,
-        "tests",
-    )
-    .await;
+    let status = delete_as(&served, &path, &laptop).await;
     assert_eq!(status, StatusCode::NO_CONTENT);
     assert_eq!(me(&served, &phone).await, StatusCode::UNAUTHORIZED);
     assert_eq!(
@@ -203,25 +228,9 @@ async fn sessions_are_listed_and_ended_one_by_one_or_all_at_once() {
     assert_eq!(me(&served, &laptop).await, StatusCode::OK);
     // Ending it again is no error (a retry records the ending again); an id that is no
     // session of the caller's is a 404.
-    let (status, _) = call(
-        &served,
-        reqwest::Method::DELETE,
-        &path,
-        Some(&laptop),
-        None,
-        "tests",
-    )
-    .await;
+    let status = delete_as(&served, &path, &laptop).await;
     assert_eq!(status, StatusCode::NO_CONTENT);
-    let (status, _) = call(
-        &served,
-        reqwest::Method::DELETE,
-        "/auth/sessions/no-such-session",
-        Some(&laptop),
-        None,
-        "tests",
-    )
-    .await;
+    let status = delete_as(&served, "/auth/sessions/no-such-session", &laptop).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 
     // Another account cannot see or end Ada's sessions.
@@ -239,15 +248,7 @@ async fn sessions_are_listed_and_ended_one_by_one_or_all_at_once() {
     assert_eq!(list["items"].as_array().map(Vec::len), Some(1), "{list}");
 
     // Signing out everywhere ends the laptop's token too.
-    let (status, _) = call(
-        &served,
-        reqwest::Method::DELETE,
-        "/auth/sessions",
-        Some(&laptop),
-        None,
-        "tests",
-    )
-    .await;
+    let status = delete_as(&served, "/auth/sessions", &laptop).await;
     assert_eq!(status, StatusCode::NO_CONTENT);
     assert_eq!(me(&served, &laptop).await, StatusCode::UNAUTHORIZED);
     assert_eq!(me(&served, &bob).await, StatusCode::OK);
@@ -279,25 +280,10 @@ async fn logout_ends_the_access_token_at_once() {
 async fn password_change_ends_every_other_session(on: &Served, other: &Served, email: &str) {
     let (first, first_refresh) = sign_in(other, email, PASSWORD, "first").await;
     let (second, _) = sign_in(on, email, PASSWORD, "second").await;
-    let (status, refused) = call(
-        on,
-        reqwest::Method::POST,
-        "/auth/password",
-        Some(&second),
-        Some(json!({"current_password": "not the password", "new_password": NEW_PASSWORD})),
-        "second",
-    )
-    .await;
+    let (status, refused) =
+        change_password(on, &second, "not the password", NEW_PASSWORD, "second").await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{refused}");
-    let (status, refused) = call(
-        on,
-        reqwest::Method::POST,
-        "/auth/password",
-        Some(&second),
-        Some(json!({"current_password": PASSWORD, "new_password": "short"})),
-        "second",
-    )
-    .await;
+    let (status, refused) = change_password(on, &second, PASSWORD, "short", "second").await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{refused}");
     assert_eq!(refused["errors"][0]["pointer"], "/new_password");
     assert_eq!(
@@ -306,15 +292,7 @@ async fn password_change_ends_every_other_session(on: &Served, other: &Served, e
         "nothing changed yet"
     );
 
-    let (status, tokens) = call(
-        on,
-        reqwest::Method::POST,
-        "/auth/password",
-        Some(&second),
-        Some(json!({"current_password": PASSWORD, "new_password": NEW_PASSWORD})),
-        "second",
-    )
-    .await;
+    let (status, tokens) = change_password(on, &second, PASSWORD, NEW_PASSWORD, "second").await;
     assert_eq!(status, StatusCode::OK, "{tokens}");
     let fresh = tokens["access_token"].as_str().expect("a new token");
     for served in [on, other] {
@@ -455,15 +433,7 @@ async fn sessions_are_managed_with_a_bearer_token_and_api_keys_end_with_a_passwo
         with_key("/auth/me").await.expect("a response").status(),
         StatusCode::OK
     );
-    let (status, _) = call(
-        &served,
-        reqwest::Method::POST,
-        "/auth/password",
-        Some(&access),
-        Some(json!({"current_password": PASSWORD, "new_password": NEW_PASSWORD})),
-        "tests",
-    )
-    .await;
+    let (status, _) = change_password(&served, &access, PASSWORD, NEW_PASSWORD, "tests").await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(
         with_key("/auth/me").await.expect("a response").status(),
@@ -563,15 +533,7 @@ async fn security_events_leave_audit_records_without_secrets() {
         StatusCode::NO_CONTENT
     );
     let (third, _) = sign_in(&served, "ada@example.com", PASSWORD, "tests").await;
-    let (status, _) = call(
-        &served,
-        reqwest::Method::POST,
-        "/auth/password",
-        Some(&third),
-        Some(json!({"current_password": PASSWORD, "new_password": NEW_PASSWORD})),
-        "tests",
-    )
-    .await;
+    let (status, _) = change_password(&served, &third, PASSWORD, NEW_PASSWORD, "tests").await;
     assert_eq!(status, StatusCode::OK);
 
     let records = captured.audit();

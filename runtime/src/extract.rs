@@ -383,6 +383,50 @@ impl FromQuery for NoQuery {
     }
 }
 
+/// The cookies of a request, for an operation that declares cookies it is sent
+/// (`cookies: {name: {sent: true}}`). Values are as sent, not decoded.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Cookies(Vec<(String, String)>);
+
+impl Cookies {
+    /// The value of `name`: the first one sent when there are several (RFC 6265 §5.4 sends
+    /// the most specific path first).
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Reads every `Cookie` header; pairs that are not `name=value` are skipped.
+    pub fn from_headers(headers: &http::HeaderMap) -> Self {
+        let pairs = headers
+            .get_all(http::header::COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|line| line.split(';'))
+            .filter_map(|pair| {
+                let (name, value) = pair.trim().split_once('=')?;
+                let value = value.trim();
+                let value = value
+                    .strip_prefix('"')
+                    .and_then(|v| v.strip_suffix('"'))
+                    .unwrap_or(value);
+                (!name.trim().is_empty()).then(|| (name.trim().to_owned(), value.to_owned()))
+            })
+            .collect();
+        Cookies(pairs)
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Cookies {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        Ok(Cookies::from_headers(&parts.headers))
+    }
+}
+
 /// Named path parameters, percent-decoded.
 ///
 /// Read straight from axum's captures: deserializing them into a map would allocate every name

@@ -88,7 +88,7 @@ pub use patch::Patch;
 pub use problem::{FieldError, PROBLEM_JSON, Problem};
 pub use request_id::RequestId;
 pub use resource::Resource;
-pub use respond::Created;
+pub use respond::{Created, Redirect, SetCookie};
 pub use settings::{Settings, SettingsError};
 pub use shutdown::ShutdownOutcome;
 pub use store::{MemoryStore, Page, Scope, Store};
@@ -105,7 +105,7 @@ pub mod __private {
 
     pub use crate::extract::{QueryReader, path_key};
     pub use crate::resource::{FieldKind, QueryField, ToFieldValue};
-    pub use crate::respond::{empty, json, no_content, no_store};
+    pub use crate::respond::{empty, json, no_content, no_store, redirect};
     pub use crate::sql::{Column, ColumnKind, ForeignKey, Record, Row, json_from_sql, json_to_sql};
     pub use crate::validate::{
         At, Errors, LazyRegex, Presence, Rules, enum_value, field, object, patch_field, required,

@@ -149,3 +149,144 @@ fn json_response<T: Serialize>(status: StatusCode, body: &T) -> Response {
     );
     response
 }
+
+/// The success of an operation declared `response: redirect`: the operation's 3xx status with
+/// a `Location`, no body, and the cookies the contract says it sets (`cookies: {name: {set:
+/// true}}`).
+///
+/// ```
+/// let redirect = cmmv::Redirect::to("https://app.example/signed-in?code=abc")
+///     .with_cookie(cmmv::SetCookie::new("flow", "x1").path("/auth").max_age(600));
+/// assert_eq!(redirect.location(), "https://app.example/signed-in?code=abc");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Redirect {
+    location: String,
+    cookies: Vec<SetCookie>,
+}
+
+impl Redirect {
+    /// A redirect to `location`: an absolute URL, or a reference relative to the request's.
+    pub fn to(location: impl Into<String>) -> Self {
+        Redirect {
+            location: location.into(),
+            cookies: Vec::new(),
+        }
+    }
+
+    /// Sets `cookie` in the browser as well.
+    pub fn with_cookie(mut self, cookie: SetCookie) -> Self {
+        self.cookies.push(cookie);
+        self
+    }
+
+    /// Where the client is sent.
+    pub fn location(&self) -> &str {
+        &self.location
+    }
+
+    /// The cookies the answer sets.
+    pub fn cookies(&self) -> &[SetCookie] {
+        &self.cookies
+    }
+}
+
+/// A `Set-Cookie` a [`Redirect`] carries: always `HttpOnly`, `Secure` and `SameSite=Lax`
+/// (browsers keep `Secure` cookies from `http://localhost` too), so that scripts never read it
+/// and other sites' requests never carry it, except a top-level navigation back to us, which
+/// is what a sign-in redirect is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SetCookie {
+    name: String,
+    value: String,
+    path: String,
+    max_age: i64,
+}
+
+impl SetCookie {
+    /// `name=value` on path `/`, until the browser closes. The value must be a cookie-octet
+    /// string (RFC 6265 §4.1.1: printable ASCII without spaces, quotes, commas, semicolons or
+    /// backslashes), as base64url is; a redirect carrying another is answered as a 500.
+    pub fn new(name: impl Into<String>, value: impl Into<String>) -> Self {
+        SetCookie {
+            name: name.into(),
+            value: value.into(),
+            path: "/".to_owned(),
+            max_age: -1,
+        }
+    }
+
+    /// The cookie that removes `name` from the browser.
+    pub fn removal(name: impl Into<String>) -> Self {
+        SetCookie::new(name, "").max_age(0)
+    }
+
+    /// Sent only with requests under `path`.
+    pub fn path(mut self, path: impl Into<String>) -> Self {
+        self.path = path.into();
+        self
+    }
+
+    /// Kept for `seconds`; 0 removes it.
+    pub fn max_age(mut self, seconds: i64) -> Self {
+        self.max_age = seconds;
+        self
+    }
+
+    /// The cookie's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The cookie's value.
+    pub fn value(&self) -> &str {
+        &self.value
+    }
+
+    /// The `Set-Cookie` header value; `None` when the name or value is not one a header can
+    /// carry.
+    fn header(&self) -> Option<HeaderValue> {
+        let octet = |c: char| c.is_ascii_graphic() && !matches!(c, '"' | ',' | ';' | '\\');
+        let token = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '-';
+        if self.name.is_empty()
+            || !self.name.chars().all(token)
+            || !self.value.chars().all(octet)
+            || !self.path.chars().all(octet)
+        {
+            return None;
+        }
+        let mut text = format!("{}={}; Path={}", self.name, self.value, self.path);
+        if self.max_age >= 0 {
+            text.push_str(&format!("; Max-Age={}", self.max_age));
+        }
+        text.push_str("; HttpOnly; Secure; SameSite=Lax");
+        HeaderValue::from_str(&text).ok()
+    }
+}
+
+/// A redirect with the operation's status. A location or cookie no header can carry is the
+/// server's bug: a 500 problem, never a redirect somewhere else.
+pub fn redirect(status: u16, redirect: Redirect) -> Response {
+    let status = StatusCode::from_u16(status)
+        .ok()
+        .filter(StatusCode::is_redirection)
+        .unwrap_or(StatusCode::FOUND);
+    let mut response = no_content();
+    *response.status_mut() = status;
+    let headers = response.headers_mut();
+    match HeaderValue::try_from(redirect.location) {
+        Ok(location) => {
+            headers.insert(header::LOCATION, location);
+        }
+        Err(_) => return Problem::internal().into_response(),
+    }
+    for cookie in &redirect.cookies {
+        match cookie.header() {
+            Some(value) => {
+                headers.append(header::SET_COOKIE, value);
+            }
+            None => return Problem::internal().into_response(),
+        }
+    }
+    response
+}

@@ -160,8 +160,13 @@ pub struct Operation {
     pub request: Option<Body>,
     /// The success response body; `None` is an empty response (204).
     pub response: Option<Body>,
-    /// The success status code.
+    /// The success status code (a 3xx one for a redirect).
     pub status: u16,
+    /// The success answer is a redirect (`response: redirect`): `status` with a `Location`
+    /// and no body.
+    pub redirect: bool,
+    /// The cookies the operation reads from the request or sets in its answer (`cookies:`).
+    pub cookies: Vec<Cookie>,
     /// Other successes the operation answers with, besides `status` (`responses:`).
     pub alternatives: Vec<Reply>,
     /// Problems the operation's own logic answers with, and when (`errors:`); documented
@@ -216,6 +221,23 @@ impl Operation {
     }
 }
 
+/// A cookie an operation reads or sets: documented as an `in: cookie` parameter when `sent`,
+/// and as the answer's `Set-Cookie` header when `set`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cookie {
+    pub name: String,
+    pub span: Span,
+    pub description: Option<String>,
+    /// Requests may carry it; the handler receives the request's cookies.
+    pub sent: bool,
+    /// The success answer (a redirect) sets it.
+    pub set: bool,
+}
+
+/// The statuses a redirect may answer with: 302 and 303 turn the next request into a GET,
+/// 307 and 308 keep the method; 301 is left out (clients cache it).
+pub const REDIRECT_STATUSES: &[u16] = &[302, 303, 307, 308];
+
 /// One success answer of an operation.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Reply {
@@ -235,7 +257,9 @@ pub struct DeclaredError {
 }
 
 /// The problem statuses an operation may declare: those the runtime's problems use.
-pub const PROBLEM_STATUSES: &[u16] = &[400, 401, 403, 404, 409, 413, 415, 422, 429, 500, 503];
+pub const PROBLEM_STATUSES: &[u16] = &[
+    400, 401, 403, 404, 409, 413, 415, 422, 429, 500, 502, 503, 504,
+];
 
 /// A request or response body.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -29,6 +29,12 @@ pub(crate) enum AuditEvent {
     PasswordChanged,
     /// A password change was refused: the current password was wrong.
     PasswordChangeRefused,
+    /// A sign-in through an identity provider failed (the reason is its code).
+    ProviderSignInFailed,
+    /// An identity at a provider was linked to the account.
+    IdentityLinked,
+    /// An identity at a provider was unlinked from the account.
+    IdentityUnlinked,
 }
 
 impl AuditEvent {
@@ -43,6 +49,9 @@ impl AuditEvent {
             AuditEvent::SessionsRevoked => "sessions_revoked",
             AuditEvent::PasswordChanged => "password_changed",
             AuditEvent::PasswordChangeRefused => "password_change_refused",
+            AuditEvent::ProviderSignInFailed => "provider_sign_in_failed",
+            AuditEvent::IdentityLinked => "identity_linked",
+            AuditEvent::IdentityUnlinked => "identity_unlinked",
         }
     }
 }
@@ -55,9 +64,44 @@ pub(crate) fn record(
     user_id: Option<&str>,
     session: Option<&str>,
 ) {
+    record_details(
+        event,
+        ctx,
+        Details {
+            user_id,
+            session,
+            ..Details::default()
+        },
+    );
+}
+
+/// What an audit record says besides the event and the request.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Details<'a> {
+    /// The account, when known.
+    pub(crate) user_id: Option<&'a str>,
+    /// The session concerned.
+    pub(crate) session: Option<&'a str>,
+    /// The identity provider concerned.
+    pub(crate) provider: Option<&'a str>,
+    /// Why it failed, as a code (`invalid_state`), never a provider's own words.
+    pub(crate) reason: Option<&'a str>,
+}
+
+/// Records `event` of the request `ctx` with its `details`.
+pub(crate) fn record_details(event: AuditEvent, ctx: &Context, details: Details<'_>) {
+    let Details {
+        user_id,
+        session,
+        provider,
+        reason,
+    } = details;
     let level_warn = matches!(
         event,
-        AuditEvent::SignInFailed | AuditEvent::RefreshReused | AuditEvent::PasswordChangeRefused
+        AuditEvent::SignInFailed
+            | AuditEvent::RefreshReused
+            | AuditEvent::PasswordChangeRefused
+            | AuditEvent::ProviderSignInFailed
     );
     macro_rules! emit {
         ($level:expr) => {
@@ -67,6 +111,8 @@ pub(crate) fn record(
                 event = event.as_str(),
                 user_id,
                 session,
+                provider,
+                reason,
                 client_ip = ctx.client.ip.as_deref(),
                 request_id = ctx.request_id.as_str(),
                 "audit"

@@ -561,6 +561,180 @@ impl ::cmmv::sql::SqlColumn for Identity {
         ::cmmv::__private::json_from_sql(value)
     }
 }
+/// The caller's identities at providers, oldest first, and whether the account has a password.
+#[derive(Debug, Clone, PartialEq, ::cmmv::__private::serde::Serialize)]
+#[serde(crate = "::cmmv::__private::serde")]
+pub struct IdentityList {
+    pub items: ::std::vec::Vec<LinkedIdentity>,
+    /// Whether the account also signs in with a password.
+    pub has_password: bool,
+}
+impl ::cmmv::validate::FromJson for IdentityList {
+    fn from_json(
+        value: &mut ::cmmv::__private::serde_json::Value,
+        at: &::cmmv::__private::At<'_>,
+        errors: &mut ::cmmv::__private::Errors,
+    ) -> ::core::option::Option<Self> {
+        let map = ::cmmv::__private::object(value, at, &["items", "has_password"], errors)?;
+        let items_value = ::cmmv::__private::required::<::std::vec::Vec<LinkedIdentity>>(
+            map, at, "items", errors,
+        );
+        let has_password_value =
+            ::cmmv::__private::required::<bool>(map, at, "has_password", errors);
+        if items_value.is_none() || has_password_value.is_none() {
+            if let ::core::option::Option::Some(value) = &items_value {
+                ::cmmv::validate::Check::check(
+                    value,
+                    &::cmmv::__private::Rules::NONE,
+                    &at.key("items"),
+                    errors,
+                );
+            }
+            return ::core::option::Option::None;
+        }
+        ::core::option::Option::Some(Self {
+            items: items_value?,
+            has_password: has_password_value?,
+        })
+    }
+}
+impl ::cmmv::validate::Check for IdentityList {
+    fn check(
+        &self,
+        _rules: &::cmmv::__private::Rules,
+        at: &::cmmv::__private::At<'_>,
+        errors: &mut ::cmmv::__private::Errors,
+    ) {
+        ::cmmv::validate::Check::check(
+            &self.items,
+            &::cmmv::__private::Rules::NONE,
+            &at.key("items"),
+            errors,
+        );
+    }
+}
+impl ::cmmv::sql::SqlColumn for IdentityList {
+    fn to_sql(&self) -> ::cmmv::sql::SqlValue {
+        ::cmmv::__private::json_to_sql(self)
+    }
+    fn from_sql(
+        value: ::cmmv::sql::SqlValue,
+    ) -> ::core::result::Result<Self, ::cmmv::sql::ColumnError> {
+        ::cmmv::__private::json_from_sql(value)
+    }
+}
+/// An identity at a provider that signs in to the caller's account.
+#[derive(Debug, Clone, PartialEq, ::cmmv::__private::serde::Serialize)]
+#[serde(crate = "::cmmv::__private::serde")]
+pub struct LinkedIdentity {
+    pub provider: ::std::string::String,
+    /// The provider's id of the person.
+    pub subject: ::std::string::String,
+    /// The email the provider gave at the last sign-in.
+    pub email: ::core::option::Option<::std::string::String>,
+    /// Whether the provider asserted that email verified.
+    pub email_verified: bool,
+    pub name: ::core::option::Option<::std::string::String>,
+    pub avatar_url: ::core::option::Option<::std::string::String>,
+    pub linked_at: ::cmmv::types::DateTime,
+    pub last_login_at: ::cmmv::types::DateTime,
+}
+impl ::cmmv::validate::FromJson for LinkedIdentity {
+    fn from_json(
+        value: &mut ::cmmv::__private::serde_json::Value,
+        at: &::cmmv::__private::At<'_>,
+        errors: &mut ::cmmv::__private::Errors,
+    ) -> ::core::option::Option<Self> {
+        let map = ::cmmv::__private::object(
+            value,
+            at,
+            &[
+                "provider",
+                "subject",
+                "email",
+                "email_verified",
+                "name",
+                "avatar_url",
+                "linked_at",
+                "last_login_at",
+            ],
+            errors,
+        )?;
+        let provider_value =
+            ::cmmv::__private::required::<::std::string::String>(map, at, "provider", errors);
+        let subject_value =
+            ::cmmv::__private::required::<::std::string::String>(map, at, "subject", errors);
+        let email_value = ::cmmv::__private::field::<::std::string::String>(
+            map,
+            at,
+            "email",
+            ::cmmv::__private::Presence {
+                required: true,
+                nullable: true,
+            },
+            errors,
+        );
+        let email_verified_value =
+            ::cmmv::__private::required::<bool>(map, at, "email_verified", errors);
+        let name_value = ::cmmv::__private::field::<::std::string::String>(
+            map,
+            at,
+            "name",
+            ::cmmv::__private::Presence {
+                required: true,
+                nullable: true,
+            },
+            errors,
+        );
+        let avatar_url_value = ::cmmv::__private::field::<::std::string::String>(
+            map,
+            at,
+            "avatar_url",
+            ::cmmv::__private::Presence {
+                required: true,
+                nullable: true,
+            },
+            errors,
+        );
+        let linked_at_value =
+            ::cmmv::__private::required::<::cmmv::types::DateTime>(map, at, "linked_at", errors);
+        let last_login_at_value = ::cmmv::__private::required::<::cmmv::types::DateTime>(
+            map,
+            at,
+            "last_login_at",
+            errors,
+        );
+        ::core::option::Option::Some(Self {
+            provider: provider_value?,
+            subject: subject_value?,
+            email: email_value?,
+            email_verified: email_verified_value?,
+            name: name_value?,
+            avatar_url: avatar_url_value?,
+            linked_at: linked_at_value?,
+            last_login_at: last_login_at_value?,
+        })
+    }
+}
+impl ::cmmv::validate::Check for LinkedIdentity {
+    fn check(
+        &self,
+        _rules: &::cmmv::__private::Rules,
+        _at: &::cmmv::__private::At<'_>,
+        _errors: &mut ::cmmv::__private::Errors,
+    ) {
+    }
+}
+impl ::cmmv::sql::SqlColumn for LinkedIdentity {
+    fn to_sql(&self) -> ::cmmv::sql::SqlValue {
+        ::cmmv::__private::json_to_sql(self)
+    }
+    fn from_sql(
+        value: ::cmmv::sql::SqlValue,
+    ) -> ::core::result::Result<Self, ::cmmv::sql::ColumnError> {
+        ::cmmv::__private::json_from_sql(value)
+    }
+}
 static NEW_ACCOUNT_EMAIL_RULES: ::cmmv::__private::Rules = ::cmmv::__private::Rules {
     max_length: ::core::option::Option::Some(254u64),
     format: ::core::option::Option::Some(::cmmv::validate::Format::Email),
@@ -724,6 +898,209 @@ impl ::cmmv::validate::Check for NewApiKey {
     }
 }
 impl ::cmmv::sql::SqlColumn for NewApiKey {
+    fn to_sql(&self) -> ::cmmv::sql::SqlValue {
+        ::cmmv::__private::json_to_sql(self)
+    }
+    fn from_sql(
+        value: ::cmmv::sql::SqlValue,
+    ) -> ::core::result::Result<Self, ::cmmv::sql::ColumnError> {
+        ::cmmv::__private::json_from_sql(value)
+    }
+}
+static O_AUTH_EXCHANGE_CODE_RULES: ::cmmv::__private::Rules = ::cmmv::__private::Rules {
+    max_length: ::core::option::Option::Some(256u64),
+    ..::cmmv::__private::Rules::NONE
+};
+/// The one-time code the sign-in redirect brought the front end.
+#[derive(Debug, Clone, PartialEq, ::cmmv::__private::serde::Serialize)]
+#[serde(crate = "::cmmv::__private::serde")]
+pub struct OAuthExchange {
+    pub code: ::std::string::String,
+}
+impl ::cmmv::validate::FromJson for OAuthExchange {
+    fn from_json(
+        value: &mut ::cmmv::__private::serde_json::Value,
+        at: &::cmmv::__private::At<'_>,
+        errors: &mut ::cmmv::__private::Errors,
+    ) -> ::core::option::Option<Self> {
+        let map = ::cmmv::__private::object(value, at, &["code"], errors)?;
+        let code_value =
+            ::cmmv::__private::required::<::std::string::String>(map, at, "code", errors);
+        if code_value.is_none() {
+            if let ::core::option::Option::Some(value) = &code_value {
+                ::cmmv::validate::Check::check(
+                    value,
+                    &O_AUTH_EXCHANGE_CODE_RULES,
+                    &at.key("code"),
+                    errors,
+                );
+            }
+            return ::core::option::Option::None;
+        }
+        ::core::option::Option::Some(Self { code: code_value? })
+    }
+}
+impl ::cmmv::validate::Check for OAuthExchange {
+    fn check(
+        &self,
+        _rules: &::cmmv::__private::Rules,
+        at: &::cmmv::__private::At<'_>,
+        errors: &mut ::cmmv::__private::Errors,
+    ) {
+        ::cmmv::validate::Check::check(
+            &self.code,
+            &O_AUTH_EXCHANGE_CODE_RULES,
+            &at.key("code"),
+            errors,
+        );
+    }
+}
+impl ::cmmv::sql::SqlColumn for OAuthExchange {
+    fn to_sql(&self) -> ::cmmv::sql::SqlValue {
+        ::cmmv::__private::json_to_sql(self)
+    }
+    fn from_sql(
+        value: ::cmmv::sql::SqlValue,
+    ) -> ::core::result::Result<Self, ::cmmv::sql::ColumnError> {
+        ::cmmv::__private::json_from_sql(value)
+    }
+}
+/// Where the browser goes to link an identity to the caller's account.
+#[derive(Debug, Clone, PartialEq, ::cmmv::__private::serde::Serialize)]
+#[serde(crate = "::cmmv::__private::serde")]
+pub struct OAuthLinkStart {
+    /// This service's `/auth/oauth/{provider}/start` with a one-time ticket, valid for a minute: navigate the browser there (a top-level navigation, not a script's request).
+    pub authorization_url: ::std::string::String,
+}
+impl ::cmmv::validate::FromJson for OAuthLinkStart {
+    fn from_json(
+        value: &mut ::cmmv::__private::serde_json::Value,
+        at: &::cmmv::__private::At<'_>,
+        errors: &mut ::cmmv::__private::Errors,
+    ) -> ::core::option::Option<Self> {
+        let map = ::cmmv::__private::object(value, at, &["authorization_url"], errors)?;
+        let authorization_url_value = ::cmmv::__private::required::<::std::string::String>(
+            map,
+            at,
+            "authorization_url",
+            errors,
+        );
+        ::core::option::Option::Some(Self {
+            authorization_url: authorization_url_value?,
+        })
+    }
+}
+impl ::cmmv::validate::Check for OAuthLinkStart {
+    fn check(
+        &self,
+        _rules: &::cmmv::__private::Rules,
+        _at: &::cmmv::__private::At<'_>,
+        _errors: &mut ::cmmv::__private::Errors,
+    ) {
+    }
+}
+impl ::cmmv::sql::SqlColumn for OAuthLinkStart {
+    fn to_sql(&self) -> ::cmmv::sql::SqlValue {
+        ::cmmv::__private::json_to_sql(self)
+    }
+    fn from_sql(
+        value: ::cmmv::sql::SqlValue,
+    ) -> ::core::result::Result<Self, ::cmmv::sql::ColumnError> {
+        ::cmmv::__private::json_from_sql(value)
+    }
+}
+/// An identity provider accounts sign in with.
+#[derive(Debug, Clone, PartialEq, ::cmmv::__private::serde::Serialize)]
+#[serde(crate = "::cmmv::__private::serde")]
+pub struct OAuthProvider {
+    /// Its name in the paths: `google`, `microsoft`, `github`, `facebook`, or one of `CMMV_OAUTH_PROVIDERS`.
+    pub name: ::std::string::String,
+    /// Where a browser goes to sign in with it.
+    pub start_url: ::std::string::String,
+}
+impl ::cmmv::validate::FromJson for OAuthProvider {
+    fn from_json(
+        value: &mut ::cmmv::__private::serde_json::Value,
+        at: &::cmmv::__private::At<'_>,
+        errors: &mut ::cmmv::__private::Errors,
+    ) -> ::core::option::Option<Self> {
+        let map = ::cmmv::__private::object(value, at, &["name", "start_url"], errors)?;
+        let name_value =
+            ::cmmv::__private::required::<::std::string::String>(map, at, "name", errors);
+        let start_url_value =
+            ::cmmv::__private::required::<::std::string::String>(map, at, "start_url", errors);
+        ::core::option::Option::Some(Self {
+            name: name_value?,
+            start_url: start_url_value?,
+        })
+    }
+}
+impl ::cmmv::validate::Check for OAuthProvider {
+    fn check(
+        &self,
+        _rules: &::cmmv::__private::Rules,
+        _at: &::cmmv::__private::At<'_>,
+        _errors: &mut ::cmmv::__private::Errors,
+    ) {
+    }
+}
+impl ::cmmv::sql::SqlColumn for OAuthProvider {
+    fn to_sql(&self) -> ::cmmv::sql::SqlValue {
+        ::cmmv::__private::json_to_sql(self)
+    }
+    fn from_sql(
+        value: ::cmmv::sql::SqlValue,
+    ) -> ::core::result::Result<Self, ::cmmv::sql::ColumnError> {
+        ::cmmv::__private::json_from_sql(value)
+    }
+}
+/// The identity providers enabled on this service.
+#[derive(Debug, Clone, PartialEq, ::cmmv::__private::serde::Serialize)]
+#[serde(crate = "::cmmv::__private::serde")]
+pub struct OAuthProviderList {
+    pub items: ::std::vec::Vec<OAuthProvider>,
+}
+impl ::cmmv::validate::FromJson for OAuthProviderList {
+    fn from_json(
+        value: &mut ::cmmv::__private::serde_json::Value,
+        at: &::cmmv::__private::At<'_>,
+        errors: &mut ::cmmv::__private::Errors,
+    ) -> ::core::option::Option<Self> {
+        let map = ::cmmv::__private::object(value, at, &["items"], errors)?;
+        let items_value =
+            ::cmmv::__private::required::<::std::vec::Vec<OAuthProvider>>(map, at, "items", errors);
+        if items_value.is_none() {
+            if let ::core::option::Option::Some(value) = &items_value {
+                ::cmmv::validate::Check::check(
+                    value,
+                    &::cmmv::__private::Rules::NONE,
+                    &at.key("items"),
+                    errors,
+                );
+            }
+            return ::core::option::Option::None;
+        }
+        ::core::option::Option::Some(Self {
+            items: items_value?,
+        })
+    }
+}
+impl ::cmmv::validate::Check for OAuthProviderList {
+    fn check(
+        &self,
+        _rules: &::cmmv::__private::Rules,
+        at: &::cmmv::__private::At<'_>,
+        errors: &mut ::cmmv::__private::Errors,
+    ) {
+        ::cmmv::validate::Check::check(
+            &self.items,
+            &::cmmv::__private::Rules::NONE,
+            &at.key("items"),
+            errors,
+        );
+    }
+}
+impl ::cmmv::sql::SqlColumn for OAuthProviderList {
     fn to_sql(&self) -> ::cmmv::sql::SqlValue {
         ::cmmv::__private::json_to_sql(self)
     }
@@ -1231,6 +1608,231 @@ impl ::cmmv::sql::SqlColumn for Tokens {
         ::cmmv::__private::json_from_sql(value)
     }
 }
+///The query parameters of `oauth_callback`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AccountOauthCallbackQuery {
+    /// The authorization code.
+    pub code: ::core::option::Option<::std::string::String>,
+    pub state: ::core::option::Option<::std::string::String>,
+    /// The provider's error (`access_denied` when consent was refused).
+    pub error: ::core::option::Option<::std::string::String>,
+    pub error_description: ::core::option::Option<::std::string::String>,
+    pub error_uri: ::core::option::Option<::std::string::String>,
+    /// The issuer (RFC 9207), checked when the provider sends it.
+    pub iss: ::core::option::Option<::std::string::String>,
+    /// Sent by some providers; ignored.
+    pub scope: ::core::option::Option<::std::string::String>,
+    /// Sent by Google; ignored.
+    pub authuser: ::core::option::Option<::std::string::String>,
+    /// Sent by Google; ignored.
+    pub prompt: ::core::option::Option<::std::string::String>,
+    /// Sent by Google; ignored.
+    pub hd: ::core::option::Option<::std::string::String>,
+    /// Sent by some OpenID Connect providers; ignored.
+    pub session_state: ::core::option::Option<::std::string::String>,
+}
+impl ::cmmv::extract::FromQuery for AccountOauthCallbackQuery {
+    const NAMES: &'static [&'static str] = &[
+        "code",
+        "state",
+        "error",
+        "error_description",
+        "error_uri",
+        "iss",
+        "scope",
+        "authuser",
+        "prompt",
+        "hd",
+        "session_state",
+    ];
+    fn from_query(reader: &mut ::cmmv::__private::QueryReader<'_>) -> ::core::option::Option<Self> {
+        let code_value = reader.optional::<::std::string::String>("code");
+        let state_value = reader.optional::<::std::string::String>("state");
+        let error_value = reader.optional::<::std::string::String>("error");
+        let error_description_value = reader.optional::<::std::string::String>("error_description");
+        let error_uri_value = reader.optional::<::std::string::String>("error_uri");
+        let iss_value = reader.optional::<::std::string::String>("iss");
+        let scope_value = reader.optional::<::std::string::String>("scope");
+        let authuser_value = reader.optional::<::std::string::String>("authuser");
+        let prompt_value = reader.optional::<::std::string::String>("prompt");
+        let hd_value = reader.optional::<::std::string::String>("hd");
+        let session_state_value = reader.optional::<::std::string::String>("session_state");
+        ::core::option::Option::Some(Self {
+            code: code_value?,
+            state: state_value?,
+            error: error_value?,
+            error_description: error_description_value?,
+            error_uri: error_uri_value?,
+            iss: iss_value?,
+            scope: scope_value?,
+            authuser: authuser_value?,
+            prompt: prompt_value?,
+            hd: hd_value?,
+            session_state: session_state_value?,
+        })
+    }
+}
+static ACCOUNT_OAUTH_CALLBACK_QUERY_CODE_RULES: ::cmmv::__private::Rules =
+    ::cmmv::__private::Rules {
+        max_length: ::core::option::Option::Some(4096u64),
+        ..::cmmv::__private::Rules::NONE
+    };
+static ACCOUNT_OAUTH_CALLBACK_QUERY_STATE_RULES: ::cmmv::__private::Rules =
+    ::cmmv::__private::Rules {
+        max_length: ::core::option::Option::Some(256u64),
+        ..::cmmv::__private::Rules::NONE
+    };
+static ACCOUNT_OAUTH_CALLBACK_QUERY_ERROR_RULES: ::cmmv::__private::Rules =
+    ::cmmv::__private::Rules {
+        max_length: ::core::option::Option::Some(256u64),
+        ..::cmmv::__private::Rules::NONE
+    };
+static ACCOUNT_OAUTH_CALLBACK_QUERY_ERROR_DESCRIPTION_RULES: ::cmmv::__private::Rules =
+    ::cmmv::__private::Rules {
+        max_length: ::core::option::Option::Some(1024u64),
+        ..::cmmv::__private::Rules::NONE
+    };
+static ACCOUNT_OAUTH_CALLBACK_QUERY_ERROR_URI_RULES: ::cmmv::__private::Rules =
+    ::cmmv::__private::Rules {
+        max_length: ::core::option::Option::Some(1024u64),
+        ..::cmmv::__private::Rules::NONE
+    };
+static ACCOUNT_OAUTH_CALLBACK_QUERY_ISS_RULES: ::cmmv::__private::Rules =
+    ::cmmv::__private::Rules {
+        max_length: ::core::option::Option::Some(1024u64),
+        ..::cmmv::__private::Rules::NONE
+    };
+static ACCOUNT_OAUTH_CALLBACK_QUERY_SCOPE_RULES: ::cmmv::__private::Rules =
+    ::cmmv::__private::Rules {
+        max_length: ::core::option::Option::Some(2048u64),
+        ..::cmmv::__private::Rules::NONE
+    };
+static ACCOUNT_OAUTH_CALLBACK_QUERY_AUTHUSER_RULES: ::cmmv::__private::Rules =
+    ::cmmv::__private::Rules {
+        max_length: ::core::option::Option::Some(64u64),
+        ..::cmmv::__private::Rules::NONE
+    };
+static ACCOUNT_OAUTH_CALLBACK_QUERY_PROMPT_RULES: ::cmmv::__private::Rules =
+    ::cmmv::__private::Rules {
+        max_length: ::core::option::Option::Some(64u64),
+        ..::cmmv::__private::Rules::NONE
+    };
+static ACCOUNT_OAUTH_CALLBACK_QUERY_HD_RULES: ::cmmv::__private::Rules = ::cmmv::__private::Rules {
+    max_length: ::core::option::Option::Some(256u64),
+    ..::cmmv::__private::Rules::NONE
+};
+static ACCOUNT_OAUTH_CALLBACK_QUERY_SESSION_STATE_RULES: ::cmmv::__private::Rules =
+    ::cmmv::__private::Rules {
+        max_length: ::core::option::Option::Some(1024u64),
+        ..::cmmv::__private::Rules::NONE
+    };
+impl ::cmmv::validate::Check for AccountOauthCallbackQuery {
+    fn check(
+        &self,
+        _rules: &::cmmv::__private::Rules,
+        at: &::cmmv::__private::At<'_>,
+        errors: &mut ::cmmv::__private::Errors,
+    ) {
+        ::cmmv::validate::Check::check(
+            &self.code,
+            &ACCOUNT_OAUTH_CALLBACK_QUERY_CODE_RULES,
+            &at.key("code"),
+            errors,
+        );
+        ::cmmv::validate::Check::check(
+            &self.state,
+            &ACCOUNT_OAUTH_CALLBACK_QUERY_STATE_RULES,
+            &at.key("state"),
+            errors,
+        );
+        ::cmmv::validate::Check::check(
+            &self.error,
+            &ACCOUNT_OAUTH_CALLBACK_QUERY_ERROR_RULES,
+            &at.key("error"),
+            errors,
+        );
+        ::cmmv::validate::Check::check(
+            &self.error_description,
+            &ACCOUNT_OAUTH_CALLBACK_QUERY_ERROR_DESCRIPTION_RULES,
+            &at.key("error_description"),
+            errors,
+        );
+        ::cmmv::validate::Check::check(
+            &self.error_uri,
+            &ACCOUNT_OAUTH_CALLBACK_QUERY_ERROR_URI_RULES,
+            &at.key("error_uri"),
+            errors,
+        );
+        ::cmmv::validate::Check::check(
+            &self.iss,
+            &ACCOUNT_OAUTH_CALLBACK_QUERY_ISS_RULES,
+            &at.key("iss"),
+            errors,
+        );
+        ::cmmv::validate::Check::check(
+            &self.scope,
+            &ACCOUNT_OAUTH_CALLBACK_QUERY_SCOPE_RULES,
+            &at.key("scope"),
+            errors,
+        );
+        ::cmmv::validate::Check::check(
+            &self.authuser,
+            &ACCOUNT_OAUTH_CALLBACK_QUERY_AUTHUSER_RULES,
+            &at.key("authuser"),
+            errors,
+        );
+        ::cmmv::validate::Check::check(
+            &self.prompt,
+            &ACCOUNT_OAUTH_CALLBACK_QUERY_PROMPT_RULES,
+            &at.key("prompt"),
+            errors,
+        );
+        ::cmmv::validate::Check::check(
+            &self.hd,
+            &ACCOUNT_OAUTH_CALLBACK_QUERY_HD_RULES,
+            &at.key("hd"),
+            errors,
+        );
+        ::cmmv::validate::Check::check(
+            &self.session_state,
+            &ACCOUNT_OAUTH_CALLBACK_QUERY_SESSION_STATE_RULES,
+            &at.key("session_state"),
+            errors,
+        );
+    }
+}
+///The query parameters of `oauth_start`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AccountOauthStartQuery {
+    /// The one-time ticket from `POST /auth/oauth/{provider}/link`.
+    pub link: ::core::option::Option<::std::string::String>,
+}
+impl ::cmmv::extract::FromQuery for AccountOauthStartQuery {
+    const NAMES: &'static [&'static str] = &["link"];
+    fn from_query(reader: &mut ::cmmv::__private::QueryReader<'_>) -> ::core::option::Option<Self> {
+        let link_value = reader.optional::<::std::string::String>("link");
+        ::core::option::Option::Some(Self { link: link_value? })
+    }
+}
+static ACCOUNT_OAUTH_START_QUERY_LINK_RULES: ::cmmv::__private::Rules = ::cmmv::__private::Rules {
+    max_length: ::core::option::Option::Some(256u64),
+    ..::cmmv::__private::Rules::NONE
+};
+impl ::cmmv::validate::Check for AccountOauthStartQuery {
+    fn check(
+        &self,
+        _rules: &::cmmv::__private::Rules,
+        at: &::cmmv::__private::At<'_>,
+        errors: &mut ::cmmv::__private::Errors,
+    ) {
+        ::cmmv::validate::Check::check(
+            &self.link,
+            &ACCOUNT_OAUTH_START_QUERY_LINK_RULES,
+            &at.key("link"),
+            errors,
+        );
+    }
+}
 ///The successful answers of `Account.register`, one per status.
 #[derive(Debug, Clone, PartialEq)]
 pub enum AccountRegisterReply {
@@ -1262,12 +1864,33 @@ pub trait AccountHandlers: ::core::marker::Send + ::core::marker::Sync + 'static
         body: NewApiKey,
     ) -> impl ::core::future::Future<Output = ::core::result::Result<CreatedApiKey, ::cmmv::Problem>>
     + ::core::marker::Send;
+    /// Start linking an identity provider to the caller's account.
+    fn link_oauth(
+        &self,
+        ctx: ::cmmv::Context,
+        provider: ::std::string::String,
+    ) -> impl ::core::future::Future<
+        Output = ::core::result::Result<OAuthLinkStart, ::cmmv::Problem>,
+    > + ::core::marker::Send;
     /// List the caller's live API keys.
     fn list_api_keys(
         &self,
         ctx: ::cmmv::Context,
     ) -> impl ::core::future::Future<Output = ::core::result::Result<ApiKeyList, ::cmmv::Problem>>
     + ::core::marker::Send;
+    /// List the caller's identities at providers.
+    fn list_identities(
+        &self,
+        ctx: ::cmmv::Context,
+    ) -> impl ::core::future::Future<Output = ::core::result::Result<IdentityList, ::cmmv::Problem>>
+    + ::core::marker::Send;
+    /// List the identity providers enabled on this service.
+    fn list_oauth_providers(
+        &self,
+        ctx: ::cmmv::Context,
+    ) -> impl ::core::future::Future<
+        Output = ::core::result::Result<OAuthProviderList, ::cmmv::Problem>,
+    > + ::core::marker::Send;
     /// List the caller's sessions.
     fn list_sessions(
         &self,
@@ -1294,6 +1917,32 @@ pub trait AccountHandlers: ::core::marker::Send + ::core::marker::Sync + 'static
         ctx: ::cmmv::Context,
     ) -> impl ::core::future::Future<Output = ::core::result::Result<Identity, ::cmmv::Problem>>
     + ::core::marker::Send;
+    /// Finish signing in with an identity provider (its redirect back).
+    fn oauth_callback(
+        &self,
+        ctx: ::cmmv::Context,
+        provider: ::std::string::String,
+        query: AccountOauthCallbackQuery,
+        cookies: ::cmmv::extract::Cookies,
+    ) -> impl ::core::future::Future<
+        Output = ::core::result::Result<::cmmv::Redirect, ::cmmv::Problem>,
+    > + ::core::marker::Send;
+    /// Exchange the code of a sign-in redirect for tokens.
+    fn oauth_exchange(
+        &self,
+        ctx: ::cmmv::Context,
+        body: OAuthExchange,
+    ) -> impl ::core::future::Future<Output = ::core::result::Result<Tokens, ::cmmv::Problem>>
+    + ::core::marker::Send;
+    /// Start signing in with an identity provider.
+    fn oauth_start(
+        &self,
+        ctx: ::cmmv::Context,
+        provider: ::std::string::String,
+        query: AccountOauthStartQuery,
+    ) -> impl ::core::future::Future<
+        Output = ::core::result::Result<::cmmv::Redirect, ::cmmv::Problem>,
+    > + ::core::marker::Send;
     /// Exchange a refresh token for new tokens.
     fn refresh(
         &self,
@@ -1329,6 +1978,14 @@ pub trait AccountHandlers: ::core::marker::Send + ::core::marker::Sync + 'static
         ctx: ::cmmv::Context,
     ) -> impl ::core::future::Future<Output = ::core::result::Result<(), ::cmmv::Problem>>
     + ::core::marker::Send;
+    /// Unlink one of the caller's identities.
+    fn unlink_identity(
+        &self,
+        ctx: ::cmmv::Context,
+        provider: ::std::string::String,
+        subject: ::std::string::String,
+    ) -> impl ::core::future::Future<Output = ::core::result::Result<(), ::cmmv::Problem>>
+    + ::core::marker::Send;
 }
 ///The axum routes of `Account`, every version, with `handlers` as state.
 pub fn account_routes<H: AccountHandlers>(
@@ -1360,7 +2017,15 @@ pub fn account_routes<H: AccountHandlers>(
         key: ::cmmv::ratelimit::KeyKind::Ip,
         on_error: ::cmmv::ratelimit::FailMode::Local,
     };
-    const LIMIT_ACCOUNT_LOGIN_3: ::cmmv::ratelimit::Policy = ::cmmv::ratelimit::Policy {
+    const LIMIT_ACCOUNT_LINK_OAUTH_3: ::cmmv::ratelimit::Policy = ::cmmv::ratelimit::Policy {
+        id: "Account.link_oauth",
+        limit: 30,
+        period: ::core::time::Duration::from_secs(60),
+        burst: 10,
+        key: ::cmmv::ratelimit::KeyKind::Ip,
+        on_error: ::cmmv::ratelimit::FailMode::Local,
+    };
+    const LIMIT_ACCOUNT_LOGIN_4: ::cmmv::ratelimit::Policy = ::cmmv::ratelimit::Policy {
         id: "Account.login",
         limit: 10,
         period: ::core::time::Duration::from_secs(60),
@@ -1368,7 +2033,7 @@ pub fn account_routes<H: AccountHandlers>(
         key: ::cmmv::ratelimit::KeyKind::Ip,
         on_error: ::cmmv::ratelimit::FailMode::Local,
     };
-    const LIMIT_ACCOUNT_LOGOUT_4: ::cmmv::ratelimit::Policy = ::cmmv::ratelimit::Policy {
+    const LIMIT_ACCOUNT_LOGOUT_5: ::cmmv::ratelimit::Policy = ::cmmv::ratelimit::Policy {
         id: "Account.logout",
         limit: 60,
         period: ::core::time::Duration::from_secs(60),
@@ -1376,7 +2041,31 @@ pub fn account_routes<H: AccountHandlers>(
         key: ::cmmv::ratelimit::KeyKind::Ip,
         on_error: ::cmmv::ratelimit::FailMode::Local,
     };
-    const LIMIT_ACCOUNT_REFRESH_5: ::cmmv::ratelimit::Policy = ::cmmv::ratelimit::Policy {
+    const LIMIT_ACCOUNT_OAUTH_CALLBACK_6: ::cmmv::ratelimit::Policy = ::cmmv::ratelimit::Policy {
+        id: "Account.oauth_callback",
+        limit: 30,
+        period: ::core::time::Duration::from_secs(60),
+        burst: 10,
+        key: ::cmmv::ratelimit::KeyKind::Ip,
+        on_error: ::cmmv::ratelimit::FailMode::Local,
+    };
+    const LIMIT_ACCOUNT_OAUTH_EXCHANGE_7: ::cmmv::ratelimit::Policy = ::cmmv::ratelimit::Policy {
+        id: "Account.oauth_exchange",
+        limit: 60,
+        period: ::core::time::Duration::from_secs(60),
+        burst: 10,
+        key: ::cmmv::ratelimit::KeyKind::Ip,
+        on_error: ::cmmv::ratelimit::FailMode::Local,
+    };
+    const LIMIT_ACCOUNT_OAUTH_START_8: ::cmmv::ratelimit::Policy = ::cmmv::ratelimit::Policy {
+        id: "Account.oauth_start",
+        limit: 30,
+        period: ::core::time::Duration::from_secs(60),
+        burst: 10,
+        key: ::cmmv::ratelimit::KeyKind::Ip,
+        on_error: ::cmmv::ratelimit::FailMode::Local,
+    };
+    const LIMIT_ACCOUNT_REFRESH_9: ::cmmv::ratelimit::Policy = ::cmmv::ratelimit::Policy {
         id: "Account.refresh",
         limit: 60,
         period: ::core::time::Duration::from_secs(60),
@@ -1384,7 +2073,7 @@ pub fn account_routes<H: AccountHandlers>(
         key: ::cmmv::ratelimit::KeyKind::Ip,
         on_error: ::cmmv::ratelimit::FailMode::Local,
     };
-    const LIMIT_ACCOUNT_REGISTER_6: ::cmmv::ratelimit::Policy = ::cmmv::ratelimit::Policy {
+    const LIMIT_ACCOUNT_REGISTER_10: ::cmmv::ratelimit::Policy = ::cmmv::ratelimit::Policy {
         id: "Account.register",
         limit: 10,
         period: ::core::time::Duration::from_secs(3600),
@@ -1425,12 +2114,40 @@ pub fn account_routes<H: AccountHandlers>(
             201u16, result,
         )))
     }
+    async fn link_oauth_handler<H: AccountHandlers>(
+        State(handlers): State<::std::sync::Arc<H>>,
+        ctx: ::cmmv::Context,
+        path: ::cmmv::extract::PathParams,
+        _query: ::cmmv::extract::Query<::cmmv::extract::NoQuery>,
+    ) -> ::core::result::Result<::cmmv::__private::axum::response::Response, ::cmmv::Problem> {
+        let provider = path.get::<::std::string::String>("provider")?;
+        let result = <H as AccountHandlers>::link_oauth(&handlers, ctx, provider).await?;
+        ::core::result::Result::Ok(::cmmv::__private::no_store(::cmmv::__private::json(
+            200u16, result,
+        )))
+    }
     async fn list_api_keys_handler<H: AccountHandlers>(
         State(handlers): State<::std::sync::Arc<H>>,
         ctx: ::cmmv::Context,
         _query: ::cmmv::extract::Query<::cmmv::extract::NoQuery>,
     ) -> ::core::result::Result<::cmmv::__private::axum::response::Response, ::cmmv::Problem> {
         let result = <H as AccountHandlers>::list_api_keys(&handlers, ctx).await?;
+        ::core::result::Result::Ok(::cmmv::__private::json(200u16, result))
+    }
+    async fn list_identities_handler<H: AccountHandlers>(
+        State(handlers): State<::std::sync::Arc<H>>,
+        ctx: ::cmmv::Context,
+        _query: ::cmmv::extract::Query<::cmmv::extract::NoQuery>,
+    ) -> ::core::result::Result<::cmmv::__private::axum::response::Response, ::cmmv::Problem> {
+        let result = <H as AccountHandlers>::list_identities(&handlers, ctx).await?;
+        ::core::result::Result::Ok(::cmmv::__private::json(200u16, result))
+    }
+    async fn list_oauth_providers_handler<H: AccountHandlers>(
+        State(handlers): State<::std::sync::Arc<H>>,
+        ctx: ::cmmv::Context,
+        _query: ::cmmv::extract::Query<::cmmv::extract::NoQuery>,
+    ) -> ::core::result::Result<::cmmv::__private::axum::response::Response, ::cmmv::Problem> {
+        let result = <H as AccountHandlers>::list_oauth_providers(&handlers, ctx).await?;
         ::core::result::Result::Ok(::cmmv::__private::json(200u16, result))
     }
     async fn list_sessions_handler<H: AccountHandlers>(
@@ -1468,6 +2185,44 @@ pub fn account_routes<H: AccountHandlers>(
     ) -> ::core::result::Result<::cmmv::__private::axum::response::Response, ::cmmv::Problem> {
         let result = <H as AccountHandlers>::me(&handlers, ctx).await?;
         ::core::result::Result::Ok(::cmmv::__private::json(200u16, result))
+    }
+    async fn oauth_callback_handler<H: AccountHandlers>(
+        State(handlers): State<::std::sync::Arc<H>>,
+        ctx: ::cmmv::Context,
+        path: ::cmmv::extract::PathParams,
+        ::cmmv::extract::Query(query): ::cmmv::extract::Query<AccountOauthCallbackQuery>,
+        cookies: ::cmmv::extract::Cookies,
+    ) -> ::core::result::Result<::cmmv::__private::axum::response::Response, ::cmmv::Problem> {
+        let provider = path.get::<::std::string::String>("provider")?;
+        let redirect =
+            <H as AccountHandlers>::oauth_callback(&handlers, ctx, provider, query, cookies)
+                .await?;
+        ::core::result::Result::Ok(::cmmv::__private::no_store(::cmmv::__private::redirect(
+            302u16, redirect,
+        )))
+    }
+    async fn oauth_exchange_handler<H: AccountHandlers>(
+        State(handlers): State<::std::sync::Arc<H>>,
+        ctx: ::cmmv::Context,
+        _query: ::cmmv::extract::Query<::cmmv::extract::NoQuery>,
+        ::cmmv::extract::JsonBody(body): ::cmmv::extract::JsonBody<OAuthExchange>,
+    ) -> ::core::result::Result<::cmmv::__private::axum::response::Response, ::cmmv::Problem> {
+        let result = <H as AccountHandlers>::oauth_exchange(&handlers, ctx, body).await?;
+        ::core::result::Result::Ok(::cmmv::__private::no_store(::cmmv::__private::json(
+            200u16, result,
+        )))
+    }
+    async fn oauth_start_handler<H: AccountHandlers>(
+        State(handlers): State<::std::sync::Arc<H>>,
+        ctx: ::cmmv::Context,
+        path: ::cmmv::extract::PathParams,
+        ::cmmv::extract::Query(query): ::cmmv::extract::Query<AccountOauthStartQuery>,
+    ) -> ::core::result::Result<::cmmv::__private::axum::response::Response, ::cmmv::Problem> {
+        let provider = path.get::<::std::string::String>("provider")?;
+        let redirect = <H as AccountHandlers>::oauth_start(&handlers, ctx, provider, query).await?;
+        ::core::result::Result::Ok(::cmmv::__private::no_store(::cmmv::__private::redirect(
+            302u16, redirect,
+        )))
     }
     async fn refresh_handler<H: AccountHandlers>(
         State(handlers): State<::std::sync::Arc<H>>,
@@ -1520,6 +2275,17 @@ pub fn account_routes<H: AccountHandlers>(
         <H as AccountHandlers>::revoke_sessions(&handlers, ctx).await?;
         ::core::result::Result::Ok(::cmmv::__private::no_content())
     }
+    async fn unlink_identity_handler<H: AccountHandlers>(
+        State(handlers): State<::std::sync::Arc<H>>,
+        ctx: ::cmmv::Context,
+        path: ::cmmv::extract::PathParams,
+        _query: ::cmmv::extract::Query<::cmmv::extract::NoQuery>,
+    ) -> ::core::result::Result<::cmmv::__private::axum::response::Response, ::cmmv::Problem> {
+        let provider = path.get::<::std::string::String>("provider")?;
+        let subject = path.get::<::std::string::String>("subject")?;
+        <H as AccountHandlers>::unlink_identity(&handlers, ctx, provider, subject).await?;
+        ::core::result::Result::Ok(::cmmv::__private::no_content())
+    }
     ::cmmv::__private::axum::Router::new()
         .route(
             "/auth/api-keys",
@@ -1551,11 +2317,27 @@ pub fn account_routes<H: AccountHandlers>(
             )),
         )
         .route(
+            "/auth/identities",
+            ::cmmv::__private::axum::routing::get(::cmmv::operation(
+                list_identities_handler::<H>,
+                ::cmmv::auth::Access::Authenticated,
+                &[],
+            )),
+        )
+        .route(
+            "/auth/identities/{provider}/{subject}",
+            ::cmmv::__private::axum::routing::delete(::cmmv::operation(
+                unlink_identity_handler::<H>,
+                ::cmmv::auth::Access::Authenticated,
+                &[],
+            )),
+        )
+        .route(
             "/auth/login",
             ::cmmv::__private::axum::routing::post(::cmmv::operation(
                 login_handler::<H>,
                 ::cmmv::auth::Access::Public,
-                &[LIMIT_ACCOUNT_LOGIN_3],
+                &[LIMIT_ACCOUNT_LOGIN_4],
             )),
         )
         .route(
@@ -1563,7 +2345,7 @@ pub fn account_routes<H: AccountHandlers>(
             ::cmmv::__private::axum::routing::post(::cmmv::operation(
                 logout_handler::<H>,
                 ::cmmv::auth::Access::Public,
-                &[LIMIT_ACCOUNT_LOGOUT_4],
+                &[LIMIT_ACCOUNT_LOGOUT_5],
             )),
         )
         .route(
@@ -1572,6 +2354,46 @@ pub fn account_routes<H: AccountHandlers>(
                 me_handler::<H>,
                 ::cmmv::auth::Access::Authenticated,
                 &[],
+            )),
+        )
+        .route(
+            "/auth/oauth/exchange",
+            ::cmmv::__private::axum::routing::post(::cmmv::operation(
+                oauth_exchange_handler::<H>,
+                ::cmmv::auth::Access::Public,
+                &[LIMIT_ACCOUNT_OAUTH_EXCHANGE_7],
+            )),
+        )
+        .route(
+            "/auth/oauth/providers",
+            ::cmmv::__private::axum::routing::get(::cmmv::operation(
+                list_oauth_providers_handler::<H>,
+                ::cmmv::auth::Access::Public,
+                &[],
+            )),
+        )
+        .route(
+            "/auth/oauth/{provider}/callback",
+            ::cmmv::__private::axum::routing::get(::cmmv::operation(
+                oauth_callback_handler::<H>,
+                ::cmmv::auth::Access::Public,
+                &[LIMIT_ACCOUNT_OAUTH_CALLBACK_6],
+            )),
+        )
+        .route(
+            "/auth/oauth/{provider}/link",
+            ::cmmv::__private::axum::routing::post(::cmmv::operation(
+                link_oauth_handler::<H>,
+                ::cmmv::auth::Access::Authenticated,
+                &[LIMIT_ACCOUNT_LINK_OAUTH_3],
+            )),
+        )
+        .route(
+            "/auth/oauth/{provider}/start",
+            ::cmmv::__private::axum::routing::get(::cmmv::operation(
+                oauth_start_handler::<H>,
+                ::cmmv::auth::Access::Public,
+                &[LIMIT_ACCOUNT_OAUTH_START_8],
             )),
         )
         .route(
@@ -1590,7 +2412,7 @@ pub fn account_routes<H: AccountHandlers>(
             ::cmmv::__private::axum::routing::post(::cmmv::operation(
                 refresh_handler::<H>,
                 ::cmmv::auth::Access::Public,
-                &[LIMIT_ACCOUNT_REFRESH_5],
+                &[LIMIT_ACCOUNT_REFRESH_9],
             )),
         )
         .route(
@@ -1598,7 +2420,7 @@ pub fn account_routes<H: AccountHandlers>(
             ::cmmv::__private::axum::routing::post(::cmmv::operation(
                 register_handler::<H>,
                 ::cmmv::auth::Access::Public,
-                &[LIMIT_ACCOUNT_REGISTER_6],
+                &[LIMIT_ACCOUNT_REGISTER_10],
             )),
         )
         .route(

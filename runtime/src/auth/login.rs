@@ -84,8 +84,10 @@ use super::store::{
     normalize_email,
 };
 use super::{ApiKeyVerifier, Principal, Scheme};
-use crate::extract::Context;
+use super::oauth::{self, OAuth};
+use crate::extract::{Context, Cookies};
 use crate::problem::{FieldError, Problem};
+use crate::respond::Redirect;
 use crate::settings::{Settings, SettingsError};
 use crate::store::BoxFuture;
 use crate::types::DateTime;
@@ -204,8 +206,8 @@ pub struct Login {
     shared: Arc<Shared>,
 }
 
-struct Shared {
-    store: Arc<dyn AuthStore>,
+pub(crate) struct Shared {
+    pub(crate) store: Arc<dyn AuthStore>,
     issuer: Arc<TokenIssuer>,
     passwords: Passwords,
     options: LoginOptions,
@@ -214,6 +216,8 @@ struct Shared {
     records: Option<Arc<dyn AccountRecords>>,
     /// The access tokens ended before their expiry (sign-outs, password changes).
     revocations: Arc<dyn Revocations>,
+    /// The identity providers accounts sign in with, when any is enabled.
+    pub(crate) oauth: Option<OAuth>,
 }
 
 impl fmt::Debug for Login {
@@ -243,6 +247,7 @@ impl Login {
                 mailer: None,
                 records: None,
                 revocations: Arc::new(MemoryRevocations::new()),
+                oauth: None,
             }),
         }
     }
@@ -269,6 +274,12 @@ impl Login {
         self.with(|shared| shared.revocations = revocations)
     }
 
+    /// Signs accounts in with the identity providers of `oauth` too (`/auth/oauth/...`).
+    #[must_use]
+    pub fn with_oauth(self, oauth: OAuth) -> Self {
+        self.with(|shared| shared.oauth = Some(oauth))
+    }
+
     /// The record of ended access tokens, which the app's guard consults.
     pub fn revocations(&self) -> Arc<dyn Revocations> {
         Arc::clone(&self.shared.revocations)
@@ -288,6 +299,7 @@ impl Login {
             mailer: self.shared.mailer.clone(),
             records: self.shared.records.clone(),
             revocations: Arc::clone(&self.shared.revocations),
+            oauth: self.shared.oauth.clone(),
         };
         change(&mut shared);
         Self {
@@ -321,12 +333,21 @@ impl Login {
             key: None,
             message: e.to_string(),
         })?;
-        Ok(Self::new(
+        let login = Self::new(
             store,
             issuer,
             passwords,
             LoginOptions::from_settings(settings),
-        ))
+        );
+        match OAuth::from_settings(&settings.oauth) {
+            Ok(Some(oauth)) => Ok(login.with_oauth(oauth)),
+            Ok(None) => Ok(login),
+            Err(message) => Err(SettingsError {
+                file: None,
+                key: Some("CMMV_OAUTH_PROVIDERS".to_owned()),
+                message,
+            }),
+        }
     }
 
     /// The store users and tokens live in (to set roles, for instance).
@@ -423,6 +444,61 @@ fn no_randomness() -> Problem {
 /// The module's operations, as its contract declares them: the generated routes decode and
 /// check each body, guard each route and limit it, and call these.
 impl contract::AccountHandlers for Shared {
+    async fn list_oauth_providers(
+        &self,
+        _ctx: Context,
+    ) -> Result<contract::OAuthProviderList, Problem> {
+        Ok(oauth::list_providers(self))
+    }
+
+    async fn oauth_start(
+        &self,
+        _ctx: Context,
+        provider: String,
+        query: contract::AccountOauthStartQuery,
+    ) -> Result<Redirect, Problem> {
+        oauth::start(self, &provider, query.link).await
+    }
+
+    async fn oauth_callback(
+        &self,
+        ctx: Context,
+        provider: String,
+        query: contract::AccountOauthCallbackQuery,
+        cookies: Cookies,
+    ) -> Result<Redirect, Problem> {
+        oauth::callback(self, &ctx, &provider, query, &cookies).await
+    }
+
+    async fn oauth_exchange(
+        &self,
+        ctx: Context,
+        body: contract::OAuthExchange,
+    ) -> Result<contract::Tokens, Problem> {
+        oauth::exchange(self, &ctx, &body.code).await
+    }
+
+    async fn link_oauth(
+        &self,
+        ctx: Context,
+        provider: String,
+    ) -> Result<contract::OAuthLinkStart, Problem> {
+        oauth::link_start(self, &ctx, &provider).await
+    }
+
+    async fn list_identities(&self, ctx: Context) -> Result<contract::IdentityList, Problem> {
+        oauth::identities(self, &ctx).await
+    }
+
+    async fn unlink_identity(
+        &self,
+        ctx: Context,
+        provider: String,
+        subject: String,
+    ) -> Result<(), Problem> {
+        oauth::unlink(self, &ctx, &provider, &subject).await
+    }
+
     async fn register(
         &self,
         ctx: Context,
@@ -457,7 +533,7 @@ impl contract::AccountHandlers for Shared {
             Registration::Immediate => {
                 let user = self
                     .store
-                    .create_user(new_user(self, email, password_hash, now, None))
+                    .create_user(new_user(self, email, Some(password_hash), now, None))
                     .await
                     .map_err(storage)?;
                 // The account exists either way: a record that cannot be made now is made
@@ -498,16 +574,21 @@ impl contract::AccountHandlers for Shared {
             Some(email) => self.store.user_by_email(&email).await.map_err(storage)?,
             None => None,
         };
-        // An unknown user is checked against the dummy hash: the same work, the same answer.
+        // An unknown user, and an account without a password, are checked against the dummy
+        // hash: the same work, the same answer.
         // So is a pending one: its password is checked, but it signs in only once confirmed.
-        let stored = found.as_ref().map(|c| c.password_hash.clone());
+        let stored = found.as_ref().and_then(|c| c.password_hash.clone());
         let verified = self
             .passwords
             .verify_blocking(body.password.clone(), stored)
             .await;
         match found {
             Some(credentials) if verified && credentials.user.confirmed => {
-                if self.passwords.needs_rehash(&credentials.password_hash) {
+                if credentials
+                    .password_hash
+                    .as_deref()
+                    .is_some_and(|hash| self.passwords.needs_rehash(hash))
+                {
                     rehash(self, &credentials.user.id, body.password).await;
                 }
                 let tokens = start_session(self, &credentials.user, &ctx.client).await?;
@@ -690,7 +771,7 @@ impl contract::AccountHandlers for Shared {
                 .map_err(storage)?,
             None => None,
         };
-        let stored = account.as_ref().map(|c| c.password_hash.clone());
+        let stored = account.as_ref().and_then(|c| c.password_hash.clone());
         let verified = self
             .passwords
             .verify_blocking(body.current_password, stored)
@@ -853,10 +934,12 @@ impl contract::AccountHandlers for Shared {
     }
 }
 
-fn new_user(
+/// A new account with the default roles; its email unproven and no identity, which the OAuth
+/// flow changes for an account it makes.
+pub(crate) fn new_user(
     shared: &Shared,
     email: String,
-    password_hash: String,
+    password_hash: Option<String>,
     now: i64,
     confirmation: Option<NewConfirmation>,
 ) -> NewUser {
@@ -864,6 +947,8 @@ fn new_user(
         id: uuid::Uuid::now_v7().to_string(),
         email,
         password_hash,
+        email_verified: false,
+        identity: None,
         roles: shared.options.default_roles.clone(),
         created_at: now,
         confirmation,
@@ -890,7 +975,7 @@ async fn register_pending(
         .create_user(new_user(
             shared,
             email.clone(),
-            password_hash.clone(),
+            Some(password_hash.clone()),
             now,
             Some(confirmation.clone()),
         ))
@@ -924,7 +1009,7 @@ async fn register_pending(
 }
 
 /// A new refresh-token family for `user` and a first access token.
-async fn start_session(
+pub(crate) async fn start_session(
     shared: &Shared,
     user: &User,
     client: &SessionClient,

@@ -103,6 +103,7 @@ mod issuer;
 mod jwt;
 mod keys;
 mod login;
+pub mod oauth;
 mod password;
 mod records;
 mod revocation;
@@ -121,9 +122,9 @@ pub use records::{AccountRecords, ContractAccounts};
 pub use revocation::{MemoryRevocations, RedisRevocations, Revocations};
 pub use settings::{AuthSettings, JwtSettings};
 pub use store::{
-    AUTH_MIGRATIONS, ApiKey, AuthStore, MemoryAuthStore, NewApiKey, NewConfirmation,
-    NewRefreshToken, NewUser, Rotation, Session, SessionClient, SqlAuthStore, StoredApiKey, User,
-    UserCredentials, normalize_email,
+    AUTH_MIGRATIONS, ApiKey, AuthStore, Identity, MemoryAuthStore, NewApiKey, NewConfirmation,
+    NewGrant, NewRefreshToken, NewUser, Rotation, Session, SessionClient, SqlAuthStore,
+    StoredApiKey, Unlink, User, UserCredentials, normalize_email,
 };
 
 pub use guard::{

@@ -72,6 +72,7 @@ use std::time::Duration;
 
 use http::HeaderValue;
 
+mod oauth;
 mod parse;
 mod read;
 
@@ -161,6 +162,8 @@ pub struct Settings {
     pub jwt: JwtSettings,
     /// The login module's tokens and users; see [`crate::auth::Login`].
     pub auth: AuthSettings,
+    /// Sign-in with identity providers (`CMMV_OAUTH_*`); see [`crate::auth::oauth`].
+    pub oauth: crate::auth::oauth::OAuthSettings,
     /// The key list cursors are signed with (`CMMV_CURSOR_SECRET`, at least 32 bytes); unset,
     /// each app draws a random one, and cursors die with the process.
     pub cursor_secret: Option<Secret>,
@@ -264,6 +267,7 @@ impl Default for Settings {
             rate_limit: RateLimitSettings::default(),
             jwt: JwtSettings::default(),
             auth: AuthSettings::default(),
+            oauth: crate::auth::oauth::OAuthSettings::default(),
             cursor_secret: None,
             extra: BTreeMap::new(),
         }

@@ -289,6 +289,7 @@ impl RawSettings {
                     parse_duration(v).and_then(|t| positive(t, t.as_secs() == 0))
                 })?,
             },
+            oauth: super::oauth::read(&mut self)?,
             cursor_secret: self.parse("CMMV_CURSOR_SECRET", d.cursor_secret, |v| {
                 check_secret(v).map(|()| Some(Secret::new(v)))
             })?,

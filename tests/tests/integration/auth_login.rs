@@ -146,7 +146,9 @@ async fn store_level_rotation_and_expiry(store: &dyn AuthStore, tag: &str) {
         .create_user(NewUser {
             id: format!("store-user-{tag}"),
             email: email(tag, "store"),
-            password_hash: "$argon2id$unused".to_owned(),
+            password_hash: Some("$argon2id$unused".to_owned()),
+            email_verified: false,
+            identity: None,
             roles: vec!["user".to_owned()],
             created_at: 1_000,
             confirmation: None,
@@ -271,7 +273,7 @@ async fn store_level_rotation_and_expiry(store: &dyn AuthStore, tag: &str) {
         .await
         .expect("read")
         .expect("the user");
-    assert_eq!(stored.password_hash, "$argon2id$new");
+    assert_eq!(stored.password_hash.as_deref(), Some("$argon2id$new"));
     assert_eq!(
         store.set_password_hash("nobody", String::new()).await,
         Err(cmmv::store::StoreError::NotFound)
@@ -294,7 +296,9 @@ async fn store_level_rotation_and_expiry(store: &dyn AuthStore, tag: &str) {
         .create_user(NewUser {
             id: format!("store-user-2-{tag}"),
             email: email(tag, "store"),
-            password_hash: "$argon2id$unused".to_owned(),
+            password_hash: Some("$argon2id$unused".to_owned()),
+            email_verified: false,
+            identity: None,
             roles: vec![],
             created_at: 1_000,
             confirmation: None,
@@ -1014,7 +1018,9 @@ async fn the_scheduled_purge_deletes_expired_refresh_tokens() {
         .create_user(NewUser {
             id: "purged-user".to_owned(),
             email: "purged@example.com".to_owned(),
-            password_hash: "$argon2id$unused".to_owned(),
+            password_hash: Some("$argon2id$unused".to_owned()),
+            email_verified: false,
+            identity: None,
             roles: vec![],
             created_at: 1_000,
             confirmation: None,

@@ -391,6 +391,14 @@ fn operation(resolved: &ContractApi<'_>, op_api: &OperationApi<'_>) -> model::Op
     if op.crud() == Some(CrudKind::List) {
         parameters.extend(list_parameters(resolved));
     }
+    parameters.extend(op.cookies.iter().filter(|c| c.sent).map(|cookie| Parameter {
+        location: ParameterLocation::Cookie,
+        ..query_parameter(
+            &cookie.name,
+            cookie.description.clone(),
+            Schema::of_type(JsonType::String),
+        )
+    }));
     let request_body = op.request.as_ref().map(|body| RequestBody {
         description: None,
         required: true,
@@ -614,6 +622,7 @@ fn list_parameters(resolved: &ContractApi<'_>) -> Vec<Parameter> {
 fn next_link_header() -> Header {
     Header {
         description: "The next page, when items follow this one (RFC 8288): `<uri-reference>; rel=\"next\"`, the reference also given as `next_link`.".to_owned(),
+        required: false,
         schema: Box::new(Schema::of_type(JsonType::String)),
         example: Some(serde_json::json!(
             "</v1/items?limit=25&cursor=WyJhIiwxXQ.cGVyc3VhZGVk>; rel=\"next\""
@@ -692,11 +701,52 @@ fn success_headers(op: &Operation) -> BTreeMap<&'static str, RefOr<Header>> {
         headers.extend([ResponseHeader::RateLimit, ResponseHeader::RateLimitPolicy]);
     }
     let mut headers = problems::header_refs(&headers);
+    if op.redirect {
+        headers.insert("Location", RefOr::Item(location_header()));
+        let set: Vec<String> = op
+            .cookies
+            .iter()
+            .filter(|c| c.set)
+            .map(|c| match &c.description {
+                Some(text) => format!("`{}`: {text}", c.name),
+                None => format!("`{}`", c.name),
+            })
+            .collect();
+        if !set.is_empty() {
+            headers.insert("Set-Cookie", RefOr::Item(set_cookie_header(&set)));
+        }
+    }
     if op.no_store {
         // Inline, as `Link`: most documents have no operation answering with credentials.
         headers.insert("Cache-Control", RefOr::Item(no_store_header()));
     }
     headers
+}
+
+/// Where a redirect sends the client.
+fn location_header() -> Header {
+    Header {
+        description: "Where the client goes next.".to_owned(),
+        required: true,
+        schema: Box::new(Schema {
+            format: Some("uri-reference"),
+            ..Schema::of_type(JsonType::String)
+        }),
+        example: None,
+    }
+}
+
+/// The cookies a redirect sets, each `HttpOnly; Secure; SameSite=Lax`.
+fn set_cookie_header(cookies: &[String]) -> Header {
+    Header {
+        description: format!(
+            "Sets {} (`HttpOnly; Secure; SameSite=Lax`).",
+            cookies.join("; ")
+        ),
+        required: false,
+        schema: Box::new(Schema::of_type(JsonType::String)),
+        example: None,
+    }
 }
 
 /// `Cache-Control: no-store` of an answer that carries credentials.
@@ -705,6 +755,7 @@ fn no_store_header() -> Header {
         description:
             "`no-store`: the answer carries credentials, which no cache may keep (RFC 9111)."
                 .to_owned(),
+        required: false,
         schema: Box::new(Schema {
             enum_values: vec![serde_json::json!("no-store")],
             ..Schema::of_type(JsonType::String)

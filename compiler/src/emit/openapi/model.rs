@@ -170,6 +170,7 @@ pub(super) struct RateLimitPolicy {
 pub(super) enum ParameterLocation {
     Path,
     Query,
+    Cookie,
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -232,6 +233,8 @@ pub(super) struct OperationLink {
 #[derive(Debug, Clone, serde::Serialize)]
 pub(super) struct Header {
     pub(super) description: String,
+    #[serde(skip_serializing_if = "is_false")]
+    pub(super) required: bool,
     pub(super) schema: Box<Schema>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(super) example: Option<serde_json::Value>,

@@ -102,6 +102,7 @@ impl ResponseHeader {
         };
         Header {
             description: description.to_owned(),
+            required: false,
             schema: Box::new(schema),
             example: Some(example),
         }
@@ -146,11 +147,13 @@ pub(super) enum ErrorResponse {
     ValidationFailed,
     TooManyRequests,
     InternalError,
+    BadGateway,
     ServiceUnavailable,
+    GatewayTimeout,
 }
 
 impl ErrorResponse {
-    const ALL: [ErrorResponse; 11] = [
+    const ALL: [ErrorResponse; 13] = [
         ErrorResponse::BadRequest,
         ErrorResponse::Unauthorized,
         ErrorResponse::Forbidden,
@@ -161,7 +164,9 @@ impl ErrorResponse {
         ErrorResponse::ValidationFailed,
         ErrorResponse::TooManyRequests,
         ErrorResponse::InternalError,
+        ErrorResponse::BadGateway,
         ErrorResponse::ServiceUnavailable,
+        ErrorResponse::GatewayTimeout,
     ];
 
     pub(super) fn status(self) -> u16 {
@@ -176,7 +181,9 @@ impl ErrorResponse {
             ErrorResponse::ValidationFailed => 422,
             ErrorResponse::TooManyRequests => 429,
             ErrorResponse::InternalError => 500,
+            ErrorResponse::BadGateway => 502,
             ErrorResponse::ServiceUnavailable => 503,
+            ErrorResponse::GatewayTimeout => 504,
         }
     }
 
@@ -193,7 +200,9 @@ impl ErrorResponse {
             ErrorResponse::ValidationFailed => "422",
             ErrorResponse::TooManyRequests => "429",
             ErrorResponse::InternalError => "500",
+            ErrorResponse::BadGateway => "502",
             ErrorResponse::ServiceUnavailable => "503",
+            ErrorResponse::GatewayTimeout => "504",
         }
     }
 
@@ -215,7 +224,9 @@ impl ErrorResponse {
             ErrorResponse::ValidationFailed => "#/components/responses/ValidationFailed",
             ErrorResponse::TooManyRequests => "#/components/responses/TooManyRequests",
             ErrorResponse::InternalError => "#/components/responses/InternalError",
+            ErrorResponse::BadGateway => "#/components/responses/BadGateway",
             ErrorResponse::ServiceUnavailable => "#/components/responses/ServiceUnavailable",
+            ErrorResponse::GatewayTimeout => "#/components/responses/GatewayTimeout",
         }
     }
 
@@ -247,7 +258,9 @@ impl ErrorResponse {
             ErrorResponse::ValidationFailed => "Unprocessable Content",
             ErrorResponse::TooManyRequests => "Too Many Requests",
             ErrorResponse::InternalError => "Internal Server Error",
+            ErrorResponse::BadGateway => "Bad Gateway",
             ErrorResponse::ServiceUnavailable => "Service Unavailable",
+            ErrorResponse::GatewayTimeout => "Gateway Timeout",
         }
     }
 
@@ -293,6 +306,14 @@ impl ErrorResponse {
             ErrorResponse::InternalError => (
                 "The server failed unexpectedly; the request id identifies the failure in the server's logs.",
                 "an internal error occurred",
+            ),
+            ErrorResponse::BadGateway => (
+                "A service this one called on the client's behalf (an identity provider, say) answered with an error or with something it cannot read.",
+                "the identity provider's token endpoint answered with an error",
+            ),
+            ErrorResponse::GatewayTimeout => (
+                "A service this one called on the client's behalf (an identity provider, say) did not answer in time.",
+                "the identity provider did not answer in time",
             ),
             ErrorResponse::ServiceUnavailable => (
                 "A dependency such as the database is unavailable, or the server is shutting down.",

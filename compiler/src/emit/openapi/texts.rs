@@ -161,6 +161,7 @@ pub(super) fn success_description(
     noun: &str,
 ) -> String {
     match (op.crud(), &op.response) {
+        _ if op.redirect => "A redirect: the client goes on to `Location`.".to_owned(),
         (Some(CrudKind::List), _) => format!("A page of {}.", pluralize(noun)),
         (Some(CrudKind::Get), _) => format!("The {noun}."),
         (Some(CrudKind::Me), _) => format!("The signed-in account's {noun}."),

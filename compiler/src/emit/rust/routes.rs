@@ -180,6 +180,9 @@ impl ContractEmitter<'_> {
             let name = type_ident(query);
             params.push((format_ident!("query"), quote!(#name)));
         }
+        if op.cookies.iter().any(|c| c.sent) {
+            params.push((format_ident!("cookies"), quote!(::cmmv::extract::Cookies)));
+        }
         if let Some(body) = &op.request {
             params.push((format_ident!("body"), self.body_type(&body.ty)));
         }
@@ -208,6 +211,9 @@ impl ContractEmitter<'_> {
     }
 
     pub(super) fn result_type(&self, op: &Operation) -> TokenStream {
+        if op.redirect {
+            return quote!(::cmmv::Redirect);
+        }
         if !op.alternatives.is_empty() {
             let name = reply_enum_ident(self.contract, op);
             return quote!(#name);
@@ -442,6 +448,10 @@ impl ContractEmitter<'_> {
         } else {
             extractors.push(quote!(_query: ::cmmv::extract::Query<::cmmv::extract::NoQuery>));
         }
+        if op.cookies.iter().any(|c| c.sent) {
+            extractors.push(quote!(cookies: ::cmmv::extract::Cookies));
+            args.push(quote!(cookies));
+        }
         if let Some(body) = &op.request {
             let ty = self.body_type(&body.ty);
             extractors
@@ -450,7 +460,12 @@ impl ContractEmitter<'_> {
         }
         let status = op.status;
         let call = quote!(<H as #trait_name>::#method(&handlers, ctx #(, #args)*).await?);
-        let (result, response) = if !op.alternatives.is_empty() {
+        let (result, response) = if op.redirect {
+            (
+                quote!(let redirect = #call;),
+                quote!(::cmmv::__private::redirect(#status, redirect)),
+            )
+        } else if !op.alternatives.is_empty() {
             let name = reply_enum_ident(self.contract, op);
             let arms = op.replies().into_iter().map(|reply| {
                 let variant = status_variant(reply.status);

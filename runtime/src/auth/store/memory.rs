@@ -5,8 +5,8 @@ use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard};
 
 use super::{
-    ApiKey, AuthStore, BoxFuture, NewApiKey, NewConfirmation, NewRefreshToken, NewUser, Rotation,
-    Session, SessionClient, StoredApiKey, User, UserCredentials,
+    ApiKey, AuthStore, BoxFuture, Identity, NewApiKey, NewConfirmation, NewGrant, NewRefreshToken,
+    NewUser, Rotation, Session, SessionClient, StoredApiKey, Unlink, User, UserCredentials,
 };
 use crate::store::StoreError;
 
@@ -30,6 +30,10 @@ struct State {
     api_keys: HashMap<String, (NewApiKey, bool)>,
     /// Confirmation-token hash → (user id, expires at).
     confirmations: HashMap<String, (String, i64)>,
+    /// By (provider, subject).
+    identities: HashMap<(String, String), Identity>,
+    /// Grant hash → grant.
+    grants: HashMap<String, NewGrant>,
 }
 
 #[derive(Debug)]
@@ -74,12 +78,22 @@ impl AuthStore for MemoryAuthStore {
                     field: "email".to_owned(),
                 });
             }
+            if let Some(identity) = &user.identity {
+                let key = (identity.provider.clone(), identity.subject.clone());
+                if state.identities.contains_key(&key) {
+                    return Err(StoreError::Conflict {
+                        field: "subject".to_owned(),
+                    });
+                }
+                state.identities.insert(key, identity.clone());
+            }
             let created = User {
                 id: user.id.clone(),
                 email: user.email.clone(),
                 roles: user.roles,
                 created_at: user.created_at,
                 confirmed: user.confirmation.is_none(),
+                email_verified: user.email_verified,
             };
             if let Some(confirmation) = user.confirmation {
                 state.confirmations.insert(
@@ -119,7 +133,7 @@ impl AuthStore for MemoryAuthStore {
             if user.user.confirmed {
                 return Ok(false);
             }
-            user.password_hash = password_hash;
+            user.password_hash = Some(password_hash);
             let id = user.user.id.clone();
             confirmations.retain(|_, (owner, _)| *owner != id);
             confirmations.insert(confirmation.hash, (id, confirmation.expires_at));
@@ -142,6 +156,7 @@ impl AuthStore for MemoryAuthStore {
             }
             Ok(state.users.get_mut(&id).map(|user| {
                 user.user.confirmed = true;
+                user.user.email_verified = true;
                 user.user.clone()
             }))
         })
@@ -370,7 +385,7 @@ impl AuthStore for MemoryAuthStore {
         Box::pin(async move {
             let mut state = self.state()?;
             let user = state.users.get_mut(user_id).ok_or(StoreError::NotFound)?;
-            user.password_hash = password_hash;
+            user.password_hash = Some(password_hash);
             Ok(())
         })
     }
@@ -384,10 +399,12 @@ impl AuthStore for MemoryAuthStore {
                 families,
                 tokens,
                 confirmations,
+                grants,
                 ..
             } = &mut *state;
             families.retain(|id, _| tokens.values().any(|t| &t.family_id == id));
             confirmations.retain(|_, (_, expires_at)| *expires_at > now);
+            grants.retain(|_, grant| grant.expires_at > now);
             Ok(u64::try_from(before - tokens.len()).unwrap_or(u64::MAX))
         })
     }
@@ -470,5 +487,137 @@ impl AuthStore for MemoryAuthStore {
 
     fn check(&self) -> BoxFuture<'_, Result<(), StoreError>> {
         Box::pin(async move { self.state().map(drop) })
+    }
+
+    fn identity<'a>(
+        &'a self,
+        provider: &'a str,
+        subject: &'a str,
+    ) -> BoxFuture<'a, Result<Option<Identity>, StoreError>> {
+        Box::pin(async move {
+            let state = self.state()?;
+            Ok(state
+                .identities
+                .get(&(provider.to_owned(), subject.to_owned()))
+                .cloned())
+        })
+    }
+
+    fn link_identity(&self, identity: Identity) -> BoxFuture<'_, Result<(), StoreError>> {
+        Box::pin(async move {
+            let mut state = self.state()?;
+            if !state.users.contains_key(&identity.user_id) {
+                return Err(StoreError::MissingReference {
+                    field: Some("user_id".to_owned()),
+                });
+            }
+            let key = (identity.provider.clone(), identity.subject.clone());
+            if state.identities.contains_key(&key) {
+                return Err(StoreError::Conflict {
+                    field: "subject".to_owned(),
+                });
+            }
+            state.identities.insert(key, identity);
+            Ok(())
+        })
+    }
+
+    fn touch_identity(&self, identity: Identity) -> BoxFuture<'_, Result<(), StoreError>> {
+        Box::pin(async move {
+            let mut state = self.state()?;
+            let key = (identity.provider.clone(), identity.subject.clone());
+            match state.identities.get_mut(&key) {
+                Some(stored) if stored.user_id == identity.user_id => {
+                    stored.email = identity.email;
+                    stored.email_verified = identity.email_verified;
+                    stored.name = identity.name;
+                    stored.avatar_url = identity.avatar_url;
+                    stored.last_login_at = identity.last_login_at;
+                    Ok(())
+                }
+                _ => Err(StoreError::NotFound),
+            }
+        })
+    }
+
+    fn identities<'a>(
+        &'a self,
+        user_id: &'a str,
+    ) -> BoxFuture<'a, Result<Vec<Identity>, StoreError>> {
+        Box::pin(async move {
+            let state = self.state()?;
+            let mut found: Vec<Identity> = state
+                .identities
+                .values()
+                .filter(|i| i.user_id == user_id)
+                .cloned()
+                .collect();
+            found.sort_by(|a, b| {
+                (a.linked_at, &a.provider, &a.subject).cmp(&(b.linked_at, &b.provider, &b.subject))
+            });
+            Ok(found)
+        })
+    }
+
+    fn unlink_identity<'a>(
+        &'a self,
+        user_id: &'a str,
+        provider: &'a str,
+        subject: &'a str,
+    ) -> BoxFuture<'a, Result<Unlink, StoreError>> {
+        Box::pin(async move {
+            let mut state = self.state()?;
+            let key = (provider.to_owned(), subject.to_owned());
+            if state.identities.get(&key).is_none_or(|i| i.user_id != user_id) {
+                return Ok(Unlink::NotFound);
+            }
+            let has_password = state
+                .users
+                .get(user_id)
+                .is_some_and(|u| u.password_hash.is_some());
+            let others = state
+                .identities
+                .values()
+                .filter(|i| i.user_id == user_id)
+                .count()
+                - 1;
+            if !has_password && others == 0 {
+                return Ok(Unlink::LastWay);
+            }
+            state.identities.remove(&key);
+            Ok(Unlink::Unlinked)
+        })
+    }
+
+    fn put_grant(&self, grant: NewGrant) -> BoxFuture<'_, Result<(), StoreError>> {
+        Box::pin(async move {
+            let mut state = self.state()?;
+            if state.grants.contains_key(&grant.hash) {
+                return Err(StoreError::Conflict {
+                    field: "hash".to_owned(),
+                });
+            }
+            state.grants.insert(grant.hash.clone(), grant);
+            Ok(())
+        })
+    }
+
+    fn take_grant<'a>(
+        &'a self,
+        kind: &'a str,
+        hash: &'a str,
+        now: i64,
+    ) -> BoxFuture<'a, Result<Option<String>, StoreError>> {
+        Box::pin(async move {
+            let mut state = self.state()?;
+            if state.grants.get(hash).is_none_or(|g| g.kind != kind) {
+                return Ok(None);
+            }
+            Ok(state
+                .grants
+                .remove(hash)
+                .filter(|g| g.expires_at > now)
+                .map(|g| g.payload))
+        })
     }
 }

@@ -33,6 +33,10 @@ pub struct User {
     /// Whether the account may sign in: created so, or confirmed since through the token
     /// sent to its email (see [`crate::auth::Registration::Confirm`]).
     pub confirmed: bool,
+    /// Whether someone proved they read the email: a mailed confirmation token came back,
+    /// or an identity provider asserted the address verified when the account was made from
+    /// it. Only such an account is linked to a provider's identity by its email alone.
+    pub email_verified: bool,
 }
 
 /// A one-time token that confirms a pending account: the hash of its secret and when it
@@ -52,8 +56,13 @@ pub struct NewUser {
     pub id: String,
     /// Already normalized (see [`normalize_email`]).
     pub email: String,
-    /// The PHC string of the password.
-    pub password_hash: String,
+    /// The PHC string of the password; `None` for an account made from a provider's identity,
+    /// which signs in only through its identities.
+    pub password_hash: Option<String>,
+    /// Whether the email is known to be the account holder's (see [`User::email_verified`]).
+    pub email_verified: bool,
+    /// The provider identity the account is made from, stored with it in one step.
+    pub identity: Option<Identity>,
     /// The roles the user starts with (the login module gives `CMMV_AUTH_DEFAULT_ROLES`).
     pub roles: Vec<String>,
     /// When the user registered, in Unix seconds.
@@ -80,7 +89,8 @@ pub struct UserCredentials {
     /// The user, as [`AuthStore::user`] would return them.
     pub user: User,
     /// The argon2id PHC string the presented password is verified against; never logged.
-    pub password_hash: String,
+    /// `None` for an account without a password (made from a provider's identity).
+    pub password_hash: Option<String>,
 }
 
 impl fmt::Debug for UserCredentials {
@@ -186,6 +196,65 @@ pub struct StoredApiKey {
     pub revoked: bool,
     /// The owner's current roles: a key never grants more than its owner still holds.
     pub owner_roles: Vec<String>,
+}
+
+/// An account's identity at an OAuth / OpenID Connect provider: who the provider says signed
+/// in (`subject`, unique per provider), and the profile it gave at the last sign-in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity {
+    /// The provider's name in the settings (`google`, `github`, ...).
+    pub provider: String,
+    /// The provider's stable id of the person (`sub`, or GitHub's and Facebook's numeric id).
+    pub subject: String,
+    /// The account it signs in to.
+    pub user_id: String,
+    /// The email the provider gave, normalized.
+    pub email: Option<String>,
+    /// Whether the provider asserted the email verified.
+    pub email_verified: bool,
+    /// The display name the provider gave.
+    pub name: Option<String>,
+    /// The picture the provider gave.
+    pub avatar_url: Option<String>,
+    /// When it was linked (Unix seconds).
+    pub linked_at: i64,
+    /// When it last signed in (Unix seconds).
+    pub last_login_at: i64,
+}
+
+/// What unlinking an identity did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unlink {
+    /// It is gone.
+    Unlinked,
+    /// The account holds no such identity.
+    NotFound,
+    /// Refused: it is the account's last way to sign in (no password, no other identity).
+    LastWay,
+}
+
+/// A one-time grant waiting to be redeemed: an OAuth flow in progress (keyed by the hash of
+/// its `state`), or the code a front end exchanges for tokens. The payload is the flow's own
+/// JSON; the store keeps it opaque.
+#[derive(Clone, PartialEq, Eq)]
+pub struct NewGrant {
+    /// SHA-256 of the secret that redeems it, hex.
+    pub hash: String,
+    /// What kind of grant it is; a grant is redeemed only as its own kind.
+    pub kind: String,
+    /// What redeeming it yields.
+    pub payload: String,
+    /// Unix seconds.
+    pub expires_at: i64,
+}
+
+impl fmt::Debug for NewGrant {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("NewGrant")
+            .field("kind", &self.kind)
+            .field("expires_at", &self.expires_at)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Users, refresh-token families and API keys. Times are Unix seconds, passed in so that
@@ -336,6 +405,48 @@ pub trait AuthStore: Send + Sync + fmt::Debug + 'static {
 
     /// Whether the store can serve requests (for readiness).
     fn check(&self) -> BoxFuture<'_, Result<(), StoreError>>;
+
+    /// The identity `subject` at `provider`, whichever account holds it.
+    fn identity<'a>(
+        &'a self,
+        provider: &'a str,
+        subject: &'a str,
+    ) -> BoxFuture<'a, Result<Option<Identity>, StoreError>>;
+
+    /// Links `identity` to its account; `Conflict { field: "subject" }` when an account
+    /// already holds it, `MissingReference` without the account.
+    fn link_identity(&self, identity: Identity) -> BoxFuture<'_, Result<(), StoreError>>;
+
+    /// Stores what a sign-in through `identity` brought: its profile (when synced) and when.
+    fn touch_identity(&self, identity: Identity) -> BoxFuture<'_, Result<(), StoreError>>;
+
+    /// The identities of `user_id`, oldest first.
+    fn identities<'a>(
+        &'a self,
+        user_id: &'a str,
+    ) -> BoxFuture<'a, Result<Vec<Identity>, StoreError>>;
+
+    /// Unlinks `user_id`'s identity, unless it is the account's last way to sign in. Two
+    /// concurrent unlinks of an account's last two identities cannot both succeed.
+    fn unlink_identity<'a>(
+        &'a self,
+        user_id: &'a str,
+        provider: &'a str,
+        subject: &'a str,
+    ) -> BoxFuture<'a, Result<Unlink, StoreError>>;
+
+    /// Stores a one-time grant; `Conflict` when its hash is taken.
+    fn put_grant(&self, grant: NewGrant) -> BoxFuture<'_, Result<(), StoreError>>;
+
+    /// Redeems the grant of `kind` whose hash is `hash`: its payload when it is live at `now`.
+    /// The grant is spent whether live or not, so of two concurrent redemptions at most one
+    /// gets it.
+    fn take_grant<'a>(
+        &'a self,
+        kind: &'a str,
+        hash: &'a str,
+        now: i64,
+    ) -> BoxFuture<'a, Result<Option<String>, StoreError>>;
 }
 
 /// The form emails are stored and looked up in, so that one address is one account however

@@ -17,8 +17,8 @@
 use sqlx::Row as _;
 
 use super::{
-    ApiKey, AuthStore, BoxFuture, NewApiKey, NewConfirmation, NewRefreshToken, NewUser, Rotation,
-    Session, SessionClient, StoredApiKey, User, UserCredentials,
+    ApiKey, AuthStore, BoxFuture, Identity, NewApiKey, NewConfirmation, NewGrant, NewRefreshToken,
+    NewUser, Rotation, Session, SessionClient, StoredApiKey, Unlink, User, UserCredentials,
 };
 use crate::sql::{Changes, Conn, Database, DatabaseError, Migration};
 use crate::store::StoreError;
@@ -43,7 +43,42 @@ pub const AUTH_MIGRATIONS: &[Migration] = &[
         sqlite: SCHEMA_V3,
         postgres: SCHEMA_V3,
     },
+    Migration {
+        version: 4,
+        name: "auth provider identities and one-time grants",
+        sqlite: SCHEMA_V4,
+        postgres: SCHEMA_V4,
+    },
 ];
+
+/// Identities at OAuth / OpenID Connect providers, and the one-time grants of their flows.
+/// No account before this one proved its email (a confirmed one did, but nothing recorded it
+/// apart from `confirmed_at`, which accounts that signed up at once have too), so none counts
+/// as verified. An account without a password keeps `password_hash` empty: the column is
+/// `NOT NULL` since version 1, which SQLite cannot change in place, and no PHC string is empty.
+const SCHEMA_V4: &str = r#"
+ALTER TABLE "cmmv_auth_users" ADD COLUMN "email_verified_at" BIGINT;
+CREATE TABLE "cmmv_auth_identities" (
+    "provider" TEXT NOT NULL,
+    "subject" TEXT NOT NULL,
+    "user_id" TEXT NOT NULL REFERENCES "cmmv_auth_users" ("id") ON DELETE CASCADE,
+    "email" TEXT,
+    "email_verified" BOOLEAN NOT NULL,
+    "name" TEXT,
+    "avatar_url" TEXT,
+    "linked_at" BIGINT NOT NULL,
+    "last_login_at" BIGINT NOT NULL,
+    PRIMARY KEY ("provider", "subject")
+);
+CREATE INDEX "cmmv_auth_identities_user_id" ON "cmmv_auth_identities" ("user_id");
+CREATE TABLE "cmmv_auth_grants" (
+    "hash" TEXT PRIMARY KEY,
+    "kind" TEXT NOT NULL,
+    "payload" TEXT NOT NULL,
+    "expires_at" BIGINT NOT NULL
+);
+CREATE INDEX "cmmv_auth_grants_expires_at" ON "cmmv_auth_grants" ("expires_at");
+"#;
 
 /// What a session's owner sees of it: when it was last used and where it was started from.
 /// The sessions before this one were last used, as far as anyone knows, when they started.
@@ -194,8 +229,7 @@ impl SqlAuthStore {
     }
 }
 
-const USER_COLUMNS: &str =
-    r#""id", "email", "roles", "created_at", "confirmed_at", "password_hash""#;
+const USER_COLUMNS: &str = r#""id", "email", "roles", "created_at", "confirmed_at", "email_verified_at", "password_hash""#;
 
 fn read_user(row: &impl RowLike) -> Result<UserCredentials, sqlx::Error> {
     Ok(UserCredentials {
@@ -205,9 +239,48 @@ fn read_user(row: &impl RowLike) -> Result<UserCredentials, sqlx::Error> {
             roles: roles_from_text(&row.text("roles")?)?,
             created_at: row.int("created_at")?,
             confirmed: row.optional_int("confirmed_at")?.is_some(),
+            email_verified: row.optional_int("email_verified_at")?.is_some(),
         },
-        password_hash: row.text("password_hash")?,
+        password_hash: Some(row.text("password_hash")?).filter(|hash| !hash.is_empty()),
     })
+}
+
+const IDENTITY_COLUMNS: &str = r#""provider", "subject", "user_id", "email", "email_verified", "name", "avatar_url", "linked_at", "last_login_at""#;
+
+fn read_identity(row: &impl RowLike) -> Result<Identity, sqlx::Error> {
+    Ok(Identity {
+        provider: row.text("provider")?,
+        subject: row.text("subject")?,
+        user_id: row.text("user_id")?,
+        email: row.optional_text("email")?,
+        email_verified: row.flag("email_verified")?,
+        name: row.optional_text("name")?,
+        avatar_url: row.optional_text("avatar_url")?,
+        linked_at: row.int("linked_at")?,
+        last_login_at: row.int("last_login_at")?,
+    })
+}
+
+/// Stores `$identity` on the write's connection `$tx` (a macro for the same reason as
+/// `insert_confirmation!`); a taken (provider, subject) is a conflict on `subject`.
+macro_rules! insert_identity {
+    ($tx:expr, $identity:expr) => {
+        sqlx::query(
+            r#"INSERT INTO "cmmv_auth_identities" ("provider", "subject", "user_id", "email", "email_verified", "name", "avatar_url", "linked_at", "last_login_at") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"#,
+        )
+        .bind(&$identity.provider)
+        .bind(&$identity.subject)
+        .bind(&$identity.user_id)
+        .bind($identity.email.as_deref())
+        .bind($identity.email_verified)
+        .bind($identity.name.as_deref())
+        .bind($identity.avatar_url.as_deref())
+        .bind($identity.linked_at)
+        .bind($identity.last_login_at)
+        .execute(&mut *$tx)
+        .await
+        .map_err(|e| classify(e, "subject"))?
+    };
 }
 
 const API_KEY_COLUMNS: &str = r#"k."id", k."prefix", k."user_id", k."name", k."roles", k."last4", k."created_at", k."expires_at", k."hash", k."revoked_at", u."roles" AS "owner_roles""#;
@@ -236,6 +309,7 @@ trait RowLike {
     fn int(&self, column: &str) -> Result<i64, sqlx::Error>;
     fn optional_int(&self, column: &str) -> Result<Option<i64>, sqlx::Error>;
     fn optional_text(&self, column: &str) -> Result<Option<String>, sqlx::Error>;
+    fn flag(&self, column: &str) -> Result<bool, sqlx::Error>;
 }
 
 macro_rules! row_like {
@@ -251,6 +325,9 @@ macro_rules! row_like {
                 self.try_get(column)
             }
             fn optional_text(&self, column: &str) -> Result<Option<String>, sqlx::Error> {
+                self.try_get(column)
+            }
+            fn flag(&self, column: &str) -> Result<bool, sqlx::Error> {
                 self.try_get(column)
             }
         }
@@ -312,20 +389,25 @@ impl AuthStore for SqlAuthStore {
         Box::pin(on_write!(self.db, |tx| {
             let roles = roles_to_text(&user.roles);
             let confirmed_at = user.confirmation.is_none().then_some(user.created_at);
+            let email_verified_at = user.email_verified.then_some(user.created_at);
             sqlx::query(
-                r#"INSERT INTO "cmmv_auth_users" ("id", "email", "password_hash", "roles", "created_at", "confirmed_at") VALUES ($1, $2, $3, $4, $5, $6)"#,
+                r#"INSERT INTO "cmmv_auth_users" ("id", "email", "password_hash", "roles", "created_at", "confirmed_at", "email_verified_at") VALUES ($1, $2, $3, $4, $5, $6, $7)"#,
             )
             .bind(&user.id)
             .bind(&user.email)
-            .bind(&user.password_hash)
+            .bind(user.password_hash.as_deref().unwrap_or_default())
             .bind(&roles)
             .bind(user.created_at)
             .bind(confirmed_at)
+            .bind(email_verified_at)
             .execute(&mut *tx)
             .await
             .map_err(|e| classify(e, "email"))?;
             if let Some(confirmation) = &user.confirmation {
                 insert_confirmation!(tx, &user.id, confirmation);
+            }
+            if let Some(identity) = &user.identity {
+                insert_identity!(tx, identity);
             }
             Ok(User {
                 id: user.id,
@@ -333,6 +415,7 @@ impl AuthStore for SqlAuthStore {
                 roles: user.roles,
                 created_at: user.created_at,
                 confirmed: confirmed_at.is_some(),
+                email_verified: user.email_verified,
             })
         }))
     }
@@ -393,7 +476,7 @@ impl AuthStore for SqlAuthStore {
                 };
                 if let Some(id) = &live {
                     sqlx::query(
-                        r#"UPDATE "cmmv_auth_users" SET "confirmed_at" = $1 WHERE "id" = $2 AND "confirmed_at" IS NULL"#,
+                        r#"UPDATE "cmmv_auth_users" SET "confirmed_at" = $1, "email_verified_at" = $1 WHERE "id" = $2 AND "confirmed_at" IS NULL"#,
                     )
                     .bind(now)
                     .bind(id)
@@ -709,6 +792,11 @@ impl AuthStore for SqlAuthStore {
                 .execute(&mut *tx)
                 .await
                 .map_err(failed)?;
+            sqlx::query(r#"DELETE FROM "cmmv_auth_grants" WHERE "expires_at" <= $1"#)
+                .bind(now)
+                .execute(&mut *tx)
+                .await
+                .map_err(failed)?;
             Ok(purged)
         }))
     }
@@ -800,5 +888,175 @@ impl AuthStore for SqlAuthStore {
 
     fn check(&self) -> BoxFuture<'_, Result<(), StoreError>> {
         Box::pin(async move { self.db.check().await })
+    }
+
+    fn identity<'a>(
+        &'a self,
+        provider: &'a str,
+        subject: &'a str,
+    ) -> BoxFuture<'a, Result<Option<Identity>, StoreError>> {
+        let sql = format!(
+            r#"SELECT {IDENTITY_COLUMNS} FROM "cmmv_auth_identities" WHERE "provider" = $1 AND "subject" = $2"#
+        );
+        Box::pin(async move {
+            on_pool!(self.db, |pool| {
+                let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+                    .bind(provider)
+                    .bind(subject)
+                    .fetch_optional(pool)
+                    .await
+                    .map_err(failed)?;
+                row.map(|row| read_identity(&row))
+                    .transpose()
+                    .map_err(failed)
+            })
+        })
+    }
+
+    fn link_identity(&self, identity: Identity) -> BoxFuture<'_, Result<(), StoreError>> {
+        Box::pin(on_write!(self.db, |tx| {
+            insert_identity!(tx, identity);
+            Ok(())
+        }))
+    }
+
+    fn touch_identity(&self, identity: Identity) -> BoxFuture<'_, Result<(), StoreError>> {
+        Box::pin(on_write!(self.db, |tx| {
+            let changed = sqlx::query(
+                r#"UPDATE "cmmv_auth_identities" SET "email" = $1, "email_verified" = $2, "name" = $3, "avatar_url" = $4, "last_login_at" = $5
+                   WHERE "provider" = $6 AND "subject" = $7 AND "user_id" = $8"#,
+            )
+            .bind(identity.email.as_deref())
+            .bind(identity.email_verified)
+            .bind(identity.name.as_deref())
+            .bind(identity.avatar_url.as_deref())
+            .bind(identity.last_login_at)
+            .bind(&identity.provider)
+            .bind(&identity.subject)
+            .bind(&identity.user_id)
+            .execute(&mut *tx)
+            .await
+            .map_err(failed)?
+            .rows_affected();
+            if changed == 0 {
+                Err(StoreError::NotFound)
+            } else {
+                Ok(())
+            }
+        }))
+    }
+
+    fn identities<'a>(
+        &'a self,
+        user_id: &'a str,
+    ) -> BoxFuture<'a, Result<Vec<Identity>, StoreError>> {
+        let sql = format!(
+            r#"SELECT {IDENTITY_COLUMNS} FROM "cmmv_auth_identities" WHERE "user_id" = $1 ORDER BY "linked_at", "provider", "subject""#
+        );
+        Box::pin(async move {
+            on_pool!(self.db, |pool| {
+                let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+                    .bind(user_id)
+                    .fetch_all(pool)
+                    .await
+                    .map_err(failed)?;
+                rows.iter()
+                    .map(read_identity)
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(failed)
+            })
+        })
+    }
+
+    fn unlink_identity<'a>(
+        &'a self,
+        user_id: &'a str,
+        provider: &'a str,
+        subject: &'a str,
+    ) -> BoxFuture<'a, Result<Unlink, StoreError>> {
+        let (user_id, provider, subject) =
+            (user_id.to_owned(), provider.to_owned(), subject.to_owned());
+        Box::pin(on_write!(self.db, |tx| {
+            // A no-op write that takes the account's row lock on PostgreSQL: two unlinks of
+            // one account run one after the other, the second counting what the first left.
+            // (SQLite's single writer serializes them already.)
+            sqlx::query(r#"UPDATE "cmmv_auth_users" SET "id" = "id" WHERE "id" = $1"#)
+                .bind(&user_id)
+                .execute(&mut *tx)
+                .await
+                .map_err(failed)?;
+            let row = sqlx::query(
+                r#"SELECT
+                     (SELECT COUNT(*) FROM "cmmv_auth_identities" WHERE "user_id" = $1 AND "provider" = $2 AND "subject" = $3) AS "held",
+                     (SELECT COUNT(*) FROM "cmmv_auth_identities" WHERE "user_id" = $1) AS "identities",
+                     (SELECT COUNT(*) FROM "cmmv_auth_users" WHERE "id" = $1 AND "password_hash" <> '') AS "passwords""#,
+            )
+            .bind(&user_id)
+            .bind(&provider)
+            .bind(&subject)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(failed)?;
+            if row.int("held").map_err(failed)? == 0 {
+                return Ok(Unlink::NotFound);
+            }
+            let identities = row.int("identities").map_err(failed)?;
+            let passwords = row.int("passwords").map_err(failed)?;
+            if identities + passwords < 2 {
+                return Ok(Unlink::LastWay);
+            }
+            sqlx::query(
+                r#"DELETE FROM "cmmv_auth_identities" WHERE "user_id" = $1 AND "provider" = $2 AND "subject" = $3"#,
+            )
+            .bind(&user_id)
+            .bind(&provider)
+            .bind(&subject)
+            .execute(&mut *tx)
+            .await
+            .map_err(failed)?;
+            Ok(Unlink::Unlinked)
+        }))
+    }
+
+    fn put_grant(&self, grant: NewGrant) -> BoxFuture<'_, Result<(), StoreError>> {
+        Box::pin(on_write!(self.db, |tx| {
+            sqlx::query(
+                r#"INSERT INTO "cmmv_auth_grants" ("hash", "kind", "payload", "expires_at") VALUES ($1, $2, $3, $4)"#,
+            )
+            .bind(&grant.hash)
+            .bind(&grant.kind)
+            .bind(&grant.payload)
+            .bind(grant.expires_at)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| classify(e, "hash"))?;
+            Ok(())
+        }))
+    }
+
+    fn take_grant<'a>(
+        &'a self,
+        kind: &'a str,
+        hash: &'a str,
+        now: i64,
+    ) -> BoxFuture<'a, Result<Option<String>, StoreError>> {
+        let (kind, hash) = (kind.to_owned(), hash.to_owned());
+        Box::pin(on_write!(self.db, |tx| {
+            // Spent whether live or not: a grant is looked at once.
+            let row = sqlx::query(
+                r#"DELETE FROM "cmmv_auth_grants" WHERE "hash" = $1 AND "kind" = $2 RETURNING "payload", "expires_at""#,
+            )
+            .bind(&hash)
+            .bind(&kind)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(failed)?;
+            match row {
+                Some(row) if row.int("expires_at").map_err(failed)? > now => {
+                    Ok(Some(row.text("payload").map_err(failed)?))
+                }
+                _ => Ok(None),
+            }
+        }))
     }
 }

@@ -131,10 +131,12 @@ pub(super) const OPERATION_KEYS: &[&str] = &[
     "responses",
     "errors",
     "no_store",
+    "cookies",
     "auth",
     "rate_limit",
     "versions",
 ];
+pub(super) const COOKIE_KEYS: &[&str] = &["sent", "set", "description"];
 pub(super) const REPLY_KEYS: &[&str] = &["response", "description"];
 
 /// Type names that would shadow the Rust prelude in generated modules.

@@ -82,6 +82,8 @@ impl Lowerer<'_> {
                 alternatives: Vec::new(),
                 errors: Vec::new(),
                 no_store: false,
+                redirect: false,
+                cookies: Vec::new(),
                 auth: contract.auth.clone(),
                 rate_limit: contract.rate_limit.clone(),
                 versions: contract.versions.clone(),
@@ -305,12 +307,26 @@ impl Lowerer<'_> {
             }
             Some(Body { ty, span: n.span })
         });
+        let redirect = object
+            .get("response")
+            .is_some_and(|n| n.scalar_text() == Some("redirect"));
         let status = match object.get("status") {
             Some(n) => match n.scalar() {
-                Some(Yaml::Int(s)) if (200..=299).contains(&s) => Some(s as u16),
+                Some(Yaml::Int(s)) if !redirect && (200..=299).contains(&s) => Some(s as u16),
+                Some(Yaml::Int(s))
+                    if redirect && REDIRECT_STATUSES.iter().any(|&r| i64::from(r) == s) =>
+                {
+                    Some(s as u16)
+                }
+                _ if redirect => {
+                    self.error(n.span, "a redirect's `status` is 302, 303, 307 or 308")
+                        .with_help("302 or 303 send the client on with a GET; 307 and 308 keep the method")
+                        .emit(self.diags);
+                    None
+                }
                 _ => {
                     self.error(n.span, "`status` must be a 2xx status code")
-                        .with_help("error statuses come from the runtime's problem responses")
+                        .with_help("error statuses come from the runtime's problem responses; a redirect says `response: redirect`")
                         .emit(self.diags);
                     None
                 }
@@ -318,7 +334,7 @@ impl Lowerer<'_> {
             None => None,
         };
         let response = match object.get("response") {
-            Some(n) if n.is_null() || n.scalar_text() == Some("none") => None,
+            Some(n) if n.is_null() || n.scalar_text() == Some("none") || redirect => None,
             Some(n) => self.body_type(n).map(|ty| Body { ty, span: n.span }),
             None if status == Some(204) => None,
             None => Some(Body {
@@ -326,7 +342,11 @@ impl Lowerer<'_> {
                 span,
             }),
         };
-        let status = status.unwrap_or(if response.is_none() { 204 } else { 200 });
+        let status = status.unwrap_or(match (redirect, &response) {
+            (true, _) => 302,
+            (false, None) => 204,
+            (false, Some(_)) => 200,
+        });
         if status == 204 && response.is_some() {
             if let Some(n) = object.get("status") {
                 self.error(n.span, "a 204 response has no body")
@@ -334,9 +354,18 @@ impl Lowerer<'_> {
                     .emit(self.diags);
             }
         }
-        let alternatives = match object.get("responses") {
-            Some(n) => self.alternative_replies(n, status),
+        if let (true, Some(n)) = (redirect, object.get("responses")) {
+            self.error(n.span, "a redirect has no other successes")
+                .with_help("answer the other cases with the redirect's `Location`, or with problems under `errors:`")
+                .emit(self.diags);
+        }
+        let cookies = match object.get("cookies") {
+            Some(n) => self.cookies(n, redirect),
             None => Vec::new(),
+        };
+        let alternatives = match object.get("responses") {
+            Some(n) if !redirect => self.alternative_replies(n, status),
+            _ => Vec::new(),
         };
         let errors = match object.get("errors") {
             Some(n) => self.declared_errors(n),
@@ -357,6 +386,8 @@ impl Lowerer<'_> {
             request,
             response,
             status,
+            redirect,
+            cookies,
             alternatives,
             errors,
             no_store,
@@ -415,6 +446,59 @@ impl Lowerer<'_> {
         }
         replies.sort_by_key(|r| r.status);
         replies
+    }
+
+    /// `cookies:` of a custom operation: each cookie its handler reads (`sent`) or its redirect
+    /// sets (`set`).
+    fn cookies(&mut self, node: &Node, redirect: bool) -> Vec<Cookie> {
+        let Some(entries) = self.map(node, "`cookies`") else {
+            return Vec::new();
+        };
+        let mut cookies: Vec<Cookie> = Vec::new();
+        for (key, value) in entries {
+            let Some(name) = self.key_name(key) else {
+                continue;
+            };
+            // RFC 6265's cookie-name is a token; we keep to the characters every client and
+            // proxy passes unquoted.
+            if name.is_empty()
+                || !name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+            {
+                self.error(key.span, format!("`{name}` is not a cookie name"))
+                    .with_help("use letters, digits, `_` and `-`")
+                    .emit(self.diags);
+                continue;
+            }
+            let Some(object) = self.object(value, &format!("cookie `{name}`"), COOKIE_KEYS) else {
+                continue;
+            };
+            let sent = self.flag(&object, "sent");
+            let set = self.flag(&object, "set");
+            if !sent && !set {
+                self.error(key.span, format!("cookie `{name}` is neither sent nor set"))
+                    .with_help("say `sent: true` (requests carry it), `set: true` (the answer sets it), or both")
+                    .emit(self.diags);
+                continue;
+            }
+            if set && !redirect {
+                self.error(key.span, format!("cookie `{name}` is set by an answer that is not a redirect"))
+                    .with_help("only a redirect (`response: redirect`) sets cookies")
+                    .emit(self.diags);
+                continue;
+            }
+            let description = object.get("description").and_then(|n| self.string(n));
+            cookies.push(Cookie {
+                name,
+                span: key.span,
+                description,
+                sent,
+                set,
+            });
+        }
+        cookies.sort_by(|a, b| a.name.cmp(&b.name));
+        cookies
     }
 
     /// `errors:` of a custom operation: the problem statuses its handler answers with, each

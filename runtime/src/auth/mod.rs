@@ -63,12 +63,13 @@
 //! # The login module
 //!
 //! [`Login`] serves `/auth/register`, `/auth/login`, `/auth/refresh`, `/auth/logout`,
-//! `/auth/me`, `/auth/password`, `/auth/sessions` and `/auth/api-keys` (its contract,
+//! `/auth/me`, `/auth/password`, `/auth/sessions`, `/auth/api-keys`, the sign-in with
+//! identity providers under `/auth/oauth` ([`oauth`]) and `/auth/identities` (its contract,
 //! `compiler/modules/login.yaml`, declares each) over an
 //! [`AuthStore`]: [`MemoryAuthStore`], or [`SqlAuthStore`] in the app's SQLite or PostgreSQL
 //! database (tables `cmmv_auth_users`, `cmmv_auth_refresh_families`,
-//! `cmmv_auth_refresh_tokens`, `cmmv_api_keys`, migrated by the runtime and recorded in
-//! `_cmmv_auth_migrations`).
+//! `cmmv_auth_refresh_tokens`, `cmmv_api_keys`, `cmmv_auth_identities`, `cmmv_auth_grants`,
+//! migrated by the runtime and recorded in `_cmmv_auth_migrations`).
 //!
 //! - Passwords: argon2id with OWASP's costs, PHC strings ([`Passwords`]). A failed login looks
 //!   and takes the same for an unknown user and a wrong password.

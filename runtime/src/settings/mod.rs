@@ -49,6 +49,7 @@
 //! | `CMMV_AUTH_REGISTRATION` | `immediate` | `immediate`: `201` and the account signs in at once, `409` for a taken email; `confirm`: `202` alike for every address, the account pending until the token an `AccountMailer` sends comes back (see [`crate::auth::Registration`]) |
 //! | `CMMV_AUTH_CONFIRMATION_TTL` | `24h` | how long a confirmation token works |
 //! | `CMMV_AUTH_SESSION_TTL` | `90d` | absolute lifetime of a session: its refresh token stops working this long after the sign-in, however often refreshed (at least `CMMV_AUTH_REFRESH_TTL`) |
+//! | `CMMV_OAUTH_*` | unset | sign-in with identity providers: `CMMV_OAUTH_<PROVIDER>_CLIENT_ID` and `..._CLIENT_SECRET` enable one (see [`crate::auth::oauth`] and `docs/operations.md` for every key) |
 //! | `CMMV_CURSOR_SECRET` | unset (a random key per process) | the key list cursors are signed with, at least 32 bytes; instances behind one load balancer must share it (see [`crate::list::CursorKey`]) |
 //!
 //! The settings file is the one named by `CMMV_SETTINGS`, else `cmmv.toml` in the working

@@ -68,6 +68,7 @@ pub(super) fn write(api: &Api<'_>, versions: &[u32], generated: &str, outs: &mut
     let mut rendered = Rendered::default();
     let suffixes: BTreeSet<&PathKey> = plans.iter().flat_map(|plan| plan.paths.keys()).collect();
     let mut written = vec![0usize; plans.len()];
+    let mut responses: Vec<BTreeSet<&'static str>> = vec![BTreeSet::new(); plans.len()];
     for suffix in suffixes {
         // The versions serving this path, grouped by the operations they serve there.
         let mut pending: Vec<usize> = (0..plans.len())
@@ -81,10 +82,19 @@ pub(super) fn write(api: &Api<'_>, versions: &[u32], generated: &str, outs: &mut
             pending = rest;
             let item = path_item(&operations);
             let mut refs = Vec::new();
+            let mut used = Vec::new();
             for operation in item.operations() {
                 operation_refs(operation, &mut refs);
+                used.extend(operation.responses.values().filter_map(|r| match r {
+                    RefOr::Ref { reference, .. } => match reference {
+                        Cow::Borrowed(path) => Some(*path),
+                        Cow::Owned(_) => None,
+                    },
+                    RefOr::Item(_) => None,
+                }));
             }
             for &v in &group {
+                responses[v].extend(used.iter().copied());
                 let plan = &plans[v];
                 roots[v].extend(refs.iter().map(|&name| name.to_owned()));
                 // Early enough that little is copied, late enough for a fair sample.
@@ -127,13 +137,15 @@ pub(super) fn write(api: &Api<'_>, versions: &[u32], generated: &str, outs: &mut
         out.close();
     }
     let key = |name: &'static str| move |_: usize| name.to_owned();
-    write_entry(
-        outs,
-        &all,
-        key("responses"),
-        &problems::response_components(),
-        &mut rendered,
-    );
+    for (v, used) in responses.iter().enumerate() {
+        write_entry(
+            outs,
+            &[v],
+            key("responses"),
+            &problems::response_components(used),
+            &mut rendered,
+        );
+    }
     write_entry(
         outs,
         &all,

@@ -2,7 +2,7 @@
 //! produces, the response headers it sets, and the security schemes it accepts.
 
 use std::borrow::Cow;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::json;
 
@@ -373,10 +373,12 @@ impl ErrorResponse {
     }
 }
 
-/// Every error response, for `components.responses`.
-pub(super) fn response_components() -> BTreeMap<&'static str, Response> {
+/// The error responses a document's operations refer to (by `$ref`), for
+/// `components.responses`: a document holds no component nothing uses.
+pub(super) fn response_components(references: &BTreeSet<&str>) -> BTreeMap<&'static str, Response> {
     ErrorResponse::ALL
         .into_iter()
+        .filter(|e| references.contains(e.reference_path()))
         .map(|e| (e.component_name(), e.definition()))
         .collect()
 }

@@ -1425,3 +1425,108 @@ fn float_bounds_are_the_rounding_edges() {
         }
     }
 }
+
+const SIGN_IN: &str = r#"
+contract: SignIn
+path: /sign-in
+auth: public
+fields:
+  id: { type: uuid, primary: true }
+crud: []
+operations:
+  begin:
+    method: GET
+    path: /begin
+    response: redirect
+    cookies:
+      flow: { set: true, description: binds the flow }
+  back:
+    method: GET
+    path: /back
+    response: redirect
+    status: 303
+    cookies:
+      flow: { sent: true, set: true }
+"#;
+
+#[test]
+fn redirects_document_their_location_and_cookies() {
+    let files = files(&analyze(None, &[("sign_in.yaml", SIGN_IN)]));
+    let doc: Value = serde_json::from_str(&files["openapi/v1.json"]).expect("JSON");
+    let begin = operation(&doc, "/v1/sign-in/begin", "get");
+    let found = &begin["responses"]["302"];
+    assert_eq!(found["headers"]["Location"]["required"], true);
+    assert_eq!(
+        found["headers"]["Location"]["schema"]["format"],
+        "uri-reference"
+    );
+    assert!(
+        found["headers"]["Set-Cookie"]["description"]
+            .as_str()
+            .is_some_and(|d| d.contains("`flow`: binds the flow") && d.contains("HttpOnly"))
+    );
+    assert!(found.get("content").is_none(), "a redirect has no body");
+    assert!(begin["parameters"].as_array().is_none_or(|p| p.is_empty()));
+    let back = operation(&doc, "/v1/sign-in/back", "get");
+    assert!(back["responses"].get("303").is_some());
+    let cookie = parameter(back, "flow");
+    assert_eq!(cookie["in"], "cookie");
+    assert_eq!(cookie["schema"]["type"], "string");
+    assert!(cookie.get("required").is_none());
+}
+
+#[test]
+fn redirect_and_cookie_mistakes_are_diagnosed() {
+    let text = r#"
+contract: Bad
+fields:
+  id: { type: uuid, primary: true }
+crud: []
+operations:
+  wrong_status:
+    method: GET
+    response: redirect
+    status: 200
+  json_sets_cookie:
+    method: GET
+    response: Bad
+    cookies:
+      flow: { set: true }
+  neither:
+    method: GET
+    response: redirect
+    cookies:
+      flow: { description: what for }
+  bad_name:
+    method: GET
+    response: redirect
+    cookies:
+      "fl;ow": { sent: true }
+  redirect_alternatives:
+    method: GET
+    response: redirect
+    responses:
+      200: { response: Bad }
+"#;
+    let mut input = Input::default();
+    input.add_contract("contracts/bad.yaml", text);
+    let analysis = crate::analyze(&input);
+    let messages: Vec<String> = analysis
+        .diagnostics
+        .into_sorted()
+        .iter()
+        .map(|d| d.message.clone())
+        .collect();
+    for expected in [
+        "a redirect's `status` is 302, 303, 307 or 308",
+        "cookie `flow` is set by an answer that is not a redirect",
+        "cookie `flow` is neither sent nor set",
+        "`fl;ow` is not a cookie name",
+        "a redirect has no other successes",
+    ] {
+        assert!(
+            messages.iter().any(|m| m == expected),
+            "missing {expected:?} in {messages:#?}"
+        );
+    }
+}

@@ -74,6 +74,7 @@ use super::api_keys::{self, ApiKeys};
 use super::audit::{self, AuditEvent};
 use super::contract;
 use super::issuer::{TokenIssuer, unix_now_i64};
+use super::oauth::{self, OAuth};
 use super::password::Passwords;
 use super::password::normalize_password;
 use super::records::AccountRecords;
@@ -84,7 +85,6 @@ use super::store::{
     normalize_email,
 };
 use super::{ApiKeyVerifier, Principal, Scheme};
-use super::oauth::{self, OAuth};
 use crate::extract::{Context, Cookies};
 use crate::problem::{FieldError, Problem};
 use crate::respond::Redirect;

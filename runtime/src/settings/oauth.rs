@@ -43,7 +43,9 @@ pub(super) fn read(raw: &mut RawSettings) -> Result<OAuthSettings, SettingsError
         frontend_url: raw.parse("CMMV_OAUTH_FRONTEND_URL", d.frontend_url, |v| {
             address(v).map(Some)
         })?,
-        error_url: raw.parse("CMMV_OAUTH_ERROR_URL", d.error_url, |v| address(v).map(Some))?,
+        error_url: raw.parse("CMMV_OAUTH_ERROR_URL", d.error_url, |v| {
+            address(v).map(Some)
+        })?,
         sync_profile: raw.parse("CMMV_OAUTH_SYNC_PROFILE", d.sync_profile, parse_bool)?,
         http_timeout: raw.parse("CMMV_OAUTH_HTTP_TIMEOUT", d.http_timeout, |v| {
             parse_duration(v).and_then(|t| {
@@ -64,7 +66,10 @@ pub(super) fn read(raw: &mut RawSettings) -> Result<OAuthSettings, SettingsError
             })
         })?,
     };
-    let names = BUILT_IN.iter().map(|n| (*n).to_owned()).chain(generic.iter().cloned());
+    let names = BUILT_IN
+        .iter()
+        .map(|n| (*n).to_owned())
+        .chain(generic.iter().cloned());
     let mut names: Vec<String> = names.collect();
     names.sort();
     for name in names {

@@ -403,14 +403,19 @@ fn operation(resolved: &ContractApi<'_>, op_api: &OperationApi<'_>) -> model::Op
     if op.crud() == Some(CrudKind::List) {
         parameters.extend(list_parameters(resolved));
     }
-    parameters.extend(op.cookies.iter().filter(|c| c.sent).map(|cookie| Parameter {
-        location: ParameterLocation::Cookie,
-        ..query_parameter(
-            &cookie.name,
-            cookie.description.clone(),
-            Schema::of_type(JsonType::String),
-        )
-    }));
+    parameters.extend(
+        op.cookies
+            .iter()
+            .filter(|c| c.sent)
+            .map(|cookie| Parameter {
+                location: ParameterLocation::Cookie,
+                ..query_parameter(
+                    &cookie.name,
+                    cookie.description.clone(),
+                    Schema::of_type(JsonType::String),
+                )
+            }),
+    );
     let request_body = op.request.as_ref().map(|body| RequestBody {
         description: None,
         required: true,

@@ -78,7 +78,18 @@ pub(super) fn description(resolved: &ContractApi<'_>, op: &Operation, noun: &str
         Some(CrudKind::Me) => format!(
             "Returns the {noun} of the signed-in account: the one its token's `sub` (or its API key) names."
         ),
-        None => format!("{}.", op.summary.clone().unwrap_or_else(|| default_summary(op, noun))),
+        None => {
+            let summary = op
+                .summary
+                .clone()
+                .unwrap_or_else(|| default_summary(op, noun));
+            // A summary written as a sentence keeps its own full stop.
+            if summary.ends_with(['.', '!', '?']) {
+                summary
+            } else {
+                format!("{summary}.")
+            }
+        }
     });
     let scope = scoped_owner(resolved.contract, op)
         .filter(|_| op.crud() != Some(CrudKind::Me))

@@ -98,7 +98,13 @@ fn with_query(url: &str, name: &str, value: &str) -> String {
     format!("{url}{separator}{name}={value}")
 }
 
-async fn put(shared: &Shared, kind: &str, secret: &str, payload: &impl Serialize, ttl: i64) -> Result<(), Problem> {
+async fn put(
+    shared: &Shared,
+    kind: &str,
+    secret: &str,
+    payload: &impl Serialize,
+    ttl: i64,
+) -> Result<(), Problem> {
     let payload = serde_json::to_string(payload).map_err(|_| Problem::internal())?;
     shared
         .store
@@ -157,7 +163,10 @@ pub(crate) async fn start(
     let oauth = enabled(shared)?;
     let provider = oauth.provider(provider)?;
     let link_to = match link {
-        Some(ticket) => match take::<LinkTicket>(shared, LINK, &ticket).await.map_err(storage)? {
+        Some(ticket) => match take::<LinkTicket>(shared, LINK, &ticket)
+            .await
+            .map_err(storage)?
+        {
             Some(t) if t.provider == provider.name() => Some(t.user_id),
             _ => {
                 return Err(Problem::bad_request(
@@ -219,8 +228,10 @@ pub(crate) async fn callback(
                 },
             );
             match &settings.error_url {
-                Some(url) => Ok(Redirect::to(with_query(url, "error", error.code()))
-                    .with_cookie(spent_cookie)),
+                Some(url) => {
+                    Ok(Redirect::to(with_query(url, "error", error.code()))
+                        .with_cookie(spent_cookie))
+                }
                 None => Err(error.into_problem()),
             }
         }
@@ -274,7 +285,11 @@ async fn finish(
         provider: Some(provider.name()),
         ..Details::default()
     };
-    let user = match shared.store.identity(provider.name(), &profile.subject).await? {
+    let user = match shared
+        .store
+        .identity(provider.name(), &profile.subject)
+        .await?
+    {
         Some(known) => {
             if flow.link_to.as_ref().is_some_and(|to| *to != known.user_id) {
                 return Err(FlowError::IdentityInUse);
@@ -303,7 +318,14 @@ async fn finish(
         }
         None => {
             if let Some(to) = flow.link_to {
-                link(shared, Identity { user_id: to.clone(), ..identity }).await?;
+                link(
+                    shared,
+                    Identity {
+                        user_id: to.clone(),
+                        ..identity
+                    },
+                )
+                .await?;
                 audit::record_details(AuditEvent::IdentityLinked, ctx, details(&to));
                 return Ok(Done::Linked);
             }
@@ -316,7 +338,14 @@ async fn finish(
                         && existing.user.confirmed =>
                 {
                     let user = existing.user;
-                    link(shared, Identity { user_id: user.id.clone(), ..identity }).await?;
+                    link(
+                        shared,
+                        Identity {
+                            user_id: user.id.clone(),
+                            ..identity
+                        },
+                    )
+                    .await?;
                     audit::record_details(AuditEvent::IdentityLinked, ctx, details(&user.id));
                     user
                 }
@@ -334,7 +363,8 @@ async fn finish(
         user_id: user.id.clone(),
         provider: provider.name().to_owned(),
     };
-    let payload = serde_json::to_string(&exchange).map_err(|e| FlowError::Provider(e.to_string()))?;
+    let payload =
+        serde_json::to_string(&exchange).map_err(|e| FlowError::Provider(e.to_string()))?;
     shared
         .store
         .put_grant(NewGrant {
@@ -465,7 +495,12 @@ pub(crate) async fn identities(
         .identities(&principal.subject)
         .await
         .map_err(storage)?;
-    let has_password = match shared.store.user(&principal.subject).await.map_err(storage)? {
+    let has_password = match shared
+        .store
+        .user(&principal.subject)
+        .await
+        .map_err(storage)?
+    {
         Some(user) => shared
             .store
             .user_by_email(&user.email)

@@ -13,10 +13,10 @@ use openidconnect::core::{
     CoreProviderMetadata,
 };
 use openidconnect::{
-    AccessTokenHash, AuthType, AuthUrl, AuthorizationCode, ClientId, ClientSecret,
-    ClaimsVerificationError, CsrfToken, IssuerUrl, Nonce, OAuth2TokenResponse,
-    PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, RequestTokenError, Scope,
-    SignatureVerificationError, TokenResponse, TokenUrl,
+    AccessTokenHash, AuthType, AuthUrl, AuthorizationCode, ClaimsVerificationError, ClientId,
+    ClientSecret, CsrfToken, IssuerUrl, Nonce, OAuth2TokenResponse, PkceCodeChallenge,
+    PkceCodeVerifier, RedirectUrl, RequestTokenError, Scope, SignatureVerificationError,
+    TokenResponse, TokenUrl,
 };
 use serde::Deserialize;
 
@@ -51,8 +51,15 @@ pub(crate) struct Provider {
 #[derive(Debug)]
 enum Protocol {
     Oidc(Oidc),
-    GitHub { web_url: String, api_url: String },
-    Facebook { web_url: String, graph_url: String, fields: String },
+    GitHub {
+        web_url: String,
+        api_url: String,
+    },
+    Facebook {
+        web_url: String,
+        graph_url: String,
+        fields: String,
+    },
 }
 
 /// What starting a flow needs the flow to keep.
@@ -301,7 +308,10 @@ impl Oidc {
     /// keeps the old ones while they last).
     async fn discovered(&self, http: &ProviderClient) -> Result<Arc<Discovered>, FlowError> {
         let mut cache = self.cache.lock().await;
-        if let Some(found) = cache.as_ref().filter(|d| d.read_at.elapsed() < DISCOVERY_TTL) {
+        if let Some(found) = cache
+            .as_ref()
+            .filter(|d| d.read_at.elapsed() < DISCOVERY_TTL)
+        {
             return Ok(Arc::clone(found));
         }
         match self.discover(http).await {
@@ -339,10 +349,9 @@ impl Oidc {
                 issuer.as_str()
             )));
         }
-        let token_url = metadata
-            .token_endpoint()
-            .cloned()
-            .ok_or_else(|| FlowError::Provider("the discovery document has no token endpoint".into()))?;
+        let token_url = metadata.token_endpoint().cloned().ok_or_else(|| {
+            FlowError::Provider("the discovery document has no token endpoint".into())
+        })?;
         let keys = fetch_keys(http, metadata.jwks_uri()).await?;
         let methods = metadata.token_endpoint_auth_methods_supported();
         // Basic auth is the default of RFC 8414 when the document names no method.
@@ -389,7 +398,11 @@ impl Oidc {
         Ok(Some(fresh))
     }
 
-    fn client(&self, discovered: &Discovered, provider: &Provider) -> Result<OidcClient, FlowError> {
+    fn client(
+        &self,
+        discovered: &Discovered,
+        provider: &Provider,
+    ) -> Result<OidcClient, FlowError> {
         let auth_type = if discovered.secret_in_body {
             AuthType::RequestBody
         } else {
@@ -594,9 +607,15 @@ async fn facebook_profile(
         url: Option<String>,
     }
     let fields: String =
-        percent_encoding::utf8_percent_encode(fields, percent_encoding::NON_ALPHANUMERIC)
-            .collect();
-    let me: Me = read(&get_json(http, &format!("{graph_url}/me?fields={fields}"), Some(token)).await?)?;
+        percent_encoding::utf8_percent_encode(fields, percent_encoding::NON_ALPHANUMERIC).collect();
+    let me: Me = read(
+        &get_json(
+            http,
+            &format!("{graph_url}/me?fields={fields}"),
+            Some(token),
+        )
+        .await?,
+    )?;
     Ok(Profile {
         subject: me.id,
         // The Graph API says nothing of whether the address was verified: it is taken as
@@ -609,7 +628,8 @@ async fn facebook_profile(
 }
 
 fn read<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, FlowError> {
-    serde_json::from_slice(body).map_err(|e| FlowError::Provider(format!("unreadable profile: {e}")))
+    serde_json::from_slice(body)
+        .map_err(|e| FlowError::Provider(format!("unreadable profile: {e}")))
 }
 
 fn configuration(error: impl std::fmt::Display) -> FlowError {
@@ -640,7 +660,11 @@ struct ErrorsAsStatus<'a>(&'a ProviderClient);
 impl<'c> openidconnect::AsyncHttpClient<'c> for ErrorsAsStatus<'_> {
     type Error = CallError;
     type Future = std::pin::Pin<
-        Box<dyn std::future::Future<Output = Result<openidconnect::HttpResponse, CallError>> + Send + 'c>,
+        Box<
+            dyn std::future::Future<Output = Result<openidconnect::HttpResponse, CallError>>
+                + Send
+                + 'c,
+        >,
     >;
 
     fn call(&'c self, request: openidconnect::HttpRequest) -> Self::Future {

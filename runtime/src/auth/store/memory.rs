@@ -568,7 +568,11 @@ impl AuthStore for MemoryAuthStore {
         Box::pin(async move {
             let mut state = self.state()?;
             let key = (provider.to_owned(), subject.to_owned());
-            if state.identities.get(&key).is_none_or(|i| i.user_id != user_id) {
+            if state
+                .identities
+                .get(&key)
+                .is_none_or(|i| i.user_id != user_id)
+            {
                 return Ok(Unlink::NotFound);
             }
             let has_password = state

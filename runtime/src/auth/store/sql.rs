@@ -229,7 +229,8 @@ impl SqlAuthStore {
     }
 }
 
-const USER_COLUMNS: &str = r#""id", "email", "roles", "created_at", "confirmed_at", "email_verified_at", "password_hash""#;
+const USER_COLUMNS: &str =
+    r#""id", "email", "roles", "created_at", "confirmed_at", "email_verified_at", "password_hash""#;
 
 fn read_user(row: &impl RowLike) -> Result<UserCredentials, sqlx::Error> {
     Ok(UserCredentials {

@@ -311,26 +311,28 @@ impl Lowerer<'_> {
             .get("response")
             .is_some_and(|n| n.scalar_text() == Some("redirect"));
         let status = match object.get("status") {
-            Some(n) => match n.scalar() {
-                Some(Yaml::Int(s)) if !redirect && (200..=299).contains(&s) => Some(s as u16),
-                Some(Yaml::Int(s))
-                    if redirect && REDIRECT_STATUSES.iter().any(|&r| i64::from(r) == s) =>
-                {
-                    Some(s as u16)
-                }
-                _ if redirect => {
-                    self.error(n.span, "a redirect's `status` is 302, 303, 307 or 308")
+            Some(n) => {
+                match n.scalar() {
+                    Some(Yaml::Int(s)) if !redirect && (200..=299).contains(&s) => Some(s as u16),
+                    Some(Yaml::Int(s))
+                        if redirect && REDIRECT_STATUSES.iter().any(|&r| i64::from(r) == s) =>
+                    {
+                        Some(s as u16)
+                    }
+                    _ if redirect => {
+                        self.error(n.span, "a redirect's `status` is 302, 303, 307 or 308")
                         .with_help("302 or 303 send the client on with a GET; 307 and 308 keep the method")
                         .emit(self.diags);
-                    None
-                }
-                _ => {
-                    self.error(n.span, "`status` must be a 2xx status code")
+                        None
+                    }
+                    _ => {
+                        self.error(n.span, "`status` must be a 2xx status code")
                         .with_help("error statuses come from the runtime's problem responses; a redirect says `response: redirect`")
                         .emit(self.diags);
-                    None
+                        None
+                    }
                 }
-            },
+            }
             None => None,
         };
         let response = match object.get("response") {
@@ -483,9 +485,12 @@ impl Lowerer<'_> {
                 continue;
             }
             if set && !redirect {
-                self.error(key.span, format!("cookie `{name}` is set by an answer that is not a redirect"))
-                    .with_help("only a redirect (`response: redirect`) sets cookies")
-                    .emit(self.diags);
+                self.error(
+                    key.span,
+                    format!("cookie `{name}` is set by an answer that is not a redirect"),
+                )
+                .with_help("only a redirect (`response: redirect`) sets cookies")
+                .emit(self.diags);
                 continue;
             }
             let description = object.get("description").and_then(|n| self.string(n));

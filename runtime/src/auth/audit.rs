@@ -35,6 +35,10 @@ pub(crate) enum AuditEvent {
     IdentityLinked,
     /// An identity at a provider was unlinked from the account.
     IdentityUnlinked,
+    /// An API key was created.
+    ApiKeyCreated,
+    /// An API key was revoked by its owner.
+    ApiKeyRevoked,
 }
 
 impl AuditEvent {
@@ -52,6 +56,8 @@ impl AuditEvent {
             AuditEvent::ProviderSignInFailed => "provider_sign_in_failed",
             AuditEvent::IdentityLinked => "identity_linked",
             AuditEvent::IdentityUnlinked => "identity_unlinked",
+            AuditEvent::ApiKeyCreated => "api_key_created",
+            AuditEvent::ApiKeyRevoked => "api_key_revoked",
         }
     }
 }
@@ -86,6 +92,8 @@ pub(crate) struct Details<'a> {
     pub(crate) provider: Option<&'a str>,
     /// Why it failed, as a code (`invalid_state`), never a provider's own words.
     pub(crate) reason: Option<&'a str>,
+    /// The id of the API key concerned (never the key).
+    pub(crate) api_key: Option<&'a str>,
 }
 
 /// Records `event` of the request `ctx` with its `details`.
@@ -95,6 +103,7 @@ pub(crate) fn record_details(event: AuditEvent, ctx: &Context, details: Details<
         session,
         provider,
         reason,
+        api_key,
     } = details;
     let level_warn = matches!(
         event,
@@ -113,6 +122,7 @@ pub(crate) fn record_details(event: AuditEvent, ctx: &Context, details: Details<
                 session,
                 provider,
                 reason,
+                api_key,
                 client_ip = ctx.client.ip.as_deref(),
                 request_id = ctx.request_id.as_str(),
                 "audit"

@@ -892,6 +892,16 @@ impl contract::AccountHandlers for Shared {
         })
         .await
         .map_err(storage)?;
+        audit::record_details(
+            AuditEvent::ApiKeyCreated,
+            &ctx,
+            audit::Details {
+                user_id: Some(&principal.subject),
+                session: principal.session.as_deref(),
+                api_key: Some(&key.id),
+                ..audit::Details::default()
+            },
+        );
         let view = contract::ApiKey::from(key);
         Ok(contract::CreatedApiKey {
             id: view.id,
@@ -925,6 +935,16 @@ impl contract::AccountHandlers for Shared {
             .await
             .map_err(storage)?;
         if revoked {
+            audit::record_details(
+                AuditEvent::ApiKeyRevoked,
+                &ctx,
+                audit::Details {
+                    user_id: Some(&principal.subject),
+                    session: principal.session.as_deref(),
+                    api_key: Some(&key_id),
+                    ..audit::Details::default()
+                },
+            );
             Ok(())
         } else {
             Err(Problem::not_found(format!(

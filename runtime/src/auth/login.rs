@@ -584,12 +584,12 @@ impl contract::AccountHandlers for Shared {
             .await;
         match found {
             Some(credentials) if verified && credentials.user.confirmed => {
-                if credentials
+                if let Some(old) = credentials
                     .password_hash
                     .as_deref()
-                    .is_some_and(|hash| self.passwords.needs_rehash(hash))
+                    .filter(|hash| self.passwords.needs_rehash(hash))
                 {
-                    rehash(self, &credentials.user.id, body.password).await;
+                    rehash(self, &credentials.user.id, old, body.password).await;
                 }
                 let tokens = start_session(self, &credentials.user, &ctx.client).await?;
                 audit::record(AuditEvent::SignedIn, &ctx, Some(&credentials.user.id), None);
@@ -1061,17 +1061,20 @@ pub(crate) async fn start_session(
 
 /// Hashes a password that just verified again with the current costs. A failure changes
 /// nothing the user sees: the old hash still verifies, and the next sign-in tries again.
-async fn rehash(shared: &Shared, user_id: &str, password: String) {
+/// The new hash replaces `old` only if the password did not change meanwhile (a concurrent
+/// password change must not be undone by the old password's renewed hash).
+async fn rehash(shared: &Shared, user_id: &str, old: &str, password: String) {
     let rehashed = match shared.passwords.hash_blocking(password).await {
         Ok(hash) => shared
             .store
-            .set_password_hash(user_id, hash)
+            .renew_password_hash(user_id, old, hash)
             .await
             .map_err(|e| e.to_string()),
         Err(error) => Err(error.to_string()),
     };
     match rehashed {
-        Ok(()) => tracing::info!(user_id, "password hash renewed with the current costs"),
+        Ok(true) => tracing::info!(user_id, "password hash renewed with the current costs"),
+        Ok(false) => tracing::info!(user_id, "password changed meanwhile; hash not renewed"),
         Err(error) => tracing::warn!(user_id, %error, "password hash not renewed"),
     }
 }

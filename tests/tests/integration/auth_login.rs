@@ -278,6 +278,25 @@ async fn store_level_rotation_and_expiry(store: &dyn AuthStore, tag: &str) {
         store.set_password_hash("nobody", String::new()).await,
         Err(cmmv::store::StoreError::NotFound)
     );
+    // A renewal (the same password with new costs) never undoes a change made meanwhile.
+    assert_eq!(
+        store
+            .renew_password_hash(&user.id, "$argon2id$unused", "$argon2id$renewed".to_owned())
+            .await,
+        Ok(false),
+        "the hash changed since it was read"
+    );
+    assert_eq!(
+        store
+            .renew_password_hash(&user.id, "$argon2id$new", "$argon2id$renewed".to_owned())
+            .await,
+        Ok(true)
+    );
+    let stored = store.user_by_email(&user.email).await.expect("read");
+    assert_eq!(
+        stored.and_then(|c| c.password_hash).as_deref(),
+        Some("$argon2id$renewed")
+    );
     // Purging removes expired tokens only: h1 expires at 2_000, its successor h2 at 3_000
     // (refused presentations stored nothing).
     assert_eq!(store.purge_expired(2_500).await, Ok(1));

@@ -390,6 +390,24 @@ impl AuthStore for MemoryAuthStore {
         })
     }
 
+    fn renew_password_hash<'a>(
+        &'a self,
+        user_id: &'a str,
+        old: &'a str,
+        new: String,
+    ) -> BoxFuture<'a, Result<bool, StoreError>> {
+        Box::pin(async move {
+            let mut state = self.state()?;
+            match state.users.get_mut(user_id) {
+                Some(user) if user.password_hash.as_deref() == Some(old) => {
+                    user.password_hash = Some(new);
+                    Ok(true)
+                }
+                _ => Ok(false),
+            }
+        })
+    }
+
     fn purge_expired(&self, now: i64) -> BoxFuture<'_, Result<u64, StoreError>> {
         Box::pin(async move {
             let mut state = self.state()?;

@@ -377,6 +377,16 @@ pub trait AuthStore: Send + Sync + fmt::Debug + 'static {
         password_hash: String,
     ) -> BoxFuture<'a, Result<(), StoreError>>;
 
+    /// Replaces `user_id`'s password hash `old` with `new` (the same password hashed with the
+    /// current costs), only if the hash is still `old`: a password changed meanwhile is never
+    /// overwritten with the old password's new hash. Whether it was replaced.
+    fn renew_password_hash<'a>(
+        &'a self,
+        user_id: &'a str,
+        old: &'a str,
+        new: String,
+    ) -> BoxFuture<'a, Result<bool, StoreError>>;
+
     /// Deletes the refresh tokens expired at `now` and the families left without any (and
     /// expired confirmation tokens); returns how many refresh tokens went. Run it now and then (a daily task): nothing else removes them.
     /// An expired token that was purged is refused as unknown rather than as reuse, which

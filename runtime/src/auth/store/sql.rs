@@ -773,6 +773,28 @@ impl AuthStore for SqlAuthStore {
         Box::pin(self.set_user_column(user_id, "password_hash", password_hash))
     }
 
+    fn renew_password_hash<'a>(
+        &'a self,
+        user_id: &'a str,
+        old: &'a str,
+        new: String,
+    ) -> BoxFuture<'a, Result<bool, StoreError>> {
+        let (user_id, old) = (user_id.to_owned(), old.to_owned());
+        Box::pin(on_write!(self.db, |tx| {
+            let changed = sqlx::query(
+                r#"UPDATE "cmmv_auth_users" SET "password_hash" = $1 WHERE "id" = $2 AND "password_hash" = $3"#,
+            )
+            .bind(&new)
+            .bind(&user_id)
+            .bind(&old)
+            .execute(&mut *tx)
+            .await
+            .map_err(failed)?
+            .rows_affected();
+            Ok(changed > 0)
+        }))
+    }
+
     fn purge_expired(&self, now: i64) -> BoxFuture<'_, Result<u64, StoreError>> {
         Box::pin(on_write!(self.db, |tx| {
             let purged =

@@ -584,15 +584,38 @@ impl contract::AccountHandlers for Shared {
             .await;
         match found {
             Some(credentials) if verified && credentials.user.confirmed => {
+                let mut verified_hash = credentials.password_hash.clone();
                 if let Some(old) = credentials
                     .password_hash
                     .as_deref()
                     .filter(|hash| self.passwords.needs_rehash(hash))
                 {
-                    rehash(self, &credentials.user.id, old, body.password).await;
+                    if let Some(renewed) =
+                        rehash(self, &credentials.user.id, old, body.password).await
+                    {
+                        verified_hash = Some(renewed);
+                    }
                 }
-                let tokens = start_session(self, &credentials.user, &ctx.client).await?;
-                audit::record(AuditEvent::SignedIn, &ctx, Some(&credentials.user.id), None);
+                let user = &credentials.user;
+                let (family, refresh_token) = open_session(self, user, &ctx.client).await?;
+                // A password change that finished while this sign-in checked the old password
+                // ended every session before this one existed: this one must not outlive it.
+                let current = self
+                    .store
+                    .user_by_email(&user.email)
+                    .await
+                    .map_err(storage)?
+                    .and_then(|c| c.password_hash);
+                if current != verified_hash {
+                    self.store
+                        .revoke_session(&user.id, &family, unix_now_i64())
+                        .await
+                        .map_err(storage)?;
+                    audit::record(AuditEvent::SignInFailed, &ctx, Some(&user.id), None);
+                    return Err(invalid_credentials());
+                }
+                let tokens = tokens(self, user, &family, refresh_token)?;
+                audit::record(AuditEvent::SignedIn, &ctx, Some(&user.id), None);
                 Ok(tokens)
             }
             found => {
@@ -817,6 +840,18 @@ impl contract::AccountHandlers for Shared {
             .set_password_hash(&user.id, hash)
             .await
             .map_err(storage)?;
+        // Once more: a sign-in with the old password that started its session between the
+        // first ending and the change is ended too (one that starts later finds the new hash,
+        // see `login`).
+        let now = unix_now_i64();
+        for session in self
+            .store
+            .revoke_sessions(&user.id, now)
+            .await
+            .map_err(storage)?
+        {
+            end_access_tokens(self, &session, now).await?;
+        }
         let tokens = start_session(self, &user, &ctx.client).await?;
         audit::record(AuditEvent::PasswordChanged, &ctx, Some(&user.id), None);
         if keys > 0 {
@@ -1034,6 +1069,16 @@ pub(crate) async fn start_session(
     user: &User,
     client: &SessionClient,
 ) -> Result<contract::Tokens, Problem> {
+    let (family, refresh_token) = open_session(shared, user, client).await?;
+    tokens(shared, user, &family, refresh_token)
+}
+
+/// A new refresh-token family for `user`: its id and first refresh token, no access token yet.
+async fn open_session(
+    shared: &Shared,
+    user: &User,
+    client: &SessionClient,
+) -> Result<(String, String), Problem> {
     // The tokens name the account: the record they lead to exists before they do.
     match ensure_record(shared, user).await {
         Ok(()) => {}
@@ -1056,26 +1101,37 @@ pub(crate) async fn start_session(
         .start_family(&family, &user.id, next, client.clone(), now)
         .await
         .map_err(storage)?;
-    tokens(shared, user, &family, refresh_token)
+    Ok((family, refresh_token))
 }
 
 /// Hashes a password that just verified again with the current costs. A failure changes
 /// nothing the user sees: the old hash still verifies, and the next sign-in tries again.
 /// The new hash replaces `old` only if the password did not change meanwhile (a concurrent
 /// password change must not be undone by the old password's renewed hash).
-async fn rehash(shared: &Shared, user_id: &str, old: &str, password: String) {
+/// The renewed hash, when it replaced `old`.
+async fn rehash(shared: &Shared, user_id: &str, old: &str, password: String) -> Option<String> {
     let rehashed = match shared.passwords.hash_blocking(password).await {
         Ok(hash) => shared
             .store
-            .renew_password_hash(user_id, old, hash)
+            .renew_password_hash(user_id, old, hash.clone())
             .await
+            .map(|renewed| renewed.then_some(hash))
             .map_err(|e| e.to_string()),
         Err(error) => Err(error.to_string()),
     };
     match rehashed {
-        Ok(true) => tracing::info!(user_id, "password hash renewed with the current costs"),
-        Ok(false) => tracing::info!(user_id, "password changed meanwhile; hash not renewed"),
-        Err(error) => tracing::warn!(user_id, %error, "password hash not renewed"),
+        Ok(Some(hash)) => {
+            tracing::info!(user_id, "password hash renewed with the current costs");
+            Some(hash)
+        }
+        Ok(None) => {
+            tracing::info!(user_id, "password changed meanwhile; hash not renewed");
+            None
+        }
+        Err(error) => {
+            tracing::warn!(user_id, %error, "password hash not renewed");
+            None
+        }
     }
 }
 

@@ -10,7 +10,7 @@ use http::header;
 use oauth2::basic::BasicClient;
 use openidconnect::core::{
     CoreAuthenticationFlow, CoreClient, CoreClientAuthMethod, CoreJsonWebKeySet,
-    CoreProviderMetadata,
+    CoreJwsSigningAlgorithm, CoreProviderMetadata,
 };
 use openidconnect::{
     AccessTokenHash, AuthType, AuthUrl, AuthorizationCode, ClaimsVerificationError, ClientId,
@@ -284,6 +284,10 @@ struct Discovered {
     keys: CoreJsonWebKeySet,
     /// The token endpoint takes the client's secret in the body, not as Basic auth.
     secret_in_body: bool,
+    /// The asymmetric algorithms the provider signs ID tokens with.
+    algorithms: Vec<CoreJwsSigningAlgorithm>,
+    /// Where the profile is read when the ID token carries no email.
+    userinfo: Option<String>,
     read_at: Instant,
 }
 
@@ -359,6 +363,26 @@ impl Oidc {
             !m.contains(&CoreClientAuthMethod::ClientSecretBasic)
                 && m.contains(&CoreClientAuthMethod::ClientSecretPost)
         });
+        // Keys, never the client secret, sign what we accept: `none` and the HMAC algorithms
+        // (which would make the secret a verification key) are left out whatever the
+        // document lists.
+        let mut algorithms: Vec<CoreJwsSigningAlgorithm> = metadata
+            .id_token_signing_alg_values_supported()
+            .iter()
+            .filter(|alg| {
+                !matches!(
+                    alg,
+                    CoreJwsSigningAlgorithm::None
+                        | CoreJwsSigningAlgorithm::HmacSha256
+                        | CoreJwsSigningAlgorithm::HmacSha384
+                        | CoreJwsSigningAlgorithm::HmacSha512
+                )
+            })
+            .cloned()
+            .collect();
+        if algorithms.is_empty() {
+            algorithms.push(CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256);
+        }
         Ok(Discovered {
             issuer,
             auth_url: metadata.authorization_endpoint().clone(),
@@ -366,6 +390,8 @@ impl Oidc {
             jwks_uri: metadata.jwks_uri().clone(),
             keys,
             secret_in_body,
+            algorithms,
+            userinfo: metadata.userinfo_endpoint().map(|u| u.to_string()),
             read_at: Instant::now(),
         })
     }
@@ -392,6 +418,8 @@ impl Oidc {
             jwks_uri: stale.jwks_uri.clone(),
             keys,
             secret_in_body: stale.secret_in_body,
+            algorithms: stale.algorithms.clone(),
+            userinfo: stale.userinfo.clone(),
             read_at: Instant::now(),
         });
         *cache = Some(Arc::clone(&fresh));
@@ -442,6 +470,7 @@ impl Oidc {
         let verify = |client: &OidcClient| {
             let verifier = client
                 .id_token_verifier()
+                .set_allowed_algs(discovered.algorithms.iter().cloned())
                 .require_issuer_match(!self.tenant_template);
             id_token.claims(&verifier, nonce).cloned()
         };
@@ -477,7 +506,9 @@ impl Oidc {
         }
         // §3.2.2.9: the access token is the one the ID token was issued with.
         if let Some(expected) = claims.access_token_hash() {
-            let verifier = client.id_token_verifier();
+            let verifier = client
+                .id_token_verifier()
+                .set_allowed_algs(discovered.algorithms.iter().cloned());
             let actual = id_token
                 .signing_alg()
                 .ok()
@@ -491,7 +522,7 @@ impl Oidc {
                 ));
             }
         }
-        Ok(Profile {
+        let profile = Profile {
             subject: claims.subject().as_str().to_owned(),
             email: claims.email().map(|e| e.as_str().to_owned()),
             email_verified: claims.email_verified().unwrap_or(false),
@@ -503,8 +534,56 @@ impl Oidc {
                 .picture()
                 .and_then(|p| p.get(None))
                 .map(|p| p.as_str().to_owned()),
-        })
+        };
+        match (&profile.email, &discovered.userinfo) {
+            (None, Some(userinfo)) => {
+                userinfo_profile(http, userinfo, answer.access_token().secret(), profile).await
+            }
+            _ => Ok(profile),
+        }
     }
+}
+
+/// The profile completed from the UserInfo endpoint (some providers keep the email out of the
+/// ID token). Its `sub` must be the ID token's (OpenID Connect Core §5.3.2): an answer about
+/// anyone else is refused.
+async fn userinfo_profile(
+    http: &ProviderClient,
+    url: &str,
+    token: &str,
+    profile: Profile,
+) -> Result<Profile, FlowError> {
+    #[derive(Deserialize)]
+    struct UserInfo {
+        sub: String,
+        email: Option<String>,
+        #[serde(default, deserialize_with = "lenient_bool")]
+        email_verified: bool,
+        name: Option<String>,
+        picture: Option<String>,
+    }
+    let info: UserInfo = read(&get_json(http, url, Some(token)).await?)?;
+    if info.sub != profile.subject {
+        return Err(FlowError::IdToken(
+            "the UserInfo answer is about another subject".into(),
+        ));
+    }
+    Ok(Profile {
+        email_verified: info.email.is_some() && info.email_verified,
+        email: info.email,
+        name: profile.name.or(info.name),
+        avatar_url: profile.avatar_url.or(info.picture),
+        subject: profile.subject,
+    })
+}
+
+/// `true`, `false`, or the strings some providers send instead.
+fn lenient_bool<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<bool, D::Error> {
+    Ok(match serde_json::Value::deserialize(deserializer)? {
+        serde_json::Value::Bool(b) => b,
+        serde_json::Value::String(s) => s.eq_ignore_ascii_case("true"),
+        _ => false,
+    })
 }
 
 /// Whether a token's issuer is Microsoft's `{tenantid}` template with a tenant id in it.

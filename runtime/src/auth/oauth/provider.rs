@@ -25,10 +25,11 @@ use super::http::{CallError, ProviderClient};
 use super::settings::{ProviderKind, ProviderSettings};
 
 /// How long a discovery document and its keys are used before they are read again. Keys are
-/// also read again at once (at most every [`KEYS_REFRESH_MIN`]) when a token names a key the
-/// set lacks: a provider rotating its keys is followed without waiting.
+/// also read again at once when a token names a key the set lacks: a provider rotating its
+/// keys is followed without waiting. That costs one read per such callback at most, and a
+/// callback needs a live one-time flow and the provider's own token answer, so nobody can make
+/// the service read keys at will.
 const DISCOVERY_TTL: Duration = Duration::from_secs(3600);
-const KEYS_REFRESH_MIN: Duration = Duration::from_secs(30);
 
 /// Who the provider says signed in.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -396,18 +397,18 @@ impl Oidc {
         })
     }
 
-    /// Reads the provider's keys again, unless they were read moments ago: a token signed
-    /// with a key the set lacks.
+    /// Reads the provider's keys again: a token signed with a key the set `stale` lacks.
+    /// Concurrent callbacks in the same case share one read.
     async fn refresh_keys(
         &self,
         http: &ProviderClient,
         stale: &Discovered,
-    ) -> Result<Option<Arc<Discovered>>, FlowError> {
+    ) -> Result<Arc<Discovered>, FlowError> {
         let mut cache = self.cache.lock().await;
         if let Some(current) = cache.as_ref() {
-            if current.read_at.elapsed() < KEYS_REFRESH_MIN {
-                // Someone read them already (or just now): use theirs, if newer than ours.
-                return Ok((current.read_at > stale.read_at).then(|| Arc::clone(current)));
+            if current.read_at > stale.read_at {
+                // Read by another callback meanwhile.
+                return Ok(Arc::clone(current));
             }
         }
         let keys = fetch_keys(http, &stale.jwks_uri).await?;
@@ -423,7 +424,7 @@ impl Oidc {
             read_at: Instant::now(),
         });
         *cache = Some(Arc::clone(&fresh));
-        Ok(Some(fresh))
+        Ok(fresh)
     }
 
     fn client(
@@ -477,13 +478,11 @@ impl Oidc {
         let (claims, client) = match verify(&client) {
             Err(ClaimsVerificationError::SignatureVerification(
                 SignatureVerificationError::NoMatchingKey,
-            )) => match self.refresh_keys(http, &discovered).await? {
-                Some(fresh) => {
-                    let client = self.client(&fresh, provider)?;
-                    (verify(&client), client)
-                }
-                None => (verify(&client), client),
-            },
+            )) => {
+                let fresh = self.refresh_keys(http, &discovered).await?;
+                let client = self.client(&fresh, provider)?;
+                (verify(&client), client)
+            }
             other => (other, client),
         };
         let claims = claims.map_err(|e| FlowError::IdToken(e.to_string()))?;

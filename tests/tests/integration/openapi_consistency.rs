@@ -71,6 +71,13 @@ fn every_served_route_is_documented_and_every_documented_route_is_served() {
         ("GET", "/auth/api-keys"),
         ("POST", "/auth/api-keys"),
         ("DELETE", "/auth/api-keys/{key_id}"),
+        ("GET", "/auth/oauth/providers"),
+        ("GET", "/auth/oauth/{provider}/start"),
+        ("GET", "/auth/oauth/{provider}/callback"),
+        ("POST", "/auth/oauth/exchange"),
+        ("POST", "/auth/oauth/{provider}/link"),
+        ("GET", "/auth/identities"),
+        ("DELETE", "/auth/identities/{provider}/{subject}"),
     ]
     .into_iter()
     .map(|(method, path)| (method.to_owned(), path.to_owned()))

@@ -12,6 +12,7 @@ mod list_queries;
 mod macro_cli;
 mod macro_parity;
 mod modules;
+mod oauth;
 mod openapi_consistency;
 mod ownership;
 mod projections;

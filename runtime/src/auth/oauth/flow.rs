@@ -21,8 +21,6 @@ use crate::types::DateTime;
 
 /// The cookie that binds a flow to the browser that started it.
 pub(crate) const FLOW_COOKIE: &str = "cmmv_oauth";
-/// The cookie goes only to the flow's own routes.
-const COOKIE_PATH: &str = "/auth/oauth";
 
 /// How long the front end has to exchange the callback's code, and a browser to follow a link
 /// ticket: each is one step away.
@@ -92,9 +90,14 @@ fn storage(error: StoreError) -> Problem {
 
 /// `url` with `name=value` added to its query.
 fn with_query(url: &str, name: &str, value: &str) -> String {
+    // RFC 3986 §2.3: the unreserved characters stay as they are.
+    const QUERY_VALUE: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+        .remove(b'-')
+        .remove(b'.')
+        .remove(b'_')
+        .remove(b'~');
     let separator = if url.contains('?') { '&' } else { '?' };
-    let value: String =
-        percent_encoding::utf8_percent_encode(value, percent_encoding::NON_ALPHANUMERIC).collect();
+    let value: String = percent_encoding::utf8_percent_encode(value, QUERY_VALUE).collect();
     format!("{url}{separator}{name}={value}")
 }
 
@@ -193,7 +196,7 @@ pub(crate) async fn start(
     put(shared, FLOW, &state, &flow, ttl).await?;
     Ok(Redirect::to(started.url).with_cookie(
         SetCookie::new(FLOW_COOKIE, browser)
-            .path(COOKIE_PATH)
+            .path(provider.cookie_path())
             .max_age(ttl),
     ))
 }
@@ -208,7 +211,7 @@ pub(crate) async fn callback(
     let oauth = enabled(shared)?;
     let provider = oauth.provider(provider)?;
     let settings = &oauth.inner.settings;
-    let spent_cookie = SetCookie::removal(FLOW_COOKIE).path(COOKIE_PATH);
+    let spent_cookie = SetCookie::removal(FLOW_COOKIE).path(provider.cookie_path());
     let frontend = settings.frontend_url.as_deref().unwrap_or("/");
     match finish(shared, oauth, provider, ctx, query, cookies).await {
         Ok(Done::SignedIn(code)) => {

@@ -108,6 +108,16 @@ impl Provider {
         &self.settings.name
     }
 
+    /// The path of the flow's routes as the browser sees them: the redirect base's own path
+    /// (a service behind a proxy under `/api`) before `/auth/oauth`, so that the flow cookie
+    /// reaches the callback.
+    pub(crate) fn cookie_path(&self) -> String {
+        let prefix = openidconnect::url::Url::parse(&self.settings.redirect_base)
+            .map(|url| url.path().trim_end_matches('/').to_owned())
+            .unwrap_or_default();
+        format!("{prefix}/auth/oauth")
+    }
+
     fn client_id(&self) -> ClientId {
         ClientId::new(self.settings.client_id.clone())
     }
@@ -138,7 +148,8 @@ impl Provider {
                         move || CsrfToken::new(state),
                         Nonce::new_random,
                     )
-                    .add_scopes(self.scopes())
+                    // `openid` is the crate's to add, once.
+                    .add_scopes(self.scopes().filter(|s| s.as_str() != "openid"))
                     .set_pkce_challenge(challenge)
                     .url();
                 Ok(Started {

@@ -2335,6 +2335,66 @@ async fn sign_in_link_and_unlink_on_postgres() {
     test_db.drop().await;
 }
 
+/// Two instances behind one load balancer share a PostgreSQL database: a flow started on one
+/// finishes on the other (flows and codes are grants in the shared store, not in memory), and
+/// each one-time secret stays one-time across both.
+#[tokio::test]
+async fn a_flow_started_on_one_instance_finishes_on_another_sharing_postgres() {
+    let Some(test_db) = TestDatabase::postgres("oauth_fleet").await else {
+        return;
+    };
+    // Each instance has its own pool, as two processes would.
+    let second = cmmv::sql::Database::connect(&crate::store_support::settings(test_db.url.clone()))
+        .await
+        .expect("a second pool");
+    let idp = Idp::start(Flavor::Oidc).await;
+    idp.sign_in_as(Person::new("g-fleet", "fleet@example.com"));
+    // The balancer's address: both instances register the same callback.
+    let balancer = "http://127.0.0.1:9";
+    let store_a = SqlAuthStore::open(test_db.db.clone())
+        .await
+        .expect("auth migrations");
+    let store_b = SqlAuthStore::open(second).await.expect("auth migrations");
+    let a = serve_site(Arc::new(store_a), None, |_| {
+        oauth(vec![idp.provider("google", balancer)])
+    })
+    .await;
+    let b = serve_site(Arc::new(store_b), None, |_| {
+        oauth(vec![idp.provider("google", balancer)])
+    })
+    .await;
+
+    let flow = Flow::start(&a.start_url("google")).await;
+    let back = flow.consent().await;
+    assert!(back.as_str().starts_with(balancer), "{back}");
+    // The balancer sends the browser's return to the other instance.
+    let on = |site: &Site| {
+        Url::parse(&site.url(&format!(
+            "{}?{}",
+            back.path(),
+            back.query().expect("a query")
+        )))
+        .expect("a URL")
+    };
+    let code = landed(callback(&on(&b), Some(&flow.cookie)).await, "code").await;
+    // Spent on both: the state came back once.
+    refused(
+        callback(&on(&a), Some(&flow.cookie)).await,
+        400,
+        "invalid_state",
+    )
+    .await;
+    // The code is exchanged on the first instance, once.
+    let answer = exchange(&a, &code).await;
+    assert_eq!(answer.status(), StatusCode::OK);
+    let tokens: Value = answer.json().await.expect("tokens");
+    assert_eq!(exchange(&b, &code).await.status(), StatusCode::BAD_REQUEST);
+    let who = me(&b, &text(&tokens, "access_token")).await;
+    assert_eq!(who["email"], "fleet@example.com");
+    drop((a, b));
+    test_db.drop().await;
+}
+
 // ---- settings and documents ----------------------------------------------------------------------
 
 /// The key of the settings error of `pairs`.

@@ -1044,6 +1044,11 @@ async fn me(site: &Site, token: &str) -> Value {
     body
 }
 
+/// `DELETE path` (an identity) as the holder of `token`: the status.
+async fn unlink(site: &Site, path: &str, token: &str) -> StatusCode {
+    call(site, Method::DELETE, path, Some(token), None).await.0
+}
+
 async fn identities(site: &Site, token: &str) -> Value {
     let (status, body) = call(site, Method::GET, "/auth/identities", Some(token), None).await;
     assert_eq!(status, StatusCode::OK, "{body}");
@@ -2038,14 +2043,7 @@ async fn identities_are_linked_explicitly_and_unlinked_unless_last() {
     let listed = identities(&site, &ada).await;
     assert_eq!(listed["items"][1]["subject"], "g-ada-2", "{listed}");
     assert_eq!(listed["items"][1]["email"], Value::Null, "{listed}");
-    let (status, _) = call(
-        &site,
-        Method::DELETE,
-        "/auth/identities/google/g-ada-2",
-        Some(&ada),
-        None,
-    )
-    .await;
+    let status = unlink(&site, "/auth/identities/google/g-ada-2", &ada).await;
     assert_eq!(status, StatusCode::NO_CONTENT);
 
     // API keys do not manage identities.
@@ -2077,33 +2075,12 @@ async fn identities_are_linked_explicitly_and_unlinked_unless_last() {
     assert_eq!(status, StatusCode::UNAUTHORIZED);
 
     // Unlinking: not Bob's identity from Ada's account; Ada's own, once.
-    let (status, _) = call(
-        &site,
-        Method::DELETE,
-        "/auth/identities/google/g-bob",
-        Some(&ada),
-        None,
-    )
-    .await;
+    let status = unlink(&site, "/auth/identities/google/g-bob", &ada).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
-    let (status, _) = call(
-        &site,
-        Method::DELETE,
-        "/auth/identities/google/g-ada",
-        Some(&ada),
-        None,
-    )
-    .await;
+    let status = unlink(&site, "/auth/identities/google/g-ada", &ada).await;
     assert_eq!(status, StatusCode::NO_CONTENT);
     assert_eq!(identities(&site, &ada).await["items"], json!([]));
-    let (status, _) = call(
-        &site,
-        Method::DELETE,
-        "/auth/identities/google/g-ada",
-        Some(&ada),
-        None,
-    )
-    .await;
+    let status = unlink(&site, "/auth/identities/google/g-ada", &ada).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 
     // Bob's Google identity is his account's only way in.
@@ -2152,14 +2129,7 @@ async fn a_verified_email_links_across_providers_only_to_a_proven_account() {
     assert_eq!(providers, ["github", "google"], "{listed}");
     assert_eq!(listed["has_password"], false);
     // With two identities, one may go.
-    let (status, _) = call(
-        &site,
-        Method::DELETE,
-        "/auth/identities/github/4242",
-        Some(&via_google),
-        None,
-    )
-    .await;
+    let status = unlink(&site, "/auth/identities/github/4242", &via_google).await;
     assert_eq!(status, StatusCode::NO_CONTENT);
 
     // Facebook's address is not known to be verified: no link by email.
@@ -2291,24 +2261,10 @@ async fn sign_in_link_and_unlink(store: Arc<dyn AuthStore>) {
     let url = link_url(&site, "google", &eve).await;
     refused(run(&url).await, 409, "identity_in_use").await;
 
-    let (status, _) = call(
-        &site,
-        Method::DELETE,
-        "/auth/identities/google/auth0%7Ceve",
-        Some(&eve),
-        None,
-    )
-    .await;
+    let status = unlink(&site, "/auth/identities/google/auth0%7Ceve", &eve).await;
     assert_eq!(status, StatusCode::NO_CONTENT);
     assert_eq!(identities(&site, &eve).await["items"], json!([]));
-    let (status, _) = call(
-        &site,
-        Method::DELETE,
-        "/auth/identities/google/g-dee",
-        Some(&dee),
-        None,
-    )
-    .await;
+    let status = unlink(&site, "/auth/identities/google/g-dee", &dee).await;
     assert_eq!(status, StatusCode::CONFLICT);
     // The unlinked identity is new again: its email is not an account's, so it makes one.
     idp.sign_in_as(Person::new("auth0|eve", "eve.work@example.com"));

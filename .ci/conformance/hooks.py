@@ -6,8 +6,9 @@ documented answer. Those rules are `reference` (422: a reference field names a r
 exist), `key` (422: a replace's body names another key than its path), `cursor` (400: a list
 cursor the server did not sign), `subset` (422: an API key's roles must be roles its creator
 holds) and `future` (422: an expiry must be after the moment of the request). Two refusals of
-the login module are of the same kind and named by operation: a confirmation token the server
-did not issue (`POST /auth/confirm`, 400), and a password shorter than the server's configured
+the login module are of the same kind and named by operation: a confirmation token or a
+sign-in exchange code the server did not issue (`POST /auth/confirm`, `POST
+/auth/oauth/exchange`, 400), and a password shorter than the server's configured
 minimum (`POST /auth/register`, 422 at `/password`; `POST /auth/password`, 422 at
 `/new_password`), a setting the documents cannot know.
 Every other refusal of schema-valid data still fails the run.
@@ -17,6 +18,10 @@ import schemathesis
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 UNSTATABLE_RULES = {"reference", "key", "cursor", "subset", "future"}
+
+
+# Bodies carrying a one-time secret only the server issues: any other value is a 400.
+SERVER_ISSUED = {"/auth/confirm", "/auth/oauth/exchange"}
 
 
 # The configured password minimum: (path, pointer) of each body that carries a new password.
@@ -36,7 +41,7 @@ def _unstatable(case, entry) -> bool:
 def _only_unstatable_rules(case, response) -> bool:
     if response.status_code not in (400, 422):
         return False
-    if response.status_code == 400 and case.method.upper() == "POST" and case.path == "/auth/confirm":
+    if response.status_code == 400 and case.method.upper() == "POST" and case.path in SERVER_ISSUED:
         return True
     try:
         errors = response.json().get("errors") or []

@@ -385,8 +385,17 @@ impl FromQuery for NoQuery {
 
 /// The cookies of a request, for an operation that declares cookies it is sent
 /// (`cookies: {name: {sent: true}}`). Values are as sent, not decoded.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Clone, Default, PartialEq, Eq)]
 pub struct Cookies(Vec<(String, String)>);
+
+/// The names only: cookie values are often secrets.
+impl std::fmt::Debug for Cookies {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list()
+            .entries(self.0.iter().map(|(name, _)| name))
+            .finish()
+    }
+}
 
 impl Cookies {
     /// The value of `name`: the first one sent when there are several (RFC 6265 §5.4 sends

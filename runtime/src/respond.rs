@@ -159,10 +159,32 @@ fn json_response<T: Serialize>(status: StatusCode, body: &T) -> Response {
 ///     .with_cookie(cmmv::SetCookie::new("flow", "x1").path("/auth").max_age(600));
 /// assert_eq!(redirect.location(), "https://app.example/signed-in?code=abc");
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct Redirect {
     location: String,
     cookies: Vec<SetCookie>,
+}
+
+/// Without the query: a redirect's location may carry a one-time code.
+impl std::fmt::Debug for Redirect {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let location = self.location.split('?').next().unwrap_or_default();
+        f.debug_struct("Redirect")
+            .field("location", &location)
+            .field("cookies", &self.cookies)
+            .finish()
+    }
+}
+
+/// Without the value: a cookie may be a secret.
+impl std::fmt::Debug for SetCookie {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SetCookie")
+            .field("name", &self.name)
+            .field("path", &self.path)
+            .field("max_age", &self.max_age)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Redirect {
@@ -195,7 +217,7 @@ impl Redirect {
 /// (browsers keep `Secure` cookies from `http://localhost` too), so that scripts never read it
 /// and other sites' requests never carry it, except a top-level navigation back to us, which
 /// is what a sign-in redirect is.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct SetCookie {
     name: String,
     value: String,

@@ -1618,6 +1618,10 @@ pub struct AccountOauthCallbackQuery {
     pub error: ::core::option::Option<::std::string::String>,
     pub error_description: ::core::option::Option<::std::string::String>,
     pub error_uri: ::core::option::Option<::std::string::String>,
+    /// Sent by Facebook with an error; ignored.
+    pub error_reason: ::core::option::Option<::std::string::String>,
+    /// Sent by Facebook with an error; ignored.
+    pub error_code: ::core::option::Option<::std::string::String>,
     /// The issuer (RFC 9207), checked when the provider sends it.
     pub iss: ::core::option::Option<::std::string::String>,
     /// Sent by some providers; ignored.
@@ -1638,6 +1642,8 @@ impl ::cmmv::extract::FromQuery for AccountOauthCallbackQuery {
         "error",
         "error_description",
         "error_uri",
+        "error_reason",
+        "error_code",
         "iss",
         "scope",
         "authuser",
@@ -1651,6 +1657,8 @@ impl ::cmmv::extract::FromQuery for AccountOauthCallbackQuery {
         let error_value = reader.optional::<::std::string::String>("error");
         let error_description_value = reader.optional::<::std::string::String>("error_description");
         let error_uri_value = reader.optional::<::std::string::String>("error_uri");
+        let error_reason_value = reader.optional::<::std::string::String>("error_reason");
+        let error_code_value = reader.optional::<::std::string::String>("error_code");
         let iss_value = reader.optional::<::std::string::String>("iss");
         let scope_value = reader.optional::<::std::string::String>("scope");
         let authuser_value = reader.optional::<::std::string::String>("authuser");
@@ -1663,6 +1671,8 @@ impl ::cmmv::extract::FromQuery for AccountOauthCallbackQuery {
             error: error_value?,
             error_description: error_description_value?,
             error_uri: error_uri_value?,
+            error_reason: error_reason_value?,
+            error_code: error_code_value?,
             iss: iss_value?,
             scope: scope_value?,
             authuser: authuser_value?,
@@ -1695,6 +1705,16 @@ static ACCOUNT_OAUTH_CALLBACK_QUERY_ERROR_DESCRIPTION_RULES: ::cmmv::__private::
 static ACCOUNT_OAUTH_CALLBACK_QUERY_ERROR_URI_RULES: ::cmmv::__private::Rules =
     ::cmmv::__private::Rules {
         max_length: ::core::option::Option::Some(1024u64),
+        ..::cmmv::__private::Rules::NONE
+    };
+static ACCOUNT_OAUTH_CALLBACK_QUERY_ERROR_REASON_RULES: ::cmmv::__private::Rules =
+    ::cmmv::__private::Rules {
+        max_length: ::core::option::Option::Some(256u64),
+        ..::cmmv::__private::Rules::NONE
+    };
+static ACCOUNT_OAUTH_CALLBACK_QUERY_ERROR_CODE_RULES: ::cmmv::__private::Rules =
+    ::cmmv::__private::Rules {
+        max_length: ::core::option::Option::Some(64u64),
         ..::cmmv::__private::Rules::NONE
     };
 static ACCOUNT_OAUTH_CALLBACK_QUERY_ISS_RULES: ::cmmv::__private::Rules =
@@ -1761,6 +1781,18 @@ impl ::cmmv::validate::Check for AccountOauthCallbackQuery {
             &self.error_uri,
             &ACCOUNT_OAUTH_CALLBACK_QUERY_ERROR_URI_RULES,
             &at.key("error_uri"),
+            errors,
+        );
+        ::cmmv::validate::Check::check(
+            &self.error_reason,
+            &ACCOUNT_OAUTH_CALLBACK_QUERY_ERROR_REASON_RULES,
+            &at.key("error_reason"),
+            errors,
+        );
+        ::cmmv::validate::Check::check(
+            &self.error_code,
+            &ACCOUNT_OAUTH_CALLBACK_QUERY_ERROR_CODE_RULES,
+            &at.key("error_code"),
             errors,
         );
         ::cmmv::validate::Check::check(
@@ -1857,6 +1889,14 @@ pub trait AccountHandlers: ::core::marker::Send + ::core::marker::Sync + 'static
         body: ConfirmationToken,
     ) -> impl ::core::future::Future<Output = ::core::result::Result<Tokens, ::cmmv::Problem>>
     + ::core::marker::Send;
+    /// Link the identity a link flow brought back.
+    fn confirm_oauth_link(
+        &self,
+        ctx: ::cmmv::Context,
+        cookies: ::cmmv::extract::Cookies,
+        body: OAuthExchange,
+    ) -> impl ::core::future::Future<Output = ::core::result::Result<(), ::cmmv::Problem>>
+    + ::core::marker::Send;
     /// Create an API key.
     fn create_api_key(
         &self,
@@ -1931,6 +1971,7 @@ pub trait AccountHandlers: ::core::marker::Send + ::core::marker::Sync + 'static
     fn oauth_exchange(
         &self,
         ctx: ::cmmv::Context,
+        cookies: ::cmmv::extract::Cookies,
         body: OAuthExchange,
     ) -> impl ::core::future::Future<Output = ::core::result::Result<Tokens, ::cmmv::Problem>>
     + ::core::marker::Send;
@@ -2017,7 +2058,16 @@ pub fn account_routes<H: AccountHandlers>(
         key: ::cmmv::ratelimit::KeyKind::Ip,
         on_error: ::cmmv::ratelimit::FailMode::Local,
     };
-    const LIMIT_ACCOUNT_LINK_OAUTH_3: ::cmmv::ratelimit::Policy = ::cmmv::ratelimit::Policy {
+    const LIMIT_ACCOUNT_CONFIRM_OAUTH_LINK_3: ::cmmv::ratelimit::Policy =
+        ::cmmv::ratelimit::Policy {
+            id: "Account.confirm_oauth_link",
+            limit: 60,
+            period: ::core::time::Duration::from_secs(60),
+            burst: 10,
+            key: ::cmmv::ratelimit::KeyKind::Ip,
+            on_error: ::cmmv::ratelimit::FailMode::Local,
+        };
+    const LIMIT_ACCOUNT_LINK_OAUTH_4: ::cmmv::ratelimit::Policy = ::cmmv::ratelimit::Policy {
         id: "Account.link_oauth",
         limit: 30,
         period: ::core::time::Duration::from_secs(60),
@@ -2025,7 +2075,7 @@ pub fn account_routes<H: AccountHandlers>(
         key: ::cmmv::ratelimit::KeyKind::Ip,
         on_error: ::cmmv::ratelimit::FailMode::Local,
     };
-    const LIMIT_ACCOUNT_LOGIN_4: ::cmmv::ratelimit::Policy = ::cmmv::ratelimit::Policy {
+    const LIMIT_ACCOUNT_LOGIN_5: ::cmmv::ratelimit::Policy = ::cmmv::ratelimit::Policy {
         id: "Account.login",
         limit: 10,
         period: ::core::time::Duration::from_secs(60),
@@ -2033,7 +2083,7 @@ pub fn account_routes<H: AccountHandlers>(
         key: ::cmmv::ratelimit::KeyKind::Ip,
         on_error: ::cmmv::ratelimit::FailMode::Local,
     };
-    const LIMIT_ACCOUNT_LOGOUT_5: ::cmmv::ratelimit::Policy = ::cmmv::ratelimit::Policy {
+    const LIMIT_ACCOUNT_LOGOUT_6: ::cmmv::ratelimit::Policy = ::cmmv::ratelimit::Policy {
         id: "Account.logout",
         limit: 60,
         period: ::core::time::Duration::from_secs(60),
@@ -2041,7 +2091,7 @@ pub fn account_routes<H: AccountHandlers>(
         key: ::cmmv::ratelimit::KeyKind::Ip,
         on_error: ::cmmv::ratelimit::FailMode::Local,
     };
-    const LIMIT_ACCOUNT_OAUTH_CALLBACK_6: ::cmmv::ratelimit::Policy = ::cmmv::ratelimit::Policy {
+    const LIMIT_ACCOUNT_OAUTH_CALLBACK_7: ::cmmv::ratelimit::Policy = ::cmmv::ratelimit::Policy {
         id: "Account.oauth_callback",
         limit: 30,
         period: ::core::time::Duration::from_secs(60),
@@ -2049,7 +2099,7 @@ pub fn account_routes<H: AccountHandlers>(
         key: ::cmmv::ratelimit::KeyKind::Ip,
         on_error: ::cmmv::ratelimit::FailMode::Local,
     };
-    const LIMIT_ACCOUNT_OAUTH_EXCHANGE_7: ::cmmv::ratelimit::Policy = ::cmmv::ratelimit::Policy {
+    const LIMIT_ACCOUNT_OAUTH_EXCHANGE_8: ::cmmv::ratelimit::Policy = ::cmmv::ratelimit::Policy {
         id: "Account.oauth_exchange",
         limit: 60,
         period: ::core::time::Duration::from_secs(60),
@@ -2057,7 +2107,7 @@ pub fn account_routes<H: AccountHandlers>(
         key: ::cmmv::ratelimit::KeyKind::Ip,
         on_error: ::cmmv::ratelimit::FailMode::Local,
     };
-    const LIMIT_ACCOUNT_OAUTH_START_8: ::cmmv::ratelimit::Policy = ::cmmv::ratelimit::Policy {
+    const LIMIT_ACCOUNT_OAUTH_START_9: ::cmmv::ratelimit::Policy = ::cmmv::ratelimit::Policy {
         id: "Account.oauth_start",
         limit: 30,
         period: ::core::time::Duration::from_secs(60),
@@ -2065,7 +2115,7 @@ pub fn account_routes<H: AccountHandlers>(
         key: ::cmmv::ratelimit::KeyKind::Ip,
         on_error: ::cmmv::ratelimit::FailMode::Local,
     };
-    const LIMIT_ACCOUNT_REFRESH_9: ::cmmv::ratelimit::Policy = ::cmmv::ratelimit::Policy {
+    const LIMIT_ACCOUNT_REFRESH_10: ::cmmv::ratelimit::Policy = ::cmmv::ratelimit::Policy {
         id: "Account.refresh",
         limit: 60,
         period: ::core::time::Duration::from_secs(60),
@@ -2073,7 +2123,7 @@ pub fn account_routes<H: AccountHandlers>(
         key: ::cmmv::ratelimit::KeyKind::Ip,
         on_error: ::cmmv::ratelimit::FailMode::Local,
     };
-    const LIMIT_ACCOUNT_REGISTER_10: ::cmmv::ratelimit::Policy = ::cmmv::ratelimit::Policy {
+    const LIMIT_ACCOUNT_REGISTER_11: ::cmmv::ratelimit::Policy = ::cmmv::ratelimit::Policy {
         id: "Account.register",
         limit: 10,
         period: ::core::time::Duration::from_secs(3600),
@@ -2102,6 +2152,16 @@ pub fn account_routes<H: AccountHandlers>(
         ::core::result::Result::Ok(::cmmv::__private::no_store(::cmmv::__private::json(
             200u16, result,
         )))
+    }
+    async fn confirm_oauth_link_handler<H: AccountHandlers>(
+        State(handlers): State<::std::sync::Arc<H>>,
+        ctx: ::cmmv::Context,
+        _query: ::cmmv::extract::Query<::cmmv::extract::NoQuery>,
+        cookies: ::cmmv::extract::Cookies,
+        ::cmmv::extract::JsonBody(body): ::cmmv::extract::JsonBody<OAuthExchange>,
+    ) -> ::core::result::Result<::cmmv::__private::axum::response::Response, ::cmmv::Problem> {
+        <H as AccountHandlers>::confirm_oauth_link(&handlers, ctx, cookies, body).await?;
+        ::core::result::Result::Ok(::cmmv::__private::no_content())
     }
     async fn create_api_key_handler<H: AccountHandlers>(
         State(handlers): State<::std::sync::Arc<H>>,
@@ -2205,9 +2265,10 @@ pub fn account_routes<H: AccountHandlers>(
         State(handlers): State<::std::sync::Arc<H>>,
         ctx: ::cmmv::Context,
         _query: ::cmmv::extract::Query<::cmmv::extract::NoQuery>,
+        cookies: ::cmmv::extract::Cookies,
         ::cmmv::extract::JsonBody(body): ::cmmv::extract::JsonBody<OAuthExchange>,
     ) -> ::core::result::Result<::cmmv::__private::axum::response::Response, ::cmmv::Problem> {
-        let result = <H as AccountHandlers>::oauth_exchange(&handlers, ctx, body).await?;
+        let result = <H as AccountHandlers>::oauth_exchange(&handlers, ctx, cookies, body).await?;
         ::core::result::Result::Ok(::cmmv::__private::no_store(::cmmv::__private::json(
             200u16, result,
         )))
@@ -2337,7 +2398,7 @@ pub fn account_routes<H: AccountHandlers>(
             ::cmmv::__private::axum::routing::post(::cmmv::operation(
                 login_handler::<H>,
                 ::cmmv::auth::Access::Public,
-                &[LIMIT_ACCOUNT_LOGIN_4],
+                &[LIMIT_ACCOUNT_LOGIN_5],
             )),
         )
         .route(
@@ -2345,7 +2406,7 @@ pub fn account_routes<H: AccountHandlers>(
             ::cmmv::__private::axum::routing::post(::cmmv::operation(
                 logout_handler::<H>,
                 ::cmmv::auth::Access::Public,
-                &[LIMIT_ACCOUNT_LOGOUT_5],
+                &[LIMIT_ACCOUNT_LOGOUT_6],
             )),
         )
         .route(
@@ -2361,7 +2422,15 @@ pub fn account_routes<H: AccountHandlers>(
             ::cmmv::__private::axum::routing::post(::cmmv::operation(
                 oauth_exchange_handler::<H>,
                 ::cmmv::auth::Access::Public,
-                &[LIMIT_ACCOUNT_OAUTH_EXCHANGE_7],
+                &[LIMIT_ACCOUNT_OAUTH_EXCHANGE_8],
+            )),
+        )
+        .route(
+            "/auth/oauth/link/confirm",
+            ::cmmv::__private::axum::routing::post(::cmmv::operation(
+                confirm_oauth_link_handler::<H>,
+                ::cmmv::auth::Access::Authenticated,
+                &[LIMIT_ACCOUNT_CONFIRM_OAUTH_LINK_3],
             )),
         )
         .route(
@@ -2377,7 +2446,7 @@ pub fn account_routes<H: AccountHandlers>(
             ::cmmv::__private::axum::routing::get(::cmmv::operation(
                 oauth_callback_handler::<H>,
                 ::cmmv::auth::Access::Public,
-                &[LIMIT_ACCOUNT_OAUTH_CALLBACK_6],
+                &[LIMIT_ACCOUNT_OAUTH_CALLBACK_7],
             )),
         )
         .route(
@@ -2385,7 +2454,7 @@ pub fn account_routes<H: AccountHandlers>(
             ::cmmv::__private::axum::routing::post(::cmmv::operation(
                 link_oauth_handler::<H>,
                 ::cmmv::auth::Access::Authenticated,
-                &[LIMIT_ACCOUNT_LINK_OAUTH_3],
+                &[LIMIT_ACCOUNT_LINK_OAUTH_4],
             )),
         )
         .route(
@@ -2393,7 +2462,7 @@ pub fn account_routes<H: AccountHandlers>(
             ::cmmv::__private::axum::routing::get(::cmmv::operation(
                 oauth_start_handler::<H>,
                 ::cmmv::auth::Access::Public,
-                &[LIMIT_ACCOUNT_OAUTH_START_8],
+                &[LIMIT_ACCOUNT_OAUTH_START_9],
             )),
         )
         .route(
@@ -2412,7 +2481,7 @@ pub fn account_routes<H: AccountHandlers>(
             ::cmmv::__private::axum::routing::post(::cmmv::operation(
                 refresh_handler::<H>,
                 ::cmmv::auth::Access::Public,
-                &[LIMIT_ACCOUNT_REFRESH_9],
+                &[LIMIT_ACCOUNT_REFRESH_10],
             )),
         )
         .route(
@@ -2420,7 +2489,7 @@ pub fn account_routes<H: AccountHandlers>(
             ::cmmv::__private::axum::routing::post(::cmmv::operation(
                 register_handler::<H>,
                 ::cmmv::auth::Access::Public,
-                &[LIMIT_ACCOUNT_REGISTER_10],
+                &[LIMIT_ACCOUNT_REGISTER_11],
             )),
         )
         .route(

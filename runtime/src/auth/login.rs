@@ -473,9 +473,19 @@ impl contract::AccountHandlers for Shared {
     async fn oauth_exchange(
         &self,
         ctx: Context,
+        cookies: Cookies,
         body: contract::OAuthExchange,
     ) -> Result<contract::Tokens, Problem> {
-        oauth::exchange(self, &ctx, &body.code).await
+        oauth::exchange(self, &ctx, &body.code, &cookies).await
+    }
+
+    async fn confirm_oauth_link(
+        &self,
+        ctx: Context,
+        cookies: Cookies,
+        body: contract::OAuthExchange,
+    ) -> Result<(), Problem> {
+        oauth::confirm_link(self, &ctx, &body.code, &cookies).await
     }
 
     async fn link_oauth(

@@ -115,7 +115,8 @@ fn provider(
             authority: url(raw, "AUTHORITY", "https://login.microsoftonline.com")?,
             tenant: raw.parse(&key("TENANT"), "common".to_owned(), |v| {
                 if v.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.')) {
-                    Ok(v.to_owned())
+                    // Tenant names and ids are case-insensitive; Microsoft's paths are lowercase.
+                    Ok(v.to_ascii_lowercase())
                 } else {
                     Err(format!("invalid tenant {v:?} (a tenant id, a domain, `common`, `organizations` or `consumers`)"))
                 }

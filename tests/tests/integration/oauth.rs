@@ -940,6 +940,7 @@ impl Flow {
             .expect("the flow's cookie")
             .to_owned();
         assert!(!cookie.is_empty());
+        JAR.with(|jar| *jar.borrow_mut() = Some(cookie.clone()));
         Flow { cookie, authorize }
     }
 
@@ -980,22 +981,62 @@ async fn landed(response: reqwest::Response, name: &str) -> String {
             .starts_with(&format!("{FRONTEND}?{name}=")),
         "{location}"
     );
-    assert_eq!(
-        set_cookie,
-        "cmmv_oauth=; Path=/auth/oauth; Max-Age=0; HttpOnly; Secure; SameSite=Lax"
-    );
+    // The flow's cookie stays: the code is redeemed in this browser only.
+    assert_eq!(set_cookie, "", "{location}");
     let query = query_of(&location);
     assert_eq!(query.len(), 1, "{location}");
     query[name].clone()
 }
 
+thread_local! {
+    /// The browser's cookie jar, as far as the flows go: the cookie of the flow this test's
+    /// browser started last (each test runs on a thread of its own).
+    static JAR: std::cell::RefCell<Option<String>> = const { std::cell::RefCell::new(None) };
+}
+
+fn jar() -> Option<String> {
+    JAR.with(|jar| jar.borrow().clone())
+}
+
+/// `POST path` with `body`, from the browser (its flow cookie), as the holder of `token`.
+async fn from_browser(
+    site: &Site,
+    path: &str,
+    body: Value,
+    token: Option<&str>,
+) -> reqwest::Response {
+    let mut request = browser().post(site.url(path)).json(&body);
+    if let Some(cookie) = jar() {
+        request = request.header(reqwest::header::COOKIE, format!("cmmv_oauth={cookie}"));
+    }
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    request.send().await.expect("an answer")
+}
+
 async fn exchange(site: &Site, code: &str) -> reqwest::Response {
-    browser()
-        .post(site.url("/auth/oauth/exchange"))
-        .json(&json!({"code": code}))
-        .send()
-        .await
-        .expect("the exchange answers")
+    from_browser(site, "/auth/oauth/exchange", json!({"code": code}), None).await
+}
+
+/// Runs the link flow of `url` and confirms the code it brings back as the holder of `token`.
+async fn confirm_link(site: &Site, url: &str, token: &str) -> reqwest::Response {
+    let code = landed(run(url).await, "link").await;
+    from_browser(
+        site,
+        "/auth/oauth/link/confirm",
+        json!({"code": code}),
+        Some(token),
+    )
+    .await
+}
+
+/// A link flow that must succeed.
+async fn link_through(site: &Site, url: &str, token: &str) {
+    let response = confirm_link(site, url, token).await;
+    let status = response.status();
+    let body = response.text().await.unwrap_or_default();
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
 }
 
 /// Signs in with `provider` through the browser and the front end's exchange: the tokens.
@@ -1197,6 +1238,16 @@ async fn an_oidc_sign_in_makes_an_account_and_each_secret_works_once() {
     // Replaying the provider's redirect finds no flow.
     refused(callback(&back, Some(&cookie)).await, 400, "invalid_state").await;
 
+    // The code is redeemed in this browser only: one without the flow's cookie (a victim's,
+    // where an attacker planted their code) is refused, and the code is spent.
+    let elsewhere = browser()
+        .post(site.url("/auth/oauth/exchange"))
+        .json(&json!({"code": code}))
+        .send()
+        .await
+        .expect("an answer");
+    assert_eq!(elsewhere.status(), StatusCode::BAD_REQUEST);
+    let code = landed(run(&site.start_url("google")).await, "code").await;
     let response = exchange(&site, &code).await;
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(header(&response, "cache-control"), "no-store");
@@ -1997,7 +2048,7 @@ async fn identities_are_linked_explicitly_and_unlinked_unless_last() {
         url.starts_with(&format!("{}?link=", site.start_url("google"))),
         "{url}"
     );
-    assert_eq!(landed(run(&url).await, "linked").await, "google");
+    link_through(&site, &url, &ada).await;
     let listed = identities(&site, &ada).await;
     assert_eq!(listed["has_password"], true, "{listed}");
     assert_eq!(listed["items"][0]["provider"], "google", "{listed}");
@@ -2017,12 +2068,17 @@ async fn identities_are_linked_explicitly_and_unlinked_unless_last() {
     let bob = access_token(&site, "google").await;
     assert_ne!(me(&site, &bob).await["subject"], ada_id);
     let url = link_url(&site, "google", &ada).await;
-    refused(run(&url).await, 409, "identity_in_use").await;
+    refused(
+        confirm_link(&site, &url, &ada).await,
+        409,
+        "identity_in_use",
+    )
+    .await;
 
     // Linking an identity already linked to the same account is a no-op success.
     idp.sign_in_as(Person::new("g-ada", "ada@example.com"));
     let url = link_url(&site, "google", &ada).await;
-    assert_eq!(landed(run(&url).await, "linked").await, "google");
+    link_through(&site, &url, &ada).await;
 
     // A ticket is for its provider only, and spent by the attempt.
     let url = link_url(&site, "google", &ada).await;
@@ -2039,7 +2095,7 @@ async fn identities_are_linked_explicitly_and_unlinked_unless_last() {
     // Linking needs no email: the account is the caller's.
     idp.sign_in_as(Person::new("g-ada-2", "unused@example.com").without_email());
     let url = link_url(&site, "google", &ada).await;
-    assert_eq!(landed(run(&url).await, "linked").await, "google");
+    link_through(&site, &url, &ada).await;
     let listed = identities(&site, &ada).await;
     assert_eq!(listed["items"][1]["subject"], "g-ada-2", "{listed}");
     assert_eq!(listed["items"][1]["email"], Value::Null, "{listed}");
@@ -2249,7 +2305,7 @@ async fn sign_in_link_and_unlink(store: Arc<dyn AuthStore>) {
     let eve_id = me(&site, &eve).await["subject"].clone();
     idp.sign_in_as(Person::new("auth0|eve", "eve.work@example.com"));
     let url = link_url(&site, "google", &eve).await;
-    assert_eq!(landed(run(&url).await, "linked").await, "google");
+    link_through(&site, &url, &eve).await;
     let listed = identities(&site, &eve).await;
     assert_eq!(listed["has_password"], true, "{listed}");
     assert_eq!(listed["items"][0]["subject"], "auth0|eve", "{listed}");
@@ -2259,7 +2315,12 @@ async fn sign_in_link_and_unlink(store: Arc<dyn AuthStore>) {
     // Dee's identity is Dee's.
     idp.sign_in_as(Person::new("g-dee", "dee@example.com"));
     let url = link_url(&site, "google", &eve).await;
-    refused(run(&url).await, 409, "identity_in_use").await;
+    refused(
+        confirm_link(&site, &url, &eve).await,
+        409,
+        "identity_in_use",
+    )
+    .await;
 
     let status = unlink(&site, "/auth/identities/google/auth0%7Ceve", &eve).await;
     assert_eq!(status, StatusCode::NO_CONTENT);
@@ -2581,4 +2642,54 @@ async fn the_openapi_document_describes_the_callback() {
         document["paths"]["/auth/identities/{provider}/{subject}"]["delete"]["responses"]["409"]
             .is_object()
     );
+}
+
+/// A link ticket sent to someone else (link CSRF): their browser runs the flow with *their*
+/// identity, but the link code it brings back can be confirmed neither by them (not the account
+/// that asked) nor by the account that asked (not the browser that ran the flow).
+#[tokio::test]
+async fn a_link_ticket_opened_in_another_browser_links_nothing() {
+    let idp = Idp::start(Flavor::Oidc).await;
+    let site = serve(|app| oauth(vec![idp.provider("google", app)])).await;
+    register(&site, "mallory@example.com").await;
+    let mallory = password_sign_in(&site, "mallory@example.com").await;
+    let url = link_url(&site, "google", &mallory).await;
+
+    // The victim's browser opens the ticket and signs in at Google as the victim.
+    idp.sign_in_as(Person::new("g-victim", "victim@example.com"));
+    let code = landed(run(&url).await, "link").await;
+    let victim_cookie = jar();
+    // The victim's front end has no token of Mallory's account: a guest cannot confirm.
+    let as_guest = from_browser(
+        &site,
+        "/auth/oauth/link/confirm",
+        json!({"code": code}),
+        None,
+    )
+    .await;
+    assert_eq!(as_guest.status(), StatusCode::UNAUTHORIZED);
+    // Mallory, from her own browser, lacks the victim's flow cookie: refused, and spent.
+    JAR.with(|jar| *jar.borrow_mut() = None);
+    let from_mallory = from_browser(
+        &site,
+        "/auth/oauth/link/confirm",
+        json!({"code": code}),
+        Some(&mallory),
+    )
+    .await;
+    assert_eq!(from_mallory.status(), StatusCode::BAD_REQUEST);
+    // Even with the victim's cookie, a spent code links nothing.
+    JAR.with(|jar| *jar.borrow_mut() = victim_cookie);
+    let replayed = from_browser(
+        &site,
+        "/auth/oauth/link/confirm",
+        json!({"code": code}),
+        Some(&mallory),
+    )
+    .await;
+    assert_eq!(replayed.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(identities(&site, &mallory).await["items"], json!([]));
+    // The victim's Google identity still makes the victim's own account.
+    let via_google = access_token(&site, "google").await;
+    assert_eq!(me(&site, &via_google).await["email"], "victim@example.com");
 }

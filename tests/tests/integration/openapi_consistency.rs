@@ -76,6 +76,7 @@ fn every_served_route_is_documented_and_every_documented_route_is_served() {
         ("GET", "/auth/oauth/{provider}/callback"),
         ("POST", "/auth/oauth/exchange"),
         ("POST", "/auth/oauth/{provider}/link"),
+        ("POST", "/auth/oauth/link/confirm"),
         ("GET", "/auth/identities"),
         ("DELETE", "/auth/identities/{provider}/{subject}"),
     ]

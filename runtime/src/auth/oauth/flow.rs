@@ -30,6 +30,7 @@ const LINK_TTL: i64 = 60;
 const FLOW: &str = "oauth_flow";
 const EXCHANGE: &str = "oauth_exchange";
 const LINK: &str = "oauth_link";
+const LINK_CONFIRM: &str = "oauth_link_confirm";
 
 /// 256 bits for every secret of a flow: state, browser binding, codes and tickets.
 const SECRET_BYTES: usize = 32;
@@ -53,6 +54,25 @@ struct Flow {
 struct Exchange {
     user_id: String,
     provider: String,
+    /// SHA-256 of the flow's browser cookie: the code is exchanged only in the browser that
+    /// ran the flow (login CSRF: an attacker's code planted in a victim's front end is
+    /// refused there).
+    browser: String,
+}
+
+/// An identity a link flow brought back, waiting for the account holder to confirm it with
+/// their bearer token (`POST /auth/oauth/link/confirm`): a link ticket opened in someone
+/// else's browser must not link *their* identity to the account that asked.
+#[derive(Serialize, Deserialize)]
+struct PendingLink {
+    user_id: String,
+    browser: String,
+    provider: String,
+    subject: String,
+    email: Option<String>,
+    email_verified: bool,
+    name: Option<String>,
+    avatar_url: Option<String>,
 }
 
 /// A link flow's ticket, from `POST /auth/oauth/{provider}/link` to the browser's start.
@@ -66,8 +86,8 @@ struct LinkTicket {
 enum Done {
     /// Signed in: the code the front end exchanges.
     SignedIn(String),
-    /// The identity was linked to the account that asked.
-    Linked,
+    /// An identity to link: the code the account holder confirms.
+    Link(String),
 }
 
 fn enabled(shared: &Shared) -> Result<&OAuth, Problem> {
@@ -101,14 +121,16 @@ fn with_query(url: &str, name: &str, value: &str) -> String {
     format!("{url}{separator}{name}={value}")
 }
 
+/// Keeps a one-time grant of `kind`, redeemed by `secret`, holding `payload` for `ttl` seconds.
 async fn put(
     shared: &Shared,
     kind: &str,
     secret: &str,
     payload: &impl Serialize,
     ttl: i64,
-) -> Result<(), Problem> {
-    let payload = serde_json::to_string(payload).map_err(|_| Problem::internal())?;
+) -> Result<(), StoreError> {
+    // Plain structs of strings: serializing them cannot fail.
+    let payload = serde_json::to_string(payload).unwrap_or_default();
     shared
         .store
         .put_grant(NewGrant {
@@ -118,7 +140,6 @@ async fn put(
             expires_at: unix_now_i64().saturating_add(ttl),
         })
         .await
-        .map_err(storage)
 }
 
 /// Spends the grant of `kind` redeemed by `secret`: what it holds, when it was live.
@@ -193,7 +214,9 @@ pub(crate) async fn start(
         link_to,
     };
     let ttl = i64::try_from(oauth.inner.settings.flow_ttl.as_secs()).unwrap_or(600);
-    put(shared, FLOW, &state, &flow, ttl).await?;
+    put(shared, FLOW, &state, &flow, ttl)
+        .await
+        .map_err(storage)?;
     Ok(Redirect::to(started.url).with_cookie(
         SetCookie::new(FLOW_COOKIE, browser)
             .path(provider.cookie_path())
@@ -213,13 +236,11 @@ pub(crate) async fn callback(
     let settings = &oauth.inner.settings;
     let spent_cookie = SetCookie::removal(FLOW_COOKIE).path(provider.cookie_path());
     let frontend = settings.frontend_url.as_deref().unwrap_or("/");
+    // On success the cookie stays (until its flow's time is up): the code is redeemed in this
+    // browser only.
     match finish(shared, oauth, provider, ctx, query, cookies).await {
-        Ok(Done::SignedIn(code)) => {
-            Ok(Redirect::to(with_query(frontend, "code", &code)).with_cookie(spent_cookie))
-        }
-        Ok(Done::Linked) => Ok(
-            Redirect::to(with_query(frontend, "linked", provider.name())).with_cookie(spent_cookie),
-        ),
+        Ok(Done::SignedIn(code)) => Ok(Redirect::to(with_query(frontend, "code", &code))),
+        Ok(Done::Link(code)) => Ok(Redirect::to(with_query(frontend, "link", &code))),
         Err(error) => {
             audit::record_details(
                 AuditEvent::ProviderSignInFailed,
@@ -254,8 +275,7 @@ async fn finish(
     let flow: Flow = take(shared, FLOW, &state)
         .await?
         .ok_or(FlowError::InvalidState)?;
-    let browser = cookies.get(FLOW_COOKIE).map(sha256_hex).unwrap_or_default();
-    if flow.provider != provider.name() || !constant_time_eq(&browser, &flow.browser) {
+    if flow.provider != provider.name() || !same_browser(cookies, &flow.browser) {
         return Err(FlowError::InvalidState);
     }
     if let Some(error) = query.error {
@@ -288,15 +308,27 @@ async fn finish(
         provider: Some(provider.name()),
         ..Details::default()
     };
+    if let Some(to) = flow.link_to {
+        let pending = PendingLink {
+            user_id: to,
+            browser: flow.browser,
+            provider: identity.provider,
+            subject: identity.subject,
+            email: identity.email,
+            email_verified: identity.email_verified,
+            name: identity.name,
+            avatar_url: identity.avatar_url,
+        };
+        return Ok(Done::Link(
+            issue(shared, LINK_CONFIRM, &pending, EXCHANGE_TTL).await?,
+        ));
+    }
     let user = match shared
         .store
         .identity(provider.name(), &profile.subject)
         .await?
     {
         Some(known) => {
-            if flow.link_to.as_ref().is_some_and(|to| *to != known.user_id) {
-                return Err(FlowError::IdentityInUse);
-            }
             let seen = if oauth.inner.settings.sync_profile {
                 Identity {
                     user_id: known.user_id.clone(),
@@ -310,9 +342,6 @@ async fn finish(
                 }
             };
             shared.store.touch_identity(seen).await?;
-            if flow.link_to.is_some() {
-                return Ok(Done::Linked);
-            }
             shared
                 .store
                 .user(&known.user_id)
@@ -320,18 +349,6 @@ async fn finish(
                 .ok_or(FlowError::Store(StoreError::NotFound))?
         }
         None => {
-            if let Some(to) = flow.link_to {
-                link(
-                    shared,
-                    Identity {
-                        user_id: to.clone(),
-                        ..identity
-                    },
-                )
-                .await?;
-                audit::record_details(AuditEvent::IdentityLinked, ctx, details(&to));
-                return Ok(Done::Linked);
-            }
             let email = identity.email.clone().ok_or(FlowError::EmailMissing)?;
             match shared.store.user_by_email(&email).await? {
                 // Linked by email only when both sides proved the address (see the module).
@@ -360,24 +377,27 @@ async fn finish(
     if !user.confirmed {
         return Err(FlowError::AccountExists);
     }
-    let code = random_hex(SECRET_BYTES)
-        .ok_or_else(|| FlowError::Provider("no randomness for the exchange code".into()))?;
     let exchange = Exchange {
         user_id: user.id.clone(),
         provider: provider.name().to_owned(),
+        browser: flow.browser,
     };
-    let payload =
-        serde_json::to_string(&exchange).map_err(|e| FlowError::Provider(e.to_string()))?;
-    shared
-        .store
-        .put_grant(NewGrant {
-            hash: sha256_hex(&code),
-            kind: EXCHANGE.to_owned(),
-            payload,
-            expires_at: now.saturating_add(EXCHANGE_TTL),
-        })
-        .await?;
-    Ok(Done::SignedIn(code))
+    Ok(Done::SignedIn(
+        issue(shared, EXCHANGE, &exchange, EXCHANGE_TTL).await?,
+    ))
+}
+
+/// A new one-time grant of `kind` holding `payload` for `ttl` seconds: its secret.
+async fn issue(
+    shared: &Shared,
+    kind: &str,
+    payload: &impl Serialize,
+    ttl: i64,
+) -> Result<String, FlowError> {
+    let secret = random_hex(SECRET_BYTES)
+        .ok_or_else(|| FlowError::Provider("the system's randomness failed".into()))?;
+    put(shared, kind, &secret, payload, ttl).await?;
+    Ok(secret)
 }
 
 fn identity_of(provider: &str, profile: &Profile, now: i64) -> Identity {
@@ -425,15 +445,27 @@ async fn create(
     }
 }
 
+/// Whether `cookies` hold the browser secret whose hash a grant keeps.
+fn same_browser(cookies: &Cookies, browser: &str) -> bool {
+    let presented = cookies.get(FLOW_COOKIE).map(sha256_hex).unwrap_or_default();
+    constant_time_eq(&presented, browser)
+}
+
 pub(crate) async fn exchange(
     shared: &Shared,
     ctx: &Context,
     code: &str,
+    cookies: &Cookies,
 ) -> Result<contract::Tokens, Problem> {
-    let refused = || Problem::bad_request("the code is unknown, expired or already used");
+    let refused = || {
+        Problem::bad_request(
+            "the code is unknown, expired, already used, or from a sign-in in another browser",
+        )
+    };
     let exchange: Exchange = take(shared, EXCHANGE, code)
         .await
         .map_err(storage)?
+        .filter(|e: &Exchange| same_browser(cookies, &e.browser))
         .ok_or_else(refused)?;
     let user = shared
         .store
@@ -477,15 +509,91 @@ pub(crate) async fn link_start(
     let principal = managing_identities(ctx)?;
     let oauth = enabled(shared)?;
     let provider = oauth.provider(provider)?;
+    if shared
+        .store
+        .user(&principal.subject)
+        .await
+        .map_err(storage)?
+        .is_none()
+    {
+        return Err(Problem::forbidden(
+            "the token names no account of this service",
+        ));
+    }
     let ticket = secret()?;
     let payload = LinkTicket {
         provider: provider.name().to_owned(),
         user_id: principal.subject.clone(),
     };
-    put(shared, LINK, &ticket, &payload, LINK_TTL).await?;
+    put(shared, LINK, &ticket, &payload, LINK_TTL)
+        .await
+        .map_err(storage)?;
     Ok(contract::OAuthLinkStart {
         authorization_url: with_query(&start_url(provider), "link", &ticket),
     })
+}
+
+/// Links the identity a link flow brought back, when the caller is the account that asked
+/// for it, in the browser that ran the flow.
+pub(crate) async fn confirm_link(
+    shared: &Shared,
+    ctx: &Context,
+    code: &str,
+    cookies: &Cookies,
+) -> Result<(), Problem> {
+    let principal = managing_identities(ctx)?;
+    let pending: PendingLink = take(shared, LINK_CONFIRM, code)
+        .await
+        .map_err(storage)?
+        .filter(|p: &PendingLink| same_browser(cookies, &p.browser))
+        .ok_or_else(|| {
+            Problem::bad_request(
+                "the code is unknown, expired, already used, or from a flow in another browser",
+            )
+        })?;
+    if pending.user_id != principal.subject {
+        return Err(Problem::forbidden(
+            "the link was asked for by another account",
+        ));
+    }
+    let now = unix_now_i64();
+    let identity = Identity {
+        provider: pending.provider,
+        subject: pending.subject,
+        user_id: pending.user_id,
+        email: pending.email,
+        email_verified: pending.email_verified,
+        name: pending.name,
+        avatar_url: pending.avatar_url,
+        linked_at: now,
+        last_login_at: now,
+    };
+    match shared.store.link_identity(identity.clone()).await {
+        Ok(()) => {}
+        // Already this account's: linking again changes nothing.
+        Err(StoreError::Conflict { .. }) => {
+            let holder = shared
+                .store
+                .identity(&identity.provider, &identity.subject)
+                .await
+                .map_err(storage)?;
+            if holder.is_none_or(|h| h.user_id != identity.user_id) {
+                return Err(FlowError::IdentityInUse.into_problem());
+            }
+            return Ok(());
+        }
+        Err(other) => return Err(storage(other)),
+    }
+    audit::record_details(
+        AuditEvent::IdentityLinked,
+        ctx,
+        Details {
+            user_id: Some(&identity.user_id),
+            provider: Some(&identity.provider),
+            ..Details::default()
+        },
+    );
+    Ok(())
 }
 
 pub(crate) async fn identities(
@@ -563,7 +671,7 @@ pub(crate) async fn unlink(
         }
         Unlink::NotFound => Err(Problem::not_found("the caller holds no such identity")),
         Unlink::LastWay => Err(Problem::conflict(
-            "this identity is the account's last way to sign in: link another or set a password first",
+            "this identity is the account's last way to sign in: link another provider first",
         )),
     }
 }

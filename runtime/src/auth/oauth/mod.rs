@@ -21,7 +21,9 @@
 //!    account (see below) or makes one, and redirects to `CMMV_OAUTH_FRONTEND_URL` with a
 //!    one-time `code` good for a minute.
 //! 3. `POST /auth/oauth/exchange` spends the code and starts a session, as a password sign-in
-//!    does. Tokens never travel in a URL.
+//!    does, in the browser that ran the flow only (the request carries its cookie): a code an
+//!    attacker obtained from their own flow and planted in a victim's front end is refused
+//!    there (login CSRF). Tokens never travel in a URL.
 //!
 //! # Accounts and identities
 //!
@@ -29,7 +31,10 @@
 //! password. An identity not seen before
 //!
 //! - is linked to the account that asked for it, in a link flow
-//!   (`POST /auth/oauth/{provider}/link`, then the browser to the URL it answers);
+//!   (`POST /auth/oauth/{provider}/link`, then the browser to the URL it answers): the callback
+//!   hands the front end a one-time `link` code, which the account holder confirms with their
+//!   bearer token from the same browser (`POST /auth/oauth/link/confirm`), so that a link
+//!   ticket opened in someone else's browser never links *their* identity;
 //! - else is linked to the account with the same email only when **both** the provider
 //!   asserted the email verified **and** the account's own email was proven (a mailed
 //!   confirmation came back, or the account was made from a verified identity): otherwise
@@ -44,7 +49,7 @@
 //!
 //! Each failure has a code: `invalid_state`, `invalid_request`, `access_denied`,
 //! `provider_error`, `provider_timeout`, `invalid_id_token`, `email_missing`,
-//! `account_exists`, `identity_in_use`. With `CMMV_OAUTH_ERROR_URL` the callback redirects
+//! `account_exists`, `identity_in_use`, and `server_error` when the store failed. With `CMMV_OAUTH_ERROR_URL` the callback redirects
 //! there with `?error=<code>` and nothing else; otherwise it answers a problem whose `type` is
 //! `urn:cmmv:oauth:<code>`. Calls to providers have a time limit (`CMMV_OAUTH_HTTP_TIMEOUT`),
 //! never follow redirects and read at most 1 MiB.
@@ -61,7 +66,9 @@ use ::http::StatusCode;
 
 pub use settings::{OAuthSettings, ProviderKind, ProviderSettings};
 
-pub(crate) use flow::{callback, exchange, identities, link_start, list_providers, start, unlink};
+pub(crate) use flow::{
+    callback, confirm_link, exchange, identities, link_start, list_providers, start, unlink,
+};
 use http::{CallError, ProviderClient};
 use provider::Provider;
 

@@ -306,7 +306,8 @@ struct Discovered {
 impl Oidc {
     fn new(issuer: &str, microsoft: Option<()>) -> Self {
         let tenant_template = microsoft.is_some()
-            && ["common", "organizations", "consumers"]
+            // `consumers` has one fixed issuer (the personal accounts' tenant), not a template.
+            && ["common", "organizations"]
                 .iter()
                 .any(|t| issuer.ends_with(&format!("/{t}/v2.0")));
         Oidc {

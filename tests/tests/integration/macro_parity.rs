@@ -98,6 +98,13 @@ fn normalize(value: &mut Value, id: Option<&str>) {
             for (key, inner) in map.iter_mut() {
                 if key == "request_id" {
                     *inner = Value::from("<request id>");
+                } else if key == "detail"
+                    && inner
+                        .as_str()
+                        .is_some_and(|d| d.starts_with("rate limit exceeded; retry in "))
+                {
+                    // The wait left counts down between the two twins' conversations.
+                    *inner = Value::from("rate limit exceeded; retry in <seconds> s");
                 } else if key == "id" && inner.is_string() {
                     *inner = Value::from("<id>");
                 } else {

@@ -7,8 +7,8 @@ exist), `key` (422: a replace's body names another key than its path), `cursor` 
 cursor the server did not sign), `subset` (422: an API key's roles must be roles its creator
 holds) and `future` (422: an expiry must be after the moment of the request). Two refusals of
 the login module are of the same kind and named by operation: a confirmation token or a
-sign-in exchange code the server did not issue (`POST /auth/confirm`, `POST
-/auth/oauth/exchange`, 400), and a password shorter than the server's configured
+sign-in exchange or link code the server did not issue (`POST /auth/confirm`, `POST
+/auth/oauth/exchange`, `POST /auth/oauth/link/confirm`, 400), and a password shorter than the server's configured
 minimum (`POST /auth/register`, 422 at `/password`; `POST /auth/password`, 422 at
 `/new_password`), a setting the documents cannot know.
 Every other refusal of schema-valid data still fails the run.
@@ -21,7 +21,7 @@ UNSTATABLE_RULES = {"reference", "key", "cursor", "subset", "future"}
 
 
 # Bodies carrying a one-time secret only the server issues: any other value is a 400.
-SERVER_ISSUED = {"/auth/confirm", "/auth/oauth/exchange"}
+SERVER_ISSUED = {"/auth/confirm", "/auth/oauth/exchange", "/auth/oauth/link/confirm"}
 
 
 # The configured password minimum: (path, pointer) of each body that carries a new password.

@@ -1210,30 +1210,25 @@ fn signed_in(ctx: &Context) -> Result<&Principal, Problem> {
         .ok_or_else(|| Problem::unauthorized("credentials are required", "Bearer"))
 }
 
-/// Sessions and passwords are managed by a signed-in user (a bearer token), never with an API
-/// key, which belongs to no session: a leaked key must not sign its owner out, nor change
-/// their password.
-fn managing_sessions(ctx: &Context) -> Result<&Principal, Problem> {
+/// Sessions, passwords, API keys and identities are managed by a signed-in user (a bearer
+/// token), never with an API key, which belongs to no session and no person at the desk: a
+/// leaked key must not sign its owner out, change their password, mint keys that outlive its
+/// own revocation, or link identities. `what` names the thing managed, for the 403.
+pub(crate) fn with_bearer<'c>(ctx: &'c Context, what: &str) -> Result<&'c Principal, Problem> {
     let principal = signed_in(ctx)?;
     if principal.scheme == Scheme::Bearer {
         Ok(principal)
     } else {
-        Err(Problem::forbidden(
-            "sessions are managed with a bearer token from /auth/login, not with an API key",
-        ))
+        Err(Problem::forbidden(format!(
+            "{what} are managed with a bearer token from /auth/login, not with an API key"
+        )))
     }
 }
 
-/// API keys are managed by a signed-in user (a bearer token), never with an API key: a leaked
-/// key must not be able to mint keys that outlive its own revocation, to find its owner's
-/// other keys, or to revoke the keys of the owner's other services.
+fn managing_sessions(ctx: &Context) -> Result<&Principal, Problem> {
+    with_bearer(ctx, "sessions")
+}
+
 fn managing_keys(ctx: &Context) -> Result<&Principal, Problem> {
-    let principal = signed_in(ctx)?;
-    if principal.scheme == Scheme::Bearer {
-        Ok(principal)
-    } else {
-        Err(Problem::forbidden(
-            "API keys are managed with a bearer token from /auth/login, not with an API key",
-        ))
-    }
+    with_bearer(ctx, "API keys")
 }

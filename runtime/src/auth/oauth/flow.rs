@@ -6,13 +6,13 @@ use serde::{Deserialize, Serialize};
 
 use super::provider::{Profile, Provider};
 use super::{FlowError, OAuth};
+use crate::auth::Principal;
 use crate::auth::audit::{self, AuditEvent, Details};
 use crate::auth::contract;
 use crate::auth::issuer::unix_now_i64;
-use crate::auth::login::{Shared, new_user, start_session};
+use crate::auth::login::{Shared, new_user, start_session, with_bearer};
 use crate::auth::secret::{constant_time_eq, random_hex, sha256_hex};
 use crate::auth::store::{Identity, NewGrant, Unlink, User, normalize_email};
-use crate::auth::{Principal, Scheme};
 use crate::extract::{Context, Cookies};
 use crate::problem::Problem;
 use crate::respond::{Redirect, SetCookie};
@@ -486,19 +486,8 @@ pub(crate) async fn exchange(
     Ok(tokens)
 }
 
-/// Identities are managed with a bearer token: an API key belongs to no person at the desk.
 fn managing_identities(ctx: &Context) -> Result<&Principal, Problem> {
-    let principal = ctx
-        .principal
-        .as_deref()
-        .ok_or_else(|| Problem::unauthorized("credentials are required", "Bearer"))?;
-    if principal.scheme == Scheme::Bearer {
-        Ok(principal)
-    } else {
-        Err(Problem::forbidden(
-            "identities are managed with a bearer token from /auth/login, not with an API key",
-        ))
-    }
+    with_bearer(ctx, "identities")
 }
 
 pub(crate) async fn link_start(

@@ -30,6 +30,7 @@ pub struct Builder {
     skip_rerun_lines: bool,
     targets: crate::Targets,
     rust_sources: Vec<PathBuf>,
+    breaking_base: Option<crate::diff::Base>,
 }
 
 /// What a build produced.
@@ -137,6 +138,21 @@ impl Builder {
         self
     }
 
+    /// Fails the build when the contracts break what `base` serves (`cmmv diff`'s check): a
+    /// breaking REST change to a version `base` already serves, or a breaking protobuf change.
+    /// A directory base is relative to the crate root; a revision is read with `git`.
+    ///
+    /// ```no_run
+    /// use cmmv_compiler::diff::Base;
+    /// cmmv_compiler::Builder::new()
+    ///     .fail_on_breaking(Base::Revision("origin/main".into()))
+    ///     .run();
+    /// ```
+    pub fn fail_on_breaking(mut self, base: crate::diff::Base) -> Self {
+        self.breaking_base = Some(base);
+        self
+    }
+
     /// Compiles and writes; on failure returns every diagnostic.
     ///
     /// ```no_run
@@ -176,6 +192,20 @@ impl Builder {
             .map(|d| relative_to_crate(d))
             .collect();
         let input = crate::load_with_rust(&dir, &rust_dirs)?;
+        if let Some(base) = &self.breaking_base {
+            let base = match base {
+                crate::diff::Base::Dir(old) => crate::diff::Base::Dir(relative_to_crate(old)),
+                revision => revision.clone(),
+            };
+            let old = crate::diff::load_base(&base, &dir)?;
+            let report = crate::diff::compare(&old, &input)?;
+            if report.fails() {
+                return Err(simple_error(&format!(
+                    "the contracts break what is already served:\n{}",
+                    report.render_text()
+                )));
+            }
+        }
         let rerun_paths = Self::rerun_if_changed_paths(&dir, &input, &templates);
         // Generated files name their origin relative to the crate, never as an absolute path.
         let input = match &manifest_dir {

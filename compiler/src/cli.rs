@@ -76,6 +76,23 @@ enum Command {
         #[arg(long, value_name = "DIR")]
         cmmv_path: Option<PathBuf>,
     },
+    /// Compare two contract sets and classify every REST and protobuf change as breaking or
+    /// safe. Exit status: 0 nothing breaks what is served, 1 a breaking change to a served
+    /// version, 2 the sides could not be compared.
+    ///
+    /// `cmmv diff OLD NEW` compares two directories; `cmmv diff --base REV [DIR]` compares DIR
+    /// (default `contracts`) with itself at a git revision.
+    Diff {
+        /// OLD and NEW contract directories; with `--base`, at most one: the directory.
+        #[arg(value_name = "DIR")]
+        dirs: Vec<PathBuf>,
+        /// A git revision to compare the working tree's contracts with (`origin/main`).
+        #[arg(long, value_name = "REV")]
+        base: Option<String>,
+        /// `text` for people, `json` for CI.
+        #[arg(long, value_enum, default_value_t = DiffFormat::Text)]
+        format: DiffFormat,
+    },
     /// Add a contract skeleton, `<dir>/<name>.yaml`.
     Add {
         /// The contract's name, PascalCase.
@@ -150,7 +167,59 @@ pub fn run_with(
             cmmv_path,
         } => new_service(&path, postgres, redis, cmmv_path, stdout, stderr),
         Command::Add { name, dir } => add_contract(&name, &dir, stdout, stderr),
+        Command::Diff { dirs, base, format } => diff(&dirs, base, format, stdout, stderr),
     }
+}
+
+/// How `cmmv diff` prints its report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum DiffFormat {
+    Text,
+    Json,
+}
+
+fn diff(
+    dirs: &[PathBuf],
+    base: Option<String>,
+    format: DiffFormat,
+    stdout: &mut dyn std::io::Write,
+    stderr: &mut dyn std::io::Write,
+) -> i32 {
+    use crate::diff::{Base, compare, load_base};
+    let (base, dir) = match (base, dirs) {
+        (Some(rev), []) => (Base::Revision(rev), PathBuf::from("contracts")),
+        (Some(rev), [dir]) => (Base::Revision(rev), dir.clone()),
+        (None, [old, new]) => (Base::Dir(old.clone()), new.clone()),
+        _ => {
+            let _ = writeln!(
+                stderr,
+                "error: give two directories (`cmmv diff OLD NEW`) or a revision and at most one directory (`cmmv diff --base REV [DIR]`)"
+            );
+            return 2;
+        }
+    };
+    let sides = load_base(&base, &dir).and_then(|old| Ok((old, crate::load(&dir)?)));
+    let report = sides.and_then(|(old, new)| compare(&old, &new));
+    let report = match report {
+        Ok(report) => report,
+        Err(error) => {
+            let _ = write!(stderr, "{}", render_all(&error.diagnostics, &error.sources));
+            let _ = writeln!(stderr, "error: the contracts could not be compared");
+            return 2;
+        }
+    };
+    let written = match format {
+        DiffFormat::Text => write!(stdout, "{}", report.render_text()),
+        DiffFormat::Json => writeln!(
+            stdout,
+            "{}",
+            serde_json::to_string_pretty(&report.to_json()).unwrap_or_default()
+        ),
+    };
+    if written.is_err() {
+        return 2;
+    }
+    i32::from(report.fails())
 }
 
 fn new_service(

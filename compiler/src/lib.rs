@@ -23,6 +23,7 @@
 pub mod api;
 pub mod cli;
 pub mod diag;
+pub mod diff;
 pub mod emit;
 pub mod expand;
 pub mod ir;

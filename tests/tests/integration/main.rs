@@ -7,6 +7,8 @@ mod builder;
 mod cli;
 mod contracts;
 mod diagnostics;
+mod diff;
+mod diff_buf;
 mod formats;
 mod list_queries;
 mod macro_cli;

@@ -45,6 +45,8 @@ pub const TEMPLATE: &str = "proto.proto.j2";
 mod file;
 mod view;
 
+pub(crate) use view::{EnumView, FileView, MessageView, ServiceView};
+
 use file::*;
 use view::*;
 
@@ -141,6 +143,24 @@ impl<'a> ProtoEmitter<'a> {
             contents: header("//", &origin) + &body,
         })
     }
+}
+
+/// The view of every generated contract's file — what the template renders, as data — for
+/// checks that compare two versions of the proto surface (`cmmv diff`) without parsing text.
+pub(crate) fn views<'a>(
+    api: &'a Api<'a>,
+    lock: &'a Lock,
+) -> Vec<(&'a Contract, Result<FileView, Diagnostic>)> {
+    api.contracts
+        .iter()
+        .filter(|c| c.contract.provided_by.is_none())
+        .map(|resolved| {
+            (
+                resolved.contract,
+                FileBuilder::new(api, lock, resolved).build(),
+            )
+        })
+        .collect()
 }
 
 /// The files of every contract (`files` in contract order), or every problem met (in contract

@@ -9,26 +9,26 @@ use super::*;
 // about a sixth of the proto emitter's work.
 
 #[derive(Debug)]
-pub(super) struct FileView {
-    pub(super) package: String,
-    pub(super) imports: Vec<String>,
+pub(crate) struct FileView {
+    pub(crate) package: String,
+    pub(crate) imports: Vec<String>,
     /// The resource message, its derived messages and the user messages, in that order.
-    pub(super) messages: Vec<Arc<MessageView>>,
-    pub(super) enums: Vec<Arc<EnumView>>,
-    pub(super) service: Option<Arc<ServiceView>>,
+    pub(crate) messages: Vec<Arc<MessageView>>,
+    pub(crate) enums: Vec<Arc<EnumView>>,
+    pub(crate) service: Option<Arc<ServiceView>>,
 }
 
 #[derive(Debug)]
-pub(super) struct MessageView {
-    pub(super) name: String,
-    pub(super) comments: Vec<String>,
-    pub(super) deprecated: bool,
-    pub(super) fields: Vec<Arc<FieldView>>,
-    pub(super) reserved: Arc<ReservedView>,
+pub(crate) struct MessageView {
+    pub(crate) name: String,
+    pub(crate) comments: Vec<String>,
+    pub(crate) deprecated: bool,
+    pub(crate) fields: Vec<Arc<FieldView>>,
+    pub(crate) reserved: Arc<ReservedView>,
 }
 
 impl MessageView {
-    pub(super) fn new(
+    pub(crate) fn new(
         name: String,
         comments: Vec<String>,
         fields: Vec<FieldView>,
@@ -45,25 +45,25 @@ impl MessageView {
 }
 
 #[derive(Debug)]
-pub(super) struct FieldView {
-    pub(super) comments: Vec<String>,
+pub(crate) struct FieldView {
+    pub(crate) comments: Vec<String>,
     /// `optional`, `repeated` or empty.
-    pub(super) label: &'static str,
-    pub(super) ty: String,
-    pub(super) name: String,
-    pub(super) number: u32,
-    pub(super) deprecated: bool,
+    pub(crate) label: &'static str,
+    pub(crate) ty: String,
+    pub(crate) name: String,
+    pub(crate) number: u32,
+    pub(crate) deprecated: bool,
 }
 
 /// Numbers and names of removed fields or values, both ordered by number.
 #[derive(Debug, Default)]
-pub(super) struct ReservedView {
-    pub(super) numbers: Vec<u32>,
-    pub(super) names: Vec<String>,
+pub(crate) struct ReservedView {
+    pub(crate) numbers: Vec<u32>,
+    pub(crate) names: Vec<String>,
 }
 
 impl ReservedView {
-    pub(super) fn new<'a>(
+    pub(crate) fn new<'a>(
         entries: impl IntoIterator<Item = (&'a String, &'a u32)>,
         rename: impl Fn(&str) -> String,
     ) -> Self {
@@ -78,41 +78,41 @@ impl ReservedView {
 }
 
 #[derive(Debug)]
-pub(super) struct EnumView {
-    pub(super) name: String,
-    pub(super) comments: Vec<String>,
-    pub(super) values: Vec<Arc<EnumValueView>>,
-    pub(super) reserved: Arc<ReservedView>,
+pub(crate) struct EnumView {
+    pub(crate) name: String,
+    pub(crate) comments: Vec<String>,
+    pub(crate) values: Vec<Arc<EnumValueView>>,
+    pub(crate) reserved: Arc<ReservedView>,
 }
 
 #[derive(Debug)]
-pub(super) struct EnumValueView {
-    pub(super) name: String,
-    pub(super) number: u32,
-    pub(super) comments: Vec<String>,
+pub(crate) struct EnumValueView {
+    pub(crate) name: String,
+    pub(crate) number: u32,
+    pub(crate) comments: Vec<String>,
 }
 
 #[derive(Debug)]
-pub(super) struct ServiceView {
-    pub(super) name: String,
-    pub(super) comments: Vec<String>,
-    pub(super) rpcs: Vec<Arc<RpcView>>,
+pub(crate) struct ServiceView {
+    pub(crate) name: String,
+    pub(crate) comments: Vec<String>,
+    pub(crate) rpcs: Vec<Arc<RpcView>>,
     /// Request messages and response wrappers, in rpc order.
-    pub(super) messages: Vec<Arc<MessageView>>,
+    pub(crate) messages: Vec<Arc<MessageView>>,
 }
 
 #[derive(Debug)]
-pub(super) struct RpcView {
-    pub(super) name: String,
-    pub(super) comments: Vec<String>,
-    pub(super) request: String,
-    pub(super) response: String,
-    pub(super) deprecated: bool,
+pub(crate) struct RpcView {
+    pub(crate) name: String,
+    pub(crate) comments: Vec<String>,
+    pub(crate) request: String,
+    pub(crate) response: String,
+    pub(crate) deprecated: bool,
 }
 
 /// A view as the template sees it: its attributes by name. The names are those the template's
 /// opening comment lists.
-pub(super) trait View: std::fmt::Debug + Send + Sync + 'static {
+pub(crate) trait View: std::fmt::Debug + Send + Sync + 'static {
     const ATTRIBUTES: &'static [&'static str];
 
     fn attribute(&self, name: &str) -> Option<Value>;
@@ -269,7 +269,7 @@ impl View for RpcView {
 }
 
 /// A list of strings as a template sequence.
-pub(super) fn texts(items: &[String]) -> Value {
+pub(crate) fn texts(items: &[String]) -> Value {
     items
         .iter()
         .map(|item| Value::from(item.as_str()))
@@ -277,7 +277,7 @@ pub(super) fn texts(items: &[String]) -> Value {
 }
 
 /// A list of views as a template sequence of the views themselves.
-pub(super) fn objects<T: Object + 'static>(items: &[Arc<T>]) -> Value {
+pub(crate) fn objects<T: Object + 'static>(items: &[Arc<T>]) -> Value {
     items
         .iter()
         .map(|item| Value::from_dyn_object(item.clone()))
@@ -285,6 +285,6 @@ pub(super) fn objects<T: Object + 'static>(items: &[Arc<T>]) -> Value {
 }
 
 /// Views ready to be shared with the template.
-pub(super) fn shared<T>(items: Vec<T>) -> Vec<Arc<T>> {
+pub(crate) fn shared<T>(items: Vec<T>) -> Vec<Arc<T>> {
     items.into_iter().map(Arc::new).collect()
 }

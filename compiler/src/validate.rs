@@ -21,6 +21,7 @@ pub(crate) fn validate(project: &Project, diags: &mut Diagnostics) {
             check_proto_import_cycles(project, &mut diags);
             check_module_types(project, &mut diags);
             check_account_binding(project, &mut diags);
+            check_deprecated_versions(project, &mut diags);
             let mut routes = Diagnostics::new();
             check_routes(project, &mut routes);
             (diags, routes)
@@ -123,6 +124,35 @@ fn check_account_binding(project: &Project, diags: &mut Diagnostics) {
             .with_secondary(binding.span, format!("`{}` is bound here", first.name))
             .with_help("an account has one record: bind one contract, and reference it (`ref:`) from the others"),
         );
+    }
+}
+
+/// A version deprecated in `cmmv.yaml` must be one the contracts serve: a misspelt number
+/// would otherwise deprecate nothing, silently.
+fn check_deprecated_versions(project: &Project, diags: &mut Diagnostics) {
+    let served: BTreeSet<u32> = project
+        .contracts
+        .values()
+        .filter(|c| c.versioned)
+        .flat_map(|c| c.operations.values())
+        .flat_map(|op| op.versions.iter().copied())
+        .collect();
+    for (version, deprecation) in &project.deprecated_versions {
+        if !served.contains(version) {
+            let list: Vec<String> = served.iter().map(|v| v.to_string()).collect();
+            diags.push(
+                Diagnostic::error(
+                    deprecation.span,
+                    format!("version {version} is deprecated but no contract serves it"),
+                )
+                .with_label("deprecated here")
+                .with_help(if list.is_empty() {
+                    "no versioned contract serves any version yet".to_owned()
+                } else {
+                    format!("the contracts serve versions {}", list.join(", "))
+                }),
+            );
+        }
     }
 }
 

@@ -127,6 +127,37 @@ pub fn parse_date_time(s: &str) -> Option<OffsetDateTime> {
     OffsetDateTime::parse(s, &Rfc3339).ok()
 }
 
+/// An HTTP-date (RFC 9110, IMF-fixdate) of a Unix time: `Fri, 01 Jan 2027 00:00:00 GMT`, as
+/// the `Sunset` header (RFC 8594) carries it and the documents show it. Times outside what an
+/// HTTP-date can say are clamped to its range (years 1 to 9999).
+pub fn http_date(unix_seconds: i64) -> String {
+    const MIN: i64 = -62_135_596_800; // 0001-01-01T00:00:00Z
+    const MAX: i64 = 253_402_300_799; // 9999-12-31T23:59:59Z
+    let at = OffsetDateTime::from_unix_timestamp(unix_seconds.clamp(MIN, MAX))
+        .unwrap_or(OffsetDateTime::UNIX_EPOCH);
+    let weekday = match at.weekday() {
+        time::Weekday::Monday => "Mon",
+        time::Weekday::Tuesday => "Tue",
+        time::Weekday::Wednesday => "Wed",
+        time::Weekday::Thursday => "Thu",
+        time::Weekday::Friday => "Fri",
+        time::Weekday::Saturday => "Sat",
+        time::Weekday::Sunday => "Sun",
+    };
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    format!(
+        "{weekday}, {:02} {} {:04} {:02}:{:02}:{:02} GMT",
+        at.day(),
+        MONTHS[usize::from(u8::from(at.month())) - 1],
+        at.year(),
+        at.hour(),
+        at.minute(),
+        at.second()
+    )
+}
+
 /// Whether `s` is a decimal number as the wire carries it: an optional `-`, digits, and an
 /// optional `.` followed by digits (no exponent, no `+`, no leading or trailing `.`).
 pub fn is_decimal(s: &str) -> bool {
@@ -152,6 +183,15 @@ pub fn to_base64(bytes: &[u8]) -> String {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn http_dates() {
+        assert_eq!(http_date(0), "Thu, 01 Jan 1970 00:00:00 GMT");
+        assert_eq!(http_date(1_798_761_600), "Fri, 01 Jan 2027 00:00:00 GMT");
+        assert_eq!(http_date(784_111_777), "Sun, 06 Nov 1994 08:49:37 GMT");
+        assert_eq!(http_date(i64::MAX), "Fri, 31 Dec 9999 23:59:59 GMT");
+    }
+
     use super::*;
 
     #[test]

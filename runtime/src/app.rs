@@ -84,6 +84,8 @@ pub struct AppBuilder {
     modules: ModuleParts,
     /// The app's own layers ([`AppBuilder::layer`]), in the order given.
     layers: Vec<RouterLayer>,
+    /// "Now", for deprecations' sunsets ([`AppBuilder::clock`]).
+    clock: crate::deprecation::Clock,
 }
 
 /// A layer of the app's, applied to the router once every route is in.
@@ -154,6 +156,7 @@ impl App {
             auth: AuthParts::default(),
             modules: ModuleParts::default(),
             layers: Vec::new(),
+            clock: crate::deprecation::Clock::system(),
         }
     }
 
@@ -373,6 +376,14 @@ impl AppBuilder {
         self
     }
 
+    /// The clock deciding whether a deprecated operation is past its sunset (the system's by
+    /// default): tests set one to cross a sunset without waiting.
+    #[must_use]
+    pub fn clock(mut self, clock: crate::deprecation::Clock) -> Self {
+        self.clock = clock;
+        self
+    }
+
     /// Where rate-limit state lives: by default in process (`MemoryLimiter`); give a
     /// `RedisLimiter` to share limits across a fleet.
     #[must_use]
@@ -529,6 +540,7 @@ impl AppBuilder {
                 .map_or_else(crate::list::CursorKey::random, |secret| {
                     crate::list::CursorKey::from_secret(secret.expose().as_bytes())
                 }),
+            self.clock,
         );
         Ok(App {
             settings: self.settings,

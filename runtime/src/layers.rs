@@ -70,6 +70,7 @@ pub(crate) fn apply(
     authenticator: Arc<crate::auth::Authenticator>,
     rate_limiting: Option<Arc<crate::ratelimit::RateLimiting>>,
     cursor_key: crate::list::CursorKey,
+    clock: crate::deprecation::Clock,
 ) -> Stack {
     // Both wrap each route (and the fallback) in one layer, so that a route pays for one more
     // boxed service rather than two.
@@ -89,6 +90,8 @@ pub(crate) fn apply(
             security_headers: security_headers(settings),
             trusted_proxies: settings.rate_limit.trusted_proxies.clone(),
             proxy_header: settings.rate_limit.proxy_header.clone(),
+            clock,
+            sunset_gone: settings.sunset_gone,
         })))
         .option_layer(cors_layer(settings))
         .layer(InnerLayer {
@@ -120,6 +123,30 @@ impl RequestScope {
     /// The scope of the request, when it is served by an app (a bare router has none).
     pub(crate) fn of(extensions: &http::Extensions) -> Option<&RequestScope> {
         extensions.get::<Scope>().map(|scope| scope.0.as_ref())
+    }
+
+    /// [`RequestScope::of`], shared: for a layer that reads the scope after the request has
+    /// moved on to the service it wraps.
+    pub(crate) fn shared(extensions: &http::Extensions) -> Option<Arc<RequestScope>> {
+        extensions.get::<Scope>().map(|scope| scope.0.clone())
+    }
+
+    /// The authenticated caller, once something authenticated the request.
+    pub(crate) fn principal(&self) -> Option<&crate::auth::Principal> {
+        match self.auth.get() {
+            Some(Ok(Some(principal))) => Some(principal),
+            _ => None,
+        }
+    }
+
+    /// The app's time ([`crate::AppBuilder::clock`]).
+    pub(crate) fn clock(&self) -> &crate::deprecation::Clock {
+        &self.app.clock
+    }
+
+    /// Whether a deprecated operation past its sunset answers 410 (`CMMV_SUNSET_GONE`).
+    pub(crate) fn sunset_gone(&self) -> bool {
+        self.app.sunset_gone
     }
 
     /// The client's address: the socket's peer, or the hop a trusted proxy names (the
@@ -217,6 +244,10 @@ struct Shared {
     /// Which peers may name the client, and in which header: for [`RequestScope::client_ip`].
     trusted_proxies: Vec<crate::ratelimit::Cidr>,
     proxy_header: crate::ratelimit::ProxyHeader,
+    /// "Now", for deprecations' sunsets.
+    clock: crate::deprecation::Clock,
+    /// Whether a route past its sunset answers 410.
+    sunset_gone: bool,
 }
 
 #[derive(Clone)]

@@ -50,6 +50,7 @@ extern crate self as cmmv;
 pub mod app;
 pub mod auth;
 pub mod crud;
+pub mod deprecation;
 #[cfg(feature = "docs")]
 pub mod docs;
 pub mod enumeration;

@@ -775,10 +775,10 @@ fn compare_shape(
         ),
         // A body that appears or disappears: its fields appear or disappear.
         (Shape::Empty, Shape::Object { owner, members }) => {
-            compare_members(at, direction, (owner, owner), &[], members)
+            compare_members(at, direction, (owner, owner), &[], members);
         }
         (Shape::Object { owner, members }, Shape::Empty) => {
-            compare_members(at, direction, (owner, owner), members, &[])
+            compare_members(at, direction, (owner, owner), members, &[]);
         }
         (Shape::List(a), Shape::List(b)) | (Shape::Map(a), Shape::Map(b)) => {
             compare_shape(at, direction, place, a, b, fields);

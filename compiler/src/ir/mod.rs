@@ -31,6 +31,42 @@ pub struct Project {
     pub contracts: BTreeMap<String, Contract>,
     /// The contract declaring each message and enum (see [`Project::index_types`]).
     pub type_owners: BTreeMap<String, String>,
+    /// Deprecated API versions (`versions: { 1: { deprecated: ... } }` in `cmmv.yaml`): every
+    /// route they serve is deprecated, unless its operation says when itself.
+    pub deprecated_versions: BTreeMap<u32, Deprecation>,
+}
+
+/// A deprecation with its dates (`deprecated: { since, sunset, link }`): announced in the
+/// `Deprecation` (RFC 9745), `Sunset` (RFC 8594) and `Link` headers of every answer, and past
+/// `sunset` answered `410 Gone`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Deprecation {
+    /// When it was deprecated, Unix seconds.
+    pub since: Option<i64>,
+    /// When it stops being served, Unix seconds.
+    pub sunset: Option<i64>,
+    /// A page about the deprecation and what replaces it.
+    pub link: Option<String>,
+    pub span: Span,
+}
+
+impl Project {
+    /// The deprecation of `op` of `contract` as version `version` serves it: the operation's
+    /// own (or its contract's), else the version's — unless the contract is unversioned: one
+    /// path serves every version, and a version's deprecation is not its own.
+    pub fn deprecation_of<'a>(
+        &'a self,
+        contract: &Contract,
+        op: &'a Operation,
+        version: u32,
+    ) -> Option<&'a Deprecation> {
+        op.deprecation.as_ref().or_else(|| {
+            contract
+                .versioned
+                .then(|| self.deprecated_versions.get(&version))
+                .flatten()
+        })
+    }
 }
 
 /// Project-wide settings, from `cmmv.yaml` next to the contracts (all optional).
@@ -120,6 +156,9 @@ pub struct Contract {
     /// while its Rust, storage and proto are the runtime's, not generated for the project.
     pub provided_by: Option<Module>,
     pub deprecated: bool,
+    /// When the deprecation began and when the contract's operations stop being served
+    /// (`deprecated: { since, sunset, link }`); inherited by operations without their own.
+    pub deprecation: Option<Deprecation>,
     /// The default policy of every operation of the contract.
     pub auth: AuthPolicy,
     /// The default rate limit of every operation of the contract.

@@ -152,6 +152,8 @@ pub struct Operation {
     pub summary: Option<String>,
     pub description: Option<String>,
     pub deprecated: bool,
+    /// Already resolved: the operation's own dates, or its contract's.
+    pub deprecation: Option<super::Deprecation>,
     /// Path parameters in the order they appear in the path. `{id}` is the primary key.
     pub path_params: Vec<Field>,
     /// Query parameters (scalar fields only).

@@ -24,6 +24,7 @@
 //! | `CMMV_CORS_ORIGINS` | unset (no CORS) | comma-separated origins, or `*` |
 //! | `CMMV_CORS_CREDENTIALS` | `false` | allow credentialed cross-origin requests |
 //! | `CMMV_HSTS` | `false` | `true` (one year), `false`, or a max-age in seconds |
+//! | `CMMV_SUNSET_GONE` | `true` | a deprecated operation past its sunset date answers `410 Gone` (`false` keeps serving it, still announcing the sunset) |
 //! | `CMMV_RATE_LIMIT` | `true` | enforce the contracts' rate limits (`false` turns every limit off) |
 //! | `CMMV_TRUSTED_PROXIES` | unset | comma-separated CIDR blocks of proxies whose forwarding header is believed |
 //! | `CMMV_TRUSTED_PROXY_HEADER` | `x-forwarded-for` | the one header those proxies set: `x-forwarded-for`, `forwarded` (RFC 7239), or another name such as `x-real-ip`; no other is read |
@@ -156,6 +157,9 @@ pub struct Settings {
     pub cors: Cors,
     /// `Strict-Transport-Security` max-age in seconds; `None` sends no HSTS header.
     pub hsts_max_age: Option<u64>,
+    /// Whether a deprecated operation past its sunset answers `410 Gone` (`CMMV_SUNSET_GONE`);
+    /// see [`crate::deprecation`].
+    pub sunset_gone: bool,
     /// How the contracts' rate limits are enforced and clients told apart (`CMMV_RATE_LIMIT*`,
     /// `CMMV_TRUSTED_PROXY*`).
     pub rate_limit: RateLimitSettings,
@@ -265,6 +269,7 @@ impl Default for Settings {
             shutdown_deadline: Duration::from_secs(30),
             cors: Cors::default(),
             hsts_max_age: None,
+            sunset_gone: true,
             rate_limit: RateLimitSettings::default(),
             jwt: JwtSettings::default(),
             auth: AuthSettings::default(),

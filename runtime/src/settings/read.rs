@@ -166,6 +166,7 @@ impl RawSettings {
                 credentials: self.parse("CMMV_CORS_CREDENTIALS", d.cors.credentials, parse_bool)?,
             },
             hsts_max_age: self.parse("CMMV_HSTS", d.hsts_max_age, parse_hsts)?,
+            sunset_gone: self.parse("CMMV_SUNSET_GONE", d.sunset_gone, parse_bool)?,
             rate_limit: RateLimitSettings {
                 enabled: self.parse("CMMV_RATE_LIMIT", d.rate_limit.enabled, parse_bool)?,
                 trusted_proxies: self.parse(

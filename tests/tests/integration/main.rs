@@ -6,6 +6,7 @@ mod auth_support;
 mod builder;
 mod cli;
 mod contracts;
+mod deprecation;
 mod diagnostics;
 mod diff;
 mod diff_buf;

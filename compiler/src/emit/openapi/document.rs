@@ -9,8 +9,8 @@ use super::texts::{
 };
 use crate::api::{Api, ContractApi, OperationApi};
 use crate::ir::{
-    ApiInfo, AuthPolicy, BodyType, CrudKind, Field, Method, Operation, RateKey, RateLimit,
-    RoleMode, pluralize, to_snake_case,
+    ApiInfo, AuthPolicy, BodyType, CrudKind, Deprecation, Field, Method, Operation, Project,
+    RateKey, RateLimit, RoleMode, pluralize, to_snake_case,
 };
 
 use cmmv_rules::list::{MAX_IN_VALUES, Operator};
@@ -76,11 +76,12 @@ pub(super) fn write(api: &Api<'_>, versions: &[u32], generated: &str, outs: &mut
             .collect();
         while let Some(&first) = pending.first() {
             let operations = plans[first].paths[suffix].clone();
-            let (group, rest): (Vec<usize>, Vec<usize>) = pending
-                .into_iter()
-                .partition(|&v| same_operations(&plans[v].paths[suffix], &operations));
+            let (group, rest): (Vec<usize>, Vec<usize>) = pending.into_iter().partition(|&v| {
+                same_operations(&plans[v].paths[suffix], &operations)
+                    && same_deprecations(project, &operations, versions[v], versions[first])
+            });
             pending = rest;
-            let item = path_item(&operations);
+            let item = path_item(project, &operations, versions[first]);
             let mut refs = Vec::new();
             let mut used = Vec::new();
             for operation in item.operations() {
@@ -289,10 +290,20 @@ fn same_operations(a: &[Served<'_, '_>], b: &[Served<'_, '_>]) -> bool {
             .all(|((ca, oa), (cb, ob))| std::ptr::eq(*ca, *cb) && std::ptr::eq(*oa, *ob))
 }
 
-fn path_item(operations: &[Served<'_, '_>]) -> PathItem {
+/// Whether two versions deprecate the operations of a path alike (a version's own
+/// deprecation reaches only its routes).
+fn same_deprecations(project: &Project, operations: &[Served<'_, '_>], a: u32, b: u32) -> bool {
+    operations.iter().all(|(c, op)| {
+        project.deprecation_of(c.contract, op.operation, a)
+            == project.deprecation_of(c.contract, op.operation, b)
+    })
+}
+
+fn path_item(project: &Project, operations: &[Served<'_, '_>], version: u32) -> PathItem {
     let mut item = PathItem::default();
     for &(contract, op) in operations {
-        *method_slot(&mut item, op.operation.method) = Some(operation(contract, op));
+        let deprecation = project.deprecation_of(contract.contract, op.operation, version);
+        *method_slot(&mut item, op.operation.method) = Some(operation(contract, op, deprecation));
     }
     item
 }
@@ -387,7 +398,11 @@ fn operation_refs<'o>(operation: &'o model::Operation, out: &mut Vec<&'o str>) {
     }
 }
 
-fn operation(resolved: &ContractApi<'_>, op_api: &OperationApi<'_>) -> model::Operation {
+fn operation(
+    resolved: &ContractApi<'_>,
+    op_api: &OperationApi<'_>,
+    deprecation: Option<&Deprecation>,
+) -> model::Operation {
     let (contract, op) = (resolved.contract, op_api.operation);
     let mut parameters: Vec<Parameter> = op
         .path_params
@@ -424,15 +439,15 @@ fn operation(resolved: &ContractApi<'_>, op_api: &OperationApi<'_>) -> model::Op
     let noun = noun(contract);
     let mut responses = BTreeMap::from([(
         Cow::Owned(op.status.to_string()),
-        RefOr::Item(success_response(resolved, op, &noun)),
+        RefOr::Item(success_response(resolved, op, &noun, deprecation)),
     )]);
     for reply in &op.alternatives {
         responses.insert(
             Cow::Owned(reply.status.to_string()),
-            RefOr::Item(alternative_response(resolved, op, reply)),
+            RefOr::Item(alternative_response(resolved, op, reply, deprecation)),
         );
     }
-    for error in error_responses(op) {
+    for error in error_responses(op, deprecation) {
         let declared = op.errors.iter().find(|e| e.status == error.status());
         let mut reference = error.reference();
         if let (Some(declared), RefOr::Ref { description, .. }) = (declared, &mut reference) {
@@ -450,7 +465,7 @@ fn operation(resolved: &ContractApi<'_>, op_api: &OperationApi<'_>) -> model::Op
         ),
         description: Some(description(resolved, op, &noun)),
         operation_id: op_api.operation_id.clone(),
-        deprecated: op.deprecated,
+        deprecated: op.deprecated || deprecation.is_some(),
         parameters,
         request_body,
         responses,
@@ -636,14 +651,37 @@ fn list_parameters(resolved: &ContractApi<'_>) -> Vec<Parameter> {
 }
 
 /// The `Link` header of a list response: the next page, when there is one.
-fn next_link_header() -> Header {
+/// `Link` (RFC 8288): a list's next page, a deprecation's page, or both.
+fn link_header(next: bool, deprecation: Option<&str>) -> Header {
+    const NEXT: &str = "The next page, when items follow this one (RFC 8288): `<uri-reference>; rel=\"next\"`, the reference also given as `next_link`.";
+    const NEXT_EXAMPLE: &str = "</v1/items?limit=25&cursor=WyJhIiwxXQ.cGVyc3VhZGVk>; rel=\"next\"";
+    let Some(link) = deprecation else {
+        return Header {
+            description: NEXT.to_owned(),
+            required: false,
+            schema: Box::new(Schema::of_type(JsonType::String)),
+            example: Some(serde_json::json!(NEXT_EXAMPLE)),
+        };
+    };
+    let about = format!(
+        "The page about the operation's deprecation and sunset (RFC 8288): `<{link}>; rel=\"deprecation\"` and `rel=\"sunset\"`."
+    );
+    let example = format!(
+        "<{link}>; rel=\"deprecation\"; type=\"text/html\", <{link}>; rel=\"sunset\"; type=\"text/html\""
+    );
     Header {
-        description: "The next page, when items follow this one (RFC 8288): `<uri-reference>; rel=\"next\"`, the reference also given as `next_link`.".to_owned(),
-        required: false,
+        description: if next {
+            format!("{NEXT} {about}")
+        } else {
+            about
+        },
+        required: true,
         schema: Box::new(Schema::of_type(JsonType::String)),
-        example: Some(serde_json::json!(
-            "</v1/items?limit=25&cursor=WyJhIiwxXQ.cGVyc3VhZGVk>; rel=\"next\""
-        )),
+        example: Some(serde_json::json!(if next {
+            format!("{NEXT_EXAMPLE}, {example}")
+        } else {
+            example
+        })),
     }
 }
 
@@ -669,15 +707,26 @@ fn json_content(schema: Schema) -> BTreeMap<&'static str, MediaType> {
     )])
 }
 
-fn success_response(resolved: &ContractApi<'_>, op: &Operation, noun: &str) -> Response {
+fn success_response(
+    resolved: &ContractApi<'_>,
+    op: &Operation,
+    noun: &str,
+    deprecation: Option<&Deprecation>,
+) -> Response {
     let content = match &op.response {
         Some(body) if op.status != 204 => json_content(body_schema(resolved, &body.ty)),
         _ => BTreeMap::new(),
     };
-    let mut headers = success_headers(op);
+    let mut headers = success_headers(op, deprecation);
     if op.crud() == Some(CrudKind::List) {
         // Inline: a document without a list would otherwise carry an unused component.
-        headers.insert("Link", RefOr::Item(next_link_header()));
+        headers.insert(
+            "Link",
+            RefOr::Item(link_header(
+                true,
+                deprecation.and_then(|d| d.link.as_deref()),
+            )),
+        );
     }
     Response {
         description: success_description(resolved, op, noun),
@@ -692,6 +741,7 @@ fn alternative_response(
     resolved: &ContractApi<'_>,
     op: &Operation,
     reply: &crate::ir::Reply,
+    deprecation: Option<&Deprecation>,
 ) -> Response {
     let content = match &reply.body {
         Some(body) => json_content(body_schema(resolved, &body.ty)),
@@ -705,14 +755,18 @@ fn alternative_response(
                 Some(body) => success_body_text(resolved, &body.ty),
                 None => "Success; the response has no body.".to_owned(),
             }),
-        headers: success_headers(op),
+        headers: success_headers(op, deprecation),
         content,
         links: BTreeMap::new(),
     }
 }
 
-/// The headers of every success of `op`.
-fn success_headers(op: &Operation) -> BTreeMap<&'static str, RefOr<Header>> {
+/// The headers of every success of `op`, as a version whose deprecation is `deprecation`
+/// serves it.
+fn success_headers(
+    op: &Operation,
+    deprecation: Option<&Deprecation>,
+) -> BTreeMap<&'static str, RefOr<Header>> {
     let mut headers = vec![ResponseHeader::RequestId];
     if is_rate_limited(op) {
         headers.extend([ResponseHeader::RateLimit, ResponseHeader::RateLimitPolicy]);
@@ -736,6 +790,42 @@ fn success_headers(op: &Operation) -> BTreeMap<&'static str, RefOr<Header>> {
     if op.no_store {
         // Inline, as `Link`: most documents have no operation answering with credentials.
         headers.insert("Cache-Control", RefOr::Item(no_store_header()));
+    }
+    if let Some(deprecation) = deprecation {
+        headers.extend(deprecation_headers(deprecation));
+    }
+    headers
+}
+
+/// What a deprecated operation's answers announce: `Deprecation` (RFC 9745) from `since`,
+/// `Sunset` (RFC 8594) from `sunset`, and the page about it as `Link`.
+fn deprecation_headers(deprecation: &Deprecation) -> Vec<(&'static str, RefOr<Header>)> {
+    let mut headers = Vec::new();
+    if let Some(since) = deprecation.since {
+        headers.push((
+            "Deprecation",
+            RefOr::Item(Header {
+                description: "When the operation was deprecated (RFC 9745): `@` and the Unix time."
+                    .to_owned(),
+                required: true,
+                schema: Box::new(Schema::of_type(JsonType::String)),
+                example: Some(serde_json::json!(format!("@{since}"))),
+            }),
+        ));
+    }
+    if let Some(sunset) = deprecation.sunset {
+        headers.push((
+            "Sunset",
+            RefOr::Item(Header {
+                description: "When the operation stops being served (RFC 8594), an HTTP-date; after it, the operation answers 410.".to_owned(),
+                required: true,
+                schema: Box::new(Schema::of_type(JsonType::String)),
+                example: Some(serde_json::json!(cmmv_rules::http_date(sunset))),
+            }),
+        ));
+    }
+    if let Some(link) = &deprecation.link {
+        headers.push(("Link", RefOr::Item(link_header(false, Some(link)))));
     }
     headers
 }
@@ -836,7 +926,7 @@ fn is_rate_limited(op: &Operation) -> bool {
 /// - 422 also when parameters are validated beyond parsing: query parameters (which may be
 ///   required or constrained), the list operation's paging bounds, constrained path parameters;
 /// - 429 when a rate limit applies.
-fn error_responses(op: &Operation) -> BTreeSet<ErrorResponse> {
+fn error_responses(op: &Operation, deprecation: Option<&Deprecation>) -> BTreeSet<ErrorResponse> {
     let mut errors = BTreeSet::from([
         ErrorResponse::BadRequest,
         ErrorResponse::InternalError,
@@ -863,6 +953,10 @@ fn error_responses(op: &Operation) -> BTreeSet<ErrorResponse> {
             ErrorResponse::ValidationFailed,
         ),
         (is_rate_limited(op), ErrorResponse::TooManyRequests),
+        (
+            deprecation.is_some_and(|d| d.sunset.is_some()),
+            ErrorResponse::Gone,
+        ),
     ];
     errors.extend(
         conditional

@@ -142,6 +142,7 @@ pub(super) enum ErrorResponse {
     Forbidden,
     NotFound,
     Conflict,
+    Gone,
     PayloadTooLarge,
     UnsupportedMediaType,
     ValidationFailed,
@@ -153,12 +154,13 @@ pub(super) enum ErrorResponse {
 }
 
 impl ErrorResponse {
-    const ALL: [ErrorResponse; 13] = [
+    const ALL: [ErrorResponse; 14] = [
         ErrorResponse::BadRequest,
         ErrorResponse::Unauthorized,
         ErrorResponse::Forbidden,
         ErrorResponse::NotFound,
         ErrorResponse::Conflict,
+        ErrorResponse::Gone,
         ErrorResponse::PayloadTooLarge,
         ErrorResponse::UnsupportedMediaType,
         ErrorResponse::ValidationFailed,
@@ -176,6 +178,7 @@ impl ErrorResponse {
             ErrorResponse::Forbidden => 403,
             ErrorResponse::NotFound => 404,
             ErrorResponse::Conflict => 409,
+            ErrorResponse::Gone => 410,
             ErrorResponse::PayloadTooLarge => 413,
             ErrorResponse::UnsupportedMediaType => 415,
             ErrorResponse::ValidationFailed => 422,
@@ -195,6 +198,7 @@ impl ErrorResponse {
             ErrorResponse::Forbidden => "403",
             ErrorResponse::NotFound => "404",
             ErrorResponse::Conflict => "409",
+            ErrorResponse::Gone => "410",
             ErrorResponse::PayloadTooLarge => "413",
             ErrorResponse::UnsupportedMediaType => "415",
             ErrorResponse::ValidationFailed => "422",
@@ -219,6 +223,7 @@ impl ErrorResponse {
             ErrorResponse::Forbidden => "#/components/responses/Forbidden",
             ErrorResponse::NotFound => "#/components/responses/NotFound",
             ErrorResponse::Conflict => "#/components/responses/Conflict",
+            ErrorResponse::Gone => "#/components/responses/Gone",
             ErrorResponse::PayloadTooLarge => "#/components/responses/PayloadTooLarge",
             ErrorResponse::UnsupportedMediaType => "#/components/responses/UnsupportedMediaType",
             ErrorResponse::ValidationFailed => "#/components/responses/ValidationFailed",
@@ -253,6 +258,7 @@ impl ErrorResponse {
             ErrorResponse::Forbidden => "Forbidden",
             ErrorResponse::NotFound => "Not Found",
             ErrorResponse::Conflict => "Conflict",
+            ErrorResponse::Gone => "Gone",
             ErrorResponse::PayloadTooLarge => "Content Too Large",
             ErrorResponse::UnsupportedMediaType => "Unsupported Media Type",
             ErrorResponse::ValidationFailed => "Unprocessable Content",
@@ -286,6 +292,10 @@ impl ErrorResponse {
             ErrorResponse::Conflict => (
                 "The change conflicts with the stored data, e.g. a value that must be unique is taken.",
                 "a resource with this `email` already exists",
+            ),
+            ErrorResponse::Gone => (
+                "The operation is past its sunset date and no longer served; the `Link` header names what replaces it.",
+                "`GET /v1/tasks` was sunset on Fri, 01 Jan 2027 00:00:00 GMT",
             ),
             ErrorResponse::PayloadTooLarge => (
                 "The request body is larger than the server accepts.",

@@ -1530,3 +1530,138 @@ operations:
         );
     }
 }
+
+/// A version deprecated in `cmmv.yaml` deprecates its own routes only: version 2 and an
+/// unversioned contract (served at one path for every version) are untouched, and an
+/// operation's own dates win over the version's.
+#[test]
+fn a_deprecated_version_marks_its_routes_only() {
+    let project_file = r#"
+versions:
+  1: { deprecated: { since: 2026-01-01, sunset: 2027-01-01, link: 'https://example.com/v1' } }
+"#;
+    let task = r#"
+contract: Task
+versions: [1, 2]
+fields:
+  id: { type: uuid, primary: true }
+  title: string
+crud:
+  get: {}
+  delete: { deprecated: { since: 2026-03-01 } }
+"#;
+    let ping = r#"
+contract: Ping
+versioned: false
+path: /ping
+auth: public
+fields:
+  id: { type: uuid, primary: true }
+crud: [get]
+"#;
+    let project = analyze(
+        Some(project_file),
+        &[("task.yaml", task), ("ping.yaml", ping)],
+    );
+    let files = files(&project);
+    let doc = |v: u32| -> Value {
+        serde_json::from_str(&files[&format!("openapi/v{v}.json")]).expect("JSON")
+    };
+    let (v1, v2) = (doc(1), doc(2));
+    let get1 = operation(&v1, "/v1/tasks/{id}", "get");
+    assert_eq!(get1["deprecated"], true);
+    let headers = &get1["responses"]["200"]["headers"];
+    assert_eq!(headers["Deprecation"]["example"], "@1767225600");
+    assert_eq!(
+        headers["Sunset"]["example"],
+        "Fri, 01 Jan 2027 00:00:00 GMT"
+    );
+    assert!(
+        headers["Link"]["example"]
+            .as_str()
+            .is_some_and(|l| l.contains("<https://example.com/v1>; rel=\"deprecation\""))
+    );
+    assert_eq!(
+        get1["responses"]["410"]["$ref"],
+        "#/components/responses/Gone"
+    );
+    assert!(v1["components"]["responses"].get("Gone").is_some());
+
+    let get2 = operation(&v2, "/v2/tasks/{id}", "get");
+    assert!(get2.get("deprecated").is_none(), "{get2}");
+    assert!(get2["responses"]["200"]["headers"].get("Sunset").is_none());
+    assert!(v2["components"]["responses"].get("Gone").is_none());
+
+    // The operation's own deprecation, in every version, without a sunset: no 410.
+    for (doc, v) in [(&v1, 1), (&v2, 2)] {
+        let delete = operation(doc, &format!("/v{v}/tasks/{{id}}"), "delete");
+        assert_eq!(delete["deprecated"], true);
+        assert_eq!(
+            delete["responses"]["204"]["headers"]["Deprecation"]["example"],
+            "@1772323200"
+        );
+        assert!(delete["responses"].get("410").is_none());
+    }
+    let ping1 = operation(&v1, "/ping/{id}", "get");
+    assert!(ping1.get("deprecated").is_none(), "{ping1}");
+
+    // The generated routes agree: version 1's get and both deletes are announced.
+    let rust = crate::emit::rust::emit(
+        &crate::api::Api::resolve(&project),
+        &[],
+        &crate::diag::SourceMap::new(),
+        "contracts/",
+    );
+    let task_rs = rust
+        .iter()
+        .find(|f| f.path.ends_with("task.rs"))
+        .map(|f| f.tokens.to_string().replace(char::is_whitespace, ""))
+        .expect("task.rs");
+    assert_eq!(task_rs.matches("::cmmv::deprecation::announce(").count(), 3);
+    assert!(task_rs.contains("sunset:::core::option::Option::Some(1798761600i64)"));
+    let ping_rs = rust
+        .iter()
+        .find(|f| f.path.ends_with("ping.rs"))
+        .map(|f| f.tokens.to_string())
+        .expect("ping.rs");
+    assert!(!ping_rs.contains("deprecation"));
+}
+
+#[test]
+fn deprecations_that_cannot_be_kept_are_errors() {
+    let mut input = Input::default();
+    input.set_project(
+        "contracts/cmmv.yaml",
+        "versions:\n  3: { deprecated: true }\n  x: { deprecated: true }\n",
+    );
+    input.add_contract(
+        "contracts/task.yaml",
+        r#"
+contract: Task
+fields:
+  id: { type: uuid, primary: true }
+crud:
+  get: { deprecated: { since: 2027-01-01, sunset: 2026-01-01 } }
+  delete: { deprecated: { since: soon, link: 'ftp://example.com' } }
+"#,
+    );
+    let analysis = crate::analyze(&input);
+    let messages: Vec<String> = analysis
+        .diagnostics
+        .into_sorted()
+        .iter()
+        .map(|d| d.message.clone())
+        .collect();
+    for expected in [
+        "version 3 is deprecated but no contract serves it",
+        "`x` is not an API version",
+        "the sunset comes before the deprecation",
+        "`soon` is not a date",
+        "`ftp://example.com` is not an absolute http(s) URL",
+    ] {
+        assert!(
+            messages.iter().any(|m| m == expected),
+            "missing `{expected}` in {messages:#?}"
+        );
+    }
+}

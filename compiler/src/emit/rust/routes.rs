@@ -284,6 +284,7 @@ impl ContractEmitter<'_> {
         // One constant per policy (by id: one budget), however many operations draw on it.
         let mut limits: Vec<TokenStream> = Vec::new();
         let mut constants: BTreeMap<String, Ident> = BTreeMap::new();
+        let mut deprecations: BTreeMap<String, (Ident, TokenStream)> = BTreeMap::new();
         for resolved in &self.resolved.operations {
             let op = resolved.operation;
             let handler = format_ident!("{}_handler", op.name);
@@ -307,10 +308,50 @@ impl ContractEmitter<'_> {
             let limit = quote!(&[#(#names),*]);
             for route in resolved.served_routes() {
                 let access = access(resolved.auth);
+                let mounted = quote!(::cmmv::operation(#handler::<H>, #access, #limit));
+                // A deprecated route announces it on every answer, and past its sunset is gone.
+                let deprecation = self.project.deprecation_of(contract, op, route.version);
+                let mounted = if op.deprecated || deprecation.is_some() {
+                    let operation = format!("{}.{}", contract.name, op.name);
+                    let some = |v: Option<i64>| match v {
+                        Some(v) => quote!(::core::option::Option::Some(#v)),
+                        None => quote!(::core::option::Option::None),
+                    };
+                    let since = some(deprecation.and_then(|d| d.since));
+                    let sunset = some(deprecation.and_then(|d| d.sunset));
+                    let link = match deprecation.and_then(|d| d.link.as_deref()) {
+                        Some(link) => quote!(::core::option::Option::Some(#link)),
+                        None => quote!(::core::option::Option::None),
+                    };
+                    let value = quote! {
+                        ::cmmv::deprecation::Deprecation {
+                            operation: #operation,
+                            since: #since,
+                            sunset: #sunset,
+                            link: #link,
+                        }
+                    };
+                    // One constant per distinct deprecation, however many versions serve it.
+                    let taken = deprecations.len();
+                    let name = deprecations
+                        .entry(value.to_string())
+                        .or_insert_with(|| {
+                            let name = format_ident!("DEPRECATION_{taken}");
+                            (
+                                name.clone(),
+                                quote!(const #name: ::cmmv::deprecation::Deprecation = #value;),
+                            )
+                        })
+                        .0
+                        .clone();
+                    quote!(::cmmv::deprecation::announce(#mounted, &#name))
+                } else {
+                    mounted
+                };
                 by_path
                     .entry(route.path.clone())
                     .or_default()
-                    .push(quote!(#method(::cmmv::operation(#handler::<H>, #access, #limit))));
+                    .push(quote!(#method(#mounted)));
             }
         }
         let routes = by_path.iter().map(|(path, methods)| {
@@ -321,12 +362,17 @@ impl ContractEmitter<'_> {
             );
             quote!(.route(#path, #first #(.#methods)*))
         });
+        let mut deprecations: Vec<(Ident, TokenStream)> = deprecations.into_values().collect();
+        deprecations.sort_by_key(|(name, _)| name.to_string());
+        let deprecations = deprecations.into_iter().map(|(_, item)| item);
         quote! {
             #[doc = #docs]
             pub fn #fn_name<H: #trait_name>(handlers: ::std::sync::Arc<H>) -> ::cmmv::__private::axum::Router {
                 use ::cmmv::__private::axum::extract::State;
 
                 #(#limits)*
+
+                #(#deprecations)*
 
                 #(#handlers)*
 

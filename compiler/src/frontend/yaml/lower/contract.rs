@@ -40,7 +40,9 @@ impl Lowerer<'_> {
                 .unwrap_or_else(|| BTreeSet::from([1])),
             None => BTreeSet::from([1]),
         };
-        let deprecated = self.flag(&object, "deprecated");
+        let (deprecated, deprecation) = object
+            .get("deprecated")
+            .map_or((false, None), |node| self.deprecation(node));
         let auth = object
             .get("auth")
             .and_then(|n| self.auth(n))
@@ -62,6 +64,7 @@ impl Lowerer<'_> {
             versioned,
             provided_by: None,
             deprecated,
+            deprecation,
             auth,
             rate_limit,
             storage,

@@ -1,7 +1,7 @@
 //! The keys each construct of the contract format accepts: unknown keys are reported with
 //! a suggestion from these lists.
 
-pub(super) const PROJECT_KEYS: &[&str] = &["api", "proto", "rate_limits", "modules"];
+pub(super) const PROJECT_KEYS: &[&str] = &["api", "proto", "rate_limits", "modules", "versions"];
 pub(super) const API_KEYS: &[&str] = &[
     "title",
     "version",
@@ -100,6 +100,8 @@ pub(super) const ITEM_KEYS: &[&str] = &[
     "multiple_of",
 ];
 
+pub(super) const DEPRECATION_KEYS: &[&str] = &["since", "sunset", "link"];
+pub(super) const VERSION_KEYS: &[&str] = &["deprecated"];
 pub(super) const MESSAGE_KEYS: &[&str] = &["description", "fields"];
 pub(super) const ENUM_KEYS: &[&str] = &["description", "values"];
 pub(super) const ENUM_VALUE_KEYS: &[&str] = &["name", "description"];

@@ -181,6 +181,70 @@ impl<'a> Lowerer<'a> {
         }
     }
 
+    /// `deprecated: true`, or `deprecated: { since, sunset, link }` (dates as `YYYY-MM-DD` or
+    /// RFC 3339 date-times, the link an absolute http(s) URL).
+    fn deprecation(&mut self, node: &Node) -> (bool, Option<Deprecation>) {
+        if let Some(Yaml::Bool(flag)) = node.scalar() {
+            return (flag, None);
+        }
+        if node.scalar().is_some() {
+            self.expected(node, "`true`, `false` or `{ since, sunset, link }`");
+            return (false, None);
+        }
+        let Some(object) = self.object(node, "`deprecated`", DEPRECATION_KEYS) else {
+            return (false, None);
+        };
+        let mut moment = |key: &str| -> Option<(i64, Span)> {
+            let value = object.get(key)?;
+            let text = self.string(value)?;
+            let seconds = cmmv_rules::parse_date(&text)
+                .map(|date| date.midnight().assume_utc().unix_timestamp())
+                .or_else(|| cmmv_rules::parse_date_time(&text).map(|t| t.unix_timestamp()));
+            if seconds.is_none() {
+                self.error(value.span, format!("`{text}` is not a date"))
+                    .with_label("expected `YYYY-MM-DD` or an RFC 3339 date-time")
+                    .with_help("write e.g. `2027-01-01` or `2027-01-01T00:00:00Z`")
+                    .emit(self.diags);
+            }
+            seconds.map(|s| (s, value.span))
+        };
+        let since = moment("since");
+        let sunset = moment("sunset");
+        if let (Some((since, _)), Some((sunset, span))) = (since, sunset) {
+            if sunset <= since {
+                self.error(span, "the sunset comes before the deprecation")
+                    .with_label("`sunset` must be later than `since`")
+                    .emit(self.diags);
+            }
+        }
+        let link = object.get("link").and_then(|value| {
+            let link = self.string(value)?;
+            let absolute = (link.starts_with("https://") || link.starts_with("http://"))
+                && !link.contains(char::is_whitespace)
+                && !link.contains(['<', '>', '"']);
+            if !absolute {
+                self.error(
+                    value.span,
+                    format!("`{link}` is not an absolute http(s) URL"),
+                )
+                .with_label("sent in the `Link` header of every answer")
+                .with_help("write e.g. `https://example.com/changelog#v1`")
+                .emit(self.diags);
+                return None;
+            }
+            Some(link)
+        });
+        (
+            true,
+            Some(Deprecation {
+                since: since.map(|(s, _)| s),
+                sunset: sunset.map(|(s, _)| s),
+                link,
+                span: node.span,
+            }),
+        )
+    }
+
     fn flag(&mut self, object: &Object<'_>, key: &str) -> bool {
         object
             .get(key)

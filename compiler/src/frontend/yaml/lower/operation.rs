@@ -61,6 +61,7 @@ impl Lowerer<'_> {
                 summary: None,
                 description: None,
                 deprecated: contract.deprecated,
+                deprecation: contract.deprecation.clone(),
                 path_params: Vec::new(),
                 query: Vec::new(),
                 request: match kind {
@@ -160,7 +161,12 @@ impl Lowerer<'_> {
             op.description = self.string(n);
         }
         if let Some(n) = object.get("deprecated") {
-            op.deprecated = self.bool(n).unwrap_or(op.deprecated);
+            let (deprecated, deprecation) = self.deprecation(n);
+            op.deprecated = deprecated;
+            // `deprecated: true` keeps the contract's dates; `false` drops them.
+            if deprecation.is_some() || !deprecated {
+                op.deprecation = deprecation;
+            }
         }
         if let Some(auth) = object.get("auth").and_then(|n| self.auth(n)) {
             op.auth = auth;
@@ -383,6 +389,7 @@ impl Lowerer<'_> {
             summary: None,
             description: None,
             deprecated: contract.deprecated,
+            deprecation: contract.deprecation.clone(),
             path_params,
             query,
             request,

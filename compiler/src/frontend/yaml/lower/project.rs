@@ -53,6 +53,9 @@ pub(crate) fn lower_project_file(file: FileId, text: &str, diags: &mut Diagnosti
             }
         }
     }
+    if let Some(versions) = map.get("versions") {
+        cx.version_settings(versions, &mut project);
+    }
     if let Some(modules) = map.get("modules") {
         cx.modules(modules, &mut project.modules);
     }
@@ -243,6 +246,51 @@ impl Lowerer<'_> {
                     self.error(item.span, format!("unknown module `{name}`"))
                         .with_help(help)
                         .emit(self.diags);
+                }
+            }
+        }
+    }
+}
+
+impl Lowerer<'_> {
+    /// `versions:` in the project file: settings per API version, by number.
+    fn version_settings(&mut self, node: &Node, project: &mut Project) {
+        let Some(entries) = self.map(node, "`versions`") else {
+            return;
+        };
+        for (key, value) in entries {
+            let Some(name) = self.key_name(key) else {
+                continue;
+            };
+            let Some(version) = name.parse::<u32>().ok().filter(|v| (1..=65535).contains(v)) else {
+                self.error(key.span, format!("`{name}` is not an API version"))
+                    .with_label("expected a number from 1 to 65535")
+                    .with_help(
+                        "key each version by its number: `versions: { 1: { deprecated: ... } }`",
+                    )
+                    .emit(self.diags);
+                continue;
+            };
+            let Some(settings) = self.object(value, "a version's settings", VERSION_KEYS) else {
+                continue;
+            };
+            if let Some(node) = settings.get("deprecated") {
+                match self.deprecation(node) {
+                    (true, Some(deprecation)) => {
+                        project.deprecated_versions.insert(version, deprecation);
+                    }
+                    (true, None) => {
+                        project.deprecated_versions.insert(
+                            version,
+                            Deprecation {
+                                since: None,
+                                sunset: None,
+                                link: None,
+                                span: node.span,
+                            },
+                        );
+                    }
+                    (false, _) => {}
                 }
             }
         }

@@ -1,5 +1,5 @@
-//! Serving the generated OpenAPI documents: `/v{N}/openapi.json|yaml` for each API version and
-//! `/openapi.json|yaml` for the latest one.
+//! Serving the generated OpenAPI documents: `/v{N}/openapi.json|yaml` for each API version,
+//! `/openapi.json|yaml` for the latest one, and `/openapi`, the index of them all.
 
 use std::collections::BTreeMap;
 
@@ -28,10 +28,31 @@ pub(crate) fn routes(documents: &BTreeMap<u32, Document>) -> Router {
         router = add(router, &format!("/v{version}"), document);
     }
     // BTreeMap order: the last entry is the highest version.
-    if let Some(latest) = documents.values().next_back() {
+    if let Some((&latest_version, latest)) = documents.iter().next_back() {
         router = add(router, "", latest);
+        let index = Bytes::from(index(documents.keys().copied(), latest_version));
+        router = router.route("/openapi", get(move || async move { serve(JSON, index) }));
     }
     router
+}
+
+/// `/openapi`: every version served and where its documents are, so that a client or a tool
+/// finds them without knowing the versions in advance.
+fn index(versions: impl Iterator<Item = u32>, latest: u32) -> Vec<u8> {
+    let versions: Vec<serde_json::Value> = versions
+        .map(|version| {
+            serde_json::json!({
+                "version": version,
+                "json": format!("/v{version}/openapi.json"),
+                "yaml": format!("/v{version}/openapi.yaml"),
+            })
+        })
+        .collect();
+    serde_json::to_vec(&serde_json::json!({
+        "latest": latest,
+        "versions": versions,
+    }))
+    .unwrap_or_default()
 }
 
 fn add(router: Router, prefix: &str, document: &Document) -> Router {

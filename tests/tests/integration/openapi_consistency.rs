@@ -249,7 +249,7 @@ async fn the_routes_the_app_serves_are_documented_or_deliberately_left_out() {
             .map(|p| get(&p)),
         );
     }
-    expected.extend(["/openapi.json", "/openapi.yaml"].map(get));
+    expected.extend(["/openapi", "/openapi.json", "/openapi.yaml"].map(get));
     // The interactive documents and their assets (docs/operations.md).
     expected.extend(
         [

@@ -409,6 +409,21 @@ async fn openapi_documents_are_served_per_version_and_latest() {
             .as_u16(),
         404
     );
+    // The index names every version and where its documents are; each link answers.
+    let index = http_get(&served, "/openapi").await;
+    assert_eq!(header(&index, "content-type"), Some("application/json"));
+    let index = json(index).await;
+    assert_eq!(index["latest"], 2);
+    let versions = index["versions"].as_array().expect("a list");
+    assert_eq!(versions.len(), 2);
+    for (entry, version) in versions.iter().zip([1, 2]) {
+        assert_eq!(entry["version"], version);
+        for format in ["json", "yaml"] {
+            let link = entry[format].as_str().expect("a link");
+            assert_eq!(link, format!("/v{version}/openapi.{format}"));
+            assert_eq!(http_get(&served, link).await.status().as_u16(), 200);
+        }
+    }
 }
 
 /// What the test's layers do: append `tag` to the `x-layers` response header, and answer 418

@@ -127,8 +127,8 @@ fn check_account_binding(project: &Project, diags: &mut Diagnostics) {
     }
 }
 
-/// A version deprecated in `cmmv.yaml` must be one the contracts serve: a misspelt number
-/// would otherwise deprecate nothing, silently.
+/// A version `cmmv.yaml` names — deprecated, or the default of requests naming none — must be
+/// one the contracts serve: a misspelt number would otherwise do nothing, silently.
 fn check_deprecated_versions(project: &Project, diags: &mut Diagnostics) {
     let served: BTreeSet<u32> = project
         .contracts
@@ -137,20 +137,33 @@ fn check_deprecated_versions(project: &Project, diags: &mut Diagnostics) {
         .flat_map(|c| c.operations.values())
         .flat_map(|op| op.versions.iter().copied())
         .collect();
-    for (version, deprecation) in &project.deprecated_versions {
-        if !served.contains(version) {
-            let list: Vec<String> = served.iter().map(|v| v.to_string()).collect();
+    let list: Vec<String> = served.iter().map(|v| v.to_string()).collect();
+    let help = if list.is_empty() {
+        "no versioned contract serves any version yet".to_owned()
+    } else {
+        format!("the contracts serve versions {}", list.join(", "))
+    };
+    let named = project
+        .deprecated_versions
+        .iter()
+        .map(|(v, d)| (*v, d.span, "is deprecated"))
+        .chain(
+            project
+                .api
+                .versioning
+                .default
+                .iter()
+                .map(|d| (d.value, d.span, "is the default")),
+        );
+    for (version, span, what) in named {
+        if !served.contains(&version) {
             diags.push(
                 Diagnostic::error(
-                    deprecation.span,
-                    format!("version {version} is deprecated but no contract serves it"),
+                    span,
+                    format!("version {version} {what} but no contract serves it"),
                 )
-                .with_label("deprecated here")
-                .with_help(if list.is_empty() {
-                    "no versioned contract serves any version yet".to_owned()
-                } else {
-                    format!("the contracts serve versions {}", list.join(", "))
-                }),
+                .with_label("named here")
+                .with_help(help.clone()),
             );
         }
     }

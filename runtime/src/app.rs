@@ -86,6 +86,9 @@ pub struct AppBuilder {
     layers: Vec<RouterLayer>,
     /// "Now", for deprecations' sunsets ([`AppBuilder::clock`]).
     clock: crate::deprecation::Clock,
+    /// How requests name their API version, and the routes each version serves.
+    versioning: crate::versioning::Versioning,
+    versioned_routes: Vec<(&'static str, &'static str)>,
 }
 
 /// A layer of the app's, applied to the router once every route is in.
@@ -157,6 +160,8 @@ impl App {
             modules: ModuleParts::default(),
             layers: Vec::new(),
             clock: crate::deprecation::Clock::system(),
+            versioning: crate::versioning::Versioning::URI,
+            versioned_routes: Vec::new(),
         }
     }
 
@@ -373,6 +378,8 @@ impl AppBuilder {
         if api.account.is_some() {
             self.modules.account_contract = api.account;
         }
+        self.versioning = api.versioning;
+        self.versioned_routes.extend_from_slice(api.routes);
         self
     }
 
@@ -528,19 +535,31 @@ impl AppBuilder {
             .into_iter()
             .rev()
             .fold(routes, |routes, layer| (layer.0)(routes));
+        let negotiation = if self.versioning.negotiates() {
+            let negotiation =
+                crate::versioning::Negotiation::new(self.versioning, &self.versioned_routes)
+                    .map_err(BuildError::Versioning)?;
+            Some(Arc::new(negotiation))
+        } else {
+            None
+        };
         let stack = layers::apply(
             routes,
             &self.settings,
-            metrics.clone(),
-            authenticator,
-            rate_limiting,
-            self.settings
-                .cursor_secret
-                .as_ref()
-                .map_or_else(crate::list::CursorKey::random, |secret| {
-                    crate::list::CursorKey::from_secret(secret.expose().as_bytes())
-                }),
-            self.clock,
+            layers::Parts {
+                metrics: metrics.clone(),
+                authenticator,
+                rate_limiting,
+                cursor_key: self
+                    .settings
+                    .cursor_secret
+                    .as_ref()
+                    .map_or_else(crate::list::CursorKey::random, |secret| {
+                        crate::list::CursorKey::from_secret(secret.expose().as_bytes())
+                    }),
+                clock: self.clock,
+                negotiation,
+            },
         );
         Ok(App {
             settings: self.settings,
@@ -587,6 +606,9 @@ pub enum BuildError {
         /// The account contract, `User`.
         contract: &'static str,
     },
+    /// The documents' versioning (`versioning:` in `cmmv.yaml`) cannot be served: a default
+    /// version no route serves, a header name HTTP does not allow.
+    Versioning(String),
 }
 
 impl fmt::Display for BuildError {
@@ -605,6 +627,7 @@ impl fmt::Display for BuildError {
                 f,
                 "the app mounts the `{module}` module, which its API documents do not describe: add `modules: [{module}]` to cmmv.yaml"
             ),
+            BuildError::Versioning(problem) => write!(f, "API versioning: {problem}"),
             BuildError::AccountRecordsUnkept { contract } => write!(
                 f,
                 "`{contract}` is bound to the accounts (`account:`), but the login module does not keep its records: give it the store (Login::with_records(stores.accounts()), or Service::accounts)"
@@ -620,7 +643,8 @@ impl std::error::Error for BuildError {
             BuildError::UnregisteredRateLimitKey { .. }
             | BuildError::ModuleNotMounted { .. }
             | BuildError::UndocumentedModule { .. }
-            | BuildError::AccountRecordsUnkept { .. } => None,
+            | BuildError::AccountRecordsUnkept { .. }
+            | BuildError::Versioning(_) => None,
         }
     }
 }

@@ -60,18 +60,32 @@ const CORS_MAX_AGE: Duration = Duration::from_secs(600);
 const MAX_DETAIL_BYTES: usize = 1024;
 
 /// The routes in the app's middleware: what is served.
-pub(crate) type Stack = Outer<Either<Cors<Inner<Router>>, Inner<Router>>>;
+pub(crate) type Stack = Outer<Either<Cors<Inner<Routed>>, Inner<Routed>>>;
+
+/// The router, behind the version negotiation when the app has one.
+type Routed = Either<crate::versioning::Negotiate<Router>, Router>;
+
+/// What the app's middleware shares with every request, besides the settings.
+pub(crate) struct Parts {
+    pub(crate) metrics: Metrics,
+    pub(crate) authenticator: Arc<crate::auth::Authenticator>,
+    pub(crate) rate_limiting: Option<Arc<crate::ratelimit::RateLimiting>>,
+    pub(crate) cursor_key: crate::list::CursorKey,
+    pub(crate) clock: crate::deprecation::Clock,
+    /// How bare paths find their version, when a header or media type may name it.
+    pub(crate) negotiation: Option<Arc<crate::versioning::Negotiation>>,
+}
 
 /// Wraps `routes` in the app's middleware, in the order described in the module docs.
-pub(crate) fn apply(
-    routes: Router,
-    settings: &Settings,
-    metrics: Metrics,
-    authenticator: Arc<crate::auth::Authenticator>,
-    rate_limiting: Option<Arc<crate::ratelimit::RateLimiting>>,
-    cursor_key: crate::list::CursorKey,
-    clock: crate::deprecation::Clock,
-) -> Stack {
+pub(crate) fn apply(routes: Router, settings: &Settings, parts: Parts) -> Stack {
+    let Parts {
+        metrics,
+        authenticator,
+        rate_limiting,
+        cursor_key,
+        clock,
+        negotiation,
+    } = parts;
     // Both wrap each route (and the fallback) in one layer, so that a route pays for one more
     // boxed service rather than two.
     let routes = routes.layer(
@@ -98,6 +112,8 @@ pub(crate) fn apply(
             body_limit: settings.body_limit,
             timeout: settings.request_timeout,
         })
+        // Closest to the router: it decides which version's route a bare path is.
+        .option_layer(negotiation.map(crate::versioning::NegotiateLayer))
         .service(routes)
 }
 

@@ -9,7 +9,7 @@
 //!
 //! ```no_run
 //! # mod api {
-//! #     pub const API: cmmv::Api = cmmv::Api { openapi: &[], routes: &[], rate_limits: &[], migrations: &[], modules: &[], account: None };
+//! #     pub const API: cmmv::Api = cmmv::Api { openapi: &[], routes: &[], rate_limits: &[], migrations: &[], modules: &[], account: None, versioning: cmmv::versioning::Versioning::URI };
 //! # }
 //! # async fn serve() -> Result<(), Box<dyn std::error::Error>> {
 //! // pub mod api { include!(concat!(env!("OUT_DIR"), "/cmmv/rust/mod.rs")); }
@@ -78,6 +78,7 @@ pub mod store;
 pub mod testing;
 pub mod types;
 pub mod validate;
+pub mod versioning;
 
 pub use app::{App, AppBuilder, BuildError};
 pub use enumeration::Enum;

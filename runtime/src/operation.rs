@@ -43,4 +43,6 @@ pub struct Api {
     /// The contract bound to the login module's accounts (`account:`), if one is: the login
     /// module must keep its records ([`crate::auth::Login::with_records`]).
     pub account: Option<&'static str>,
+    /// How requests name their API version (`versioning:` in `cmmv.yaml`).
+    pub versioning: crate::versioning::Versioning,
 }

@@ -85,8 +85,48 @@ pub struct ApiInfo {
     /// A URL.
     pub terms_of_service: Option<String>,
     pub external_docs: Option<ExternalDocs>,
+    /// How requests name their API version (`versioning:`).
+    pub versioning: Versioning,
     /// The file `cmmv.yaml` was read from, when there was one.
     pub file: Option<FileId>,
+}
+
+/// How requests name their API version (`versioning:` in `cmmv.yaml`); several strategies may
+/// be on at once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Versioning {
+    /// `/v{N}/...` paths (on by default).
+    pub uri: bool,
+    /// A request header naming the version (`X-API-Version` by default), when on.
+    pub header: Option<String>,
+    /// The `<api>` of `Accept: application/vnd.<api>.v{N}+json`, when on.
+    pub media_type: Option<String>,
+    /// The version of a request naming none; `None`: the latest.
+    pub default: Option<Spanned<u32>>,
+    /// Where `versioning:` was written.
+    pub span: Option<Span>,
+}
+
+impl Default for Versioning {
+    fn default() -> Self {
+        Self {
+            uri: true,
+            header: None,
+            media_type: None,
+            default: None,
+            span: None,
+        }
+    }
+}
+
+impl Versioning {
+    /// The default name of the version header.
+    pub const HEADER: &str = "X-API-Version";
+
+    /// Whether requests may call bare paths and name the version otherwise.
+    pub fn negotiates(&self) -> bool {
+        self.header.is_some() || self.media_type.is_some()
+    }
 }
 
 impl Default for ApiInfo {
@@ -101,6 +141,7 @@ impl Default for ApiInfo {
             license: None,
             terms_of_service: None,
             external_docs: None,
+            versioning: Versioning::default(),
             file: None,
         }
     }

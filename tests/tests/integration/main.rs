@@ -33,3 +33,4 @@ mod store_conformance;
 mod store_sql;
 mod store_support;
 mod store_writer;
+mod versioning;

@@ -256,6 +256,7 @@ const REPORTS_API: cmmv::Api = cmmv::Api {
     migrations: &[],
     modules: &[],
     account: None,
+    versioning: cmmv::versioning::Versioning::URI,
 };
 
 #[tokio::test]

@@ -10,7 +10,7 @@ use super::texts::{
 use crate::api::{Api, ContractApi, OperationApi};
 use crate::ir::{
     ApiInfo, AuthPolicy, BodyType, CrudKind, Deprecation, Field, Method, Operation, Project,
-    RateKey, RateLimit, RoleMode, pluralize, to_snake_case,
+    RateKey, RateLimit, RoleMode, Versioning, pluralize, to_snake_case,
 };
 
 use cmmv_rules::list::{MAX_IN_VALUES, Operator};
@@ -79,6 +79,8 @@ pub(super) fn write(api: &Api<'_>, versions: &[u32], generated: &str, outs: &mut
             let (group, rest): (Vec<usize>, Vec<usize>) = pending.into_iter().partition(|&v| {
                 same_operations(&plans[v].paths[suffix], &operations)
                     && same_deprecations(project, &operations, versions[v], versions[first])
+                    // The version's header and media type are its own.
+                    && (v == first || !project.api.versioning.negotiates())
             });
             pending = rest;
             let item = path_item(project, &operations, versions[first]);
@@ -108,7 +110,7 @@ pub(super) fn write(api: &Api<'_>, versions: &[u32], generated: &str, outs: &mut
             write_entry(
                 outs,
                 &group,
-                |v| suffix.full_path(versions[v]),
+                |v| suffix.full_path(versions[v], project.api.versioning.uri),
                 &item,
                 &mut rendered,
             );
@@ -273,11 +275,13 @@ enum PathKey {
 }
 
 impl PathKey {
-    /// The path as the document of `version` shows it.
-    fn full_path(&self, version: u32) -> String {
+    /// The path as the document of `version` shows it: below `/v{N}` when clients name the
+    /// version in the path (`uri`), bare when only a header or media type names it.
+    fn full_path(&self, version: u32, prefixed: bool) -> String {
         match self {
             PathKey::Bare(path) => path.clone(),
-            PathKey::Versioned(suffix) => format!("/v{version}{suffix}"),
+            PathKey::Versioned(suffix) if prefixed => format!("/v{version}{suffix}"),
+            PathKey::Versioned(suffix) => suffix.clone(),
         }
     }
 }
@@ -303,9 +307,76 @@ fn path_item(project: &Project, operations: &[Served<'_, '_>], version: u32) -> 
     let mut item = PathItem::default();
     for &(contract, op) in operations {
         let deprecation = project.deprecation_of(contract.contract, op.operation, version);
-        *method_slot(&mut item, op.operation.method) = Some(operation(contract, op, deprecation));
+        let mut operation = operation(contract, op, deprecation);
+        if contract.contract.versioned {
+            negotiation(&project.api.versioning, version, project, &mut operation);
+        }
+        *method_slot(&mut item, op.operation.method) = Some(operation);
     }
     item
+}
+
+/// What the header and media-type strategies add to an operation of version `version`: the
+/// header naming the version (required where the path does not, unless the version is the
+/// default), the version's media type beside `application/json` on the JSON successes, and
+/// the problems of a version not served (406 by media type; 404 for a bare path another
+/// version serves, where the documents show bare paths).
+fn negotiation(
+    versioning: &Versioning,
+    version: u32,
+    project: &Project,
+    operation: &mut model::Operation,
+) {
+    let default = versioning
+        .default
+        .as_ref()
+        .map(|d| d.value)
+        .or_else(|| project.versions().last().copied());
+    if let Some(header) = &versioning.header {
+        let required = !versioning.uri && default != Some(version);
+        operation.parameters.push(Parameter {
+            name: header.clone(),
+            location: ParameterLocation::Header,
+            description: Some(if versioning.uri {
+                format!("The API version, {version}; the path names it already, and a header naming another is refused.")
+            } else if required {
+                format!("The API version, {version}.")
+            } else {
+                format!("The API version, {version}, which requests naming none get.")
+            }),
+            required,
+            deprecated: false,
+            style: None,
+            explode: None,
+            schema: Schema {
+                enum_values: vec![version.to_string().into()],
+                ..Schema::of_type(JsonType::String)
+            },
+        });
+    }
+    if let Some(api) = &versioning.media_type {
+        let vendor: Cow<'static, str> =
+            Cow::Owned(format!("application/vnd.{api}.v{version}+json"));
+        for response in operation.responses.values_mut() {
+            if let RefOr::Item(response) = response {
+                if let Some(json) = response.content.get(JSON).cloned() {
+                    response.content.insert(vendor.clone(), json);
+                }
+            }
+        }
+        operation.responses.insert(
+            Cow::Borrowed(ErrorResponse::NotAcceptable.status_key()),
+            ErrorResponse::NotAcceptable.reference(),
+        );
+    }
+    // A bare path that the version asked for does not serve (another does): documented where
+    // the documents show bare paths, that is without `uri`.
+    if versioning.negotiates() && !versioning.uri {
+        operation.responses.insert(
+            Cow::Borrowed(ErrorResponse::NotFound.status_key()),
+            ErrorResponse::NotFound.reference(),
+        );
+    }
 }
 
 /// Writes `value` as the entry `key(v)` of each document `v` of `targets`: straight into the
@@ -697,9 +768,9 @@ fn body_schema(resolved: &ContractApi<'_>, body: &BodyType) -> Schema {
     }
 }
 
-fn json_content(schema: Schema) -> BTreeMap<&'static str, MediaType> {
+fn json_content(schema: Schema) -> BTreeMap<Cow<'static, str>, MediaType> {
     BTreeMap::from([(
-        JSON,
+        Cow::Borrowed(JSON),
         MediaType {
             schema: Box::new(schema),
             example: None,

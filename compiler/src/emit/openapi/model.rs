@@ -170,6 +170,7 @@ pub(super) struct RateLimitPolicy {
 pub(super) enum ParameterLocation {
     Path,
     Query,
+    Header,
     Cookie,
 }
 
@@ -196,7 +197,7 @@ pub(super) struct RequestBody {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(super) description: Option<String>,
     pub(super) required: bool,
-    pub(super) content: BTreeMap<&'static str, MediaType>,
+    pub(super) content: BTreeMap<Cow<'static, str>, MediaType>,
 }
 
 /// The schema is boxed here and in `Header`: both sit in `BTreeMap`s of one or two entries,
@@ -215,7 +216,7 @@ pub(super) struct Response {
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub(super) headers: BTreeMap<&'static str, RefOr<Header>>,
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-    pub(super) content: BTreeMap<&'static str, MediaType>,
+    pub(super) content: BTreeMap<Cow<'static, str>, MediaType>,
     /// Operations a client can call next with what this response holds (OpenAPI links).
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub(super) links: BTreeMap<String, OperationLink>,

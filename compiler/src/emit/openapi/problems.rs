@@ -141,6 +141,7 @@ pub(super) enum ErrorResponse {
     Unauthorized,
     Forbidden,
     NotFound,
+    NotAcceptable,
     Conflict,
     Gone,
     PayloadTooLarge,
@@ -154,11 +155,12 @@ pub(super) enum ErrorResponse {
 }
 
 impl ErrorResponse {
-    const ALL: [ErrorResponse; 14] = [
+    const ALL: [ErrorResponse; 15] = [
         ErrorResponse::BadRequest,
         ErrorResponse::Unauthorized,
         ErrorResponse::Forbidden,
         ErrorResponse::NotFound,
+        ErrorResponse::NotAcceptable,
         ErrorResponse::Conflict,
         ErrorResponse::Gone,
         ErrorResponse::PayloadTooLarge,
@@ -177,6 +179,7 @@ impl ErrorResponse {
             ErrorResponse::Unauthorized => 401,
             ErrorResponse::Forbidden => 403,
             ErrorResponse::NotFound => 404,
+            ErrorResponse::NotAcceptable => 406,
             ErrorResponse::Conflict => 409,
             ErrorResponse::Gone => 410,
             ErrorResponse::PayloadTooLarge => 413,
@@ -197,6 +200,7 @@ impl ErrorResponse {
             ErrorResponse::Unauthorized => "401",
             ErrorResponse::Forbidden => "403",
             ErrorResponse::NotFound => "404",
+            ErrorResponse::NotAcceptable => "406",
             ErrorResponse::Conflict => "409",
             ErrorResponse::Gone => "410",
             ErrorResponse::PayloadTooLarge => "413",
@@ -222,6 +226,7 @@ impl ErrorResponse {
             ErrorResponse::Unauthorized => "#/components/responses/Unauthorized",
             ErrorResponse::Forbidden => "#/components/responses/Forbidden",
             ErrorResponse::NotFound => "#/components/responses/NotFound",
+            ErrorResponse::NotAcceptable => "#/components/responses/NotAcceptable",
             ErrorResponse::Conflict => "#/components/responses/Conflict",
             ErrorResponse::Gone => "#/components/responses/Gone",
             ErrorResponse::PayloadTooLarge => "#/components/responses/PayloadTooLarge",
@@ -257,6 +262,7 @@ impl ErrorResponse {
             ErrorResponse::Unauthorized => "Unauthorized",
             ErrorResponse::Forbidden => "Forbidden",
             ErrorResponse::NotFound => "Not Found",
+            ErrorResponse::NotAcceptable => "Not Acceptable",
             ErrorResponse::Conflict => "Conflict",
             ErrorResponse::Gone => "Gone",
             ErrorResponse::PayloadTooLarge => "Content Too Large",
@@ -292,6 +298,10 @@ impl ErrorResponse {
             ErrorResponse::Conflict => (
                 "The change conflicts with the stored data, e.g. a value that must be unique is taken.",
                 "a resource with this `email` already exists",
+            ),
+            ErrorResponse::NotAcceptable => (
+                "`Accept` asks for an API version (`application/vnd.<api>.v<N>+json`) this server does not serve; `errors` names the versions it does.",
+                "`application/vnd.todo.v9+json` names no API version served here; the versions served are 1, 2",
             ),
             ErrorResponse::Gone => (
                 "The operation is past its sunset date and no longer served; the `Link` header names what replaces it.",
@@ -377,7 +387,7 @@ impl ErrorResponse {
         Response {
             description: description.to_owned(),
             headers: header_refs(self.headers()),
-            content: BTreeMap::from([(PROBLEM_JSON, media)]),
+            content: BTreeMap::from([(Cow::Borrowed(PROBLEM_JSON), media)]),
             links: BTreeMap::new(),
         }
     }

@@ -1665,3 +1665,82 @@ crud:
         );
     }
 }
+
+/// With the header and media type only, the documents show bare paths; the header is required
+/// except in the default version, and each version's media type sits beside JSON.
+#[test]
+fn versions_named_by_header_and_media_type_are_documented_on_bare_paths() {
+    let project_file = r#"
+proto: { package: shop.v1 }
+versioning: { strategies: [header, media_type], header: Api-Version, default: 1 }
+"#;
+    let item = r#"
+contract: Item
+versions: [1, 2]
+fields:
+  id: { type: uuid, primary: true }
+  name: string
+crud: [get, create]
+"#;
+    let project = analyze(Some(project_file), &[("item.yaml", item)]);
+    let files = files(&project);
+    for (version, required) in [(1, false), (2, true)] {
+        let doc: Value =
+            serde_json::from_str(&files[&format!("openapi/v{version}.json")]).expect("JSON");
+        assert!(
+            doc["paths"]
+                .get(format!("/v{version}/items/{{id}}"))
+                .is_none()
+        );
+        let get = operation(&doc, "/items/{id}", "get");
+        let header = parameter(get, "Api-Version");
+        assert_eq!(header["in"], "header");
+        assert_eq!(header.get("required").is_some(), required, "{header}");
+        assert_eq!(header["schema"]["enum"], json!([version.to_string()]));
+        let content = &get["responses"]["200"]["content"];
+        assert!(content.get("application/json").is_some());
+        assert_eq!(
+            content[format!("application/vnd.shop.v{version}+json")]["schema"]["$ref"],
+            "#/components/schemas/Item"
+        );
+        assert_eq!(
+            get["responses"]["406"]["$ref"],
+            "#/components/responses/NotAcceptable"
+        );
+        let create = operation(&doc, "/items", "post");
+        assert_eq!(
+            create["responses"]["404"]["$ref"],
+            "#/components/responses/NotFound"
+        );
+    }
+}
+
+#[test]
+fn versioning_settings_that_cannot_work_are_errors() {
+    let mut input = Input::default();
+    input.set_project(
+        "contracts/cmmv.yaml",
+        "versioning: { strategies: [uri, cookie], header: 'Content-Type', media_type: Todo, default: 4 }\n",
+    );
+    input.add_contract(
+        "contracts/item.yaml",
+        "contract: Item\nfields:\n  id: { type: uuid, primary: true }\ncrud: [get]\n",
+    );
+    let messages: Vec<String> = crate::analyze(&input)
+        .diagnostics
+        .into_sorted()
+        .iter()
+        .map(|d| d.message.clone())
+        .collect();
+    for expected in [
+        "unknown versioning strategy `cookie`",
+        "`Content-Type` cannot name the version",
+        "`Todo` cannot name the API in a media type",
+        "version 4 is the default but no contract serves it",
+    ] {
+        assert!(
+            messages.iter().any(|m| m == expected),
+            "missing `{expected}` in {messages:#?}"
+        );
+    }
+}

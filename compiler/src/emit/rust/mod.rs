@@ -144,6 +144,31 @@ fn module_file(api: &Api<'_>, migrations: &[Migration], sources: &SourceMap) -> 
         }
         None => quote!(::core::option::Option::None),
     };
+    let versioning = {
+        let v = &api.project.api.versioning;
+        let text = |t: Option<&str>| match t {
+            Some(t) => quote!(::core::option::Option::Some(#t)),
+            None => quote!(::core::option::Option::None),
+        };
+        let uri = v.uri;
+        let header = text(v.header.as_deref());
+        let media_type = text(v.media_type.as_deref());
+        let default = match &v.default {
+            Some(d) => {
+                let d = d.value;
+                quote!(::core::option::Option::Some(#d))
+            }
+            None => quote!(::core::option::Option::None),
+        };
+        quote! {
+            ::cmmv::versioning::Versioning {
+                uri: #uri,
+                header: #header,
+                media_type: #media_type,
+                default: #default,
+            }
+        }
+    };
     let wiring = wiring(api, sources);
     // The scripts are inlined rather than `include_str!`ed from the contract directory: the
     // generated code stays free of absolute paths, and a build uses exactly the migrations
@@ -200,6 +225,9 @@ fn module_file(api: &Api<'_>, migrations: &[Migration], sources: &SourceMap) -> 
         /// The contract bound to the login module's accounts (`account:`), if one is.
         pub const ACCOUNT: ::core::option::Option<&str> = #account;
 
+        /// How requests name their API version (`versioning:` in `cmmv.yaml`).
+        pub const VERSIONING: ::cmmv::versioning::Versioning = #versioning;
+
         #wiring
 
         /// All of the above, for `cmmv::AppBuilder::api`.
@@ -210,6 +238,7 @@ fn module_file(api: &Api<'_>, migrations: &[Migration], sources: &SourceMap) -> 
             migrations: MIGRATIONS,
             modules: MODULES,
             account: ACCOUNT,
+            versioning: VERSIONING,
         };
     }
 }

@@ -1,7 +1,15 @@
 //! The keys each construct of the contract format accepts: unknown keys are reported with
 //! a suggestion from these lists.
 
-pub(super) const PROJECT_KEYS: &[&str] = &["api", "proto", "rate_limits", "modules", "versions"];
+pub(super) const PROJECT_KEYS: &[&str] = &[
+    "api",
+    "proto",
+    "rate_limits",
+    "modules",
+    "versions",
+    "versioning",
+];
+pub(super) const VERSIONING_KEYS: &[&str] = &["strategies", "header", "media_type", "default"];
 pub(super) const API_KEYS: &[&str] = &[
     "title",
     "version",

@@ -53,6 +53,9 @@ pub(crate) fn lower_project_file(file: FileId, text: &str, diags: &mut Diagnosti
             }
         }
     }
+    if let Some(versioning) = map.get("versioning") {
+        project.api.versioning = cx.versioning(versioning, &project.api.proto_package);
+    }
     if let Some(versions) = map.get("versions") {
         cx.version_settings(versions, &mut project);
     }
@@ -294,5 +297,115 @@ impl Lowerer<'_> {
                 }
             }
         }
+    }
+}
+
+impl Lowerer<'_> {
+    /// `versioning:` — which strategies name a request's version, and the default version.
+    fn versioning(&mut self, node: &Node, proto_package: &str) -> Versioning {
+        let mut versioning = Versioning {
+            span: Some(node.span),
+            ..Versioning::default()
+        };
+        let Some(object) = self.object(node, "`versioning`", VERSIONING_KEYS) else {
+            return versioning;
+        };
+        let mut strategies = BTreeSet::new();
+        if let Some(list) = object.get("strategies").and_then(|n| self.string_list(n)) {
+            versioning.uri = false;
+            for (name, span) in list {
+                if !["uri", "header", "media_type"].contains(&name.as_str()) {
+                    self.error(span, format!("unknown versioning strategy `{name}`"))
+                        .with_label("expected `uri`, `header` or `media_type`")
+                        .emit(self.diags);
+                    continue;
+                }
+                strategies.insert(name);
+            }
+            if strategies.is_empty() {
+                self.error(node.span, "no versioning strategy is on")
+                    .with_help("list at least one of `uri`, `header`, `media_type`")
+                    .emit(self.diags);
+                strategies.insert("uri".to_owned());
+            }
+        } else {
+            strategies.insert("uri".to_owned());
+        }
+        versioning.uri = strategies.contains("uri");
+        let header = object.get("header").and_then(|n| {
+            let name = self.string(n)?;
+            let token = !name.is_empty()
+                && name
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
+            let reserved = ["accept", "content-type", "authorization"]
+                .contains(&name.to_ascii_lowercase().as_str());
+            if !token || reserved {
+                self.error(n.span, format!("`{name}` cannot name the version"))
+                    .with_label(if reserved {
+                        "this header already means something else"
+                    } else {
+                        "not an HTTP header name"
+                    })
+                    .with_help("use a header of its own, such as `X-API-Version`")
+                    .emit(self.diags);
+                return None;
+            }
+            Some(name)
+        });
+        if strategies.contains("header") {
+            versioning.header = Some(header.unwrap_or_else(|| Versioning::HEADER.to_owned()));
+        } else if let Some(n) = object.get("header") {
+            self.error(
+                n.span,
+                "`header` is set but the `header` strategy is not on",
+            )
+            .with_help("add `header` to `strategies`")
+            .emit(self.diags);
+        }
+        let media = object.get("media_type").and_then(|n| {
+            let name = self.string(n)?;
+            let valid = !name.is_empty()
+                && name.bytes().all(|b| {
+                    b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.'
+                })
+                && !name.starts_with(['.', '-']);
+            if !valid {
+                self.error(
+                    n.span,
+                    format!("`{name}` cannot name the API in a media type"),
+                )
+                .with_label("expected lowercase letters, digits, `-` and `.`")
+                .with_help("e.g. `todo`, for `application/vnd.todo.v2+json`")
+                .emit(self.diags);
+                return None;
+            }
+            Some(name)
+        });
+        if strategies.contains("media_type") {
+            // By default, the first word of the proto package: `todo` of `todo.v1`.
+            let fallback = proto_package.split('.').next().unwrap_or("api").to_owned();
+            versioning.media_type = Some(media.unwrap_or(fallback));
+        } else if let Some(n) = object.get("media_type") {
+            self.error(
+                n.span,
+                "`media_type` is set but the `media_type` strategy is not on",
+            )
+            .with_help("add `media_type` to `strategies`")
+            .emit(self.diags);
+        }
+        if let Some(n) = object.get("default") {
+            match n.scalar() {
+                Some(Yaml::Str("latest")) => {}
+                Some(Yaml::Int(v)) if (1..=65535).contains(&v) => {
+                    versioning.default = Some(Spanned {
+                        value: v as u32,
+                        span: n.span,
+                    });
+                }
+                _ => self.expected(n, "`latest` or a version number"),
+            }
+        }
+        versioning
     }
 }

@@ -252,6 +252,15 @@ pub(crate) struct Sides<'p> {
     pub(crate) new: Side<'p>,
 }
 
+impl Sides<'_> {
+    /// Where a change is shown: what was removed where it was (`old`), anything else where it
+    /// is now (`new`).
+    pub(crate) fn locate(&self, old: Option<Span>, new: Option<Span>) -> Option<Location> {
+        new.and_then(|span| self.new.locate(span))
+            .or_else(|| old.and_then(|span| self.old.locate(span)))
+    }
+}
+
 pub(crate) struct Side<'p> {
     pub(crate) project: &'p crate::ir::Project,
     sources: &'p SourceMap,

@@ -198,9 +198,7 @@ impl Out<'_, '_> {
         hint: Option<&str>,
         (old, new): (Option<Span>, Option<Span>),
     ) {
-        let location = new
-            .and_then(|span| self.sides.new.locate(span))
-            .or_else(|| old.and_then(|span| self.sides.old.locate(span)));
+        let location = self.sides.locate(old, new);
         self.findings.push(Finding {
             rule,
             verdict,

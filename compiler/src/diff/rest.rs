@@ -127,10 +127,7 @@ impl Reach<'_, '_, '_> {
         old: Option<Span>,
         new: Option<Span>,
     ) {
-        // What was removed is shown where it was; anything else where it is now.
-        let location = new
-            .and_then(|span| self.sides.new.locate(span))
-            .or_else(|| old.and_then(|span| self.sides.old.locate(span)));
+        let location = self.sides.locate(old, new);
         self.findings.push(Finding {
             rule,
             verdict,
@@ -247,8 +244,18 @@ fn compare_operation(at: &mut Reach<'_, '_, '_>, before: &Served<'_, '_>, after:
     let new_op = after.op.operation;
 
     // Bodies: a request's fields as a client sends them, a response's as it reads them.
-    let old_request = request_shape(old_project, before.contract, old_op.request.as_ref());
-    let new_request = request_shape(new_project, after.contract, new_op.request.as_ref());
+    let old_request = body_shape(
+        old_project,
+        before.contract,
+        old_op.request.as_ref(),
+        Direction::Request,
+    );
+    let new_request = body_shape(
+        new_project,
+        after.contract,
+        new_op.request.as_ref(),
+        Direction::Request,
+    );
     compare_shape(
         at,
         Direction::Request,
@@ -257,8 +264,18 @@ fn compare_operation(at: &mut Reach<'_, '_, '_>, before: &Served<'_, '_>, after:
         &new_request,
         (None, None),
     );
-    let old_response = response_shape(old_project, before.contract, old_op.response.as_ref());
-    let new_response = response_shape(new_project, after.contract, new_op.response.as_ref());
+    let old_response = body_shape(
+        old_project,
+        before.contract,
+        old_op.response.as_ref(),
+        Direction::Response,
+    );
+    let new_response = body_shape(
+        new_project,
+        after.contract,
+        new_op.response.as_ref(),
+        Direction::Response,
+    );
     compare_shape(
         at,
         Direction::Response,
@@ -601,73 +618,41 @@ fn field_shape<'p>(
     }
 }
 
-fn request_shape<'p>(
+/// A request or response body as the wire carries it in `direction`: a request's derived
+/// bodies are the contract's input or patch fields, a page is a list of the resource, and a
+/// named contract or message is its fields as they travel that way.
+fn body_shape<'p>(
     project: &'p Project,
     contract: &ContractApi<'p>,
     body: Option<&Body>,
+    direction: Direction,
 ) -> Shape<'p> {
     let Some(body) = body else {
         return Shape::Empty;
     };
-    let owner = &contract.contract.name;
-    let direction = Direction::Request;
-    match &body.ty {
-        BodyType::Derived(DerivedBody::Input) => members(
-            project,
-            owner,
-            contract.input.fields.iter().copied(),
-            direction,
-            &mut Vec::new(),
-        ),
-        BodyType::Derived(DerivedBody::Patch) => members(
-            project,
-            owner,
-            contract.patch.fields.iter().copied(),
-            direction,
-            &mut Vec::new(),
-        ),
-        BodyType::Derived(DerivedBody::Page) => Shape::List(Box::new(members(
-            project,
-            owner,
-            contract.resource.fields.iter().copied(),
-            direction,
-            &mut Vec::new(),
-        ))),
-        BodyType::Named(name) => named_shape(project, name, direction, &mut Vec::new()),
-        BodyType::List(name) => Shape::List(Box::new(named_shape(
-            project,
-            name,
-            direction,
-            &mut Vec::new(),
-        ))),
-    }
-}
-
-fn response_shape<'p>(
-    project: &'p Project,
-    contract: &ContractApi<'p>,
-    body: Option<&Body>,
-) -> Shape<'p> {
-    let Some(body) = body else {
-        return Shape::Empty;
-    };
-    let direction = Direction::Response;
-    let resource = || {
+    let derived = |fields: &[BodyField<'p>]| {
         members(
             project,
             &contract.contract.name,
-            contract.resource.fields.iter().copied(),
+            fields.iter().copied(),
             direction,
             &mut Vec::new(),
         )
     };
-    match &body.ty {
+    match (&body.ty, direction) {
+        (BodyType::Derived(DerivedBody::Input), Direction::Request) => {
+            derived(&contract.input.fields)
+        }
+        (BodyType::Derived(DerivedBody::Patch), Direction::Request) => {
+            derived(&contract.patch.fields)
+        }
         // A page's fixed fields never change; its items are the resource.
-        BodyType::Derived(DerivedBody::Page) => Shape::List(Box::new(resource())),
-        BodyType::Derived(_) => resource(),
-        BodyType::Named(name) if *name == contract.contract.name => resource(),
-        BodyType::Named(name) => named_shape(project, name, direction, &mut Vec::new()),
-        BodyType::List(name) => Shape::List(Box::new(named_shape(
+        (BodyType::Derived(DerivedBody::Page), _) => {
+            Shape::List(Box::new(derived(&contract.resource.fields)))
+        }
+        (BodyType::Derived(_), Direction::Response) => derived(&contract.resource.fields),
+        (BodyType::Named(name), _) => named_shape(project, name, direction, &mut Vec::new()),
+        (BodyType::List(name), _) => Shape::List(Box::new(named_shape(
             project,
             name,
             direction,

@@ -70,3 +70,71 @@ fn generated_rust_is_rustfmt_clean() {
         Err(error) => eprintln!("skipped: rustfmt is not available ({error})"),
     }
 }
+
+/// `Builder::fail_on_breaking`: the build fails with the report when the contracts break what
+/// the base serves, and goes through when they only add to it. Each side is a copy of a
+/// `cmmv diff` golden case, the new side starting from the lock and migrations the old side's
+/// build wrote, as a user's checkout would.
+#[test]
+fn the_build_fails_on_a_breaking_change_when_asked() {
+    let cases = cmmv_tests::fixture("diff");
+    for (case, breaks) in [
+        ("03-field-removed", true),
+        ("04-field-added-optional", false),
+    ] {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        for side in ["before", "after"] {
+            let to = dir.path().join(side);
+            std::fs::create_dir_all(&to).expect("a directory");
+            for entry in std::fs::read_dir(cases.join(case).join(side)).expect("the case") {
+                let path = entry.expect("an entry").path();
+                if let (true, Some(name)) = (path.is_file(), path.file_name()) {
+                    std::fs::copy(&path, to.join(name)).expect("a copy");
+                }
+            }
+        }
+        let builder = |side: &str| {
+            cmmv_compiler::Builder::new()
+                .contracts_dir(dir.path().join(side))
+                .out_dir(dir.path().join("out").join(side))
+                .allow_destructive(true)
+                .emit_rerun_if_changed(false)
+        };
+        builder("before")
+            .compile()
+            .unwrap_or_else(|e| panic!("{case}, before: {e}"));
+        // The lock and the migrations the old side's build wrote, as a checkout has them.
+        std::fs::copy(
+            dir.path().join("before").join(cmmv_compiler::LOCK_FILE),
+            dir.path().join("after").join(cmmv_compiler::LOCK_FILE),
+        )
+        .expect("the lock");
+        for dialect in ["sqlite", "postgres"] {
+            let from = dir.path().join("before/migrations").join(dialect);
+            let to = dir.path().join("after/migrations").join(dialect);
+            std::fs::create_dir_all(&to).expect("a directory");
+            for entry in std::fs::read_dir(&from).expect("the migrations") {
+                let path = entry.expect("an entry").path();
+                if let Some(name) = path.file_name() {
+                    std::fs::copy(&path, to.join(name)).expect("a copy");
+                }
+            }
+        }
+        let checked = builder("after")
+            .fail_on_breaking(cmmv_compiler::diff::Base::Dir(dir.path().join("before")))
+            .compile();
+        match (checked, breaks) {
+            (Err(error), true) => {
+                let text = error.to_string();
+                assert!(text.contains("breaking[response-field-removed]"), "{text}");
+                assert!(text.contains("breaking[request-field-removed]"), "{text}");
+            }
+            (Ok(_), false) => {}
+            (result, _) => panic!(
+                "{case}: expected the build to {}: {:?}",
+                if breaks { "fail" } else { "pass" },
+                result.err().map(|e| e.to_string())
+            ),
+        }
+    }
+}

@@ -37,7 +37,10 @@ def shown_operations(page):
     found = set()
     for block in page.query_selector_all(".opblock"):
         method = block.query_selector(".opblock-summary-method").inner_text().strip()
-        path = block.query_selector(".opblock-summary-path").get_attribute("data-path")
+        # Swagger UI renders a deprecated operation's path under a class of its own.
+        path = block.query_selector(
+            ".opblock-summary-path, .opblock-summary-path__deprecated"
+        ).get_attribute("data-path")
         found.add((method.upper(), path))
     return found
 

@@ -709,18 +709,28 @@ fn check_bodies(project: &Project, contract: &Contract, diags: &mut Diagnostics)
     }
 }
 
-/// The same method on the same path (parameters count as equal whatever their name) in the
-/// same API version is served twice. Clashes between the same two declarations (two contracts
-/// on one collection path clash on every CRUD route) are reported once, listing every route.
-/// The paths the runtime serves itself (health, metrics, the documents, the docs page): an
-/// unversioned contract there would clash with them when the routers merge.
+/// The paths the runtime serves itself (health, metrics, the documents and their index, the
+/// docs page), each with everything below it: an unversioned contract there would clash with
+/// them when the routers merge. The login module's `/auth/...` is not listed: the module is a
+/// contract of the project (unversioned, at `/auth`) when it is mounted, and clashes as one.
 const RUNTIME_PATHS: &[&str] = &[
     "/health",
     "/metrics",
+    "/openapi",
     "/openapi.json",
     "/openapi.yaml",
     "/docs",
 ];
+
+/// `a` and `b` are the same path, or one is below the other (segment-wise).
+fn path_overlaps(a: &str, b: &str) -> bool {
+    let below = |inner: &str, outer: &str| {
+        inner
+            .strip_prefix(outer)
+            .is_some_and(|rest| rest.starts_with('/'))
+    };
+    a == b || below(a, b) || below(b, a)
+}
 
 fn check_runtime_paths(project: &Project, diags: &mut Diagnostics) {
     for contract in project.contracts.values().filter(|c| !c.versioned) {
@@ -742,8 +752,80 @@ fn check_runtime_paths(project: &Project, diags: &mut Diagnostics) {
     }
 }
 
+/// With the `header` or `media_type` strategy, a request may call a versioned route at its
+/// bare path (`/tasks/1` for `/v2/tasks/1`): the runtime rewrites any path some version's
+/// route matches before the router sees it. A versioned contract whose bare path is, holds or
+/// lies below a path served without a version (the runtime's own, or an unversioned
+/// contract's, the login module's `/auth` among them) would take that path's requests.
+fn check_bare_paths(project: &Project, diags: &mut Diagnostics) {
+    let versioning = &project.api.versioning;
+    if !versioning.negotiates() {
+        return;
+    }
+    let unversioned: Vec<&Contract> = project
+        .contracts
+        .values()
+        .filter(|c| !c.versioned)
+        .collect();
+    for contract in project.contracts.values().filter(|c| c.versioned) {
+        let bare = &contract.path;
+        let with_strategy = |diagnostic: Diagnostic| match versioning.span {
+            Some(span) => diagnostic.with_secondary(
+                span,
+                "bare paths answer for versioned routes because of this",
+            ),
+            None => diagnostic,
+        };
+        if let Some(reserved) = RUNTIME_PATHS.iter().find(|r| path_overlaps(bare, r)) {
+            diags.push(with_strategy(
+                Diagnostic::error(
+                    contract.span,
+                    format!(
+                        "the bare path `{bare}` of versioned contract `{}` overlaps `{reserved}`, which the runtime serves itself",
+                        contract.name
+                    ),
+                )
+                .with_label(format!("served at `{bare}` as well as `/v{{N}}{bare}`"))
+                .with_help(format!(
+                    "requests for `{reserved}` would be taken for the contract's routes: choose another `path`"
+                )),
+            ));
+        }
+        for other in unversioned.iter().filter(|o| path_overlaps(bare, &o.path)) {
+            diags.push(with_strategy(
+                Diagnostic::error(
+                    contract.span,
+                    format!(
+                        "the bare path `{bare}` of versioned contract `{}` overlaps `{}`, where {} is served",
+                        contract.name,
+                        other.path,
+                        match other.provided_by {
+                            Some(module) => format!(
+                                "the {} module (contract `{}`)",
+                                module.name(),
+                                other.name
+                            ),
+                            None => format!("unversioned contract `{}`", other.name),
+                        }
+                    ),
+                )
+                .with_label(format!("served at `{bare}` as well as `/v{{N}}{bare}`"))
+                .with_secondary(other.span, format!("`{}` is served at `{}` without a version", other.name, other.path))
+                .with_help(format!(
+                    "requests for `{}` would be taken for the versioned routes: give one of the two contracts another `path`",
+                    other.path
+                )),
+            ));
+        }
+    }
+}
+
+/// The same method on the same path (parameters count as equal whatever their name) in the
+/// same API version is served twice. Clashes between the same two declarations (two contracts
+/// on one collection path clash on every CRUD route) are reported once, listing every route.
 fn check_routes(project: &Project, diags: &mut Diagnostics) {
     check_runtime_paths(project, diags);
+    check_bare_paths(project, diags);
     let mut routes: HashMap<(u32, Method, String), (&Contract, &Operation)> = HashMap::new();
     // One path shape must be spelled one way: OpenAPI forbids paths that differ only in
     // parameter names, and the router cannot tell them apart.

@@ -39,7 +39,7 @@ use bytes::Bytes;
 use tokio::net::TcpListener;
 
 use crate::auth::{ApiKeyVerifier, Authenticator, JwtVerifier};
-use crate::health::{self, Checks, Readiness};
+use crate::health::{self, HealthIndicator, Indicators, Readiness};
 use crate::layers;
 use crate::metrics::{self, Metrics};
 use crate::openapi::{self, Document};
@@ -52,9 +52,13 @@ use crate::shutdown::{self, ShutdownOutcome, Timing};
 /// This one is liveness: 200 `{"status": "ok"}` whenever the process answers, whatever its
 /// dependencies.
 pub const LIVENESS_PATH: &str = "/health/live";
-/// Readiness: 200 while every registered check passes, 503 naming the failures, and 503 from
-/// the start of a shutdown on (see [`crate::health`]).
+/// Readiness: 200 while every critical health indicator passes (`degraded` when a non-critical
+/// one fails), 503 naming the failures, and 503 from the start of a shutdown on (see
+/// [`crate::health`]).
 pub const READINESS_PATH: &str = "/health/ready";
+/// Startup: 503 until every critical health indicator has passed once, then 200 for good (a
+/// startup probe, holding the liveness probe off while dependencies come up).
+pub const STARTUP_PATH: &str = "/health/started";
 /// The app's Prometheus metrics, in the text exposition format.
 pub const METRICS_PATH: &str = "/metrics";
 
@@ -78,7 +82,8 @@ pub struct AppBuilder {
     try_path: Option<String>,
     routes: Router,
     documents: BTreeMap<u32, Document>,
-    checks: Checks,
+    indicators: Indicators,
+    metrics_sources: Vec<Arc<dyn crate::metrics::MetricsSource>>,
     rate_limits: RateLimitParts,
     auth: AuthParts,
     modules: ModuleParts,
@@ -154,7 +159,8 @@ impl App {
             try_path: None,
             routes: Router::new(),
             documents: BTreeMap::new(),
-            checks: Checks::default(),
+            indicators: Indicators::default(),
+            metrics_sources: Vec::new(),
             rate_limits: RateLimitParts::default(),
             auth: AuthParts::default(),
             modules: ModuleParts::default(),
@@ -227,7 +233,24 @@ impl App {
     /// SIGTERM or SIGINT and shuts down gracefully. The exit code is 0 when every request
     /// drained, 1 when the listener could not be bound or the drain deadline passed.
     pub async fn run(self) -> ExitCode {
-        crate::logging::init(&self.settings);
+        let tracing = match crate::logging::init(&self.settings) {
+            Ok(tracing) => tracing,
+            Err(error) => {
+                tracing::error!(%error, "cannot start");
+                return ExitCode::FAILURE;
+            }
+        };
+        let code = self.listen_and_serve().await;
+        // What is still queued goes out before the process ends.
+        if let Some(tracing) = tracing {
+            tokio::task::spawn_blocking(move || tracing.shutdown())
+                .await
+                .ok();
+        }
+        code
+    }
+
+    async fn listen_and_serve(self) -> ExitCode {
         let addr = self.settings.addr;
         let listener = match TcpListener::bind(addr).await {
             Ok(listener) => listener,
@@ -349,15 +372,33 @@ impl AppBuilder {
         self
     }
 
-    /// Adds a readiness check: `/health/ready` is 503 while it fails or takes longer than
-    /// `CMMV_READINESS_TIMEOUT`. A second check of the same name replaces the first.
+    /// Adds a readiness check: a critical [`HealthIndicator`] named `name`, so that
+    /// `/health/ready` is 503 while it fails or takes longer than `CMMV_READINESS_TIMEOUT`. A
+    /// second check or indicator of the same name replaces the first.
     #[must_use]
     pub fn readiness_check<F, Fut>(mut self, name: impl Into<String>, check: F) -> Self
     where
         F: Fn() -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<(), crate::health::CheckError>> + Send + 'static,
     {
-        self.checks.add(name.into(), check);
+        self.indicators.add_fn(name.into(), check);
+        self
+    }
+
+    /// Adds a health indicator, run by `/health/ready` and, when critical, `/health/started`
+    /// (see [`crate::health`]; an `Arc<dyn HealthIndicator>` is one too). A second indicator
+    /// or check of the same name replaces the first.
+    #[must_use]
+    pub fn health_indicator(mut self, indicator: impl HealthIndicator) -> Self {
+        self.indicators.add(Arc::new(indicator));
+        self
+    }
+
+    /// Adds a component whose metrics are rendered on every scrape of `/metrics` (a
+    /// [`crate::sql::Database`]'s pool, which [`crate::service::Service`] adds itself).
+    #[must_use]
+    pub fn metrics_source(mut self, source: Arc<dyn crate::metrics::MetricsSource>) -> Self {
+        self.metrics_sources.push(source);
         self
     }
 
@@ -486,13 +527,17 @@ impl AppBuilder {
             authenticator = authenticator.with_revocations(revocations);
         }
         let authenticator = Arc::new(authenticator);
-        let metrics = Metrics::new();
-        let readiness = Readiness::new(self.checks, self.settings.readiness_timeout);
+        let metrics = Metrics::with_sources(self.metrics_sources);
+        let readiness = Readiness::new(self.indicators, self.settings.readiness_timeout);
         let own_routes = Router::new()
             .route(LIVENESS_PATH, get(health::live))
             .route(
                 READINESS_PATH,
                 get(health::ready).with_state(readiness.clone()),
+            )
+            .route(
+                STARTUP_PATH,
+                get(health::started).with_state(readiness.clone()),
             )
             .route(
                 METRICS_PATH,

@@ -38,7 +38,9 @@ pub const METRIC: &str = "cmmv_deprecated_requests_total";
 pub struct Deprecation {
     /// `Task.complete`: the metric's `operation` label.
     pub operation: &'static str,
-    /// When it was deprecated, Unix seconds.
+    /// When it was deprecated, Unix seconds: the `Deprecation` header, which is this date or
+    /// nothing (RFC 9745). The compiler requires it beside a `sunset` or a `link`; `None` is a
+    /// bare `deprecated: true`, which sends no header and is only counted.
     pub since: Option<i64>,
     /// When it stops being served, Unix seconds.
     pub sunset: Option<i64>,

@@ -51,6 +51,8 @@ use crate::metrics::{Metrics, UNMATCHED_ROUTE};
 use crate::problem::Problem;
 use crate::request_id::{self, REQUEST_ID_HEADER};
 use crate::settings::{CorsOrigins, Settings};
+use opentelemetry::trace::TraceContextExt as _;
+use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 
 /// How long browsers may cache a preflight answer.
 const CORS_MAX_AGE: Duration = Duration::from_secs(600);
@@ -125,6 +127,11 @@ pub(crate) fn apply(routes: Router, settings: &Settings, parts: Parts) -> Stack 
 #[derive(Debug)]
 pub(crate) struct RequestScope {
     pub(crate) request_id: request_id::RequestId,
+    /// The W3C trace id of the request (see [`crate::telemetry`]), for logs and problems.
+    pub(crate) trace_id: Option<opentelemetry::trace::TraceId>,
+    /// Whether the request's server span is recorded (exported): its child spans are made only
+    /// then, since an unsampled trace's children would be built and thrown away.
+    traced: bool,
     /// The route template the request matched, filled in by [`ReportRoute`] once routing is
     /// done. The outer service runs before routing and so cannot see `MatchedPath` itself; the
     /// slot survives a panic or timeout in between.
@@ -145,6 +152,11 @@ impl RequestScope {
     /// moved on to the service it wraps.
     pub(crate) fn shared(extensions: &http::Extensions) -> Option<Arc<RequestScope>> {
         extensions.get::<Scope>().map(|scope| scope.0.clone())
+    }
+
+    /// Whether the request's trace is recorded, for the spans of the work it causes.
+    pub(crate) fn is_traced(&self) -> bool {
+        self.traced
     }
 
     /// The authenticated caller, once something authenticated the request.
@@ -168,8 +180,11 @@ impl RequestScope {
     /// The client's address: the socket's peer, or the hop a trusted proxy names (the
     /// settings' `CMMV_TRUSTED_PROXIES`), as the rate limiter counts it.
     pub(crate) fn client_ip(&self, parts: &http::request::Parts) -> std::net::IpAddr {
-        let peer = parts
-            .extensions
+        self.client_ip_of(&parts.extensions, &parts.headers)
+    }
+
+    fn client_ip_of(&self, extensions: &http::Extensions, headers: &HeaderMap) -> std::net::IpAddr {
+        let peer = extensions
             .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
             .map_or(
                 std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST),
@@ -177,7 +192,7 @@ impl RequestScope {
             );
         crate::ratelimit::client_ip(
             peer,
-            &parts.headers,
+            headers,
             &self.app.trusted_proxies,
             &self.app.proxy_header,
         )
@@ -301,29 +316,96 @@ where
 
     fn call(&mut self, mut request: Request) -> Self::Future {
         let started = Instant::now();
+        let method = request.method().clone();
+        // The server span: `otel.name` becomes "METHOD /route/{template}" once routing is done.
+        let span = tracing::info_span!(
+            "request",
+            otel.name = method.as_str(),
+            otel.kind = "server",
+            request_id = tracing::field::Empty,
+            trace_id = tracing::field::Empty,
+        );
+        let parent = crate::telemetry::extract(request.headers());
+        if let Some(parent) = &parent {
+            // Fails only when no exporter is installed, and then the caller's trace id is
+            // still taken below.
+            let _ = span.set_parent(parent.clone());
+        }
+        let (trace_id, recording) = match crate::telemetry::trace_id(&span, parent.as_ref()) {
+            Some((id, recording)) => (Some(id), recording),
+            None => (None, false),
+        };
         let scope = Arc::new(RequestScope {
             request_id: request_id::assign(&request),
+            trace_id,
+            traced: recording,
             route: OnceLock::new(),
             auth: OnceLock::new(),
             app: Arc::clone(&self.shared),
         });
-        let method = request.method().clone();
+        span.record("request_id", scope.request_id.as_str());
+        if let Some(trace_id) = scope.trace_id {
+            span.record("trace_id", tracing::field::display(trace_id));
+        }
+        if recording {
+            describe_request(&span, &request, &scope);
+        }
         // The path is logged and may become a problem's `instance`. Cloning the URI shares the
         // request's bytes where copying the path would allocate.
         let uri = request.uri().clone();
         request.extensions_mut().insert(Scope(Arc::clone(&scope)));
 
-        let span = tracing::info_span!("request", request_id = scope.request_id.as_str());
         let future = span.in_scope(|| self.inner.call(request));
         OuterFuture {
-            inner: tracing::Instrument::instrument(future, span),
+            inner: tracing::Instrument::instrument(future, span.clone()),
             answered: Answered {
                 started,
                 method,
                 uri,
                 scope,
+                span: recording.then_some(span),
             },
         }
+    }
+}
+
+/// The server span's request attributes, per the HTTP semantic conventions: no query string,
+/// no header but `User-Agent`, nothing of the body.
+fn describe_request(span: &tracing::Span, request: &Request, scope: &RequestScope) {
+    // A made-up method is `_OTHER`, as the conventions say: no unbounded attribute values.
+    let method = match crate::metrics::method_label(request.method()) {
+        "OTHER" => "_OTHER",
+        known => known,
+    };
+    span.set_attribute("http.request.method", method);
+    span.set_attribute("url.scheme", "http");
+    let version = match request.version() {
+        http::Version::HTTP_09 => "0.9",
+        http::Version::HTTP_10 => "1.0",
+        http::Version::HTTP_2 => "2",
+        http::Version::HTTP_3 => "3",
+        _ => "1.1",
+    };
+    span.set_attribute("network.protocol.version", version);
+    let host = request
+        .headers()
+        .get(header::HOST)
+        .and_then(|host| host.to_str().ok())
+        .and_then(|host| host.parse::<http::uri::Authority>().ok());
+    if let Some(host) = host {
+        span.set_attribute("server.address", host.host().to_owned());
+        if let Some(port) = host.port_u16() {
+            span.set_attribute("server.port", i64::from(port));
+        }
+    }
+    let client = scope.client_ip_of(request.extensions(), request.headers());
+    span.set_attribute("client.address", client.to_string());
+    if let Some(agent) = request
+        .headers()
+        .get(header::USER_AGENT)
+        .and_then(|agent| agent.to_str().ok())
+    {
+        span.set_attribute("user_agent.original", agent.to_owned());
     }
 }
 
@@ -342,6 +424,8 @@ struct Answered {
     method: Method,
     uri: Uri,
     scope: Arc<RequestScope>,
+    /// The server span, when it is recorded: to complete with the route and status.
+    span: Option<tracing::Span>,
 }
 
 impl<F> Future for OuterFuture<F>
@@ -368,9 +452,11 @@ impl Answered {
             method,
             uri,
             scope,
+            span,
         } = self;
         let RequestScope {
             request_id,
+            trace_id,
             route,
             app,
             ..
@@ -378,7 +464,11 @@ impl Answered {
         add_security_headers(response, &app.security_headers);
 
         let latency = started.elapsed();
-        let route = route.get().map_or(UNMATCHED_ROUTE, MatchedPath::as_str);
+        let matched = route.get().map(MatchedPath::as_str);
+        let route = matched.unwrap_or(UNMATCHED_ROUTE);
+        if let Some(span) = span {
+            describe_response(span, method, matched, response.status());
+        }
         app.metrics
             .record_request(method, route, response.status().as_u16(), latency);
         log_request(&RequestLog {
@@ -388,8 +478,38 @@ impl Answered {
             status: response.status(),
             latency,
             request_id,
+            trace_id: *trace_id,
         });
-        request_id::finish(response, request_id, uri.path(), method == Method::HEAD);
+        request_id::finish(
+            response,
+            request_id,
+            *trace_id,
+            uri.path(),
+            method == Method::HEAD,
+        );
+    }
+}
+
+/// The server span's name and response attributes. A 5xx marks the span as failed; a 4xx is
+/// the client's error, not the server's, as the conventions say for server spans.
+fn describe_response(
+    span: &tracing::Span,
+    method: &Method,
+    route: Option<&str>,
+    status: http::StatusCode,
+) {
+    if let Some(route) = route {
+        // The span is started by now, and a started span is renamed through its context.
+        let method = crate::metrics::method_label(method);
+        span.context()
+            .span()
+            .update_name(format!("{method} {route}"));
+        span.set_attribute("http.route", route.to_owned());
+    }
+    span.set_attribute("http.response.status_code", i64::from(status.as_u16()));
+    if status.is_server_error() {
+        span.set_attribute("error.type", status.as_str().to_owned());
+        span.set_status(opentelemetry::trace::Status::error(""));
     }
 }
 

@@ -21,7 +21,9 @@ use std::time::Duration;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use http::{HeaderValue, Method, header};
-use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle, PrometheusRecorder};
+use metrics_exporter_prometheus::{
+    Matcher, PrometheusBuilder, PrometheusHandle, PrometheusRecorder,
+};
 
 /// The request counter.
 pub const REQUESTS_TOTAL: &str = "http_requests_total";
@@ -60,6 +62,105 @@ pub struct Metrics {
     recorder: Arc<PrometheusRecorder>,
     handle: PrometheusHandle,
     requests: Arc<RequestSeries>,
+    /// Components that render their own state at scrape time (a database's pool).
+    sources: Arc<[Arc<dyn MetricsSource>]>,
+}
+
+/// A component whose metrics are read when `/metrics` is scraped rather than recorded as they
+/// happen: gauges of its state, or counts it keeps itself because it has no app to record into
+/// (a [`crate::sql::Database`] is shared by apps and outlives them). Registered with
+/// [`crate::AppBuilder::metrics_source`].
+pub trait MetricsSource: Send + Sync + std::fmt::Debug + 'static {
+    /// Appends its families in the Prometheus text format, `# HELP` and `# TYPE` included.
+    fn render(&self, out: &mut String);
+}
+
+/// What `cmmv_build_info` reports: the service's version and the commit it was built from.
+/// Made by [`crate::build_info!`] in the service's crate, where both are known at compile time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BuildInfo {
+    /// The service crate's version (`CARGO_PKG_VERSION`).
+    pub version: &'static str,
+    /// The commit, from `CMMV_GIT_SHA` at compile time; `unknown` when it was not set.
+    pub git_sha: &'static str,
+}
+
+impl MetricsSource for BuildInfo {
+    fn render(&self, out: &mut String) {
+        let _ = write!(
+            out,
+            "# HELP cmmv_build_info The build serving: always 1, the facts are in the labels.\n\
+             # TYPE cmmv_build_info gauge\n\
+             cmmv_build_info{{version=\"{}\",git_sha=\"{}\",cmmv_version=\"{}\"}} 1\n",
+            escape_label(self.version),
+            escape_label(self.git_sha),
+            env!("CARGO_PKG_VERSION"),
+        );
+    }
+}
+
+/// The calling crate's [`BuildInfo`]: its version, and the commit named by `CMMV_GIT_SHA` when
+/// it was compiled (`CMMV_GIT_SHA=$(git rev-parse HEAD) cargo build --release`). Given to
+/// [`crate::AppBuilder::metrics_source`].
+#[macro_export]
+macro_rules! build_info {
+    () => {
+        $crate::metrics::BuildInfo {
+            version: env!("CARGO_PKG_VERSION"),
+            git_sha: match option_env!("CMMV_GIT_SHA") {
+                Some(sha) => sha,
+                None => "unknown",
+            },
+        }
+    };
+}
+
+/// A latency histogram kept in atomics, for a [`MetricsSource`]: the same buckets as the request
+/// latency's, in seconds.
+#[derive(Debug)]
+pub struct DurationHistogram {
+    /// Observations per bucket, not cumulative; the last one is over the highest bound.
+    buckets: [std::sync::atomic::AtomicU64; BUCKETS + 1],
+    sum_nanos: std::sync::atomic::AtomicU64,
+}
+
+impl Default for DurationHistogram {
+    fn default() -> Self {
+        Self {
+            buckets: std::array::from_fn(|_| std::sync::atomic::AtomicU64::new(0)),
+            sum_nanos: std::sync::atomic::AtomicU64::new(0),
+        }
+    }
+}
+
+impl DurationHistogram {
+    /// Counts one observation.
+    pub fn observe(&self, elapsed: Duration) {
+        let seconds = elapsed.as_secs_f64();
+        let bucket = DURATION_BUCKETS
+            .iter()
+            .position(|&bound| seconds <= bound)
+            .unwrap_or(BUCKETS);
+        self.buckets[bucket].fetch_add(1, Ordering::Relaxed);
+        let nanos = u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX);
+        self.sum_nanos.fetch_add(nanos, Ordering::Relaxed);
+    }
+
+    /// Appends the family `name` (with `help`) in the Prometheus text format.
+    pub fn render(&self, name: &str, help: &str, out: &mut String) {
+        let _ = writeln!(out, "# HELP {name} {help}");
+        let _ = writeln!(out, "# TYPE {name} histogram");
+        let mut cumulative = 0;
+        for (bound, count) in DURATION_BUCKETS.iter().zip(&self.buckets) {
+            cumulative += count.load(Ordering::Relaxed);
+            let _ = writeln!(out, "{name}_bucket{{le=\"{bound}\"}} {cumulative}");
+        }
+        cumulative += self.buckets[BUCKETS].load(Ordering::Relaxed);
+        let _ = writeln!(out, "{name}_bucket{{le=\"+Inf\"}} {cumulative}");
+        let sum = Duration::from_nanos(self.sum_nanos.load(Ordering::Relaxed)).as_secs_f64();
+        let _ = writeln!(out, "{name}_sum {sum}");
+        let _ = writeln!(out, "{name}_count {cumulative}");
+    }
 }
 
 impl std::fmt::Debug for Metrics {
@@ -77,12 +178,24 @@ impl Default for Metrics {
 impl Metrics {
     /// A fresh, empty registry.
     pub fn new() -> Self {
-        let recorder = PrometheusBuilder::new().build_recorder();
+        Self::with_sources(Vec::new())
+    }
+
+    /// A fresh registry that also renders `sources` on every scrape.
+    pub fn with_sources(sources: Vec<Arc<dyn MetricsSource>>) -> Self {
+        // Histograms in seconds get the request latency's buckets, not the recorder's default
+        // summaries: buckets add up across instances, quantiles do not.
+        // The buckets are valid (not empty): the builder refuses nothing else.
+        let recorder = PrometheusBuilder::new()
+            .set_buckets_for_metric(Matcher::Suffix("_seconds".to_owned()), &DURATION_BUCKETS)
+            .unwrap_or_else(|_| PrometheusBuilder::new())
+            .build_recorder();
         let handle = recorder.handle();
         Self {
             recorder: Arc::new(recorder),
             handle,
             requests: Arc::new(RequestSeries::new()),
+            sources: sources.into(),
         }
     }
 
@@ -102,6 +215,11 @@ impl Metrics {
     pub fn render(&self) -> String {
         let mut text = self.requests.render();
         text.push_str(&self.handle.render());
+        for source in self.sources.iter() {
+            source.render(&mut text);
+        }
+        crate::telemetry::render_metrics(&mut text);
+        crate::system::render_process_metrics(&mut text);
         text
     }
 
@@ -297,7 +415,7 @@ fn escape_label(value: &str) -> String {
 
 /// The method label: the standard methods by name and anything else as `OTHER`, so that
 /// made-up methods cannot create unbounded label values.
-fn method_label(method: &Method) -> &'static str {
+pub(crate) fn method_label(method: &Method) -> &'static str {
     match *method {
         Method::GET => "GET",
         Method::HEAD => "HEAD",

@@ -72,6 +72,10 @@ pub struct ProblemDetails {
     /// The request's correlation id, equal to the `x-request-id` response header.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub request_id: Option<String>,
+    /// The W3C trace id of the request, when it is traced or the caller sent `traceparent`: to
+    /// find the request's spans from a problem a client reports.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trace_id: Option<String>,
     /// One entry per failing field or parameter (validation problems).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<FieldError>,
@@ -139,6 +143,7 @@ impl Problem {
             detail: None,
             instance: None,
             request_id: None,
+            trace_id: None,
             errors: Vec::new(),
             headers: Vec::new(),
         })

@@ -96,9 +96,15 @@ pub(crate) fn assign(request: &Request) -> RequestId {
 
 /// Completes a problem response with the correlation fields only the outermost layer knows
 /// (the id, and the request path as `instance`), and echoes the id in `x-request-id`.
-pub(crate) fn finish(response: &mut Response, id: &RequestId, path: &str, is_head: bool) {
+pub(crate) fn finish(
+    response: &mut Response,
+    id: &RequestId,
+    trace_id: Option<opentelemetry::trace::TraceId>,
+    path: &str,
+    is_head: bool,
+) {
     if let Some(problem) = response.extensions_mut().remove::<Problem>() {
-        complete_problem(response, problem, id, path, is_head);
+        complete_problem(response, problem, id, trace_id, path, is_head);
     }
     response
         .headers_mut()
@@ -110,10 +116,12 @@ fn complete_problem(
     response: &mut Response,
     mut problem: Problem,
     id: &RequestId,
+    trace_id: Option<opentelemetry::trace::TraceId>,
     path: &str,
     is_head: bool,
 ) {
     problem.request_id = Some(id.as_str().to_owned());
+    problem.trace_id = trace_id.map(|id| id.to_string());
     // A handler that named a more specific instance (a resource URI) keeps it.
     problem.instance.get_or_insert_with(|| path.to_owned());
     // A HEAD response has no body; its headers are all that is sent.

@@ -4,7 +4,9 @@
 //! [`Service::start`] connects the database `CMMV_DATABASE_URL` names and applies the API's
 //! migrations (or keeps everything in memory for `memory:`), connects the shared rate limiter
 //! when `CMMV_REDIS_URL` is set, mounts the login module when the API's documents describe it
-//! (its accounts in the same database, its record of ended sessions in Redis when there is one), and hands back an [`AppBuilder`] with the documents
+//! (its accounts in the same database, its record of ended sessions in Redis when there is one),
+//! registers the built-in health indicators (the database, Redis, free disk space, memory; see
+//! [`crate::health::HealthSettings`]), and hands back an [`AppBuilder`] with the documents
 //! and all of that given. Every part stays overridable: add routes, layers, checks or another
 //! limiter to [`Service::builder`] before [`Service::serve`]; the login module's mail system
 //! comes through [`Service::start_with`]. A service whose parts differ more builds its app
@@ -74,6 +76,14 @@ impl Service {
             Some(db)
         };
         let mut builder = App::builder(settings.clone()).api(api);
+        if let Some(db) = &database {
+            builder = builder.metrics_source(Arc::new(db.clone()));
+        }
+        // The database's, Redis's, the disk's and the memory's health, as `CMMV_HEALTH_*` say.
+        let health = crate::health::HealthSettings::from_settings(&settings)?;
+        for indicator in health.indicators(&settings, database.as_ref())? {
+            builder = builder.health_indicator(indicator);
+        }
         if let Some(url) = &settings.redis_url {
             // Budgets are keyed by policy (`Task.create`): services sharing one Redis give
             // theirs a prefix of their own through `builder` and `AppBuilder::rate_limiter`.

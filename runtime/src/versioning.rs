@@ -13,22 +13,24 @@
 //! - An unknown version is a 400 problem (header) or a 406 (media type) listing the versions
 //!   served; a header and a media type that disagree, or a header that disagrees with the
 //!   path's prefix, a 400.
-//! - A bare path that another version serves but the chosen one does not is a 404 naming the
-//!   versions that serve it. A bare path no version serves (`/auth/login`, `/health/live`, an
-//!   unknown path) passes through untouched.
+//! - A bare path and method that another version serves but the chosen one does not is a 404
+//!   naming the versions that serve it (not the 405 the chosen version's route at that path
+//!   would give). A bare path no version serves (`/auth/login`, `/health/live`, an unknown
+//!   path) passes through untouched; the compiler refuses versioned contracts whose bare paths
+//!   would cover such paths.
 //! - With `uri` off, a versioned path (`/v2/tasks`) is not served to clients (404).
-//! - Answers of versioned routes carry `Vary: X-API-Version` and/or `Vary: Accept`, so caches
-//!   keep the versions apart; one asked for by media type answers in it
-//!   (`Content-Type: application/vnd.<api>.v2+json`).
+//! - Answers of versioned routes, and the negotiation's own problems about them, carry
+//!   `Vary: X-API-Version` and/or `Vary: Accept`, so caches keep the versions apart; one asked
+//!   for by media type answers in it (`Content-Type: application/vnd.<api>.v2+json`).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::convert::Infallible;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use axum::extract::{OriginalUri, Request};
 use axum::response::{IntoResponse, Response};
-use http::{HeaderName, HeaderValue, StatusCode, Uri, header};
+use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri, header};
 use tower::{Layer, Service};
 
 use crate::Problem;
@@ -68,12 +70,57 @@ impl Default for Versioning {
     }
 }
 
+/// The routes of one version below its prefix: the templates, and the methods serving each.
+#[derive(Default)]
+struct VersionRoutes {
+    /// The templates (`/tasks/{id}`); each value indexes `methods`.
+    router: matchit::Router<usize>,
+    methods: Vec<BTreeSet<&'static str>>,
+    /// The index of each template in `methods`.
+    templates: HashMap<&'static str, usize>,
+}
+
+impl VersionRoutes {
+    fn insert(&mut self, method: &'static str, template: &'static str) {
+        let index = match self.templates.get(template) {
+            Some(&index) => index,
+            None => {
+                let index = self.methods.len();
+                // axum's router, built from the same routes, has refused any conflict already.
+                if self.router.insert(template, index).is_err() {
+                    return;
+                }
+                self.methods.push(BTreeSet::new());
+                self.templates.insert(template, index);
+                index
+            }
+        };
+        if let Some(methods) = self.methods.get_mut(index) {
+            methods.insert(method);
+        }
+    }
+
+    /// The methods serving `path`, when a template matches it.
+    fn at(&self, path: &str) -> Option<&BTreeSet<&'static str>> {
+        let found = self.router.at(path).ok()?;
+        self.methods.get(*found.value)
+    }
+}
+
+/// `methods` serve `method` (a `HEAD` is answered by the `GET` route, as axum does).
+fn allows(methods: &BTreeSet<&'static str>, method: &Method) -> bool {
+    methods
+        .iter()
+        .any(|m| m.eq_ignore_ascii_case(method.as_str()))
+        || (*method == Method::HEAD && methods.iter().any(|m| m.eq_ignore_ascii_case("GET")))
+}
+
 /// What the layer knows: the strategies and, per version, the routes below its prefix.
 pub(crate) struct Negotiation {
     config: Versioning,
     header: Option<HeaderName>,
-    /// Per version, the paths it serves below `/v{N}` (route templates).
-    served: BTreeMap<u32, matchit::Router<()>>,
+    /// Per version, the paths it serves below `/v{N}` (route templates) and their methods.
+    served: BTreeMap<u32, VersionRoutes>,
     versions: BTreeSet<u32>,
     /// The values of `Vary` on versioned answers.
     vary: Vec<HeaderValue>,
@@ -101,13 +148,10 @@ impl Negotiation {
                     .map_err(|_| format!("`{name}` is not a valid header name"))
             })
             .transpose()?;
-        let mut served: BTreeMap<u32, matchit::Router<()>> = BTreeMap::new();
-        for &(_, path) in routes {
+        let mut served: BTreeMap<u32, VersionRoutes> = BTreeMap::new();
+        for &(method, path) in routes {
             if let Some((version, rest)) = split_version(path) {
-                // A path served with several methods comes once per method: the insertions
-                // after the first conflict, harmlessly (axum's router, built from the same
-                // routes, has refused any other conflict already).
-                let _ = served.entry(version).or_default().insert(rest, ());
+                served.entry(version).or_default().insert(method, rest);
             }
         }
         let versions: BTreeSet<u32> = served.keys().copied().collect();
@@ -136,9 +180,19 @@ impl Negotiation {
     }
 
     fn serves(&self, version: u32, rest: &str) -> bool {
-        self.served
-            .get(&version)
-            .is_some_and(|router| router.at(rest).is_ok())
+        self.methods(version, rest).is_some()
+    }
+
+    /// The methods `version` serves at `rest` (below its prefix), when it serves the path.
+    fn methods(&self, version: u32, rest: &str) -> Option<&BTreeSet<&'static str>> {
+        self.served.get(&version)?.at(rest)
+    }
+
+    /// Adds the negotiation's `Vary` to an answer about a versioned route.
+    fn vary(&self, headers: &mut HeaderMap) {
+        for value in &self.vary {
+            headers.append(header::VARY, value.clone());
+        }
     }
 
     fn default_version(&self) -> Option<u32> {
@@ -333,8 +387,10 @@ where
 
     fn call(&mut self, mut request: Request) -> Self::Future {
         let negotiation = self.negotiation.clone();
+        // The negotiation's own answers depend on the version headers as much as the routes'.
         let answer = |problem: Problem| -> Self::Future {
-            let response = problem.into_response();
+            let mut response = problem.into_response();
+            negotiation.vary(response.headers_mut());
             Box::pin(async move { Ok(response) })
         };
         let path = request.uri().path().to_owned();
@@ -367,6 +423,17 @@ where
                 let future = self.inner.call(request);
                 return Box::pin(future);
             }
+            // Those serving the request's method there too.
+            let method = request.method().clone();
+            let serving_method: BTreeSet<u32> = serving
+                .iter()
+                .copied()
+                .filter(|&v| {
+                    negotiation
+                        .methods(v, &path)
+                        .is_some_and(|methods| allows(methods, &method))
+                })
+                .collect();
             let asked = match negotiation.requested(&request) {
                 Ok(asked) => asked,
                 Err(problem) => return answer(problem),
@@ -378,6 +445,14 @@ where
                 let future = self.inner.call(request);
                 return Box::pin(future);
             };
+            if !serving_method.is_empty() && !serving_method.contains(&version) {
+                return answer(Problem::not_found(format!(
+                    "`{method} {path}` is not served in version {version}; the versions serving it are {}",
+                    list(&serving_method)
+                )));
+            }
+            // When no version serves the method there, the chosen version's route answers (a
+            // 405 listing what it allows), or a 404 when it has none at that path.
             if !serving.contains(&version) {
                 return answer(Problem::not_found(format!(
                     "`{path}` is not served in version {version}; the versions serving it are {}",
@@ -408,10 +483,8 @@ where
             .and_then(|r| negotiation.config.media_type.map(|api| (api, r.version)));
         Box::pin(async move {
             let mut response = future.await?;
+            negotiation.vary(response.headers_mut());
             let headers = response.headers_mut();
-            for value in &negotiation.vary {
-                headers.append(header::VARY, value.clone());
-            }
             if let Some((api, version)) = echo {
                 let is_json = headers
                     .get(header::CONTENT_TYPE)

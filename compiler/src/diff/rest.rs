@@ -47,6 +47,7 @@ pub(super) fn compare(sides: &Sides<'_>) -> Vec<Finding> {
             findings: &mut findings,
             sides,
             route: String::new(),
+            response: None,
         };
         compare_version(&mut at, old, new);
     }
@@ -113,9 +114,20 @@ struct Reach<'f, 's, 'p> {
     findings: &'f mut Vec<Finding>,
     sides: &'s Sides<'p>,
     route: String,
+    /// The alternative success status whose body is being compared, if any: named in the
+    /// messages (the `202` response) so that they differ from the main response's.
+    response: Option<u16>,
 }
 
 impl Reach<'_, '_, '_> {
+    /// The response being compared, as messages name it.
+    fn response_name(&self) -> String {
+        match self.response {
+            Some(status) => format!("`{status}` response"),
+            None => "response".to_owned(),
+        }
+    }
+
     #[allow(clippy::too_many_arguments)]
     fn push(
         &mut self,
@@ -373,6 +385,7 @@ fn compare_operation(at: &mut Reach<'_, '_, '_>, before: &Served<'_, '_>, after:
             field_shape(old_project, &old.ty, Direction::Request, &mut Vec::new()),
             field_shape(new_project, &new.ty, Direction::Request, &mut Vec::new()),
         );
+        compare_constraints(at, &format!("{} {{{}}}", after.key(), new.name), old, new);
         compare_shape(
             at,
             Direction::Request,
@@ -383,11 +396,44 @@ fn compare_operation(at: &mut Reach<'_, '_, '_>, before: &Served<'_, '_>, after:
         );
     }
 
-    // Success statuses.
+    // Success statuses, and the bodies of the alternative ones both sides answer with (the
+    // main response's body is compared above, whatever its status).
     let statuses = |op: &crate::ir::Operation| -> BTreeSet<u16> {
         op.replies().iter().map(|r| r.status).collect()
     };
     let (old_statuses, new_statuses) = (statuses(old_op), statuses(new_op));
+    let (old_replies, new_replies) = (old_op.replies(), new_op.replies());
+    for old_reply in &old_replies {
+        let status = old_reply.status;
+        if status == old_op.status && status == new_op.status {
+            continue;
+        }
+        let Some(new_reply) = new_replies.iter().find(|r| r.status == status) else {
+            continue;
+        };
+        let old_shape = body_shape(
+            old_project,
+            before.contract,
+            old_reply.body.as_ref(),
+            Direction::Response,
+        );
+        let new_shape = body_shape(
+            new_project,
+            after.contract,
+            new_reply.body.as_ref(),
+            Direction::Response,
+        );
+        at.response = Some(status);
+        compare_shape(
+            at,
+            Direction::Response,
+            &format!("`{status}` response body"),
+            &old_shape,
+            &new_shape,
+            (None, None),
+        );
+        at.response = None;
+    }
     for status in old_statuses.difference(&new_statuses) {
         at.push(
             "response-status-removed",
@@ -820,7 +866,11 @@ fn compare_members(
     new: &[Member<'_>],
 ) {
     let request = direction == Direction::Request;
-    let body = if request { "request" } else { "response" };
+    let body = if request {
+        "request".to_owned()
+    } else {
+        at.response_name()
+    };
     for before in old {
         let name = &before.field.name;
         let subject = format!("{}.{name}", owners.0);

@@ -70,6 +70,7 @@ const COMPARISONS: &[&str] = &[
     "postgres-post",
     "auth",
     "limit",
+    "tracing",
 ];
 
 fn main() -> std::process::ExitCode {
@@ -209,7 +210,113 @@ fn run(args: &[String]) -> Result<(), String> {
             "target: throughput >= 0.9x",
         )?;
     }
+    // The cost of tracing: the same GET exporting every span to a collector on 127.0.0.1, with
+    // the exporter configured but sampling nothing, and exporting to a collector that is down,
+    // each against tracing off.
+    if selected("tracing") {
+        let collector = Collector::start()?;
+        for (export, name, targets) in [
+            (Export::All, "export-all", "target: throughput >= 0.85x"),
+            (
+                Export::SampleNothing,
+                "sampled-0",
+                "target: throughput >= 0.97x",
+            ),
+            (
+                Export::CollectorDown,
+                "collector-down",
+                "reported: the same as export-all, or better",
+            ),
+        ] {
+            compare(
+                Scenario::Get,
+                [
+                    (Server::Traced(export, collector.0), name),
+                    (Server::Generated(Backend::Memory), "off"),
+                ],
+                requests,
+                targets,
+            )?;
+        }
+    }
     Ok(())
+}
+
+/// How the traced server exports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Export {
+    /// Every span, to a collector that accepts them.
+    All,
+    /// The exporter configured, the sampler keeping nothing.
+    SampleNothing,
+    /// Every span, to an address nobody listens on.
+    CollectorDown,
+}
+
+/// An OTLP/HTTP collector on its own thread: it answers every export 200 without decoding it.
+struct Collector(SocketAddr);
+
+impl Collector {
+    fn start() -> Result<Self, String> {
+        let (bound, addr) = std::sync::mpsc::channel();
+        std::thread::Builder::new()
+            .name("collector".to_owned())
+            .spawn(move || {
+                let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                else {
+                    return;
+                };
+                runtime.block_on(async move {
+                    let Ok(listener) = tokio::net::TcpListener::bind("127.0.0.1:0").await else {
+                        return;
+                    };
+                    let _ = bound.send(listener.local_addr());
+                    let app = axum::Router::new()
+                        .route("/v1/traces", axum::routing::post(|| async { "" }));
+                    let _ = axum::serve(listener, app).await;
+                });
+            })
+            .map_err(|e| e.to_string())?;
+        let addr = addr
+            .recv()
+            .map_err(|e| e.to_string())?
+            .map_err(|e| e.to_string())?;
+        Ok(Self(addr))
+    }
+}
+
+/// The exporter of a traced server, and the subscriber its runtime's threads record into.
+fn tracing_for(
+    export: Export,
+    collector: SocketAddr,
+) -> Result<(cmmv::telemetry::Tracing, tracing::Dispatch), String> {
+    use tracing_subscriber::layer::SubscriberExt as _;
+    let endpoint = match export {
+        Export::All | Export::SampleNothing => format!("http://{collector}/v1/traces"),
+        Export::CollectorDown => {
+            // A port that was free a moment ago: nothing listens there.
+            let free = std::net::TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
+            let addr = free.local_addr().map_err(|e| e.to_string())?;
+            drop(free);
+            format!("http://{addr}/v1/traces")
+        }
+    };
+    let settings = cmmv::telemetry::TelemetrySettings {
+        endpoint: Some(endpoint),
+        sampler: match export {
+            Export::SampleNothing => cmmv::telemetry::Sampler::AlwaysOff,
+            Export::All | Export::CollectorDown => cmmv::telemetry::Sampler::AlwaysOn,
+        },
+        delay: Duration::from_millis(200),
+        ..Default::default()
+    };
+    let tracing = cmmv::telemetry::Tracing::start(&settings)
+        .map_err(|e| e.to_string())?
+        .ok_or("an endpoint is configured")?;
+    let dispatch = tracing::Dispatch::new(tracing_subscriber::registry().with(tracing.layer()));
+    Ok((tracing, dispatch))
 }
 
 /// Measures two servers in turns and prints each one's medians and the ratios first / second.
@@ -266,6 +373,9 @@ enum Server {
     HandWrittenPg,
     /// An app serving only GET one task, as generated code mounts it, behind this access rule.
     Guarded(Access),
+    /// The example's app like `Generated(Memory)`, its spans exported as `Export` says to the
+    /// collector at this address.
+    Traced(Export, SocketAddr),
 }
 
 /// Where the generated service keeps its tasks.
@@ -431,12 +541,24 @@ fn measure(server: Server, scenario: Scenario, requests: usize) -> Result<Measur
     };
     // The server gets its own two-thread runtime; the load generator another, so both compete
     // for the machine's two cores the same way in every scenario.
-    let server_runtime = tokio::runtime::Builder::new_multi_thread()
+    let traced = match server {
+        Server::Traced(export, collector) => Some(tracing_for(export, collector)?),
+        _ => None,
+    };
+    let mut server_runtime = tokio::runtime::Builder::new_multi_thread();
+    server_runtime
         .worker_threads(2)
         .thread_name("server")
-        .enable_all()
-        .build()
-        .map_err(|e| e.to_string())?;
+        .enable_all();
+    if let Some((_, dispatch)) = &traced {
+        let dispatch = dispatch.clone();
+        // Each of the server's threads records into the traced subscriber, for its whole
+        // life: the guard is kept by never dropping it, and the threads end with the runtime.
+        server_runtime.on_thread_start(move || {
+            std::mem::forget(tracing::dispatcher::set_default(&dispatch));
+        });
+    }
+    let server_runtime = server_runtime.build().map_err(|e| e.to_string())?;
     let (addr, ids, body, db) = server_runtime.block_on(async {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -469,7 +591,7 @@ fn measure(server: Server, scenario: Scenario, requests: usize) -> Result<Measur
         };
         let store = store.ok_or("a memory store")?;
         match server {
-            Server::Generated(_) | Server::Limited => {
+            Server::Generated(_) | Server::Limited | Server::Traced(..) => {
                 let todo = Arc::new(todo::Todo::with_task_store(store));
                 let mut settings = settings(addr);
                 settings.rate_limit.enabled = matches!(server, Server::Limited);
@@ -502,7 +624,9 @@ fn measure(server: Server, scenario: Scenario, requests: usize) -> Result<Measur
         Ok::<_, String>((addr, ids, body, None))
     })?;
     let prefix = match server {
-        Server::Generated(_) | Server::Limited | Server::Guarded(_) => "/v1/tasks",
+        Server::Generated(_) | Server::Limited | Server::Guarded(_) | Server::Traced(..) => {
+            "/v1/tasks"
+        }
         Server::HandWritten | Server::HandWrittenSql | Server::HandWrittenPg => "/tasks",
     };
     let client_runtime = tokio::runtime::Builder::new_multi_thread()
@@ -534,6 +658,9 @@ fn measure(server: Server, scenario: Scenario, requests: usize) -> Result<Measur
         );
     }
     server_runtime.shutdown_timeout(Duration::from_secs(1));
+    if let Some((tracing, _)) = traced {
+        tracing.shutdown();
+    }
     if let Some((server, schema)) = &postgres {
         // The server's connections are gone with its runtime; the schema goes too.
         client_runtime.block_on(admin(server, &format!("DROP SCHEMA \"{schema}\" CASCADE")))?;

@@ -254,13 +254,82 @@ pub struct Service {
 /// `CMMV_REDIS_URL` is set, the login module on the same database — and the example adds its
 /// stores and routes.
 async fn start(settings: Settings) -> Result<cmmv::service::Service, String> {
+    let write_queue = settings.database_write_queue;
     let service = cmmv::service::Service::start(settings, &API)
         .await
         .map_err(|e| e.to_string())?;
     let todo = Arc::new(Todo::open(service.database()));
+    let queue = service
+        .database()
+        .and_then(|db| WriteQueue::new(db.clone(), write_queue));
     Ok(service
         .accounts(todo.accounts())
-        .builder(|builder| with_todo(builder, &todo)))
+        .builder(|builder| match queue {
+            Some(queue) => with_todo(builder, &todo).health_indicator(queue),
+            None => with_todo(builder, &todo),
+        }))
+}
+
+/// A health indicator of the example's own: SQLite's writer queue. Every write waits in it for
+/// the single writer, and a write arriving when it is full is refused with a 503
+/// (`CMMV_DATABASE_WRITE_QUEUE`); past [`WriteQueue::WARN_PERCENT`] of it, `/health/ready`
+/// lists `write_queue` as failing and the service as `degraded`, the cue for an alert before
+/// clients see refusals. Not critical: reads still work, and the load balancer taking the
+/// instance out (with SQLite, the only one) would refuse every write instead of some.
+#[derive(Debug)]
+pub struct WriteQueue {
+    database: cmmv::sql::Database,
+    capacity: u64,
+}
+
+impl WriteQueue {
+    /// The share of the queue, in percent, from which the instance reports itself degraded.
+    pub const WARN_PERCENT: u64 = 80;
+
+    /// The indicator of `database`'s writer, whose queue holds `capacity` writes; `None` on
+    /// PostgreSQL, which has no writer queue.
+    pub fn new(database: cmmv::sql::Database, capacity: usize) -> Option<Self> {
+        database.writer_stats()?;
+        Some(Self {
+            database,
+            capacity: u64::try_from(capacity).unwrap_or(u64::MAX),
+        })
+    }
+}
+
+impl cmmv::HealthIndicator for WriteQueue {
+    fn name(&self) -> &str {
+        "write_queue"
+    }
+
+    fn critical(&self) -> bool {
+        false
+    }
+
+    /// Reading counters takes no time: anything slower is itself a symptom.
+    fn timeout(&self) -> Option<std::time::Duration> {
+        Some(std::time::Duration::from_millis(100))
+    }
+
+    fn check(&self) -> cmmv::health::CheckFuture<'_> {
+        Box::pin(async move {
+            let stats = self
+                .database
+                .writer_stats()
+                .ok_or("the database has no writer")?;
+            let mut details = cmmv::health::Details::new();
+            details.insert("queued".to_owned(), stats.queued.into());
+            details.insert("capacity".to_owned(), self.capacity.into());
+            // Writes refused since start (a full queue, too long a wait): a rate to alert on.
+            details.insert("refused".to_owned(), stats.refused.into());
+            let percent = stats.queued.saturating_mul(100) / self.capacity.max(1);
+            if percent >= Self::WARN_PERCENT {
+                let failure = cmmv::health::CheckFailure::new("the write queue is nearly full");
+                return Err(failure.with_details(details).into());
+            }
+            Ok(details)
+        })
+    }
 }
 
 /// [`serve`]'s app, built but not serving.
@@ -300,7 +369,10 @@ pub fn app_builder(settings: Settings, todo: &Arc<Todo>) -> cmmv::AppBuilder {
 /// Every contract's routes (the generated `routes`, each with its rate limits and guard) and a
 /// readiness check of the stores.
 fn with_todo(builder: cmmv::AppBuilder, todo: &Arc<Todo>) -> cmmv::AppBuilder {
-    let builder = builder.routes(routes(todo.clone())).try_it("/v1/labels");
+    let builder = builder
+        .routes(routes(todo.clone()))
+        .try_it("/v1/labels")
+        .metrics_source(Arc::new(cmmv::build_info!()));
     let store = todo.stores.task.clone();
     builder.readiness_check("store", move || {
         let store = store.clone();

@@ -227,6 +227,9 @@ static NO_AUTHENTICATOR: Authenticator = Authenticator {
     api_keys: None,
 };
 
+/// Requests whose credentials were refused, by reason (`expired`, `signature`, ...).
+pub(crate) const AUTH_FAILURES: &str = "cmmv_auth_failures_total";
+
 /// The principal of the request, authenticating it the first time it is asked for.
 pub async fn resolve(request: &mut Request) -> Outcome {
     if let Some(outcome) = resolve_now(request) {
@@ -234,11 +237,18 @@ pub async fn resolve(request: &mut Request) -> Outcome {
     }
     // Only an API key with a store to ask, or a bearer token for a remote revocation record,
     // is left.
+    let span = auth_span(request);
     let outcome = match RequestScope::of(request.extensions()) {
-        Some(scope) => scope.authenticator().authenticate(request.headers()).await,
+        Some(scope) => {
+            tracing::Instrument::instrument(
+                scope.authenticator().authenticate(request.headers()),
+                span.clone(),
+            )
+            .await
+        }
         None => Err(AuthError::InvalidApiKey),
     };
-    remember(request, outcome)
+    remember(request, outcome, &span)
 }
 
 /// [`resolve`] without waiting: `None` when the outcome needs the API-key store, so that a
@@ -250,17 +260,49 @@ fn resolve_now(request: &Request) -> Option<Outcome> {
     }
     let authenticator = scope.map_or(&NO_AUTHENTICATOR, RequestScope::authenticator);
     let outcome = authenticator.authenticate_now(credentials(request.headers()))?;
-    Some(remember(request, outcome))
+    // The span is made once there is an outcome to record: this path takes microseconds, and
+    // when it cannot decide, the asynchronous one opens the span.
+    Some(remember(request, outcome, &auth_span(request)))
+}
+
+/// The span of one authentication, in a request whose trace is recorded, so that it shows what checking the credentials cost
+/// and how it ended; it records the outcome only, never the credentials.
+fn auth_span(request: &Request) -> tracing::Span {
+    if !RequestScope::of(request.extensions()).is_some_and(RequestScope::is_traced) {
+        return tracing::Span::none();
+    }
+    tracing::debug_span!(
+        target: crate::telemetry::SPANS_TARGET,
+        "authenticate",
+        outcome = tracing::field::Empty
+    )
 }
 
 /// Keeps the outcome in the request's scope for whoever asks next (the guard after the rate
 /// limiter, the handler's `Context`). A bare router has no scope, and no authenticator either:
 /// its outcome is "nobody", cheap to work out again.
-fn remember(request: &Request, outcome: Outcome) -> Outcome {
-    if let Err(error) = &outcome {
-        tracing::info!(reason = error.reason(), "credentials refused");
+/// The failure is counted by reason in `cmmv_auth_failures_total`, a label of a dozen values.
+fn remember(request: &Request, outcome: Outcome, span: &tracing::Span) -> Outcome {
+    let scope = RequestScope::of(request.extensions());
+    match &outcome {
+        Ok(Some(_)) => {
+            span.record("outcome", "authenticated");
+        }
+        Ok(None) => {
+            span.record("outcome", "anonymous");
+        }
+        Err(error) => {
+            span.record("outcome", error.reason());
+            span.in_scope(|| tracing::info!(reason = error.reason(), "credentials refused"));
+            if let Some(scope) = scope {
+                let metrics = scope.metrics();
+                metrics.record(|| {
+                    metrics::counter!(AUTH_FAILURES, "reason" => error.reason()).increment(1);
+                });
+            }
+        }
     }
-    if let Some(scope) = RequestScope::of(request.extensions()) {
+    if let Some(scope) = scope {
         // Set once: `resolve_now` returns the kept outcome before it works one out.
         let _ = scope.auth.set(outcome.clone());
     }

@@ -336,19 +336,57 @@ impl RateLimiting {
                 return limiter_unavailable();
             };
             let key = self.key(policy.key, &request, user.as_deref());
-            let decision = match self.limiter.check(policy, &key).await {
+            // The key is not recorded: it is a client's address or a user id.
+            let traced = crate::layers::RequestScope::of(request.extensions())
+                .is_some_and(crate::layers::RequestScope::is_traced);
+            let span = if traced {
+                tracing::debug_span!(
+                    target: crate::telemetry::SPANS_TARGET,
+                    "rate_limit",
+                    policy = policy.id,
+                    backend = self.limiter.backend(),
+                    outcome = tracing::field::Empty,
+                )
+            } else {
+                tracing::Span::none()
+            };
+            let started = std::time::Instant::now();
+            let checked =
+                tracing::Instrument::instrument(self.limiter.check(policy, &key), span.clone())
+                    .await;
+            if self.limiter.backend() == "redis" {
+                observe(&request, |_| {
+                    metrics::histogram!(REDIS_DURATION, "operation" => "rate_limit")
+                        .record(started.elapsed().as_secs_f64());
+                });
+            }
+            let decision = match checked {
                 Ok(decision) => decision,
                 Err(error) => {
-                    count(&request, "cmmv_rate_limit_errors_total", policy);
+                    count(&request, "cmmv_rate_limit_errors_total", policy, None);
                     match self.on_error(policy, &key, &error).await {
                         Ok(Some(decision)) => decision,
-                        Ok(None) => continue,
-                        Err(unavailable) => return unavailable,
+                        Ok(None) => {
+                            span.record("outcome", "undecided");
+                            count(&request, DECISIONS, policy, Some("undecided"));
+                            continue;
+                        }
+                        Err(unavailable) => {
+                            span.record("outcome", "unavailable");
+                            count(&request, DECISIONS, policy, Some("unavailable"));
+                            return unavailable;
+                        }
                     }
                 }
             };
+            let outcome = if decision.allowed {
+                "allowed"
+            } else {
+                "refused"
+            };
+            span.record("outcome", outcome);
+            count(&request, DECISIONS, policy, Some(outcome));
             if !decision.allowed {
-                count(&request, "cmmv_rate_limit_refused_total", policy);
                 let mut response =
                     Problem::too_many_requests(whole_seconds(decision.retry_after)).into_response();
                 decisions.push((policy, decision));
@@ -381,13 +419,29 @@ async fn user(request: &mut Request) -> Option<String> {
     }
 }
 
-/// Counts a refusal or a limiter failure in the app's metrics, by policy. Admissions are not
-/// counted: the request metrics already count every answer.
-fn count(request: &Request, name: &'static str, policy: &Policy) {
+/// Rate-limit decisions, by policy and outcome: `allowed`, `refused`, `undecided` (the limiter
+/// failed and the policy fails open) or `unavailable` (it failed and the policy fails closed).
+pub(crate) const DECISIONS: &str = "cmmv_rate_limit_decisions_total";
+
+/// How long Redis took to answer, by operation, in seconds.
+pub(crate) const REDIS_DURATION: &str = "cmmv_redis_command_duration_seconds";
+
+/// Counts one event of `policy` in the app's metrics, with an `outcome` label when given.
+fn count(request: &Request, name: &'static str, policy: &Policy, outcome: Option<&'static str>) {
+    observe(request, |_| match outcome {
+        Some(outcome) => {
+            metrics::counter!(name, "policy" => policy.id, "outcome" => outcome).increment(1);
+        }
+        None => metrics::counter!(name, "policy" => policy.id).increment(1),
+    });
+}
+
+/// Runs `record` with the app's metrics as the recorder, when the request is served by an app.
+fn observe(request: &Request, record: impl FnOnce(&crate::Metrics)) {
     if let Some(metrics) =
         crate::layers::RequestScope::of(request.extensions()).map(|scope| scope.metrics())
     {
-        metrics.record(|| metrics::counter!(name, "policy" => policy.id).increment(1));
+        metrics.record(|| record(metrics));
     }
 }
 

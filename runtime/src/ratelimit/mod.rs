@@ -196,4 +196,10 @@ pub trait Limiter: Send + Sync + fmt::Debug + 'static {
         policy: &'a Policy,
         key: &'a str,
     ) -> BoxFuture<'a, Result<Decision, LimiterError>>;
+
+    /// Where decisions are kept, for spans and metrics: `memory` unless the limiter says
+    /// otherwise (`redis` for [`RedisLimiter`], whose latency is then measured).
+    fn backend(&self) -> &'static str {
+        "memory"
+    }
 }

@@ -51,6 +51,13 @@
 //! | `CMMV_AUTH_CONFIRMATION_TTL` | `24h` | how long a confirmation token works |
 //! | `CMMV_AUTH_SESSION_TTL` | `90d` | absolute lifetime of a session: its refresh token stops working this long after the sign-in, however often refreshed (at least `CMMV_AUTH_REFRESH_TTL`) |
 //! | `CMMV_OAUTH_*` | unset | sign-in with identity providers: `CMMV_OAUTH_<PROVIDER>_CLIENT_ID` and `..._CLIENT_SECRET` enable one (see [`crate::auth::oauth`] and `docs/operations.md` for every key) |
+//! | `CMMV_OTEL_ENDPOINT` | unset (no export) | the OTLP/HTTP traces URL spans are exported to; also read from the standard `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`, or `OTEL_EXPORTER_OTLP_ENDPOINT` plus `/v1/traces`. Every `OTEL_*` variable below has a `CMMV_OTEL_*` twin that wins (see [`crate::telemetry`] for all of them) |
+//! | `OTEL_SERVICE_NAME` | `unknown_service:<executable>` | the `service.name` of every span |
+//! | `OTEL_RESOURCE_ATTRIBUTES` | unset | `key=value,...` attributes of every span |
+//! | `OTEL_TRACES_SAMPLER`, `OTEL_TRACES_SAMPLER_ARG` | `parentbased_always_on` | which traces are kept: `always_on`, `always_off`, `traceidratio` (with a ratio argument), `parentbased_*` |
+//! | `OTEL_EXPORTER_OTLP_HEADERS` | unset | `name=value,...` headers of every export (a collector's credentials) |
+//! | `OTEL_EXPORTER_OTLP_TIMEOUT` | `10000` (ms) | time limit of one export |
+//! | `OTEL_BSP_MAX_QUEUE_SIZE` | `2048` | spans waiting for export at most; more are dropped and counted |
 //! | `CMMV_CURSOR_SECRET` | unset (a random key per process) | the key list cursors are signed with, at least 32 bytes; instances behind one load balancer must share it (see [`crate::list::CursorKey`]) |
 //!
 //! The settings file is the one named by `CMMV_SETTINGS`, else `cmmv.toml` in the working
@@ -77,6 +84,7 @@ use http::HeaderValue;
 mod oauth;
 mod parse;
 mod read;
+mod telemetry;
 
 use parse::*;
 pub(crate) use parse::{parse_bool, parse_duration, parse_size};
@@ -113,7 +121,7 @@ pub const AUTH_MAX_PASSWORD_LENGTH: usize = 128;
 /// Fields are public so tests and embedders can adjust a default, as in
 /// `Settings { shutdown_delay: Duration::ZERO, ..Settings::default() }`; the app builder
 /// validates them again, so a hand-made combination cannot bypass the start-up checks.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Clone, PartialEq)]
 pub struct Settings {
     /// The address the server listens on (`CMMV_ADDR`, default `127.0.0.1:8080`).
     pub addr: SocketAddr,
@@ -169,11 +177,162 @@ pub struct Settings {
     pub auth: AuthSettings,
     /// Sign-in with identity providers (`CMMV_OAUTH_*`); see [`crate::auth::oauth`].
     pub oauth: crate::auth::oauth::OAuthSettings,
+    /// Where and how spans are exported (`OTEL_*` and `CMMV_OTEL_*`, see [`crate::telemetry`]).
+    pub telemetry: crate::telemetry::TelemetrySettings,
     /// The key list cursors are signed with (`CMMV_CURSOR_SECRET`, at least 32 bytes); unset,
     /// each app draws a random one, and cursors die with the process.
     pub cursor_secret: Option<Secret>,
     /// `CMMV_` keys the core runtime does not interpret, by full variable name.
     pub extra: BTreeMap<String, String>,
+}
+
+/// Every setting but the secrets: a URL's password is masked, and the values of the keys the
+/// core does not know are left out (a component's token could be among them). Passwords and
+/// keys the core knows are [`Secret`]s already.
+impl fmt::Debug for Settings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Destructured whole, so that a new field cannot be forgotten here.
+        let Settings {
+            addr,
+            database_url,
+            database_max_connections,
+            database_timeout,
+            database_write_queue,
+            database_write_batch,
+            redis_url,
+            log,
+            log_format,
+            body_limit,
+            request_timeout,
+            readiness_timeout,
+            shutdown_delay,
+            shutdown_deadline,
+            cors,
+            hsts_max_age,
+            sunset_gone,
+            rate_limit,
+            jwt,
+            auth,
+            oauth,
+            telemetry,
+            cursor_secret,
+            extra,
+        } = self;
+        f.debug_struct("Settings")
+            .field("addr", addr)
+            .field("database_url", &redact_url(database_url))
+            .field("database_max_connections", database_max_connections)
+            .field("database_timeout", database_timeout)
+            .field("database_write_queue", database_write_queue)
+            .field("database_write_batch", database_write_batch)
+            .field("redis_url", &redis_url.as_deref().map(redact_url))
+            .field("log", log)
+            .field("log_format", log_format)
+            .field("body_limit", body_limit)
+            .field("request_timeout", request_timeout)
+            .field("readiness_timeout", readiness_timeout)
+            .field("shutdown_delay", shutdown_delay)
+            .field("shutdown_deadline", shutdown_deadline)
+            .field("cors", cors)
+            .field("hsts_max_age", hsts_max_age)
+            .field("sunset_gone", sunset_gone)
+            .field("rate_limit", rate_limit)
+            .field("jwt", jwt)
+            .field("auth", auth)
+            .field("oauth", oauth)
+            .field("telemetry", telemetry)
+            .field("cursor_secret", cursor_secret)
+            // Keys a component reads may hold anything, credentials included.
+            .field("extra", &extra.keys().collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+/// `url` with its secrets masked: the password of its user information (up to the last `@`
+/// before the path, as URL parsers split it) and the values of query parameters that carry
+/// credentials (`?password=`, libpq's `sslpassword=`, `token=`...).
+pub(crate) fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let (authority_and_path, query) = match rest.split_once('?') {
+        Some((before, query)) => (before, Some(query)),
+        None => (rest, None),
+    };
+    // The authority ends at the first `/` after the last `@` (a password may hold `/` or `@`).
+    let authority_end = authority_and_path.rfind('@').map_or(0, |at| at + 1);
+    let path_start = authority_and_path[authority_end..]
+        .find('/')
+        .map_or(authority_and_path.len(), |slash| authority_end + slash);
+    let (authority, path) = authority_and_path.split_at(path_start);
+    let mut shown = format!("{scheme}://");
+    match authority.rsplit_once('@') {
+        Some((credentials, host)) => {
+            match credentials.split_once(':') {
+                Some((user, _)) => shown.push_str(&format!("{user}:***@")),
+                None => shown.push_str(&format!("{credentials}@")),
+            }
+            shown.push_str(host);
+        }
+        None => shown.push_str(authority),
+    }
+    shown.push_str(path);
+    if let Some(query) = query {
+        let pairs: Vec<String> = query
+            .split('&')
+            .map(|pair| match pair.split_once('=') {
+                Some((key, _)) if is_secret_key(key) => format!("{key}=***"),
+                _ => pair.to_owned(),
+            })
+            .collect();
+        shown.push('?');
+        shown.push_str(&pairs.join("&"));
+    }
+    shown
+}
+
+/// `text` (a driver's or an HTTP client's error, which may quote the URL) with every secret of
+/// `url` masked: the password of its user information, and credential-carrying query values.
+pub(crate) fn redact_url_secrets(url: &str, text: &str) -> String {
+    let Some((_, rest)) = url.split_once("://") else {
+        return text.to_owned();
+    };
+    let (before_query, query) = rest.split_once('?').unwrap_or((rest, ""));
+    let mut secrets: Vec<&str> = Vec::new();
+    if let Some((credentials, _)) = before_query.rsplit_once('@') {
+        if let Some((_, password)) = credentials.split_once(':') {
+            secrets.push(password);
+        }
+    }
+    for pair in query.split('&') {
+        if let Some((key, value)) = pair.split_once('=') {
+            if is_secret_key(key) {
+                secrets.push(value);
+            }
+        }
+    }
+    let mut text = text.to_owned();
+    for secret in secrets.into_iter().filter(|secret| !secret.is_empty()) {
+        text = text.replace(secret, "***");
+    }
+    text
+}
+
+/// Whether a query parameter's name says it holds a credential.
+fn is_secret_key(key: &str) -> bool {
+    let key = key.to_ascii_lowercase();
+    [
+        "password",
+        "passwd",
+        "pass",
+        "secret",
+        "token",
+        "key",
+        "auth",
+        "credential",
+    ]
+    .iter()
+    .any(|word| key.contains(word))
 }
 
 /// How the contracts' rate limits are enforced: kept next to the limiter
@@ -274,6 +433,7 @@ impl Default for Settings {
             jwt: JwtSettings::default(),
             auth: AuthSettings::default(),
             oauth: crate::auth::oauth::OAuthSettings::default(),
+            telemetry: crate::telemetry::TelemetrySettings::default(),
             cursor_secret: None,
             extra: BTreeMap::new(),
         }

@@ -100,7 +100,9 @@ pub(super) fn parse_redis_url(v: &str) -> Result<Option<String>, String> {
         Ok(Some(v.to_owned()))
     } else {
         Err(format!(
-            "invalid Redis URL {v:?} (expected redis://, rediss:// or unix://)"
+            "invalid Redis URL {:?} (expected redis://, rediss:// or unix://)",
+            // A URL may carry a password: show only what follows the credentials.
+            v.rsplit('@').next().unwrap_or(v)
         ))
     }
 }

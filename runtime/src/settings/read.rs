@@ -3,6 +3,9 @@
 
 use super::*;
 
+/// The prefix of OpenTelemetry's standard variables.
+const OTEL_PREFIX: &str = "OTEL_";
+
 /// Where one raw value came from, so that errors can point there.
 #[derive(Debug, Clone)]
 pub(super) enum Origin {
@@ -32,8 +35,11 @@ impl RawSettings {
     {
         for (key, value) in pairs {
             let key = key.as_ref();
-            // The variable naming the file is not itself a setting.
-            if key.starts_with(ENV_PREFIX) && key != SETTINGS_FILE_VAR {
+            // The variable naming the file is not itself a setting. OpenTelemetry's standard
+            // variables are read too, for the exporter (`settings/telemetry.rs`).
+            if (key.starts_with(ENV_PREFIX) || key.starts_with(OTEL_PREFIX))
+                && key != SETTINGS_FILE_VAR
+            {
                 self.values.insert(
                     key.to_owned(),
                     Raw {
@@ -291,12 +297,15 @@ impl RawSettings {
                 })?,
             },
             oauth: super::oauth::read(&mut self)?,
+            telemetry: super::telemetry::read(&mut self)?,
             cursor_secret: self.parse("CMMV_CURSOR_SECRET", d.cursor_secret, |v| {
                 check_secret(v).map(|()| Some(Secret::new(v)))
             })?,
+            // `OTEL_*` variables the exporter does not read belong to other tools.
             extra: self
                 .values
                 .into_iter()
+                .filter(|(key, _)| key.starts_with(ENV_PREFIX))
                 .map(|(key, raw)| (key, raw.value))
                 .collect(),
         };

@@ -36,16 +36,20 @@ impl Conn<'_> {
         statement: Statement,
         kinds: &[ColumnKind],
     ) -> Result<Vec<Vec<SqlValue>>, sqlx::Error> {
-        match self {
-            Conn::Sqlite(conn) => {
-                let rows = sqlite_query(statement).fetch_all(&mut **conn).await?;
-                rows.iter().map(|row| read_sqlite(row, kinds)).collect()
+        let span = self.span(&statement);
+        let rows = async {
+            match self {
+                Conn::Sqlite(conn) => {
+                    let rows = sqlite_query(statement).fetch_all(&mut **conn).await?;
+                    rows.iter().map(|row| read_sqlite(row, kinds)).collect()
+                }
+                Conn::Postgres(conn) => {
+                    let rows = postgres_query(statement).fetch_all(&mut **conn).await?;
+                    rows.iter().map(|row| read_postgres(row, kinds)).collect()
+                }
             }
-            Conn::Postgres(conn) => {
-                let rows = postgres_query(statement).fetch_all(&mut **conn).await?;
-                rows.iter().map(|row| read_postgres(row, kinds)).collect()
-            }
-        }
+        };
+        tracing::Instrument::instrument(rows, span).await
     }
 
     /// The first row a query returns, if any, read by the column kinds given (a read by key:
@@ -55,52 +59,123 @@ impl Conn<'_> {
         statement: Statement,
         kinds: &[ColumnKind],
     ) -> Result<Option<Vec<SqlValue>>, sqlx::Error> {
-        match self {
-            Conn::Sqlite(conn) => {
-                match sqlite_query(statement).fetch_optional(&mut **conn).await? {
-                    Some(row) => read_sqlite(&row, kinds).map(Some),
-                    None => Ok(None),
+        let span = self.span(&statement);
+        let row = async {
+            match self {
+                Conn::Sqlite(conn) => {
+                    match sqlite_query(statement).fetch_optional(&mut **conn).await? {
+                        Some(row) => read_sqlite(&row, kinds).map(Some),
+                        None => Ok(None),
+                    }
+                }
+                Conn::Postgres(conn) => {
+                    match postgres_query(statement)
+                        .fetch_optional(&mut **conn)
+                        .await?
+                    {
+                        Some(row) => read_postgres(&row, kinds).map(Some),
+                        None => Ok(None),
+                    }
                 }
             }
-            Conn::Postgres(conn) => {
-                match postgres_query(statement)
-                    .fetch_optional(&mut **conn)
-                    .await?
-                {
-                    Some(row) => read_postgres(&row, kinds).map(Some),
-                    None => Ok(None),
-                }
-            }
-        }
+        };
+        tracing::Instrument::instrument(row, span).await
     }
 
     /// The single integer a query returns (a count, a key).
     pub(crate) async fn integer(&mut self, statement: Statement) -> Result<i64, sqlx::Error> {
-        match self {
-            Conn::Sqlite(conn) => {
-                let row = sqlite_query(statement).fetch_one(&mut **conn).await?;
-                row.try_get(0)
+        let span = self.span(&statement);
+        let integer = async {
+            match self {
+                Conn::Sqlite(conn) => {
+                    let row = sqlite_query(statement).fetch_one(&mut **conn).await?;
+                    row.try_get(0)
+                }
+                Conn::Postgres(conn) => {
+                    let row = postgres_query(statement).fetch_one(&mut **conn).await?;
+                    row.try_get(0)
+                }
             }
-            Conn::Postgres(conn) => {
-                let row = postgres_query(statement).fetch_one(&mut **conn).await?;
-                row.try_get(0)
-            }
-        }
+        };
+        tracing::Instrument::instrument(integer, span).await
     }
 
     /// Runs a statement; returns how many rows it changed.
     pub(crate) async fn execute(&mut self, statement: Statement) -> Result<u64, sqlx::Error> {
-        match self {
-            Conn::Sqlite(conn) => Ok(sqlite_query(statement)
-                .execute(&mut **conn)
-                .await?
-                .rows_affected()),
-            Conn::Postgres(conn) => Ok(postgres_query(statement)
-                .execute(&mut **conn)
-                .await?
-                .rows_affected()),
-        }
+        let span = self.span(&statement);
+        let executed = async {
+            match self {
+                Conn::Sqlite(conn) => Ok(sqlite_query(statement)
+                    .execute(&mut **conn)
+                    .await?
+                    .rows_affected()),
+                Conn::Postgres(conn) => Ok(postgres_query(statement)
+                    .execute(&mut **conn)
+                    .await?
+                    .rows_affected()),
+            }
+        };
+        tracing::Instrument::instrument(executed, span).await
     }
+
+    /// A client span for one statement, per the database semantic conventions: its system,
+    /// operation, table and text. The text has placeholders where the values go, so no value
+    /// reaches a trace. Statements run outside any span (migrations, readiness probes) get
+    /// none: a root trace per probe would bury the requests.
+    fn span(&self, statement: &Statement) -> tracing::Span {
+        if tracing::Span::current().is_none() {
+            return tracing::Span::none();
+        }
+        let system = match self {
+            Conn::Sqlite(_) => "sqlite",
+            Conn::Postgres(_) => "postgresql",
+        };
+        let span = tracing::debug_span!(
+            target: crate::telemetry::SPANS_TARGET,
+            "statement",
+            otel.name = tracing::field::Empty,
+            otel.kind = "client",
+            db.system.name = system,
+            db.operation.name = tracing::field::Empty,
+            db.collection.name = tracing::field::Empty,
+            db.query.text = tracing::field::Empty,
+        );
+        if !span.is_disabled() {
+            let text = statement.sql.as_str();
+            let (operation, table) = summarize(text);
+            span.record("db.operation.name", operation);
+            span.record("db.query.text", text);
+            match table {
+                Some(table) => {
+                    span.record("db.collection.name", table);
+                    span.record("otel.name", format!("{operation} {table}"));
+                }
+                None => {
+                    span.record("otel.name", operation);
+                }
+            }
+        }
+        span
+    }
+}
+
+/// A statement's operation (its first keyword) and the table it names after `FROM`, `INTO` or
+/// `UPDATE`, unquoted: what a span is named by.
+fn summarize(text: &str) -> (&str, Option<&str>) {
+    let mut words = text.split_ascii_whitespace();
+    let operation = words.next().unwrap_or("");
+    let mut previous = operation;
+    for word in words {
+        if ["FROM", "INTO", "UPDATE"]
+            .iter()
+            .any(|keyword| previous.eq_ignore_ascii_case(keyword))
+        {
+            let table = word.trim_matches(|c: char| c == '"' || c == '(' || c == ')' || c == ',');
+            return (operation, (!table.is_empty()).then_some(table));
+        }
+        previous = word;
+    }
+    (operation, None)
 }
 
 /// The statement's text as sqlx takes it: a shared text is handed over without a copy.

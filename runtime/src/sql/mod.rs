@@ -150,6 +150,8 @@ const STATEMENT_CACHE: usize = 256;
 #[derive(Debug, Clone)]
 pub struct Database {
     backend: Backend,
+    /// How long reads waited for a pooled connection: the pool's pressure, for `/metrics`.
+    waits: Arc<crate::metrics::DurationHistogram>,
 }
 
 #[derive(Debug, Clone)]
@@ -212,7 +214,10 @@ impl Database {
                 url.split('@').next_back().unwrap_or(url)
             )));
         };
-        Ok(Database { backend })
+        Ok(Database {
+            backend,
+            waits: Arc::default(),
+        })
     }
 
     async fn connect_sqlite(settings: &DatabaseSettings) -> Result<SqliteBackend, DatabaseError> {
@@ -360,14 +365,17 @@ impl Database {
     /// A connection for reading: from SQLite's read-only pool, or PostgreSQL's pool.
     async fn acquire(&self) -> Result<PooledConn, StoreError> {
         let unavailable = |e: sqlx::Error| StoreError::Unavailable(Cause::from_error(e));
-        Ok(match &self.backend {
+        let started = std::time::Instant::now();
+        let conn = match &self.backend {
             Backend::Sqlite(sqlite) => {
                 PooledConn::Sqlite(sqlite.reads.acquire().await.map_err(unavailable)?)
             }
             Backend::Postgres(pool) => {
                 PooledConn::Postgres(pool.acquire().await.map_err(unavailable)?)
             }
-        })
+        };
+        self.waits.observe(started.elapsed());
+        Ok(conn)
     }
 
     /// Runs `work` as one atomic write and returns its result once it is durable.
@@ -406,19 +414,54 @@ impl Database {
     }
 }
 
+/// The pool's state at scrape time, and the waits for its connections.
+impl crate::metrics::MetricsSource for Database {
+    fn render(&self, out: &mut String) {
+        use std::fmt::Write as _;
+        let (size, idle, max) = match &self.backend {
+            Backend::Sqlite(sqlite) => (
+                sqlite.reads.size(),
+                sqlite.reads.num_idle(),
+                sqlite.reads.options().get_max_connections(),
+            ),
+            Backend::Postgres(pool) => (
+                pool.size(),
+                pool.num_idle(),
+                pool.options().get_max_connections(),
+            ),
+        };
+        let idle = u32::try_from(idle).unwrap_or(u32::MAX).min(size);
+        let _ = write!(
+            out,
+            "# HELP cmmv_db_pool_connections Pooled database connections, by state.\n\
+             # TYPE cmmv_db_pool_connections gauge\n\
+             cmmv_db_pool_connections{{state=\"in_use\"}} {}\n\
+             cmmv_db_pool_connections{{state=\"idle\"}} {idle}\n\
+             # HELP cmmv_db_pool_max_connections The pool's limit.\n\
+             # TYPE cmmv_db_pool_max_connections gauge\n\
+             cmmv_db_pool_max_connections {max}\n",
+            size - idle,
+        );
+        self.waits.render(
+            "cmmv_db_pool_acquire_duration_seconds",
+            "Time a request waited for a pooled connection.",
+            out,
+        );
+        if let Some(writer) = self.writer_stats() {
+            let _ = write!(
+                out,
+                "# HELP cmmv_db_write_queue_length SQLite writes waiting for the writer.\n\
+                 # TYPE cmmv_db_write_queue_length gauge\n\
+                 cmmv_db_write_queue_length {}\n",
+                writer.queued
+            );
+        }
+    }
+}
+
 /// Hides the password of a URL in messages.
 fn redact(url: &str, error: &dyn fmt::Display) -> String {
-    let text = error.to_string();
-    match url
-        .split_once("://")
-        .and_then(|(_, rest)| rest.split_once('@'))
-    {
-        Some((credentials, _)) => match credentials.split_once(':') {
-            Some((_, password)) if !password.is_empty() => text.replace(password, "***"),
-            _ => text,
-        },
-        None => text,
-    }
+    crate::settings::redact_url_secrets(url, &error.to_string())
 }
 
 enum PooledConn {

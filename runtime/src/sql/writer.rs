@@ -178,6 +178,7 @@ impl Writer {
             work,
             reply,
             queued_at: Instant::now(),
+            span: tracing::Span::current(),
         });
         if let Err(refused) = self.queue.try_send(job) {
             Counters::add(&self.counters.refused, 1);
@@ -425,6 +426,9 @@ struct Typed<T, F> {
     work: F,
     reply: oneshot::Sender<Result<T, StoreError>>,
     queued_at: Instant,
+    /// The caller's span: the write's statements are its children in a trace, though they
+    /// run on the writer's task.
+    span: tracing::Span,
 }
 
 impl<T, F> Job for Typed<T, F>
@@ -447,11 +451,14 @@ where
     }
 
     fn run<'c>(self: Box<Self>, conn: &'c mut SqliteConnection) -> BoxFuture<'c, Ran> {
-        let Typed { work, reply, .. } = *self;
+        let Typed {
+            work, reply, span, ..
+        } = *self;
         Box::pin(async move {
             // A panic in one write (a bug in a hand-written change) fails that write only;
             // the writer, and every other write, go on.
-            let outcome = CatchUnwind(Box::pin(async move { work(conn).await }))
+            let work = tracing::Instrument::instrument(async move { work(conn).await }, span);
+            let outcome = CatchUnwind(Box::pin(work))
                 .await
                 .unwrap_or_else(|()| Err(StoreError::Internal("a write panicked".into())));
             match outcome {

@@ -115,3 +115,169 @@ fn a_rust_keyword_field_is_accepted_and_escaped_later() {
     let report = broken_fixture_report();
     assert!(!report.contains("`type`"), "{report}");
 }
+
+/// `tests/fixtures/bare_paths`: bare paths negotiated (`versioning: { strategies: [uri,
+/// header] }`) with the login module mounted, and versioned contracts whose bare paths are or
+/// hold paths served without a version.
+fn bare_paths_report(project_text: Option<&str>) -> String {
+    let mut input = load_relative(&fixture("bare_paths"));
+    if let Some(text) = project_text {
+        input.set_project("tests/fixtures/bare_paths/cmmv.yaml", text);
+    }
+    let analysis = cmmv_compiler::analyze(&input);
+    render_all(&analysis.diagnostics.into_sorted(), &input.sources)
+}
+
+/// The rendered diagnostic whose headline contains `headline`, up to the next one.
+fn diagnostic<'r>(report: &'r str, headline: &str) -> &'r str {
+    let start = report
+        .find(headline)
+        .unwrap_or_else(|| panic!("no diagnostic `{headline}` in:\n{report}"));
+    let rest = &report[start..];
+    let end = rest.find("\nerror").unwrap_or(rest.len());
+    &rest[..end]
+}
+
+#[test]
+fn a_versioned_bare_path_keeps_clear_of_the_paths_served_without_a_version() {
+    let report = bare_paths_report(None);
+    // (headline, location, snippet, help)
+    let expected = [
+        (
+            "the bare path `/health` of versioned contract `Probe` overlaps `/health`, which the runtime serves itself",
+            "--> tests/fixtures/bare_paths/probe.yaml:2:11",
+            "contract: Probe",
+            "help: requests for `/health` would be taken for the contract's routes",
+        ),
+        (
+            "the bare path `/auth/devices` of versioned contract `Device` overlaps `/auth`, where the login module (contract `Account`) is served",
+            "--> tests/fixtures/bare_paths/device.yaml:2:11",
+            "contract: Device",
+            "help: requests for `/auth` would be taken for the versioned routes",
+        ),
+        (
+            "the bare path `/hooks/logs` of versioned contract `HookLog` overlaps `/hooks`, where unversioned contract `Hook` is served",
+            "--> tests/fixtures/bare_paths/hook_log.yaml:2:11",
+            "contract: HookLog",
+            "help: requests for `/hooks` would be taken for the versioned routes",
+        ),
+        // The runtime's index of the documents is its own, as the documents are.
+        (
+            "unversioned contract `Index` is served under `/openapi`, which the runtime serves itself",
+            "--> tests/fixtures/bare_paths/index.yaml:2:11",
+            "contract: Index",
+            "help: choose another `path`",
+        ),
+    ];
+    for (headline, location, snippet, help) in expected {
+        let found = diagnostic(&report, headline);
+        assert!(report.contains(&format!("error: {headline}")), "{report}");
+        for part in [location, snippet, help] {
+            assert!(found.contains(part), "no `{part}` in:\n{found}");
+        }
+        if headline.contains("bare path") {
+            // The strategy that makes bare paths answer is shown too.
+            assert!(
+                found.contains("tests/fixtures/bare_paths/cmmv.yaml:6:3"),
+                "{found}"
+            );
+        }
+    }
+    assert!(
+        report.contains("could not compile contracts due to 4 previous errors"),
+        "{report}"
+    );
+    // `/authors` is not below `/auth`.
+    assert!(!report.contains("`Author`"), "{report}");
+}
+
+#[test]
+fn without_bare_paths_versioned_contracts_may_share_prefixes_with_unversioned_paths() {
+    let project =
+        "api: { title: Bare paths }\nmodules: [login]\nversioning:\n  strategies: [uri]\n";
+    let report = bare_paths_report(Some(project));
+    assert!(!report.contains("bare path"), "{report}");
+    // An unversioned contract under the runtime's paths is refused whatever the strategies.
+    assert!(
+        report.contains("unversioned contract `Index` is served under `/openapi`"),
+        "{report}"
+    );
+    assert!(
+        report.contains("could not compile contracts due to 1 previous error"),
+        "{report}"
+    );
+}
+
+/// Diagnostics of a contract set held in memory (`cmmv.yaml`, then contract files).
+fn report_of(project: &str, contracts: &[(&str, &str)]) -> String {
+    let mut input = cmmv_compiler::Input::default();
+    input.set_project("contracts/cmmv.yaml", project);
+    for (name, text) in contracts {
+        input.add_contract(format!("contracts/{name}"), *text);
+    }
+    let analysis = cmmv_compiler::analyze(&input);
+    render_all(&analysis.diagnostics.into_sorted(), &input.sources)
+}
+
+#[test]
+fn a_sunset_or_a_link_needs_the_date_of_the_deprecation() {
+    let task = r#"contract: Task
+versions: [1, 2]
+deprecated: { sunset: 2030-01-01 }
+fields:
+  id: { type: uuid, primary: true }
+crud:
+  get: {}
+  delete: { deprecated: { link: 'https://example.com/changes' } }
+  list: { deprecated: { since: 2026-01-01, sunset: 2030-01-01, link: 'https://example.com/changes' } }
+"#;
+    let project = "api: { title: T }\nversions:\n  1: { deprecated: { sunset: 2031-01-01 } }\n";
+    let report = report_of(project, &[("task.yaml", task)]);
+    for (headline, location, snippet) in [
+        (
+            "a deprecation with a `sunset` needs `since`",
+            "--> contracts/task.yaml:3:23",
+            "deprecated: { sunset: 2030-01-01 }",
+        ),
+        (
+            "a deprecation with a `link` needs `since`",
+            "--> contracts/task.yaml:8:33",
+            "delete: { deprecated: { link:",
+        ),
+        (
+            "a deprecation with a `sunset` needs `since`",
+            "--> contracts/cmmv.yaml:3:30",
+            "1: { deprecated: { sunset: 2031-01-01 } }",
+        ),
+    ] {
+        let start = report
+            .find(location)
+            .unwrap_or_else(|| panic!("nothing at `{location}` in:\n{report}"));
+        let before = &report[..start];
+        let found = &report[before.rfind("error: ").unwrap_or(0)..];
+        let found = &found[..found[1..].find("\nerror").map_or(found.len(), |e| e + 1)];
+        assert!(found.starts_with(&format!("error: {headline}")), "{found}");
+        assert!(found.contains(snippet), "{found}");
+        assert!(
+            found.contains("help: add `since: YYYY-MM-DD`"),
+            "no help in:\n{found}"
+        );
+    }
+    assert!(
+        report.contains("could not compile contracts due to 3 previous errors"),
+        "{report}"
+    );
+
+    // `since` alone, or no dates at all, still compile.
+    let dated = r#"contract: Task
+versions: [1, 2]
+deprecated: { since: 2026-01-01 }
+fields:
+  id: { type: uuid, primary: true }
+crud:
+  get: { deprecated: true }
+"#;
+    let project = "api: { title: T }\nversions:\n  1: { deprecated: true }\n";
+    let report = report_of(project, &[("task.yaml", dated)]);
+    assert!(!report.contains("error"), "{report}");
+}

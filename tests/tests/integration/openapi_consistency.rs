@@ -239,7 +239,15 @@ async fn the_routes_the_app_serves_are_documented_or_deliberately_left_out() {
         .collect();
     let get = |path: &str| ("GET".to_owned(), path.to_owned());
     // Operational routes, left out of the documents on purpose (docs/operations.md).
-    expected.extend(["/health/live", "/health/ready", "/metrics"].map(get));
+    expected.extend(
+        [
+            "/health/live",
+            "/health/ready",
+            "/health/started",
+            "/metrics",
+        ]
+        .map(get),
+    );
     for (version, _) in documents() {
         expected.extend(
             [

@@ -88,7 +88,9 @@ async fn limited_routes_report_their_budget_and_refuse_with_a_problem() {
         .await
         .expect("text");
     assert!(
-        metrics.contains("cmmv_rate_limit_refused_total{policy=\"Account.register\"} 1"),
+        metrics.contains(
+            "cmmv_rate_limit_decisions_total{policy=\"Account.register\",outcome=\"refused\"} 1"
+        ),
         "{metrics}"
     );
 

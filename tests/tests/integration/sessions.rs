@@ -14,7 +14,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::auth_support::with_auth;
-use crate::runtime_support::{Served, settings};
+use crate::runtime_support::{CapturedLogs, Served, settings};
 
 const PASSWORD: &str = "correct horse battery staple";
 const NEW_PASSWORD: &str = "a new and longer passphrase";
@@ -441,39 +441,13 @@ async fn sessions_are_managed_with_a_bearer_token_and_api_keys_end_with_a_passwo
     );
 }
 
-/// The log lines a subscriber writes, kept for the test to read.
-#[derive(Clone, Default)]
-struct Captured(Arc<std::sync::Mutex<Vec<u8>>>);
-
-impl std::io::Write for Captured {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0
-            .lock()
-            .map_err(|_| std::io::Error::other("poisoned"))?
-            .extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Captured {
-    /// The audit records written so far, as JSON objects.
-    fn audit(&self) -> Vec<Value> {
-        let bytes = self.0.lock().map(|b| b.clone()).unwrap_or_default();
-        String::from_utf8_lossy(&bytes)
-            .lines()
-            .filter_map(|line| serde_json::from_str::<Value>(line).ok())
-            .filter(|record| record["target"] == cmmv::auth::AUDIT_TARGET)
-            .collect()
-    }
-
-    fn text(&self) -> String {
-        let bytes = self.0.lock().map(|b| b.clone()).unwrap_or_default();
-        String::from_utf8_lossy(&bytes).into_owned()
-    }
+/// The audit records among the captured log lines.
+fn audit(captured: &CapturedLogs) -> Vec<Value> {
+    captured
+        .records()
+        .into_iter()
+        .filter(|record| record["target"] == cmmv::auth::AUDIT_TARGET)
+        .collect()
 }
 
 /// Sign-in, failure, sign-out, refresh reuse, revocations and password changes leave one JSON
@@ -482,7 +456,7 @@ impl Captured {
 /// this thread sees the server's tasks.)
 #[tokio::test(flavor = "current_thread")]
 async fn security_events_leave_audit_records_without_secrets() {
-    let captured = Captured::default();
+    let captured = CapturedLogs::default();
     let writer = captured.clone();
     let subscriber = tracing_subscriber::fmt()
         .json()
@@ -536,7 +510,7 @@ async fn security_events_leave_audit_records_without_secrets() {
     let (status, _) = change_password(&served, &third, PASSWORD, NEW_PASSWORD, "tests").await;
     assert_eq!(status, StatusCode::OK);
 
-    let records = captured.audit();
+    let records = audit(&captured);
     let events: Vec<&str> = records
         .iter()
         .filter_map(|record| record["event"].as_str())

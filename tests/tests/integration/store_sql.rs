@@ -807,15 +807,15 @@ async fn postgres_migrations_apply_once() {
 
 /// A TCP proxy to the PostgreSQL server that the test can cut: stopping it closes the listener
 /// and every forwarded connection, as a network partition or a database restart would.
-struct Proxy {
-    port: u16,
+pub(crate) struct Proxy {
+    pub(crate) port: u16,
     target: SocketAddr,
     accept: Option<JoinHandle<()>>,
     forwarded: Arc<Mutex<JoinSet<()>>>,
 }
 
 impl Proxy {
-    async fn start(target: SocketAddr) -> Proxy {
+    pub(crate) async fn start(target: SocketAddr) -> Proxy {
         let listener = TcpListener::bind("127.0.0.1:0")
             .await
             .expect("the proxy binds");
@@ -847,7 +847,7 @@ impl Proxy {
     }
 
     /// Refuses new connections and drops every forwarded one.
-    async fn stop(&mut self) {
+    pub(crate) async fn stop(&mut self) {
         if let Some(accept) = self.accept.take() {
             accept.abort();
             // Cancelled: the listener is dropped once this returns.
@@ -868,7 +868,7 @@ impl Proxy {
 }
 
 /// `url` with its host and port replaced by 127.0.0.1:`port`.
-fn through_port(url: &str, port: u16) -> String {
+pub(crate) fn through_port(url: &str, port: u16) -> String {
     let (scheme, rest) = url.split_once("://").expect("a URL");
     let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
     let host_start = authority.rfind('@').map_or(0, |at| at + 1);

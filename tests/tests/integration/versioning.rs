@@ -15,10 +15,12 @@ use serde_json::{Value, json};
 use crate::auth_support::{admin_client, with_auth};
 use crate::runtime_support::{Served, header, settings};
 
-/// Version 1 and 2 of `/things/{id}`, `/extras` in version 2 only, `/ping` unversioned.
+/// Version 1 and 2 of `/things/{id}` (`DELETE` in version 2 only), `/extras` in version 2
+/// only, `/ping` unversioned.
 const ROUTES: &[(&str, &str)] = &[
     ("GET", "/v1/things/{id}"),
     ("GET", "/v2/things/{id}"),
+    ("DELETE", "/v2/things/{id}"),
     ("GET", "/v2/extras"),
     ("GET", "/ping"),
 ];
@@ -31,7 +33,10 @@ fn router() -> Router {
     };
     Router::new()
         .route("/v1/things/{id}", thing(1))
-        .route("/v2/things/{id}", thing(2))
+        .route(
+            "/v2/things/{id}",
+            thing(2).delete(|| async { StatusCode::NO_CONTENT }),
+        )
         .route(
             "/v2/extras",
             get(|| async { axum::Json(json!({"extras": true})) }),
@@ -63,7 +68,16 @@ async fn send(
     path: &str,
     headers: &[(&str, &str)],
 ) -> (StatusCode, reqwest::header::HeaderMap, Value) {
-    let mut request = reqwest::Client::new().get(served.url(path));
+    send_with(served, reqwest::Method::GET, path, headers).await
+}
+
+async fn send_with(
+    served: &Served,
+    method: reqwest::Method,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> (StatusCode, reqwest::header::HeaderMap, Value) {
+    let mut request = reqwest::Client::new().request(method, served.url(path));
     for (name, value) in headers {
         request = request.header(*name, *value);
     }
@@ -126,19 +140,73 @@ async fn the_header_alone_names_the_version() {
     );
     assert!(vary(&headers).contains(&"x-api-version".to_owned()));
 
-    // Unknown or unreadable versions: 400 problems listing those served.
+    // Unknown or unreadable versions: 400 problems listing those served, which vary with the
+    // header as the answers they stand for do.
     for bad in ["9", "two", ""] {
-        let (status, _, body) = send(&served, "/things/7", &[("x-api-version", bad)]).await;
+        let (status, headers, body) = send(&served, "/things/7", &[("x-api-version", bad)]).await;
         assert_problem_lists_versions(status, &body, StatusCode::BAD_REQUEST, "x-api-version");
+        assert!(
+            vary(&headers).contains(&"x-api-version".to_owned()),
+            "{headers:?}"
+        );
     }
     // A path version 2 serves but version 1 does not.
-    let (status, _, body) = send(&served, "/extras", &[("x-api-version", "1")]).await;
+    let (status, headers, body) = send(&served, "/extras", &[("x-api-version", "1")]).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert!(
         body["detail"]
             .as_str()
             .is_some_and(|d| d.contains("not served in version 1") && d.contains("2")),
         "{body}"
+    );
+    assert!(
+        vary(&headers).contains(&"x-api-version".to_owned()),
+        "{headers:?}"
+    );
+    // A path both versions serve, with a method only version 2 serves: the same 404 naming
+    // version 2, not the 405 of version 1's route.
+    let (status, headers, body) = send_with(
+        &served,
+        reqwest::Method::DELETE,
+        "/things/7",
+        &[("x-api-version", "1")],
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+    assert!(
+        body["detail"].as_str().is_some_and(|d| {
+            d.contains("`DELETE /things/7` is not served in version 1")
+                && d.contains("the versions serving it are 2")
+        }),
+        "{body}"
+    );
+    assert!(
+        vary(&headers).contains(&"x-api-version".to_owned()),
+        "{headers:?}"
+    );
+    let (status, _, _) = send_with(
+        &served,
+        reqwest::Method::DELETE,
+        "/things/7",
+        &[("x-api-version", "2")],
+    )
+    .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    // A method no version serves there: the chosen version's route says what it allows.
+    let (status, headers, _) = send_with(
+        &served,
+        reqwest::Method::PUT,
+        "/things/7",
+        &[("x-api-version", "1")],
+    )
+    .await;
+    assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
+    assert!(
+        headers
+            .get("allow")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|allow| allow.contains("GET") && !allow.contains("DELETE")),
+        "{headers:?}"
     );
     // Without `uri`, the prefixed paths are not the clients'.
     let (status, _, _) = send(&served, "/v1/things/7", &[]).await;
@@ -192,8 +260,9 @@ async fn the_media_type_alone_names_the_version() {
         "application/vnd.todo.v7+json",
         "application/vnd.todo.latest+json",
     ] {
-        let (status, _, body) = send(&served, "/things/7", &[("accept", bad)]).await;
+        let (status, headers, body) = send(&served, "/things/7", &[("accept", bad)]).await;
         assert_problem_lists_versions(status, &body, StatusCode::NOT_ACCEPTABLE, "accept");
+        assert!(vary(&headers).contains(&"accept".to_owned()), "{headers:?}");
     }
 }
 

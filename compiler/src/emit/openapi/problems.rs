@@ -442,6 +442,15 @@ pub(super) fn problem_schema() -> Schema {
             string("The request's correlation id; equals the `x-request-id` response header."),
         ),
         (
+            "trace_id",
+            Schema {
+                pattern: Some("^[0-9a-f]{32}$".to_owned()),
+                ..string(
+                    "The W3C trace id of the request, when it is traced or the caller sent `traceparent`: the key to its spans.",
+                )
+            },
+        ),
+        (
             "errors",
             Schema {
                 description: Some(

@@ -58,7 +58,31 @@ impl ProviderClient {
 
     /// Sends `request` and reads the answer, whatever its status.
     pub(crate) async fn send(&self, request: HttpRequest) -> Result<HttpResponse, CallError> {
-        let (parts, body) = request.into_parts();
+        let (mut parts, body) = request.into_parts();
+        // A client span, and the trace passed on in `traceparent`: the provider's side of a
+        // slow sign-in shows in the same trace. No URL (a query may hold a code), no header.
+        let span = tracing::debug_span!(
+            target: crate::telemetry::SPANS_TARGET,
+            "http_client",
+            otel.name = parts.method.as_str(),
+            otel.kind = "client",
+            http.request.method = parts.method.as_str(),
+            server.address = parts.uri.host().unwrap_or_default(),
+            http.response.status_code = tracing::field::Empty,
+        );
+        span.in_scope(|| crate::telemetry::inject(&mut parts.headers));
+        let answer = tracing::Instrument::instrument(self.call(parts, body), span.clone()).await;
+        if let Ok(answer) = &answer {
+            span.record("http.response.status_code", answer.status().as_u16());
+        }
+        answer
+    }
+
+    async fn call(
+        &self,
+        parts: http::request::Parts,
+        body: Vec<u8>,
+    ) -> Result<HttpResponse, CallError> {
         let url = parts.uri.to_string();
         let mut outgoing = self.client.request(parts.method, &url).body(body);
         for (name, value) in &parts.headers {

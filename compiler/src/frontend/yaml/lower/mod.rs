@@ -210,6 +210,24 @@ impl<'a> Lowerer<'a> {
         };
         let since = moment("since");
         let sunset = moment("sunset");
+        // The `Deprecation` header (RFC 9745) is the date of the deprecation and nothing else:
+        // a sunset or a link announced without it would leave the answers without one.
+        if object.get("since").is_none() {
+            let dated = ["sunset", "link"]
+                .into_iter()
+                .find_map(|key| Some((key, object.get(key)?)));
+            if let Some((key, value)) = dated {
+                self.error(
+                    value.span,
+                    format!("a deprecation with a `{key}` needs `since`"),
+                )
+                .with_label("the answers would announce this without a `Deprecation` header")
+                .with_help(
+                    "add `since: YYYY-MM-DD`, when the deprecation began: every answer carries it as `Deprecation: @<unix seconds>` (RFC 9745)",
+                )
+                .emit(self.diags);
+            }
+        }
         if let (Some((since, _)), Some((sunset, span))) = (since, sunset) {
             if sunset <= since {
                 self.error(span, "the sunset comes before the deprecation")

@@ -1,0 +1,463 @@
+//! Tracing export, end to end: the example service exporting to an OTLP/HTTP collector served
+//! here on 127.0.0.1, which decodes every `ExportTraceServiceRequest` as a real collector does.
+//!
+//! Each test runs on a current-thread runtime with its subscriber set for that thread: the
+//! server's tasks run there and see it, and several tests can export at once without a
+//! process-wide subscriber. (SQLite's writer runs on a thread of its own, where this
+//! subscriber is not the default: the SQL spans checked here are reads, or PostgreSQL's writes.)
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::routing::post;
+use cmmv::Settings;
+use cmmv::telemetry::Tracing;
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use opentelemetry_proto::tonic::common::v1::any_value::Value as Any;
+use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue};
+use opentelemetry_proto::tonic::trace::v1::Span;
+use opentelemetry_proto::tonic::trace::v1::span::SpanKind;
+use prost::Message as _;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use tracing_subscriber::Layer as _;
+use tracing_subscriber::layer::SubscriberExt as _;
+
+use crate::auth_support::{bearer, token, with_auth};
+use crate::runtime_support::{CapturedLogs, Served};
+
+/// How the collector answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Mode {
+    Accept,
+    /// Holds every export for this long before answering: a collector falling behind.
+    Slow(Duration),
+}
+
+/// An OTLP/HTTP collector on its own thread and runtime, keeping what it receives.
+pub(crate) struct Collector {
+    pub(crate) addr: SocketAddr,
+    received: Arc<Mutex<Received>>,
+}
+
+#[derive(Default)]
+struct Received {
+    requests: Vec<ExportTraceServiceRequest>,
+    mode: Option<Mode>,
+}
+
+impl Collector {
+    pub(crate) fn start(mode: Mode) -> Self {
+        let received = Arc::new(Mutex::new(Received {
+            requests: Vec::new(),
+            mode: Some(mode),
+        }));
+        let state = received.clone();
+        let (bound, addr) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(1)
+                .enable_all()
+                .build()
+                .expect("a runtime");
+            runtime.block_on(async move {
+                let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+                    .await
+                    .expect("bind");
+                bound.send(listener.local_addr().expect("addr")).ok();
+                let app = axum::Router::new()
+                    .route("/v1/traces", post(export))
+                    .with_state(state);
+                axum::serve(listener, app).await.ok();
+            });
+        });
+        Self {
+            addr: addr.recv().expect("the collector's address"),
+            received,
+        }
+    }
+
+    pub(crate) fn endpoint(&self) -> String {
+        format!("http://{}/v1/traces", self.addr)
+    }
+
+    /// Every span received so far, with its resource's attributes.
+    pub(crate) fn spans(&self) -> Vec<(Vec<KeyValue>, Span)> {
+        let received = self.received.lock().expect("lock");
+        let mut spans = Vec::new();
+        for request in &received.requests {
+            for resource in &request.resource_spans {
+                let attributes = resource
+                    .resource
+                    .as_ref()
+                    .map(|r| r.attributes.clone())
+                    .unwrap_or_default();
+                for scope in &resource.scope_spans {
+                    for span in &scope.spans {
+                        spans.push((attributes.clone(), span.clone()));
+                    }
+                }
+            }
+        }
+        spans
+    }
+}
+
+async fn export(
+    State(received): State<Arc<Mutex<Received>>>,
+    headers: axum::http::HeaderMap,
+    body: Bytes,
+) -> (StatusCode, Vec<u8>) {
+    assert_eq!(
+        headers.get("content-type").and_then(|v| v.to_str().ok()),
+        Some("application/x-protobuf"),
+        "OTLP/HTTP in its binary encoding"
+    );
+    let request = ExportTraceServiceRequest::decode(body).expect("an ExportTraceServiceRequest");
+    let mode = {
+        let mut received = received.lock().expect("lock");
+        received.requests.push(request);
+        received.mode
+    };
+    if let Some(Mode::Slow(delay)) = mode {
+        tokio::time::sleep(delay).await;
+    }
+    // An empty ExportTraceServiceResponse.
+    (StatusCode::OK, Vec::new())
+}
+
+/// The string, integer or boolean value of attribute `key`.
+pub(crate) fn attribute(attributes: &[KeyValue], key: &str) -> Option<Value> {
+    let value = attributes.iter().find(|kv| kv.key == key)?.value.as_ref()?;
+    Some(match value {
+        AnyValue {
+            value: Some(Any::StringValue(s)),
+        } => json!(s),
+        AnyValue {
+            value: Some(Any::IntValue(i)),
+        } => json!(i),
+        AnyValue {
+            value: Some(Any::BoolValue(b)),
+        } => json!(b),
+        other => json!(format!("{other:?}")),
+    })
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Settings exporting to `collector` quickly, with the tests' tokens accepted.
+fn exporting(collector: &Collector, extra: &[(&str, String)]) -> Settings {
+    let dir = tempfile::tempdir().expect("a directory").keep();
+    let mut pairs = vec![
+        ("CMMV_ADDR", "127.0.0.1:0".to_owned()),
+        ("CMMV_SHUTDOWN_DELAY", "0s".to_owned()),
+        (
+            "CMMV_DATABASE_URL",
+            format!("sqlite://{}", dir.join("todo.db").display()),
+        ),
+        (
+            "OTEL_EXPORTER_OTLP_ENDPOINT",
+            format!("http://{}", collector.addr),
+        ),
+        ("OTEL_SERVICE_NAME", "todo-under-test".to_owned()),
+        (
+            "OTEL_RESOURCE_ATTRIBUTES",
+            "deployment.environment.name=test,service.namespace=cmmv%20tests".to_owned(),
+        ),
+        ("OTEL_BSP_SCHEDULE_DELAY", "50".to_owned()),
+    ];
+    if let Ok(redis) = std::env::var("CMMV_TEST_REDIS_URL") {
+        pairs.push(("CMMV_REDIS_URL", redis));
+    }
+    pairs.extend(extra.iter().cloned());
+    with_auth(Settings::from_pairs(pairs).expect("valid settings"))
+}
+
+/// The example service with `settings`, exporting through `tracing`'s layer.
+async fn serve_example(settings: Settings) -> Served {
+    let service = todo::assemble(settings).await.expect("the example starts");
+    Served::start(service.app).await
+}
+
+const TRACE_ID: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
+const PARENT_SPAN: &str = "00f067aa0ba902b7";
+
+/// A request carrying `traceparent` yields a server span continuing that trace with the
+/// semantic conventions' attributes, and SQL and Redis spans under it; the trace id is in the
+/// problem bodies; nothing of the query string or the body reaches a span.
+#[tokio::test(flavor = "current_thread")]
+async fn a_traced_request_continues_the_callers_trace() {
+    let collector = Collector::start(Mode::Accept);
+    let settings = exporting(&collector, &[]);
+    assert_eq!(settings.telemetry.endpoint, Some(collector.endpoint()));
+    let tracing = Tracing::start(&settings.telemetry)
+        .expect("the exporter starts")
+        .expect("an endpoint is configured");
+    let logs = CapturedLogs::default();
+    let writer = logs.clone();
+    let subscriber = tracing_subscriber::registry().with(tracing.layer()).with(
+        tracing_subscriber::fmt::layer()
+            .json()
+            .flatten_event(true)
+            .with_writer(move || writer.clone())
+            .with_filter(tracing_subscriber::filter::LevelFilter::INFO),
+    );
+    let guard = tracing::subscriber::set_default(subscriber);
+    let served = serve_example(settings).await;
+
+    let traceparent = format!("00-{TRACE_ID}-{PARENT_SPAN}-01");
+    let client = reqwest::Client::new();
+    let secret_name = "Secret note title 7f3a";
+    let created = client
+        .post(served.url("/v1/notes?probe=query-secret-91"))
+        .headers(bearer(&token(
+            "00000000-0000-4000-8000-0000000000aa",
+            &["user"],
+        )))
+        .header("traceparent", &traceparent)
+        .header("tracestate", "vendor=opaque")
+        .header("user-agent", "telemetry-test/1.0")
+        .json(&json!({ "title": secret_name }))
+        .send()
+        .await
+        .expect("a response");
+    let status = created.status();
+    let note: Value = created.json().await.expect("JSON");
+    assert_eq!(status, StatusCode::CREATED, "{note}");
+    let id = note["id"].as_str().expect("an id").to_owned();
+    let fetched = client
+        .get(served.url(&format!("/v1/notes/{id}")))
+        .headers(bearer(&token(
+            "00000000-0000-4000-8000-0000000000aa",
+            &["user"],
+        )))
+        .header("traceparent", &traceparent)
+        .send()
+        .await
+        .expect("a response");
+    assert_eq!(fetched.status(), StatusCode::OK);
+    // A problem carries the trace id, with or without an exporter.
+    let missing = client
+        .get(served.url("/v1/notes/00000000-0000-4000-8000-00000000dead"))
+        .headers(bearer(&token(
+            "00000000-0000-4000-8000-0000000000aa",
+            &["user"],
+        )))
+        .header("traceparent", &traceparent)
+        .send()
+        .await
+        .expect("a response");
+    assert_eq!(missing.status(), StatusCode::NOT_FOUND);
+    let problem: Value = missing.json().await.expect("a problem");
+    assert_eq!(problem["trace_id"], TRACE_ID, "{problem}");
+    // An untraced request starts a trace of its own, named in its problem.
+    let untraced: Value = client
+        .get(served.url("/v1/notes/00000000-0000-4000-8000-00000000dead"))
+        .headers(bearer(&token(
+            "00000000-0000-4000-8000-0000000000aa",
+            &["user"],
+        )))
+        .send()
+        .await
+        .expect("a response")
+        .json()
+        .await
+        .expect("a problem");
+    let own_trace = untraced["trace_id"]
+        .as_str()
+        .expect("a trace id")
+        .to_owned();
+    assert_eq!(own_trace.len(), 32);
+    assert_ne!(own_trace, TRACE_ID);
+
+    let metrics_before = client
+        .get(served.url("/metrics"))
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    // The request's log line names its trace.
+    let lines = logs.records();
+    let answered: Vec<&Value> = lines
+        .iter()
+        .filter(|line| line["message"] == "request answered" && line["route"] == "/v1/notes")
+        .collect();
+    assert!(!answered.is_empty(), "{lines:?}");
+    assert!(
+        answered.iter().all(|line| line["trace_id"] == TRACE_ID),
+        "{answered:?}"
+    );
+    let port = served.addr.port();
+    served.shutdown().await;
+    drop(guard);
+    tokio::task::spawn_blocking(move || tracing.shutdown())
+        .await
+        .expect("the exporter shuts down");
+
+    let spans = collector.spans();
+    let (resource, _) = spans.first().expect("spans were exported");
+    assert_eq!(
+        attribute(resource, "service.name"),
+        Some(json!("todo-under-test"))
+    );
+    assert_eq!(
+        attribute(resource, "deployment.environment.name"),
+        Some(json!("test"))
+    );
+    assert_eq!(
+        attribute(resource, "service.namespace"),
+        Some(json!("cmmv tests"))
+    );
+    let in_trace: Vec<&Span> = spans
+        .iter()
+        .map(|(_, span)| span)
+        .filter(|span| hex(&span.trace_id) == TRACE_ID)
+        .collect();
+    let server = in_trace
+        .iter()
+        .find(|span| span.name == "POST /v1/notes")
+        .unwrap_or_else(|| {
+            panic!(
+                "a server span named by route; got {:?}",
+                in_trace.iter().map(|s| &s.name).collect::<Vec<_>>()
+            )
+        });
+    assert_eq!(server.kind, SpanKind::Server as i32);
+    assert_eq!(hex(&server.parent_span_id), PARENT_SPAN);
+    assert_eq!(server.trace_state, "vendor=opaque");
+    let attributes = &server.attributes;
+    for (key, expected) in [
+        ("http.request.method", json!("POST")),
+        ("http.route", json!("/v1/notes")),
+        ("http.response.status_code", json!(201)),
+        ("url.scheme", json!("http")),
+        ("server.address", json!("127.0.0.1")),
+        ("server.port", json!(port)),
+        ("client.address", json!("127.0.0.1")),
+        ("user_agent.original", json!("telemetry-test/1.0")),
+        ("network.protocol.version", json!("1.1")),
+    ] {
+        assert_eq!(attribute(attributes, key), Some(expected), "{key}");
+    }
+    let get = in_trace
+        .iter()
+        .find(|span| span.name == "GET /v1/notes/{id}")
+        .expect("the read's server span");
+    assert_eq!(
+        attribute(&get.attributes, "http.route"),
+        Some(json!("/v1/notes/{id}"))
+    );
+    // The read's statement, a child of its server span.
+    let select = in_trace
+        .iter()
+        .find(|span| {
+            span.parent_span_id == get.span_id
+                && attribute(&span.attributes, "db.operation.name") == Some(json!("SELECT"))
+        })
+        .expect("a SELECT span under the read");
+    assert_eq!(select.kind, SpanKind::Client as i32);
+    assert_eq!(
+        attribute(&select.attributes, "db.system.name"),
+        Some(json!("sqlite"))
+    );
+    assert_eq!(
+        attribute(&select.attributes, "db.collection.name"),
+        Some(json!("notes"))
+    );
+    let text = attribute(&select.attributes, "db.query.text").expect("the statement");
+    assert!(text.as_str().is_some_and(|t| t.contains('?')), "{text}");
+    // Authentication and the rate limit, as children of the server span.
+    for name in ["authenticate", "rate_limit"] {
+        assert!(
+            in_trace
+                .iter()
+                .any(|span| span.name == name && span.parent_span_id == server.span_id),
+            "a {name} span under the server span"
+        );
+    }
+    if std::env::var("CMMV_TEST_REDIS_URL").is_ok() {
+        let redis = in_trace
+            .iter()
+            .find(|span| span.name == "EVALSHA")
+            .expect("a Redis span when the limiter is Redis");
+        assert_eq!(
+            attribute(&redis.attributes, "db.system.name"),
+            Some(json!("redis"))
+        );
+        assert_eq!(redis.kind, SpanKind::Client as i32);
+        assert!(metrics_before.contains("cmmv_redis_command_duration_seconds_bucket"));
+    }
+    // The untraced request's own trace was exported under the id its problem gave.
+    assert!(
+        spans
+            .iter()
+            .any(|(_, span)| hex(&span.trace_id) == own_trace)
+    );
+    // Nothing of the query string or the body anywhere.
+    let everything = format!("{spans:?}");
+    assert!(!everything.contains("query-secret-91"));
+    assert!(!everything.contains(secret_name));
+    assert!(metrics_before.contains("cmmv_otel_spans_exported_total"));
+    assert!(
+        metrics_before
+            .contains("cmmv_rate_limit_decisions_total{policy=\"standard\",outcome=\"allowed\"}")
+            || metrics_before.contains("outcome=\"allowed\""),
+        "{metrics_before}"
+    );
+}
+
+/// A collector that holds every export changes no answer: the requests are served while the
+/// spans wait in the bounded queue, and those that do not fit are dropped and counted.
+#[tokio::test(flavor = "current_thread")]
+async fn a_slow_collector_changes_no_answer_and_drops_are_counted() {
+    let collector = Collector::start(Mode::Slow(Duration::from_secs(3)));
+    let settings = exporting(
+        &collector,
+        &[
+            ("OTEL_BSP_MAX_QUEUE_SIZE", "4".to_owned()),
+            ("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "2".to_owned()),
+            ("OTEL_EXPORTER_OTLP_TIMEOUT", "500".to_owned()),
+        ],
+    );
+    let tracing = Tracing::start(&settings.telemetry)
+        .expect("the exporter starts")
+        .expect("an endpoint is configured");
+    let subscriber = tracing_subscriber::registry().with(tracing.layer());
+    let guard = tracing::subscriber::set_default(subscriber);
+    let served = serve_example(settings).await;
+    let client = reqwest::Client::new();
+    for _ in 0..40 {
+        let answer = client
+            .get(served.url("/v1/labels"))
+            .send()
+            .await
+            .expect("an answer");
+        assert_eq!(answer.status(), StatusCode::OK);
+    }
+    let metrics = client
+        .get(served.url("/metrics"))
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    let dropped: u64 = metrics
+        .lines()
+        .filter(|line| line.starts_with("cmmv_otel_spans_dropped_total{"))
+        .filter_map(|line| line.rsplit(' ').next()?.parse::<u64>().ok())
+        .sum();
+    assert!(dropped > 0, "{metrics}");
+    served.shutdown().await;
+    drop(guard);
+    tokio::task::spawn_blocking(move || tracing.shutdown())
+        .await
+        .expect("the exporter shuts down");
+}

@@ -60,7 +60,7 @@ fn main() -> ExitCode {
             }
         }
         _ => Err(
-            "usage: cargo xtask <validate | conformance | docs-browser | scaffold-check | vendor-docs [--check] | bench [--contracts N] | macro-cost [--contracts N] | load [--requests N] [--only get|post|sqlite-get|sqlite-post|postgres-get|postgres-post|auth|limit] | storage>"
+            "usage: cargo xtask <validate | conformance | docs-browser | scaffold-check | vendor-docs [--check] | bench [--contracts N] | macro-cost [--contracts N] | load [--requests N] [--only get|post|sqlite-get|sqlite-post|postgres-get|postgres-post|auth|limit|tracing] | storage>"
                 .to_owned(),
         ),
     };

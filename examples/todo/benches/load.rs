@@ -211,10 +211,11 @@ fn run(args: &[String]) -> Result<(), String> {
         )?;
     }
     // The cost of tracing: the same GET exporting every span to a collector on 127.0.0.1, with
-    // the exporter configured but sampling nothing, and exporting to a collector that is down,
-    // each against tracing off.
+    // the exporter configured but sampling nothing, and exporting to a collector that is down
+    // or that holds every export past the timeout, each against tracing off.
     if selected("tracing") {
-        let collector = Collector::start()?;
+        let collector = Collector::start(None)?;
+        let slow = Collector::start(Some(Duration::from_secs(2)))?;
         for (export, name, targets) in [
             (Export::All, "export-all", "target: throughput >= 0.85x"),
             (
@@ -225,13 +226,22 @@ fn run(args: &[String]) -> Result<(), String> {
             (
                 Export::CollectorDown,
                 "collector-down",
-                "reported: the same as export-all, or better",
+                "reported: no worse than export-all",
+            ),
+            (
+                Export::CollectorSlow,
+                "collector-slow",
+                "reported: no worse than export-all",
             ),
         ] {
+            let at = match export {
+                Export::CollectorSlow => slow.0,
+                _ => collector.0,
+            };
             compare(
                 Scenario::Get,
                 [
-                    (Server::Traced(export, collector.0), name),
+                    (Server::Traced(export, at), name),
                     (Server::Generated(Backend::Memory), "off"),
                 ],
                 requests,
@@ -251,13 +261,16 @@ enum Export {
     SampleNothing,
     /// Every span, to an address nobody listens on.
     CollectorDown,
+    /// Every span, to a collector that holds each export for 2 s (past the export timeout).
+    CollectorSlow,
 }
 
-/// An OTLP/HTTP collector on its own thread: it answers every export 200 without decoding it.
+/// An OTLP/HTTP collector on its own thread: it reads every export and answers 200 without decoding it,
+/// after holding it for `hold` when given.
 struct Collector(SocketAddr);
 
 impl Collector {
-    fn start() -> Result<Self, String> {
+    fn start(hold: Option<Duration>) -> Result<Self, String> {
         let (bound, addr) = std::sync::mpsc::channel();
         std::thread::Builder::new()
             .name("collector".to_owned())
@@ -273,8 +286,16 @@ impl Collector {
                         return;
                     };
                     let _ = bound.send(listener.local_addr());
-                    let app = axum::Router::new()
-                        .route("/v1/traces", axum::routing::post(|| async { "" }));
+                    let app = axum::Router::new().route(
+                        "/v1/traces",
+                        // The body is read whole, as a collector does, and thrown away.
+                        axum::routing::post(move |_body: axum::body::Bytes| async move {
+                            if let Some(hold) = hold {
+                                tokio::time::sleep(hold).await;
+                            }
+                            ""
+                        }),
+                    );
                     let _ = axum::serve(listener, app).await;
                 });
             })
@@ -294,7 +315,9 @@ fn tracing_for(
 ) -> Result<(cmmv::telemetry::Tracing, tracing::Dispatch), String> {
     use tracing_subscriber::layer::SubscriberExt as _;
     let endpoint = match export {
-        Export::All | Export::SampleNothing => format!("http://{collector}/v1/traces"),
+        Export::All | Export::SampleNothing | Export::CollectorSlow => {
+            format!("http://{collector}/v1/traces")
+        }
         Export::CollectorDown => {
             // A port that was free a moment ago: nothing listens there.
             let free = std::net::TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
@@ -307,9 +330,13 @@ fn tracing_for(
         endpoint: Some(endpoint),
         sampler: match export {
             Export::SampleNothing => cmmv::telemetry::Sampler::AlwaysOff,
-            Export::All | Export::CollectorDown => cmmv::telemetry::Sampler::AlwaysOn,
+            Export::All | Export::CollectorDown | Export::CollectorSlow => {
+                cmmv::telemetry::Sampler::AlwaysOn
+            }
         },
         delay: Duration::from_millis(200),
+        // A slow collector is given up on after 1 s, as an operator would set it.
+        timeout: Duration::from_secs(1),
         ..Default::default()
     };
     let tracing = cmmv::telemetry::Tracing::start(&settings)

@@ -183,14 +183,17 @@ impl RedisRevocations {
             .arg("EX")
             .arg(ttl)
             .to_owned();
-        within(command.query_async::<()>(&mut connection)).await
+        within("SET", command.query_async::<()>(&mut connection)).await
     }
 }
 
-/// A Redis call, failing as unavailable past [`REDIS_TIMEOUT`].
+/// A Redis call (`command`), in a span of its own, failing as unavailable past
+/// [`REDIS_TIMEOUT`].
 async fn within<T>(
+    command: &'static str,
     call: impl std::future::Future<Output = redis::RedisResult<T>>,
 ) -> Result<T, StoreError> {
+    let call = tracing::Instrument::instrument(call, crate::telemetry::redis_span(command));
     match tokio::time::timeout(REDIS_TIMEOUT, call).await {
         Ok(Ok(value)) => Ok(value),
         Ok(Err(error)) => Err(StoreError::Unavailable(crate::store::Cause::from_error(
@@ -225,7 +228,7 @@ impl Revocations for RedisRevocations {
             let command = redis::cmd("EXISTS")
                 .arg(self.session_key(session))
                 .to_owned();
-            let found: i64 = within(command.query_async(&mut connection)).await?;
+            let found: i64 = within("EXISTS", command.query_async(&mut connection)).await?;
             Ok(found > 0)
         })
     }

@@ -337,15 +337,7 @@ impl Limiter for RedisLimiter {
         policy: &'a Policy,
         key: &'a str,
     ) -> BoxFuture<'a, Result<Decision, LimiterError>> {
-        // A client span per command, named by the command as the database conventions say;
-        // the key (a client's address or user id) is not recorded.
-        let span = tracing::debug_span!(
-            target: crate::telemetry::SPANS_TARGET,
-            "EVALSHA",
-            otel.kind = "client",
-            db.system.name = "redis",
-            db.operation.name = "EVALSHA",
-        );
+        let span = crate::telemetry::redis_span("EVALSHA");
         let decided = async move {
             match self.decide(policy, key).await {
                 Ok(decision) => {

@@ -236,7 +236,8 @@ impl App {
         let tracing = match crate::logging::init(&self.settings) {
             Ok(tracing) => tracing,
             Err(error) => {
-                tracing::error!(%error, "cannot start");
+                // No subscriber is installed when the exporter cannot start: say it plainly.
+                eprint_error(&error);
                 return ExitCode::FAILURE;
             }
         };
@@ -270,6 +271,14 @@ impl App {
             }
         }
     }
+}
+
+#[allow(
+    clippy::print_stderr,
+    reason = "the error that prevents logging from starting has nowhere else to go"
+)]
+fn eprint_error(error: &dyn std::fmt::Display) {
+    eprintln!("error: {error}");
 }
 
 /// The one line a developer looks for in a terminal, whatever the log format or filter.

@@ -318,13 +318,26 @@ where
         let started = Instant::now();
         let method = request.method().clone();
         // The server span: `otel.name` becomes "METHOD /route/{template}" once routing is done.
-        let span = tracing::info_span!(
-            "request",
-            otel.name = method.as_str(),
-            otel.kind = "server",
-            request_id = tracing::field::Empty,
-            trace_id = tracing::field::Empty,
-        );
+        // Probes and scrapes get theirs under a target of their own, which the export filter
+        // leaves out by default: a kubelet's probe every few seconds is not a trace anyone reads.
+        let span = if is_probe(request.uri().path()) {
+            tracing::info_span!(
+                target: crate::telemetry::PROBES_TARGET,
+                "request",
+                otel.name = method.as_str(),
+                otel.kind = "server",
+                request_id = tracing::field::Empty,
+                trace_id = tracing::field::Empty,
+            )
+        } else {
+            tracing::info_span!(
+                "request",
+                otel.name = method.as_str(),
+                otel.kind = "server",
+                request_id = tracing::field::Empty,
+                trace_id = tracing::field::Empty,
+            )
+        };
         let parent = crate::telemetry::extract(request.headers());
         if let Some(parent) = &parent {
             // Fails only when no exporter is installed, and then the caller's trace id is
@@ -367,6 +380,11 @@ where
             },
         }
     }
+}
+
+/// Whether `path` is the runtime's health or metrics route.
+fn is_probe(path: &str) -> bool {
+    path == crate::app::METRICS_PATH || path.starts_with("/health/")
 }
 
 /// The server span's request attributes, per the HTTP semantic conventions: no query string,

@@ -39,6 +39,10 @@ pub(crate) use export::render_metrics;
 /// output at the usual `info`, and the export filter takes them by default.
 pub const SPANS_TARGET: &str = "cmmv::trace";
 
+/// The target of the server spans of `/health/*` and `/metrics`, which the default export filter
+/// leaves out (`cmmv::probe=off`); `CMMV_OTEL_FILTER=info,cmmv::trace=debug` traces them too.
+pub const PROBES_TARGET: &str = "cmmv::probe";
+
 /// Where and how spans are exported; read from `OTEL_*` and `CMMV_OTEL_*` by [`crate::Settings`].
 /// `Debug` masks a password in the endpoint; the headers are [`Secret`]s.
 #[derive(Clone, PartialEq)]
@@ -111,7 +115,7 @@ impl Default for TelemetrySettings {
             queue: 2048,
             batch: 512,
             delay: Duration::from_secs(5),
-            filter: format!("info,{SPANS_TARGET}=debug"),
+            filter: format!("info,{SPANS_TARGET}=debug,{PROBES_TARGET}=off"),
         }
     }
 }

@@ -275,6 +275,15 @@ async fn a_traced_request_continues_the_callers_trace() {
     assert_eq!(own_trace.len(), 32);
     assert_ne!(own_trace, TRACE_ID);
 
+    // Probes are answered and logged, not traced.
+    let probe = client
+        .get(served.url("/health/live"))
+        .header("traceparent", &traceparent)
+        .send()
+        .await
+        .expect("a response");
+    assert_eq!(probe.status(), StatusCode::OK);
+
     let metrics_before = client
         .get(served.url("/metrics"))
         .send()
@@ -394,6 +403,12 @@ async fn a_traced_request_continues_the_callers_trace() {
         assert_eq!(redis.kind, SpanKind::Client as i32);
         assert!(metrics_before.contains("cmmv_redis_command_duration_seconds_bucket"));
     }
+    assert!(
+        !spans
+            .iter()
+            .any(|(_, span)| span.name.contains("/health/") || span.name.contains("/metrics")),
+        "probes and scrapes are not exported"
+    );
     // The untraced request's own trace was exported under the id its problem gave.
     assert!(
         spans

@@ -324,7 +324,7 @@ where
             tracing::info_span!(
                 target: crate::telemetry::PROBES_TARGET,
                 "request",
-                otel.name = method.as_str(),
+                otel.name = span_method(&method),
                 otel.kind = "server",
                 request_id = tracing::field::Empty,
                 trace_id = tracing::field::Empty,
@@ -332,7 +332,7 @@ where
         } else {
             tracing::info_span!(
                 "request",
-                otel.name = method.as_str(),
+                otel.name = span_method(&method),
                 otel.kind = "server",
                 request_id = tracing::field::Empty,
                 trace_id = tracing::field::Empty,
@@ -382,6 +382,28 @@ where
     }
 }
 
+/// The method a span is named by before routing: a made-up one is `HTTP`, as the conventions
+/// say, so that a client cannot name spans at will.
+fn span_method(method: &Method) -> &'static str {
+    match crate::metrics::method_label(method) {
+        "OTHER" => "HTTP",
+        known => known,
+    }
+}
+
+/// At most `limit` bytes of a client-chosen value, cut at a character boundary: a 400 KB
+/// `User-Agent` must not become a 400 KB attribute of every span held for export.
+fn bounded(value: &str, limit: usize) -> String {
+    let mut end = value.len().min(limit);
+    while !value.is_char_boundary(end) {
+        end -= 1;
+    }
+    value[..end].to_owned()
+}
+
+/// The longest client-chosen attribute value kept.
+const ATTRIBUTE_LIMIT: usize = 256;
+
 /// Whether `path` is the runtime's health or metrics route.
 fn is_probe(path: &str) -> bool {
     path == crate::app::METRICS_PATH || path.starts_with("/health/")
@@ -411,7 +433,7 @@ fn describe_request(span: &tracing::Span, request: &Request, scope: &RequestScop
         .and_then(|host| host.to_str().ok())
         .and_then(|host| host.parse::<http::uri::Authority>().ok());
     if let Some(host) = host {
-        span.set_attribute("server.address", host.host().to_owned());
+        span.set_attribute("server.address", bounded(host.host(), ATTRIBUTE_LIMIT));
         if let Some(port) = host.port_u16() {
             span.set_attribute("server.port", i64::from(port));
         }
@@ -423,7 +445,7 @@ fn describe_request(span: &tracing::Span, request: &Request, scope: &RequestScop
         .get(header::USER_AGENT)
         .and_then(|agent| agent.to_str().ok())
     {
-        span.set_attribute("user_agent.original", agent.to_owned());
+        span.set_attribute("user_agent.original", bounded(agent, ATTRIBUTE_LIMIT));
     }
 }
 
@@ -518,7 +540,7 @@ fn describe_response(
 ) {
     if let Some(route) = route {
         // The span is started by now, and a started span is renamed through its context.
-        let method = crate::metrics::method_label(method);
+        let method = span_method(method);
         span.context()
             .span()
             .update_name(format!("{method} {route}"));

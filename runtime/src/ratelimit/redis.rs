@@ -337,7 +337,6 @@ impl Limiter for RedisLimiter {
         policy: &'a Policy,
         key: &'a str,
     ) -> BoxFuture<'a, Result<Decision, LimiterError>> {
-        let span = crate::telemetry::redis_span("EVALSHA");
         let decided = async move {
             match self.decide(policy, key).await {
                 Ok(decision) => {
@@ -350,7 +349,11 @@ impl Limiter for RedisLimiter {
                 }
             }
         };
-        Box::pin(tracing::Instrument::instrument(decided, span))
+        // Made when the future first runs, inside the caller's `rate_limit` span.
+        Box::pin(async move {
+            let span = crate::telemetry::redis_span("EVALSHA");
+            tracing::Instrument::instrument(decided, span).await
+        })
     }
 
     fn backend(&self) -> &'static str {

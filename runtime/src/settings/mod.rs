@@ -255,28 +255,19 @@ pub(crate) fn redact_url(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
         return url.to_owned();
     };
-    let (authority_and_path, query) = match rest.split_once('?') {
-        Some((before, query)) => (before, Some(query)),
-        None => (rest, None),
-    };
-    // The authority ends at the first `/` after the last `@` (a password may hold `/` or `@`).
-    let authority_end = authority_and_path.rfind('@').map_or(0, |at| at + 1);
-    let path_start = authority_and_path[authority_end..]
-        .find('/')
-        .map_or(authority_and_path.len(), |slash| authority_end + slash);
-    let (authority, path) = authority_and_path.split_at(path_start);
+    let (userinfo, after) = split_userinfo(rest);
     let mut shown = format!("{scheme}://");
-    match authority.rsplit_once('@') {
-        Some((credentials, host)) => {
-            match credentials.split_once(':') {
-                Some((user, _)) => shown.push_str(&format!("{user}:***@")),
-                None => shown.push_str(&format!("{credentials}@")),
-            }
-            shown.push_str(host);
+    if let Some(userinfo) = userinfo {
+        match userinfo.split_once(':') {
+            Some((user, _)) => shown.push_str(&format!("{user}:***@")),
+            None => shown.push_str(&format!("{userinfo}@")),
         }
-        None => shown.push_str(authority),
     }
-    shown.push_str(path);
+    let (before_query, query) = match after.split_once('?') {
+        Some((before, query)) => (before, Some(query)),
+        None => (after, None),
+    };
+    shown.push_str(before_query);
     if let Some(query) = query {
         let pairs: Vec<String> = query
             .split('&')
@@ -291,18 +282,28 @@ pub(crate) fn redact_url(url: &str) -> String {
     shown
 }
 
+/// The user information of what follows `scheme://`, and the rest (host, path, query): up to
+/// the last `@`, so that a password holding `@`, `/` or `?` unescaped is taken whole, as the
+/// person writing it meant. An `@` further on (in a path) makes more than the user information
+/// masked, never less.
+fn split_userinfo(rest: &str) -> (Option<&str>, &str) {
+    match rest.rsplit_once('@') {
+        Some((userinfo, after)) => (Some(userinfo), after),
+        None => (None, rest),
+    }
+}
+
 /// `text` (a driver's or an HTTP client's error, which may quote the URL) with every secret of
 /// `url` masked: the password of its user information, and credential-carrying query values.
 pub(crate) fn redact_url_secrets(url: &str, text: &str) -> String {
     let Some((_, rest)) = url.split_once("://") else {
         return text.to_owned();
     };
-    let (before_query, query) = rest.split_once('?').unwrap_or((rest, ""));
+    let (userinfo, after) = split_userinfo(rest);
+    let query = after.split_once('?').map_or("", |(_, query)| query);
     let mut secrets: Vec<&str> = Vec::new();
-    if let Some((credentials, _)) = before_query.rsplit_once('@') {
-        if let Some((_, password)) = credentials.split_once(':') {
-            secrets.push(password);
-        }
+    if let Some((_, password)) = userinfo.and_then(|info| info.split_once(':')) {
+        secrets.push(password);
     }
     for pair in query.split('&') {
         if let Some((key, value)) = pair.split_once('=') {

@@ -43,30 +43,31 @@ pub(super) fn read(raw: &mut RawSettings) -> Result<TelemetrySettings, SettingsE
         false,
         |_, v| parse_bool(v),
     )?;
+    // A list, as the specification has it (`otlp,console`): on when it names `otlp`.
     let exporter_on = parse_first(raw, &["OTEL_TRACES_EXPORTER"], true, |_, v| {
-        match v.to_ascii_lowercase().as_str() {
-            "otlp" => Ok(true),
-            "none" => Ok(false),
-            _ => Err(format!(
+        let names: Vec<String> = v
+            .split(',')
+            .map(|n| n.trim().to_ascii_lowercase())
+            .collect();
+        if names.iter().any(|n| n == "otlp") {
+            Ok(true)
+        } else if names.iter().all(|n| n == "none" || n.is_empty()) {
+            Ok(false)
+        } else {
+            Err(format!(
                 "unsupported traces exporter {v:?} (expected otlp or none)"
-            )),
+            ))
         }
     })?;
-    parse_first(
+    let protocol = first(
         raw,
         &[
             "CMMV_OTEL_PROTOCOL",
             "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL",
             "OTEL_EXPORTER_OTLP_PROTOCOL",
         ],
-        (),
-        |_, v| match v {
-            "http/protobuf" => Ok(()),
-            _ => Err(format!(
-                "unsupported OTLP protocol {v:?} (this build exports http/protobuf only: point it at the collector's HTTP port, 4318)"
-            )),
-        },
-    )?;
+    );
+
     let endpoint = parse_first(
         raw,
         &[
@@ -149,8 +150,21 @@ pub(super) fn read(raw: &mut RawSettings) -> Result<TelemetrySettings, SettingsE
             .map(|_| v.to_owned())
             .map_err(|e| format!("invalid filter {v:?}: {e}"))
     })?;
+    let endpoint = endpoint.filter(|_| !disabled && exporter_on);
+    // The protocol matters only when something is exported.
+    if let (Some(_), Some((key, value, origin))) = (&endpoint, protocol) {
+        if value != "http/protobuf" {
+            return Err(read::key_error(
+                key,
+                &origin,
+                format!(
+                    "unsupported OTLP protocol {value:?} (this build exports http/protobuf only: point it at the collector's HTTP port, 4318)"
+                ),
+            ));
+        }
+    }
     Ok(TelemetrySettings {
-        endpoint: endpoint.filter(|_| !disabled && exporter_on),
+        endpoint,
         headers,
         service_name,
         resource,
@@ -180,11 +194,13 @@ fn millis_or_duration(key: &str, v: &str) -> Result<Duration, String> {
 /// An OTLP/HTTP traces URL. The generic variable names the collector's base address, to which
 /// the specification appends `/v1/traces`; the signal-specific ones name the URL whole.
 fn endpoint(key: &str, v: &str) -> Result<String, String> {
-    if !(v.starts_with("http://") || v.starts_with("https://")) {
-        // Only what follows any credentials is shown.
+    // Only a masked form is ever shown: the URL may hold a password.
+    let valid = (v.starts_with("http://") || v.starts_with("https://"))
+        && v.parse::<http::Uri>().is_ok_and(|uri| uri.host().is_some());
+    if !valid {
         return Err(format!(
             "invalid OTLP endpoint {:?} (expected an http:// or https:// URL)",
-            v.rsplit('@').next().unwrap_or(v)
+            super::redact_url(v)
         ));
     }
     if key == "OTEL_EXPORTER_OTLP_ENDPOINT" {
@@ -347,7 +363,28 @@ mod tests {
 
     #[test]
     fn bad_values_name_their_variable() {
-        let grpc = error(&[("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")]);
+        let grpc = error(&[
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:4317"),
+        ]);
+        // Without an endpoint nothing is exported, and the protocol does not matter.
+        assert_eq!(
+            telemetry(&[("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")]).endpoint,
+            None
+        );
+        assert!(
+            telemetry(&[
+                ("OTEL_TRACES_EXPORTER", "otlp,console"),
+                ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:4318"),
+            ])
+            .endpoint
+            .is_some()
+        );
+        let unparsable = error(&[(
+            "OTEL_EXPORTER_OTLP_ENDPOINT",
+            "https://user:s3cr^t@collector:4318",
+        )]);
+        assert!(!unparsable.contains("s3cr^t"), "{unparsable}");
         assert!(
             grpc.contains("OTEL_EXPORTER_OTLP_PROTOCOL") && grpc.contains("4318"),
             "{grpc}"
@@ -397,6 +434,10 @@ mod tests {
         assert_eq!(
             redact_url("https://user:OTELPW789@collector:4318/v1/traces"),
             "https://user:***@collector:4318/v1/traces"
+        );
+        assert_eq!(
+            redact_url("postgres://app:pa?ss@db/app"),
+            "postgres://app:***@db/app"
         );
         assert_eq!(redact_url("sqlite://cmmv.db"), "sqlite://cmmv.db");
         assert_eq!(redact_url("redis://cache:6379/0"), "redis://cache:6379/0");

@@ -367,15 +367,12 @@ impl Database {
         let unavailable = |e: sqlx::Error| StoreError::Unavailable(Cause::from_error(e));
         let started = std::time::Instant::now();
         let conn = match &self.backend {
-            Backend::Sqlite(sqlite) => {
-                PooledConn::Sqlite(sqlite.reads.acquire().await.map_err(unavailable)?)
-            }
-            Backend::Postgres(pool) => {
-                PooledConn::Postgres(pool.acquire().await.map_err(unavailable)?)
-            }
+            Backend::Sqlite(sqlite) => sqlite.reads.acquire().await.map(PooledConn::Sqlite),
+            Backend::Postgres(pool) => pool.acquire().await.map(PooledConn::Postgres),
         };
+        // A wait that ended in a timeout is the longest of all: observed too.
         self.waits.observe(started.elapsed());
-        Ok(conn)
+        conn.map_err(unavailable)
     }
 
     /// Runs `work` as one atomic write and returns its result once it is durable.

@@ -51,6 +51,55 @@ pub(crate) fn render_metrics(out: &mut String) {
     );
 }
 
+/// The exporter's HTTP client: a blocking reqwest client (on the export thread, never on a
+/// runtime worker) that sets the configured headers on every export last. The OTLP crate also
+/// reads `OTEL_EXPORTER_OTLP_HEADERS` from the process environment and adds those after the
+/// ones it is given; set here, a `CMMV_OTEL_HEADERS` credential wins, as its twin should,
+/// rather than a platform's token being sent to another collector.
+#[derive(Debug)]
+struct Configured {
+    client: reqwest::blocking::Client,
+    headers: http::HeaderMap,
+}
+
+impl Configured {
+    fn client(
+        timeout: Duration,
+        headers: &HashMap<String, String>,
+    ) -> Result<Self, TelemetryError> {
+        let mut map = http::HeaderMap::new();
+        for (name, value) in headers {
+            let name = http::HeaderName::from_bytes(name.as_bytes())
+                .map_err(|_| TelemetryError(format!("invalid OTLP header name {name:?}")))?;
+            // The value is a credential: never quoted.
+            let value = http::HeaderValue::from_str(value)
+                .map_err(|_| TelemetryError(format!("invalid value of OTLP header {name}")))?;
+            map.insert(name, value);
+        }
+        let client = reqwest::blocking::Client::builder()
+            .timeout(timeout)
+            .build()
+            .map_err(|e| TelemetryError(e.to_string()))?;
+        Ok(Self {
+            client,
+            headers: map,
+        })
+    }
+}
+
+#[async_trait::async_trait]
+impl opentelemetry_http::HttpClient for Configured {
+    async fn send_bytes(
+        &self,
+        mut request: http::Request<bytes::Bytes>,
+    ) -> Result<http::Response<bytes::Bytes>, opentelemetry_http::HttpError> {
+        for (name, value) in &self.headers {
+            request.headers_mut().insert(name.clone(), value.clone());
+        }
+        self.client.send_bytes(request).await
+    }
+}
+
 /// What the request path and the export thread share.
 #[derive(Debug, Default)]
 struct Shared {
@@ -126,13 +175,21 @@ impl Bounded {
         std::thread::Builder::new()
             .name("cmmv-otlp-export".to_owned())
             .spawn(move || {
-                let exporter = opentelemetry_otlp::SpanExporter::builder()
-                    .with_http()
-                    .with_protocol(Protocol::HttpBinary)
-                    .with_endpoint(endpoint)
-                    .with_timeout(timeout)
-                    .with_headers(headers)
-                    .build();
+                let redacted = endpoint.clone();
+                let exporter = Configured::client(timeout, &headers)
+                    .map_err(|error| error.to_string())
+                    .and_then(|client| {
+                        opentelemetry_otlp::SpanExporter::builder()
+                            .with_http()
+                            .with_protocol(Protocol::HttpBinary)
+                            .with_endpoint(endpoint)
+                            .with_timeout(timeout)
+                            .with_http_client(client)
+                            .build()
+                            .map_err(|error| error.to_string())
+                    })
+                    // The exporter's errors quote the endpoint, credentials and all.
+                    .map_err(|error| crate::settings::redact_url_secrets(&redacted, &error));
                 match exporter {
                     Ok(mut exporter) => {
                         let _ = built.send(Ok(()));
@@ -140,7 +197,7 @@ impl Bounded {
                         let _ = exporter.shutdown();
                     }
                     Err(error) => {
-                        let _ = built.send(Err(error.to_string()));
+                        let _ = built.send(Err(error));
                     }
                 }
                 drop(done);

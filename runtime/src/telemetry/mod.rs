@@ -115,7 +115,12 @@ impl Default for TelemetrySettings {
             queue: 2048,
             batch: 512,
             delay: Duration::from_secs(5),
-            filter: format!("info,{SPANS_TARGET}=debug,{PROBES_TARGET}=off"),
+            // Audit records (who signed in, from where) stay in the logs; as span events they
+            // would copy account ids and addresses to the collector.
+            filter: format!(
+                "info,{SPANS_TARGET}=debug,{PROBES_TARGET}=off,{}=off",
+                crate::auth::AUDIT_TARGET
+            ),
         }
     }
 }
@@ -266,9 +271,15 @@ fn propagator() -> TraceContextPropagator {
 /// Header access for the propagator.
 struct Headers<'a>(&'a http::HeaderMap);
 
+/// The longest `tracestate` taken from a request. The W3C recommends propagating at least 512
+/// characters; a longer one is dropped whole rather than cut (a cut list is malformed), so that
+/// a client cannot make every span of its trace carry kilobytes.
+const TRACESTATE_LIMIT: usize = 512;
+
 impl Extractor for Headers<'_> {
     fn get(&self, key: &str) -> Option<&str> {
-        self.0.get(key).and_then(|value| value.to_str().ok())
+        let value = self.0.get(key).and_then(|value| value.to_str().ok())?;
+        (key != "tracestate" || value.len() <= TRACESTATE_LIMIT).then_some(value)
     }
 
     fn keys(&self) -> Vec<&str> {

@@ -46,6 +46,8 @@ pub(crate) struct Collector {
 #[derive(Default)]
 struct Received {
     requests: Vec<ExportTraceServiceRequest>,
+    /// The `Authorization` header of each export.
+    authorizations: Vec<Option<String>>,
     mode: Option<Mode>,
 }
 
@@ -53,6 +55,7 @@ impl Collector {
     pub(crate) fn start(mode: Mode) -> Self {
         let received = Arc::new(Mutex::new(Received {
             requests: Vec::new(),
+            authorizations: Vec::new(),
             mode: Some(mode),
         }));
         let state = received.clone();
@@ -82,6 +85,11 @@ impl Collector {
 
     pub(crate) fn endpoint(&self) -> String {
         format!("http://{}/v1/traces", self.addr)
+    }
+
+    /// The `Authorization` header of every export so far.
+    pub(crate) fn authorizations(&self) -> Vec<Option<String>> {
+        self.received.lock().expect("lock").authorizations.clone()
     }
 
     /// Every span received so far, with its resource's attributes.
@@ -120,6 +128,12 @@ async fn export(
     let mode = {
         let mut received = received.lock().expect("lock");
         received.requests.push(request);
+        received.authorizations.push(
+            headers
+                .get("authorization")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned),
+        );
         received.mode
     };
     if let Some(Mode::Slow(delay)) = mode {
@@ -170,6 +184,11 @@ fn exporting(collector: &Collector, extra: &[(&str, String)]) -> Settings {
             "deployment.environment.name=test,service.namespace=cmmv%20tests".to_owned(),
         ),
         ("OTEL_BSP_SCHEDULE_DELAY", "50".to_owned()),
+        // The collector's credential, as the CMMV_ twin (which wins over OTEL_..._HEADERS).
+        (
+            "CMMV_OTEL_HEADERS",
+            "authorization=Bearer%20collector-token".to_owned(),
+        ),
     ];
     if let Ok(redis) = std::env::var("CMMV_TEST_REDIS_URL") {
         pairs.push(("CMMV_REDIS_URL", redis));
@@ -274,6 +293,36 @@ async fn a_traced_request_continues_the_callers_trace() {
         .to_owned();
     assert_eq!(own_trace.len(), 32);
     assert_ne!(own_trace, TRACE_ID);
+
+    // A caller that did not sample its trace: answered, its trace id in the problem, and no
+    // span of it exported.
+    const UNSAMPLED: &str = "0af7651916cd43dd8448eb211c80319c";
+    let unsampled: Value = client
+        .get(served.url("/v1/notes/00000000-0000-4000-8000-00000000dead"))
+        .headers(bearer(&token(
+            "00000000-0000-4000-8000-0000000000aa",
+            &["user"],
+        )))
+        .header("traceparent", format!("00-{UNSAMPLED}-b7ad6b7169203331-00"))
+        .send()
+        .await
+        .expect("a response")
+        .json()
+        .await
+        .expect("a problem");
+    assert_eq!(unsampled["trace_id"], UNSAMPLED);
+    // Client-chosen values are bounded: a long User-Agent is cut, a long tracestate dropped.
+    const LONG_TRACE: &str = "1bf92f3577b34da6a3ce929d0e0e4736";
+    let long_state = format!("vendor={}", "x".repeat(600));
+    let long = client
+        .get(served.url("/v1/labels"))
+        .header("traceparent", format!("00-{LONG_TRACE}-{PARENT_SPAN}-01"))
+        .header("tracestate", &long_state)
+        .header("user-agent", "u".repeat(5000))
+        .send()
+        .await
+        .expect("a response");
+    assert_eq!(long.status(), StatusCode::OK);
 
     // Probes are answered and logged, not traced.
     let probe = client
@@ -408,6 +457,34 @@ async fn a_traced_request_continues_the_callers_trace() {
             .iter()
             .any(|(_, span)| span.name.contains("/health/") || span.name.contains("/metrics")),
         "probes and scrapes are not exported"
+    );
+    assert!(
+        !spans
+            .iter()
+            .any(|(_, span)| hex(&span.trace_id) == UNSAMPLED),
+        "an unsampled trace is not exported"
+    );
+    let bounded = spans
+        .iter()
+        .map(|(_, span)| span)
+        .find(|span| hex(&span.trace_id) == LONG_TRACE && span.kind == SpanKind::Server as i32)
+        .expect("the long request's server span");
+    assert_eq!(
+        bounded.trace_state, "",
+        "a tracestate over 512 characters is dropped"
+    );
+    assert_eq!(
+        attribute(&bounded.attributes, "user_agent.original"),
+        Some(json!("u".repeat(256)))
+    );
+    // Every export carried the configured credential.
+    let authorizations = collector.authorizations();
+    assert!(!authorizations.is_empty());
+    assert!(
+        authorizations
+            .iter()
+            .all(|a| a.as_deref() == Some("Bearer collector-token")),
+        "{authorizations:?}"
     );
     // The untraced request's own trace was exported under the id its problem gave.
     assert!(

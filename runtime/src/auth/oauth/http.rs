@@ -61,15 +61,20 @@ impl ProviderClient {
         let (mut parts, body) = request.into_parts();
         // A client span, and the trace passed on in `traceparent`: the provider's side of a
         // slow sign-in shows in the same trace. No URL (a query may hold a code), no header.
-        let span = tracing::debug_span!(
-            target: crate::telemetry::SPANS_TARGET,
-            "http_client",
-            otel.name = parts.method.as_str(),
-            otel.kind = "client",
-            http.request.method = parts.method.as_str(),
-            server.address = parts.uri.host().unwrap_or_default(),
-            http.response.status_code = tracing::field::Empty,
-        );
+        // Outside any request (a background refresh) there is no span: no root trace per call.
+        let span = if tracing::Span::current().is_none() {
+            tracing::Span::none()
+        } else {
+            tracing::debug_span!(
+                target: crate::telemetry::SPANS_TARGET,
+                "http_client",
+                otel.name = parts.method.as_str(),
+                otel.kind = "client",
+                http.request.method = parts.method.as_str(),
+                server.address = parts.uri.host().unwrap_or_default(),
+                http.response.status_code = tracing::field::Empty,
+            )
+        };
         span.in_scope(|| crate::telemetry::inject(&mut parts.headers));
         let answer = tracing::Instrument::instrument(self.call(parts, body), span.clone()).await;
         if let Ok(answer) = &answer {

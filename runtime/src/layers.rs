@@ -340,8 +340,8 @@ where
         };
         let parent = crate::telemetry::extract(request.headers());
         if let Some(parent) = &parent {
-            // Fails only when no exporter is installed, and then the caller's trace id is
-            // still taken below.
+            // Fails when no exporter is installed or the span is filtered out (a probe's);
+            // the caller's trace id is still taken below.
             let _ = span.set_parent(parent.clone());
         }
         let (trace_id, recording) = match crate::telemetry::trace_id(&span, parent.as_ref()) {

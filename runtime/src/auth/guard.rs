@@ -260,13 +260,15 @@ fn resolve_now(request: &Request) -> Option<Outcome> {
     }
     let authenticator = scope.map_or(&NO_AUTHENTICATOR, RequestScope::authenticator);
     let outcome = authenticator.authenticate_now(credentials(request.headers()))?;
-    // The span is made once there is an outcome to record: this path takes microseconds, and
-    // when it cannot decide, the asynchronous one opens the span.
+    // The span is made once there is an outcome to record (so it has no duration to speak
+    // of): this path takes microseconds, and when it cannot decide, the asynchronous one opens
+    // the span around its wait.
     Some(remember(request, outcome, &auth_span(request)))
 }
 
-/// The span of one authentication, in a request whose trace is recorded, so that it shows what checking the credentials cost
-/// and how it ended; it records the outcome only, never the credentials.
+/// The span of one authentication, in a request whose trace is recorded: how it ended (the
+/// outcome only, never the credentials) and, when it waits for a store or Redis, how long.
+/// The in-memory path decides in microseconds and opens the span with its outcome.
 fn auth_span(request: &Request) -> tracing::Span {
     if !RequestScope::of(request.extensions()).is_some_and(RequestScope::is_traced) {
         return tracing::Span::none();

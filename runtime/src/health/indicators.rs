@@ -59,22 +59,7 @@ impl DatabaseIndicator {
     }
 
     fn details(&self) -> Details {
-        let (open, idle, max) = if let Some(pool) = self.database.sqlite_pool() {
-            (
-                pool.size(),
-                pool.num_idle(),
-                pool.options().get_max_connections(),
-            )
-        } else if let Some(pool) = self.database.postgres_pool() {
-            (
-                pool.size(),
-                pool.num_idle(),
-                pool.options().get_max_connections(),
-            )
-        } else {
-            (0, 0, 0)
-        };
-        let idle = u32::try_from(idle).unwrap_or(u32::MAX).min(open);
+        let crate::sql::PoolState { open, idle, max } = self.database.pool_state();
         let mut details = Details::new();
         details.insert(
             "connections".to_owned(),

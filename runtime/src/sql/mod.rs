@@ -411,11 +411,21 @@ impl Database {
     }
 }
 
-/// The pool's state at scrape time, and the waits for its connections.
-impl crate::metrics::MetricsSource for Database {
-    fn render(&self, out: &mut String) {
-        use std::fmt::Write as _;
-        let (size, idle, max) = match &self.backend {
+/// The connections of a database's pool (SQLite: its read pool) at one moment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolState {
+    /// Connections open, idle or in use.
+    pub open: u32,
+    /// Open connections nobody holds (never more than `open`).
+    pub idle: u32,
+    /// The pool's limit.
+    pub max: u32,
+}
+
+impl Database {
+    /// The pool's connections now: for health details and metrics.
+    pub fn pool_state(&self) -> PoolState {
+        let (open, idle, max) = match &self.backend {
             Backend::Sqlite(sqlite) => (
                 sqlite.reads.size(),
                 sqlite.reads.num_idle(),
@@ -427,7 +437,16 @@ impl crate::metrics::MetricsSource for Database {
                 pool.options().get_max_connections(),
             ),
         };
-        let idle = u32::try_from(idle).unwrap_or(u32::MAX).min(size);
+        let idle = u32::try_from(idle).unwrap_or(u32::MAX).min(open);
+        PoolState { open, idle, max }
+    }
+}
+
+/// The pool's state at scrape time, and the waits for its connections.
+impl crate::metrics::MetricsSource for Database {
+    fn render(&self, out: &mut String) {
+        use std::fmt::Write as _;
+        let PoolState { open, idle, max } = self.pool_state();
         let _ = write!(
             out,
             "# HELP cmmv_db_pool_connections Pooled database connections, by state.\n\
@@ -437,7 +456,7 @@ impl crate::metrics::MetricsSource for Database {
              # HELP cmmv_db_pool_max_connections The pool's limit.\n\
              # TYPE cmmv_db_pool_max_connections gauge\n\
              cmmv_db_pool_max_connections {max}\n",
-            size - idle,
+            open - idle,
         );
         self.waits.render(
             "cmmv_db_pool_acquire_duration_seconds",

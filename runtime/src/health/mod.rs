@@ -270,6 +270,11 @@ struct Inner {
     shutting_down: AtomicBool,
     /// Every critical indicator has passed once.
     started: AtomicBool,
+    /// The latest `/health/ready` run, by when it began. One run at a time: a probe that
+    /// arrives while one runs waits for it, and takes the result of a run that began after it
+    /// arrived — so a flood of probes runs the checks back to back, never side by side, and
+    /// nobody gets an answer older than their request.
+    latest: tokio::sync::Mutex<Option<(Instant, Arc<BTreeMap<String, CheckReport>>)>>,
 }
 
 /// An indicator with what was read of it when the app was built.
@@ -319,6 +324,7 @@ impl Readiness {
                 indicators,
                 shutting_down: AtomicBool::new(false),
                 started: AtomicBool::new(started),
+                latest: tokio::sync::Mutex::new(None),
             }),
         }
     }
@@ -342,6 +348,22 @@ impl Readiness {
     /// Runs every indicator concurrently, each under its time limit; the reports are by name.
     pub async fn run_checks(&self) -> BTreeMap<String, CheckReport> {
         self.run(|_| true).await
+    }
+
+    /// The reports of a run that began no earlier than now: this caller's own, or the one
+    /// another caller started while this one waited (see `Inner::latest`).
+    async fn fresh_reports(&self) -> Arc<BTreeMap<String, CheckReport>> {
+        let arrived = Instant::now();
+        let mut latest = self.inner.latest.lock().await;
+        if let Some((began, reports)) = latest.as_ref() {
+            if *began >= arrived {
+                return Arc::clone(reports);
+            }
+        }
+        let began = Instant::now();
+        let reports = Arc::new(self.run_checks().await);
+        *latest = Some((began, Arc::clone(&reports)));
+        reports
     }
 
     /// Runs the indicators `select` picks, and records which critical ones passed.
@@ -452,7 +474,7 @@ pub(crate) async fn ready(State(readiness): State<Readiness>) -> Response {
     if readiness.is_shutting_down() {
         return shutting_down();
     }
-    let reports = readiness.run_checks().await;
+    let reports = readiness.fresh_reports().await;
     // A shutdown that began while the checks ran wins: the instance is leaving either way.
     if readiness.is_shutting_down() {
         return shutting_down();
@@ -614,6 +636,32 @@ mod tests {
         assert!(body.contains("it is down"), "{body}");
         assert!(!body.contains("driver text"), "{body}");
         assert!(!body.contains("10.0.0.7"), "{body}");
+    }
+
+    /// A flood of readiness probes runs the checks one run at a time, and every probe gets a run
+    /// that began after it arrived.
+    #[tokio::test]
+    async fn concurrent_probes_share_runs() {
+        let scripted = Scripted::new("database", true);
+        let runs = Arc::clone(&scripted.runs);
+        let mut indicators = Indicators::default();
+        indicators.add(Arc::new(scripted));
+        let readiness = Readiness::new(indicators, Duration::from_secs(1));
+        let probes: Vec<_> = (0..20)
+            .map(|_| {
+                let readiness = readiness.clone();
+                tokio::spawn(async move { readiness.fresh_reports().await })
+            })
+            .collect();
+        for probe in probes {
+            let reports = probe.await.expect("a probe");
+            assert!(reports["database"].passed());
+        }
+        let shared = runs.load(Ordering::SeqCst);
+        assert!((1..20).contains(&shared), "{shared} runs for 20 probes");
+        // A later probe does not reuse an earlier run.
+        readiness.fresh_reports().await;
+        assert_eq!(runs.load(Ordering::SeqCst), shared + 1);
     }
 
     #[tokio::test]

@@ -274,8 +274,11 @@ struct Inner {
     /// arrives while one runs waits for it, and takes the result of a run that began after it
     /// arrived — so a flood of probes runs the checks back to back, never side by side, and
     /// nobody gets an answer older than their request.
-    latest: tokio::sync::Mutex<Option<(Instant, Arc<BTreeMap<String, CheckReport>>)>>,
+    latest: tokio::sync::Mutex<Option<(Instant, Arc<Reports>)>>,
 }
+
+/// The reports of one run, by indicator name.
+type Reports = BTreeMap<String, CheckReport>;
 
 /// An indicator with what was read of it when the app was built.
 struct Registered {
@@ -352,7 +355,7 @@ impl Readiness {
 
     /// The reports of a run that began no earlier than now: this caller's own, or the one
     /// another caller started while this one waited (see `Inner::latest`).
-    async fn fresh_reports(&self) -> Arc<BTreeMap<String, CheckReport>> {
+    async fn fresh_reports(&self) -> Arc<Reports> {
         let arrived = Instant::now();
         let mut latest = self.inner.latest.lock().await;
         if let Some((began, reports)) = latest.as_ref() {

@@ -248,6 +248,17 @@ fn run(args: &[String]) -> Result<(), String> {
                 targets,
             )?;
         }
+        // The same on the SQLite file, a request of realistic cost: what share of it exporting
+        // every span takes.
+        compare(
+            Scenario::Get,
+            [
+                (Server::TracedSqlite(collector.0), "export-all"),
+                (Server::Generated(Backend::Sqlite), "off"),
+            ],
+            requests,
+            "reported: the export-all target on a database read",
+        )?;
     }
     Ok(())
 }
@@ -403,6 +414,8 @@ enum Server {
     /// The example's app like `Generated(Memory)`, its spans exported as `Export` says to the
     /// collector at this address.
     Traced(Export, SocketAddr),
+    /// The example's app on a SQLite file, like `Generated(Sqlite)`, exporting every span.
+    TracedSqlite(SocketAddr),
 }
 
 /// Where the generated service keeps its tasks.
@@ -540,7 +553,7 @@ fn guarded_get(todo: Arc<todo::Todo>, access: Access) -> axum::Router {
 fn measure(server: Server, scenario: Scenario, requests: usize) -> Result<Measured, String> {
     let on_sqlite = matches!(
         server,
-        Server::Generated(Backend::Sqlite) | Server::HandWrittenSql
+        Server::Generated(Backend::Sqlite) | Server::HandWrittenSql | Server::TracedSqlite(_)
     );
     let on_postgres = matches!(
         server,
@@ -570,6 +583,7 @@ fn measure(server: Server, scenario: Scenario, requests: usize) -> Result<Measur
     // for the machine's two cores the same way in every scenario.
     let traced = match server {
         Server::Traced(export, collector) => Some(tracing_for(export, collector)?),
+        Server::TracedSqlite(collector) => Some(tracing_for(Export::All, collector)?),
         _ => None,
     };
     let mut server_runtime = tokio::runtime::Builder::new_multi_thread();
@@ -599,7 +613,7 @@ fn measure(server: Server, scenario: Scenario, requests: usize) -> Result<Measur
                 }
                 let (db, ids, project) = seed_database(&url).await?;
                 let body = CREATE_BODY.replace(PROJECT_ID, &project.to_string());
-                if matches!(server, Server::Generated(_)) {
+                if matches!(server, Server::Generated(_) | Server::TracedSqlite(_)) {
                     let todo = Arc::new(todo::Todo::with_database(&db));
                     let app = todo::app(settings(addr), &todo).map_err(|e| e.to_string())?;
                     tokio::spawn(app.serve(listener));
@@ -618,7 +632,10 @@ fn measure(server: Server, scenario: Scenario, requests: usize) -> Result<Measur
         };
         let store = store.ok_or("a memory store")?;
         match server {
-            Server::Generated(_) | Server::Limited | Server::Traced(..) => {
+            Server::Generated(_)
+            | Server::Limited
+            | Server::Traced(..)
+            | Server::TracedSqlite(_) => {
                 let todo = Arc::new(todo::Todo::with_task_store(store));
                 let mut settings = settings(addr);
                 settings.rate_limit.enabled = matches!(server, Server::Limited);
@@ -651,9 +668,11 @@ fn measure(server: Server, scenario: Scenario, requests: usize) -> Result<Measur
         Ok::<_, String>((addr, ids, body, None))
     })?;
     let prefix = match server {
-        Server::Generated(_) | Server::Limited | Server::Guarded(_) | Server::Traced(..) => {
-            "/v1/tasks"
-        }
+        Server::Generated(_)
+        | Server::Limited
+        | Server::Guarded(_)
+        | Server::Traced(..)
+        | Server::TracedSqlite(_) => "/v1/tasks",
         Server::HandWritten | Server::HandWrittenSql | Server::HandWrittenPg => "/tasks",
     };
     let client_runtime = tokio::runtime::Builder::new_multi_thread()

@@ -256,45 +256,23 @@ fn compare_operation(at: &mut Reach<'_, '_, '_>, before: &Served<'_, '_>, after:
     let new_op = after.op.operation;
 
     // Bodies: a request's fields as a client sends them, a response's as it reads them.
-    let old_request = body_shape(
-        old_project,
-        before.contract,
-        old_op.request.as_ref(),
-        Direction::Request,
-    );
-    let new_request = body_shape(
-        new_project,
-        after.contract,
-        new_op.request.as_ref(),
-        Direction::Request,
-    );
-    compare_shape(
+    let request = (old_op.request.as_ref(), new_op.request.as_ref());
+    compare_bodies(
         at,
+        before,
+        after,
         Direction::Request,
         "request body",
-        &old_request,
-        &new_request,
-        (None, None),
+        request,
     );
-    let old_response = body_shape(
-        old_project,
-        before.contract,
-        old_op.response.as_ref(),
-        Direction::Response,
-    );
-    let new_response = body_shape(
-        new_project,
-        after.contract,
-        new_op.response.as_ref(),
-        Direction::Response,
-    );
-    compare_shape(
+    let response = (old_op.response.as_ref(), new_op.response.as_ref());
+    compare_bodies(
         at,
+        before,
+        after,
         Direction::Response,
         "response body",
-        &old_response,
-        &new_response,
-        (None, None),
+        response,
     );
 
     // Parameters.
@@ -411,26 +389,14 @@ fn compare_operation(at: &mut Reach<'_, '_, '_>, before: &Served<'_, '_>, after:
         let Some(new_reply) = new_replies.iter().find(|r| r.status == status) else {
             continue;
         };
-        let old_shape = body_shape(
-            old_project,
-            before.contract,
-            old_reply.body.as_ref(),
-            Direction::Response,
-        );
-        let new_shape = body_shape(
-            new_project,
-            after.contract,
-            new_reply.body.as_ref(),
-            Direction::Response,
-        );
         at.response = Some(status);
-        compare_shape(
+        compare_bodies(
             at,
+            before,
+            after,
             Direction::Response,
             &format!("`{status}` response body"),
-            &old_shape,
-            &new_shape,
-            (None, None),
+            (old_reply.body.as_ref(), new_reply.body.as_ref()),
         );
         at.response = None;
     }
@@ -534,6 +500,20 @@ fn admits_fewer(old: &AuthPolicy, new: &AuthPolicy) -> bool {
 }
 
 /// Compares what one place (a body, a parameter, a field) carries before and after.
+/// Compares one body of an operation on both sides, as the wire carries it in `direction`.
+fn compare_bodies(
+    at: &mut Reach<'_, '_, '_>,
+    before: &Served<'_, '_>,
+    after: &Served<'_, '_>,
+    direction: Direction,
+    place: &str,
+    (old, new): (Option<&crate::ir::Body>, Option<&crate::ir::Body>),
+) {
+    let old = body_shape(at.sides.old.project, before.contract, old, direction);
+    let new = body_shape(at.sides.new.project, after.contract, new, direction);
+    compare_shape(at, direction, place, &old, &new, (None, None));
+}
+
 fn compare_shape(
     at: &mut Reach<'_, '_, '_>,
     direction: Direction,

@@ -19,3 +19,25 @@ mod store_support;
 
 mod redaction;
 mod telemetry;
+
+/// Serves `router` on 127.0.0.1 on a thread and runtime of its own, for the life of the test
+/// process: a third party (a collector, an identity provider) whose work neither runs on the
+/// test's runtime nor logs to the test's thread-local subscriber.
+fn serve_on_own_thread(router: axum::Router) -> std::net::SocketAddr {
+    let (bound, addr) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .expect("a runtime");
+        runtime.block_on(async move {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+                .await
+                .expect("bind");
+            bound.send(listener.local_addr().expect("addr")).ok();
+            axum::serve(listener, router).await.ok();
+        });
+    });
+    addr.recv().expect("the server's address")
+}

@@ -34,6 +34,7 @@ use serde_json::{Value, json};
 use tracing_subscriber::layer::SubscriberExt as _;
 
 use crate::runtime_support::{CapturedLogs, Served};
+use crate::serve_on_own_thread;
 use crate::store_support::{DATABASE_URL_VAR, TestDatabase, drop_schema, skip, with_search_path};
 use crate::telemetry::{Collector, Mode};
 
@@ -204,27 +205,13 @@ impl GitHub {
             access_token: access_token.to_owned(),
             token_requests: token_requests.clone(),
         };
-        let (bound, addr) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(1)
-                .enable_all()
-                .build()
-                .expect("a runtime");
-            runtime.block_on(async move {
-                let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-                    .await
-                    .expect("bind");
-                bound.send(listener.local_addr().expect("addr")).ok();
-                let app = axum::Router::new()
-                    .route("/login/oauth/access_token", post(github_token))
-                    .route("/user", get(github_user))
-                    .route("/user/emails", get(github_emails))
-                    .with_state(state);
-                axum::serve(listener, app).await.ok();
-            });
-        });
-        let addr: std::net::SocketAddr = addr.recv().expect("the fake's address");
+        let addr = serve_on_own_thread(
+            axum::Router::new()
+                .route("/login/oauth/access_token", post(github_token))
+                .route("/user", get(github_user))
+                .route("/user/emails", get(github_emails))
+                .with_state(state),
+        );
         Self {
             base: format!("http://{addr}"),
             token_requests,

@@ -28,6 +28,7 @@ use tracing_subscriber::layer::SubscriberExt as _;
 
 use crate::auth_support::{bearer, token, with_auth};
 use crate::runtime_support::{CapturedLogs, Served};
+use crate::serve_on_own_thread;
 
 /// How the collector answers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -59,28 +60,12 @@ impl Collector {
             mode: Some(mode),
         }));
         let state = received.clone();
-        let (bound, addr) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(1)
-                .enable_all()
-                .build()
-                .expect("a runtime");
-            runtime.block_on(async move {
-                let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-                    .await
-                    .expect("bind");
-                bound.send(listener.local_addr().expect("addr")).ok();
-                let app = axum::Router::new()
-                    .route("/v1/traces", post(export))
-                    .with_state(state);
-                axum::serve(listener, app).await.ok();
-            });
-        });
-        Self {
-            addr: addr.recv().expect("the collector's address"),
-            received,
-        }
+        let addr = serve_on_own_thread(
+            axum::Router::new()
+                .route("/v1/traces", post(export))
+                .with_state(state),
+        );
+        Self { addr, received }
     }
 
     pub(crate) fn endpoint(&self) -> String {

@@ -235,6 +235,16 @@ impl Builder {
             &self.targets.directories(),
             Mode::Write,
         )
+        .and_then(|mut report| match &compilation.descriptor {
+            Some(descriptor) => output::write_binary(
+                &out_dir,
+                Path::new(crate::emit::proto::DESCRIPTOR_PATH),
+                descriptor,
+                Mode::Write,
+                &mut report,
+            ),
+            None => Ok(()),
+        })
         .map_err(|e| simple_error(&format!("cannot write generated files: {e}")))?;
         // Scripts before the lock that records them (see `cmmv gen`).
         for file in &compilation.pending_migrations {

@@ -362,6 +362,10 @@ pub struct Compilation {
     pub lock_update: Option<String>,
     /// Every generated file, sorted by path.
     pub files: Vec<GeneratedFile>,
+    /// The proto files compiled into an encoded `FileDescriptorSet`, to write at
+    /// [`emit::proto::DESCRIPTOR_PATH`] (binary, so not among `files`); `None` without the proto
+    /// target.
+    pub descriptor: Option<Vec<u8>>,
     /// Every SQL migration in version order: the recorded ones, then the pending one.
     pub migrations: Vec<Migration>,
     /// The pending migration's scripts, to write next to the contracts (paths relative to the
@@ -675,6 +679,7 @@ pub fn compile(input: &Input, options: &Options) -> Result<Compilation, CompileE
     // The emitters are pure and independent, so they run side by side.
     let openapi_options = emit::openapi::OpenApiOptions {
         origin: origin.clone(),
+        protobuf: options.targets.proto,
     };
     let targets = options.targets;
     let openapi = || {
@@ -703,6 +708,7 @@ pub fn compile(input: &Input, options: &Options) -> Result<Compilation, CompileE
                     &migrations,
                     &input.sources,
                     &origin,
+                    targets.proto,
                 ))
             } else {
                 Vec::new()
@@ -728,19 +734,31 @@ pub fn compile(input: &Input, options: &Options) -> Result<Compilation, CompileE
         Ok(emitted) => files.extend(emitted),
         Err(panic) => std::panic::resume_unwind(panic),
     }
-    match protos {
-        Ok(protos) => files.extend(protos),
+    let descriptor = match protos {
+        Ok(protos) if targets.proto => {
+            let descriptor = match emit::proto::descriptor_set(&protos) {
+                Ok(descriptor) => descriptor,
+                Err(problem) => {
+                    diags.push(problem);
+                    return Err(failed(diags));
+                }
+            };
+            files.extend(protos);
+            Some(descriptor)
+        }
+        Ok(_) => None,
         Err(problems) => {
             diags.extend(problems);
             return Err(failed(diags));
         }
-    }
+    };
     files.sort();
     Ok(Compilation {
         project,
         lock,
         lock_update,
         files,
+        descriptor,
         migrations,
         pending_migrations,
         schema_changes,

@@ -198,6 +198,27 @@ pub fn write_files(
     Ok(report)
 }
 
+/// Writes (or, in check mode, compares) a generated binary file, such as the proto descriptor
+/// set, adding it to `report`. It carries no marker, so it is never reported obsolete.
+pub fn write_binary(
+    out_dir: &Path,
+    relative: &Path,
+    contents: &[u8],
+    mode: Mode,
+    report: &mut Report,
+) -> io::Result<()> {
+    let path = out_dir.join(relative);
+    if std::fs::read(&path).ok().as_deref() == Some(contents) {
+        report.unchanged.push(relative.to_path_buf());
+        return Ok(());
+    }
+    if mode == Mode::Write {
+        write_atomically(&path, contents)?;
+    }
+    report.changed.push(relative.to_path_buf());
+    Ok(())
+}
+
 /// Writes `contents` to `path` if its bytes differ; returns whether it wrote.
 pub fn write_if_changed(path: &Path, contents: &[u8]) -> io::Result<bool> {
     if std::fs::read(path).ok().as_deref() == Some(contents) {

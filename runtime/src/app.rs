@@ -68,7 +68,7 @@ pub const METRICS_PATH: &str = "/metrics";
 pub struct App {
     settings: Settings,
     try_path: Option<String>,
-    stack: layers::Stack,
+    stack: crate::protobuf::grpc::Switch<layers::Stack>,
     /// Every route, as mounted, before the middleware wraps them into one service.
     routes: Router,
     readiness: Readiness,
@@ -94,6 +94,8 @@ pub struct AppBuilder {
     /// How requests name their API version, and the routes each version serves.
     versioning: crate::versioning::Versioning,
     versioned_routes: Vec<(&'static str, &'static str)>,
+    /// The generated module's protobuf forms, for protobuf REST bodies and gRPC.
+    protobuf: Option<crate::protobuf::Protobuf>,
 }
 
 /// A layer of the app's, applied to the router once every route is in.
@@ -168,6 +170,7 @@ impl App {
             clock: crate::deprecation::Clock::system(),
             versioning: crate::versioning::Versioning::URI,
             versioned_routes: Vec::new(),
+            protobuf: None,
         }
     }
 
@@ -430,6 +433,9 @@ impl AppBuilder {
         }
         self.versioning = api.versioning;
         self.versioned_routes.extend_from_slice(api.routes);
+        if api.protobuf.is_some() {
+            self.protobuf = api.protobuf;
+        }
         self
     }
 
@@ -597,6 +603,13 @@ impl AppBuilder {
         } else {
             None
         };
+        let wire = self
+            .protobuf
+            .map(crate::protobuf::Wire::new)
+            .transpose()
+            .map_err(BuildError::Protobuf)?
+            .map(Arc::new);
+        let body_limit = self.settings.body_limit;
         let stack = layers::apply(
             routes,
             &self.settings,
@@ -613,8 +626,11 @@ impl AppBuilder {
                     }),
                 clock: self.clock,
                 negotiation,
+                protobuf: wire.clone(),
             },
         );
+        let stack = crate::protobuf::grpc::Switch::new(stack, wire, body_limit)
+            .map_err(BuildError::Protobuf)?;
         Ok(App {
             settings: self.settings,
             try_path: self.try_path,
@@ -654,6 +670,9 @@ pub enum BuildError {
         /// The module's name, `login`.
         module: &'static str,
     },
+    /// The generated module's protobuf descriptors cannot be served: they do not match its
+    /// tables (the generated code is from two different builds), or reflection refuses them.
+    Protobuf(String),
     /// The documents bind a contract to the login module's accounts (`account:`), but the
     /// mounted module does not keep their records: its `me` would never find one.
     AccountRecordsUnkept {
@@ -682,6 +701,7 @@ impl fmt::Display for BuildError {
                 "the app mounts the `{module}` module, which its API documents do not describe: add `modules: [{module}]` to cmmv.yaml"
             ),
             BuildError::Versioning(problem) => write!(f, "API versioning: {problem}"),
+            BuildError::Protobuf(problem) => write!(f, "protobuf and gRPC: {problem}"),
             BuildError::AccountRecordsUnkept { contract } => write!(
                 f,
                 "`{contract}` is bound to the accounts (`account:`), but the login module does not keep its records: give it the store (Login::with_records(stores.accounts()), or Service::accounts)"
@@ -698,7 +718,8 @@ impl std::error::Error for BuildError {
             | BuildError::ModuleNotMounted { .. }
             | BuildError::UndocumentedModule { .. }
             | BuildError::AccountRecordsUnkept { .. }
-            | BuildError::Versioning(_) => None,
+            | BuildError::Versioning(_)
+            | BuildError::Protobuf(_) => None,
         }
     }
 }

@@ -64,7 +64,13 @@ where
 {
     type Rejection = Problem;
 
-    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+    async fn from_request(mut request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        // A protobuf body, already decoded into the JSON it stands for.
+        if let Some(crate::protobuf::DecodedJson(mut value)) =
+            request.extensions_mut().remove::<crate::protobuf::DecodedJson>()
+        {
+            return decode_body(&mut value).map(JsonBody);
+        }
         let content_type = request
             .headers()
             .get(CONTENT_TYPE)
@@ -102,7 +108,7 @@ where
     }
 }
 
-fn is_json(content_type: &str) -> bool {
+pub(crate) fn is_json(content_type: &str) -> bool {
     // Compared in place, ignoring case: this runs on every body, and lowercasing would copy.
     let essence = content_type
         .split(';')

@@ -76,6 +76,8 @@ pub(crate) struct Parts {
     pub(crate) clock: crate::deprecation::Clock,
     /// How bare paths find their version, when a header or media type may name it.
     pub(crate) negotiation: Option<Arc<crate::versioning::Negotiation>>,
+    /// The protobuf forms of the generated operations, when there are any.
+    pub(crate) protobuf: Option<Arc<crate::protobuf::Wire>>,
 }
 
 /// Wraps `routes` in the app's middleware, in the order described in the module docs.
@@ -87,6 +89,7 @@ pub(crate) fn apply(routes: Router, settings: &Settings, parts: Parts) -> Stack 
         cursor_key,
         clock,
         negotiation,
+        protobuf,
     } = parts;
     // Both wrap each route (and the fallback) in one layer, so that a route pays for one more
     // boxed service rather than two.
@@ -95,7 +98,9 @@ pub(crate) fn apply(routes: Router, settings: &Settings, parts: Parts) -> Stack 
             // The limit is enforced on the body itself (in `Inner`), for every reader; axum's
             // own default of 2 MB would otherwise cut in first for its extractors.
             .layer(DefaultBodyLimit::disable())
-            .layer(ReportRouteLayer),
+            .layer(ReportRouteLayer)
+            // Inside the route, where its template is known: protobuf bodies in and out.
+            .option_layer(protobuf.map(crate::protobuf::NegotiateLayer)),
     );
     ServiceBuilder::new()
         .layer(OuterLayer(Arc::new(Shared {

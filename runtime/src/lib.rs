@@ -9,7 +9,7 @@
 //!
 //! ```no_run
 //! # mod api {
-//! #     pub const API: cmmv::Api = cmmv::Api { openapi: &[], routes: &[], rate_limits: &[], migrations: &[], modules: &[], account: None, versioning: cmmv::versioning::Versioning::URI };
+//! #     pub const API: cmmv::Api = cmmv::Api { openapi: &[], routes: &[], rate_limits: &[], migrations: &[], modules: &[], account: None, versioning: cmmv::versioning::Versioning::URI, protobuf: None };
 //! # }
 //! # async fn serve() -> Result<(), Box<dyn std::error::Error>> {
 //! // pub mod api { include!(concat!(env!("OUT_DIR"), "/cmmv/rust/mod.rs")); }
@@ -65,6 +65,7 @@ mod openapi;
 mod operation;
 pub mod patch;
 pub mod problem;
+pub mod protobuf;
 pub mod ratelimit;
 pub mod request_id;
 pub mod resource;

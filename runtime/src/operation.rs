@@ -45,4 +45,7 @@ pub struct Api {
     pub account: Option<&'static str>,
     /// How requests name their API version (`versioning:` in `cmmv.yaml`).
     pub versioning: crate::versioning::Versioning,
+    /// How operations travel as protobuf (REST bodies and gRPC): `None` when the proto
+    /// target was not generated.
+    pub protobuf: Option<crate::protobuf::Protobuf>,
 }

@@ -14,7 +14,7 @@
 //!
 //! ```no_run
 //! # mod api {
-//! #     pub const API: cmmv::Api = cmmv::Api { openapi: &[], routes: &[], rate_limits: &[], migrations: &[], modules: &[], account: None, versioning: cmmv::versioning::Versioning::URI };
+//! #     pub const API: cmmv::Api = cmmv::Api { openapi: &[], routes: &[], rate_limits: &[], migrations: &[], modules: &[], account: None, versioning: cmmv::versioning::Versioning::URI, protobuf: None };
 //! #     pub fn routes(_: std::sync::Arc<()>) -> axum::Router { axum::Router::new() }
 //! # }
 //! # async fn run() -> std::process::ExitCode {

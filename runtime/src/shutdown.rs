@@ -13,7 +13,7 @@ use axum::ServiceExt as _;
 use tokio::net::TcpListener;
 
 use crate::health::Readiness;
-use crate::layers::Stack;
+type Stack = crate::protobuf::grpc::Switch<crate::layers::Stack>;
 use crate::metrics::{Metrics, UPKEEP_INTERVAL};
 
 /// How a served app stopped.

@@ -93,6 +93,7 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
         &api,
         &cmmv_compiler::emit::openapi::OpenApiOptions {
             origin: "contracts/".to_owned(),
+            protobuf: true,
         },
     );
     let openapi_time = start.elapsed();
@@ -106,7 +107,7 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
     let proto_time = start.elapsed();
     let start = Instant::now();
     let rust =
-        cmmv_compiler::emit::rust::emit(&api, &analysis.migrations, &input.sources, "contracts/");
+        cmmv_compiler::emit::rust::emit(&api, &analysis.migrations, &input.sources, "contracts/", true);
     let rust_emit_time = start.elapsed();
     let start = Instant::now();
     let rust = cmmv_compiler::output::format_rust_files(&rust);

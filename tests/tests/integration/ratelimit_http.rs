@@ -259,6 +259,7 @@ const REPORTS_API: cmmv::Api = cmmv::Api {
     modules: &[],
     account: None,
     versioning: cmmv::versioning::Versioning::URI,
+    protobuf: None,
 };
 
 #[tokio::test]

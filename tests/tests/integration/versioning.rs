@@ -54,6 +54,7 @@ async fn serve(versioning: Versioning) -> Served {
         modules: &[],
         account: None,
         versioning,
+        protobuf: None,
     }));
     let app = cmmv::App::builder(settings())
         .api(api)
@@ -281,6 +282,7 @@ async fn an_unserved_default_version_is_refused_at_start() {
             media_type: None,
             default: Some(5),
         },
+        protobuf: None,
     }));
     let error = cmmv::App::builder(settings())
         .api(api)

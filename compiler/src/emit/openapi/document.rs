@@ -36,7 +36,13 @@ use super::writer::{Rendered, Writer};
 /// item). So the documents are written side by side, and an entry several versions share is
 /// built and rendered once, its text copied into each: a project whose versions mostly agree
 /// pays for about one document, not one per version.
-pub(super) fn write(api: &Api<'_>, versions: &[u32], generated: &str, outs: &mut [Writer]) {
+pub(super) fn write(
+    api: &Api<'_>,
+    versions: &[u32],
+    generated: &str,
+    outs: &mut [Writer],
+    protobuf: bool,
+) {
     assert_eq!(versions.len(), outs.len(), "one writer per version");
     let project = api.project;
     let mut plans: Vec<Plan<'_, '_>> = versions.iter().map(|&v| Plan::new(api, v)).collect();
@@ -83,7 +89,7 @@ pub(super) fn write(api: &Api<'_>, versions: &[u32], generated: &str, outs: &mut
                     && (v == first || !project.api.versioning.negotiates())
             });
             pending = rest;
-            let item = path_item(project, &operations, versions[first]);
+            let item = path_item(project, &operations, versions[first], protobuf);
             let mut refs = Vec::new();
             let mut used = Vec::new();
             for operation in item.operations() {
@@ -303,11 +309,16 @@ fn same_deprecations(project: &Project, operations: &[Served<'_, '_>], a: u32, b
     })
 }
 
-fn path_item(project: &Project, operations: &[Served<'_, '_>], version: u32) -> PathItem {
+fn path_item(
+    project: &Project,
+    operations: &[Served<'_, '_>],
+    version: u32,
+    protobuf: bool,
+) -> PathItem {
     let mut item = PathItem::default();
     for &(contract, op) in operations {
         let deprecation = project.deprecation_of(contract.contract, op.operation, version);
-        let mut operation = operation(contract, op, deprecation);
+        let mut operation = operation(contract, op, deprecation, protobuf);
         if contract.contract.versioned {
             negotiation(&project.api.versioning, version, project, &mut operation);
         }
@@ -473,6 +484,7 @@ fn operation(
     resolved: &ContractApi<'_>,
     op_api: &OperationApi<'_>,
     deprecation: Option<&Deprecation>,
+    protobuf: bool,
 ) -> model::Operation {
     let (contract, op) = (resolved.contract, op_api.operation);
     let mut parameters: Vec<Parameter> = op
@@ -505,12 +517,12 @@ fn operation(
     let request_body = op.request.as_ref().map(|body| RequestBody {
         description: None,
         required: true,
-        content: json_content(body_schema(resolved, &body.ty)),
+        content: body_content(resolved, &body.ty, protobuf && !matches!(body.ty, BodyType::List(_))),
     });
     let noun = noun(contract);
     let mut responses = BTreeMap::from([(
         Cow::Owned(op.status.to_string()),
-        RefOr::Item(success_response(resolved, op, &noun, deprecation)),
+        RefOr::Item(success_response(resolved, op, &noun, deprecation, protobuf)),
     )]);
     for reply in &op.alternatives {
         responses.insert(
@@ -768,6 +780,39 @@ fn body_schema(resolved: &ContractApi<'_>, body: &BodyType) -> Schema {
     }
 }
 
+/// The protobuf media types the server reads and answers (see `cmmv::protobuf`).
+const PROTOBUF_TYPES: [&str; 2] = ["application/x-protobuf", "application/protobuf"];
+
+/// A body as JSON and, when the server speaks it, as protobuf: the message has the same fields
+/// (`schema`), except that a JSON array travels as the `items` of its wrapper message.
+fn body_content(
+    resolved: &ContractApi<'_>,
+    body: &BodyType,
+    protobuf: bool,
+) -> BTreeMap<Cow<'static, str>, MediaType> {
+    let schema = body_schema(resolved, body);
+    let mut content = json_content(schema.clone());
+    if protobuf {
+        let message = match body {
+            BodyType::List(_) => Schema {
+                properties: model::Properties(vec![("items".to_owned(), schema)]),
+                ..Schema::of_type(JsonType::Object)
+            },
+            _ => schema,
+        };
+        for media_type in PROTOBUF_TYPES {
+            content.insert(
+                Cow::Borrowed(media_type),
+                MediaType {
+                    schema: Box::new(message.clone()),
+                    example: None,
+                },
+            );
+        }
+    }
+    content
+}
+
 fn json_content(schema: Schema) -> BTreeMap<Cow<'static, str>, MediaType> {
     BTreeMap::from([(
         Cow::Borrowed(JSON),
@@ -783,9 +828,10 @@ fn success_response(
     op: &Operation,
     noun: &str,
     deprecation: Option<&Deprecation>,
+    protobuf: bool,
 ) -> Response {
     let content = match &op.response {
-        Some(body) if op.status != 204 => json_content(body_schema(resolved, &body.ty)),
+        Some(body) if op.status != 204 => body_content(resolved, &body.ty, protobuf),
         _ => BTreeMap::new(),
     };
     let mut headers = success_headers(op, deprecation);

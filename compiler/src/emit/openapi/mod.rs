@@ -33,6 +33,9 @@ use super::{GeneratedFile, header};
 pub struct OpenApiOptions {
     /// How generated files name their origin in the `@generated` marker, e.g. `contracts/`.
     pub origin: String,
+    /// Whether the server answers protobuf too (the proto target is generated): request and
+    /// success bodies then list `application/x-protobuf` and `application/protobuf` beside JSON.
+    pub protobuf: bool,
 }
 
 /// One OpenAPI document per API version: `openapi/v1.json` and `openapi/v1.yaml`, ... A project
@@ -51,7 +54,7 @@ pub fn emit(api: &Api<'_>, options: &OpenApiOptions) -> Vec<GeneratedFile> {
         })
         .collect();
     // All versions in one pass, so that what they share is written once (see `document`).
-    document::write(api, &versions, &marker, &mut writers);
+    document::write(api, &versions, &marker, &mut writers, options.protobuf);
     versions
         .iter()
         .zip(writers)

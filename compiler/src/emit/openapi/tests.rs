@@ -152,6 +152,7 @@ fn todo_project() -> Project {
 fn options() -> OpenApiOptions {
     OpenApiOptions {
         origin: "contracts/".to_owned(),
+        protobuf: false,
     }
 }
 
@@ -1611,6 +1612,7 @@ crud: [get]
         &[],
         &crate::diag::SourceMap::new(),
         "contracts/",
+        false,
     );
     let task_rs = rust
         .iter()

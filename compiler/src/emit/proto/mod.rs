@@ -42,8 +42,11 @@ use super::{GeneratedFile, header};
 /// The template every proto file is rendered through.
 pub const TEMPLATE: &str = "proto.proto.j2";
 
+mod descriptor;
 mod file;
 mod view;
+
+pub use descriptor::{DESCRIPTOR_PATH, descriptor_set};
 
 pub(crate) use view::{EnumView, FileView, MessageView, ServiceView};
 

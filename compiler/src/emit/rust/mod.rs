@@ -6,6 +6,7 @@
 //! they are formatted only when written (`output::format_rust_files`).
 
 mod policy;
+mod protobuf;
 mod resource;
 mod routes;
 mod rules;
@@ -44,6 +45,7 @@ pub fn emit(
     migrations: &[Migration],
     sources: &SourceMap,
     origin: &str,
+    proto: bool,
 ) -> Vec<RustFile> {
     let mut files: Vec<RustFile> = api
         .contracts
@@ -61,7 +63,7 @@ pub fn emit(
     files.push(RustFile {
         path: PathBuf::from("rust/mod.rs"),
         origin: origin.to_owned(),
-        tokens: module_file(api, migrations, sources),
+        tokens: module_file(api, migrations, sources, proto),
     });
     files
 }
@@ -107,7 +109,12 @@ fn expanded_by_macro(sources: &SourceMap, contract: &Contract) -> bool {
 
 // ---- end of the #[contract] macro entry point ------------------------------------------------
 
-fn module_file(api: &Api<'_>, migrations: &[Migration], sources: &SourceMap) -> TokenStream {
+fn module_file(
+    api: &Api<'_>,
+    migrations: &[Migration],
+    sources: &SourceMap,
+    proto: bool,
+) -> TokenStream {
     let includes = api
         .contracts
         .iter()
@@ -170,6 +177,7 @@ fn module_file(api: &Api<'_>, migrations: &[Migration], sources: &SourceMap) -> 
         }
     };
     let wiring = wiring(api, sources);
+    let protobuf = protobuf::table(api, proto);
     // The scripts are inlined rather than `include_str!`ed from the contract directory: the
     // generated code stays free of absolute paths, and a build uses exactly the migrations
     // the compiler checked against the lock.
@@ -230,6 +238,10 @@ fn module_file(api: &Api<'_>, migrations: &[Migration], sources: &SourceMap) -> 
 
         #wiring
 
+        /// How each operation travels as protobuf (REST bodies and gRPC), with the descriptor
+        /// set compiled from the emitted `.proto` files; `None` without the proto target.
+        pub const PROTOBUF: ::core::option::Option<::cmmv::protobuf::Protobuf> = #protobuf;
+
         /// All of the above, for `cmmv::AppBuilder::api`.
         pub const API: ::cmmv::Api = ::cmmv::Api {
             openapi: OPENAPI,
@@ -239,6 +251,7 @@ fn module_file(api: &Api<'_>, migrations: &[Migration], sources: &SourceMap) -> 
             modules: MODULES,
             account: ACCOUNT,
             versioning: VERSIONING,
+            protobuf: PROTOBUF,
         };
     }
 }

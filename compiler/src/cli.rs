@@ -432,21 +432,19 @@ fn write_out(
         );
     }
     let owned = request.targets.directories();
-    let written =
-        output::write_files(request.out, &compilation.files, &owned, request.mode).and_then(
-            |mut report| {
-                if let Some(descriptor) = &compilation.descriptor {
-                    output::write_binary(
-                        request.out,
-                        Path::new(crate::emit::proto::DESCRIPTOR_PATH),
-                        descriptor,
-                        request.mode,
-                        &mut report,
-                    )?;
-                }
-                Ok(report)
-            },
-        );
+    let written = output::write_files(request.out, &compilation.files, &owned, request.mode)
+        .and_then(|mut report| {
+            if let Some(descriptor) = &compilation.descriptor {
+                output::write_binary(
+                    request.out,
+                    Path::new(crate::emit::proto::DESCRIPTOR_PATH),
+                    descriptor,
+                    request.mode,
+                    &mut report,
+                )?;
+            }
+            Ok(report)
+        });
     let report = match written {
         Ok(report) => report,
         Err(e) => {

@@ -66,9 +66,10 @@ where
 
     async fn from_request(mut request: Request, state: &S) -> Result<Self, Self::Rejection> {
         // A protobuf body, already decoded into the JSON it stands for.
-        if let Some(crate::protobuf::DecodedJson(mut value)) =
-            request.extensions_mut().remove::<crate::protobuf::DecodedJson>()
-        {
+        if let Some(crate::protobuf::DecodedJson(mut value)) = request
+            .extensions_mut()
+            .remove::<crate::protobuf::DecodedJson>(
+        ) {
             return decode_body(&mut value).map(JsonBody);
         }
         let content_type = request

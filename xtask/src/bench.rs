@@ -106,8 +106,13 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
     );
     let proto_time = start.elapsed();
     let start = Instant::now();
-    let rust =
-        cmmv_compiler::emit::rust::emit(&api, &analysis.migrations, &input.sources, "contracts/", true);
+    let rust = cmmv_compiler::emit::rust::emit(
+        &api,
+        &analysis.migrations,
+        &input.sources,
+        "contracts/",
+        true,
+    );
     let rust_emit_time = start.elapsed();
     let start = Instant::now();
     let rust = cmmv_compiler::output::format_rust_files(&rust);

@@ -4,6 +4,8 @@
 //!   (`openapi-spec-validator` from PyPI on every OpenAPI file, `protoc` on every .proto).
 //! - `cargo xtask conformance`: the example service against Schemathesis, driven by the
 //!   documents it serves (see `conformance.rs`).
+//! - `cargo xtask grpc-check`: the example's gRPC services called by `buf curl` through the
+//!   server's reflection (see `grpc_check.rs`).
 //! - `cargo xtask docs-browser`: the example's `/docs` page in headless Chromium
 //!   (see `docs_browser.rs`).
 //! - `cargo xtask scaffold-check`: `cmmv new`'s service built, linted and tested, its
@@ -26,6 +28,7 @@ mod bench;
 mod conformance;
 mod docs_browser;
 mod example;
+mod grpc_check;
 mod macro_cost;
 mod scaffold_check;
 mod vendor_docs;
@@ -39,6 +42,7 @@ fn main() -> ExitCode {
         Some("validate") => validate(),
         Some("conformance") => conformance::run(&workspace_root()),
         Some("docs-browser") => docs_browser::run(&workspace_root()),
+        Some("grpc-check") => grpc_check::run(&workspace_root()),
         Some("scaffold-check") => scaffold_check::run(&workspace_root()),
         Some("vendor-docs") => vendor_docs::run(
             &workspace_root(),
@@ -60,7 +64,7 @@ fn main() -> ExitCode {
             }
         }
         _ => Err(
-            "usage: cargo xtask <validate | conformance | docs-browser | scaffold-check | vendor-docs [--check] | bench [--contracts N] | macro-cost [--contracts N] | load [--requests N] [--only get|post|sqlite-get|sqlite-post|postgres-get|postgres-post|auth|limit|tracing] | storage>"
+            "usage: cargo xtask <validate | conformance | docs-browser | grpc-check | scaffold-check | vendor-docs [--check] | bench [--contracts N] | macro-cost [--contracts N] | load [--requests N] [--only get|post|sqlite-get|sqlite-post|postgres-get|postgres-post|auth|limit|tracing] | storage>"
                 .to_owned(),
         ),
     };

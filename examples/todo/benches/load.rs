@@ -39,6 +39,8 @@
 mod baseline;
 #[path = "shared/common.rs"]
 mod common;
+#[path = "load/wire.rs"]
+mod wire;
 
 use common::{bearer_token, settings};
 
@@ -71,6 +73,7 @@ const COMPARISONS: &[&str] = &[
     "auth",
     "limit",
     "tracing",
+    "wire",
 ];
 
 fn main() -> std::process::ExitCode {
@@ -260,6 +263,26 @@ fn run(args: &[String]) -> Result<(), String> {
             "reported: the export-all target on a database read",
         )?;
     }
+    // The wire forms: create and get answered by the same app as JSON over REST, protobuf over
+    // REST and gRPC over HTTP/2, each against JSON.
+    if selected("wire") {
+        for scenario in [Scenario::Get, Scenario::Create] {
+            for (form, targets) in [
+                (wire::Form::Protobuf, "reported"),
+                (wire::Form::Grpc, "target: throughput >= 1.0x"),
+            ] {
+                compare(
+                    scenario,
+                    [
+                        (Server::Wire(form), form.name()),
+                        (Server::Wire(wire::Form::Json), wire::Form::Json.name()),
+                    ],
+                    requests,
+                    targets,
+                )?;
+            }
+        }
+    }
     Ok(())
 }
 
@@ -416,6 +439,8 @@ enum Server {
     Traced(Export, SocketAddr),
     /// The example's app on a SQLite file, like `Generated(Sqlite)`, exporting every span.
     TracedSqlite(SocketAddr),
+    /// The example's app like `Generated(Memory)`, called in this form.
+    Wire(wire::Form),
 }
 
 /// Where the generated service keeps its tasks.
@@ -449,6 +474,18 @@ struct Measured {
 }
 
 impl Measured {
+    /// The throughput and percentiles of one run's latencies.
+    fn of(mut latencies: Vec<Duration>, elapsed: Duration) -> Measured {
+        latencies.sort();
+        let at =
+            |q: f64| latencies[((latencies.len() as f64 * q) as usize).min(latencies.len() - 1)];
+        Measured {
+            throughput: latencies.len() as f64 / elapsed.as_secs_f64(),
+            p50: at(0.50),
+            p99: at(0.99),
+        }
+    }
+
     /// The median of each figure over the rounds.
     fn median(rounds: &[Measured]) -> Measured {
         let mut throughput: Vec<f64> = rounds.iter().map(|m| m.throughput).collect();
@@ -635,7 +672,8 @@ fn measure(server: Server, scenario: Scenario, requests: usize) -> Result<Measur
             Server::Generated(_)
             | Server::Limited
             | Server::Traced(..)
-            | Server::TracedSqlite(_) => {
+            | Server::TracedSqlite(_)
+            | Server::Wire(_) => {
                 let todo = Arc::new(todo::Todo::with_task_store(store));
                 let mut settings = settings(addr);
                 settings.rate_limit.enabled = matches!(server, Server::Limited);
@@ -672,7 +710,8 @@ fn measure(server: Server, scenario: Scenario, requests: usize) -> Result<Measur
         | Server::Limited
         | Server::Guarded(_)
         | Server::Traced(..)
-        | Server::TracedSqlite(_) => "/v1/tasks",
+        | Server::TracedSqlite(_)
+        | Server::Wire(_) => "/v1/tasks",
         Server::HandWritten | Server::HandWrittenSql | Server::HandWrittenPg => "/tasks",
     };
     let client_runtime = tokio::runtime::Builder::new_multi_thread()
@@ -681,16 +720,27 @@ fn measure(server: Server, scenario: Scenario, requests: usize) -> Result<Measur
         .enable_all()
         .build()
         .map_err(|e| e.to_string())?;
-    let result = client_runtime.block_on(drive(
-        addr,
-        prefix,
-        Work {
-            scenario,
-            requests,
-            ids: Arc::new(ids),
-            body: Arc::from(body),
-        },
-    ));
+    let form = match server {
+        Server::Wire(form) => form,
+        _ => wire::Form::Json,
+    };
+    let encoded = Arc::new(wire::Encoded::new(&ids, &body)?);
+    let result = if form == wire::Form::Grpc {
+        client_runtime.block_on(wire::drive_grpc(addr, scenario, requests, encoded))
+    } else {
+        client_runtime.block_on(drive(
+            addr,
+            prefix,
+            Work {
+                scenario,
+                requests,
+                ids: Arc::new(ids),
+                body: Arc::from(body),
+                form,
+                encoded,
+            },
+        ))
+    };
     if let Some(stats) = db.and_then(|db| db.writer_stats()) {
         // How the writer committed this run's writes (and the seeding's).
         println!(
@@ -760,6 +810,8 @@ struct Work {
     requests: usize,
     ids: Arc<Vec<Uuid>>,
     body: Arc<str>,
+    form: wire::Form,
+    encoded: Arc<wire::Encoded>,
 }
 
 async fn drive(addr: SocketAddr, prefix: &'static str, work: Work) -> Result<Measured, String> {
@@ -800,14 +852,7 @@ async fn drive(addr: SocketAddr, prefix: &'static str, work: Work) -> Result<Mea
     for task in tasks {
         latencies.extend(task.await.map_err(|e| e.to_string())??);
     }
-    let elapsed = start.elapsed();
-    latencies.sort();
-    let at = |q: f64| latencies[((latencies.len() as f64 * q) as usize).min(latencies.len() - 1)];
-    Ok(Measured {
-        throughput: latencies.len() as f64 / elapsed.as_secs_f64(),
-        p50: at(0.50),
-        p99: at(0.99),
-    })
+    Ok(Measured::of(latencies, start.elapsed()))
 }
 
 async fn one(
@@ -818,19 +863,32 @@ async fn one(
     i: usize,
 ) -> Result<(), String> {
     let scenario = work.scenario;
+    let protobuf = work.form == wire::Form::Protobuf;
+    let (content_type, accept) = if protobuf {
+        (cmmv::protobuf::PROTOBUF, cmmv::protobuf::PROTOBUF)
+    } else {
+        ("application/json", "application/json")
+    };
     let response = match scenario {
         Scenario::Get => {
             let id = work.ids[i % work.ids.len()];
             client
                 .get(format!("http://{addr}{prefix}/{id}"))
+                .header("accept", accept)
                 .send()
                 .await
         }
         Scenario::Create => {
+            let body = if protobuf {
+                reqwest::Body::from(work.encoded.input.clone())
+            } else {
+                reqwest::Body::from(work.body.to_string())
+            };
             client
                 .post(format!("http://{addr}{prefix}"))
-                .header("content-type", "application/json")
-                .body(work.body.to_string())
+                .header("content-type", content_type)
+                .header("accept", accept)
+                .body(body)
                 .send()
                 .await
         }

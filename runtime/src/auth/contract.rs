@@ -819,16 +819,19 @@ impl ::cmmv::sql::SqlColumn for NewAccount {
         ::cmmv::__private::json_from_sql(value)
     }
 }
+static NEW_API_KEY_NAME_PATTERN: ::cmmv::__private::LazyRegex =
+    ::cmmv::__private::LazyRegex::new("\\S");
 static NEW_API_KEY_NAME_RULES: ::cmmv::__private::Rules = ::cmmv::__private::Rules {
     min_length: ::core::option::Option::Some(1u64),
     max_length: ::core::option::Option::Some(100u64),
+    pattern: ::core::option::Option::Some(&NEW_API_KEY_NAME_PATTERN),
     ..::cmmv::__private::Rules::NONE
 };
 /// An API key to create.
 #[derive(Debug, Clone, PartialEq, ::cmmv::__private::serde::Serialize)]
 #[serde(crate = "::cmmv::__private::serde")]
 pub struct NewApiKey {
-    /// A label for people; leading and trailing spaces are dropped.
+    /// A label for people; leading and trailing spaces are dropped, and something must be left.
     pub name: ::std::string::String,
     /// The key's roles, each one its creator holds; the creator's roles when absent.
     pub roles: ::core::option::Option<::std::vec::Vec<::std::string::String>>,

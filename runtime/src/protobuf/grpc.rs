@@ -76,7 +76,9 @@ struct Grpc {
 
 impl std::fmt::Debug for Grpc {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Grpc").field("max_message", &self.max_message).finish_non_exhaustive()
+        f.debug_struct("Grpc")
+            .field("max_message", &self.max_message)
+            .finish_non_exhaustive()
     }
 }
 
@@ -90,7 +92,11 @@ pub(crate) struct Switch<S> {
 
 impl<S> Switch<S> {
     /// `inner` alone when the app has no protobuf forms.
-    pub(crate) fn new(inner: S, wire: Option<Arc<Wire>>, max_message: usize) -> Result<Self, String> {
+    pub(crate) fn new(
+        inner: S,
+        wire: Option<Arc<Wire>>,
+        max_message: usize,
+    ) -> Result<Self, String> {
         let Some(wire) = wire else {
             return Ok(Self { inner, grpc: None });
         };
@@ -165,7 +171,11 @@ fn is_grpc(request: &Request) -> bool {
 
 impl<S> tower::Service<Request> for Switch<S>
 where
-    S: tower::Service<Request, Response = Response, Error = Infallible> + Clone + Send + Sync + 'static,
+    S: tower::Service<Request, Response = Response, Error = Infallible>
+        + Clone
+        + Send
+        + Sync
+        + 'static,
     S::Future: Send + 'static,
 {
     type Response = Response;
@@ -194,7 +204,11 @@ where
 
 async fn serve<S>(grpc: Arc<Grpc>, app: S, request: Request) -> Response
 where
-    S: tower::Service<Request, Response = Response, Error = Infallible> + Clone + Send + Sync + 'static,
+    S: tower::Service<Request, Response = Response, Error = Infallible>
+        + Clone
+        + Send
+        + Sync
+        + 'static,
     S::Future: Send + 'static,
 {
     let path = request.uri().path().to_owned();
@@ -211,7 +225,7 @@ where
             binding,
             app,
         };
-        let server = tonic::server::Grpc::new(RawCodec)
+        let server = tonic::server::Grpc::new(BytesCodec)
             .max_decoding_message_size(grpc.max_message)
             .max_encoding_message_size(usize::MAX);
         let mut server = server;
@@ -231,7 +245,8 @@ where
     let probe = http::Request::get(crate::app::READINESS_PATH)
         .body(Body::empty())
         .unwrap_or_default();
-    let serving = matches!(app.oneshot(probe).await, Ok(response) if response.status().is_success());
+    let serving =
+        matches!(app.oneshot(probe).await, Ok(response) if response.status().is_success());
     let status = if serving {
         ServingStatus::Serving
     } else {
@@ -275,7 +290,11 @@ where
 }
 
 /// Characters kept as they are in a path segment; everything else is percent-encoded.
-const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
+const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
 
 /// The HTTP request an rpc's message maps to.
 fn rest_request(
@@ -284,14 +303,17 @@ fn rest_request(
     request: tonic::Request<Bytes>,
 ) -> Result<Request, Status> {
     let (metadata, extensions, bytes) = request.into_parts();
-    let message = prost_reflect::DynamicMessage::decode(binding.request.clone(), bytes).map_err(|e| {
-        Status::invalid_argument(format!(
-            "the request is not a valid `{}` message: {e}",
-            binding.request.full_name()
-        ))
-    })?;
+    let message =
+        prost_reflect::DynamicMessage::decode(binding.request.clone(), bytes).map_err(|e| {
+            Status::invalid_argument(format!(
+                "the request is not a valid `{}` message: {e}",
+                binding.request.full_name()
+            ))
+        })?;
     let Value::Object(mut fields) = wire.message_to_json(&message) else {
-        return Err(Status::internal("a message decoded to something other than an object"));
+        return Err(Status::internal(
+            "a message decoded to something other than an object",
+        ));
     };
     let operation = binding.operation;
     let route = operation
@@ -330,7 +352,14 @@ fn rest_request(
         path.push_str(&serde_urlencoded::to_string(&query).unwrap_or_default());
     }
     let mut headers = metadata.into_headers();
-    for name in ["content-type", "content-length", "te", "grpc-timeout", "grpc-encoding", "grpc-accept-encoding"] {
+    for name in [
+        "content-type",
+        "content-length",
+        "te",
+        "grpc-timeout",
+        "grpc-encoding",
+        "grpc-accept-encoding",
+    ] {
         headers.remove(name);
     }
     headers.insert(ACCEPT, HeaderValue::from_static(PROTOBUF));
@@ -361,12 +390,20 @@ fn list_query(fields: serde_json::Map<String, Value>) -> Vec<(String, String)> {
     for (name, value) in fields {
         match (name.as_str(), &value) {
             ("limit", Value::Number(_)) => pairs.push((name, text(&value))),
-            ("offset", Value::Number(n)) if n.as_u64() != Some(0) => pairs.push((name, text(&value))),
-            ("include_total", Value::Bool(true)) => pairs.push(("count".to_owned(), "true".to_owned())),
+            ("offset", Value::Number(n)) if n.as_u64() != Some(0) => {
+                pairs.push((name, text(&value)));
+            }
+            ("include_total", Value::Bool(true)) => {
+                pairs.push(("count".to_owned(), "true".to_owned()));
+            }
             ("cursor", Value::String(s)) if !s.is_empty() => pairs.push((name, s.clone())),
             ("sort" | "fields", items) => pairs.extend(joined(items).map(|v| (name.clone(), v))),
             ("filter", Value::Object(filter)) => {
-                pairs.extend(filter.iter().map(|(field, value)| (field.clone(), text(value))));
+                pairs.extend(
+                    filter
+                        .iter()
+                        .map(|(field, value)| (field.clone(), text(value))),
+                );
             }
             ("conditions", Value::Array(conditions)) => {
                 for condition in conditions {
@@ -402,7 +439,15 @@ fn violation(field: &str, description: &str) -> Status {
 }
 
 /// Response headers a caller may want on a gRPC answer too, as metadata.
-const FORWARDED: [&str; 4] = ["x-request-id", "ratelimit", "ratelimit-policy", "location"];
+const FORWARDED: [&str; 7] = [
+    "x-request-id",
+    "ratelimit",
+    "ratelimit-policy",
+    "location",
+    "deprecation",
+    "sunset",
+    "link",
+];
 
 /// The operation's HTTP answer as the rpc's.
 async fn grpc_answer(response: Response) -> Result<tonic::Response<Bytes>, Status> {
@@ -448,7 +493,10 @@ fn problem_status(http: StatusCode, headers: &http::HeaderMap, body: &[u8]) -> S
         .get("detail")
         .or_else(|| problem.get("title"))
         .and_then(Value::as_str)
-        .map_or_else(|| http.canonical_reason().unwrap_or("error").to_owned(), str::to_owned);
+        .map_or_else(
+            || http.canonical_reason().unwrap_or("error").to_owned(),
+            str::to_owned,
+        );
     let code = match http.as_u16() {
         400 | 406 | 415 | 422 => Code::InvalidArgument,
         401 => Code::Unauthenticated,
@@ -488,9 +536,7 @@ fn problem_status(http: StatusCode, headers: &http::HeaderMap, body: &[u8]) -> S
         Some(id) => {
             let mut status = status;
             if let Ok(value) = tonic::metadata::AsciiMetadataValue::try_from(id) {
-                status
-                    .metadata_mut()
-                    .insert("x-request-id", value);
+                status.metadata_mut().insert("x-request-id", value);
             }
             status
         }
@@ -524,26 +570,28 @@ fn parameter_field(parameter: &str) -> String {
     }
 }
 
-/// Messages pass through as bytes: decoding needs the rpc's descriptor, which the call knows.
+/// A tonic codec that passes encoded messages through as bytes: the server decodes a call's
+/// message with its rpc's descriptor, which only the call knows; a client of your own can send
+/// what [`super::Messages`] encodes.
 #[derive(Debug, Clone, Copy, Default)]
-struct RawCodec;
+pub struct BytesCodec;
 
-impl Codec for RawCodec {
+impl Codec for BytesCodec {
     type Encode = Bytes;
     type Decode = Bytes;
-    type Encoder = RawCodec;
-    type Decoder = RawCodec;
+    type Encoder = BytesCodec;
+    type Decoder = BytesCodec;
 
-    fn encoder(&mut self) -> RawCodec {
-        RawCodec
+    fn encoder(&mut self) -> BytesCodec {
+        BytesCodec
     }
 
-    fn decoder(&mut self) -> RawCodec {
-        RawCodec
+    fn decoder(&mut self) -> BytesCodec {
+        BytesCodec
     }
 }
 
-impl Encoder for RawCodec {
+impl Encoder for BytesCodec {
     type Item = Bytes;
     type Error = Status;
 
@@ -553,7 +601,7 @@ impl Encoder for RawCodec {
     }
 }
 
-impl Decoder for RawCodec {
+impl Decoder for BytesCodec {
     type Item = Bytes;
     type Error = Status;
 
@@ -578,7 +626,11 @@ mod tests {
     #[test]
     fn problems_map_to_codes_with_details() {
         let body = br#"{"status":422,"detail":"invalid","errors":[{"pointer":"/title","rule":"min_length","message":"too short"}]}"#;
-        let status = problem_status(StatusCode::UNPROCESSABLE_ENTITY, &http::HeaderMap::new(), body);
+        let status = problem_status(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &http::HeaderMap::new(),
+            body,
+        );
         assert_eq!(status.code(), Code::InvalidArgument);
         let details = status.get_error_details();
         let violations = &details.bad_request().expect("bad request").field_violations;
@@ -588,7 +640,10 @@ mod tests {
         let limited = problem_status(StatusCode::TOO_MANY_REQUESTS, &headers, b"{}");
         assert_eq!(limited.code(), Code::ResourceExhausted);
         assert_eq!(
-            limited.get_error_details().retry_info().and_then(|r| r.retry_delay),
+            limited
+                .get_error_details()
+                .retry_info()
+                .and_then(|r| r.retry_delay),
             Some(Duration::from_secs(7))
         );
     }

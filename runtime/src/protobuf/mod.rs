@@ -188,7 +188,8 @@ impl Wire {
                 method: method.clone(),
                 request: message(operation.request)?,
                 body: operation.body.map(message).transpose()?,
-                takes_body: operation.body.is_some() || !matches!(method, Method::GET | Method::DELETE | Method::HEAD),
+                takes_body: operation.body.is_some()
+                    || !matches!(method, Method::GET | Method::DELETE | Method::HEAD),
                 reply: message(operation.reply)?,
             });
             for &route in operation.routes {
@@ -229,7 +230,11 @@ impl Wire {
     }
 
     /// A JSON reply as the bytes of message `desc`.
-    pub(crate) fn encode(&self, desc: &MessageDescriptor, value: &Value) -> Result<Vec<u8>, String> {
+    pub(crate) fn encode(
+        &self,
+        desc: &MessageDescriptor,
+        value: &Value,
+    ) -> Result<Vec<u8>, String> {
         transcode::from_json(desc, value, &self.enums).map(|message| message.encode_to_vec())
     }
 
@@ -278,7 +283,11 @@ fn reply_form(accept: Option<&HeaderValue>) -> ReplyForm {
         let mut parts = range.split(';');
         let essence = parts.next().unwrap_or_default().trim();
         let weight = parts
-            .filter_map(|p| p.trim().strip_prefix("q=").or_else(|| p.trim().strip_prefix("Q=")))
+            .filter_map(|p| {
+                p.trim()
+                    .strip_prefix("q=")
+                    .or_else(|| p.trim().strip_prefix("Q="))
+            })
             .find_map(|q| q.trim().parse::<f32>().ok())
             .unwrap_or(1.0);
         if let Some(named) = is_protobuf(essence) {
@@ -391,7 +400,8 @@ where
         let sends_protobuf = content_type.and_then(is_protobuf).is_some();
         let form = reply_form(request.headers().get(ACCEPT));
         let foreign_body = binding.body.is_some()
-            && content_type.is_some_and(|t| !crate::extract::is_json(t) && is_protobuf(t).is_none());
+            && content_type
+                .is_some_and(|t| !crate::extract::is_json(t) && is_protobuf(t).is_none());
         if !sends_protobuf && !foreign_body && form == ReplyForm::Json {
             return Negotiated::Direct {
                 future: self.inner.call(request),
@@ -566,7 +576,10 @@ mod tests {
     fn accept_picks_protobuf_only_when_named_at_least_as_highly_as_json() {
         assert_eq!(reply_form(None), ReplyForm::Json);
         assert_eq!(form("*/*"), ReplyForm::Json);
-        assert_eq!(form("application/x-protobuf"), ReplyForm::Protobuf(PROTOBUF));
+        assert_eq!(
+            form("application/x-protobuf"),
+            ReplyForm::Protobuf(PROTOBUF)
+        );
         assert_eq!(
             form("application/protobuf, application/json;q=0.5"),
             ReplyForm::Protobuf(PROTOBUF_REGISTERED)
@@ -575,7 +588,10 @@ mod tests {
             form("application/json, application/x-protobuf;q=0.9"),
             ReplyForm::Json
         );
-        assert_eq!(form("application/x-protobuf, */*"), ReplyForm::Protobuf(PROTOBUF));
+        assert_eq!(
+            form("application/x-protobuf, */*"),
+            ReplyForm::Protobuf(PROTOBUF)
+        );
         assert_eq!(form("application/vnd.todo.v2+json"), ReplyForm::Json);
         assert_eq!(form("text/html"), ReplyForm::Unacceptable);
         assert_eq!(form("application/x-protobuf;q=0"), ReplyForm::Unacceptable);

@@ -49,15 +49,15 @@ impl ContractForms {
         nulls: &'static [&'static str],
     ) -> Self {
         let words = table
-                .iter()
-                .map(|&(name, values)| {
-                    let words = EnumWords {
-                        to_json: values.iter().copied().collect(),
-                        to_proto: values.iter().map(|&(proto, json)| (json, proto)).collect(),
-                    };
-                    (name, words)
-                })
-                .collect();
+            .iter()
+            .map(|&(name, values)| {
+                let words = EnumWords {
+                    to_json: values.iter().copied().collect(),
+                    to_proto: values.iter().map(|&(proto, json)| (json, proto)).collect(),
+                };
+                (name, words)
+            })
+            .collect();
         Self {
             words,
             nulls: nulls.iter().copied().collect(),
@@ -68,7 +68,11 @@ impl ContractForms {
     /// numbers this server does not know.
     fn word(&self, desc: &EnumDescriptor, number: i32) -> Option<&'static str> {
         let value = desc.get_value(number)?;
-        self.words.get(desc.full_name())?.to_json.get(value.name()).copied()
+        self.words
+            .get(desc.full_name())?
+            .to_json
+            .get(value.name())
+            .copied()
     }
 
     fn number(&self, desc: &EnumDescriptor, word: &str) -> Option<i32> {
@@ -107,7 +111,12 @@ pub(crate) fn to_json(message: &DynamicMessage, enums: &ContractForms) -> Value 
             map_to_json(&field, &value, enums)
         } else if let Proto::List(items) = value.as_ref() {
             let kind = field.kind();
-            Value::Array(items.iter().map(|item| single_to_json(&kind, item, enums)).collect())
+            Value::Array(
+                items
+                    .iter()
+                    .map(|item| single_to_json(&kind, item, enums))
+                    .collect(),
+            )
         } else {
             match (field.kind(), value.as_ref()) {
                 // The zero value of an enum is `unspecified`: the field was not sent.
@@ -165,9 +174,12 @@ fn single_to_json(kind: &Kind, value: &Proto, enums: &ContractForms) -> Value {
             _ => Value::from(*number),
         },
         Proto::Message(message) => to_json(message, enums),
-        Proto::List(items) => {
-            Value::Array(items.iter().map(|item| single_to_json(kind, item, enums)).collect())
-        }
+        Proto::List(items) => Value::Array(
+            items
+                .iter()
+                .map(|item| single_to_json(kind, item, enums))
+                .collect(),
+        ),
         Proto::Map(_) => Value::Object(Map::new()),
     }
 }
@@ -216,8 +228,8 @@ fn well_known_to_json(message: &DynamicMessage) -> Value {
         },
         _ => {
             // `google.protobuf.Value`: whichever member of its `kind` is set.
-            for (field, value) in message.fields() {
-                return match (field.name(), value) {
+            match message.fields().next() {
+                Some((field, value)) => match (field.name(), value) {
                     ("number_value", Proto::F64(n)) => {
                         Number::from_f64(*n).map_or(Value::Null, Value::Number)
                     }
@@ -225,9 +237,9 @@ fn well_known_to_json(message: &DynamicMessage) -> Value {
                     ("bool_value", Proto::Bool(b)) => Value::Bool(*b),
                     ("struct_value" | "list_value", Proto::Message(m)) => well_known_to_json(m),
                     _ => Value::Null,
-                };
+                },
+                None => Value::Null,
             }
-            Value::Null
         }
     }
 }
@@ -245,8 +257,10 @@ pub(crate) fn from_json(
             let text = value.as_str().ok_or("a timestamp that is not text")?;
             let at = OffsetDateTime::parse(text, &Rfc3339).map_err(|e| e.to_string())?;
             let nanos = at.unix_timestamp_nanos();
-            let seconds = i64::try_from(nanos.div_euclid(1_000_000_000)).map_err(|e| e.to_string())?;
-            let nanos = i32::try_from(nanos.rem_euclid(1_000_000_000)).map_err(|e| e.to_string())?;
+            let seconds =
+                i64::try_from(nanos.div_euclid(1_000_000_000)).map_err(|e| e.to_string())?;
+            let nanos =
+                i32::try_from(nanos.rem_euclid(1_000_000_000)).map_err(|e| e.to_string())?;
             message.set_field_by_name("seconds", Proto::I64(seconds));
             message.set_field_by_name("nanos", Proto::I32(nanos));
             return Ok(message);
@@ -268,7 +282,9 @@ pub(crate) fn from_json(
             map_from_json(&field, value, enums)?
         } else if field.is_list() {
             let kind = field.kind();
-            let items = value.as_array().ok_or_else(|| format!("`{name}` is not a list"))?;
+            let items = value
+                .as_array()
+                .ok_or_else(|| format!("`{name}` is not a list"))?;
             Proto::List(
                 items
                     .iter()
@@ -283,21 +299,32 @@ pub(crate) fn from_json(
     Ok(message)
 }
 
-fn map_from_json(field: &FieldDescriptor, value: &Value, enums: &ContractForms) -> Result<Proto, String> {
+fn map_from_json(
+    field: &FieldDescriptor,
+    value: &Value,
+    enums: &ContractForms,
+) -> Result<Proto, String> {
     let Kind::Message(entry) = field.kind() else {
         return Err(format!("`{}` is not a map", field.name()));
     };
     let object = value
         .as_object()
         .ok_or_else(|| format!("`{}` is not an object", field.name()))?;
-    let (key_kind, value_kind) = (entry.map_entry_key_field().kind(), entry.map_entry_value_field().kind());
+    let (key_kind, value_kind) = (
+        entry.map_entry_key_field().kind(),
+        entry.map_entry_value_field().kind(),
+    );
     let mut entries = HashMap::new();
     for (key, value) in object {
         let bad = || format!("map key `{key}` of `{}`", field.name());
         let key = match key_kind {
             Kind::Bool => MapKey::Bool(key.parse().map_err(|_| bad())?),
-            Kind::Int32 | Kind::Sint32 | Kind::Sfixed32 => MapKey::I32(key.parse().map_err(|_| bad())?),
-            Kind::Int64 | Kind::Sint64 | Kind::Sfixed64 => MapKey::I64(key.parse().map_err(|_| bad())?),
+            Kind::Int32 | Kind::Sint32 | Kind::Sfixed32 => {
+                MapKey::I32(key.parse().map_err(|_| bad())?)
+            }
+            Kind::Int64 | Kind::Sint64 | Kind::Sfixed64 => {
+                MapKey::I64(key.parse().map_err(|_| bad())?)
+            }
             Kind::Uint32 | Kind::Fixed32 => MapKey::U32(key.parse().map_err(|_| bad())?),
             Kind::Uint64 | Kind::Fixed64 => MapKey::U64(key.parse().map_err(|_| bad())?),
             _ => MapKey::String(key.clone()),
@@ -309,17 +336,29 @@ fn map_from_json(field: &FieldDescriptor, value: &Value, enums: &ContractForms) 
 
 fn single_from_json(kind: &Kind, value: &Value, enums: &ContractForms) -> Result<Proto, String> {
     let wrong = || format!("{value} does not fit a {kind:?} field");
-    let int = || value.as_i64().or_else(|| value.as_str().and_then(|s| s.parse().ok()));
-    let uint = || value.as_u64().or_else(|| value.as_str().and_then(|s| s.parse().ok()));
+    let int = || {
+        value
+            .as_i64()
+            .or_else(|| value.as_str().and_then(|s| s.parse().ok()))
+    };
+    let uint = || {
+        value
+            .as_u64()
+            .or_else(|| value.as_str().and_then(|s| s.parse().ok()))
+    };
     Ok(match kind {
         Kind::Bool => Proto::Bool(value.as_bool().ok_or_else(wrong)?),
-        Kind::Int32 | Kind::Sint32 | Kind::Sfixed32 => {
-            Proto::I32(int().and_then(|n| i32::try_from(n).ok()).ok_or_else(wrong)?)
-        }
+        Kind::Int32 | Kind::Sint32 | Kind::Sfixed32 => Proto::I32(
+            int()
+                .and_then(|n| i32::try_from(n).ok())
+                .ok_or_else(wrong)?,
+        ),
         Kind::Int64 | Kind::Sint64 | Kind::Sfixed64 => Proto::I64(int().ok_or_else(wrong)?),
-        Kind::Uint32 | Kind::Fixed32 => {
-            Proto::U32(uint().and_then(|n| u32::try_from(n).ok()).ok_or_else(wrong)?)
-        }
+        Kind::Uint32 | Kind::Fixed32 => Proto::U32(
+            uint()
+                .and_then(|n| u32::try_from(n).ok())
+                .ok_or_else(wrong)?,
+        ),
         Kind::Uint64 | Kind::Fixed64 => Proto::U64(uint().ok_or_else(wrong)?),
         #[allow(clippy::cast_possible_truncation)]
         Kind::Float => Proto::F32(value.as_f64().ok_or_else(wrong)? as f32),
@@ -332,7 +371,9 @@ fn single_from_json(kind: &Kind, value: &Value, enums: &ContractForms) -> Result
         },
         Kind::Bytes => {
             let text = value.as_str().ok_or_else(wrong)?;
-            Proto::Bytes(Bytes::from(cmmv_rules::parse_base64(text).ok_or_else(wrong)?))
+            Proto::Bytes(Bytes::from(
+                cmmv_rules::parse_base64(text).ok_or_else(wrong)?,
+            ))
         }
         Kind::Enum(desc) => {
             let word = value.as_str().ok_or_else(wrong)?;
@@ -373,7 +414,8 @@ fn well_known_from_json(desc: &MessageDescriptor, value: &Value) -> Result<Dynam
             Value::Null => message.set_field_by_name("null_value", Proto::EnumNumber(0)),
             Value::Bool(b) => message.set_field_by_name("bool_value", Proto::Bool(*b)),
             Value::Number(n) => {
-                message.set_field_by_name("number_value", Proto::F64(n.as_f64().unwrap_or_default()));
+                message
+                    .set_field_by_name("number_value", Proto::F64(n.as_f64().unwrap_or_default()));
             }
             Value::String(s) => message.set_field_by_name("string_value", Proto::String(s.clone())),
             Value::Array(_) => {

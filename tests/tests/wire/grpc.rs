@@ -84,7 +84,12 @@ async fn every_task_rpc_answers_as_its_http_operation() {
     assert_eq!(created.priority, pb::TaskPriority::Low as i32);
 
     let got = tasks
-        .get(signed(pb::TaskGetRequest { id: created.id.clone() }, &admin))
+        .get(signed(
+            pb::TaskGetRequest {
+                id: created.id.clone(),
+            },
+            &admin,
+        ))
         .await
         .expect("get")
         .into_inner();
@@ -211,7 +216,12 @@ async fn every_task_rpc_answers_as_its_http_operation() {
         .into_inner();
     assert!(completed.done);
     let reopened = tasks
-        .reopen(signed(pb::TaskReopenRequest { id: created.id.clone() }, &admin))
+        .reopen(signed(
+            pb::TaskReopenRequest {
+                id: created.id.clone(),
+            },
+            &admin,
+        ))
         .await
         .expect("reopen")
         .into_inner();
@@ -235,7 +245,12 @@ async fn every_task_rpc_answers_as_its_http_operation() {
         .into_inner();
     assert_eq!(stats.total, 4);
     tasks
-        .delete(signed(pb::TaskDeleteRequest { id: created.id.clone() }, &admin))
+        .delete(signed(
+            pb::TaskDeleteRequest {
+                id: created.id.clone(),
+            },
+            &admin,
+        ))
         .await
         .expect("delete");
     let gone = tasks
@@ -291,7 +306,10 @@ async fn errors_map_to_their_codes_with_details() {
     assert_eq!(invalid.code(), Code::InvalidArgument);
     let fields = violations(&invalid);
     assert!(fields.contains(&"body.title".to_owned()), "{fields:?}");
-    assert!(fields.contains(&"body.story_points".to_owned()), "{fields:?}");
+    assert!(
+        fields.contains(&"body.story_points".to_owned()),
+        "{fields:?}"
+    );
     let bad_id = tasks
         .get(signed(
             pb::TaskGetRequest {
@@ -402,7 +420,12 @@ async fn notes_belong_to_the_caller_over_grpc_too() {
         .into_inner();
     assert_eq!(note.owner_id, "00000000-0000-4000-8000-00000000a11c");
     let hidden = notes
-        .get(signed(pb::NoteGetRequest { id: note.id.clone() }, &bob))
+        .get(signed(
+            pb::NoteGetRequest {
+                id: note.id.clone(),
+            },
+            &bob,
+        ))
         .await
         .expect_err("not Bob's");
     assert_eq!(hidden.code(), Code::NotFound);
@@ -458,17 +481,22 @@ async fn labels_round_trip_with_the_public_and_guarded_rpcs() {
         .into_inner();
     assert_eq!(updated.color, "#00ff00");
     labels
-        .delete(signed(pb::LabelDeleteRequest { id: "grpc".to_owned() }, &admin))
+        .delete(signed(
+            pb::LabelDeleteRequest {
+                id: "grpc".to_owned(),
+            },
+            &admin,
+        ))
         .await
         .expect("delete");
 }
 
 #[tokio::test]
 async fn reflection_lists_every_service_and_health_follows_readiness() {
+    use tonic_reflection::pb::v1::ServerReflectionRequest;
     use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient;
     use tonic_reflection::pb::v1::server_reflection_request::MessageRequest;
     use tonic_reflection::pb::v1::server_reflection_response::MessageResponse;
-    use tonic_reflection::pb::v1::ServerReflectionRequest;
 
     let served = Served::example(settings()).await;
     let channel = channel(&served).await;

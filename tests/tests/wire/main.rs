@@ -15,7 +15,12 @@ use cmmv::settings::Secret;
 use serde_json::json;
 
 /// The prost messages and tonic clients of the example's `.proto` files.
-#[allow(clippy::all, clippy::pedantic, unreachable_pub, missing_debug_implementations)]
+#[allow(
+    clippy::all,
+    clippy::pedantic,
+    unreachable_pub,
+    missing_debug_implementations
+)]
 pub(crate) mod pb {
     include!(concat!(env!("OUT_DIR"), "/todo.v1.rs"));
 }

@@ -98,7 +98,10 @@ async fn a_protobuf_body_creates_what_json_would_and_replies_in_the_type_asked_f
     assert_eq!(created.tags, ["wire", "proto"]);
     assert_eq!(created.checklist.len(), 1);
     assert_eq!(created.estimate_hours, Some(2.5));
-    assert_eq!(created.due_at.as_ref().map(|t| t.seconds), Some(1_900_000_000));
+    assert_eq!(
+        created.due_at.as_ref().map(|t| t.seconds),
+        Some(1_900_000_000)
+    );
     assert_eq!(location, format!("/v1/tasks/{}", created.id));
 
     // The JSON reading of the same resource agrees field by field.
@@ -123,12 +126,10 @@ async fn a_protobuf_body_creates_what_json_would_and_replies_in_the_type_asked_f
         .expect("get");
     assert_eq!(get.status(), 200);
     assert_eq!(get.headers()["content-type"], "application/protobuf");
-    assert!(
-        get.headers()
-            .get_all("vary")
-            .iter()
-            .any(|v| v.to_str().is_ok_and(|v| v.to_ascii_lowercase().contains("accept")))
-    );
+    assert!(get.headers().get_all("vary").iter().any(|v| {
+        v.to_str()
+            .is_ok_and(|v| v.to_ascii_lowercase().contains("accept"))
+    }));
     let fetched = pb::Task::decode(get.bytes().await.expect("body")).expect("a Task");
     assert_eq!(fetched, created);
 

@@ -2,8 +2,8 @@
 //! and protobuf -> the generated Rust type -> protobuf, read by the prost types a gRPC client
 //! generates from the same `.proto` files.
 
-use prost::Message as _;
 use proptest::prelude::*;
+use prost::Message as _;
 use serde_json::{Map, Value, json};
 
 use crate::pb;

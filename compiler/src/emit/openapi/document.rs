@@ -487,6 +487,8 @@ fn operation(
     protobuf: bool,
 ) -> model::Operation {
     let (contract, op) = (resolved.contract, op_api.operation);
+    // A runtime module's routes (the login module's) have no proto file: JSON only.
+    let protobuf = protobuf && contract.provided_by.is_none();
     let mut parameters: Vec<Parameter> = op
         .path_params
         .iter()
@@ -517,7 +519,11 @@ fn operation(
     let request_body = op.request.as_ref().map(|body| RequestBody {
         description: None,
         required: true,
-        content: body_content(resolved, &body.ty, protobuf && !matches!(body.ty, BodyType::List(_))),
+        content: body_content(
+            resolved,
+            &body.ty,
+            protobuf && !matches!(body.ty, BodyType::List(_)),
+        ),
     });
     let noun = noun(contract);
     let mut responses = BTreeMap::from([(

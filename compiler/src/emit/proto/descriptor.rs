@@ -47,10 +47,9 @@ pub fn descriptor_set(files: &[GeneratedFile]) -> Result<Vec<u8>, Diagnostic> {
     let mut compiler = protox::Compiler::with_file_resolver(resolver);
     compiler.include_imports(true).include_source_info(false);
     compiler.open_files(&names).map_err(|error| {
-        Diagnostic::global(format!(
-            "the generated proto files do not compile: {error}"
-        ))
-        .with_help("this is a defect of cmmv, not of the contracts: please report it with the contracts")
+        Diagnostic::global(format!("the generated proto files do not compile: {error}")).with_help(
+            "this is a defect of cmmv, not of the contracts: please report it with the contracts",
+        )
     })?;
     Ok(compiler.encode_file_descriptor_set())
 }

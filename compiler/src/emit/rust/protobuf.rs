@@ -8,7 +8,9 @@ use proc_macro2::TokenStream;
 use quote::quote;
 
 use crate::api::{Api, OperationApi};
-use crate::ir::{BodyType, CrudKind, Field, proto_enum_value_name, to_pascal_case, to_screaming_snake_case};
+use crate::ir::{
+    BodyType, CrudKind, Field, proto_enum_value_name, to_pascal_case, to_screaming_snake_case,
+};
 
 /// `None` without the proto target (there is no descriptor set to serve them with).
 pub(super) fn table(api: &Api<'_>, proto: bool) -> TokenStream {
@@ -19,12 +21,17 @@ pub(super) fn table(api: &Api<'_>, proto: bool) -> TokenStream {
     let full = |name: &str| format!("{package}.{name}");
     // A runtime module's contract (the login module's) is documented but has no proto file:
     // its routes are REST only.
-    let emitted = || api.contracts.iter().filter(|c| c.contract.provided_by.is_none());
+    let emitted = || {
+        api.contracts
+            .iter()
+            .filter(|c| c.contract.provided_by.is_none())
+    };
     let operations = emitted().flat_map(|resolved| {
         let service = full(&resolved.service);
-        resolved.operations.iter().map(move |op_api| {
-            operation(op_api, &resolved.contract.name, &service, &full)
-        })
+        resolved
+            .operations
+            .iter()
+            .map(move |op_api| operation(op_api, &resolved.contract.name, &service, &full))
     });
     let enums = emitted()
         .flat_map(|resolved| resolved.contract.enums.values())
@@ -45,12 +52,16 @@ pub(super) fn table(api: &Api<'_>, proto: bool) -> TokenStream {
     let nulls: Vec<String> = emitted()
         .flat_map(|resolved| {
             let contract = resolved.contract;
-            let own = contract.fields.iter().filter(required_null).flat_map(move |f| {
-                [
-                    full(&format!("{}.{}", contract.name, f.name)),
-                    full(&format!("{}Input.{}", contract.name, f.name)),
-                ]
-            });
+            let own = contract
+                .fields
+                .iter()
+                .filter(required_null)
+                .flat_map(move |f| {
+                    [
+                        full(&format!("{}.{}", contract.name, f.name)),
+                        full(&format!("{}Input.{}", contract.name, f.name)),
+                    ]
+                });
             let messages = contract.messages.values().flat_map(move |m| {
                 m.fields
                     .iter()

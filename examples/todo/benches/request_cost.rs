@@ -1,6 +1,7 @@
 //! `cargo bench -p todo --bench request_cost [-- --requests N] [--only memory|sqlite]
-//! [--get|--post]`: what
-//! one request costs the server, without a network or a load generator in the way.
+//! [--get|--post] [--json|--protobuf|--grpc]`: what one request costs the server, without a
+//! network or a load generator in the way, in each wire form (JSON over REST, protobuf over
+//! REST, a gRPC call; all three by default).
 //!
 //! The example's app (limits off, a bearer token on every request, as in the `load` bench)
 //! answers GET one task by id and POST a task through `tower::ServiceExt::oneshot` on a
@@ -55,6 +56,7 @@ fn run(args: &[String]) -> Result<(), String> {
     let mut requests = 10_000usize;
     let mut only: Option<String> = None;
     let mut scenarios = vec!["GET", "POST"];
+    let mut forms = vec!["json", "protobuf", "grpc"];
     let mut iter = args.iter();
     while let Some(arg) = iter.next() {
         match arg.as_str() {
@@ -67,6 +69,9 @@ fn run(args: &[String]) -> Result<(), String> {
             "--only" => only = Some(iter.next().ok_or("--only takes memory or sqlite")?.clone()),
             "--get" => scenarios = vec!["GET"],
             "--post" => scenarios = vec!["POST"],
+            "--json" => forms = vec!["json"],
+            "--protobuf" => forms = vec!["protobuf"],
+            "--grpc" => forms = vec!["grpc"],
             other => return Err(format!("unknown argument `{other}`")),
         }
     }
@@ -100,21 +105,48 @@ fn run(args: &[String]) -> Result<(), String> {
             let body = format!(
                 r#"{{"project_id":"{project}","title":"Load test task","notes":null,"tags":["load"]}}"#
             );
-            for scenario in &scenarios {
-                let scenario = *scenario;
+            let messages = todo::api::PROTOBUF
+                .ok_or("generated with the proto target")?
+                .messages()?;
+            let json_body: serde_json::Value =
+                serde_json::from_str(&body).map_err(|e| e.to_string())?;
+            let input = messages.from_json("todo.v1.TaskInput", &json_body)?;
+            let create_call = grpc_frame(&messages.from_json(
+                "todo.v1.TaskCreateRequest",
+                &serde_json::json!({ "body": json_body }),
+            )?);
+            let get_calls = ids
+                .iter()
+                .map(|id| {
+                    messages
+                        .from_json("todo.v1.TaskGetRequest", &serde_json::json!({ "id": id }))
+                        .map(|m| grpc_frame(&m))
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            for (scenario, form) in scenarios
+                .iter()
+                .flat_map(|s| forms.iter().map(move |f| (*s, *f)))
+            {
                 let count = requests;
                 let request = |i: usize| {
                     let builder = Request::builder().header("authorization", &token);
-                    if scenario == "GET" {
-                        builder
+                    match (scenario, form) {
+                        ("GET", "grpc") => grpc(builder, "Get", get_calls[i % ids.len()].clone()),
+                        (_, "grpc") => grpc(builder, "Create", create_call.clone()),
+                        ("GET", _) => builder
                             .uri(format!("/v1/tasks/{}", ids[i % ids.len()]))
-                            .body(Body::empty())
-                    } else {
-                        builder
+                            .header("accept", accept(form))
+                            .body(Body::empty()),
+                        _ => builder
                             .method("POST")
                             .uri("/v1/tasks")
-                            .header("content-type", "application/json")
-                            .body(Body::from(body.clone()))
+                            .header("content-type", accept(form))
+                            .header("accept", accept(form))
+                            .body(if form == "protobuf" {
+                                Body::from(input.clone())
+                            } else {
+                                Body::from(body.clone())
+                            }),
                     }
                     .map_err(|e| e.to_string())
                 };
@@ -129,7 +161,7 @@ fn run(args: &[String]) -> Result<(), String> {
                 }
                 let elapsed = start.elapsed();
                 println!(
-                    "{backend:<7} {scenario:<5} {count:>6} requests: {:>7.1} us per request (one at a time)",
+                    "{backend:<7} {scenario:<5} {form:<9} {count:>6} requests: {:>7.1} us per request (one at a time)",
                     elapsed.as_secs_f64() * 1e6 / count as f64,
                 );
             }
@@ -153,6 +185,41 @@ async fn send(router: &axum::Router, request: Request<Body>) -> Result<(), Strin
     } else {
         Err(format!("answered {status}"))
     }
+}
+
+fn accept(form: &str) -> &'static str {
+    if form == "protobuf" {
+        cmmv::protobuf::PROTOBUF
+    } else {
+        "application/json"
+    }
+}
+
+/// A gRPC message frame: uncompressed, its length, the message.
+fn grpc_frame(message: &[u8]) -> bytes::Bytes {
+    let mut frame = Vec::with_capacity(message.len() + 5);
+    frame.push(0);
+    frame.extend_from_slice(
+        &u32::try_from(message.len())
+            .unwrap_or(u32::MAX)
+            .to_be_bytes(),
+    );
+    frame.extend_from_slice(message);
+    bytes::Bytes::from(frame)
+}
+
+/// A unary call of `TaskService/<method>`, as a client sends it over HTTP/2.
+fn grpc(
+    builder: http::request::Builder,
+    method: &str,
+    frame: bytes::Bytes,
+) -> Result<Request<Body>, http::Error> {
+    builder
+        .method("POST")
+        .uri(format!("/todo.v1.TaskService/{method}"))
+        .header("content-type", "application/grpc")
+        .header("te", "trailers")
+        .body(Body::from(frame))
 }
 
 fn settings() -> Settings {

@@ -14,6 +14,7 @@
 //!   (a list is its page message, a JSON array the `items` of its wrapper), in the type asked
 //!   for; an `Accept` that allows neither is a 406. Errors stay `application/problem+json`.
 
+mod encode;
 pub mod grpc;
 mod transcode;
 
@@ -30,7 +31,6 @@ use axum::response::{IntoResponse as _, Response};
 use bytes::Bytes;
 use http::header::{ACCEPT, CONTENT_LENGTH, CONTENT_TYPE, VARY};
 use http::{HeaderValue, Method, StatusCode};
-use prost::Message as _;
 use prost_reflect::{DescriptorPool, DynamicMessage, MessageDescriptor};
 use serde_json::Value;
 
@@ -149,7 +149,7 @@ impl Messages {
 #[derive(Debug)]
 pub(crate) struct Wire {
     pub(crate) descriptor: &'static [u8],
-    enums: ContractForms,
+    forms: ContractForms,
     by_route: HashMap<(Method, &'static str), Arc<Binding>>,
     by_rpc: HashMap<&'static str, Arc<Binding>>,
     pool: DescriptorPool,
@@ -199,7 +199,7 @@ impl Wire {
         }
         Ok(Self {
             descriptor: protobuf.descriptor,
-            enums: ContractForms::new(protobuf.enums, protobuf.nulls),
+            forms: ContractForms::new(protobuf.enums, protobuf.nulls),
             by_route,
             by_rpc,
             pool,
@@ -226,7 +226,7 @@ impl Wire {
                 desc.full_name()
             ))
         })?;
-        Ok(transcode::to_json(&message, &self.enums))
+        Ok(transcode::to_json(&message, &self.forms))
     }
 
     /// A JSON reply as the bytes of message `desc`.
@@ -235,11 +235,11 @@ impl Wire {
         desc: &MessageDescriptor,
         value: &Value,
     ) -> Result<Vec<u8>, String> {
-        transcode::from_json(desc, value, &self.enums).map(|message| message.encode_to_vec())
+        encode::message(desc, &self.forms, value).map_err(|e| e.to_string())
     }
 
     pub(crate) fn message_to_json(&self, message: &DynamicMessage) -> Value {
-        transcode::to_json(message, &self.enums)
+        transcode::to_json(message, &self.forms)
     }
 }
 
@@ -555,13 +555,17 @@ pub(crate) fn to_protobuf(wire: &Wire, binding: &Binding, json: &[u8]) -> Result
     if json.is_empty() {
         return Ok(Vec::new());
     }
-    let value: Value = serde_json::from_slice(json).map_err(|e| e.to_string())?;
-    let value = if binding.operation.items {
-        serde_json::json!({ "items": value })
+    let mut json = serde_json::Deserializer::from_slice(json);
+    let encoded = if binding.operation.items {
+        let items = binding
+            .reply
+            .get_field_by_name("items")
+            .ok_or("the reply message has no `items`")?;
+        encode::as_field(&items, &wire.forms, &mut json)
     } else {
-        value
+        encode::message(&binding.reply, &wire.forms, &mut json)
     };
-    wire.encode(&binding.reply, &value)
+    encoded.map_err(|e| e.to_string())
 }
 
 #[cfg(test)]

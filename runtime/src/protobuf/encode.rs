@@ -336,10 +336,10 @@ impl ValueSeed<'_> {
         };
         match &self.kind {
             Kind::Int32 | Kind::Sint32 | Kind::Sfixed32 => {
-                fits(i128::from(i32::MIN), i128::from(i32::MAX))?
+                fits(i128::from(i32::MIN), i128::from(i32::MAX))?;
             }
             Kind::Int64 | Kind::Sint64 | Kind::Sfixed64 => {
-                fits(i128::from(i64::MIN), i128::from(i64::MAX))?
+                fits(i128::from(i64::MIN), i128::from(i64::MAX))?;
             }
             Kind::Uint32 | Kind::Fixed32 => fits(0, i128::from(u32::MAX))?,
             Kind::Uint64 | Kind::Fixed64 => fits(0, i128::from(u64::MAX))?,

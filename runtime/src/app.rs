@@ -609,7 +609,7 @@ impl AppBuilder {
             .transpose()
             .map_err(BuildError::Protobuf)?
             .map(Arc::new);
-        let body_limit = self.settings.body_limit;
+        let (body_limit, timeout) = (self.settings.body_limit, self.settings.request_timeout);
         let stack = layers::apply(
             routes,
             &self.settings,
@@ -629,7 +629,7 @@ impl AppBuilder {
                 protobuf: wire.clone(),
             },
         );
-        let stack = crate::protobuf::grpc::Switch::new(stack, wire, body_limit)
+        let stack = crate::protobuf::grpc::Switch::new(stack, wire, body_limit, timeout)
             .map_err(BuildError::Protobuf)?;
         Ok(App {
             settings: self.settings,

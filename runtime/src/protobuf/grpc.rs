@@ -72,6 +72,9 @@ struct Grpc {
     reporter: HealthReporter,
     /// The largest request message accepted: the app's body limit.
     max_message: usize,
+    /// The app's request timeout, which also bounds reading a call's message (the HTTP
+    /// request the call maps to has it again, for the operation).
+    timeout: Duration,
 }
 
 impl std::fmt::Debug for Grpc {
@@ -96,6 +99,7 @@ impl<S> Switch<S> {
         inner: S,
         wire: Option<Arc<Wire>>,
         max_message: usize,
+        timeout: Duration,
     ) -> Result<Self, String> {
         let Some(wire) = wire else {
             return Ok(Self { inner, grpc: None });
@@ -122,6 +126,7 @@ impl<S> Switch<S> {
                 health: boxed(health),
                 reporter,
                 max_message,
+                timeout,
             })),
         })
     }
@@ -197,7 +202,17 @@ where
         };
         let app = self.inner.clone();
         Switched::Grpc {
-            future: Box::pin(async move { Ok(serve(grpc, app, request).await) }),
+            future: Box::pin(async move {
+                let timeout = grpc.timeout;
+                match tokio::time::timeout(timeout, serve(grpc, app, request)).await {
+                    Ok(answer) => Ok(answer),
+                    Err(_) => Ok(Status::deadline_exceeded(format!(
+                        "the call took longer than the server's {} ms",
+                        timeout.as_millis()
+                    ))
+                    .into_http::<Body>()),
+                }
+            }),
         }
     }
 }

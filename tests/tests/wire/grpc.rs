@@ -38,6 +38,17 @@ fn violations(status: &tonic::Status) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// A task of `project_id` with nothing but its title set.
+fn new_task(project_id: &str, title: &str) -> pb::TaskCreateRequest {
+    pb::TaskCreateRequest {
+        body: Some(pb::TaskInput {
+            project_id: project_id.to_owned(),
+            title: title.to_owned(),
+            ..Default::default()
+        }),
+    }
+}
+
 async fn new_project(channel: &Channel, name: &str) -> pb::Project {
     ProjectServiceClient::new(channel.clone())
         .create(signed(
@@ -99,13 +110,7 @@ async fn every_task_rpc_answers_as_its_http_operation() {
     for n in 0..3 {
         tasks
             .create(signed(
-                pb::TaskCreateRequest {
-                    body: Some(pb::TaskInput {
-                        project_id: project.id.clone(),
-                        title: format!("Listed {n}"),
-                        ..Default::default()
-                    }),
-                },
+                new_task(&project.id, &format!("Listed {n}")),
                 &admin,
             ))
             .await
@@ -372,16 +377,7 @@ async fn rate_limits_are_the_http_apis_with_retry_info() {
     let mut refused = None;
     for n in 0..30 {
         let answer = tasks
-            .create(signed(
-                pb::TaskCreateRequest {
-                    body: Some(pb::TaskInput {
-                        project_id: project.id.clone(),
-                        title: format!("Burst {n}"),
-                        ..Default::default()
-                    }),
-                },
-                &admin,
-            ))
+            .create(signed(new_task(&project.id, &format!("Burst {n}")), &admin))
             .await;
         if let Err(status) = answer {
             refused = Some(status);

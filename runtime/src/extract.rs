@@ -72,12 +72,17 @@ where
         ) {
             return decode_body(&mut value).map(JsonBody);
         }
+        // A protobuf body, which the route's negotiation recognized: its message decodes into
+        // the JSON value it stands for.
+        let protobuf = request
+            .extensions_mut()
+            .remove::<crate::protobuf::ProtobufBody>();
         let content_type = request
             .headers()
             .get(CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .unwrap_or_default();
-        if !is_json(content_type) {
+        if protobuf.is_none() && !is_json(content_type) {
             return Err(Problem::unsupported_media_type(
                 if content_type.is_empty() {
                     "the request has no Content-Type; send `Content-Type: application/json`"
@@ -97,6 +102,10 @@ where
                     Problem::bad_request(format!("the request body could not be read: {rejection}"))
                 }
             })?;
+        if let Some(body) = protobuf {
+            let mut value = body.wire.decode(&body.desc, bytes)?;
+            return decode_body(&mut value).map(JsonBody);
+        }
         let mut value: Value = serde_json::from_slice(&bytes).map_err(|error| {
             Problem::bad_request(format!(
                 "malformed JSON at line {}, column {}: {}",

@@ -386,6 +386,15 @@ where
     }
 
     fn call(&mut self, mut request: Request) -> Self::Future {
+        // A gRPC call names its operation's route itself, version included (the rpc is one
+        // operation): whichever strategies the API allows, and whatever its metadata says.
+        if request
+            .extensions()
+            .get::<crate::protobuf::GrpcCall>()
+            .is_some()
+        {
+            return Box::pin(self.inner.call(request));
+        }
         let negotiation = self.negotiation.clone();
         // The negotiation's own answers depend on the version headers as much as the routes'.
         let answer = |problem: Problem| -> Self::Future {

@@ -203,7 +203,9 @@ where
         let app = self.inner.clone();
         Switched::Grpc {
             future: Box::pin(async move {
-                let timeout = grpc.timeout;
+                // Past the app's own timeout, so that a slow operation times out (and is logged
+                // and counted) as its HTTP request does; this one bounds the rest.
+                let timeout = grpc.timeout + Duration::from_secs(1);
                 match tokio::time::timeout(timeout, serve(grpc, app, request)).await {
                     Ok(answer) => Ok(answer),
                     Err(_) => Ok(Status::deadline_exceeded(format!(
@@ -235,10 +237,14 @@ where
         refresh_health(&grpc, app).await;
         grpc.health.clone().oneshot(request).await
     } else if let Some(binding) = grpc.wire.rpc(&path).cloned() {
+        // The headers as the client (and any proxy before us) sent them: tonic merges request
+        // trailers into the metadata, replacing headers of the same name, and a proxy that
+        // writes `X-Forwarded-For` does not rewrite trailers.
         let call = Call {
             wire: grpc.wire.clone(),
             binding,
             app,
+            headers: request.headers().clone(),
         };
         let server = tonic::server::Grpc::new(BytesCodec)
             .max_decoding_message_size(grpc.max_message)
@@ -279,6 +285,8 @@ struct Call<S> {
     wire: Arc<Wire>,
     binding: Arc<Binding>,
     app: S,
+    /// The call's headers as received (see `serve`).
+    headers: http::HeaderMap,
 }
 
 impl<S> tower::Service<tonic::Request<Bytes>> for Call<S>
@@ -296,8 +304,9 @@ where
 
     fn call(&mut self, request: tonic::Request<Bytes>) -> Self::Future {
         let (wire, binding, app) = (self.wire.clone(), self.binding.clone(), self.app.clone());
+        let headers = std::mem::take(&mut self.headers);
         Box::pin(async move {
-            let request = rest_request(&wire, &binding, request)?;
+            let request = rest_request(&wire, &binding, headers, request)?;
             let Ok(response) = app.oneshot(request).await;
             grpc_answer(response).await
         })
@@ -315,17 +324,19 @@ const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
 fn rest_request(
     wire: &Wire,
     binding: &Binding,
+    mut headers: http::HeaderMap,
     request: tonic::Request<Bytes>,
 ) -> Result<Request, Status> {
-    let (metadata, extensions, bytes) = request.into_parts();
-    let message =
-        prost_reflect::DynamicMessage::decode(binding.request.clone(), bytes).map_err(|e| {
-            Status::invalid_argument(format!(
-                "the request is not a valid `{}` message: {e}",
-                binding.request.full_name()
-            ))
-        })?;
-    let Value::Object(mut fields) = wire.message_to_json(&message) else {
+    let (_, extensions, bytes) = request.into_parts();
+    let decoded = wire.decode(&binding.request, bytes).map_err(|problem| {
+        let code = if problem.status == 413 {
+            Code::ResourceExhausted
+        } else {
+            Code::InvalidArgument
+        };
+        Status::new(code, problem.detail.clone().unwrap_or_default())
+    })?;
+    let Value::Object(mut fields) = decoded else {
         return Err(Status::internal(
             "a message decoded to something other than an object",
         ));
@@ -349,7 +360,16 @@ fn rest_request(
             None => path.push_str(segment),
         }
     }
-    let body = fields.remove(super::BODY_FIELD);
+    // An operation that takes a body gets one even when the message leaves it unset (or it is
+    // an empty list), so that it is judged as an empty body rather than a missing one.
+    let body = fields.remove(super::BODY_FIELD).or_else(|| {
+        binding
+            .body_expected()
+            .then(|| match binding.body_is_message() {
+                true => Value::Object(serde_json::Map::new()),
+                false => Value::Array(Vec::new()),
+            })
+    });
     let query = if operation.list {
         list_query(fields)
     } else {
@@ -366,7 +386,8 @@ fn rest_request(
         path.push('?');
         path.push_str(&serde_urlencoded::to_string(&query).unwrap_or_default());
     }
-    let mut headers = metadata.into_headers();
+    // What framed the call, not the operation; and no compression of the reply, which is
+    // read back here to become the rpc's reply.
     for name in [
         "content-type",
         "content-length",
@@ -374,6 +395,7 @@ fn rest_request(
         "grpc-timeout",
         "grpc-encoding",
         "grpc-accept-encoding",
+        "accept-encoding",
     ] {
         headers.remove(name);
     }
@@ -384,6 +406,9 @@ fn rest_request(
         .body(Body::empty())
         .map_err(|e| Status::invalid_argument(format!("the request maps to no valid path: {e}")))?;
     *rest.extensions_mut() = extensions;
+    // The operation it must reach: a path value cannot steer it to another route.
+    rest.extensions_mut()
+        .insert(super::GrpcCall(binding.operation.rpc));
     if let Some(body) = body {
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
         rest.extensions_mut().insert(DecodedJson(body));

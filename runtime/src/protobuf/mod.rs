@@ -29,7 +29,7 @@ use axum::body::Body;
 use axum::extract::{MatchedPath, Request};
 use axum::response::{IntoResponse as _, Response};
 use bytes::Bytes;
-use http::header::{ACCEPT, CONTENT_LENGTH, CONTENT_TYPE, VARY};
+use http::header::{ACCEPT, ACCEPT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE, VARY};
 use http::{HeaderValue, Method, StatusCode};
 use prost_reflect::{DescriptorPool, DynamicMessage, MessageDescriptor};
 use serde_json::Value;
@@ -71,6 +71,8 @@ pub struct ProtoOperation {
     pub routes: &'static [&'static str],
     /// The rpc's request message (path parameters, query parameters and `body`).
     pub request: &'static str,
+    /// Whether the operation takes a body.
+    pub takes_body: bool,
     /// The message of the REST body, when the operation takes one that is a message.
     pub body: Option<&'static str>,
     /// The message of the reply, on REST and gRPC (`google.protobuf.Empty` for none).
@@ -167,6 +169,18 @@ pub(crate) struct Binding {
     reply: MessageDescriptor,
 }
 
+impl Binding {
+    /// Whether the operation takes a body at all.
+    pub(crate) fn body_expected(&self) -> bool {
+        self.takes_body
+    }
+
+    /// Whether its body is one message (not a JSON array).
+    pub(crate) fn body_is_message(&self) -> bool {
+        self.body.is_some()
+    }
+}
+
 impl Wire {
     /// Resolves every message the table names; a name the descriptors lack means the generated
     /// module and its descriptor set come from different compilations.
@@ -188,8 +202,7 @@ impl Wire {
                 method: method.clone(),
                 request: message(operation.request)?,
                 body: operation.body.map(message).transpose()?,
-                takes_body: operation.body.is_some()
-                    || !matches!(method, Method::GET | Method::DELETE | Method::HEAD),
+                takes_body: operation.takes_body,
                 reply: message(operation.reply)?,
             });
             for &route in operation.routes {
@@ -220,12 +233,16 @@ impl Wire {
 
     /// A protobuf message of `desc` as the JSON value its operation receives.
     pub(crate) fn decode(&self, desc: &MessageDescriptor, bytes: Bytes) -> Result<Value, Problem> {
+        let limit = unfolding_limit(bytes.len());
         let message = DynamicMessage::decode(desc.clone(), bytes).map_err(|error| {
             Problem::bad_request(format!(
                 "the body is not a valid `{}` protobuf message: {error}",
                 desc.full_name()
             ))
         })?;
+        if transcode::weight(&message, limit) > limit {
+            return Err(unfolds_too_far());
+        }
         Ok(transcode::to_json(&message, &self.forms))
     }
 
@@ -237,11 +254,32 @@ impl Wire {
     ) -> Result<Vec<u8>, String> {
         encode::message(desc, &self.forms, value).map_err(|e| e.to_string())
     }
-
-    pub(crate) fn message_to_json(&self, message: &DynamicMessage) -> Value {
-        transcode::to_json(message, &self.forms)
-    }
 }
+
+/// How many JSON values a message of `size` bytes may unfold into: about what a JSON body of
+/// that size can hold, so that protobuf's empty messages (two bytes, a value per field once
+/// decoded) buy no more memory than JSON does.
+pub(crate) fn unfolding_limit(size: usize) -> usize {
+    4096 + 2 * size
+}
+
+pub(crate) fn unfolds_too_far() -> Problem {
+    Problem::new(StatusCode::PAYLOAD_TOO_LARGE).with_detail(
+        "the message holds more (empty) elements than a body of its size may: send fewer",
+    )
+}
+
+/// A protobuf body to decode as message `desc`, which [`crate::extract::JsonBody`] reads
+/// (after the operation's limits and guard) instead of JSON text.
+#[derive(Debug, Clone)]
+pub(crate) struct ProtobufBody {
+    pub(crate) wire: Arc<Wire>,
+    pub(crate) desc: MessageDescriptor,
+}
+
+/// Marks the HTTP request a gRPC call maps to with the rpc it must reach.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct GrpcCall(pub(crate) &'static str);
 
 /// A body already decoded from protobuf, which [`crate::extract::JsonBody`] takes instead of
 /// parsing JSON text.
@@ -387,6 +425,19 @@ where
                     .get(&(request.method().clone(), path.as_str()))
             })
             .cloned();
+        // A gRPC call's request must reach its own operation: a path value such as `stats`
+        // in `/v1/tasks/{id}` would otherwise route `TaskService/Get` to another route.
+        if let Some(&GrpcCall(rpc)) = request.extensions().get::<GrpcCall>() {
+            if binding.as_ref().is_none_or(|b| b.operation.rpc != rpc) {
+                return Negotiated::Transcoded {
+                    future: Box::pin(async {
+                        Ok(Problem::new(StatusCode::NOT_FOUND)
+                            .with_detail("no resource has this key")
+                            .into_response())
+                    }),
+                };
+            }
+        }
         let Some(binding) = binding else {
             return Negotiated::Direct {
                 future: self.inner.call(request),
@@ -414,15 +465,30 @@ where
         let wire = self.wire.clone();
         Negotiated::Transcoded {
             future: Box::pin(async move {
-                Ok(transcoded(inner, &wire, &binding, request, sends_protobuf, form).await)
+                let response =
+                    transcoded(inner, &wire, &binding, request, sends_protobuf, form).await;
+                Ok(varied(response))
             }),
         }
     }
 }
 
+/// `Vary: Accept`, once: every answer of a route that has a protobuf form varies by it.
+fn varied(mut response: Response) -> Response {
+    let headers = response.headers_mut();
+    let varies = headers.get_all(VARY).iter().any(|v| {
+        v.to_str()
+            .is_ok_and(|v| v.to_ascii_lowercase().contains("accept"))
+    });
+    if !varies {
+        headers.append(VARY, HeaderValue::from_static("accept"));
+    }
+    response
+}
+
 async fn transcoded<S>(
     mut inner: S,
-    wire: &Wire,
+    wire: &Arc<Wire>,
     binding: &Binding,
     mut request: Request,
     sends_protobuf: bool,
@@ -438,15 +504,15 @@ where
         ))
     };
     if form == ReplyForm::Unacceptable {
-        let mut response = Problem::new(StatusCode::NOT_ACCEPTABLE)
+        return Problem::new(StatusCode::NOT_ACCEPTABLE)
             .with_detail(format!(
                 "this operation answers `application/json` or `{PROTOBUF}`; `Accept` allows neither"
             ))
             .into_response();
-        response
-            .headers_mut()
-            .append(VARY, HeaderValue::from_static("accept"));
-        return response;
+    }
+    if matches!(form, ReplyForm::Protobuf(_)) {
+        // The reply is read back here to become a message: it must not be compressed first.
+        request.headers_mut().remove(ACCEPT_ENCODING);
     }
     let is_json = request
         .headers()
@@ -455,21 +521,13 @@ where
         .is_none_or(crate::extract::is_json);
     if !is_json {
         match (&binding.body, sends_protobuf) {
+            // Decoded by the body's extractor, after the operation's limits and guard, as a
+            // JSON body is parsed: an unauthenticated caller costs no decoding.
             (Some(desc), true) => {
-                let body = std::mem::take(request.body_mut());
-                let bytes = match axum::body::to_bytes(body, usize::MAX).await {
-                    Ok(bytes) => bytes,
-                    Err(error) => return body_unreadable(&error).into_response(),
-                };
-                match wire.decode(desc, bytes) {
-                    Ok(value) => {
-                        request.extensions_mut().insert(DecodedJson(value));
-                        let headers = request.headers_mut();
-                        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-                        headers.remove(CONTENT_LENGTH);
-                    }
-                    Err(problem) => return problem.into_response(),
-                }
+                request.extensions_mut().insert(ProtobufBody {
+                    wire: wire.clone(),
+                    desc: desc.clone(),
+                });
             }
             (Some(_), false) => return unsupported().into_response(),
             // An operation without a message body: one that takes none lets the route judge
@@ -489,19 +547,6 @@ where
     reply(response, wire, binding, form).await
 }
 
-/// A body that could not be read: too large (the app's body limit) or cut off.
-fn body_unreadable(error: &axum::Error) -> Problem {
-    let too_large = std::error::Error::source(error)
-        .is_some_and(|source| source.is::<http_body_util::LengthLimitError>())
-        || error.to_string().contains("length limit");
-    if too_large {
-        Problem::new(StatusCode::PAYLOAD_TOO_LARGE)
-            .with_detail("the request body is larger than the server accepts")
-    } else {
-        Problem::bad_request(format!("the request body could not be read: {error}"))
-    }
-}
-
 /// The route's reply, written as protobuf when asked for and successful.
 async fn reply(
     response: Result<Response, Infallible>,
@@ -509,10 +554,7 @@ async fn reply(
     binding: &Binding,
     form: ReplyForm,
 ) -> Response {
-    let Ok(mut response) = response;
-    response
-        .headers_mut()
-        .append(VARY, HeaderValue::from_static("accept"));
+    let Ok(response) = response;
     let ReplyForm::Protobuf(media_type) = form else {
         return response;
     };

@@ -81,6 +81,38 @@ impl ContractForms {
     }
 }
 
+/// What turning `message` into JSON builds, in values, counted until it passes `limit`. A
+/// message becomes an object with a value for (nearly) every field of its descriptor, set or
+/// not, so two bytes on the wire (an empty element of a repeated message) can stand for many
+/// values: the decoder refuses a message whose weight is out of proportion to its size.
+pub(crate) fn weight(message: &DynamicMessage, limit: usize) -> usize {
+    // An object costs far more than a scalar (a map node each): counted as sixteen values.
+    let mut total = 16 + message.descriptor().fields().len();
+    for (_, value) in message.fields() {
+        if total > limit {
+            break;
+        }
+        total += value_weight(value, limit - total);
+    }
+    total
+}
+
+fn value_weight(value: &Proto, limit: usize) -> usize {
+    let mut total = 0;
+    let mut add = |value: &Proto| {
+        if total <= limit {
+            total += value_weight(value, limit - total);
+        }
+    };
+    match value {
+        Proto::Message(message) => return weight(message, limit),
+        Proto::List(items) => items.iter().for_each(&mut add),
+        Proto::Map(entries) => entries.values().for_each(&mut add),
+        _ => return 1,
+    }
+    total + 1
+}
+
 /// A decoded message as the JSON object the HTTP API would have received.
 pub(crate) fn to_json(message: &DynamicMessage, enums: &ContractForms) -> Value {
     let desc = message.descriptor();
@@ -230,6 +262,12 @@ fn well_known_to_json(message: &DynamicMessage) -> Value {
             // `google.protobuf.Value`: whichever member of its `kind` is set.
             match message.fields().next() {
                 Some((field, value)) => match (field.name(), value) {
+                    // JSON has one number type; a whole number reads back as the integer a
+                    // JSON client would have sent (`1`, not `1.0`).
+                    #[allow(clippy::cast_possible_truncation)]
+                    ("number_value", Proto::F64(n)) if n.fract() == 0.0 && n.abs() < 9.0e15 => {
+                        Value::from(*n as i64)
+                    }
                     ("number_value", Proto::F64(n)) => {
                         Number::from_f64(*n).map_or(Value::Null, Value::Number)
                     }

@@ -338,6 +338,27 @@ async fn errors_map_to_their_codes_with_details() {
     assert_eq!(too_long.code(), Code::InvalidArgument);
     assert_eq!(violations(&too_long), ["limit"]);
 
+    // A path value cannot steer an rpc to another operation (`GET /v2/tasks/stats`).
+    let steered = tasks
+        .get(signed(
+            pb::TaskGetRequest {
+                id: "stats".to_owned(),
+            },
+            &admin,
+        ))
+        .await
+        .expect_err("not a task");
+    assert_eq!(steered.code(), Code::NotFound);
+
+    // A body left unset is an empty body, judged as one.
+    let empty = tasks
+        .create(signed(pb::TaskCreateRequest { body: None }, &admin))
+        .await
+        .expect_err("an empty body");
+    assert_eq!(empty.code(), Code::InvalidArgument);
+    let fields = violations(&empty);
+    assert!(fields.contains(&"body.title".to_owned()), "{fields:?}");
+
     // A unique name taken: the conflict.
     let mut projects = ProjectServiceClient::new(channel.clone());
     let taken = projects
@@ -415,6 +436,19 @@ async fn notes_belong_to_the_caller_over_grpc_too() {
         .expect("create")
         .into_inner();
     assert_eq!(note.owner_id, "00000000-0000-4000-8000-00000000a11c");
+    // The rpc names its route (the latest version's): a version header in the metadata, which
+    // on HTTP would choose a route, changes nothing.
+    let mut request = signed(
+        pb::NoteGetRequest {
+            id: note.id.clone(),
+        },
+        &alice,
+    );
+    request
+        .metadata_mut()
+        .insert("x-api-version", MetadataValue::from_static("1"));
+    let same = notes.get(request).await.expect("get").into_inner();
+    assert_eq!(same, note);
     let hidden = notes
         .get(signed(
             pb::NoteGetRequest {

@@ -269,6 +269,39 @@ async fn malformed_messages_are_bad_requests_and_unknown_fields_are_dropped() {
 }
 
 #[tokio::test]
+async fn a_message_of_empty_elements_cannot_unfold_past_its_size() {
+    let served = Served::example(settings()).await;
+    let client = client();
+    let project_id = project(&served, &client, "Wire four").await;
+    // Five thousand empty checklist items: two bytes each on the wire, an object each once
+    // decoded. Refused for its size before validation would count them.
+    let mut input = task_input(&project_id, "Unfolding");
+    input.checklist = vec![pb::ChecklistItem::default(); 5000];
+    let response = send(
+        &client,
+        served.url("/v1/tasks"),
+        PROTOBUF,
+        input.encode_to_vec(),
+        PROTOBUF,
+    )
+    .await;
+    assert_eq!(response.status(), 413);
+    // Fifty, the contract's maximum, are judged by the contract as usual.
+    input.checklist = vec![pb::ChecklistItem::default(); 50];
+    let response = send(
+        &client,
+        served.url("/v1/tasks"),
+        PROTOBUF,
+        input.encode_to_vec(),
+        PROTOBUF,
+    )
+    .await;
+    assert_eq!(response.status(), 422);
+    let problem: Value = response.json().await.expect("a problem");
+    assert_eq!(problem["errors"][0]["pointer"], "/checklist/0/text");
+}
+
+#[tokio::test]
 async fn other_media_types_get_415_and_406() {
     let served = Served::example(settings()).await;
     let client = client();

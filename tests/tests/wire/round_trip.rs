@@ -45,6 +45,8 @@ fn metadata() -> impl Strategy<Value = Value> {
     let leaf = prop_oneof![
         "[a-z ]{0,12}".prop_map(Value::String),
         any::<bool>().prop_map(Value::Bool),
+        any::<i32>().prop_map(Value::from),
+        (-1000i32..1000).prop_map(|n| Value::from(f64::from(n) + 0.5)),
         Just(Value::Null),
     ];
     leaf.prop_recursive(2, 8, 3, |inner| {

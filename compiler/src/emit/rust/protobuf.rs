@@ -99,6 +99,7 @@ fn operation(
         BodyType::Derived(derived) => Some(full(&derived.type_name(contract))),
         BodyType::List(_) => None,
     };
+    let takes_body = op.request.is_some();
     let body = match op.request.as_ref().and_then(|body| body_message(&body.ty)) {
         Some(name) => quote!(::core::option::Option::Some(#name)),
         None => quote!(::core::option::Option::None),
@@ -116,6 +117,7 @@ fn operation(
             method: #method,
             routes: &[#(#routes),*],
             request: #request,
+            takes_body: #takes_body,
             body: #body,
             reply: #reply,
             status: #status,

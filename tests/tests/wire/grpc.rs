@@ -595,3 +595,254 @@ impl<T> tonic::codegen::tokio_stream::Stream for ReceiverStream<T> {
         self.0.poll_recv(cx)
     }
 }
+
+/// The rpcs the other tests leave out: every one of the example's services is called.
+#[tokio::test]
+async fn the_remaining_rpcs_of_every_service_answer() {
+    use crate::pb::comment_service_client::CommentServiceClient;
+    use crate::pb::user_service_client::UserServiceClient;
+
+    let served = Served::example(settings()).await;
+    let channel = channel(&served).await;
+    let admin = admin_token();
+
+    // Users are the login module's accounts: one registers over HTTP, then calls as itself.
+    let http = reqwest::Client::new();
+    let credentials = serde_json::json!({
+        "email": "grace@example.com",
+        "password": "a long enough password",
+    });
+    let registered = http
+        .post(served.url("/auth/register"))
+        .json(&credentials)
+        .send()
+        .await
+        .expect("register");
+    assert_eq!(registered.status(), 201);
+    let tokens: serde_json::Value = http
+        .post(served.url("/auth/login"))
+        .json(&credentials)
+        .send()
+        .await
+        .expect("sign in")
+        .json()
+        .await
+        .expect("tokens");
+    let grace = tokens["access_token"].as_str().expect("a token").to_owned();
+    let mut users = UserServiceClient::new(channel.clone());
+    let me = users
+        .me(signed(pb::UserMeRequest {}, &grace))
+        .await
+        .expect("me")
+        .into_inner();
+    assert_eq!(me.email, "grace@example.com");
+    let got = users
+        .get(signed(pb::UserGetRequest { id: me.id.clone() }, &grace))
+        .await
+        .expect("get")
+        .into_inner();
+    assert_eq!(got, me);
+    let listed = users
+        .list(signed(pb::UserListRequest::default(), &grace))
+        .await
+        .expect("list")
+        .into_inner();
+    assert_eq!(listed.items, vec![me.clone()]);
+    let updated = users
+        .update(signed(
+            pb::UserUpdateRequest {
+                id: me.id.clone(),
+                body: Some(pb::UserInput {
+                    display_name: Some("Grace Hopper".to_owned()),
+                    settings: [("theme".to_owned(), "dark".to_owned())].into(),
+                    ..Default::default()
+                }),
+            },
+            &grace,
+        ))
+        .await
+        .expect("update")
+        .into_inner();
+    assert_eq!(updated.display_name.as_deref(), Some("Grace Hopper"));
+    assert_eq!(updated.settings["theme"], "dark");
+    let patched = users
+        .patch(signed(
+            pb::UserPatchRequest {
+                id: me.id.clone(),
+                body: Some(pb::UserPatch {
+                    avatar: Some(vec![0x89, b'P', b'N', b'G']),
+                    ..Default::default()
+                }),
+            },
+            &grace,
+        ))
+        .await
+        .expect("patch")
+        .into_inner();
+    assert_eq!(
+        patched.avatar.as_deref(),
+        Some(&[0x89, b'P', b'N', b'G'][..])
+    );
+    assert_eq!(patched.display_name.as_deref(), Some("Grace Hopper"));
+
+    // Projects: get, list, update, patch, delete.
+    let mut projects = ProjectServiceClient::new(channel.clone());
+    let project = new_project(&channel, "Grpc remaining").await;
+    let got = projects
+        .get(signed(
+            pb::ProjectGetRequest {
+                id: project.id.clone(),
+            },
+            &admin,
+        ))
+        .await
+        .expect("get")
+        .into_inner();
+    assert_eq!(got, project);
+    let listed = projects
+        .list(signed(pb::ProjectListRequest::default(), &admin))
+        .await
+        .expect("list")
+        .into_inner();
+    assert!(listed.items.contains(&project));
+    let updated = projects
+        .update(signed(
+            pb::ProjectUpdateRequest {
+                id: project.id.clone(),
+                body: Some(pb::ProjectInput {
+                    name: "Grpc renamed".to_owned(),
+                    owner_id: crate::ADMIN.to_owned(),
+                    visibility: Some(pb::Visibility::Public as i32),
+                    budget: Some("1250.50".to_owned()),
+                    ..Default::default()
+                }),
+            },
+            &admin,
+        ))
+        .await
+        .expect("update")
+        .into_inner();
+    assert_eq!(updated.visibility, pb::Visibility::Public as i32);
+    assert_eq!(updated.budget.as_deref(), Some("1250.50"));
+    let patched = projects
+        .patch(signed(
+            pb::ProjectPatchRequest {
+                id: project.id.clone(),
+                body: Some(pb::ProjectPatch {
+                    starts_on: Some("2030-01-31".to_owned()),
+                    ..Default::default()
+                }),
+            },
+            &admin,
+        ))
+        .await
+        .expect("patch")
+        .into_inner();
+    assert_eq!(patched.starts_on.as_deref(), Some("2030-01-31"));
+    assert_eq!(patched.name, "Grpc renamed");
+
+    // Comments: create, get, list, delete (on a task of that project).
+    let task = TaskServiceClient::new(channel.clone())
+        .create(signed(new_task(&project.id, "Commented"), &admin))
+        .await
+        .expect("a task")
+        .into_inner();
+    let mut comments = CommentServiceClient::new(channel.clone());
+    let comment = comments
+        .create(signed(
+            pb::CommentCreateRequest {
+                body: Some(pb::CommentInput {
+                    task_id: task.id.clone(),
+                    body: "Looks good".to_owned(),
+                    reactions: [("+1".to_owned(), 2)].into(),
+                    ..Default::default()
+                }),
+            },
+            &admin,
+        ))
+        .await
+        .expect("create")
+        .into_inner();
+    assert_eq!(comment.reactions["+1"], 2);
+    let got = comments
+        .get(signed(pb::CommentGetRequest { id: comment.id }, &admin))
+        .await
+        .expect("get")
+        .into_inner();
+    assert_eq!(got, comment);
+    let listed = comments
+        .list(signed(
+            pb::CommentListRequest {
+                filter: Some(pb::CommentFilter {
+                    task_id: Some(task.id.clone()),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            },
+            &admin,
+        ))
+        .await
+        .expect("list")
+        .into_inner();
+    assert_eq!(listed.items, vec![comment.clone()]);
+    comments
+        .delete(signed(pb::CommentDeleteRequest { id: comment.id }, &admin))
+        .await
+        .expect("delete");
+
+    // Notes: update, patch, delete (create, get and list are above).
+    let mut notes = NoteServiceClient::new(channel.clone());
+    let note = notes
+        .create(signed(
+            pb::NoteCreateRequest {
+                body: Some(pb::NoteInput {
+                    title: "Draft".to_owned(),
+                    ..Default::default()
+                }),
+            },
+            &admin,
+        ))
+        .await
+        .expect("create")
+        .into_inner();
+    let updated = notes
+        .update(signed(
+            pb::NoteUpdateRequest {
+                id: note.id.clone(),
+                body: Some(pb::NoteInput {
+                    title: "Final".to_owned(),
+                    body: Some("Text".to_owned()),
+                    pinned: Some(true),
+                }),
+            },
+            &admin,
+        ))
+        .await
+        .expect("update")
+        .into_inner();
+    assert!(updated.pinned);
+    let patched = notes
+        .patch(signed(
+            pb::NotePatchRequest {
+                id: note.id.clone(),
+                body: Some(pb::NotePatch {
+                    pinned: Some(false),
+                    ..Default::default()
+                }),
+            },
+            &admin,
+        ))
+        .await
+        .expect("patch")
+        .into_inner();
+    assert!(!patched.pinned);
+    assert_eq!(patched.title, "Final");
+    notes
+        .delete(signed(pb::NoteDeleteRequest { id: note.id }, &admin))
+        .await
+        .expect("delete");
+    projects
+        .delete(signed(pb::ProjectDeleteRequest { id: project.id }, &admin))
+        .await
+        .expect("delete");
+}

@@ -37,6 +37,8 @@
 
 #[path = "load/baseline.rs"]
 mod baseline;
+#[path = "load/client.rs"]
+mod client;
 #[path = "shared/common.rs"]
 mod common;
 #[path = "load/wire.rs"]
@@ -268,6 +270,7 @@ fn run(args: &[String]) -> Result<(), String> {
     if selected("wire") {
         for scenario in [Scenario::Get, Scenario::Create] {
             for (form, targets) in [
+                (wire::Form::JsonHttp2, "reported: the transport's share"),
                 (wire::Form::Protobuf, "reported"),
                 (wire::Form::Grpc, "target: throughput >= 1.0x"),
             ] {
@@ -725,22 +728,18 @@ fn measure(server: Server, scenario: Scenario, requests: usize) -> Result<Measur
         _ => wire::Form::Json,
     };
     let encoded = Arc::new(wire::Encoded::new(&ids, &body)?);
-    let result = if form == wire::Form::Grpc {
-        client_runtime.block_on(wire::drive_grpc(addr, scenario, requests, encoded))
-    } else {
-        client_runtime.block_on(drive(
-            addr,
-            prefix,
-            Work {
-                scenario,
-                requests,
-                ids: Arc::new(ids),
-                body: Arc::from(body),
-                form,
-                encoded,
-            },
-        ))
-    };
+    let result = client_runtime.block_on(drive(
+        addr,
+        prefix,
+        Work {
+            scenario,
+            requests,
+            ids: Arc::new(ids),
+            body: bytes::Bytes::from(body),
+            form,
+            encoded,
+        },
+    ));
     if let Some(stats) = db.and_then(|db| db.writer_stats()) {
         // How the writer committed this run's writes (and the seeding's).
         println!(
@@ -809,40 +808,42 @@ struct Work {
     scenario: Scenario,
     requests: usize,
     ids: Arc<Vec<Uuid>>,
-    body: Arc<str>,
+    body: bytes::Bytes,
     form: wire::Form,
     encoded: Arc<wire::Encoded>,
 }
 
+/// `work.requests` requests from [`CONNECTIONS`] connections, one request at a time on each.
 async fn drive(addr: SocketAddr, prefix: &'static str, work: Work) -> Result<Measured, String> {
-    let mut headers = reqwest::header::HeaderMap::new();
-    headers.insert(
-        reqwest::header::AUTHORIZATION,
-        format!("Bearer {}", bearer_token())
-            .parse()
-            .map_err(|_| "a header value")?,
-    );
-    let client = reqwest::Client::builder()
-        .pool_max_idle_per_host(CONNECTIONS)
-        .default_headers(headers)
-        .build()
-        .map_err(|e| e.to_string())?;
+    let shared = Arc::new(client::Shared::new(addr, &bearer_token())?);
+    let http2 = matches!(work.form, wire::Form::Grpc | wire::Form::JsonHttp2);
+    let mut connections = Vec::with_capacity(CONNECTIONS);
+    for _ in 0..CONNECTIONS {
+        connections.push(client::Connection::open(addr, http2).await?);
+    }
     let work = Arc::new(work);
-    // Warm-up: open the connections and touch every code path once.
-    for i in 0..CONNECTIONS * 4 {
-        one(&client, addr, prefix, &work, i).await?;
+    // Warm-up: every connection used, every code path touched a few times.
+    for (c, connection) in connections.iter_mut().enumerate() {
+        for i in 0..4 {
+            connection
+                .send(&shared, work.call(prefix, c * 4 + i))
+                .await
+                .map_err(|e| format!("{}: {e}", work.scenario.name()))?;
+        }
     }
     let per_connection = work.requests / CONNECTIONS;
     let start = Instant::now();
     let mut tasks = Vec::new();
-    for c in 0..CONNECTIONS {
-        let client = client.clone();
-        let work = work.clone();
+    for (c, mut connection) in connections.into_iter().enumerate() {
+        let (shared, work) = (shared.clone(), work.clone());
         tasks.push(tokio::spawn(async move {
             let mut latencies = Vec::with_capacity(per_connection);
             for i in 0..per_connection {
                 let began = Instant::now();
-                one(&client, addr, prefix, &work, c * per_connection + i).await?;
+                connection
+                    .send(&shared, work.call(prefix, c * per_connection + i))
+                    .await
+                    .map_err(|e| format!("{}: {e}", work.scenario.name()))?;
                 latencies.push(began.elapsed());
             }
             Ok::<_, String>(latencies)
@@ -855,50 +856,53 @@ async fn drive(addr: SocketAddr, prefix: &'static str, work: Work) -> Result<Mea
     Ok(Measured::of(latencies, start.elapsed()))
 }
 
-async fn one(
-    client: &reqwest::Client,
-    addr: SocketAddr,
-    prefix: &str,
-    work: &Work,
-    i: usize,
-) -> Result<(), String> {
-    let scenario = work.scenario;
-    let protobuf = work.form == wire::Form::Protobuf;
-    let (content_type, accept) = if protobuf {
-        (cmmv::protobuf::PROTOBUF, cmmv::protobuf::PROTOBUF)
-    } else {
-        ("application/json", "application/json")
-    };
-    let response = match scenario {
-        Scenario::Get => {
-            let id = work.ids[i % work.ids.len()];
-            client
-                .get(format!("http://{addr}{prefix}/{id}"))
-                .header("accept", accept)
-                .send()
-                .await
+impl Work {
+    /// The `i`th request of the run, in the run's form.
+    fn call(&self, prefix: &str, i: usize) -> client::Call {
+        use http::Method;
+        use wire::Form;
+        let json = Some("application/json");
+        let protobuf = Some(cmmv::protobuf::PROTOBUF);
+        match (self.form, self.scenario) {
+            (Form::Json | Form::JsonHttp2 | Form::Protobuf, Scenario::Get) => client::Call {
+                method: Method::GET,
+                path: format!("{prefix}/{}", self.ids[i % self.ids.len()]),
+                content_type: None,
+                accept: if self.form == Form::Protobuf {
+                    protobuf
+                } else {
+                    json
+                },
+                body: bytes::Bytes::new(),
+            },
+            (Form::Json | Form::JsonHttp2, Scenario::Create) => client::Call {
+                method: Method::POST,
+                path: prefix.to_owned(),
+                content_type: json,
+                accept: json,
+                body: self.body.clone(),
+            },
+            (Form::Protobuf, Scenario::Create) => client::Call {
+                method: Method::POST,
+                path: prefix.to_owned(),
+                content_type: protobuf,
+                accept: protobuf,
+                body: self.encoded.input.clone(),
+            },
+            (Form::Grpc, Scenario::Get) => client::Call {
+                method: Method::POST,
+                path: "/todo.v1.TaskService/Get".to_owned(),
+                content_type: Some("application/grpc"),
+                accept: None,
+                body: self.encoded.get_calls[i % self.encoded.get_calls.len()].clone(),
+            },
+            (Form::Grpc, Scenario::Create) => client::Call {
+                method: Method::POST,
+                path: "/todo.v1.TaskService/Create".to_owned(),
+                content_type: Some("application/grpc"),
+                accept: None,
+                body: self.encoded.create_call.clone(),
+            },
         }
-        Scenario::Create => {
-            let body = if protobuf {
-                reqwest::Body::from(work.encoded.input.clone())
-            } else {
-                reqwest::Body::from(work.body.to_string())
-            };
-            client
-                .post(format!("http://{addr}{prefix}"))
-                .header("content-type", content_type)
-                .header("accept", accept)
-                .body(body)
-                .send()
-                .await
-        }
-    }
-    .map_err(|e| e.to_string())?;
-    let status = response.status();
-    let _ = response.bytes().await.map_err(|e| e.to_string())?;
-    if status.is_success() {
-        Ok(())
-    } else {
-        Err(format!("{} answered {status}", scenario.name()))
     }
 }

@@ -40,8 +40,8 @@ use axum::body::Body;
 use axum::extract::Request;
 use axum::response::Response;
 use bytes::{Buf as _, BufMut as _, Bytes};
-use http::header::{ACCEPT, CONTENT_TYPE, RETRY_AFTER};
-use http::{HeaderValue, StatusCode};
+use http::header::{ACCEPT, ACCEPT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE, RETRY_AFTER, TE};
+use http::{HeaderName, HeaderValue, StatusCode};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use serde_json::Value;
 use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
@@ -389,13 +389,13 @@ fn rest_request(
     // What framed the call, not the operation; and no compression of the reply, which is
     // read back here to become the rpc's reply.
     for name in [
-        "content-type",
-        "content-length",
-        "te",
-        "grpc-timeout",
-        "grpc-encoding",
-        "grpc-accept-encoding",
-        "accept-encoding",
+        CONTENT_TYPE,
+        CONTENT_LENGTH,
+        TE,
+        ACCEPT_ENCODING,
+        HeaderName::from_static("grpc-timeout"),
+        HeaderName::from_static("grpc-encoding"),
+        HeaderName::from_static("grpc-accept-encoding"),
     ] {
         headers.remove(name);
     }

@@ -325,9 +325,24 @@ where
         // The server span: `otel.name` becomes "METHOD /route/{template}" once routing is done.
         // Probes and scrapes get theirs under a target of their own, which the export filter
         // leaves out by default: a kubelet's probe every few seconds is not a trace anyone reads.
-        let span = if is_probe(request.uri().path()) {
+        // A request whose trace the exporter is sure to drop gets one the exporter never takes,
+        // and runs as unsampled (see `crate::telemetry`): it pays for its log context only.
+        let probe = is_probe(request.uri().path());
+        let parent = crate::telemetry::extract(request.headers());
+        let unsampled = (!probe && crate::telemetry::drops(parent.as_ref()))
+            .then(|| crate::telemetry::unsampled_trace(parent.as_ref()));
+        let span = if probe {
             tracing::info_span!(
                 target: crate::telemetry::PROBES_TARGET,
+                "request",
+                otel.name = span_method(&method),
+                otel.kind = "server",
+                request_id = tracing::field::Empty,
+                trace_id = tracing::field::Empty,
+            )
+        } else if unsampled.is_some() {
+            tracing::info_span!(
+                target: crate::telemetry::UNSAMPLED_TARGET,
                 "request",
                 otel.name = span_method(&method),
                 otel.kind = "server",
@@ -343,15 +358,17 @@ where
                 trace_id = tracing::field::Empty,
             )
         };
-        let parent = crate::telemetry::extract(request.headers());
-        if let Some(parent) = &parent {
+        if let (Some(parent), None) = (&parent, unsampled) {
             // Fails when no exporter is installed or the span is filtered out (a probe's);
             // the caller's trace id is still taken below.
             let _ = span.set_parent(parent.clone());
         }
-        let (trace_id, recording) = match crate::telemetry::trace_id(&span, parent.as_ref()) {
-            Some((id, recording)) => (Some(id), recording),
-            None => (None, false),
+        let (trace_id, recording) = match unsampled {
+            Some(trace) => (Some(trace), false),
+            None => match crate::telemetry::trace_id(&span, parent.as_ref()) {
+                Some((id, recording)) => (Some(id), recording),
+                None => (None, false),
+            },
         };
         let scope = Arc::new(RequestScope {
             request_id: request_id::assign(&request),
@@ -373,9 +390,13 @@ where
         let uri = request.uri().clone();
         request.extensions_mut().insert(Scope(Arc::clone(&scope)));
 
-        let future = span.in_scope(|| self.inner.call(request));
+        let future = span.in_scope(|| match unsampled {
+            Some(trace) => crate::telemetry::unsampled(trace, || self.inner.call(request)),
+            None => self.inner.call(request),
+        });
         OuterFuture {
             inner: tracing::Instrument::instrument(future, span.clone()),
+            unsampled,
             answered: Answered {
                 started,
                 method,
@@ -459,6 +480,8 @@ pin_project! {
     pub(crate) struct OuterFuture<F> {
         #[pin]
         inner: Instrumented<F>,
+        // The trace of a request known not to be sampled: polled as such.
+        unsampled: Option<opentelemetry::trace::TraceId>,
         answered: Answered,
     }
 }
@@ -481,7 +504,11 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
-        let mut response = match ready!(this.inner.poll(cx)) {
+        let polled = match *this.unsampled {
+            Some(trace) => crate::telemetry::unsampled(trace, || this.inner.poll(cx)),
+            None => this.inner.poll(cx),
+        };
+        let mut response = match ready!(polled) {
             Ok(response) => response,
             Err(never) => match never {},
         };

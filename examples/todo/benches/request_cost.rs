@@ -1,7 +1,9 @@
 //! `cargo bench -p todo --bench request_cost [-- --requests N] [--only memory|sqlite]
-//! [--get|--post] [--json|--protobuf|--grpc]`: what one request costs the server, without a
-//! network or a load generator in the way, in each wire form (JSON over REST, protobuf over
-//! REST, a gRPC call; all three by default).
+//! [--get|--post] [--json|--protobuf|--grpc] [--traced sampled-0|export-all]`: what one
+//! request costs the server, without a network or a load generator in the way, in each wire
+//! form (JSON over REST, protobuf over REST, a gRPC call; all three by default). With
+//! `--traced`, the server's thread records into the OTLP exporter's layer, sampling nothing or
+//! everything (the exporter posts to a closed port: what the request path pays, not the post).
 //!
 //! The example's app (limits off, a bearer token on every request, as in the `load` bench)
 //! answers GET one task by id and POST a task through `tower::ServiceExt::oneshot` on a
@@ -57,6 +59,7 @@ fn run(args: &[String]) -> Result<(), String> {
     let mut only: Option<String> = None;
     let mut scenarios = vec!["GET", "POST"];
     let mut forms = vec!["json", "protobuf", "grpc"];
+    let mut traced: Option<cmmv::telemetry::Sampler> = None;
     let mut iter = args.iter();
     while let Some(arg) = iter.next() {
         match arg.as_str() {
@@ -72,6 +75,13 @@ fn run(args: &[String]) -> Result<(), String> {
             "--json" => forms = vec!["json"],
             "--protobuf" => forms = vec!["protobuf"],
             "--grpc" => forms = vec!["grpc"],
+            "--traced" => {
+                traced = Some(match iter.next().map(String::as_str) {
+                    Some("sampled-0") => cmmv::telemetry::Sampler::AlwaysOff,
+                    Some("export-all") => cmmv::telemetry::Sampler::AlwaysOn,
+                    _ => return Err("--traced takes sampled-0 or export-all".to_owned()),
+                });
+            }
             other => return Err(format!("unknown argument `{other}`")),
         }
     }
@@ -80,6 +90,10 @@ fn run(args: &[String]) -> Result<(), String> {
         .build()
         .map_err(|e| e.to_string())?;
     let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let tracing = traced.map(tracing_to_nowhere).transpose()?;
+    let _recording = tracing
+        .as_ref()
+        .map(|(_, dispatch)| tracing::dispatcher::set_default(dispatch));
     runtime.block_on(async {
         for backend in ["memory", "sqlite"] {
             if only.as_deref().is_some_and(|o| o != backend) {
@@ -168,6 +182,27 @@ fn run(args: &[String]) -> Result<(), String> {
         }
         Ok::<_, String>(())
     })
+}
+
+/// The OTLP exporter with `sampler`, posting to a port nobody listens on, and a subscriber
+/// recording into its layer.
+fn tracing_to_nowhere(
+    sampler: cmmv::telemetry::Sampler,
+) -> Result<(cmmv::telemetry::Tracing, tracing::Dispatch), String> {
+    use tracing_subscriber::layer::SubscriberExt as _;
+    let free = std::net::TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
+    let addr = free.local_addr().map_err(|e| e.to_string())?;
+    drop(free);
+    let settings = cmmv::telemetry::TelemetrySettings {
+        endpoint: Some(format!("http://{addr}/v1/traces")),
+        sampler,
+        ..Default::default()
+    };
+    let tracing = cmmv::telemetry::Tracing::start(&settings)
+        .map_err(|e| e.to_string())?
+        .ok_or("an endpoint is configured")?;
+    let dispatch = tracing::Dispatch::new(tracing_subscriber::registry().with(tracing.layer()));
+    Ok((tracing, dispatch))
 }
 
 async fn send(router: &axum::Router, request: Request<Body>) -> Result<(), String> {

@@ -15,17 +15,30 @@
 //!
 //! Without an exporter, the trace id a caller sent in `traceparent` is still what logs and
 //! problems carry, so correlation works across services that export and services that do not.
+//!
+//! A request whose trace is known before it starts not to be sampled (the sampler is
+//! `always_off` or a ratio of 0, or it is parent-based and the caller's `traceparent` says
+//! "not sampled") costs the exporter nothing: its server span is opened under a target the
+//! exporter's layer never takes ([`UNSAMPLED_TARGET`]), and no span opened while the request is
+//! polled reaches that layer either. It keeps its trace id (the caller's, or a fresh one) in
+//! logs and problems, and passes "not sampled" on to the services it calls. A span opened in a
+//! task the request spawned, under a span of that task's own, is outside this reach: the
+//! exporter's sampler decides it as a trace of its own.
 
+use std::cell::Cell;
 use std::time::Duration;
 
 use opentelemetry::KeyValue;
 use opentelemetry::propagation::{Extractor, Injector, TextMapPropagator};
-use opentelemetry::trace::{TraceContextExt, TracerProvider as _};
+use opentelemetry::trace::{
+    SpanContext, TraceContextExt, TraceFlags, TraceId, TraceState, TracerProvider as _,
+};
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::propagation::TraceContextPropagator;
-use opentelemetry_sdk::trace::SdkTracerProvider;
+use opentelemetry_sdk::trace::{IdGenerator as _, RandomIdGenerator, SdkTracerProvider};
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 use tracing_subscriber::Layer;
+use tracing_subscriber::filter::FilterExt as _;
 use tracing_subscriber::registry::LookupSpan;
 
 use crate::settings::Secret;
@@ -38,6 +51,11 @@ pub(crate) use export::render_metrics;
 /// decisions, authentication). They are at `debug` so that they cost nothing in the log
 /// output at the usual `info`, and the export filter takes them by default.
 pub const SPANS_TARGET: &str = "cmmv::trace";
+
+/// The target of the server span of a request whose trace is not sampled, known before it
+/// starts: the exporter's layer never takes it (see the module's documentation). It sits under
+/// the server span's own target, so that a log filter naming `cmmv::layers` still covers it.
+pub const UNSAMPLED_TARGET: &str = "cmmv::layers::unsampled";
 
 /// The target of the server spans of `/health/*` and `/metrics`, which the default export filter
 /// leaves out (`cmmv::probe=off`); `CMMV_OTEL_FILTER=info,cmmv::trace=debug` traces them too.
@@ -151,6 +169,22 @@ pub enum Sampler {
 }
 
 impl Sampler {
+    /// Whether every trace with this parent (the caller's span, if any) is dropped, whatever
+    /// its id: what is known before a request starts. A ratio between 0 and 1 decides by the
+    /// trace id, so only the exporter's sampler can tell.
+    fn drops(&self, parent: Option<&SpanContext>) -> bool {
+        match self {
+            Self::AlwaysOn => false,
+            Self::AlwaysOff => true,
+            Self::Ratio(ratio) => *ratio <= 0.0,
+            // The SDK's parent-based sampler follows a remote parent's flag either way.
+            Self::ParentBased(root) => match parent.filter(|p| p.is_valid()) {
+                Some(parent) => !parent.is_sampled(),
+                None => root.drops(None),
+            },
+        }
+    }
+
     fn to_sdk(&self) -> opentelemetry_sdk::trace::Sampler {
         use opentelemetry_sdk::trace::Sampler as Sdk;
         match self {
@@ -180,6 +214,7 @@ impl std::error::Error for TelemetryError {}
 pub struct Tracing {
     provider: SdkTracerProvider,
     filter: String,
+    sampler: Sampler,
 }
 
 impl Tracing {
@@ -210,6 +245,7 @@ impl Tracing {
         Ok(Some(Self {
             provider,
             filter: settings.filter.clone(),
+            sampler: settings.sampler.clone(),
         }))
     }
 
@@ -235,7 +271,10 @@ impl Tracing {
             // runtime reads a span's context through `tracing` when it needs it (to inject
             // `traceparent`), never through `Context::current()`.
             .with_context_activation(false)
-            .with_filter(filter)
+            // Nothing of a request known to be unsampled: see the module's documentation.
+            .with_filter(filter.and(tracing_subscriber::filter::filter_fn(exported)))
+            // Found by type in the subscriber, by requests deciding before they start.
+            .and_then(HeadSampler(self.sampler.clone()))
     }
 
     /// Exports what is queued and stops the exporter, waiting at most the export timeout.
@@ -244,6 +283,58 @@ impl Tracing {
             tracing::warn!(%error, "the span exporter did not shut down cleanly");
         }
     }
+}
+
+/// The sampler of the exporter a subscriber records into, as a layer that does nothing but be
+/// found (`Dispatch::downcast_ref`): the requests served under that subscriber ask it whether
+/// their trace is dropped before they open a span.
+#[derive(Debug, Clone)]
+struct HeadSampler(Sampler);
+
+impl<S: tracing::Subscriber> Layer<S> for HeadSampler {}
+
+thread_local! {
+    /// The trace of the unsampled request this thread is polling, if any.
+    static UNSAMPLED: Cell<Option<TraceId>> = const { Cell::new(None) };
+}
+
+/// Whether the exporter's layer takes a span or event: not the server span of an unsampled
+/// request, nor anything opened while one is polled.
+fn exported(metadata: &tracing::Metadata<'_>) -> bool {
+    metadata.target() != UNSAMPLED_TARGET && UNSAMPLED.with(|trace| trace.get().is_none())
+}
+
+/// Whether the exporter of the current subscriber drops the trace of a request whose caller
+/// sent `parent`, known before the request starts. `false` without an exporter.
+pub(crate) fn drops(parent: Option<&opentelemetry::Context>) -> bool {
+    tracing::dispatcher::get_default(|dispatch| {
+        dispatch.downcast_ref::<HeadSampler>().is_some_and(|head| {
+            let parent = parent.map(TraceContextExt::span);
+            head.0
+                .drops(parent.as_ref().map(|span| span.span_context()))
+        })
+    })
+}
+
+/// The trace id of an unsampled request: its caller's, or a fresh one.
+pub(crate) fn unsampled_trace(parent: Option<&opentelemetry::Context>) -> TraceId {
+    parent
+        .map(|parent| parent.span().span_context().trace_id())
+        .filter(|id| *id != TraceId::INVALID)
+        .unwrap_or_else(|| RandomIdGenerator::default().new_trace_id())
+}
+
+/// Runs `f` as part of the unsampled request of trace `trace`: what it opens is not exported.
+pub(crate) fn unsampled<R>(trace: TraceId, f: impl FnOnce() -> R) -> R {
+    /// Restores the outer state even when `f` panics.
+    struct Restore(Option<TraceId>);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            UNSAMPLED.with(|current| current.set(self.0));
+        }
+    }
+    let _restore = Restore(UNSAMPLED.with(|current| current.replace(Some(trace))));
+    f()
 }
 
 /// A client span for one Redis command, named by the command as the database conventions say.
@@ -308,8 +399,21 @@ pub(crate) fn extract(headers: &http::HeaderMap) -> Option<opentelemetry::Contex
 }
 
 /// Adds the current span's trace context to `headers` (`traceparent`, `tracestate`), for a call
-/// to another service that should continue the trace. Does nothing outside a traced span.
+/// to another service that should continue the trace. Within an unsampled request it passes on
+/// the request's trace as not sampled. Does nothing outside a traced span.
 pub fn inject(headers: &mut http::HeaderMap) {
+    if let Some(trace) = UNSAMPLED.with(Cell::get) {
+        let span = SpanContext::new(
+            trace,
+            RandomIdGenerator::default().new_span_id(),
+            TraceFlags::default(),
+            false,
+            TraceState::default(),
+        );
+        let context = opentelemetry::Context::new().with_remote_span_context(span);
+        propagator().inject_context(&context, &mut HeadersMut(headers));
+        return;
+    }
     let context = tracing::Span::current().context();
     if context.span().span_context().is_valid() {
         propagator().inject_context(&context, &mut HeadersMut(headers));
@@ -329,4 +433,69 @@ pub(crate) fn trace_id(
     }
     let parent = parent?.span().span_context().clone();
     parent.is_valid().then(|| (parent.trace_id(), false))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use opentelemetry::trace::SpanId;
+
+    fn remote(sampled: bool) -> SpanContext {
+        SpanContext::new(
+            TraceId::from(0x4bf9_2f35_77b3_4da6_a3ce_929d_0e0e_4736),
+            SpanId::from(0x00f0_67aa_0ba9_02b7),
+            if sampled {
+                TraceFlags::SAMPLED
+            } else {
+                TraceFlags::default()
+            },
+            true,
+            TraceState::default(),
+        )
+    }
+
+    #[test]
+    fn a_trace_is_dropped_up_front_only_when_its_id_cannot_matter() {
+        let parent_based = |root| Sampler::ParentBased(Box::new(root));
+        let (sampled, unsampled) = (remote(true), remote(false));
+        let cases = [
+            (Sampler::AlwaysOn, None, false),
+            (Sampler::AlwaysOn, Some(&unsampled), false),
+            (Sampler::AlwaysOff, Some(&sampled), true),
+            (Sampler::Ratio(0.0), None, true),
+            (Sampler::Ratio(0.5), None, false),
+            (Sampler::Ratio(1.0), None, false),
+            (parent_based(Sampler::AlwaysOn), None, false),
+            (parent_based(Sampler::AlwaysOn), Some(&sampled), false),
+            (parent_based(Sampler::AlwaysOn), Some(&unsampled), true),
+            (parent_based(Sampler::AlwaysOff), None, true),
+            (parent_based(Sampler::AlwaysOff), Some(&sampled), false),
+            (parent_based(Sampler::Ratio(0.5)), None, false),
+            (parent_based(Sampler::Ratio(0.5)), Some(&unsampled), true),
+        ];
+        for (sampler, parent, dropped) in cases {
+            assert_eq!(sampler.drops(parent), dropped, "{sampler:?} {parent:?}");
+        }
+        // An invalid parent counts as none.
+        assert!(!parent_based(Sampler::AlwaysOn).drops(Some(&SpanContext::empty_context())));
+    }
+
+    #[test]
+    fn an_unsampled_request_passes_its_trace_on_as_not_sampled() {
+        let trace = TraceId::from(0x0af7_6519_16cd_43dd_8448_eb21_1c80_319c);
+        let mut headers = http::HeaderMap::new();
+        unsampled(trace, || inject(&mut headers));
+        let traceparent = headers["traceparent"].to_str().expect("ASCII");
+        let parts: Vec<&str> = traceparent.split('-').collect();
+        assert_eq!(parts.len(), 4, "{traceparent}");
+        assert_eq!(parts[0], "00");
+        assert_eq!(parts[1], "0af7651916cd43dd8448eb211c80319c");
+        assert_eq!(parts[2].len(), 16);
+        assert_ne!(parts[2], "0000000000000000");
+        assert_eq!(parts[3], "00", "not sampled");
+        // Outside the request, nothing is traced and nothing is passed on.
+        let mut outside = http::HeaderMap::new();
+        inject(&mut outside);
+        assert!(outside.is_empty());
+    }
 }

@@ -490,6 +490,108 @@ async fn a_traced_request_continues_the_callers_trace() {
     );
 }
 
+/// Requests whose trace is dropped before they start — the caller's `traceparent` says "not
+/// sampled" under the default parent-based sampler, or the sampler is `always_off` — export
+/// nothing at all: not their server spans, nor their SQL and auth spans as traces of their own.
+/// They keep their trace id in problems and log lines.
+#[tokio::test(flavor = "current_thread")]
+async fn unsampled_requests_export_no_span_of_any_trace() {
+    for sampler in ["parentbased_always_on", "always_off"] {
+        let collector = Collector::start(Mode::Accept);
+        let settings = exporting(&collector, &[("OTEL_TRACES_SAMPLER", sampler.to_owned())]);
+        let tracing = Tracing::start(&settings.telemetry)
+            .expect("the exporter starts")
+            .expect("an endpoint is configured");
+        let logs = CapturedLogs::default();
+        let writer = logs.clone();
+        let subscriber = tracing_subscriber::registry().with(tracing.layer()).with(
+            tracing_subscriber::fmt::layer()
+                .json()
+                .flatten_event(true)
+                .with_writer(move || writer.clone())
+                .with_filter(tracing_subscriber::filter::LevelFilter::INFO),
+        );
+        let guard = tracing::subscriber::set_default(subscriber);
+        let served = serve_example(settings).await;
+        let client = reqwest::Client::new();
+        let user = bearer(&token("00000000-0000-4000-8000-0000000000aa", &["user"]));
+
+        // A write and a read, each opening SQL and auth spans, not sampled by the caller.
+        const UNSAMPLED: &str = "5af7651916cd43dd8448eb211c80319d";
+        let unsampled = format!("00-{UNSAMPLED}-b7ad6b7169203331-00");
+        let created = client
+            .post(served.url("/v1/notes"))
+            .headers(user.clone())
+            .header("traceparent", &unsampled)
+            .json(&json!({ "title": "unsampled" }))
+            .send()
+            .await
+            .expect("a response");
+        assert_eq!(created.status(), StatusCode::CREATED);
+        let missing: Value = client
+            .get(served.url("/v1/notes/00000000-0000-4000-8000-00000000dead"))
+            .headers(user.clone())
+            .header("traceparent", &unsampled)
+            .send()
+            .await
+            .expect("a response")
+            .json()
+            .await
+            .expect("a problem");
+        assert_eq!(missing["trace_id"], UNSAMPLED, "{missing}");
+        // A request with no caller's trace: sampled by the parent-based default, dropped by
+        // always_off, a trace id either way.
+        let own: Value = client
+            .get(served.url("/v1/notes/00000000-0000-4000-8000-00000000dead"))
+            .headers(user.clone())
+            .send()
+            .await
+            .expect("a response")
+            .json()
+            .await
+            .expect("a problem");
+        let own_trace = own["trace_id"].as_str().expect("a trace id").to_owned();
+        assert_eq!(own_trace.len(), 32, "{own}");
+        assert!(own_trace.bytes().all(|b| b.is_ascii_hexdigit()), "{own}");
+
+        let lines = logs.records();
+        let answered: Vec<&Value> = lines
+            .iter()
+            .filter(|line| line["message"] == "request answered")
+            .collect();
+        assert!(
+            answered.iter().any(|line| line["trace_id"] == UNSAMPLED),
+            "{answered:?}"
+        );
+        assert!(
+            answered
+                .iter()
+                .any(|line| line["trace_id"] == own_trace.as_str()),
+            "{answered:?}"
+        );
+
+        served.shutdown().await;
+        drop(guard);
+        tokio::task::spawn_blocking(move || tracing.shutdown())
+            .await
+            .expect("the exporter shuts down");
+        let traces: std::collections::BTreeSet<String> = collector
+            .spans()
+            .iter()
+            .map(|(_, span)| hex(&span.trace_id))
+            .collect();
+        let expected: std::collections::BTreeSet<String> = if sampler == "always_off" {
+            std::collections::BTreeSet::new()
+        } else {
+            [own_trace].into()
+        };
+        assert_eq!(
+            traces, expected,
+            "{sampler}: only sampled traces are exported"
+        );
+    }
+}
+
 /// A collector that holds every export changes no answer: the requests are served while the
 /// spans wait in the bounded queue, and those that do not fit are dropped and counted.
 #[tokio::test(flavor = "current_thread")]

@@ -41,6 +41,8 @@ mod baseline;
 mod client;
 #[path = "shared/common.rs"]
 mod common;
+#[path = "shared/traced.rs"]
+mod traced;
 #[path = "load/wire.rs"]
 mod wire;
 
@@ -350,7 +352,6 @@ fn tracing_for(
     export: Export,
     collector: SocketAddr,
 ) -> Result<(cmmv::telemetry::Tracing, tracing::Dispatch), String> {
-    use tracing_subscriber::layer::SubscriberExt as _;
     let endpoint = match export {
         Export::All | Export::SampleNothing | Export::CollectorSlow => {
             format!("http://{collector}/v1/traces")
@@ -376,11 +377,7 @@ fn tracing_for(
         timeout: Duration::from_secs(1),
         ..Default::default()
     };
-    let tracing = cmmv::telemetry::Tracing::start(&settings)
-        .map_err(|e| e.to_string())?
-        .ok_or("an endpoint is configured")?;
-    let dispatch = tracing::Dispatch::new(tracing_subscriber::registry().with(tracing.layer()));
-    Ok((tracing, dispatch))
+    traced::recording(&settings)
 }
 
 /// Measures two servers in turns and prints each one's medians and the ratios first / second.

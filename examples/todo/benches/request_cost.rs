@@ -35,6 +35,8 @@ use tower::ServiceExt;
 
 #[path = "shared/common.rs"]
 mod common;
+#[path = "shared/traced.rs"]
+mod traced;
 
 use common::bearer_token;
 
@@ -189,7 +191,6 @@ fn run(args: &[String]) -> Result<(), String> {
 fn tracing_to_nowhere(
     sampler: cmmv::telemetry::Sampler,
 ) -> Result<(cmmv::telemetry::Tracing, tracing::Dispatch), String> {
-    use tracing_subscriber::layer::SubscriberExt as _;
     let free = std::net::TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
     let addr = free.local_addr().map_err(|e| e.to_string())?;
     drop(free);
@@ -198,11 +199,7 @@ fn tracing_to_nowhere(
         sampler,
         ..Default::default()
     };
-    let tracing = cmmv::telemetry::Tracing::start(&settings)
-        .map_err(|e| e.to_string())?
-        .ok_or("an endpoint is configured")?;
-    let dispatch = tracing::Dispatch::new(tracing_subscriber::registry().with(tracing.layer()));
-    Ok((tracing, dispatch))
+    traced::recording(&settings)
 }
 
 async fn send(router: &axum::Router, request: Request<Body>) -> Result<(), String> {

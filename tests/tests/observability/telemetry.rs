@@ -182,6 +182,27 @@ fn exporting(collector: &Collector, extra: &[(&str, String)]) -> Settings {
     with_auth(Settings::from_pairs(pairs).expect("valid settings"))
 }
 
+/// The exporter `settings` configure and, for this thread, a subscriber exporting through it
+/// and capturing JSON log lines at `info`.
+fn exporting_and_logging(
+    settings: &Settings,
+) -> (Tracing, CapturedLogs, tracing::subscriber::DefaultGuard) {
+    let tracing = Tracing::start(&settings.telemetry)
+        .expect("the exporter starts")
+        .expect("an endpoint is configured");
+    let logs = CapturedLogs::default();
+    let writer = logs.clone();
+    let subscriber = tracing_subscriber::registry().with(tracing.layer()).with(
+        tracing_subscriber::fmt::layer()
+            .json()
+            .flatten_event(true)
+            .with_writer(move || writer.clone())
+            .with_filter(tracing_subscriber::filter::LevelFilter::INFO),
+    );
+    let guard = tracing::subscriber::set_default(subscriber);
+    (tracing, logs, guard)
+}
+
 /// The example service with `settings`, exporting through `tracing`'s layer.
 async fn serve_example(settings: Settings) -> Served {
     let service = todo::assemble(settings).await.expect("the example starts");
@@ -199,19 +220,7 @@ async fn a_traced_request_continues_the_callers_trace() {
     let collector = Collector::start(Mode::Accept);
     let settings = exporting(&collector, &[]);
     assert_eq!(settings.telemetry.endpoint, Some(collector.endpoint()));
-    let tracing = Tracing::start(&settings.telemetry)
-        .expect("the exporter starts")
-        .expect("an endpoint is configured");
-    let logs = CapturedLogs::default();
-    let writer = logs.clone();
-    let subscriber = tracing_subscriber::registry().with(tracing.layer()).with(
-        tracing_subscriber::fmt::layer()
-            .json()
-            .flatten_event(true)
-            .with_writer(move || writer.clone())
-            .with_filter(tracing_subscriber::filter::LevelFilter::INFO),
-    );
-    let guard = tracing::subscriber::set_default(subscriber);
+    let (tracing, logs, guard) = exporting_and_logging(&settings);
     let served = serve_example(settings).await;
 
     let traceparent = format!("00-{TRACE_ID}-{PARENT_SPAN}-01");
@@ -499,19 +508,7 @@ async fn unsampled_requests_export_no_span_of_any_trace() {
     for sampler in ["parentbased_always_on", "always_off"] {
         let collector = Collector::start(Mode::Accept);
         let settings = exporting(&collector, &[("OTEL_TRACES_SAMPLER", sampler.to_owned())]);
-        let tracing = Tracing::start(&settings.telemetry)
-            .expect("the exporter starts")
-            .expect("an endpoint is configured");
-        let logs = CapturedLogs::default();
-        let writer = logs.clone();
-        let subscriber = tracing_subscriber::registry().with(tracing.layer()).with(
-            tracing_subscriber::fmt::layer()
-                .json()
-                .flatten_event(true)
-                .with_writer(move || writer.clone())
-                .with_filter(tracing_subscriber::filter::LevelFilter::INFO),
-        );
-        let guard = tracing::subscriber::set_default(subscriber);
+        let (tracing, logs, guard) = exporting_and_logging(&settings);
         let served = serve_example(settings).await;
         let client = reqwest::Client::new();
         let user = bearer(&token("00000000-0000-4000-8000-0000000000aa", &["user"]));

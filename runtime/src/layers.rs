@@ -331,32 +331,25 @@ where
         let parent = crate::telemetry::extract(request.headers());
         let unsampled = (!probe && crate::telemetry::drops(parent.as_ref()))
             .then(|| crate::telemetry::unsampled_trace(parent.as_ref()));
+        // One shape, three callsites: a span's target is fixed where it is written.
+        macro_rules! server_span {
+            ($target:expr) => {
+                tracing::info_span!(
+                    target: $target,
+                    "request",
+                    otel.name = span_method(&method),
+                    otel.kind = "server",
+                    request_id = tracing::field::Empty,
+                    trace_id = tracing::field::Empty,
+                )
+            };
+        }
         let span = if probe {
-            tracing::info_span!(
-                target: crate::telemetry::PROBES_TARGET,
-                "request",
-                otel.name = span_method(&method),
-                otel.kind = "server",
-                request_id = tracing::field::Empty,
-                trace_id = tracing::field::Empty,
-            )
+            server_span!(crate::telemetry::PROBES_TARGET)
         } else if unsampled.is_some() {
-            tracing::info_span!(
-                target: crate::telemetry::UNSAMPLED_TARGET,
-                "request",
-                otel.name = span_method(&method),
-                otel.kind = "server",
-                request_id = tracing::field::Empty,
-                trace_id = tracing::field::Empty,
-            )
+            server_span!(crate::telemetry::UNSAMPLED_TARGET)
         } else {
-            tracing::info_span!(
-                "request",
-                otel.name = span_method(&method),
-                otel.kind = "server",
-                request_id = tracing::field::Empty,
-                trace_id = tracing::field::Empty,
-            )
+            server_span!(module_path!())
         };
         if let (Some(parent), None) = (&parent, unsampled) {
             // Fails when no exporter is installed or the span is filtered out (a probe's);

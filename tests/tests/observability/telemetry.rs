@@ -209,6 +209,27 @@ async fn serve_example(settings: Settings) -> Served {
     Served::start(service.app).await
 }
 
+/// The problem a user's GET of a note that does not exist is answered with, the request
+/// carrying `traceparent` when given.
+async fn missing_note(
+    client: &reqwest::Client,
+    served: &Served,
+    traceparent: Option<&str>,
+) -> Value {
+    let mut request = client
+        .get(served.url("/v1/notes/00000000-0000-4000-8000-00000000dead"))
+        .headers(bearer(&token(
+            "00000000-0000-4000-8000-0000000000aa",
+            &["user"],
+        )));
+    if let Some(traceparent) = traceparent {
+        request = request.header("traceparent", traceparent);
+    }
+    let response = request.send().await.expect("a response");
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    response.json().await.expect("a problem")
+}
+
 const TRACE_ID: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
 const PARENT_SPAN: &str = "00f067aa0ba902b7";
 
@@ -255,32 +276,10 @@ async fn a_traced_request_continues_the_callers_trace() {
         .expect("a response");
     assert_eq!(fetched.status(), StatusCode::OK);
     // A problem carries the trace id, with or without an exporter.
-    let missing = client
-        .get(served.url("/v1/notes/00000000-0000-4000-8000-00000000dead"))
-        .headers(bearer(&token(
-            "00000000-0000-4000-8000-0000000000aa",
-            &["user"],
-        )))
-        .header("traceparent", &traceparent)
-        .send()
-        .await
-        .expect("a response");
-    assert_eq!(missing.status(), StatusCode::NOT_FOUND);
-    let problem: Value = missing.json().await.expect("a problem");
+    let problem = missing_note(&client, &served, Some(&traceparent)).await;
     assert_eq!(problem["trace_id"], TRACE_ID, "{problem}");
     // An untraced request starts a trace of its own, named in its problem.
-    let untraced: Value = client
-        .get(served.url("/v1/notes/00000000-0000-4000-8000-00000000dead"))
-        .headers(bearer(&token(
-            "00000000-0000-4000-8000-0000000000aa",
-            &["user"],
-        )))
-        .send()
-        .await
-        .expect("a response")
-        .json()
-        .await
-        .expect("a problem");
+    let untraced = missing_note(&client, &served, None).await;
     let own_trace = untraced["trace_id"]
         .as_str()
         .expect("a trace id")
@@ -291,19 +290,12 @@ async fn a_traced_request_continues_the_callers_trace() {
     // A caller that did not sample its trace: answered, its trace id in the problem, and no
     // span of it exported.
     const UNSAMPLED: &str = "0af7651916cd43dd8448eb211c80319c";
-    let unsampled: Value = client
-        .get(served.url("/v1/notes/00000000-0000-4000-8000-00000000dead"))
-        .headers(bearer(&token(
-            "00000000-0000-4000-8000-0000000000aa",
-            &["user"],
-        )))
-        .header("traceparent", format!("00-{UNSAMPLED}-b7ad6b7169203331-00"))
-        .send()
-        .await
-        .expect("a response")
-        .json()
-        .await
-        .expect("a problem");
+    let unsampled = missing_note(
+        &client,
+        &served,
+        Some(&format!("00-{UNSAMPLED}-b7ad6b7169203331-00")),
+    )
+    .await;
     assert_eq!(unsampled["trace_id"], UNSAMPLED);
     // Client-chosen values are bounded: a long User-Agent is cut, a long tracestate dropped.
     const LONG_TRACE: &str = "1bf92f3577b34da6a3ce929d0e0e4736";
@@ -525,28 +517,11 @@ async fn unsampled_requests_export_no_span_of_any_trace() {
             .await
             .expect("a response");
         assert_eq!(created.status(), StatusCode::CREATED);
-        let missing: Value = client
-            .get(served.url("/v1/notes/00000000-0000-4000-8000-00000000dead"))
-            .headers(user.clone())
-            .header("traceparent", &unsampled)
-            .send()
-            .await
-            .expect("a response")
-            .json()
-            .await
-            .expect("a problem");
+        let missing = missing_note(&client, &served, Some(&unsampled)).await;
         assert_eq!(missing["trace_id"], UNSAMPLED, "{missing}");
         // A request with no caller's trace: sampled by the parent-based default, dropped by
         // always_off, a trace id either way.
-        let own: Value = client
-            .get(served.url("/v1/notes/00000000-0000-4000-8000-00000000dead"))
-            .headers(user.clone())
-            .send()
-            .await
-            .expect("a response")
-            .json()
-            .await
-            .expect("a problem");
+        let own = missing_note(&client, &served, None).await;
         let own_trace = own["trace_id"].as_str().expect("a trace id").to_owned();
         assert_eq!(own_trace.len(), 32, "{own}");
         assert!(own_trace.bytes().all(|b| b.is_ascii_hexdigit()), "{own}");

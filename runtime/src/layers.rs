@@ -51,8 +51,7 @@ use crate::metrics::{Metrics, UNMATCHED_ROUTE};
 use crate::problem::Problem;
 use crate::request_id::{self, REQUEST_ID_HEADER};
 use crate::settings::{CorsOrigins, Settings};
-use opentelemetry::trace::TraceContextExt as _;
-use tracing_opentelemetry::OpenTelemetrySpanExt as _;
+use opentelemetry::KeyValue;
 
 /// How long browsers may cache a preflight answer.
 const CORS_MAX_AGE: Duration = Duration::from_secs(600);
@@ -134,9 +133,6 @@ pub(crate) struct RequestScope {
     pub(crate) request_id: request_id::RequestId,
     /// The W3C trace id of the request (see [`crate::telemetry`]), for logs and problems.
     pub(crate) trace_id: Option<opentelemetry::trace::TraceId>,
-    /// Whether the request's server span is recorded (exported): its child spans are made only
-    /// then, since an unsampled trace's children would be built and thrown away.
-    traced: bool,
     /// The route template the request matched, filled in by [`ReportRoute`] once routing is
     /// done. The outer service runs before routing and so cannot see `MatchedPath` itself; the
     /// slot survives a panic or timeout in between.
@@ -157,11 +153,6 @@ impl RequestScope {
     /// moved on to the service it wraps.
     pub(crate) fn shared(extensions: &http::Extensions) -> Option<Arc<RequestScope>> {
         extensions.get::<Scope>().map(|scope| scope.0.clone())
-    }
-
-    /// Whether the request's trace is recorded, for the spans of the work it causes.
-    pub(crate) fn is_traced(&self) -> bool {
-        self.traced
     }
 
     /// The authenticated caller, once something authenticated the request.
@@ -185,22 +176,7 @@ impl RequestScope {
     /// The client's address: the socket's peer, or the hop a trusted proxy names (the
     /// settings' `CMMV_TRUSTED_PROXIES`), as the rate limiter counts it.
     pub(crate) fn client_ip(&self, parts: &http::request::Parts) -> std::net::IpAddr {
-        self.client_ip_of(&parts.extensions, &parts.headers)
-    }
-
-    fn client_ip_of(&self, extensions: &http::Extensions, headers: &HeaderMap) -> std::net::IpAddr {
-        let peer = extensions
-            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-            .map_or(
-                std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST),
-                |info| info.0.ip(),
-            );
-        crate::ratelimit::client_ip(
-            peer,
-            headers,
-            &self.app.trusted_proxies,
-            &self.app.proxy_header,
-        )
+        self.app.client_ip(&parts.extensions, &parts.headers)
     }
 
     pub(crate) fn metrics(&self) -> &Metrics {
@@ -286,6 +262,19 @@ struct Shared {
     sunset_gone: bool,
 }
 
+impl Shared {
+    /// The client's address: the socket's peer, or the hop a trusted proxy names.
+    fn client_ip(&self, extensions: &http::Extensions, headers: &HeaderMap) -> std::net::IpAddr {
+        let peer = extensions
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map_or(
+                std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST),
+                |info| info.0.ip(),
+            );
+        crate::ratelimit::client_ip(peer, headers, &self.trusted_proxies, &self.proxy_header)
+    }
+}
+
 #[derive(Clone)]
 struct OuterLayer(Arc<Shared>);
 
@@ -322,51 +311,38 @@ where
     fn call(&mut self, mut request: Request) -> Self::Future {
         let started = Instant::now();
         let method = request.method().clone();
-        // The server span: `otel.name` becomes "METHOD /route/{template}" once routing is done.
-        // Probes and scrapes get theirs under a target of their own, which the export filter
-        // leaves out by default: a kubelet's probe every few seconds is not a trace anyone reads.
-        // A request whose trace the exporter is sure to drop gets one the exporter never takes,
-        // and runs as unsampled (see `crate::telemetry`): it pays for its log context only.
+        // The server span, made on the exporter's tracer (see `crate::telemetry`): named
+        // "METHOD /route/{template}" once routing is done. Probes and scrapes are asked about
+        // under a target of their own, which the export filter leaves out by default: a
+        // kubelet's probe every few seconds is not a trace anyone reads. A request whose trace
+        // the exporter is sure to drop runs as unsampled: it pays for its log context only.
         let probe = is_probe(request.uri().path());
-        let parent = crate::telemetry::extract(request.headers());
-        let unsampled = (!probe && crate::telemetry::drops(parent.as_ref()))
-            .then(|| crate::telemetry::unsampled_trace(parent.as_ref()));
-        // One shape, three callsites: a span's target is fixed where it is written.
-        macro_rules! server_span {
+        let trace = crate::telemetry::RequestTrace::begin(
+            span_method(&method),
+            probe,
+            crate::telemetry::extract(request.headers()),
+            || self.request_attributes(&request),
+        );
+        // The request's span in the logs, with the ids a log line is found by. One shape, two
+        // callsites: a span's target is fixed where it is written.
+        macro_rules! log_span {
             ($target:expr) => {
                 tracing::info_span!(
                     target: $target,
                     "request",
-                    otel.name = span_method(&method),
-                    otel.kind = "server",
                     request_id = tracing::field::Empty,
                     trace_id = tracing::field::Empty,
                 )
             };
         }
         let span = if probe {
-            server_span!(crate::telemetry::PROBES_TARGET)
-        } else if unsampled.is_some() {
-            server_span!(crate::telemetry::UNSAMPLED_TARGET)
+            log_span!(crate::telemetry::PROBES_TARGET)
         } else {
-            server_span!(module_path!())
-        };
-        if let (Some(parent), None) = (&parent, unsampled) {
-            // Fails when no exporter is installed or the span is filtered out (a probe's);
-            // the caller's trace id is still taken below.
-            let _ = span.set_parent(parent.clone());
-        }
-        let (trace_id, recording) = match unsampled {
-            Some(trace) => (Some(trace), false),
-            None => match crate::telemetry::trace_id(&span, parent.as_ref()) {
-                Some((id, recording)) => (Some(id), recording),
-                None => (None, false),
-            },
+            log_span!(crate::telemetry::SERVER_TARGET)
         };
         let scope = Arc::new(RequestScope {
             request_id: request_id::assign(&request),
-            trace_id,
-            traced: recording,
+            trace_id: trace.trace_id(),
             route: OnceLock::new(),
             auth: OnceLock::new(),
             app: Arc::clone(&self.shared),
@@ -375,29 +351,74 @@ where
         if let Some(trace_id) = scope.trace_id {
             span.record("trace_id", tracing::field::display(trace_id));
         }
-        if recording {
-            describe_request(&span, &request, &scope);
-        }
         // The path is logged and may become a problem's `instance`. Cloning the URI shares the
         // request's bytes where copying the path would allocate.
         let uri = request.uri().clone();
         request.extensions_mut().insert(Scope(Arc::clone(&scope)));
 
-        let future = span.in_scope(|| match unsampled {
-            Some(trace) => crate::telemetry::unsampled(trace, || self.inner.call(request)),
-            None => self.inner.call(request),
-        });
+        let future = trace.within(|| span.in_scope(|| self.inner.call(request)));
         OuterFuture {
-            inner: tracing::Instrument::instrument(future, span.clone()),
-            unsampled,
+            inner: tracing::Instrument::instrument(future, span),
             answered: Answered {
                 started,
                 method,
                 uri,
                 scope,
-                span: recording.then_some(span),
+                trace,
             },
         }
+    }
+}
+
+impl<S> Outer<S> {
+    /// The server span's request attributes, per the HTTP semantic conventions: no query
+    /// string, no header but `User-Agent`, nothing of the body.
+    fn request_attributes(&self, request: &Request) -> Vec<KeyValue> {
+        // A made-up method is `_OTHER`, as the conventions say: no unbounded attribute values.
+        let method = match crate::metrics::method_label(request.method()) {
+            "OTHER" => "_OTHER",
+            known => known,
+        };
+        let version = match request.version() {
+            http::Version::HTTP_09 => "0.9",
+            http::Version::HTTP_10 => "1.0",
+            http::Version::HTTP_2 => "2",
+            http::Version::HTTP_3 => "3",
+            _ => "1.1",
+        };
+        let mut attributes = Vec::with_capacity(8);
+        attributes.push(KeyValue::new("http.request.method", method));
+        attributes.push(KeyValue::new("url.scheme", "http"));
+        attributes.push(KeyValue::new("network.protocol.version", version));
+        let host = request
+            .headers()
+            .get(header::HOST)
+            .and_then(|host| host.to_str().ok())
+            .and_then(|host| host.parse::<http::uri::Authority>().ok());
+        if let Some(host) = host {
+            attributes.push(KeyValue::new(
+                "server.address",
+                bounded(host.host(), ATTRIBUTE_LIMIT),
+            ));
+            if let Some(port) = host.port_u16() {
+                attributes.push(KeyValue::new("server.port", i64::from(port)));
+            }
+        }
+        let client = self
+            .shared
+            .client_ip(request.extensions(), request.headers());
+        attributes.push(KeyValue::new("client.address", client.to_string()));
+        if let Some(agent) = request
+            .headers()
+            .get(header::USER_AGENT)
+            .and_then(|agent| agent.to_str().ok())
+        {
+            attributes.push(KeyValue::new(
+                "user_agent.original",
+                bounded(agent, ATTRIBUTE_LIMIT),
+            ));
+        }
+        attributes
     }
 }
 
@@ -428,53 +449,11 @@ fn is_probe(path: &str) -> bool {
     path == crate::app::METRICS_PATH || path.starts_with("/health/")
 }
 
-/// The server span's request attributes, per the HTTP semantic conventions: no query string,
-/// no header but `User-Agent`, nothing of the body.
-fn describe_request(span: &tracing::Span, request: &Request, scope: &RequestScope) {
-    // A made-up method is `_OTHER`, as the conventions say: no unbounded attribute values.
-    let method = match crate::metrics::method_label(request.method()) {
-        "OTHER" => "_OTHER",
-        known => known,
-    };
-    span.set_attribute("http.request.method", method);
-    span.set_attribute("url.scheme", "http");
-    let version = match request.version() {
-        http::Version::HTTP_09 => "0.9",
-        http::Version::HTTP_10 => "1.0",
-        http::Version::HTTP_2 => "2",
-        http::Version::HTTP_3 => "3",
-        _ => "1.1",
-    };
-    span.set_attribute("network.protocol.version", version);
-    let host = request
-        .headers()
-        .get(header::HOST)
-        .and_then(|host| host.to_str().ok())
-        .and_then(|host| host.parse::<http::uri::Authority>().ok());
-    if let Some(host) = host {
-        span.set_attribute("server.address", bounded(host.host(), ATTRIBUTE_LIMIT));
-        if let Some(port) = host.port_u16() {
-            span.set_attribute("server.port", i64::from(port));
-        }
-    }
-    let client = scope.client_ip_of(request.extensions(), request.headers());
-    span.set_attribute("client.address", client.to_string());
-    if let Some(agent) = request
-        .headers()
-        .get(header::USER_AGENT)
-        .and_then(|agent| agent.to_str().ok())
-    {
-        span.set_attribute("user_agent.original", bounded(agent, ATTRIBUTE_LIMIT));
-    }
-}
-
 pin_project! {
     /// The future of [`Outer`]: the inner answer, then what steps 1 to 3 add to it.
     pub(crate) struct OuterFuture<F> {
         #[pin]
         inner: Instrumented<F>,
-        // The trace of a request known not to be sampled: polled as such.
-        unsampled: Option<opentelemetry::trace::TraceId>,
         answered: Answered,
     }
 }
@@ -485,8 +464,9 @@ struct Answered {
     method: Method,
     uri: Uri,
     scope: Arc<RequestScope>,
-    /// The server span, when it is recorded: to complete with the route and status.
-    span: Option<tracing::Span>,
+    /// How the request is traced: what it is polled within, the server span to complete with
+    /// the route and status.
+    trace: crate::telemetry::RequestTrace,
 }
 
 impl<F> Future for OuterFuture<F>
@@ -497,10 +477,8 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
-        let polled = match *this.unsampled {
-            Some(trace) => crate::telemetry::unsampled(trace, || this.inner.poll(cx)),
-            None => this.inner.poll(cx),
-        };
+        let inner = this.inner;
+        let polled = this.answered.trace.within(|| inner.poll(cx));
         let mut response = match ready!(polled) {
             Ok(response) => response,
             Err(never) => match never {},
@@ -517,7 +495,7 @@ impl Answered {
             method,
             uri,
             scope,
-            span,
+            trace,
         } = self;
         let RequestScope {
             request_id,
@@ -531,8 +509,8 @@ impl Answered {
         let latency = started.elapsed();
         let matched = route.get().map(MatchedPath::as_str);
         let route = matched.unwrap_or(UNMATCHED_ROUTE);
-        if let Some(span) = span {
-            describe_response(span, method, matched, response.status());
+        if trace.is_recorded() {
+            end_server_span(trace, method, matched, response.status());
         }
         app.metrics
             .record_request(method, route, response.status().as_u16(), latency);
@@ -555,27 +533,29 @@ impl Answered {
     }
 }
 
-/// The server span's name and response attributes. A 5xx marks the span as failed; a 4xx is
-/// the client's error, not the server's, as the conventions say for server spans.
-fn describe_response(
-    span: &tracing::Span,
+/// Ends the server span with its name and response attributes. A 5xx marks the span as
+/// failed; a 4xx is the client's error, not the server's, as the conventions say for server
+/// spans.
+fn end_server_span(
+    trace: &crate::telemetry::RequestTrace,
     method: &Method,
     route: Option<&str>,
     status: http::StatusCode,
 ) {
-    if let Some(route) = route {
-        // The span is started by now, and a started span is renamed through its context.
-        let method = span_method(method);
-        span.context()
-            .span()
-            .update_name(format!("{method} {route}"));
-        span.set_attribute("http.route", route.to_owned());
+    let mut attributes = Vec::with_capacity(3);
+    let name = route.map(|route| {
+        attributes.push(KeyValue::new("http.route", route.to_owned()));
+        format!("{} {route}", span_method(method))
+    });
+    attributes.push(KeyValue::new(
+        "http.response.status_code",
+        i64::from(status.as_u16()),
+    ));
+    let failed = status.is_server_error();
+    if failed {
+        attributes.push(KeyValue::new("error.type", status.as_str().to_owned()));
     }
-    span.set_attribute("http.response.status_code", i64::from(status.as_u16()));
-    if status.is_server_error() {
-        span.set_attribute("error.type", status.as_str().to_owned());
-        span.set_status(opentelemetry::trace::Status::error(""));
-    }
+    trace.end(name, attributes, failed);
 }
 
 #[derive(Debug, Clone, Copy)]

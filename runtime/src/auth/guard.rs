@@ -27,6 +27,8 @@ use tower::{Layer, Service};
 use super::{AuthError, JwtVerifier, Principal};
 use crate::layers::RequestScope;
 use crate::problem::Problem;
+use crate::telemetry::ChildSpan;
+use opentelemetry::KeyValue;
 
 /// Who may call an operation: a contract's `auth` policy, as generated code states it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -237,14 +239,11 @@ pub async fn resolve(request: &mut Request) -> Outcome {
     }
     // Only an API key with a store to ask, or a bearer token for a remote revocation record,
     // is left.
-    let span = auth_span(request);
+    let span = ChildSpan::start("authenticate", Vec::new);
     let outcome = match RequestScope::of(request.extensions()) {
         Some(scope) => {
-            tracing::Instrument::instrument(
-                scope.authenticator().authenticate(request.headers()),
-                span.clone(),
-            )
-            .await
+            span.around(scope.authenticator().authenticate(request.headers()))
+                .await
         }
         None => Err(AuthError::InvalidApiKey),
     };
@@ -263,45 +262,30 @@ fn resolve_now(request: &Request) -> Option<Outcome> {
     // The span is made once there is an outcome to record (so it has no duration to speak
     // of): this path takes microseconds, and when it cannot decide, the asynchronous one opens
     // the span around its wait.
-    Some(remember(request, outcome, &auth_span(request)))
-}
-
-/// The span of one authentication, in a request whose trace is recorded: how it ended (the
-/// outcome only, never the credentials) and, when it waits for a store or Redis, how long.
-/// The in-memory path decides in microseconds and opens the span with its outcome.
-fn auth_span(request: &Request) -> tracing::Span {
-    if !RequestScope::of(request.extensions()).is_some_and(RequestScope::is_traced) {
-        return tracing::Span::none();
-    }
-    tracing::debug_span!(
-        target: crate::telemetry::SPANS_TARGET,
-        "authenticate",
-        outcome = tracing::field::Empty
-    )
+    let span = ChildSpan::start("authenticate", Vec::new);
+    Some(remember(request, outcome, &span))
 }
 
 /// Keeps the outcome in the request's scope for whoever asks next (the guard after the rate
 /// limiter, the handler's `Context`). A bare router has no scope, and no authenticator either:
 /// its outcome is "nobody", cheap to work out again.
 /// The failure is counted by reason in `cmmv_auth_failures_total`, a label of a dozen values.
-fn remember(request: &Request, outcome: Outcome, span: &tracing::Span) -> Outcome {
+fn remember(request: &Request, outcome: Outcome, span: &ChildSpan) -> Outcome {
     let scope = RequestScope::of(request.extensions());
-    match &outcome {
-        Ok(Some(_)) => {
-            span.record("outcome", "authenticated");
-        }
-        Ok(None) => {
-            span.record("outcome", "anonymous");
-        }
-        Err(error) => {
-            span.record("outcome", error.reason());
-            span.in_scope(|| tracing::info!(reason = error.reason(), "credentials refused"));
-            if let Some(scope) = scope {
-                let metrics = scope.metrics();
-                metrics.record(|| {
-                    metrics::counter!(AUTH_FAILURES, "reason" => error.reason()).increment(1);
-                });
-            }
+    // The outcome only, never the credentials.
+    let name = match &outcome {
+        Ok(Some(_)) => "authenticated",
+        Ok(None) => "anonymous",
+        Err(error) => error.reason(),
+    };
+    span.set(KeyValue::new("outcome", name));
+    if let Err(error) = &outcome {
+        span.within(|| tracing::info!(reason = error.reason(), "credentials refused"));
+        if let Some(scope) = scope {
+            let metrics = scope.metrics();
+            metrics.record(|| {
+                metrics::counter!(AUTH_FAILURES, "reason" => error.reason()).increment(1);
+            });
         }
     }
     if let Some(scope) = scope {

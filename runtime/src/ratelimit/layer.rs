@@ -21,6 +21,7 @@ use std::time::Duration;
 use axum::extract::{ConnectInfo, Request};
 use axum::response::{IntoResponse, Response};
 use http::{HeaderName, HeaderValue, StatusCode};
+use opentelemetry::KeyValue;
 use tower::{Layer, Service};
 
 use super::RateLimitSettings;
@@ -337,23 +338,14 @@ impl RateLimiting {
             };
             let key = self.key(policy.key, &request, user.as_deref());
             // The key is not recorded: it is a client's address or a user id.
-            let traced = crate::layers::RequestScope::of(request.extensions())
-                .is_some_and(crate::layers::RequestScope::is_traced);
-            let span = if traced {
-                tracing::debug_span!(
-                    target: crate::telemetry::SPANS_TARGET,
-                    "rate_limit",
-                    policy = policy.id,
-                    backend = self.limiter.backend(),
-                    outcome = tracing::field::Empty,
-                )
-            } else {
-                tracing::Span::none()
-            };
+            let span = crate::telemetry::ChildSpan::start("rate_limit", || {
+                vec![
+                    KeyValue::new("policy", policy.id),
+                    KeyValue::new("backend", self.limiter.backend()),
+                ]
+            });
             let started = std::time::Instant::now();
-            let checked =
-                tracing::Instrument::instrument(self.limiter.check(policy, &key), span.clone())
-                    .await;
+            let checked = span.around(self.limiter.check(policy, &key)).await;
             if self.limiter.backend() == "redis" {
                 observe(&request, |_| {
                     metrics::histogram!(REDIS_DURATION, "operation" => "rate_limit")
@@ -367,12 +359,12 @@ impl RateLimiting {
                     match self.on_error(policy, &key, &error).await {
                         Ok(Some(decision)) => decision,
                         Ok(None) => {
-                            span.record("outcome", "undecided");
+                            span.set(KeyValue::new("outcome", "undecided"));
                             count(&request, DECISIONS, policy, Some("undecided"));
                             continue;
                         }
                         Err(unavailable) => {
-                            span.record("outcome", "unavailable");
+                            span.set(KeyValue::new("outcome", "unavailable"));
                             count(&request, DECISIONS, policy, Some("unavailable"));
                             return unavailable;
                         }
@@ -384,7 +376,7 @@ impl RateLimiting {
             } else {
                 "refused"
             };
-            span.record("outcome", outcome);
+            span.set(KeyValue::new("outcome", outcome));
             count(&request, DECISIONS, policy, Some(outcome));
             if !decision.allowed {
                 let mut response =

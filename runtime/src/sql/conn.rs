@@ -123,7 +123,7 @@ impl Conn<'_> {
     /// reaches a trace. Statements run outside any span (migrations, readiness probes) get
     /// none: a root trace per probe would bury the requests.
     fn span(&self, statement: &Statement) -> tracing::Span {
-        if tracing::Span::current().is_none() {
+        if !crate::telemetry::within_span() {
             return tracing::Span::none();
         }
         let system = match self {

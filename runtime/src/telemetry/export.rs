@@ -283,6 +283,10 @@ impl Drain {
     fn run(&self, exporter: &mut opentelemetry_otlp::SpanExporter) {
         loop {
             let due = Instant::now() + self.delay;
+            // The buffer the request path pushes into next, allocated here, outside the lock:
+            // one that grew from nothing would move every span it holds at each doubling,
+            // under the lock, on a request's thread.
+            let fresh = Vec::with_capacity(self.batch);
             let (spans, flushes, resource, stopping) = {
                 let mut state = self.shared.lock();
                 loop {
@@ -302,7 +306,7 @@ impl Drain {
                         .0;
                 }
                 (
-                    std::mem::take(&mut state.spans),
+                    std::mem::replace(&mut state.spans, fresh),
                     std::mem::take(&mut state.flushes),
                     state.resource.take(),
                     state.stopping,

@@ -18,12 +18,14 @@
 //!
 //! A request whose trace is known before it starts not to be sampled (the sampler is
 //! `always_off` or a ratio of 0, or it is parent-based and the caller's `traceparent` says
-//! "not sampled") costs the exporter nothing: its server span is opened under a target the
-//! exporter's layer never takes ([`UNSAMPLED_TARGET`]), and no span opened while the request is
-//! polled reaches that layer either. It keeps its trace id (the caller's, or a fresh one) in
-//! logs and problems, and passes "not sampled" on to the services it calls. A span opened in a
-//! task the request spawned, under a span of that task's own, is outside this reach: the
-//! exporter's sampler decides it as a trace of its own.
+//! "not sampled") costs the exporter nothing: it has no server span, and no span opened while
+//! the request is polled reaches the exporter's layer. It keeps its trace id (the caller's, or
+//! a fresh one) in logs and problems, and passes "not sampled" on to the services it calls. A
+//! span opened in a task the request spawned, under a span of that task's own, is outside this
+//! reach: the exporter's sampler decides it as a trace of its own.
+//!
+//! The server span, the authentication span and the rate-limit span are made on the exporter's
+//! tracer directly rather than through `tracing`, for their cost: see [`request`].
 
 use std::cell::Cell;
 use std::time::Duration;
@@ -44,18 +46,19 @@ use tracing_subscriber::registry::LookupSpan;
 use crate::settings::Secret;
 
 mod export;
+mod request;
 
 pub(crate) use export::render_metrics;
+pub(crate) use request::{ChildSpan, RequestTrace};
 
 /// The target of the runtime's child spans (SQL statements, Redis commands, rate-limit
 /// decisions, authentication). They are at `debug` so that they cost nothing in the log
 /// output at the usual `info`, and the export filter takes them by default.
 pub const SPANS_TARGET: &str = "cmmv::trace";
 
-/// The target of the server span of a request whose trace is not sampled, known before it
-/// starts: the exporter's layer never takes it (see the module's documentation). It sits under
-/// the server span's own target, so that a log filter naming `cmmv::layers` still covers it.
-pub const UNSAMPLED_TARGET: &str = "cmmv::layers::unsampled";
+/// The target of a request's server span, at `info`: what the export filter is asked about it,
+/// and the target of the request's log span.
+pub const SERVER_TARGET: &str = "cmmv::layers";
 
 /// The target of the server spans of `/health/*` and `/metrics`, which the default export filter
 /// leaves out (`cmmv::probe=off`); `CMMV_OTEL_FILTER=info,cmmv::trace=debug` traces them too.
@@ -257,10 +260,18 @@ impl Tracing {
         S: tracing::Subscriber + for<'span> LookupSpan<'span> + Send + Sync,
     {
         // Validated with the settings; a fallback keeps tracing on regardless.
-        let filter = tracing_subscriber::EnvFilter::try_new(&self.filter)
-            .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+        let filter = || {
+            tracing_subscriber::EnvFilter::try_new(&self.filter)
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"))
+        };
+        let tracer = self.provider.tracer("cmmv");
+        let requests = request::RequestTracer {
+            sampler: self.sampler.clone(),
+            tracer: tracer.clone(),
+            takes: request::Takes::of(&filter()),
+        };
         tracing_opentelemetry::layer()
-            .with_tracer(self.provider.tracer("cmmv"))
+            .with_tracer(tracer)
             // The attributes the semantic conventions name, not the layer's bookkeeping (busy
             // and idle time, thread, source location, target): they cost on every span.
             .with_tracked_inactivity(false)
@@ -269,12 +280,17 @@ impl Tracing {
             .with_target(false)
             // No OpenTelemetry context is pushed on every poll of an instrumented future: the
             // runtime reads a span's context through `tracing` when it needs it (to inject
-            // `traceparent`), never through `Context::current()`.
+            // `traceparent`), and the request's own spans are in `Context::current()`.
             .with_context_activation(false)
-            // Nothing of a request known to be unsampled: see the module's documentation.
-            .with_filter(filter.and(tracing_subscriber::filter::filter_fn(exported)))
-            // Found by type in the subscriber, by requests deciding before they start.
-            .and_then(HeadSampler(self.sampler.clone()))
+            // Nothing of a request known to be unsampled, nor its log span: see the module's
+            // documentation.
+            .with_filter(filter().and(tracing_subscriber::filter::filter_fn(exported)))
+            // Found by type in the subscriber, by requests starting; it takes events only.
+            .and_then(
+                requests.with_filter(filter().and(tracing_subscriber::filter::filter_fn(
+                    |metadata| metadata.is_event() && exported(metadata),
+                ))),
+            )
     }
 
     /// Exports what is queued and stops the exporter, waiting at most the export timeout.
@@ -285,39 +301,19 @@ impl Tracing {
     }
 }
 
-/// The sampler of the exporter a subscriber records into, as a layer that does nothing but be
-/// found (`Dispatch::downcast_ref`): the requests served under that subscriber ask it whether
-/// their trace is dropped before they open a span.
-#[derive(Debug, Clone)]
-struct HeadSampler(Sampler);
-
-impl<S: tracing::Subscriber> Layer<S> for HeadSampler {}
-
 thread_local! {
     /// The trace of the unsampled request this thread is polling, if any.
     static UNSAMPLED: Cell<Option<TraceId>> = const { Cell::new(None) };
 }
 
-/// Whether the exporter's layer takes a span or event: not the server span of an unsampled
-/// request, nor anything opened while one is polled.
+/// Whether the exporter's layers take a span or event: not a request's log span (its server
+/// span is made apart), nor anything opened while an unsampled request is polled.
 fn exported(metadata: &tracing::Metadata<'_>) -> bool {
-    metadata.target() != UNSAMPLED_TARGET && UNSAMPLED.with(|trace| trace.get().is_none())
-}
-
-/// Whether the exporter of the current subscriber drops the trace of a request whose caller
-/// sent `parent`, known before the request starts. `false` without an exporter.
-pub(crate) fn drops(parent: Option<&opentelemetry::Context>) -> bool {
-    tracing::dispatcher::get_default(|dispatch| {
-        dispatch.downcast_ref::<HeadSampler>().is_some_and(|head| {
-            let parent = parent.map(TraceContextExt::span);
-            head.0
-                .drops(parent.as_ref().map(|span| span.span_context()))
-        })
-    })
+    !request::is_server_span(metadata) && UNSAMPLED.with(|trace| trace.get().is_none())
 }
 
 /// The trace id of an unsampled request: its caller's, or a fresh one.
-pub(crate) fn unsampled_trace(parent: Option<&opentelemetry::Context>) -> TraceId {
+fn unsampled_trace(parent: Option<&opentelemetry::Context>) -> TraceId {
     parent
         .map(|parent| parent.span().span_context().trace_id())
         .filter(|id| *id != TraceId::INVALID)
@@ -325,7 +321,7 @@ pub(crate) fn unsampled_trace(parent: Option<&opentelemetry::Context>) -> TraceI
 }
 
 /// Runs `f` as part of the unsampled request of trace `trace`: what it opens is not exported.
-pub(crate) fn unsampled<R>(trace: TraceId, f: impl FnOnce() -> R) -> R {
+fn unsampled<R>(trace: TraceId, f: impl FnOnce() -> R) -> R {
     /// Restores the outer state even when `f` panics.
     struct Restore(Option<TraceId>);
     impl Drop for Restore {
@@ -337,11 +333,19 @@ pub(crate) fn unsampled<R>(trace: TraceId, f: impl FnOnce() -> R) -> R {
     f()
 }
 
+/// Whether the caller runs within a span: a `tracing` one, or a request's own (see [`request`]).
+/// The runtime's client spans are made only there, so that a background task's statements do
+/// not each become a trace.
+pub(crate) fn within_span() -> bool {
+    !tracing::Span::current().is_none()
+        || opentelemetry::Context::map_current(TraceContextExt::has_active_span)
+}
+
 /// A client span for one Redis command, named by the command as the database conventions say.
 /// Keys and arguments are not recorded: they hold clients' addresses, user ids, session ids.
 /// Outside any span (a background task) there is none.
 pub(crate) fn redis_span(command: &'static str) -> tracing::Span {
-    if tracing::Span::current().is_none() {
+    if !within_span() {
         return tracing::Span::none();
     }
     tracing::debug_span!(
@@ -414,25 +418,17 @@ pub fn inject(headers: &mut http::HeaderMap) {
         propagator().inject_context(&context, &mut HeadersMut(headers));
         return;
     }
+    // The innermost exported `tracing` span's, else the request's own span's (see [`request`]).
     let context = tracing::Span::current().context();
     if context.span().span_context().is_valid() {
         propagator().inject_context(&context, &mut HeadersMut(headers));
+        return;
     }
-}
-
-/// The trace a request belongs to, once its server span has a parent: the exported span's trace,
-/// else the caller's.
-pub(crate) fn trace_id(
-    span: &tracing::Span,
-    parent: Option<&opentelemetry::Context>,
-) -> Option<(opentelemetry::trace::TraceId, bool)> {
-    let context = span.context();
-    let own = context.span().span_context().clone();
-    if own.is_valid() {
-        return Some((own.trace_id(), own.is_sampled()));
-    }
-    let parent = parent?.span().span_context().clone();
-    parent.is_valid().then(|| (parent.trace_id(), false))
+    opentelemetry::Context::map_current(|context| {
+        if context.span().span_context().is_valid() {
+            propagator().inject_context(context, &mut HeadersMut(headers));
+        }
+    });
 }
 
 #[cfg(test)]

@@ -749,11 +749,14 @@ async fn sweep(database_url: String, mut secrets: Secrets) {
     let logs = captured.text();
     let spans = collector.spans();
     let exported = format!("{spans:?}");
-    // What was captured is what a debug-level look would see: the runtime's own spans are at
-    // `debug`, and name the lines logged inside them. (Whether other crates' TRACE lines show
-    // depends on which test registered their callsites first, so none is required.)
+    // What was captured is what a debug-level look would see: the runtime's `tracing` spans
+    // are at `debug`, and name the lines logged inside them (the provider's answers, in the
+    // client span of each call). (Whether other crates' TRACE lines show depends on which test
+    // registered their callsites first, so none is required.)
     assert!(
-        logs.contains("\"name\":\"authenticate\""),
+        logs.lines()
+            .any(|line| line.contains("the identity provider answered")
+                && line.contains("\"name\":\"http_client\"")),
         "debug spans are captured"
     );
     assert!(

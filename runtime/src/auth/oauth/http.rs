@@ -62,7 +62,7 @@ impl ProviderClient {
         // A client span, and the trace passed on in `traceparent`: the provider's side of a
         // slow sign-in shows in the same trace. No URL (a query may hold a code), no header.
         // Outside any request (a background refresh) there is no span: no root trace per call.
-        let span = if tracing::Span::current().is_none() {
+        let span = if !crate::telemetry::within_span() {
             tracing::Span::none()
         } else {
             tracing::debug_span!(
@@ -76,9 +76,20 @@ impl ProviderClient {
             )
         };
         span.in_scope(|| crate::telemetry::inject(&mut parts.headers));
+        let started = std::time::Instant::now();
         let answer = tracing::Instrument::instrument(self.call(parts, body), span.clone()).await;
         if let Ok(answer) = &answer {
-            span.record("http.response.status_code", answer.status().as_u16());
+            let status = answer.status().as_u16();
+            span.record("http.response.status_code", status);
+            // For an operator looking into a slow or failing sign-in; the URL is left out, as
+            // above.
+            span.in_scope(|| {
+                tracing::debug!(
+                    status,
+                    elapsed_ms = started.elapsed().as_millis() as u64,
+                    "the identity provider answered"
+                );
+            });
         }
         answer
     }

@@ -386,7 +386,8 @@ impl<S> Outer<S> {
             http::Version::HTTP_3 => "3",
             _ => "1.1",
         };
-        let mut attributes = Vec::with_capacity(8);
+        // Room for the response's attributes too (see `end_server_span`).
+        let mut attributes = Vec::with_capacity(REQUEST_ATTRIBUTES + RESPONSE_ATTRIBUTES);
         attributes.push(KeyValue::new("http.request.method", method));
         attributes.push(KeyValue::new("url.scheme", "http"));
         attributes.push(KeyValue::new("network.protocol.version", version));
@@ -440,6 +441,10 @@ fn bounded(value: &str, limit: usize) -> String {
     }
     value[..end].to_owned()
 }
+
+/// How many attributes the server span has at most, from the request and from the response.
+const REQUEST_ATTRIBUTES: usize = 8;
+const RESPONSE_ATTRIBUTES: usize = 3;
 
 /// The longest client-chosen attribute value kept.
 const ATTRIBUTE_LIMIT: usize = 256;
@@ -542,7 +547,7 @@ fn end_server_span(
     route: Option<&str>,
     status: http::StatusCode,
 ) {
-    let mut attributes = Vec::with_capacity(3);
+    let mut attributes = Vec::with_capacity(RESPONSE_ATTRIBUTES);
     let name = route.map(|route| {
         attributes.push(KeyValue::new("http.route", route.to_owned()));
         format!("{} {route}", span_method(method))

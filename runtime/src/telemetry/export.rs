@@ -340,9 +340,10 @@ impl Drain {
                 DROPPED_EXPORT_FAILED.fetch_add(spans.len() as u64, Ordering::Relaxed);
                 return;
             }
-            let rest = spans.split_off(spans.len().min(self.batch));
-            let count = spans.len() as u64;
-            match futures_executor::block_on(exporter.export(spans)) {
+            // A batch off the end: what stays is not moved.
+            let batch = spans.split_off(spans.len().saturating_sub(self.batch));
+            let count = batch.len() as u64;
+            match futures_executor::block_on(exporter.export(batch)) {
                 Ok(()) => {
                     EXPORTED.fetch_add(count, Ordering::Relaxed);
                 }
@@ -353,7 +354,6 @@ impl Drain {
                     warn_export_failed(&error);
                 }
             }
-            spans = rest;
         }
     }
 }

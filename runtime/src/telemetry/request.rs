@@ -16,7 +16,7 @@
 //! it takes a request's server span (`cmmv::layers` at `info`), a probe's (`cmmv::probe`) and the
 //! runtime's child spans (`cmmv::trace` at `debug`).
 
-use opentelemetry::trace::{Span as _, SpanKind, Status, TraceContextExt, TraceId, Tracer as _};
+use opentelemetry::trace::{SpanKind, Status, TraceContextExt, TraceId, Tracer as _};
 use opentelemetry::{Context, KeyValue};
 use opentelemetry_sdk::trace::SdkTracer;
 use tracing_subscriber::Layer;
@@ -234,7 +234,7 @@ pub(crate) enum RequestTrace {
 impl RequestTrace {
     /// Starts the server span `name` of a request (of a probe, when `probe`), continuing the
     /// trace of `parent` (the caller's `traceparent`). `attributes` are the request's, asked for
-    /// only when the span is recorded.
+    /// only when the exporter takes the span.
     pub(crate) fn begin(
         name: &'static str,
         probe: bool,
@@ -269,13 +269,13 @@ impl RequestTrace {
             }
             let parent = parent.unwrap_or_default();
             let tracer = &exporter.tracer;
-            let mut span = tracer
+            // The attributes go in with the builder, whether or not the sampler keeps the span:
+            // set afterwards, each would be pushed into a vector that grows from nothing.
+            let span = tracer
                 .span_builder(name)
                 .with_kind(SpanKind::Server)
+                .with_attributes(attributes())
                 .start_with_context(tracer, &parent);
-            if span.span_context().is_sampled() {
-                span.set_attributes(attributes());
-            }
             Self::Traced(parent.with_span(span))
         })
     }

@@ -275,6 +275,15 @@ async fn a_traced_request_continues_the_callers_trace() {
         .await
         .expect("a response");
     assert_eq!(fetched.status(), StatusCode::OK);
+    // Credentials refused: the authentication span says why, with the log line as its event.
+    let refused = client
+        .get(served.url(&format!("/v1/notes/{id}")))
+        .header("authorization", "Bearer not-a-token")
+        .header("traceparent", &traceparent)
+        .send()
+        .await
+        .expect("a response");
+    assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
     // A problem carries the trace id, with or without an exporter.
     let problem = missing_note(&client, &served, Some(&traceparent)).await;
     assert_eq!(problem["trace_id"], TRACE_ID, "{problem}");
@@ -417,6 +426,31 @@ async fn a_traced_request_continues_the_callers_trace() {
     );
     let text = attribute(&select.attributes, "db.query.text").expect("the statement");
     assert!(text.as_str().is_some_and(|t| t.contains('?')), "{text}");
+    let outcomes: Vec<Value> = in_trace
+        .iter()
+        .filter(|span| span.name == "authenticate")
+        .filter_map(|span| attribute(&span.attributes, "outcome"))
+        .collect();
+    assert!(outcomes.contains(&json!("authenticated")), "{outcomes:?}");
+    let refusal = in_trace
+        .iter()
+        .find(|span| {
+            span.name == "authenticate"
+                && !matches!(
+                    attribute(&span.attributes, "outcome"),
+                    Some(Value::String(outcome)) if outcome == "authenticated" || outcome == "anonymous"
+                )
+        })
+        .expect("the refused request's authentication span");
+    let event = refusal
+        .events
+        .iter()
+        .find(|event| event.name == "credentials refused")
+        .expect("the refusal logged as the span's event");
+    assert_eq!(
+        attribute(&event.attributes, "reason"),
+        attribute(&refusal.attributes, "outcome")
+    );
     // Authentication and the rate limit, as children of the server span.
     for name in ["authenticate", "rate_limit"] {
         assert!(

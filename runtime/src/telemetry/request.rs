@@ -34,7 +34,7 @@ pub(super) struct RequestTracer {
 }
 
 /// What the export filter takes of the spans made here, asked once.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) struct Takes {
     requests: bool,
     probes: bool,
@@ -370,6 +370,33 @@ impl ChildSpan {
         match &self.0 {
             Some(cx) => opentelemetry::context::FutureExt::with_context(future, cx.clone()).await,
             None => future.await,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_export_filter_decides_the_requests_own_spans_by_target_and_level() {
+        let takes = |filter: &str| Takes::of(&tracing_subscriber::EnvFilter::new(filter));
+        let all = |requests, probes, children| Takes {
+            requests,
+            probes,
+            children,
+        };
+        let default = crate::telemetry::TelemetrySettings::default().filter;
+        for (filter, expected) in [
+            (default.as_str(), all(true, false, true)),
+            ("info", all(true, true, false)),
+            ("info,cmmv::trace=debug", all(true, true, true)),
+            ("warn", all(false, false, false)),
+            ("warn,cmmv::layers=info", all(true, false, false)),
+            ("off,cmmv::probe=info", all(false, true, false)),
+            ("trace,cmmv::trace=off", all(true, true, false)),
+        ] {
+            assert_eq!(takes(filter), expected, "{filter}");
         }
     }
 }

@@ -418,6 +418,24 @@ fn compare(
         first.p50.as_secs_f64() / second.p50.as_secs_f64(),
         first.p99.as_secs_f64() / second.p99.as_secs_f64()
     );
+    // Each round's two runs follow each other, so their ratio is little moved by what the
+    // machine does over minutes: the spread of these says how far the ratio above can be
+    // trusted on this machine.
+    let mut paired: Vec<f64> = rounds[0]
+        .iter()
+        .zip(&rounds[1])
+        .map(|(first, second)| first.throughput / second.throughput)
+        .collect();
+    paired.sort_by(f64::total_cmp);
+    println!(
+        "{:<8} throughput ratio of each round: {}",
+        scenario.name(),
+        paired
+            .iter()
+            .map(|ratio| format!("{ratio:.2}x"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
     Ok(())
 }
 

@@ -1,9 +1,10 @@
 //! `cargo bench -p todo --bench request_cost [-- --requests N] [--only memory|sqlite]
-//! [--get|--post] [--json|--protobuf|--grpc] [--traced sampled-0|export-all]`: what one
+//! [--get|--post] [--json|--protobuf|--grpc] [--traced sampled-0|ratio-0.1|export-all]`: what one
 //! request costs the server, without a network or a load generator in the way, in each wire
 //! form (JSON over REST, protobuf over REST, a gRPC call; all three by default). With
-//! `--traced`, the server's thread records into the OTLP exporter's layer, sampling nothing or
-//! everything (the exporter posts to a closed port: what the request path pays, not the post).
+//! `--traced`, the server's thread records into the OTLP exporter's layer, sampling nothing, a
+//! tenth of the traces (by trace id) or everything (the exporter posts to a closed port: what
+//! the request path pays, not the post).
 //!
 //! The example's app (limits off, a bearer token on every request, as in the `load` bench)
 //! answers GET one task by id and POST a task through `tower::ServiceExt::oneshot` on a
@@ -81,7 +82,10 @@ fn run(args: &[String]) -> Result<(), String> {
                 traced = Some(match iter.next().map(String::as_str) {
                     Some("sampled-0") => cmmv::telemetry::Sampler::AlwaysOff,
                     Some("export-all") => cmmv::telemetry::Sampler::AlwaysOn,
-                    _ => return Err("--traced takes sampled-0 or export-all".to_owned()),
+                    Some("ratio-0.1") => cmmv::telemetry::Sampler::Ratio(0.1),
+                    _ => {
+                        return Err("--traced takes sampled-0, ratio-0.1 or export-all".to_owned());
+                    }
                 });
             }
             other => return Err(format!("unknown argument `{other}`")),

@@ -18,7 +18,8 @@
 //!
 //! A request whose trace is known before it starts not to be sampled (the sampler is
 //! `always_off` or a ratio of 0, or it is parent-based and the caller's `traceparent` says
-//! "not sampled") costs the exporter nothing: it has no server span, and no span opened while
+//! "not sampled", or a ratio drops the trace id the request drew; see [`ChosenTraceIds`])
+//! costs the exporter nothing: it has no server span, and no span opened while
 //! the request is polled reaches the exporter's layer. It keeps its trace id (the caller's, or
 //! a fresh one) in logs and problems, and passes "not sampled" on to the services it calls. A
 //! span opened in a task the request spawned, under a span of that task's own, is outside this
@@ -188,6 +189,19 @@ impl Sampler {
         }
     }
 
+    /// Whether the decision for a trace with this parent depends on the trace id: a ratio
+    /// strictly between 0 and 1 decides by the id, so only once it is chosen.
+    fn decides_by_trace_id(&self, parent: Option<&SpanContext>) -> bool {
+        match self {
+            Self::AlwaysOn | Self::AlwaysOff => false,
+            Self::Ratio(ratio) => *ratio > 0.0 && *ratio < 1.0,
+            Self::ParentBased(root) => match parent.filter(|p| p.is_valid()) {
+                Some(_) => false,
+                None => root.decides_by_trace_id(None),
+            },
+        }
+    }
+
     fn to_sdk(&self) -> opentelemetry_sdk::trace::Sampler {
         use opentelemetry_sdk::trace::Sampler as Sdk;
         match self {
@@ -242,6 +256,7 @@ impl Tracing {
             .build();
         let provider = SdkTracerProvider::builder()
             .with_span_processor(processor)
+            .with_id_generator(ChosenTraceIds)
             .with_sampler(settings.sampler.to_sdk())
             .with_resource(resource)
             .build();
@@ -267,6 +282,7 @@ impl Tracing {
         let tracer = self.provider.tracer("cmmv");
         let requests = request::RequestTracer {
             sampler: self.sampler.clone(),
+            decider: self.sampler.to_sdk(),
             tracer: tracer.clone(),
             takes: request::Takes::of(&filter()),
         };
@@ -304,6 +320,50 @@ impl Tracing {
 thread_local! {
     /// The trace of the unsampled request this thread is polling, if any.
     static UNSAMPLED: Cell<Option<TraceId>> = const { Cell::new(None) };
+    /// The trace id the server span this thread is starting was sampled by (see
+    /// [`ChosenTraceIds`]).
+    static CHOSEN_TRACE: Cell<Option<TraceId>> = const { Cell::new(None) };
+}
+
+/// The provider's ids: random, except the trace id of a server span whose sampling was decided
+/// before it was built. A ratio sampler decides by the trace id, and the SDK draws that id
+/// itself when it builds a root span (it ignores one set on the builder); so a request draws
+/// it first, asks the sampler, and when the trace is kept hands the id over through
+/// [`with_chosen_trace`] for the SDK to draw. A dropped trace then costs what an unsampled one
+/// does, with no span built for it.
+#[derive(Debug)]
+struct ChosenTraceIds;
+
+impl opentelemetry_sdk::trace::IdGenerator for ChosenTraceIds {
+    fn new_trace_id(&self) -> TraceId {
+        CHOSEN_TRACE
+            .with(Cell::take)
+            .unwrap_or_else(|| RandomIdGenerator::default().new_trace_id())
+    }
+
+    fn new_span_id(&self) -> opentelemetry::trace::SpanId {
+        RandomIdGenerator::default().new_span_id()
+    }
+}
+
+/// Runs `f` with `trace` as the next trace id the provider draws on this thread; an id `f`
+/// did not draw is not left for another span.
+fn with_chosen_trace<R>(trace: Option<TraceId>, f: impl FnOnce() -> R) -> R {
+    /// Clears the id even when `f` panics.
+    struct Clear;
+    impl Drop for Clear {
+        fn drop(&mut self) {
+            CHOSEN_TRACE.with(|chosen| chosen.set(None));
+        }
+    }
+    CHOSEN_TRACE.with(|chosen| chosen.set(trace));
+    let _clear = Clear;
+    f()
+}
+
+/// A fresh trace id, as the provider draws them.
+fn new_trace_id() -> TraceId {
+    RandomIdGenerator::default().new_trace_id()
 }
 
 /// Whether the exporter's layers take a span or event: not a request's log span (its server
@@ -317,7 +377,7 @@ fn unsampled_trace(parent: Option<&opentelemetry::Context>) -> TraceId {
     parent
         .map(|parent| parent.span().span_context().trace_id())
         .filter(|id| *id != TraceId::INVALID)
-        .unwrap_or_else(|| RandomIdGenerator::default().new_trace_id())
+        .unwrap_or_else(new_trace_id)
 }
 
 /// Runs `f` as part of the unsampled request of trace `trace`: what it opens is not exported.
@@ -474,6 +534,31 @@ mod tests {
         }
         // An invalid parent counts as none.
         assert!(!parent_based(Sampler::AlwaysOn).drops(Some(&SpanContext::empty_context())));
+    }
+
+    #[test]
+    fn only_a_ratio_strictly_between_nothing_and_everything_waits_for_the_trace_id() {
+        let parent_based = |root| Sampler::ParentBased(Box::new(root));
+        let sampled = remote(true);
+        let cases = [
+            (Sampler::AlwaysOn, None, false),
+            (Sampler::AlwaysOff, None, false),
+            (Sampler::Ratio(0.0), None, false),
+            (Sampler::Ratio(1.0), None, false),
+            (Sampler::Ratio(0.25), None, true),
+            // A ratio that is not parent-based decides a caller's trace by its id too.
+            (Sampler::Ratio(0.25), Some(&sampled), true),
+            (parent_based(Sampler::Ratio(0.25)), None, true),
+            (parent_based(Sampler::Ratio(0.25)), Some(&sampled), false),
+            (parent_based(Sampler::AlwaysOn), None, false),
+        ];
+        for (sampler, parent, waits) in cases {
+            assert_eq!(
+                sampler.decides_by_trace_id(parent),
+                waits,
+                "{sampler:?} {parent:?}"
+            );
+        }
     }
 
     #[test]

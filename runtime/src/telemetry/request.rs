@@ -18,7 +18,7 @@
 
 use opentelemetry::trace::{SpanKind, Status, TraceContextExt, TraceId, Tracer as _};
 use opentelemetry::{Context, KeyValue};
-use opentelemetry_sdk::trace::SdkTracer;
+use opentelemetry_sdk::trace::{SamplingDecision, SdkTracer, ShouldSample as _};
 use tracing_subscriber::Layer;
 use tracing_subscriber::registry::LookupSpan;
 
@@ -29,6 +29,9 @@ use super::Sampler;
 /// its tracer, with what the export filter takes of the runtime's own spans.
 pub(super) struct RequestTracer {
     pub(super) sampler: Sampler,
+    /// The same sampler as the SDK's, asked before a span is built when the decision depends
+    /// on the trace id.
+    pub(super) decider: opentelemetry_sdk::trace::Sampler,
     pub(super) tracer: SdkTracer,
     pub(super) takes: Takes,
 }
@@ -267,15 +270,40 @@ impl RequestTrace {
             if !taken {
                 return Self::Untraced(caller(&parent));
             }
+            // A ratio decides by the trace id: drawn here and asked first, so that a dropped
+            // trace builds no span (see `ChosenTraceIds`).
+            let chosen = if !probe
+                && exporter
+                    .sampler
+                    .decides_by_trace_id(remote.as_ref().map(|span| span.span_context()))
+            {
+                let trace = caller(&parent).unwrap_or_else(super::new_trace_id);
+                let decision = exporter.decider.should_sample(
+                    parent.as_ref(),
+                    trace,
+                    name,
+                    &SpanKind::Server,
+                    &[],
+                    &[],
+                );
+                if decision.decision == SamplingDecision::Drop {
+                    return Self::Unsampled(trace);
+                }
+                Some(trace)
+            } else {
+                None
+            };
             let parent = parent.unwrap_or_default();
             let tracer = &exporter.tracer;
             // The attributes go in with the builder, whether or not the sampler keeps the span:
             // set afterwards, each would be pushed into a vector that grows from nothing.
-            let span = tracer
-                .span_builder(name)
-                .with_kind(SpanKind::Server)
-                .with_attributes(attributes())
-                .start_with_context(tracer, &parent);
+            let span = super::with_chosen_trace(chosen, || {
+                tracer
+                    .span_builder(name)
+                    .with_kind(SpanKind::Server)
+                    .with_attributes(attributes())
+                    .start_with_context(tracer, &parent)
+            });
             Self::Traced(parent.with_span(span))
         })
     }
@@ -377,6 +405,44 @@ impl ChildSpan {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tracing_subscriber::layer::SubscriberExt as _;
+
+    /// Under a ratio sampler a request is decided by a trace id drawn before its span is
+    /// built, and the span must then carry that id: were the SDK to draw another, it would
+    /// decide again and drop about half of the traces kept here, as traced but unrecorded.
+    #[test]
+    fn a_trace_kept_by_its_id_is_recorded_under_that_id() {
+        let settings = crate::telemetry::TelemetrySettings {
+            // Nothing listens there: the spans are dropped, which is not what is looked at.
+            endpoint: Some("http://127.0.0.1:9/v1/traces".to_owned()),
+            sampler: Sampler::Ratio(0.5),
+            ..Default::default()
+        };
+        let tracing = crate::telemetry::Tracing::start(&settings)
+            .expect("the exporter starts")
+            .expect("an endpoint is configured");
+        let subscriber = tracing_subscriber::registry().with(tracing.layer());
+        let (mut kept, mut dropped) = (0, 0);
+        tracing::subscriber::with_default(subscriber, || {
+            for _ in 0..64 {
+                match RequestTrace::begin("GET", false, None, Vec::new) {
+                    RequestTrace::Traced(cx) => {
+                        assert!(cx.span().span_context().is_sampled(), "kept, so recorded");
+                        cx.span().end();
+                        kept += 1;
+                    }
+                    RequestTrace::Unsampled(trace) => {
+                        assert_ne!(trace, TraceId::INVALID);
+                        dropped += 1;
+                    }
+                    RequestTrace::Untraced(_) => panic!("the export filter takes requests"),
+                }
+            }
+        });
+        // Both happen: the chance of either never happening is 2^-63.
+        assert!(kept > 0 && dropped > 0, "{kept} kept, {dropped} dropped");
+        tracing.shutdown();
+    }
 
     #[test]
     fn the_export_filter_decides_the_requests_own_spans_by_target_and_level() {

@@ -598,6 +598,76 @@ async fn unsampled_requests_export_no_span_of_any_trace() {
     }
 }
 
+/// Under a ratio sampler, a request's trace is kept or dropped by its id before any span of it
+/// is built: exactly the traces the SDK's sampler keeps reach the collector, each with its
+/// server span, and a dropped request's SQL and auth spans are not exported as traces of their
+/// own. Every request keeps its trace id in its problem.
+#[tokio::test(flavor = "current_thread")]
+async fn a_ratio_sampler_keeps_the_traces_its_ids_choose_and_nothing_of_the_others() {
+    use opentelemetry_sdk::trace::ShouldSample as _;
+    let collector = Collector::start(Mode::Accept);
+    let mut settings = exporting(
+        &collector,
+        &[
+            ("OTEL_TRACES_SAMPLER", "traceidratio".to_owned()),
+            ("OTEL_TRACES_SAMPLER_ARG", "0.5".to_owned()),
+        ],
+    );
+    // Two dozen requests from one address: more than the example's limits let through, and a
+    // shared (Redis) limiter would hold them against the other tests too.
+    settings.rate_limit.enabled = false;
+    let tracing = Tracing::start(&settings.telemetry)
+        .expect("the exporter starts")
+        .expect("an endpoint is configured");
+    let guard =
+        tracing::subscriber::set_default(tracing_subscriber::registry().with(tracing.layer()));
+    let served = serve_example(settings).await;
+    let client = reqwest::Client::new();
+    let mut requested = std::collections::BTreeSet::new();
+    // 24 requests: the chance that a ratio of one half keeps all or none is 2^-23.
+    for _ in 0..24 {
+        let problem = missing_note(&client, &served, None).await;
+        let trace = problem["trace_id"].as_str().expect("a trace id").to_owned();
+        assert_eq!(trace.len(), 32, "{problem}");
+        requested.insert(trace);
+    }
+    assert_eq!(requested.len(), 24, "a trace id per request");
+    served.shutdown().await;
+    drop(guard);
+    tokio::task::spawn_blocking(move || tracing.shutdown())
+        .await
+        .expect("the exporter shuts down");
+
+    let sdk = opentelemetry_sdk::trace::Sampler::TraceIdRatioBased(0.5);
+    let kept: std::collections::BTreeSet<String> = requested
+        .iter()
+        .filter(|trace| {
+            let id = opentelemetry::trace::TraceId::from_hex(trace).expect("hex");
+            let result = sdk.should_sample(
+                None,
+                id,
+                "GET",
+                &opentelemetry::trace::SpanKind::Server,
+                &[],
+                &[],
+            );
+            result.decision == opentelemetry_sdk::trace::SamplingDecision::RecordAndSample
+        })
+        .cloned()
+        .collect();
+    assert!(!kept.is_empty() && kept.len() < requested.len(), "{kept:?}");
+    let spans = collector.spans();
+    let exported: std::collections::BTreeSet<String> =
+        spans.iter().map(|(_, span)| hex(&span.trace_id)).collect();
+    assert_eq!(exported, kept, "exactly the traces the sampler keeps");
+    let servers: std::collections::BTreeSet<String> = spans
+        .iter()
+        .filter(|(_, span)| span.kind == SpanKind::Server as i32)
+        .map(|(_, span)| hex(&span.trace_id))
+        .collect();
+    assert_eq!(servers, kept, "each kept trace has its server span");
+}
+
 /// A collector that holds every export changes no answer: the requests are served while the
 /// spans wait in the bounded queue, and those that do not fit are dropped and counted.
 #[tokio::test(flavor = "current_thread")]

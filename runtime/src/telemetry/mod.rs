@@ -336,9 +336,7 @@ struct ChosenTraceIds;
 
 impl opentelemetry_sdk::trace::IdGenerator for ChosenTraceIds {
     fn new_trace_id(&self) -> TraceId {
-        CHOSEN_TRACE
-            .with(Cell::take)
-            .unwrap_or_else(|| RandomIdGenerator::default().new_trace_id())
+        CHOSEN_TRACE.with(Cell::take).unwrap_or_else(new_trace_id)
     }
 
     fn new_span_id(&self) -> opentelemetry::trace::SpanId {
@@ -372,8 +370,8 @@ fn exported(metadata: &tracing::Metadata<'_>) -> bool {
     !request::is_server_span(metadata) && UNSAMPLED.with(|trace| trace.get().is_none())
 }
 
-/// The trace id of an unsampled request: its caller's, or a fresh one.
-fn unsampled_trace(parent: Option<&opentelemetry::Context>) -> TraceId {
+/// The trace id a request's sampling is decided by: its caller's, or a fresh one.
+fn request_trace(parent: Option<&opentelemetry::Context>) -> TraceId {
     parent
         .map(|parent| parent.span().span_context().trace_id())
         .filter(|id| *id != TraceId::INVALID)

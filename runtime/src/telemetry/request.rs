@@ -260,7 +260,7 @@ impl RequestTrace {
                     .sampler
                     .drops(remote.as_ref().map(|span| span.span_context()))
             {
-                return Self::Unsampled(super::unsampled_trace(parent.as_ref()));
+                return Self::Unsampled(super::request_trace(parent.as_ref()));
             }
             let taken = if probe {
                 exporter.takes.probes
@@ -277,7 +277,7 @@ impl RequestTrace {
                     .sampler
                     .decides_by_trace_id(remote.as_ref().map(|span| span.span_context()))
             {
-                let trace = caller(&parent).unwrap_or_else(super::new_trace_id);
+                let trace = super::request_trace(parent.as_ref());
                 let decision = exporter.decider.should_sample(
                     parent.as_ref(),
                     trace,

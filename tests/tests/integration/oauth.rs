@@ -2129,6 +2129,23 @@ async fn identities_are_linked_explicitly_and_unlinked_unless_last() {
     // Nor does nobody.
     let (status, _) = call(&site, Method::GET, "/auth/identities", None, None).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
+    // Nor a valid token whose subject has no account here: there is nothing to link to.
+    let foreign = crate::auth_support::token("not-an-account", &["user"]);
+    let (status, body) = call(
+        &site,
+        Method::POST,
+        "/auth/oauth/google/link",
+        Some(&foreign),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert!(
+        body["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("no account of this service")),
+        "{body}"
+    );
 
     // Unlinking: not Bob's identity from Ada's account; Ada's own, once.
     let status = unlink(&site, "/auth/identities/google/g-bob", &ada).await;

@@ -459,17 +459,11 @@ impl contract::AccountHandlers for Shared {
         let principal = managing_keys(&ctx)?;
         // A key acts as the account that made it: a token from elsewhere, whose subject has no
         // account here, has nothing for a key to act as.
-        if self
-            .store
-            .user(&principal.subject)
-            .await
-            .map_err(storage)?
-            .is_none()
-        {
-            return Err(Problem::forbidden(
-                "API keys belong to accounts of this service, and the caller's token names none",
-            ));
-        }
+        self.ensure_account(
+            principal,
+            "API keys belong to accounts of this service, and the caller's token names none",
+        )
+        .await?;
         let now = unix_now_i64();
         let name = body.name.trim().to_owned();
         let roles = body.roles.unwrap_or_else(|| principal.roles.clone());

@@ -70,7 +70,6 @@ use std::time::Duration;
 
 use axum::Router;
 
-use super::ApiKeyVerifier;
 use super::api_keys::ApiKeys;
 use super::contract;
 use super::issuer::{TokenIssuer, unix_now_i64};
@@ -79,6 +78,7 @@ use super::password::Passwords;
 use super::records::AccountRecords;
 use super::revocation::{MemoryRevocations, Revocations};
 use super::store::{ApiKey, AuthStore, User};
+use super::{ApiKeyVerifier, Principal};
 use crate::problem::Problem;
 use crate::settings::{Settings, SettingsError};
 use crate::store::BoxFuture;
@@ -215,6 +215,22 @@ pub(crate) struct Shared {
     revocations: Arc<dyn Revocations>,
     /// The identity providers accounts sign in with, when any is enabled.
     pub(crate) oauth: Option<OAuth>,
+}
+
+impl Shared {
+    /// Refuses with 403 and `refusal` a caller whose token names no account of this service
+    /// (a token from another issuer the verifier trusts): what belongs to an account here
+    /// cannot be made for it.
+    pub(crate) async fn ensure_account(
+        &self,
+        principal: &Principal,
+        refusal: &'static str,
+    ) -> Result<(), Problem> {
+        match self.store.user(&principal.subject).await.map_err(storage)? {
+            Some(_) => Ok(()),
+            None => Err(Problem::forbidden(refusal)),
+        }
+    }
 }
 
 impl fmt::Debug for Login {

@@ -498,17 +498,9 @@ pub(crate) async fn link_start(
     let principal = managing_identities(ctx)?;
     let oauth = enabled(shared)?;
     let provider = oauth.provider(provider)?;
-    if shared
-        .store
-        .user(&principal.subject)
-        .await
-        .map_err(storage)?
-        .is_none()
-    {
-        return Err(Problem::forbidden(
-            "the token names no account of this service",
-        ));
-    }
+    shared
+        .ensure_account(principal, "the token names no account of this service")
+        .await?;
     let ticket = secret()?;
     let payload = LinkTicket {
         provider: provider.name().to_owned(),
